@@ -1,0 +1,15 @@
+// omnivec's public API.
+export { OmnivecError, type ErrorCode } from './errors.js';
+export { type Metric, METRICS, parseMetric, userScore } from './vector/metric.js';
+export { type VectorBatch, vectorBatch, batchFromRows, row } from './vector/batch.js';
+export { normalizeInPlace, normalizeBatch, truncate } from './vector/normalize.js';
+export { Random } from './vector/random.js';
+export { TopK, MinHeap } from './vector/heap.js';
+export type {
+  VectorIndex, IndexKind, SearchOptions, SearchResult, BatchSearchResult, IndexStats,
+} from './indexes/types.js';
+export { NO_ID, MAX_ID } from './indexes/types.js';
+export { FlatIndex, type FlatIndexOptions } from './indexes/flat/flat-index.js';
+export {
+  createIndex, serializeIndex, deserializeIndex, saveIndex, loadIndex, type IndexSpec,
+} from './indexes/registry.js';

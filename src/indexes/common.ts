@@ -1,0 +1,149 @@
+import { OmnivecError, describe } from '../errors.js';
+import type { Metric } from '../vector/metric.js';
+import { parseMetric } from '../vector/metric.js';
+import { checkDim } from '../vector/batch.js';
+import { MAX_ID, NO_ID, type BatchSearchResult, type SearchOptions } from './types.js';
+
+/** Shared argument checks and small tools of the index implementations. */
+
+export function checkK(k: unknown): asserts k is number {
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
+    throw new OmnivecError('invalid_argument', `k: expected an integer ≥ 1, got ${describe(k)}`);
+  }
+}
+
+export function checkIndexShape(dim: unknown, metric: unknown): { dim: number; metric: Metric } {
+  checkDim(dim);
+  return { dim, metric: parseMetric(metric) };
+}
+
+/** An integer option within [min, max], or its default when undefined. */
+export function intOption(name: string, value: unknown, fallback: number, min: number, max = 2 ** 31 - 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new OmnivecError('invalid_argument',
+      `${name}: expected an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks ids before anything is changed: integers 0 … 2³²−2, as many as vectors, none repeated in
+ * the call, none already present. Returns them as a Uint32Array.
+ */
+export function checkNewIds(ids: ArrayLike<number>, count: number, has: (id: number) => boolean): Uint32Array {
+  if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
+    throw new OmnivecError('invalid_argument', `ids: expected an array of integers, got ${describe(ids)}`);
+  }
+  if (ids.length !== count) {
+    throw new OmnivecError('invalid_argument', `ids: expected one id per vector (${count}), got ${ids.length}`);
+  }
+  const out = new Uint32Array(count);
+  const seen = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    const id = ids[i]!;
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > MAX_ID) {
+      throw new OmnivecError('invalid_argument', `ids[${i}]: expected an integer from 0 to ${MAX_ID}, got ${describe(id)}`);
+    }
+    if (seen.has(id)) throw new OmnivecError('already_exists', `ids[${i}]: id ${id} appears twice in this call`, { id });
+    if (has(id)) throw new OmnivecError('already_exists', `ids[${i}]: id ${id} is already in the index; remove it first to replace it`, { id });
+    seen.add(id);
+    out[i] = id;
+  }
+  return out;
+}
+
+/** The filter of one search, resolved once: a test per id and, for an allow-list, the ids themselves. */
+export interface ResolvedFilter {
+  /** True when the search is filtered at all. */
+  readonly active: boolean;
+  accepts(id: number): boolean;
+  /** The allow-list's distinct ids, when one was given. */
+  readonly allowList: Uint32Array | undefined;
+}
+
+const NO_FILTER: ResolvedFilter = { active: false, accepts: () => true, allowList: undefined };
+
+export function resolveFilter(options: SearchOptions | undefined): ResolvedFilter {
+  if (options === undefined || options === null) return NO_FILTER;
+  if (typeof options !== 'object') {
+    throw new OmnivecError('invalid_argument', `options: expected an object, got ${describe(options)}`);
+  }
+  const { filter, allow } = options;
+  if (filter !== undefined && typeof filter !== 'function') {
+    throw new OmnivecError('invalid_argument', `filter: expected a function (id) => boolean, got ${describe(filter)}`);
+  }
+  if (allow === undefined) {
+    if (filter === undefined) return NO_FILTER;
+    return { active: true, accepts: (id) => filter(id) === true, allowList: undefined };
+  }
+  let set: ReadonlySet<number>;
+  if (allow instanceof Set) {
+    set = allow as ReadonlySet<number>;
+  } else if (allow !== null && typeof allow === 'object' && typeof (allow as ArrayLike<number>).length === 'number') {
+    set = new Set(Array.from(allow as ArrayLike<number>));
+  } else {
+    throw new OmnivecError('invalid_argument', `allow: expected an array or Set of ids, got ${describe(allow)}`);
+  }
+  const list = Uint32Array.from([...set].filter((x) => Number.isInteger(x) && x >= 0 && x <= MAX_ID));
+  const accepts = filter === undefined ? (id: number) => set.has(id) : (id: number) => set.has(id) && filter(id) === true;
+  return { active: true, accepts, allowList: list };
+}
+
+export function emptyBatchResult(count: number, k: number): BatchSearchResult {
+  const ids = new Uint32Array(count * k).fill(NO_ID);
+  const distances = new Float32Array(count * k).fill(Infinity);
+  return { k, count, ids, distances, counts: new Uint32Array(count) };
+}
+
+export function emptyIndexError(): OmnivecError {
+  return new OmnivecError('empty_index', 'search: expected an index holding at least one vector, got an empty index; add vectors first');
+}
+
+/**
+ * Two-way map between caller ids and the dense internal slots where vectors are stored.
+ */
+export class SlotMap {
+  #slotToId: Uint32Array;
+  #idToSlot = new Map<number, number>();
+
+  constructor(capacity = 1024) {
+    this.#slotToId = new Uint32Array(Math.max(16, capacity));
+  }
+
+  get size(): number {
+    return this.#idToSlot.size;
+  }
+
+  slotOf(id: number): number | undefined {
+    return this.#idToSlot.get(id);
+  }
+
+  idOf(slot: number): number {
+    return this.#slotToId[slot]!;
+  }
+
+  /** The slot → id table (valid up to the highest slot in use). */
+  get table(): Uint32Array {
+    return this.#slotToId;
+  }
+
+  set(id: number, slot: number): void {
+    if (slot >= this.#slotToId.length) {
+      const t = new Uint32Array(Math.max(slot + 1, Math.ceil(this.#slotToId.length * 1.5)));
+      t.set(this.#slotToId);
+      this.#slotToId = t;
+    }
+    this.#slotToId[slot] = id;
+    this.#idToSlot.set(id, slot);
+  }
+
+  delete(id: number): void {
+    this.#idToSlot.delete(id);
+  }
+
+  /** Bytes held (the Map is estimated at 32 bytes an entry, V8's ordered hash table). */
+  bytes(): number {
+    return this.#slotToId.byteLength + this.#idToSlot.size * 32;
+  }
+}

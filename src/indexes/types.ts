@@ -1,0 +1,95 @@
+import type { Metric } from '../vector/metric.js';
+import type { VectorBatch } from '../vector/batch.js';
+import type { BinaryWriter } from '../storage/binary.js';
+
+export type IndexKind = 'flat' | 'ivf' | 'hnsw';
+
+/**
+ * Options of one search. Each index reads the knobs that concern it and ignores the others, so one
+ * options object can be passed to any index.
+ */
+export interface SearchOptions {
+  /** Keep only ids for which this returns true. Called only for candidates, not every id. */
+  filter?: (id: number) => boolean;
+  /** Keep only these ids (an allow-list). Combined with `filter` by AND when both are given. */
+  allow?: ArrayLike<number> | ReadonlySet<number>;
+  /** HNSW: size of the dynamic candidate list at query time (raised to k when smaller). */
+  efSearch?: number;
+  /** IVF: how many inverted lists to scan (at most nList). */
+  nProbe?: number;
+}
+
+/** Hits of one query, nearest first: parallel arrays of ids and distances (length ≤ k). */
+export interface SearchResult {
+  ids: Uint32Array;
+  distances: Float32Array;
+}
+
+/**
+ * Hits of many queries: query `q`'s hits are at `[q * k, q * k + counts[q])`, nearest first; the
+ * remaining places of a row (when fewer than k vectors qualify) hold id 0xFFFFFFFF and distance
+ * Infinity.
+ */
+export interface BatchSearchResult {
+  k: number;
+  count: number;
+  ids: Uint32Array;
+  distances: Float32Array;
+  counts: Uint32Array;
+}
+
+export const NO_ID = 0xffffffff;
+/** Largest id an index accepts (0xFFFFFFFF marks "no hit"). */
+export const MAX_ID = 0xfffffffe;
+
+export interface IndexStats {
+  kind: IndexKind;
+  dim: number;
+  metric: Metric;
+  /** Live (not deleted) vectors. */
+  size: number;
+  /** Memory held by the index: its linear memory plus its JS-side tables, in bytes. */
+  memoryBytes: number;
+  /** Bytes of raw float32 vectors (size × dim × 4), the baseline memory is compared with. */
+  vectorBytes: number;
+  /** Index-specific figures (links, lists, deleted-but-not-reclaimed, ...). */
+  [key: string]: number | string;
+}
+
+/**
+ * The contract every index keeps (flat, ivf, hnsw). Maths is synchronous; saving to and loading
+ * from files is in src/indexes/registry.ts. Ids are caller-chosen integers 0 … 2³²−2 (a database
+ * maps its string ids to them). A refused call throws an OmnivecError and leaves the index as it was.
+ */
+export interface VectorIndex {
+  readonly kind: IndexKind;
+  readonly dim: number;
+  readonly metric: Metric;
+  /** Number of live vectors. */
+  readonly size: number;
+  /** False only for an IVF index before `train`. */
+  readonly isTrained: boolean;
+  /** The construction parameters, as plain data (persisted with the index). */
+  readonly params: Readonly<Record<string, number>>;
+
+  /** Learns what the index needs from a sample (IVF: the centroids); a no-op for the others. */
+  train(sample: VectorBatch): void;
+  /** Adds vectors under the given ids; refuses ids already present or repeated in the call. */
+  add(ids: ArrayLike<number>, vectors: VectorBatch): void;
+  /** Removes ids (absent ones are skipped); returns how many were removed. */
+  remove(ids: ArrayLike<number>): number;
+  has(id: number): boolean;
+  /** The stored vector of an id (normalised for cosine), or undefined. */
+  getVector(id: number): Float32Array | undefined;
+  /** All live ids, in storage order. */
+  ids(): Uint32Array;
+
+  search(query: Float32Array, k: number, options?: SearchOptions): SearchResult;
+  searchBatch(queries: VectorBatch, k: number, options?: SearchOptions): BatchSearchResult;
+
+  /** Reclaims the space of removed vectors now instead of when the index decides to. */
+  compact(): void;
+  stats(): IndexStats;
+  /** Writes the index's payload (everything after the file header). */
+  writePayload(writer: BinaryWriter): void;
+}

@@ -1,0 +1,173 @@
+import { OmnivecError } from '../errors.js';
+import { kernelsWasmBase64 } from './wasm/kernels.generated.js';
+
+/**
+ * An index's own WebAssembly linear memory, with a small allocator and the SIMD distance kernels
+ * bound to it. Everything a kernel reads (stored vectors, queries, slot lists) lives here and is
+ * addressed by byte offsets ("pointers").
+ *
+ * Why one memory per index: a `WebAssembly.Memory` grows in place (V8 reserves its address range up
+ * front), so the block allocated last — an index's growing record region — extends without a copy,
+ * and dropping the index returns all of it to the garbage collector. Linear memory never shrinks,
+ * so `committedBytes` is the high-water mark; compaction reuses freed space rather than returning it.
+ * Limit: 4 GiB per index (32-bit WebAssembly addresses).
+ */
+
+interface KernelExports {
+  l2sq(a: number, b: number, dim: number): number;
+  dot(a: number, b: number, dim: number): number;
+  dist(metric: number, a: number, b: number, dim: number): number;
+  distGather(metric: number, q: number, base: number, stride: number, slots: number, n: number, dim: number, out: number): void;
+  distRange(metric: number, q: number, ptr: number, stride: number, n: number, dim: number, out: number): void;
+  distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
+}
+
+let compiled: WebAssembly.Module | undefined;
+function kernelModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(Buffer.from(kernelsWasmBase64, 'base64'));
+  return compiled;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB
+const ALIGN = 16;
+
+export class Arena {
+  readonly #memory: WebAssembly.Memory;
+  readonly k: KernelExports;
+  /** Views over the whole memory; replaced after every growth (the old buffer is detached). */
+  f32!: Float32Array;
+  u32!: Uint32Array;
+  u8!: Uint8Array;
+  #top = ALIGN; // pointer 0 is never handed out
+  #sizes = new Map<number, number>();
+  #free: { ptr: number; size: number }[] = [];
+
+  constructor(initialBytes = PAGE) {
+    this.#memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(initialBytes / PAGE)), maximum: MAX_PAGES });
+    const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.#memory, abort: () => { throw new Error('wasm abort'); } } });
+    this.k = instance.exports as unknown as KernelExports;
+    this.#refresh();
+  }
+
+  /** Bytes of linear memory obtained from the system (the high-water mark). */
+  get committedBytes(): number {
+    return this.#memory.buffer.byteLength;
+  }
+
+  /** Bytes in live allocations. */
+  get allocatedBytes(): number {
+    let s = 0;
+    for (const v of this.#sizes.values()) s += v;
+    return s;
+  }
+
+  /** Allocates `bytes` (rounded up to 16) and returns the pointer. Contents are not cleared. */
+  alloc(bytes: number): number {
+    const size = roundUp(Math.max(bytes, ALIGN));
+    // Best fit among freed blocks.
+    let best = -1;
+    for (let i = 0; i < this.#free.length; i++) {
+      const f = this.#free[i]!;
+      if (f.size >= size && (best < 0 || f.size < this.#free[best]!.size)) best = i;
+    }
+    if (best >= 0) {
+      const f = this.#free[best]!;
+      const ptr = f.ptr;
+      let given = f.size;
+      if (f.size - size >= 64) {
+        given = size;
+        f.ptr += size;
+        f.size -= size;
+      } else {
+        this.#free.splice(best, 1);
+      }
+      this.#sizes.set(ptr, given);
+      return ptr;
+    }
+    const ptr = this.#top;
+    this.#ensure(ptr + size);
+    this.#top = ptr + size;
+    this.#sizes.set(ptr, size);
+    return ptr;
+  }
+
+  /** Size in bytes of the block at `ptr`. */
+  sizeOf(ptr: number): number {
+    const s = this.#sizes.get(ptr);
+    if (s === undefined) throw new Error(`arena: no block at ${ptr}`);
+    return s;
+  }
+
+  /** Returns a block to the allocator. */
+  free(ptr: number): void {
+    const size = this.sizeOf(ptr);
+    this.#sizes.delete(ptr);
+    if (ptr + size === this.#top) {
+      this.#top = ptr;
+      // Merge a free block that now ends at the top.
+      for (let i = 0; i < this.#free.length; i++) {
+        const f = this.#free[i]!;
+        if (f.ptr + f.size === this.#top) {
+          this.#top = f.ptr;
+          this.#free.splice(i, 1);
+          i = -1;
+        }
+      }
+      return;
+    }
+    this.#free.push({ ptr, size });
+  }
+
+  /**
+   * Resizes the block at `ptr` to at least `bytes`, keeping its contents; returns the (possibly new)
+   * pointer. The last block grows in place, so a region allocated last never moves.
+   */
+  realloc(ptr: number, bytes: number): number {
+    const size = this.sizeOf(ptr);
+    const want = roundUp(Math.max(bytes, ALIGN));
+    if (want <= size) return ptr;
+    if (ptr + size === this.#top) {
+      this.#ensure(ptr + want);
+      this.#top = ptr + want;
+      this.#sizes.set(ptr, want);
+      return ptr;
+    }
+    const next = this.alloc(want);
+    this.u8.copyWithin(next, ptr, ptr + size);
+    this.free(ptr);
+    return next;
+  }
+
+  /** True when `ptr` is the last block, so it grows without moving. */
+  isLast(ptr: number): boolean {
+    return ptr + this.sizeOf(ptr) === this.#top;
+  }
+
+  #ensure(end: number): void {
+    const have = this.#memory.buffer.byteLength;
+    if (end <= have) return;
+    // Grow by what is needed plus 1/16 of the current size (at least 1 MiB): few growths, and
+    // at most ~6 % committed beyond the live data.
+    const need = Math.ceil((end - have) / PAGE);
+    const slack = Math.max(16, Math.ceil(have / PAGE / 16));
+    const pages = Math.min(need + slack, MAX_PAGES - have / PAGE);
+    if (pages < need) {
+      throw new OmnivecError('capacity_exceeded',
+        `index memory: expected at most 4 GiB (WebAssembly's 32-bit address space), needed ${end} bytes; split the data over several indexes`);
+    }
+    this.#memory.grow(pages);
+    this.#refresh();
+  }
+
+  #refresh(): void {
+    const buf = this.#memory.buffer;
+    this.f32 = new Float32Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.u8 = new Uint8Array(buf);
+  }
+}
+
+function roundUp(n: number): number {
+  return (n + ALIGN - 1) & ~(ALIGN - 1);
+}
