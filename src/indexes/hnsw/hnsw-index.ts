@@ -1,0 +1,601 @@
+import { Arena } from '../../vector/arena.js';
+import type { Metric } from '../../vector/metric.js';
+import { metricCode } from '../../vector/metric.js';
+import { checkBatch, checkQuery, type VectorBatch } from '../../vector/batch.js';
+import { normalizeInPlace } from '../../vector/normalize.js';
+import { TopK } from '../../vector/heap.js';
+import { Random } from '../../vector/random.js';
+import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
+import {
+  checkIndexShape, checkK, checkNewIds, emptyBatchResult, emptyIndexError, intOption, resolveFilter, SlotMap,
+  type ResolvedFilter,
+} from '../common.js';
+import { NO_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex } from '../types.js';
+import { Graph } from './graph.js';
+
+export interface HnswIndexOptions {
+  dim: number;
+  metric?: Metric;
+  /** Links per node on the upper layers; 2·m on layer 0. Default 16. */
+  m?: number;
+  /** Beam width while inserting. Default 200. */
+  efConstruction?: number;
+  /** Beam width while searching (raised to k when smaller). Default 64. */
+  efSearch?: number;
+  /** Seed of the level generator: the same seed and insertion order build the same graph. Default 42. */
+  seed?: number;
+}
+
+/** Removed nodes are reclaimed once they exceed this share of the live ones (or on `compact()`). */
+const RECLAIM_RATIO = 0.1;
+const RECLAIM_MIN = 64;
+/** Filtered searches go exact when the allowed count s·N satisfies s²·N < FILTER_EXACT × ef. */
+const FILTER_EXACT = 16;
+const NODE_STATE = { live: 0, deleted: 1, free: 2 } as const;
+
+/**
+ * Hierarchical Navigable Small World graph (Malkov & Yashunin 2018), single-threaded, with
+ * the SIMD kernels of the arena for every distance.
+ *
+ * - Grows without a capacity fixed up front (the record region grows in place).
+ * - `remove` marks nodes deleted: they keep guiding searches but are never returned. Once they
+ *   exceed 10 % of the live nodes (or on `compact()`), every live node that linked to one is
+ *   re-linked through the deleted node's own neighbours with the selection heuristic
+ *   (the consolidation of FreshDiskANN, Singh et al. 2021) and the slots are reused by later adds.
+ * - Filters: an allow-list or predicate is applied inside the graph search (filtered-out nodes
+ *   still route); when few vectors can match, the search is answered exactly from the matching
+ *   vectors; and a graph search that finds fewer than k is redone exactly — so k hits come back
+ *   whenever at least k vectors match.
+ */
+export class HnswIndex implements VectorIndex {
+  readonly kind = 'hnsw' as const;
+  readonly dim: number;
+  readonly metric: Metric;
+  readonly isTrained = true;
+  readonly params: Readonly<{ m: number; efConstruction: number; efSearch: number; seed: number }>;
+  readonly #arena: Arena;
+  readonly #g: Graph;
+  readonly #slots = new SlotMap();
+  readonly #rng: Random;
+  readonly #levelMult: number;
+  readonly #qPtr: number;
+  #entry = -1;
+  #maxLevel = -1;
+  #live = 0;
+  #state = new Uint8Array(0);
+  #pending: number[] = [];
+  #free: number[] = [];
+  // Scratch for insertion.
+  #w: TopK;
+  #wSlots: Uint32Array;
+  #wDists: Float32Array;
+  #sel: Uint32Array;
+  #sortSlots: Uint32Array;
+  #sortDists: Float32Array;
+
+  constructor(options: HnswIndexOptions) {
+    const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
+    const m = intOption('m', options.m, 16, 2, 256);
+    const efConstruction = intOption('efConstruction', options.efConstruction, 200, 1, 100_000);
+    const efSearch = intOption('efSearch', options.efSearch, 64, 1, 100_000);
+    const seed = intOption('seed', options.seed, 42, 0, 2 ** 32 - 1);
+    this.dim = dim;
+    this.metric = metric;
+    this.params = Object.freeze({ m, efConstruction, efSearch, seed });
+    this.#rng = new Random(seed);
+    this.#levelMult = 1 / Math.log(m);
+    this.#arena = new Arena();
+    this.#qPtr = this.#arena.alloc(dim * 4);
+    this.#g = new Graph(this.#arena, dim, m, metricCode(metric));
+    const efc = Math.max(efConstruction, m);
+    this.#w = new TopK(efc);
+    this.#wSlots = new Uint32Array(efc);
+    this.#wDists = new Float32Array(efc);
+    this.#sel = new Uint32Array(2 * m + 1);
+    this.#sortSlots = new Uint32Array(Graph.SCRATCH);
+    this.#sortDists = new Float32Array(Graph.SCRATCH);
+  }
+
+  get size(): number {
+    return this.#live;
+  }
+
+  train(): void {
+    // Nothing to learn.
+  }
+
+  has(id: number): boolean {
+    return this.#slots.slotOf(id) !== undefined;
+  }
+
+  add(ids: ArrayLike<number>, vectors: VectorBatch): void {
+    checkBatch(vectors, this.dim);
+    const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
+    const g = this.#g;
+    const fresh = Math.max(0, vectors.count - this.#free.length);
+    g.reserve(g.count + fresh);
+    g.ensureSideTables(g.count + fresh);
+    this.#ensureState(g.count + fresh);
+    for (let i = 0; i < vectors.count; i++) {
+      const slot = this.#free.length > 0 ? this.#free.pop()! : g.count++;
+      const off = g.vectorPtr(slot) >> 2;
+      const f32 = this.#arena.f32;
+      f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
+      if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      this.#state[slot] = NODE_STATE.live;
+      g.deleted[slot] = 0;
+      this.#slots.set(checked[i]!, slot);
+      this.#insert(slot);
+      this.#live++;
+    }
+  }
+
+  #ensureState(n: number): void {
+    if (n <= this.#state.length) return;
+    const s = new Uint8Array(Math.max(n, Math.ceil(this.#state.length * 1.25), 16));
+    s.set(this.#state);
+    this.#state = s;
+  }
+
+  #randomLevel(): number {
+    let u = this.#rng.next();
+    while (u === 0) u = this.#rng.next();
+    return Math.min(60, Math.floor(-Math.log(u) * this.#levelMult));
+  }
+
+  /** Alg. 1: links the node in `slot` (vector already stored) into every layer up to its level. */
+  #insert(slot: number): void {
+    const g = this.#g;
+    const m = this.params.m;
+    const level = this.#randomLevel();
+    g.levels[slot] = level;
+    g.upper[slot] = level > 0 ? new Uint32Array(level * (1 + m)) : undefined;
+    this.#arena.u32[g.link0(slot)] = 0;
+    if (this.#entry < 0) {
+      this.#entry = slot;
+      this.#maxLevel = level;
+      return;
+    }
+    const q = g.vectorPtr(slot);
+    let ep = this.#entry;
+    let epDist = g.dist(q, ep);
+    for (let lc = this.#maxLevel; lc > level; lc--) {
+      const r = g.greedy(q, ep, epDist, lc);
+      ep = r.slot;
+      epDist = r.dist;
+    }
+    const w = this.#w;
+    for (let lc = Math.min(level, this.#maxLevel); lc >= 0; lc--) {
+      g.searchLayer(q, ep, epDist, lc, w, undefined, true);
+      const n = w.drainSorted(this.#wSlots, this.#wDists);
+      if (n === 0) continue;
+      const kept = g.selectNeighbors(this.#wSlots, this.#wDists, n, m, this.#sel, 0);
+      const { arr, off } = g.links(slot, lc);
+      for (let i = 0; i < kept; i++) arr[off + 1 + i] = this.#sel[i]!;
+      arr[off] = kept;
+      for (let i = 0; i < kept; i++) this.#link(this.#sel[i]!, slot, lc);
+      ep = this.#wSlots[0]!;
+      epDist = this.#wDists[0]!;
+    }
+    if (level > this.#maxLevel) {
+      this.#entry = slot;
+      this.#maxLevel = level;
+    }
+  }
+
+  /** Adds the link `from → to` on `level`, shrinking `from`'s list with the heuristic when full. */
+  #link(from: number, to: number, level: number): void {
+    const g = this.#g;
+    const max = level === 0 ? g.m0 : g.m;
+    const { arr, off } = g.links(from, level);
+    const cnt = arr[off]!;
+    if (cnt < max) {
+      arr[off + 1 + cnt] = to;
+      arr[off] = cnt + 1;
+      return;
+    }
+    const n = cnt + 1;
+    const slots = this.#sortSlots;
+    for (let i = 0; i < cnt; i++) slots[i] = arr[off + 1 + i]!;
+    slots[cnt] = to;
+    this.#rankFrom(from, n);
+    arr[off] = g.selectNeighbors(this.#sortSlots, this.#sortDists, n, max, arr, off + 1);
+  }
+
+  /** Distances from `from` to `#sortSlots[0..n)`, then both arrays sorted nearest first. */
+  #rankFrom(from: number, n: number): void {
+    const g = this.#g;
+    const a = this.#arena;
+    const slots = this.#sortSlots;
+    const dists = this.#sortDists;
+    a.u32.set(slots.subarray(0, n), g.listPtr >> 2);
+    a.k.distGather(g.metricCode, g.vectorPtr(from), g.base, g.recordBytes, g.listPtr, n, this.dim, g.outPtr);
+    dists.set(a.f32.subarray(g.outPtr >> 2, (g.outPtr >> 2) + n));
+    // Insertion sort: n ≤ 2m + 1, or a consolidation candidate list of a few dozen.
+    for (let i = 1; i < n; i++) {
+      const d = dists[i]!;
+      const s = slots[i]!;
+      let j = i - 1;
+      while (j >= 0 && dists[j]! > d) {
+        dists[j + 1] = dists[j]!;
+        slots[j + 1] = slots[j]!;
+        j--;
+      }
+      dists[j + 1] = d;
+      slots[j + 1] = s;
+    }
+  }
+
+  remove(ids: ArrayLike<number>): number {
+    let removed = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const slot = this.#slots.slotOf(ids[i]!);
+      if (slot === undefined) continue;
+      this.#slots.delete(ids[i]!);
+      this.#state[slot] = NODE_STATE.deleted;
+      this.#g.deleted[slot] = 1;
+      this.#pending.push(slot);
+      this.#live--;
+      removed++;
+    }
+    if (this.#live === 0) this.#reset();
+    else if (this.#pending.length > Math.max(RECLAIM_MIN, RECLAIM_RATIO * this.#live)) this.#consolidate();
+    return removed;
+  }
+
+  /** Every node gone: start from an empty graph, keeping the memory for reuse. */
+  #reset(): void {
+    const g = this.#g;
+    g.count = 0;
+    g.levels.fill(0);
+    g.deleted.fill(0);
+    g.upper = [];
+    this.#state.fill(0);
+    this.#pending = [];
+    this.#free = [];
+    this.#entry = -1;
+    this.#maxLevel = -1;
+  }
+
+  compact(): void {
+    if (this.#pending.length > 0) this.#consolidate();
+  }
+
+  /**
+   * Reclaims deleted nodes: re-links every live node that points at one, through the deleted
+   * node's live neighbours (heuristic selection), moves the entry point off deleted nodes, and
+   * puts the slots on the free list.
+   */
+  #consolidate(): void {
+    const g = this.#g;
+    const pending = this.#state;
+    const a = this.#arena;
+    const m1 = 1 + g.m;
+    for (let s = 0; s < g.count; s++) {
+      if (pending[s] !== NODE_STATE.live) continue;
+      for (let lc = 0; lc <= g.levels[s]!; lc++) {
+        const arr = lc === 0 ? a.u32 : g.upper[s]!;
+        const off = lc === 0 ? g.link0(s) : (lc - 1) * m1;
+        const cnt = arr[off]!;
+        let touched = false;
+        for (let i = 1; i <= cnt; i++) {
+          if (pending[arr[off + i]!] !== NODE_STATE.live) {
+            touched = true;
+            break;
+          }
+        }
+        if (!touched) continue;
+        // Candidates: s's live links plus the live links of its deleted neighbours.
+        const visited = g.newVisit();
+        const tag = g.tag;
+        visited[s] = tag;
+        let n = 0;
+        const slots = this.#sortSlots;
+        for (let i = 1; i <= cnt; i++) {
+          const e = arr[off + i]!;
+          if (visited[e] === tag) continue;
+          visited[e] = tag;
+          if (pending[e] === NODE_STATE.live) {
+            if (n < Graph.SCRATCH) slots[n++] = e;
+            continue;
+          }
+          if (pending[e] !== NODE_STATE.deleted || g.levels[e]! < lc) continue;
+          const darr = lc === 0 ? a.u32 : g.upper[e]!;
+          const doff = lc === 0 ? g.link0(e) : (lc - 1) * m1;
+          for (let j = 1; j <= darr[doff]!; j++) {
+            const f = darr[doff + j]!;
+            if (visited[f] === tag) continue;
+            visited[f] = tag;
+            if (pending[f] === NODE_STATE.live && n < Graph.SCRATCH) slots[n++] = f;
+          }
+        }
+        this.#rankFrom(s, n);
+        const max = lc === 0 ? g.m0 : g.m;
+        // `arr` may be the arena view: re-read it after the kernel call (no growth happens here).
+        const out = lc === 0 ? a.u32 : arr;
+        out[off] = g.selectNeighbors(this.#sortSlots, this.#sortDists, n, max, out, off + 1);
+      }
+    }
+    for (const d of this.#pending) {
+      this.#state[d] = NODE_STATE.free;
+      a.u32[g.link0(d)] = 0;
+      g.upper[d] = undefined;
+      g.levels[d] = 0;
+      this.#free.push(d);
+    }
+    this.#pending = [];
+    if (this.#state[this.#entry] !== NODE_STATE.live) {
+      let best = -1;
+      for (let s = 0; s < g.count; s++) {
+        if (this.#state[s] === NODE_STATE.live && (best < 0 || g.levels[s]! > g.levels[best]!)) best = s;
+      }
+      this.#entry = best;
+      this.#maxLevel = best < 0 ? -1 : g.levels[best]!;
+    }
+    // Reuse low slots first.
+    this.#free.sort((x, y) => y - x);
+  }
+
+  getVector(id: number): Float32Array | undefined {
+    const slot = this.#slots.slotOf(id);
+    if (slot === undefined) return undefined;
+    const off = this.#g.vectorPtr(slot) >> 2;
+    return this.#arena.f32.slice(off, off + this.dim);
+  }
+
+  ids(): Uint32Array {
+    const out = new Uint32Array(this.#live);
+    let n = 0;
+    const table = this.#slots.table;
+    for (let s = 0; s < this.#g.count; s++) if (this.#state[s] === NODE_STATE.live) out[n++] = table[s]!;
+    return out;
+  }
+
+  search(query: Float32Array, k: number, options?: SearchOptions): SearchResult {
+    checkQuery(query, this.dim);
+    checkK(k);
+    const filter = resolveFilter(options);
+    const ef = Math.max(k, intOption('efSearch', options?.efSearch, this.params.efSearch, 1, 1_000_000));
+    if (this.#live === 0) throw emptyIndexError();
+    const ids = new Uint32Array(Math.min(k, this.#live));
+    const distances = new Float32Array(ids.length);
+    const n = this.#searchOne(query, k, ef, filter, ids, distances, 0);
+    return n === ids.length ? { ids, distances } : { ids: ids.slice(0, n), distances: distances.slice(0, n) };
+  }
+
+  searchBatch(queries: VectorBatch, k: number, options?: SearchOptions): BatchSearchResult {
+    checkBatch(queries, this.dim, 'queries');
+    checkK(k);
+    const filter = resolveFilter(options);
+    const ef = Math.max(k, intOption('efSearch', options?.efSearch, this.params.efSearch, 1, 1_000_000));
+    if (this.#live === 0) throw emptyIndexError();
+    const result = emptyBatchResult(queries.count, k);
+    for (let q = 0; q < queries.count; q++) {
+      result.counts[q] = this.#searchOne(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, ef, filter,
+        result.ids, result.distances, q * k);
+    }
+    return result;
+  }
+
+  #topK: TopK | undefined;
+
+  #searchOne(query: Float32Array, k: number, ef: number, filter: ResolvedFilter,
+    outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
+    const g = this.#g;
+    const f32 = this.#arena.f32;
+    const q = this.#qPtr;
+    f32.set(query, q >> 2);
+    if (this.metric === 'cosine') normalizeInPlace(f32, q >> 2, this.dim);
+    const table = this.#slots.table;
+    let accept: ((slot: number) => boolean) | undefined;
+    if (filter.active) {
+      if (this.#preferExact(filter, ef)) return this.#exact(k, filter, outIds, outDists, outOff);
+      accept = (slot) => filter.accepts(table[slot]!);
+    }
+    let ep = this.#entry;
+    let epDist = g.dist(q, ep);
+    for (let lc = this.#maxLevel; lc > 0; lc--) {
+      const r = g.greedy(q, ep, epDist, lc);
+      ep = r.slot;
+      epDist = r.dist;
+    }
+    if (this.#topK === undefined || this.#topK.capacity !== ef) this.#topK = new TopK(ef);
+    const top = this.#topK;
+    g.searchLayer(q, ep, epDist, 0, top, accept, false);
+    const found = top.size;
+    if (filter.active && found < Math.min(k, this.#live)) {
+      // The graph did not reach k matches: answer exactly (it returns fewer only if fewer match).
+      return this.#exact(k, filter, outIds, outDists, outOff);
+    }
+    while (top.size > k) top.pop();
+    const n = top.drainSorted(outIds, outDists, outOff);
+    for (let i = 0; i < n; i++) outIds[outOff + i] = table[outIds[outOff + i]!]!;
+    return n;
+  }
+
+  /** True when answering from the matching vectors alone costs less than a filtered graph walk. */
+  #preferExact(filter: ResolvedFilter, ef: number): boolean {
+    const n = this.#live;
+    let allowed: number;
+    if (filter.allowList !== undefined) {
+      allowed = Math.min(filter.allowList.length, n);
+    } else {
+      // Estimate the predicate's selectivity on up to 128 live nodes spread over the slots.
+      const g = this.#g;
+      const table = this.#slots.table;
+      const step = Math.max(1, Math.floor(g.count / 128));
+      let seen = 0;
+      let hit = 0;
+      for (let s = 0; s < g.count; s += step) {
+        if (this.#state[s] !== NODE_STATE.live) continue;
+        seen++;
+        if (filter.accepts(table[s]!)) hit++;
+      }
+      allowed = seen === 0 ? 0 : (hit / seen) * n;
+    }
+    return (allowed * allowed) / n < FILTER_EXACT * ef;
+  }
+
+  /** Exact answer over the vectors that pass the filter. */
+  #exact(k: number, filter: ResolvedFilter, outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
+    const g = this.#g;
+    const a = this.#arena;
+    const table = this.#slots.table;
+    const top = new TopK(k);
+    const listW = g.listPtr >> 2;
+    const outW = g.outPtr >> 2;
+    let n = 0;
+    const flush = (): void => {
+      a.k.distGather(g.metricCode, this.#qPtr, g.base, g.recordBytes, g.listPtr, n, this.dim, g.outPtr);
+      for (let j = 0; j < n; j++) top.push(a.u32[listW + j]!, a.f32[outW + j]!);
+      n = 0;
+    };
+    const consider = (slot: number): void => {
+      if (!filter.accepts(table[slot]!)) return;
+      a.u32[listW + n++] = slot;
+      if (n === Graph.SCRATCH) flush();
+    };
+    if (filter.allowList !== undefined) {
+      for (const id of filter.allowList) {
+        const slot = this.#slots.slotOf(id);
+        if (slot !== undefined) consider(slot);
+      }
+    } else {
+      for (let s = 0; s < g.count; s++) if (this.#state[s] === NODE_STATE.live) consider(s);
+    }
+    if (n > 0) flush();
+    const found = top.drainSorted(outIds, outDists, outOff);
+    for (let i = 0; i < found; i++) outIds[outOff + i] = table[outIds[outOff + i]!]!;
+    return found;
+  }
+
+  stats(): IndexStats {
+    const g = this.#g;
+    let upperBytes = 0;
+    let upperNodes = 0;
+    for (let s = 0; s < g.count; s++) {
+      const u = g.upper[s];
+      if (u !== undefined) {
+        upperBytes += u.byteLength + 64; // + the typed array object
+        upperNodes++;
+      }
+    }
+    const side = g.levels.byteLength * 4 + this.#state.byteLength + g.upper.length * 8;
+    return {
+      kind: this.kind,
+      dim: this.dim,
+      metric: this.metric,
+      size: this.#live,
+      memoryBytes: this.#arena.committedBytes + this.#slots.bytes() + upperBytes + side,
+      vectorBytes: this.#live * this.dim * 4,
+      linkBytes: this.#live * g.m0 * 4 + upperBytes,
+      upperNodes,
+      maxLevel: this.#maxLevel,
+      deletedPending: this.#pending.length,
+      freeSlots: this.#free.length,
+    };
+  }
+
+  writePayload(w: BinaryWriter): void {
+    const g = this.#g;
+    w.json(this.params);
+    w.u32(g.count);
+    w.u32(this.#entry < 0 ? NO_ID : this.#entry);
+    w.u32(this.#maxLevel < 0 ? NO_ID : this.#maxLevel);
+    w.u8s(this.#state.subarray(0, g.count));
+    w.u8s(g.levels.subarray(0, g.count));
+    w.u32s(this.#slots.table.subarray(0, g.count));
+    w.u8s(this.#arena.u8.subarray(g.base, g.base + g.count * g.recordBytes));
+    let total = 0;
+    for (let s = 0; s < g.count; s++) total += g.upper[s]?.length ?? 0;
+    const upper = new Uint32Array(total);
+    let o = 0;
+    for (let s = 0; s < g.count; s++) {
+      const u = g.upper[s];
+      if (u !== undefined) {
+        upper.set(u, o);
+        o += u.length;
+      }
+    }
+    w.u32s(upper);
+  }
+
+  static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): HnswIndex {
+    const p = r.json<Partial<HnswIndexOptions>>('hnsw params');
+    let index: HnswIndex;
+    try {
+      index = new HnswIndex({ dim, metric, m: p.m, efConstruction: p.efConstruction, efSearch: p.efSearch, seed: p.seed });
+    } catch (e) {
+      return r.fail('hnsw params', (e as Error).message);
+    }
+    const g = index.#g;
+    const slots = r.u32('slot count');
+    const entry = r.u32('entry point');
+    const maxLevel = r.u32('max level');
+    const state = r.u8s('node states', slots);
+    const levels = r.u8s('levels', slots);
+    const table = r.u32s('ids', slots);
+    const records = r.u8s('records', slots * g.recordBytes);
+    const upper = r.u32s('upper links');
+    r.end();
+    g.reserve(slots);
+    g.ensureSideTables(slots);
+    index.#ensureState(slots);
+    index.#arena.u8.set(records, g.base);
+    g.count = slots;
+    const m1 = 1 + g.m;
+    let o = 0;
+    let live = 0;
+    for (let s = 0; s < slots; s++) {
+      const st = state[s]!;
+      if (st > NODE_STATE.free) r.fail('node states', `slot ${s} has unknown state ${st}`);
+      index.#state[s] = st;
+      g.deleted[s] = st === NODE_STATE.live ? 0 : 1;
+      g.levels[s] = levels[s]!;
+      if (levels[s]! > 0) {
+        const len = levels[s]! * m1;
+        if (o + len > upper.length) r.fail('upper links', 'shorter than the levels require');
+        g.upper[s] = upper.slice(o, o + len);
+        o += len;
+      }
+      if (st === NODE_STATE.live) {
+        if (index.#slots.slotOf(table[s]!) !== undefined) r.fail('ids', `id ${table[s]} appears twice`);
+        index.#slots.set(table[s]!, s);
+        live++;
+      } else {
+        index.#slots.set(table[s]!, s);
+        index.#slots.delete(table[s]!);
+        if (st === NODE_STATE.deleted) index.#pending.push(s);
+        else index.#free.push(s);
+      }
+    }
+    if (o !== upper.length) r.fail('upper links', 'longer than the levels require');
+    if (live !== count) r.fail('node states', `${live} live nodes, the header says ${count}`);
+    // Every link must point at an existing slot.
+    const u32 = index.#arena.u32;
+    for (let s = 0; s < slots; s++) {
+      const off = g.link0(s);
+      const cnt = u32[off]!;
+      if (cnt > g.m0) r.fail('records', `slot ${s} has ${cnt} level-0 links, at most ${g.m0} allowed`);
+      for (let i = 1; i <= cnt; i++) if (u32[off + i]! >= slots) r.fail('records', `slot ${s} links to missing slot ${u32[off + i]}`);
+      const u = g.upper[s];
+      if (u !== undefined) {
+        for (let lc = 0; lc < levels[s]!; lc++) {
+          const c = u[lc * m1]!;
+          if (c > g.m) r.fail('upper links', `slot ${s} has ${c} links on level ${lc + 1}, at most ${g.m} allowed`);
+          for (let i = 1; i <= c; i++) if (u[lc * m1 + i]! >= slots) r.fail('upper links', `slot ${s} links to missing slot ${u[lc * m1 + i]}`);
+        }
+      }
+    }
+    if (live > 0 && (entry >= slots || state[entry] === NODE_STATE.free || levels[entry] !== maxLevel)) {
+      r.fail('entry point', `slot ${entry} at level ${maxLevel} is not a valid entry`);
+    }
+    index.#entry = live > 0 ? entry : -1;
+    index.#maxLevel = live > 0 ? maxLevel : -1;
+    index.#live = live;
+    index.#free.sort((x, y) => y - x);
+    // Continue the level sequence differently from a fresh index, deterministically.
+    for (let i = 0; i < slots; i++) index.#rng.nextU32();
+    return index;
+  }
+}
