@@ -10,6 +10,8 @@ export type {
 } from './indexes/types.js';
 export { NO_ID, MAX_ID } from './indexes/types.js';
 export { FlatIndex, type FlatIndexOptions } from './indexes/flat/flat-index.js';
+export { IvfIndex, type IvfIndexOptions } from './indexes/ivf/ivf-index.js';
+export { kmeans, type KMeansOptions } from './indexes/ivf/kmeans.js';
 export {
   createIndex, serializeIndex, deserializeIndex, saveIndex, loadIndex, type IndexSpec,
 } from './indexes/registry.js';
