@@ -4,6 +4,7 @@ import { BinaryWriter, type BinaryReader } from '../storage/binary.js';
 import { decodeFile, encodeHeader, type FileKind } from '../storage/header.js';
 import { readFileBytes, writeFileAtomic } from '../storage/atomic.js';
 import { FlatIndex } from './flat/flat-index.js';
+import { IvfIndex, type IvfIndexOptions } from './ivf/ivf-index.js';
 import { HnswIndex } from './hnsw/hnsw-index.js';
 import type { VectorIndex } from './types.js';
 
@@ -21,7 +22,7 @@ type Factory = (spec: IndexSpec) => VectorIndex;
 
 const kinds: Record<FileKind, { create: Factory; read: Reader } | undefined> = {
   flat: { create: (s) => new FlatIndex(s), read: (r, d, m, c) => FlatIndex.readPayload(r, d, m, c) },
-  ivf: undefined,
+  ivf: { create: (s) => new IvfIndex(s as IvfIndexOptions), read: (r, d, m, c) => IvfIndex.readPayload(r, d, m, c) },
   hnsw: { create: (s) => new HnswIndex(s as never), read: (r, d, m, c) => HnswIndex.readPayload(r, d, m, c) },
 };
 
