@@ -114,3 +114,24 @@ test('hnsw: parameters are validated', () => {
   index.add([1], { data: data.base.data.slice(0, 16), dim: 16, count: 1 });
   assert.throws(() => index.search(rowOf(data.base, 0), 1, { efSearch: -1 }), /efSearch: expected an integer/);
 });
+
+test('hnsw: optimize() renumbers nodes without changing any answer', () => {
+  const index = new HnswIndex({ dim: 16 });
+  index.add(ids, data.base);
+  index.remove([...ids].filter((id) => id % 97 === 0));
+  const before = index.searchBatch(data.queries, 10);
+  const filtered = index.search(rowOf(data.queries, 3), 10, { filter: (id) => id % 2 === 0 });
+  index.optimize();
+  assert.deepEqual(index.searchBatch(data.queries, 10), before);
+  assert.deepEqual(index.search(rowOf(data.queries, 3), 10, { filter: (id) => id % 2 === 0 }), filtered);
+  assert.deepEqual(index.getVector(5), new Float32Array(rowOf(data.base, 5)));
+  // Still a working index: add, remove, save and load.
+  const back = [...ids].filter((id) => id % 97 === 0);
+  const vec = new Float32Array(back.length * 16);
+  back.forEach((id, i) => vec.set(rowOf(data.base, id), i * 16));
+  index.add(back, { data: vec, dim: 16, count: back.length });
+  assert.equal(index.size, ids.length);
+  assert.ok(meanRecall(index, () => true) >= 0.95);
+  const loaded = deserializeIndex(concat(serializeIndex(index)));
+  assert.deepEqual(loaded.searchBatch(data.queries, 10), index.searchBatch(data.queries, 10));
+});

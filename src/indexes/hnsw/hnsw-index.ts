@@ -336,6 +336,82 @@ export class HnswIndex implements VectorIndex {
     this.#free.sort((x, y) => y - x);
   }
 
+  /**
+   * Renumbers the nodes in breadth-first order of the layer-0 graph from the entry point, so that
+   * nodes a search visits together sit close together in memory (fewer cache and TLB misses;
+   * cf. Coleman et al. 2022, "Graph reordering for cache-efficient near neighbor search").
+   * Results are unchanged; only internal slots move. Reclaims deleted nodes first.
+   */
+  optimize(): void {
+    this.compact();
+    const g = this.#g;
+    const n = g.count;
+    if (n < 2 || this.#entry < 0) return;
+    const a = this.#arena;
+    const newOf = new Int32Array(n).fill(-1);
+    const order = new Uint32Array(n);
+    let head = 0;
+    let tail = 0;
+    const visit = (s: number): void => {
+      newOf[s] = tail;
+      order[tail++] = s;
+    };
+    visit(this.#entry);
+    for (let start = 0; start < n || head < tail;) {
+      if (head === tail) {
+        // Unreached nodes (free slots, or a disconnected part): continue from the next one.
+        while (start < n && newOf[start] !== -1) start++;
+        if (start >= n) break;
+        visit(start);
+      }
+      const s = order[head++]!;
+      const off = g.link0(s);
+      const u32 = a.u32;
+      const cnt = u32[off]!;
+      for (let i = 1; i <= cnt; i++) {
+        const e = u32[off + i]!;
+        if (newOf[e] === -1) visit(e);
+      }
+    }
+    // Move the records (vectors and layer-0 links) and renumber every link.
+    const rb = g.recordBytes;
+    const old = a.u8.slice(g.base, g.base + n * rb);
+    const oldWords = new Uint32Array(old.buffer);
+    const u8 = a.u8;
+    const u32 = a.u32;
+    for (let t = 0; t < n; t++) {
+      const s = order[t]!;
+      u8.set(old.subarray(s * rb, (s + 1) * rb), g.base + t * rb);
+      const off = g.link0(t);
+      const cnt = u32[off]!;
+      for (let i = 1; i <= cnt; i++) u32[off + i] = newOf[oldWords[s * g.recordWords + g.linkWord + i]!]!;
+    }
+    const m1 = 1 + g.m;
+    const levels = g.levels.slice();
+    const state = this.#state.slice();
+    const deleted = g.deleted.slice();
+    const upper = g.upper;
+    const table = this.#slots.table.slice(0, n);
+    g.upper = new Array<Uint32Array | undefined>(n);
+    for (let t = 0; t < n; t++) {
+      const s = order[t]!;
+      g.levels[t] = levels[s]!;
+      this.#state[t] = state[s]!;
+      g.deleted[t] = deleted[s]!;
+      const u = upper[s];
+      if (u !== undefined) {
+        for (let lc = 0; lc < levels[s]!; lc++) {
+          for (let i = 1; i <= u[lc * m1]!; i++) u[lc * m1 + i] = newOf[u[lc * m1 + i]!]!;
+        }
+      }
+      g.upper[t] = u;
+      this.#slots.set(table[s]!, t);
+      if (state[s] !== NODE_STATE.live) this.#slots.delete(table[s]!);
+    }
+    this.#free = this.#free.map((s) => newOf[s]!).sort((x, y) => y - x);
+    this.#entry = newOf[this.#entry]!;
+  }
+
   getVector(id: number): Float32Array | undefined {
     const slot = this.#slots.slotOf(id);
     if (slot === undefined) return undefined;
