@@ -15,3 +15,4 @@ export { kmeans, type KMeansOptions } from './indexes/ivf/kmeans.js';
 export {
   createIndex, serializeIndex, deserializeIndex, saveIndex, loadIndex, type IndexSpec,
 } from './indexes/registry.js';
+export { HnswIndex, type HnswIndexOptions } from './indexes/hnsw/hnsw-index.js';
