@@ -319,6 +319,16 @@ export function runConformance(name: string, opts: ConformanceOptions): void {
       expectError(() => opts.create({ dim: 0, metric: 'l2' }), 'invalid_argument', /dim: expected an integer/);
     });
 
+    t('add reports progress, ending with (total, total)', () => {
+      const index = opts.create({ dim: data.dim, metric: 'l2' });
+      index.train(data.base);
+      const calls: [number, number][] = [];
+      index.add(ids, data.base, { onProgress: (done, total) => calls.push([done, total]) });
+      assert.ok(calls.length >= 1);
+      assert.deepEqual(calls[calls.length - 1], [ids.length, ids.length]);
+      for (let i = 1; i < calls.length; i++) assert.ok(calls[i]![0] >= calls[i - 1]![0], 'progress never goes back');
+    });
+
     t('ids, has and getVector describe the stored vectors', () => {
       const index = build('cosine');
       assert.deepEqual([...index.ids()].sort((a, b) => a - b), [...ids].sort((a, b) => a - b));

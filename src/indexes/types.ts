@@ -38,6 +38,15 @@ export interface BatchSearchResult {
   counts: Uint32Array;
 }
 
+/** Options of one `add`. */
+export interface AddOptions {
+  /**
+   * Called as the work advances (HNSW: about every 250 ms, and once at the end) with the number
+   * of vectors added so far and the total of this call. For progress bars on long builds.
+   */
+  onProgress?: (done: number, total: number) => void;
+}
+
 export const NO_ID = 0xffffffff;
 /** Largest id an index accepts (0xFFFFFFFF marks "no hit"). */
 export const MAX_ID = 0xfffffffe;
@@ -75,7 +84,7 @@ export interface VectorIndex {
   /** Learns what the index needs from a sample (IVF: the centroids); a no-op for the others. */
   train(sample: VectorBatch): void;
   /** Adds vectors under the given ids; refuses ids already present or repeated in the call. */
-  add(ids: ArrayLike<number>, vectors: VectorBatch): void;
+  add(ids: ArrayLike<number>, vectors: VectorBatch, options?: AddOptions): void;
   /** Removes ids (absent ones are skipped); returns how many were removed. */
   remove(ids: ArrayLike<number>): number;
   has(id: number): boolean;

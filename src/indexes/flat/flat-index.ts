@@ -9,7 +9,7 @@ import {
   checkIndexShape, checkK, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter, SlotMap,
   type ResolvedFilter,
 } from '../common.js';
-import type { BatchSearchResult, IndexStats, SearchOptions, SearchResult, VectorIndex } from '../types.js';
+import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchResult, VectorIndex } from '../types.js';
 
 export interface FlatIndexOptions {
   dim: number;
@@ -76,7 +76,7 @@ export class FlatIndex implements VectorIndex {
     return this.#slots.slotOf(id) !== undefined;
   }
 
-  add(ids: ArrayLike<number>, vectors: VectorBatch): void {
+  add(ids: ArrayLike<number>, vectors: VectorBatch, options?: AddOptions): void {
     checkBatch(vectors, this.dim);
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
     this.#reserve(this.#n + vectors.count);
@@ -88,6 +88,7 @@ export class FlatIndex implements VectorIndex {
       if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
       this.#slots.set(checked[i]!, slot);
     }
+    options?.onProgress?.(vectors.count, vectors.count);
   }
 
   remove(ids: ArrayLike<number>): number {

@@ -10,7 +10,7 @@ import {
   checkIndexShape, checkK, checkNewIds, emptyBatchResult, emptyIndexError, intOption, resolveFilter, SlotMap,
   type ResolvedFilter,
 } from '../common.js';
-import { NO_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex } from '../types.js';
+import { NO_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { Graph } from './graph.js';
 
 export interface HnswIndexOptions {
@@ -108,7 +108,7 @@ export class HnswIndex implements VectorIndex {
     return this.#slots.slotOf(id) !== undefined;
   }
 
-  add(ids: ArrayLike<number>, vectors: VectorBatch): void {
+  add(ids: ArrayLike<number>, vectors: VectorBatch, options?: AddOptions): void {
     checkBatch(vectors, this.dim);
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
     const g = this.#g;
@@ -116,7 +116,13 @@ export class HnswIndex implements VectorIndex {
     g.reserve(g.count + fresh);
     g.ensureSideTables(g.count + fresh);
     this.#ensureState(g.count + fresh);
+    const onProgress = options?.onProgress;
+    let reported = performance.now();
     for (let i = 0; i < vectors.count; i++) {
+      if (onProgress !== undefined && (i & 255) === 0 && performance.now() - reported > 250) {
+        onProgress(i, vectors.count);
+        reported = performance.now();
+      }
       const slot = this.#free.length > 0 ? this.#free.pop()! : g.count++;
       const off = g.vectorPtr(slot) >> 2;
       const f32 = this.#arena.f32;
@@ -128,6 +134,7 @@ export class HnswIndex implements VectorIndex {
       this.#insert(slot);
       this.#live++;
     }
+    onProgress?.(vectors.count, vectors.count);
   }
 
   #ensureState(n: number): void {

@@ -11,7 +11,7 @@ import {
   type ResolvedFilter,
 } from '../common.js';
 import { FlatIndex } from '../flat/flat-index.js';
-import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex } from '../types.js';
+import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
 
 export interface IvfIndexOptions {
@@ -184,7 +184,7 @@ export class IvfIndex implements VectorIndex {
     return this.#where.has(id);
   }
 
-  add(ids: ArrayLike<number>, vectors: VectorBatch): void {
+  add(ids: ArrayLike<number>, vectors: VectorBatch, options?: AddOptions): void {
     const quantizer = this.#quantizer;
     if (quantizer === undefined) {
       throw new OmnivecError('not_trained',
@@ -219,6 +219,7 @@ export class IvfIndex implements VectorIndex {
       this.#where.set(checked[i]!, l * POS + pos);
     }
     this.#n += vectors.count;
+    options?.onProgress?.(vectors.count, vectors.count);
   }
 
   remove(ids: ArrayLike<number>): number {
