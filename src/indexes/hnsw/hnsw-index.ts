@@ -518,8 +518,9 @@ export class HnswIndex implements VectorIndex {
     const top = this.#topK;
     g.searchLayer(q, ep, epDist, 0, top, accept, false);
     const found = top.size;
-    if (filter.active && found < Math.min(k, this.#live)) {
-      // The graph did not reach k matches: answer exactly (it returns fewer only if fewer match).
+    if (found < Math.min(k, this.#live)) {
+      // The walk did not reach k (matching) nodes — a strict filter, or a part of the graph cut
+      // off by deletes: answer exactly, which returns fewer only if fewer vectors match.
       return this.#exact(k, filter, outIds, outDists, outOff);
     }
     while (top.size > k) top.pop();

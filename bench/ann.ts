@@ -1,0 +1,314 @@
+/**
+ * ANN benchmark: omnivec's flat, IVF and HNSW indexes against hnswlib-node and usearch, all on one
+ * thread. `npm run bench:ann -- --help` for the options; docs/benchmarks.md for what is measured.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BLOCKS, BLOCK_ENGINE, type BlockName, type BlockPlan, type BlockResult } from './lib/blocks.js';
+import { writeCache } from './lib/cache.js';
+import {
+  DatasetError, loadMnist, loadVecsDataset, mnistPath, syntheticClusters, type BenchDataset,
+} from './lib/datasets.js';
+import { ENGINE_NAMES, type EngineName } from './lib/engines.js';
+import { benchStart, groundTruth, log, timed, type TimingConfig } from './lib/measure.js';
+import {
+  datasetHeader, markdownReport, ratioLines, textTable, updateBenchmarksMd, writeJson, writeText,
+  type DatasetInfo, type ResultRow, type RunInfo,
+} from './lib/report.js';
+
+const USAGE = `Usage: npm run bench:ann -- [options]
+
+  (no option)            mnist + synthetic-100k, full sweeps; writes bench/results/ann.{json,md}
+                         and the ann section of BENCHMARKS.md
+  --large                also synthetic-1m (1,000,000 × 128)
+  --quick                smoke test: mnist + synthetic-20k, fewer sweep points, short timings;
+                         writes bench/results/ann-quick.{json,md} only
+  --only NAME[,NAME]     only these datasets (mnist, synthetic-20k, synthetic-100k, synthetic-1m,
+                         or the name of a --base file)
+  --engines LIST         omnivec,hnswlib-node,usearch (default: all)
+  --data DIR             shared data directory holding vectors-mnist-test/ (default ../shared/data)
+  --base X.fvecs --queries Y.fvecs [--gt Z.ivecs]
+                         a TEXMEX dataset (L2); replaces the default datasets unless --only names them
+  --no-write             print only, write no result file
+`;
+
+interface Options {
+  quick: boolean;
+  large: boolean;
+  only: string[] | undefined;
+  engines: EngineName[];
+  dataDir: string;
+  base: string | undefined;
+  queries: string | undefined;
+  gt: string | undefined;
+  write: boolean;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`bench:ann: ${message}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    quick: false, large: false, only: undefined, engines: [...ENGINE_NAMES],
+    dataDir: fileURLToPath(new URL('../../shared/data/', import.meta.url)),
+    base: undefined, queries: undefined, gt: undefined, write: true,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) fail(`${a} expects a value\n\n${USAGE}`);
+      return v;
+    };
+    switch (a) {
+      case '--quick': o.quick = true; break;
+      case '--large': o.large = true; break;
+      case '--no-write': o.write = false; break;
+      case '--only': o.only = value().split(',').map((s) => s.trim()).filter(Boolean); break;
+      case '--engines': {
+        const list = value().split(',').map((s) => s.trim()).filter(Boolean);
+        for (const e of list) if (!ENGINE_NAMES.includes(e as EngineName)) fail(`--engines: unknown engine "${e}", expected ${ENGINE_NAMES.join(', ')}`);
+        o.engines = list as EngineName[];
+        break;
+      }
+      case '--data': o.dataDir = value(); break;
+      case '--base': o.base = value(); break;
+      case '--queries': o.queries = value(); break;
+      case '--gt': o.gt = value(); break;
+      case '--help': case '-h': process.stdout.write(USAGE); process.exit(0); break;
+      default: fail(`unknown option "${a}"\n\n${USAGE}`);
+    }
+  }
+  if ((o.base === undefined) !== (o.queries === undefined)) fail('--base and --queries go together');
+  if (o.gt !== undefined && o.base === undefined) fail('--gt needs --base and --queries');
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan
+
+interface Plan {
+  datasets: { name: string; load: () => BenchDataset }[];
+  timing: TimingConfig;
+  efSweep: number[];
+  nProbeSweep: number[];
+  nLists: (n: number) => number[];
+  m: number;
+  efConstruction: number;
+  seed: number;
+}
+
+const SYNTHETIC_SIZES: Record<string, number> = { 'synthetic-20k': 20_000, 'synthetic-100k': 100_000, 'synthetic-1m': 1_000_000 };
+
+function makePlan(o: Options): Plan {
+  const loaders = new Map<string, () => BenchDataset>();
+  loaders.set('mnist', () => loadMnist(o.dataDir));
+  for (const [name, n] of Object.entries(SYNTHETIC_SIZES)) loaders.set(name, () => syntheticClusters(name, n));
+  let fileName: string | undefined;
+  if (o.base !== undefined) {
+    fileName = o.base.replace(/^.*\//, '').replace(/\.fvecs$/, '');
+    loaders.set(fileName, () => loadVecsDataset(o.base!, o.queries!, o.gt));
+  }
+  let names: string[];
+  if (o.only !== undefined) {
+    for (const n of o.only) if (!loaders.has(n)) fail(`--only: unknown dataset "${n}", expected one of ${[...loaders.keys()].join(', ')}`);
+    names = o.only;
+  } else if (fileName !== undefined) {
+    names = [fileName];
+  } else {
+    names = o.quick ? ['mnist', 'synthetic-20k'] : ['mnist', 'synthetic-100k'];
+    if (o.large) names.push('synthetic-1m');
+  }
+  if (names.includes('mnist')) {
+    try {
+      mnistPath(o.dataDir);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
+  const nLists = (n: number): number[] => {
+    const all = n <= 12_000 ? [64, 128] : n <= 50_000 ? [128, 256] : n <= 200_000 ? [256, 1024] : [1024, 2048];
+    return o.quick ? all.slice(0, 1) : all;
+  };
+  return {
+    datasets: names.map((name) => ({ name, load: loaders.get(name)! })),
+    timing: o.quick ? { minSeconds: 0.2, reps: 2, longRepSeconds: 2 } : { minSeconds: 1, reps: 3, longRepSeconds: 10 },
+    efSweep: o.quick ? [10, 24, 64, 128, 256] : [10, 16, 24, 32, 48, 64, 96, 128, 192, 256],
+    nProbeSweep: o.quick ? [1, 4, 16, 64] : [1, 2, 4, 8, 16, 32, 64, 128],
+    nLists,
+    m: 16,
+    efConstruction: 200,
+    seed: 42,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+function sh(cmd: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function machine(): string {
+  const info = sh('lscpu', []) ?? '';
+  const field = (name: string): string | undefined => info.match(new RegExp(`^${name}:\\s*(.+)$`, 'm'))?.[1]?.trim();
+  const model = field('Model name') ?? cpus()[0]?.model ?? 'unknown CPU';
+  const count = field('CPU\\(s\\)') ?? String(cpus().length);
+  const cores = field('Core\\(s\\) per socket');
+  const sockets = field('Socket\\(s\\)');
+  const threads = field('Thread\\(s\\) per core');
+  const topo = cores && sockets && threads ? ` (${sockets} socket(s) × ${cores} core(s) × ${threads} thread(s) per core)` : '';
+  return `${model}, ${count} logical CPUs${topo} (lscpu); ${process.platform} ${process.arch}`;
+}
+
+function version(pkg: string): string {
+  try {
+    const json = JSON.parse(readFileSync(new URL(`../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')) as { version?: string };
+    return json.version ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+function command(argv: string[]): string {
+  const args = argv.map((a) => (/^[\w.,/=:@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return process.env.npm_lifecycle_event === 'bench:ann'
+    ? `npm run bench:ann${args ? ` -- ${args}` : ''}`
+    : `node --import tsx bench/ann.ts${args ? ` ${args}` : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+function fmt(x: number): string {
+  return Math.round(x).toLocaleString('en-US');
+}
+
+const WORKER = fileURLToPath(new URL('./lib/worker.ts', import.meta.url));
+
+/** Runs one block in a fresh Node process (same loader flags as this one) and returns its result. */
+function runWorker(dir: string, block: BlockName, plan: BlockPlan): Promise<BlockResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...process.execArgv, WORKER, dir, block, JSON.stringify(plan)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, OMNIVEC_BENCH_T0: String(benchStart()) },
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+    });
+    const failed = (why: string): BlockResult => {
+      log(`${block}: FAILED: ${why}`);
+      return { rows: [], notes: [`${block}: FAILED: ${why}`], failures: 1, starved: 0 };
+    };
+    child.on('error', (e) => resolve(failed(`could not start the worker: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        const result = JSON.parse(last) as BlockResult;
+        if (code !== 0) result.notes.push(`${block}: worker exited with code ${code}`);
+        resolve(result);
+      } catch {
+        resolve(failed(`worker exited with ${signal ? `signal ${signal}` : `code ${code}`} without a result`));
+      }
+    });
+  });
+}
+
+async function runDataset(d: Plan['datasets'][number], plan: Plan, engines: EngineName[]):
+  Promise<{ info: DatasetInfo; result: BlockResult }> {
+  log(`[${d.name}] loading…`);
+  let ds: BenchDataset;
+  try {
+    ds = d.load();
+  } catch (e) {
+    if (e instanceof DatasetError) fail(e.message);
+    throw e;
+  }
+  log(`[${ds.name}] ${ds.description}`);
+  log(`[${ds.name}] ground truth (${ds.fileGroundTruth ? 'from file' : `exact, FlatIndex.searchBatch over ${fmt(ds.base.count)} vectors`})…`);
+  const g = timed(() => groundTruth(ds));
+  log(`[${ds.name}] ground truth in ${g.seconds.toFixed(1)} s`);
+  const info: DatasetInfo = {
+    name: ds.name, description: ds.description, n: ds.base.count, nq: ds.queries.count, dim: ds.dim,
+    groundTruth: g.value.source, notes: [], m: plan.m,
+  };
+  const blockPlan: BlockPlan = {
+    timing: plan.timing, efSweep: plan.efSweep, nProbeSweep: plan.nProbeSweep, nLists: plan.nLists(ds.base.count),
+    m: plan.m, efConstruction: plan.efConstruction, seed: plan.seed,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'omnivec-bench-data-'));
+  const total: BlockResult = { rows: [], notes: [], failures: 0, starved: 0 };
+  try {
+    writeCache(dir, ds, g.value);
+    for (const block of BLOCKS) {
+      if (!engines.includes(BLOCK_ENGINE[block])) continue;
+      const r = await runWorker(dir, block, blockPlan);
+      total.rows.push(...r.rows);
+      total.notes.push(...r.notes);
+      total.failures += r.failures;
+      total.starved += r.starved;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (total.starved > 0) {
+    total.notes.push(`${total.starved} timed loop(s) got less than 0.9 s of CPU per wall second (see cpu/wall): the machine was busy and those QPS are understated`);
+  }
+  info.notes = total.notes;
+  return { info, result: total };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const o = parseArgs(argv);
+  const plan = makePlan(o);
+  const runInfo: RunInfo = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    commit: sh('git', ['describe', '--always', '--dirty']) ?? 'unknown',
+    command: command(argv),
+    machine: machine(),
+    software: `Node ${process.version}, usearch ${version('usearch')}, hnswlib-node ${version('hnswlib-node')}`,
+    timing: `One thread everywhere (usearch called with threads = 1). k = 10. QPS: single-query search calls in a loop unless marked batch; ` +
+      `best of ${plan.timing.reps} repetitions, each repeating whole passes over the queries for ≥ ${plan.timing.minSeconds} s, after an untimed warm-up pass that also gives recall@10.`,
+  };
+  process.stdout.write(`ANN benchmark — ${runInfo.command}\n${runInfo.machine}\n${runInfo.software}\n${runInfo.date}, commit ${runInfo.commit}\n`);
+  if (o.quick) process.stdout.write('--quick: smoke-test settings (short timings, fewer sweep points); not for publication\n');
+
+  const sets: { info: DatasetInfo; rows: ResultRow[] }[] = [];
+  let failures = 0;
+  for (const d of plan.datasets) {
+    const { info, result } = await runDataset(d, plan, o.engines);
+    failures += result.failures;
+    sets.push({ info, rows: result.rows });
+    process.stdout.write(`\n=== ${datasetHeader(info)}\n`);
+    for (const n of info.notes) process.stdout.write(`${n}\n`);
+    if (result.rows.length) process.stdout.write(`${textTable(result.rows)}\n`);
+    process.stdout.write('Ratios:\n');
+    for (const l of ratioLines(info, result.rows)) process.stdout.write(`  ${l}\n`);
+  }
+
+  if (o.write) {
+    const rows = sets.flatMap((s) => s.rows);
+    const dir = new URL('./results/', import.meta.url);
+    const stem = o.quick ? 'ann-quick' : 'ann';
+    writeJson(fileURLToPath(new URL(`${stem}.json`, dir)), rows);
+    writeText(fileURLToPath(new URL(`${stem}.md`, dir)), markdownReport(runInfo, sets, '../../docs/benchmarks.md'));
+    if (!o.quick) updateBenchmarksMd(fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url)), markdownReport(runInfo, sets, 'docs/benchmarks.md'));
+    log(`wrote bench/results/${stem}.json, bench/results/${stem}.md${o.quick ? '' : ' and BENCHMARKS.md'}`);
+  }
+  log(`done${failures ? ` with ${failures} failure(s)` : ''}`);
+  if (failures) process.exitCode = 1;
+}
+
+await main();
