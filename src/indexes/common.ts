@@ -102,21 +102,31 @@ export function emptyIndexError(): OmnivecError {
 
 /**
  * Two-way map between caller ids and the dense internal slots where vectors are stored.
+ *
+ * id → slot is a dense Int32Array (−1 = absent) for ids below a limit that grows with the map
+ * (at most 2 × the entries + 1,024, so dense ids — the database hands out 0, 1, 2, … — cost 4–8
+ * bytes an entry), and a Map for ids beyond it (sparse ids still work, at ~40 bytes an entry).
  */
 export class SlotMap {
   #slotToId: Uint32Array;
-  #idToSlot = new Map<number, number>();
+  #dense = new Int32Array(0);
+  #sparse = new Map<number, number>();
+  #size = 0;
 
   constructor(capacity = 1024) {
     this.#slotToId = new Uint32Array(Math.max(16, capacity));
   }
 
   get size(): number {
-    return this.#idToSlot.size;
+    return this.#size;
   }
 
   slotOf(id: number): number | undefined {
-    return this.#idToSlot.get(id);
+    if (id < this.#dense.length) {
+      const s = this.#dense[id]!;
+      return s < 0 ? undefined : s;
+    }
+    return this.#sparse.get(id);
   }
 
   idOf(slot: number): number {
@@ -128,22 +138,52 @@ export class SlotMap {
     return this.#slotToId;
   }
 
+  /** Maps `id` to `slot` both ways. */
   set(id: number, slot: number): void {
+    this.setSlotId(slot, id);
+    if (this.slotOf(id) === undefined) this.#size++;
+    if (id >= this.#dense.length && id < 2 * this.#size + 1024) this.#growDense(id);
+    if (id < this.#dense.length) this.#dense[id] = slot;
+    else this.#sparse.set(id, slot);
+  }
+
+  /**
+   * Records which id a slot held without mapping the id to it — for slots of removed vectors,
+   * whose id may meanwhile live in another slot.
+   */
+  setSlotId(slot: number, id: number): void {
     if (slot >= this.#slotToId.length) {
       const t = new Uint32Array(Math.max(slot + 1, Math.ceil(this.#slotToId.length * 1.5)));
       t.set(this.#slotToId);
       this.#slotToId = t;
     }
     this.#slotToId[slot] = id;
-    this.#idToSlot.set(id, slot);
   }
 
   delete(id: number): void {
-    this.#idToSlot.delete(id);
+    if (id < this.#dense.length) {
+      if (this.#dense[id]! >= 0) this.#size--;
+      this.#dense[id] = -1;
+    } else if (this.#sparse.delete(id)) {
+      this.#size--;
+    }
   }
 
-  /** Bytes held (the Map is estimated at 32 bytes an entry, V8's ordered hash table). */
+  #growDense(id: number): void {
+    const len = Math.min(2 * this.#size + 1024, Math.max(id + 1, Math.ceil(this.#dense.length * 1.5)));
+    const d = new Int32Array(len).fill(-1);
+    d.set(this.#dense);
+    for (const [k, v] of this.#sparse) {
+      if (k < len) {
+        d[k] = v;
+        this.#sparse.delete(k);
+      }
+    }
+    this.#dense = d;
+  }
+
+  /** Bytes held (Map entries estimated at 40 bytes: V8's ordered hash table at typical load). */
   bytes(): number {
-    return this.#slotToId.byteLength + this.#idToSlot.size * 32;
+    return this.#slotToId.byteLength + this.#dense.byteLength + this.#sparse.size * 40;
   }
 }

@@ -135,3 +135,20 @@ test('hnsw: optimize() renumbers nodes without changing any answer', () => {
   const loaded = deserializeIndex(concat(serializeIndex(index)));
   assert.deepEqual(loaded.searchBatch(data.queries, 10), index.searchBatch(data.queries, 10));
 });
+
+test('hnsw: an id removed and re-added into a reused slot survives save/load and optimize', () => {
+  const index = new HnswIndex({ dim: 16 });
+  const n = 2000;
+  index.add(ids.subarray(0, n), { data: data.base.data.slice(0, n * 16), dim: 16, count: n });
+  index.remove([5]);
+  index.compact(); // slot of id 5 is now free
+  index.remove([1999]); // pending at a higher slot…
+  index.add([1999], { data: rowOf(data.base, 1999).slice(), dim: 16, count: 1 }); // …re-added into the free low slot
+  assert.ok(index.has(1999));
+  const loaded = deserializeIndex(concat(serializeIndex(index)));
+  assert.ok(loaded.has(1999), 'the live id is found after loading');
+  assert.equal(loaded.search(rowOf(data.base, 1999), 1).ids[0], 1999);
+  index.optimize();
+  assert.ok(index.has(1999), 'the live id is found after optimize');
+  assert.equal(index.search(rowOf(data.base, 1999), 1).ids[0], 1999);
+});

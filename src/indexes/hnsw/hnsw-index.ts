@@ -444,8 +444,8 @@ export class HnswIndex implements VectorIndex {
         }
       }
       g.upper[t] = u;
-      this.#slots.set(table[s]!, t);
-      if (state[s] !== NODE_STATE.live) this.#slots.delete(table[s]!);
+      if (state[s] === NODE_STATE.live) this.#slots.set(table[s]!, t);
+      else this.#slots.setSlotId(t, table[s]!);
     }
     this.#free = this.#free.map((s) => newOf[s]!).sort((x, y) => y - x);
     this.#entry = newOf[this.#entry]!;
@@ -679,8 +679,7 @@ export class HnswIndex implements VectorIndex {
         index.#slots.set(table[s]!, s);
         live++;
       } else {
-        index.#slots.set(table[s]!, s);
-        index.#slots.delete(table[s]!);
+        index.#slots.setSlotId(s, table[s]!);
         if (st === NODE_STATE.deleted) index.#pending.push(s);
         else index.#free.push(s);
       }
