@@ -39,16 +39,22 @@ export function checkNewIds(ids: ArrayLike<number>, count: number, has: (id: num
     throw new OmnivecError('invalid_argument', `ids: expected one id per vector (${count}), got ${ids.length}`);
   }
   const out = new Uint32Array(count);
-  const seen = new Set<number>();
   for (let i = 0; i < count; i++) {
     const id = ids[i]!;
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > MAX_ID) {
       throw new OmnivecError('invalid_argument', `ids[${i}]: expected an integer from 0 to ${MAX_ID}, got ${describe(id)}`);
     }
-    if (seen.has(id)) throw new OmnivecError('already_exists', `ids[${i}]: id ${id} appears twice in this call`, { id });
     if (has(id)) throw new OmnivecError('already_exists', `ids[${i}]: id ${id} is already in the index; remove it first to replace it`, { id });
-    seen.add(id);
     out[i] = id;
+  }
+  // Repeats within the call: sort a copy (4 bytes an id, no hash set), then name the second place.
+  const sorted = out.slice().sort();
+  for (let i = 1; i < count; i++) {
+    if (sorted[i] === sorted[i - 1]) {
+      const id = sorted[i]!;
+      const second = out.indexOf(id, out.indexOf(id) + 1);
+      throw new OmnivecError('already_exists', `ids[${second}]: id ${id} appears twice in this call`, { id });
+    }
   }
   return out;
 }
