@@ -89,8 +89,11 @@ export function dist(metric: i32, a: usize, b: usize, dim: i32): f32 {
  */
 export function distGather(metric: i32, q: usize, base: usize, stride: usize, slots: usize, n: i32, dim: i32, out: usize): void {
   let touch: u32 = 0;
+  // Touch up to the first 512 bytes: enough lines for the hardware prefetcher to stream the rest.
+  const vecBytes = min<usize>(<usize>dim << 2, 512);
   for (let j = 0; j < n; j++) {
-    touch |= load<u32>(base + <usize>load<u32>(slots + (<usize>j << 2)) * stride);
+    const p = base + <usize>load<u32>(slots + (<usize>j << 2)) * stride;
+    for (let o: usize = 0; o < vecBytes; o += 64) touch |= load<u32>(p + o);
   }
   store<u32>(out, touch); // keeps the touches alive; overwritten below
   for (let j = 0; j < n; j++) {
