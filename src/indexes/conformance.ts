@@ -107,7 +107,8 @@ function recall(got: ArrayLike<number>, want: number[]): number {
   return want.length === 0 ? 1 : hit / want.length;
 }
 
-function expectError(fn: () => unknown, code: string, pattern?: RegExp): void {
+/** Asserts `fn` throws an OmnivecError with this code (and a message matching `pattern`). */
+export function expectError(fn: () => unknown, code: string, pattern?: RegExp): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof OmnivecError, `expected an OmnivecError, got ${String(e)}`);
     assert.equal(e.code, code, `error code (message: ${e.message})`);

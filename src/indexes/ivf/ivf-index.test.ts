@@ -1,23 +1,14 @@
 import { describe as suite, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OmnivecError } from '../../errors.js';
 import type { VectorBatch } from '../../vector/batch.js';
 import { BinaryWriter } from '../../storage/binary.js';
 import { encodeHeader } from '../../storage/header.js';
-import { clusteredData, concat, oracle, runConformance } from '../conformance.js';
+import { clusteredData, concat, expectError, oracle, runConformance } from '../conformance.js';
 import { createIndex, deserializeIndex, serializeIndex } from '../registry.js';
 import { IvfIndex, defaultNProbe } from './ivf-index.js';
 
 runConformance('ivf', { create: (s) => new IvfIndex({ ...s, nList: 16, seed: 1 }), exact: true, exactOptions: { nProbe: 16 } });
 
-function expectError(fn: () => unknown, code: string, pattern?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof OmnivecError, `expected an OmnivecError, got ${String(e)}`);
-    assert.equal(e.code, code, `error code (message: ${e.message})`);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
 
 const seq = (n: number): Uint32Array => Uint32Array.from({ length: n }, (_, i) => i);
 
