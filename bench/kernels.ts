@@ -75,7 +75,7 @@ for (const dim of [128, 784]) {
       const gather = time(() => {
         for (let r = 0; r + 32 <= reps; r += 32) {
           arena.u32.set(order.subarray(r, r + 32), list >> 2);
-          arena.k.distGather(code, q, base, dim * 4, list, 32, dim, out);
+          arena.k.distGather(code, q, base, dim * 4, list, 32, dim, out, 512);
         }
         return arena.f32[out >> 2]!;
       }, reps);

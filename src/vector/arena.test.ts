@@ -72,7 +72,9 @@ test('distGather reads the listed slots', () => {
   const slots = arena.alloc(12);
   arena.u32.set([7, 2, 9], slots >> 2);
   const out = arena.alloc(12);
-  arena.k.distGather(0, q, base, dim * 4, slots, 3, dim, out);
+  arena.k.distGather(0, q, base, dim * 4, slots, 3, dim, out, 512);
+  assert.deepEqual(Array.from(arena.f32.subarray(out >> 2, (out >> 2) + 3)), [196, 16, 324]);
+  arena.k.distGather(0, q, base, dim * 4, slots, 3, dim, out, 0);
   assert.deepEqual(Array.from(arena.f32.subarray(out >> 2, (out >> 2) + 3)), [196, 16, 324]);
 });
 

@@ -18,7 +18,7 @@ interface KernelExports {
   l2sq(a: number, b: number, dim: number): number;
   dot(a: number, b: number, dim: number): number;
   dist(metric: number, a: number, b: number, dim: number): number;
-  distGather(metric: number, q: number, base: number, stride: number, slots: number, n: number, dim: number, out: number): void;
+  distGather(metric: number, q: number, base: number, stride: number, slots: number, n: number, dim: number, out: number, touchBytes: number): void;
   distRange(metric: number, q: number, ptr: number, stride: number, n: number, dim: number, out: number): void;
   distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
 }
@@ -44,6 +44,12 @@ function kernelModule(): WebAssembly.Module {
   }
   return compiled;
 }
+
+/**
+ * Bytes of each vector `distGather` touches before computing when the vectors are probably not in
+ * cache (graph expansions, allow-list gathers); pass 0 for vectors just used (see docs/kernels.md).
+ */
+export const PREFETCH_BYTES = 512;
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB

@@ -1,4 +1,4 @@
-import { Arena } from '../../vector/arena.js';
+import { Arena, PREFETCH_BYTES } from '../../vector/arena.js';
 import type { Metric } from '../../vector/metric.js';
 import { metricCode } from '../../vector/metric.js';
 import { checkBatch, checkQuery, type VectorBatch } from '../../vector/batch.js';
@@ -203,7 +203,7 @@ export class FlatIndex implements VectorIndex {
           const slot = this.#slots.slotOf(list[i]!);
           if (slot !== undefined) u32[(this.#listPtr >> 2) + m++] = slot;
         }
-        a.k.distGather(this.#code, qPtr, this.#ptr, this.#stride, this.#listPtr, m, this.dim, this.#outPtr);
+        a.k.distGather(this.#code, qPtr, this.#ptr, this.#stride, this.#listPtr, m, this.dim, this.#outPtr, PREFETCH_BYTES);
         const f32 = a.f32;
         for (let j = 0; j < m; j++) {
           const d = f32[out + j]!;

@@ -1,4 +1,4 @@
-import type { Arena } from '../../vector/arena.js';
+import { PREFETCH_BYTES, type Arena } from '../../vector/arena.js';
 import { MinHeap, TopK } from '../../vector/heap.js';
 
 /**
@@ -182,7 +182,7 @@ export class Graph {
         }
       }
       if (n === 0) continue;
-      k.distGather(code, qPtr, this.base, this.recordBytes, this.listPtr, n, this.dim, this.outPtr);
+      k.distGather(code, qPtr, this.base, this.recordBytes, this.listPtr, n, this.dim, this.outPtr, PREFETCH_BYTES);
       const f32 = a.f32;
       for (let j = 0; j < n; j++) {
         const d = f32[outW + j]!;
@@ -223,7 +223,8 @@ export class Graph {
         // Distances from e to every kept neighbour in one kernel call.
         const u32 = a.u32;
         for (let j = 0; j < kept; j++) u32[listW + j] = out[outOff + j]!;
-        k.distGather(this.metricCode, this.vectorPtr(e), this.base, this.recordBytes, this.listPtr, kept, this.dim, this.outPtr);
+        // No pre-pass: the kept neighbours were compared a moment ago and are in cache.
+        k.distGather(this.metricCode, this.vectorPtr(e), this.base, this.recordBytes, this.listPtr, kept, this.dim, this.outPtr, 0);
         const f32 = a.f32;
         for (let j = 0; j < kept; j++) {
           if (f32[outW + j]! < de) {

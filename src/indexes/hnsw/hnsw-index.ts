@@ -1,4 +1,4 @@
-import { Arena } from '../../vector/arena.js';
+import { Arena, PREFETCH_BYTES } from '../../vector/arena.js';
 import type { Metric } from '../../vector/metric.js';
 import { metricCode } from '../../vector/metric.js';
 import { checkBatch, checkQuery, type VectorBatch } from '../../vector/batch.js';
@@ -226,7 +226,8 @@ export class HnswIndex implements VectorIndex {
     const slots = this.#sortSlots;
     const dists = this.#sortDists;
     a.u32.set(slots.subarray(0, n), g.listPtr >> 2);
-    a.k.distGather(g.metricCode, g.vectorPtr(from), g.base, g.recordBytes, g.listPtr, n, this.dim, g.outPtr);
+    // No pre-pass: `from`'s neighbours were just compared with it, or are few.
+    a.k.distGather(g.metricCode, g.vectorPtr(from), g.base, g.recordBytes, g.listPtr, n, this.dim, g.outPtr, 0);
     dists.set(a.f32.subarray(g.outPtr >> 2, (g.outPtr >> 2) + n));
     // Insertion sort: n ≤ 2m + 1, or a consolidation candidate list of a few dozen.
     for (let i = 1; i < n; i++) {
@@ -562,7 +563,7 @@ export class HnswIndex implements VectorIndex {
     const outW = g.outPtr >> 2;
     let n = 0;
     const flush = (): void => {
-      a.k.distGather(g.metricCode, this.#qPtr, g.base, g.recordBytes, g.listPtr, n, this.dim, g.outPtr);
+      a.k.distGather(g.metricCode, this.#qPtr, g.base, g.recordBytes, g.listPtr, n, this.dim, g.outPtr, PREFETCH_BYTES);
       for (let j = 0; j < n; j++) top.push(a.u32[listW + j]!, a.f32[outW + j]!);
       n = 0;
     };

@@ -1,5 +1,5 @@
 import { OmnivecError, describe } from '../../errors.js';
-import { Arena } from '../../vector/arena.js';
+import { Arena, PREFETCH_BYTES } from '../../vector/arena.js';
 import type { Metric } from '../../vector/metric.js';
 import { metricCode } from '../../vector/metric.js';
 import { checkBatch, checkFinite, checkQuery, type VectorBatch } from '../../vector/batch.js';
@@ -399,7 +399,7 @@ export class IvfIndex implements VectorIndex {
       const u32 = a.u32;
       let m = 0;
       while (i < plan.length && m < this.#block && plan[i]! - first < POS) u32[slots + m++] = plan[i++]! - first;
-      a.k.distGather(this.#code, this.#qPtr, this.#listPtr[l]!, this.#stride, this.#slotPtr, m, this.dim, this.#outPtr);
+      a.k.distGather(this.#code, this.#qPtr, this.#listPtr[l]!, this.#stride, this.#slotPtr, m, this.dim, this.#outPtr, PREFETCH_BYTES);
       const f32 = a.f32;
       const ids = this.#listIds[l]!;
       for (let j = 0; j < m; j++) {

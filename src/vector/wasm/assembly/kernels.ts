@@ -84,13 +84,14 @@ export function dist(metric: i32, a: usize, b: usize, dim: i32): f32 {
 /**
  * Distances from `q` to the records whose slots are listed at `slots` (u32 each):
  * record `s` starts at `base + s * stride`. Writes `n` f32 to `out`.
- * Before computing, touches the first cache line of every listed record so the loads of
- * several records are in flight at once (WebAssembly has no prefetch instruction).
+ * Before computing, touches every cache line of the first `touchBytes` of each listed record so
+ * the loads of all the records are in flight at once (WebAssembly has no prefetch instruction).
  */
-export function distGather(metric: i32, q: usize, base: usize, stride: usize, slots: usize, n: i32, dim: i32, out: usize): void {
+export function distGather(metric: i32, q: usize, base: usize, stride: usize, slots: usize, n: i32, dim: i32, out: usize, touchBytes: usize): void {
   let touch: u32 = 0;
-  // Touch up to the first 512 bytes: enough lines for the hardware prefetcher to stream the rest.
-  const vecBytes = min<usize>(<usize>dim << 2, 512);
+  // Touch up to `touchBytes` of each vector (512 is enough lines for the hardware prefetcher to
+  // stream the rest); 0 when the vectors are known to be in cache, where touching only costs.
+  const vecBytes = min<usize>(<usize>dim << 2, touchBytes);
   for (let j = 0; j < n; j++) {
     const p = base + <usize>load<u32>(slots + (<usize>j << 2)) * stride;
     for (let o: usize = 0; o < vecBytes; o += 64) touch |= load<u32>(p + o);
