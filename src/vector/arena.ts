@@ -78,13 +78,6 @@ export class Arena {
     return this.#memory.buffer.byteLength;
   }
 
-  /** Bytes in live allocations. */
-  get allocatedBytes(): number {
-    let s = 0;
-    for (const v of this.#sizes.values()) s += v;
-    return s;
-  }
-
   /** Allocates `bytes` (rounded up to 16) and returns the pointer. Contents are not cleared. */
   alloc(bytes: number): number {
     const size = roundUp(Math.max(bytes, ALIGN));
@@ -160,11 +153,6 @@ export class Arena {
     this.u8.copyWithin(next, ptr, ptr + size);
     this.free(ptr);
     return next;
-  }
-
-  /** True when `ptr` is the last block, so it grows without moving. */
-  isLast(ptr: number): boolean {
-    return ptr + this.sizeOf(ptr) === this.#top;
   }
 
   #ensure(end: number): void {

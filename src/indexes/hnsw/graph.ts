@@ -31,8 +31,11 @@ export class Graph {
   count = 0;
   levels = new Uint8Array(0);
   upper: (Uint32Array | undefined)[] = [];
-  /** 1 for removed nodes: traversed for navigation, never returned. */
-  deleted = new Uint8Array(0);
+  /**
+   * Node state: 0 live; 1 removed but not yet reclaimed (traversed for navigation, never
+   * returned); 2 free (reclaimed, unlinked, waiting for reuse). See NODE_STATE in hnsw-index.ts.
+   */
+  state = new Uint8Array(0);
 
   // Search scratch: visited tags, heaps, the slot list and distances handed to the kernels.
   #visited = new Uint16Array(0);
@@ -72,9 +75,9 @@ export class Graph {
     const lv = new Uint8Array(cap);
     lv.set(this.levels);
     this.levels = lv;
-    const del = new Uint8Array(cap);
-    del.set(this.deleted);
-    this.deleted = del;
+    const st = new Uint8Array(cap);
+    st.set(this.state);
+    this.state = st;
     this.#visited = new Uint16Array(cap);
     this.#tag = 0;
     this.#none = new Uint8Array(cap);
@@ -146,7 +149,7 @@ export class Graph {
     results.clear();
     // While inserting, removed-but-unreclaimed nodes may still be linked to (as hnswlib does);
     // consolidation re-links around them later.
-    const deleted = includeDeleted ? this.#none : this.deleted;
+    const deleted = includeDeleted ? this.#none : this.state;
     const a = this.arena;
     const k = a.k;
     const listW = this.listPtr >> 2;

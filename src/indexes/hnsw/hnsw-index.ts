@@ -69,7 +69,6 @@ export class HnswIndex implements VectorIndex {
   #entry = -1;
   #maxLevel = -1;
   #live = 0;
-  #state = new Uint8Array(0);
   #pending: number[] = [];
   #free: number[] = [];
   #sinceOptimize = 0;
@@ -123,7 +122,6 @@ export class HnswIndex implements VectorIndex {
     const fresh = Math.max(0, vectors.count - this.#free.length);
     g.reserve(g.count + fresh);
     g.ensureSideTables(g.count + fresh);
-    this.#ensureState(g.count + fresh);
     const onProgress = options?.onProgress;
     let reported = performance.now();
     for (let i = 0; i < vectors.count; i++) {
@@ -136,8 +134,7 @@ export class HnswIndex implements VectorIndex {
       const f32 = this.#arena.f32;
       f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
       if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
-      this.#state[slot] = NODE_STATE.live;
-      g.deleted[slot] = 0;
+      g.state[slot] = NODE_STATE.live;
       this.#slots.set(checked[i]!, slot);
       this.#insert(slot);
       this.#live++;
@@ -145,13 +142,6 @@ export class HnswIndex implements VectorIndex {
     this.#sinceOptimize += vectors.count;
     if (this.#live >= OPTIMIZE_MIN && this.#sinceOptimize >= OPTIMIZE_GROWTH * this.#live) this.optimize();
     onProgress?.(vectors.count, vectors.count);
-  }
-
-  #ensureState(n: number): void {
-    if (n <= this.#state.length) return;
-    const s = new Uint8Array(Math.max(n, Math.ceil(this.#state.length * 1.25), 16));
-    s.set(this.#state);
-    this.#state = s;
   }
 
   #randomLevel(): number {
@@ -250,8 +240,7 @@ export class HnswIndex implements VectorIndex {
       const slot = this.#slots.slotOf(ids[i]!);
       if (slot === undefined) continue;
       this.#slots.delete(ids[i]!);
-      this.#state[slot] = NODE_STATE.deleted;
-      this.#g.deleted[slot] = 1;
+      this.#g.state[slot] = NODE_STATE.deleted;
       this.#pending.push(slot);
       this.#live--;
       removed++;
@@ -266,9 +255,8 @@ export class HnswIndex implements VectorIndex {
     const g = this.#g;
     g.count = 0;
     g.levels.fill(0);
-    g.deleted.fill(0);
+    g.state.fill(0);
     g.upper = [];
-    this.#state.fill(0);
     this.#pending = [];
     this.#free = [];
     this.#entry = -1;
@@ -286,18 +274,18 @@ export class HnswIndex implements VectorIndex {
    */
   #consolidate(): void {
     const g = this.#g;
-    const pending = this.#state;
+    const state = g.state;
     const a = this.#arena;
     const m1 = 1 + g.m;
     for (let s = 0; s < g.count; s++) {
-      if (pending[s] !== NODE_STATE.live) continue;
+      if (state[s] !== NODE_STATE.live) continue;
       for (let lc = 0; lc <= g.levels[s]!; lc++) {
         const arr = lc === 0 ? a.u32 : g.upper[s]!;
         const off = lc === 0 ? g.link0(s) : (lc - 1) * m1;
         const cnt = arr[off]!;
         let touched = false;
         for (let i = 1; i <= cnt; i++) {
-          if (pending[arr[off + i]!] !== NODE_STATE.live) {
+          if (state[arr[off + i]!] !== NODE_STATE.live) {
             touched = true;
             break;
           }
@@ -313,18 +301,18 @@ export class HnswIndex implements VectorIndex {
           const e = arr[off + i]!;
           if (visited[e] === tag) continue;
           visited[e] = tag;
-          if (pending[e] === NODE_STATE.live) {
+          if (state[e] === NODE_STATE.live) {
             if (n < Graph.SCRATCH) slots[n++] = e;
             continue;
           }
-          if (pending[e] !== NODE_STATE.deleted || g.levels[e]! < lc) continue;
+          if (state[e] !== NODE_STATE.deleted || g.levels[e]! < lc) continue;
           const darr = lc === 0 ? a.u32 : g.upper[e]!;
           const doff = lc === 0 ? g.link0(e) : (lc - 1) * m1;
           for (let j = 1; j <= darr[doff]!; j++) {
             const f = darr[doff + j]!;
             if (visited[f] === tag) continue;
             visited[f] = tag;
-            if (pending[f] === NODE_STATE.live && n < Graph.SCRATCH) slots[n++] = f;
+            if (state[f] === NODE_STATE.live && n < Graph.SCRATCH) slots[n++] = f;
           }
         }
         this.#rankFrom(s, n);
@@ -335,17 +323,17 @@ export class HnswIndex implements VectorIndex {
       }
     }
     for (const d of this.#pending) {
-      this.#state[d] = NODE_STATE.free;
+      state[d] = NODE_STATE.free;
       a.u32[g.link0(d)] = 0;
       g.upper[d] = undefined;
       g.levels[d] = 0;
       this.#free.push(d);
     }
     this.#pending = [];
-    if (this.#state[this.#entry] !== NODE_STATE.live) {
+    if (this.#g.state[this.#entry] !== NODE_STATE.live) {
       let best = -1;
       for (let s = 0; s < g.count; s++) {
-        if (this.#state[s] === NODE_STATE.live && (best < 0 || g.levels[s]! > g.levels[best]!)) best = s;
+        if (this.#g.state[s] === NODE_STATE.live && (best < 0 || g.levels[s]! > g.levels[best]!)) best = s;
       }
       this.#entry = best;
       this.#maxLevel = best < 0 ? -1 : g.levels[best]!;
@@ -428,16 +416,14 @@ export class HnswIndex implements VectorIndex {
     }
     const m1 = 1 + g.m;
     const levels = g.levels.slice();
-    const state = this.#state.slice();
-    const deleted = g.deleted.slice();
+    const state = g.state.slice();
     const upper = g.upper;
     const table = this.#slots.table.slice(0, n);
     g.upper = new Array<Uint32Array | undefined>(n);
     for (let t = 0; t < n; t++) {
       const s = order[t]!;
       g.levels[t] = levels[s]!;
-      this.#state[t] = state[s]!;
-      g.deleted[t] = deleted[s]!;
+      g.state[t] = state[s]!;
       const u = upper[s];
       if (u !== undefined) {
         for (let lc = 0; lc < levels[s]!; lc++) {
@@ -463,7 +449,7 @@ export class HnswIndex implements VectorIndex {
     const out = new Uint32Array(this.#live);
     let n = 0;
     const table = this.#slots.table;
-    for (let s = 0; s < this.#g.count; s++) if (this.#state[s] === NODE_STATE.live) out[n++] = table[s]!;
+    for (let s = 0; s < this.#g.count; s++) if (this.#g.state[s] === NODE_STATE.live) out[n++] = table[s]!;
     return out;
   }
 
@@ -544,7 +530,7 @@ export class HnswIndex implements VectorIndex {
       let seen = 0;
       let hit = 0;
       for (let s = 0; s < g.count; s += step) {
-        if (this.#state[s] !== NODE_STATE.live) continue;
+        if (this.#g.state[s] !== NODE_STATE.live) continue;
         seen++;
         if (filter.accepts(table[s]!)) hit++;
       }
@@ -578,7 +564,7 @@ export class HnswIndex implements VectorIndex {
         if (slot !== undefined) consider(slot);
       }
     } else {
-      for (let s = 0; s < g.count; s++) if (this.#state[s] === NODE_STATE.live) consider(s);
+      for (let s = 0; s < g.count; s++) if (this.#g.state[s] === NODE_STATE.live) consider(s);
     }
     if (n > 0) flush();
     const found = top.drainSorted(outIds, outDists, outOff);
@@ -597,7 +583,8 @@ export class HnswIndex implements VectorIndex {
         upperNodes++;
       }
     }
-    const side = g.levels.byteLength * 4 + this.#state.byteLength + g.upper.length * 8;
+    // levels and states (1 byte each), visited tags (2 bytes), the upper-links array (8 bytes).
+    const side = g.levels.byteLength * 4 + g.upper.length * 8;
     return {
       kind: this.kind,
       dim: this.dim,
@@ -619,7 +606,7 @@ export class HnswIndex implements VectorIndex {
     w.u32(g.count);
     w.u32(this.#entry < 0 ? NO_ID : this.#entry);
     w.u32(this.#maxLevel < 0 ? NO_ID : this.#maxLevel);
-    w.u8s(this.#state.subarray(0, g.count));
+    w.u8s(this.#g.state.subarray(0, g.count));
     w.u8s(g.levels.subarray(0, g.count));
     w.u32s(this.#slots.table.subarray(0, g.count));
     w.u8s(this.#arena.u8.subarray(g.base, g.base + g.count * g.recordBytes));
@@ -657,7 +644,6 @@ export class HnswIndex implements VectorIndex {
     r.end();
     g.reserve(slots);
     g.ensureSideTables(slots);
-    index.#ensureState(slots);
     index.#arena.u8.set(records, g.base);
     g.count = slots;
     const m1 = 1 + g.m;
@@ -666,8 +652,7 @@ export class HnswIndex implements VectorIndex {
     for (let s = 0; s < slots; s++) {
       const st = state[s]!;
       if (st > NODE_STATE.free) r.fail('node states', `slot ${s} has unknown state ${st}`);
-      index.#state[s] = st;
-      g.deleted[s] = st === NODE_STATE.live ? 0 : 1;
+      g.state[s] = st;
       g.levels[s] = levels[s]!;
       if (levels[s]! > 0) {
         const len = levels[s]! * m1;
