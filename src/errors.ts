@@ -12,7 +12,9 @@ export type ErrorCode =
   | 'corrupt_file'
   | 'unsupported_version'
   | 'capacity_exceeded'
-  | 'encoder_error';
+  | 'encoder_error'
+  | 'locked'
+  | 'read_only';
 
 export class OmnivecError extends Error {
   readonly code: ErrorCode;
