@@ -34,7 +34,7 @@ export interface CreateCollectionOptions {
   encoder?: EncoderSpec;
   /** Matryoshka funnel: index only the first `indexDims` components; re-rank with all of them. */
   indexDims?: number;
-  /** FTS5 tokenizer for documents. Default 'unicode61 remove_diacritics 2'. */
+  /** FTS5 tokenizer for documents. Default 'porter unicode61 remove_diacritics 2'. */
   tokenize?: string;
 }
 
@@ -156,7 +156,7 @@ export class Database {
         throw new OmnivecError('invalid_argument', `indexDims: expected an integer from 1 to ${options.dim} (the dimension), got ${describe(d)}`);
       }
     }
-    const tokenize = options.tokenize ?? 'unicode61 remove_diacritics 2';
+    const tokenize = options.tokenize ?? 'porter unicode61 remove_diacritics 2';
     if (typeof tokenize !== 'string' || !/^[A-Za-z0-9_ "'.-]+$/.test(tokenize)) throw new OmnivecError('invalid_argument', `tokenize: expected an FTS5 tokenizer such as "unicode61" or "trigram", got ${describe(tokenize)}`);
     return this.#ctx.mutex.run(() => {
       const w = this.#ctx.w;
