@@ -1,0 +1,129 @@
+/**
+ * JSON Lines: one object a line, `{ "id", "vector" | "embedding", "document"?, "metadata"? }`.
+ * Blank lines are skipped. Ids are strings; integer ids are accepted and written in decimal.
+ * `"text"` stands for the document when there is no `"document"`; any other key becomes a
+ * metadata field (the `"metadata"` object's own fields win on a clash).
+ */
+import { fileSize, readerIterable } from './block-reader.js';
+import {
+  DimCheck, checkRecordVector, corrupt, decodeUtf8, eachRecord, formatVector, nonFinite, quote, stripBom,
+  type ImportRecord, type OpenedRecords, type ReadOptions, type RecordSource, type Where,
+} from './common.js';
+import { withSink } from './sink.js';
+
+const RESERVED = new Set(['id', 'vector', 'embedding', 'document', 'metadata']);
+
+function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${quote(v)}`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Turns one parsed line into a record. */
+function recordFromJson(path: string, where: Where, row: number, obj: unknown, prefix: string, dims: DimCheck): ImportRecord {
+  if (!isObject(obj)) throw corrupt(path, where, 'a JSON object', describeJson(obj));
+  const rawId = obj.id;
+  let id: string;
+  if (typeof rawId === 'string' && rawId !== '') id = rawId;
+  else if (typeof rawId === 'number' && Number.isSafeInteger(rawId)) id = String(rawId);
+  else throw corrupt(path, where, '"id": a non-empty string or an integer', rawId === undefined ? 'no "id"' : describeJson(rawId));
+
+  if (obj.vector !== undefined && obj.embedding !== undefined) {
+    throw corrupt(path, where, 'one of "vector" or "embedding"', 'both');
+  }
+  const key = obj.vector !== undefined ? 'vector' : 'embedding';
+  const raw = obj[key];
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw corrupt(path, where, '"vector" (or "embedding"): a non-empty array of numbers', raw === undefined ? 'neither' : describeJson(raw));
+  }
+  dims.check(where, raw.length);
+  const vector = new Float32Array(raw.length);
+  for (let j = 0; j < raw.length; j++) {
+    const v: unknown = raw[j];
+    if (typeof v !== 'number') {
+      // JavaScript's JSON.stringify writes NaN and infinities as null.
+      if (v === null) throw nonFinite(path, where, row, j, 'null');
+      throw corrupt(path, where, `"${key}"[${j}]: a number`, describeJson(v));
+    }
+    vector[j] = v;
+    if (vector[j]! - vector[j]! !== 0) throw nonFinite(path, where, row, j, String(v));
+  }
+
+  const rec: ImportRecord = { id: prefix + id, vector };
+  let docKey: string | undefined;
+  if (obj.document !== undefined && obj.document !== null) docKey = 'document';
+  else if (typeof obj.text === 'string') docKey = 'text';
+  if (docKey !== undefined) {
+    const d = obj[docKey];
+    if (typeof d !== 'string') throw corrupt(path, where, `"${docKey}": a string`, describeJson(d));
+    rec.document = d;
+  }
+
+  const meta = obj.metadata;
+  if (meta !== undefined && meta !== null && !isObject(meta)) {
+    throw corrupt(path, where, '"metadata": an object', describeJson(meta));
+  }
+  let metadata: Record<string, unknown> | undefined;
+  for (const k of Object.keys(obj)) {
+    if (RESERVED.has(k) || k === docKey) continue;
+    (metadata ??= {})[k] = obj[k];
+  }
+  if (isObject(meta)) {
+    for (const k of Object.keys(meta)) (metadata ??= {})[k] = meta[k];
+  }
+  if (metadata !== undefined) rec.metadata = metadata;
+  return rec;
+}
+
+export async function openJsonl(path: string, options: ReadOptions): Promise<OpenedRecords> {
+  await fileSize(path);
+  const prefix = options.idPrefix ?? '';
+  const limit = options.limit ?? Infinity;
+  const records = readerIterable(path, options.blockSize, async function* (r): AsyncGenerator<ImportRecord> {
+    const dims = new DimCheck(path);
+    for (let row = 0; row < limit;) {
+      const bytes = await r.readLine();
+      if (bytes === null) return;
+      const where = { line: r.line };
+      let text = decodeUtf8(path, where, bytes);
+      if (r.line === 1) text = stripBom(text);
+      if (text.trim() === '') continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(text);
+      } catch (e) {
+        throw corrupt(path, where, 'a JSON object', `invalid JSON (${(e as Error).message})`);
+      }
+      yield recordFromJson(path, where, row, obj, prefix, dims);
+      row++;
+    }
+  });
+  return { format: 'jsonl', dim: undefined, count: undefined, records };
+}
+
+/**
+ * Writes records as JSON Lines (`id`, `vector` as shortest float32 decimals, then `document` and
+ * `metadata` when present). All vectors must share one dimension. Returns the count.
+ */
+export async function writeJsonl(path: string, records: RecordSource): Promise<number> {
+  return withSink(path, async (sink) => {
+    let dim: number | undefined;
+    let count = 0;
+    for await (const rec of eachRecord(records, 'records')) {
+      dim ??= rec.vector.length;
+      checkRecordVector(rec, count, dim);
+      let line = `{"id":${JSON.stringify(rec.id)},"vector":[${formatVector(rec.vector, ',')}]`;
+      if (rec.document !== undefined) line += `,"document":${JSON.stringify(rec.document)}`;
+      if (rec.metadata !== undefined) line += `,"metadata":${JSON.stringify(rec.metadata)}`;
+      await sink.write(line + '}\n');
+      count++;
+    }
+    return count;
+  });
+}
