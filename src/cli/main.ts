@@ -1,17 +1,27 @@
 import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
 import { OmnivecError } from '../errors.js';
+import {
+  dbDir, stdout, cmdCreate, cmdList, cmdInfo, cmdDrop, cmdImport, cmdExport, cmdQuery, cmdGet, cmdDelete,
+  cmdVerify, cmdCompact, cmdEvaluate, type Out,
+} from './db-commands.js';
 
 /**
- * The `omnivec` command. Each command lives in its own file as the CLI grows; errors map to exit
- * codes in one table.
+ * The `omnivec` command. Errors map to exit codes in one table (docs/cli.md); usage errors exit 2.
  */
-const EXIT_CODES: Record<string, number> = {
+export const EXIT_CODES: Record<string, number> = {
   invalid_argument: 2,
   dimension_mismatch: 2,
   not_found: 3,
   already_exists: 4,
   corrupt_file: 5,
   unsupported_version: 5,
+  locked: 6,
+  read_only: 6,
+  encoder_error: 7,
+  not_trained: 8,
+  empty_index: 8,
+  capacity_exceeded: 9,
 };
 
 function version(): string {
@@ -19,34 +29,104 @@ function version(): string {
   return pkg.version;
 }
 
-const HELP = `omnivec — embed anything, store and search the vectors
+function program(out: Out, setCode: (c: number) => void): Command {
+  const p = new Command('omnivec')
+    .description('embed anything, store and search the vectors')
+    .version(version(), '-v, --version')
+    .addOption(new Option('--db <dir>', 'database directory').env('OMNIVEC_DB').default('./omnivec-data'))
+    .showHelpAfterError('(run omnivec help for the commands)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+  const db = (): string => dbDir(p.opts<{ db?: string }>().db);
 
-Usage: omnivec <command> [options]
+  const indexOptions = (c: Command): Command => c
+    .option('--metric <metric>', 'l2 | ip | cosine (default cosine)')
+    .option('--index <kind>', 'flat | ivf | hnsw | auto (default auto: flat below 10,000 records, HNSW above)')
+    .option('--index-dims <n>', 'Matryoshka funnel: index only the first n dimensions, re-rank with all')
+    .option('--m <n>', 'HNSW: links per node (default 16)')
+    .option('--ef-construction <n>', 'HNSW: candidate list while building (default 200)')
+    .option('--ef-search <n>', 'HNSW: default candidate list while searching (default 64)')
+    .option('--n-list <n>', 'IVF: number of lists (default 4·√n)')
+    .option('--n-probe <n>', 'IVF: lists scanned per query');
 
-Commands:
-  version          print the version
-  help             this text
+  indexOptions(p.command('create <name>').description('create a collection')
+    .requiredOption('--dim <d>', 'vector dimension'))
+    .option('--tokenize <tokenizer>', 'FTS5 tokenizer for documents (default "porter unicode61 remove_diacritics 2"; "trigram" for Chinese)')
+    .option('--encoder <model>', 'bind the collection to an encoder (records from another model are refused)')
+    .action((name: string, o) => cmdCreate(db(), name, o, out));
+  p.command('list').description('list the collections: name, dim, metric, index, count')
+    .option('--json', 'print JSON').action((o) => cmdList(db(), o, out));
+  p.command('info <name>').description('show a collection')
+    .option('--json', 'print JSON: name, dim, metric, index, count, ...').action((name: string, o) => cmdInfo(db(), name, o, out));
+  p.command('drop <name>').description('delete a collection and its index').action((name: string) => cmdDrop(db(), name, out));
+  indexOptions(p.command('import <name> <file>')
+    .description('import records (jsonl, csv, npy, fvecs, word2vec text/binary, projector tsv); creates the collection when missing')
+    .option('--format <format>', 'jsonl | csv | npy | fvecs | word2vec | word2vec-binary | projector (default: from the file name)')
+    .option('--metadata <file>', 'projector: the metadata.tsv beside vectors.tsv')
+    .option('--dim <d>', 'dimension, when creating the collection from a file that does not state it')
+    .option('--upsert', 'replace records whose id is already stored instead of refusing them')
+    .option('--limit <n>', 'import at most n records'))
+    .action((name: string, file: string, o) => cmdImport(db(), name, file, o, out));
+  p.command('export <name>').description('export records')
+    .option('--format <format>', 'jsonl | projector (default jsonl)')
+    .option('--out <path>', 'jsonl: the file (default stdout); projector: the directory for vectors.tsv and metadata.tsv')
+    .action((name: string, o) => cmdExport(db(), name, o, out));
+  p.command('query <name>').description('nearest records to a vector, a stored record, a text, or a batch of vectors')
+    .option('--vector <numbers>', 'the query vector: "0.1,0.2,..." or a JSON array')
+    .option('--id <id>', 'neighbours of a stored record')
+    .option('--text <text>', 'full-text (BM25) query over the documents; with --vector or --id, fused (RRF)')
+    .option('--vectors <file>', 'a batch of queries (.fvecs); write the neighbour ids with --out')
+    .option('--out <file>', 'with --vectors: the .ivecs file for the neighbour ids')
+    .option('--where <json>', 'metadata filter, e.g. \'{"year": {"$gte": 2000}}\'')
+    .option('--where-document <json>', 'document filter, e.g. \'{"$contains": "space"}\'')
+    .option('-k, --k <k>', 'number of neighbours (default 10)')
+    .option('--ef-search <n>', 'HNSW candidate list')
+    .option('--n-probe <n>', 'IVF lists to scan')
+    .option('--json', 'print JSON')
+    .action((name: string, o) => cmdQuery(db(), name, o, out));
+  p.command('get <name> [ids...]').description('print records by id or filter (JSON lines)')
+    .option('--where <json>', 'metadata filter').option('--where-document <json>', 'document filter')
+    .option('--limit <n>', 'at most n records').option('--offset <n>', 'skip n records')
+    .option('--vectors', 'include the vectors').option('--json', 'print one JSON array')
+    .action((name: string, ids: string[], o) => cmdGet(db(), name, ids, o, out));
+  p.command('delete <name> [ids...]').description('delete records by id and / or filter')
+    .option('--where <json>', 'metadata filter').option('--where-document <json>', 'document filter')
+    .action((name: string, ids: string[], o) => cmdDelete(db(), name, ids, o, out));
+  p.command('verify [name]').description('check the records, the snapshots and the index against the records; exit 1 on a problem')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, o) => { if (!(await cmdVerify(db(), name, o, out))) setCode(1); });
+  p.command('compact [name]').description('rebuild indexes from the records, reclaim deleted space').action((name: string | undefined) => cmdCompact(db(), name, out));
+  p.command('evaluate <name>').description('recall@k of the index against exact search on a sample of its own vectors')
+    .option('--sample <n>', 'queries (default 1000)').option('-k, --k <k>', 'k (default 10)')
+    .option('--ef-search <n>', 'HNSW candidate list').option('--n-probe <n>', 'IVF lists to scan')
+    .option('--json', 'print JSON')
+    .action((name: string, o) => cmdEvaluate(db(), name, o, out));
+  p.command('version').description('print the version').action(() => out.line(version()));
+  p.command('help [command]').description('help on a command').action((cmd: string | undefined) => {
+    const c = cmd === undefined ? undefined : p.commands.find((x) => x.name() === cmd);
+    (c ?? p).outputHelp();
+  });
+  return p;
+}
 
-More commands (database, import, query, serve, train) arrive with the next milestones.
-`;
-
-export async function main(argv: string[]): Promise<number> {
-  const [cmd] = argv;
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], out: Out = stdout): Promise<number> {
+  let code = 0;
+  const p = program(out, (c) => { code = c; });
+  if (argv.length === 0) { p.outputHelp(); return 0; }
   try {
-    if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    if (cmd === 'version' || cmd === '--version' || cmd === '-v') {
-      process.stdout.write(version() + '\n');
-      return 0;
-    }
-    throw new OmnivecError('invalid_argument', `command: expected one of version, help, got "${cmd}"`);
+    await p.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
     if (e instanceof OmnivecError) {
       process.stderr.write(`omnivec: ${e.code}: ${e.message}\n`);
       return EXIT_CODES[e.code] ?? 1;
     }
-    throw e;
+    process.stderr.write(`omnivec: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
   }
 }

@@ -123,7 +123,11 @@ export interface QueryResult {
   ids: string[];
   /** Index distances (smaller = closer) for dense queries; NaN where a hit has no dense distance. */
   distances: Float32Array;
-  /** Display scores, higher = better: cosine similarity / inner product / minus L2, or the fused score. */
+  /**
+   * Display scores: for a dense-only query `userScore` of the distance (cosine similarity, inner
+   * product, or L2 distance — the one where smaller is better); for hybrid queries the fused score
+   * (higher = better); for text alone the BM25 score, for sparse alone the dot product.
+   */
   scores: Float32Array;
   documents?: (string | null)[];
   metadatas?: (Metadata | null)[];
@@ -188,6 +192,7 @@ export interface IndexStatus {
 interface SparseState { index: SparseIndex; dict: TermDictionary; seq: number }
 
 const DEFAULT_INCLUDE: readonly Include[] = ['documents', 'metadatas'];
+const NO_FILTER_KEY = filterKey(undefined, undefined);
 const FILTER_CACHE = 32;
 
 function checkK(k: unknown, what = 'k'): number {
@@ -398,13 +403,18 @@ export class Collection {
     return this.#ctx.mutex.run(async () => {
       this.#alive();
       await this.#ensureIndex();
+      this.#syncIndex();
       const w = this.#ctx.w;
       const seq = this.#seq + 1;
       const r = this.#t.records;
-      const insert = this.#stmt(`ins`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, ?, ?, ?, ?)`, 'w');
+      // Vectors written by this call, kept (at the index's dimension) to go into the index after the
+      // commit without reading them back from SQLite.
+      const pending: { slots: Uint32Array; data: Float32Array; count: number }[] = [];
+      const d = this.indexDim;
+      const insert = this.#stmt(`ins`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING slot`, 'w').pluck();
       const upsert = this.#stmt(`ups`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET vector = excluded.vector, document = excluded.document, metadata = excluded.metadata,
-        sparse = excluded.sparse, multivector = excluded.multivector, vseq = excluded.vseq`, 'w');
+        sparse = excluded.sparse, multivector = excluded.multivector, vseq = excluded.vseq RETURNING slot`, 'w').pluck();
       const update = this.#stmt(`upd`, () => `UPDATE ${r} SET
         vector = CASE WHEN @hv THEN @vector ELSE vector END,
         document = CASE WHEN @hd THEN @document ELSE document END,
@@ -412,7 +422,7 @@ export class Collection {
         sparse = CASE WHEN @hs THEN @sparse ELSE sparse END,
         multivector = CASE WHEN @hmv THEN @mv ELSE multivector END,
         vseq = CASE WHEN @hv OR @hs OR @hmv THEN @seq ELSE vseq END
-        WHERE id = @id`, 'w');
+        WHERE id = @id RETURNING slot`, 'w').pluck();
       const ctx = { dim: this.dim, mode, model: this.encoder?.model, what: mode };
       let n = 0;
       let mvDim = this.#options.multiVectorDim;
@@ -432,11 +442,15 @@ export class Collection {
             }
             rows[i] = row;
           }
+          const slots = new Uint32Array(rows.length);
+          const data = new Float32Array(rows.length * d);
+          const bytes = new Uint8Array(data.buffer);
+          let kept = 0;
           for (let i = 0; i < rows.length; i++) {
             const row = rows[i]!;
             const mv = row.multiVector ? Buffer.from(row.multiVector.data.buffer, row.multiVector.data.byteOffset, row.multiVector.data.byteLength) : row.multiVector;
             if (mode === 'update') {
-              const res = update.run({
+              const slot = update.get({
                 hv: row.vector !== undefined ? 1 : 0, vector: row.vector ?? null,
                 hd: row.document !== undefined ? 1 : 0, document: row.document ?? null,
                 hm: row.metadata !== undefined ? 1 : 0, metadata: row.metadata ?? null,
@@ -444,10 +458,15 @@ export class Collection {
                 hmv: mv !== undefined ? 1 : 0, mv: mv ?? null,
                 seq, id: row.id,
               });
-              if (res.changes === 0) throw new OmnivecError('not_found', `update[${n + i}].id: no record with id ${JSON.stringify(row.id)} in "${this.name}"`, { id: row.id });
+              if (slot === undefined) throw new OmnivecError('not_found', `update[${n + i}].id: no record with id ${JSON.stringify(row.id)} in "${this.name}"`, { id: row.id });
+              if (row.vector !== undefined) {
+                slots[kept] = slot as number;
+                bytes.set(row.vector.subarray(0, d * 4), kept++ * d * 4);
+              }
             } else {
               try {
-                (mode === 'add' ? insert : upsert).run(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq);
+                slots[kept] = (mode === 'add' ? insert : upsert).get(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq) as number;
+                bytes.set(row.vector!.subarray(0, d * 4), kept++ * d * 4);
               } catch (e) {
                 if (isUniqueError(e)) {
                   throw new OmnivecError('already_exists', `add[${n + i}].id: a record with id ${JSON.stringify(row.id)} already exists in "${this.name}" (or appears twice in this call); use upsert to replace it`, { id: row.id });
@@ -456,6 +475,7 @@ export class Collection {
               }
             }
           }
+          if (kept > 0) pending.push({ slots: slots.subarray(0, kept), data: data.subarray(0, kept * d), count: kept });
           n += chunk.length;
           options.onProgress?.({ phase: 'store', done: n });
         }
@@ -471,10 +491,50 @@ export class Collection {
       this.#seq = seq;
       if (mvDim !== this.#options.multiVectorDim) this.#options = { ...this.#options, multiVectorDim: mvDim };
       this.#filters.clear();
-      this.#syncIndex(options.onProgress);
+      this.#applyPending(pending, seq - 1, options.onProgress);
       await this.#maybeSnapshot();
       return n;
     });
+  }
+
+  /**
+   * Puts the vectors a write call just committed into the index, when the index was current before
+   * the call (else, or when the index kind must change, the general sync reads the changes back).
+   */
+  #applyPending(pending: { slots: Uint32Array; data: Float32Array; count: number }[], before: number, onProgress?: WriteOptions['onProgress']): void {
+    const st = this.#state;
+    if (st === undefined || st.seq !== before) { this.#syncIndex(onProgress); return; }
+    // The last write of a slot wins (an id upserted twice in one call).
+    const last = new Map<number, number>();
+    let total = 0;
+    pending.forEach((p, c) => { for (let i = 0; i < p.count; i++) last.set(p.slots[i]!, c * 0x100000 + i); total += p.count; });
+    const replaced: number[] = [];
+    for (const slot of last.keys()) if (st.index.has(slot)) replaced.push(slot);
+    const size = st.index.size - replaced.length + last.size;
+    if (wantedKind(this.indexSpec, size) !== st.index.kind) { this.#syncIndex(onProgress); return; }
+    if (replaced.length > 0) st.index.remove(Uint32Array.from(replaced));
+    let done = 0;
+    const d = this.indexDim;
+    for (let c = 0; c < pending.length; c++) {
+      const p = pending[c]!;
+      let { slots, data, count } = p;
+      if (last.size !== total) {
+        // Keep only each slot's last write.
+        const keep: number[] = [];
+        for (let i = 0; i < count; i++) if (last.get(slots[i]!) === c * 0x100000 + i) keep.push(i);
+        if (keep.length !== count) {
+          const s2 = new Uint32Array(keep.length);
+          const d2 = new Float32Array(keep.length * d);
+          keep.forEach((i, j) => { s2[j] = slots[i]!; d2.set(data.subarray(i * d, (i + 1) * d), j * d); });
+          slots = s2; data = d2; count = keep.length;
+        }
+      }
+      if (count > 0) st.index.add(slots, { data, dim: d, count });
+      done += count;
+      onProgress?.({ phase: 'index', done, total: last.size });
+    }
+    st.changes += last.size;
+    st.seq = this.#seq;
   }
 
   /** Deletes records by id and / or filter (at least one must be given); returns how many were deleted. */
@@ -698,8 +758,9 @@ export class Collection {
 
   /** The slots matching a filter, cached per filter and change number. */
   #allowed(where: Where | undefined, whereDocument: WhereDocument | undefined): IdSet | undefined {
+    if (where === undefined && whereDocument === undefined) return undefined;
     const key = filterKey(where, whereDocument);
-    if (key === filterKey(undefined, undefined)) return undefined;
+    if (key === NO_FILTER_KEY) return undefined;
     const hit = this.#filters.get(key);
     if (hit !== undefined && hit.seq === this.#seq) {
       this.#filters.delete(key);
@@ -715,6 +776,10 @@ export class Collection {
   }
 
   #checkQueryVector(v: unknown, what: string): Float32Array {
+    if (v instanceof Float32Array && v.length === this.dim) {
+      for (let j = 0; j < v.length; j++) if (!Number.isFinite(v[j]!)) throw new OmnivecError('invalid_argument', `${what}[${j}]: expected a finite number, got ${describe(v[j])}`);
+      return v;
+    }
     return readF32(vectorBytes(v, this.dim, what));
   }
 
@@ -843,7 +908,8 @@ export class Collection {
     if (q !== undefined) {
       const res = this.#dense(state, q, limit, allow, o);
       res.ids.forEach((s, i) => denseDist.set(s, res.distances[i]!));
-      lists.push({ ids: res.ids, scores: Float32Array.from(res.distances, (d) => userScore(this.metric, d)) });
+      // Fusion wants higher = better: the negated index distance (monotone in every metric).
+      lists.push({ ids: res.ids, scores: Float32Array.from(res.distances, (d) => -d) });
       names.push('dense');
     }
     if (o.text !== undefined) {
@@ -892,12 +958,20 @@ export class Collection {
   }
 
   #assemble(slots: Uint32Array, distances: Float32Array, scores: Float32Array, include: readonly Include[]): QueryResult {
-    const cols = `id, document, metadata${include.includes('vectors') ? ', vector' : ''}`;
-    const st = this.#stmt('row' + cols, () => `SELECT ${cols} FROM ${this.#t.records} WHERE slot = ?`);
-    const rows: { id: string; document: string | null; metadata: string | null; vector?: Buffer }[] = [];
+    const cols = `id${include.includes('documents') ? ', document' : ''}${include.includes('metadatas') ? ', metadata' : ''}${include.includes('vectors') ? ', vector' : ''}`;
+    type Row = { slot: number; id: string; document: string | null; metadata: string | null; vector?: Buffer };
+    const bySlot = new Map<number, Row>();
+    if (slots.length > 0) {
+      // One statement for all hits: the slots go in as one JSON array (measured: as fast as an IN
+      // list or k single-row lookups, about 1.5 µs a hit, and one prepared statement for any k).
+      const st = this.#stmt('rows' + cols, () => `SELECT r.slot AS slot, ${cols.split(', ').map((c) => 'r.' + c).join(', ')} FROM json_each(?) j JOIN ${this.#t.records} r ON r.slot = j.value`);
+      const rowsOut = st.all(JSON.stringify(Array.from(slots))) as Row[];
+      for (const row of rowsOut) bySlot.set(row.slot, row);
+    }
+    const rows: Row[] = [];
     const keep: number[] = [];
     for (let i = 0; i < slots.length; i++) {
-      const row = st.get(slots[i]) as typeof rows[number] | undefined;
+      const row = bySlot.get(slots[i]!);
       if (row === undefined) continue; // cannot happen after a sync; kept safe
       rows.push(row);
       keep.push(i);
@@ -905,8 +979,8 @@ export class Collection {
     const shaped = this.#shape(rows, include);
     return {
       ...shaped,
-      distances: Float32Array.from(keep, (i) => distances[i]!),
-      scores: Float32Array.from(keep, (i) => scores[i]!),
+      distances: keep.length === slots.length ? distances : Float32Array.from(keep, (i) => distances[i]!),
+      scores: keep.length === slots.length ? scores : Float32Array.from(keep, (i) => scores[i]!),
     };
   }
 

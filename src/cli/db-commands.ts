@@ -1,0 +1,303 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { OmnivecError, describe } from '../errors.js';
+import { openDatabase, type Database } from '../db/database.js';
+import type { Collection, QueryResult } from '../db/collection.js';
+import type { Where, WhereDocument } from '../db/where.js';
+import { openRecords, readFvecs, writeIvecs, writeJsonl, writeProjector, type ImportFormat, type ImportRecord } from '../io/index.js';
+import { Progress } from './progress.js';
+
+/** The database directory: --db, else OMNIVEC_DB, else ./omnivec-data. */
+export function dbDir(opt: string | undefined): string {
+  return opt ?? process.env.OMNIVEC_DB ?? './omnivec-data';
+}
+
+export interface Out {
+  line(s: string): void;
+  json(v: unknown): void;
+}
+
+export const stdout: Out = {
+  line: (s) => { process.stdout.write(s + '\n'); },
+  json: (v) => { process.stdout.write(JSON.stringify(v, null, 2) + '\n'); },
+};
+
+async function withDb<T>(dir: string, readOnly: boolean, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await openDatabase(dir, { readOnly, create: !readOnly });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+export function int(name: string, v: string | undefined, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new OmnivecError('invalid_argument', `${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function jsonArg<T>(name: string, v: string | undefined): T | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(v) as T;
+  } catch (e) {
+    throw new OmnivecError('invalid_argument', `${name}: expected JSON, e.g. '{"genre": {"$in": ["drama", "comedy"]}}', got ${JSON.stringify(v)} (${(e as Error).message})`);
+  }
+}
+
+function parseVector(v: string): number[] {
+  const text = v.trim();
+  const parts = text.startsWith('[') ? (jsonArg<unknown[]>('--vector', text) ?? []) : text.split(/[\s,]+/).filter((x) => x.length > 0);
+  return parts.map((x, i) => {
+    const n = typeof x === 'number' ? x : Number(x);
+    if (typeof x !== 'number' && (typeof x !== 'string' || x.trim() === '')) throw new OmnivecError('invalid_argument', `--vector[${i}]: expected a number, got ${describe(x)}`);
+    return n;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface CreateOpts {
+  dim: string; metric?: string; index?: string; indexDims?: string; m?: string; efConstruction?: string;
+  efSearch?: string; nList?: string; nProbe?: string; tokenize?: string; encoder?: string;
+}
+
+export function indexSpecFrom(o: CreateOpts): unknown {
+  const kind = o.index ?? 'auto';
+  const spec: Record<string, unknown> = { kind };
+  const num = (flag: string, key: string, v: string | undefined): void => {
+    const n = int(flag, v);
+    if (n !== undefined) spec[key] = n;
+  };
+  num('--m', 'm', o.m);
+  num('--ef-construction', 'efConstruction', o.efConstruction);
+  num('--ef-search', 'efSearch', o.efSearch);
+  num('--n-list', 'nList', o.nList);
+  num('--n-probe', 'nProbe', o.nProbe);
+  return spec;
+}
+
+export async function cmdCreate(dir: string, name: string, o: CreateOpts, out: Out): Promise<void> {
+  const dim = int('--dim', o.dim, 1, 65536);
+  if (dim === undefined) throw new OmnivecError('invalid_argument', '--dim: required (the vectors\' dimension)');
+  await withDb(dir, false, async (db) => {
+    const c = await db.createCollection({
+      name, dim, metric: o.metric as never, index: indexSpecFrom(o), indexDims: int('--index-dims', o.indexDims),
+      tokenize: o.tokenize, encoder: o.encoder === undefined ? undefined : { model: o.encoder, dim },
+    });
+    out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind}) in ${db.dir}`);
+  });
+}
+
+export async function cmdList(dir: string, o: { json?: boolean }, out: Out): Promise<void> {
+  await withDb(dir, true, async (db) => {
+    const list = db.listCollections();
+    if (o.json === true) {
+      out.json(list.map((c) => ({ name: c.name, dim: c.dim, metric: c.metric, index: c.index.kind, count: c.count })));
+      return;
+    }
+    for (const c of list) out.line(`${c.name}\t${c.dim}\t${c.metric}\t${c.index.kind}\t${c.count}`);
+  });
+}
+
+export async function cmdInfo(dir: string, name: string, o: { json?: boolean }, out: Out): Promise<void> {
+  await withDb(dir, true, async (db) => {
+    const c = db.getCollection(name);
+    const i = c.info();
+    if (o.json === true) {
+      out.json({ name: i.name, dim: i.dim, metric: i.metric, index: i.index.kind, count: i.count, indexParams: i.index, encoder: i.encoder, indexDims: i.indexDims ?? null, seq: i.seq, created: i.created });
+      return;
+    }
+    out.line(`name     ${i.name}`);
+    out.line(`dim      ${i.dim}${i.indexDims !== undefined ? ` (index holds the first ${i.indexDims})` : ''}`);
+    out.line(`metric   ${i.metric}`);
+    out.line(`index    ${JSON.stringify(i.index)}`);
+    out.line(`count    ${i.count}`);
+    if (i.encoder !== null) out.line(`encoder  ${JSON.stringify(i.encoder)}`);
+    out.line(`created  ${i.created}`);
+  });
+}
+
+export async function cmdDrop(dir: string, name: string, out: Out): Promise<void> {
+  await withDb(dir, false, async (db) => {
+    await db.dropCollection(name);
+    out.line(`dropped ${name}`);
+  });
+}
+
+export interface ImportOpts extends Partial<CreateOpts> { format?: string; metadata?: string; upsert?: boolean; limit?: string; create?: boolean }
+
+export async function cmdImport(dir: string, name: string, file: string, o: ImportOpts, out: Out): Promise<void> {
+  const src = await openRecords(file, { format: o.format as ImportFormat | undefined, metadataPath: o.metadata, limit: int('--limit', o.limit) });
+  await withDb(dir, false, async (db) => {
+    let c: Collection;
+    if (db.hasCollection(name)) {
+      c = db.getCollection(name);
+    } else {
+      if (src.dim === undefined && o.dim === undefined) {
+        throw new OmnivecError('not_found', `collection "${name}" does not exist and the dimension of ${file} is not known before reading it; create it first (omnivec create ${name} --dim D) or pass --dim`);
+      }
+      c = await db.createCollection({
+        name, dim: int('--dim', o.dim) ?? src.dim!, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: int('--index-dims', o.indexDims),
+      });
+      out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind})`);
+    }
+    const store = new Progress(`import ${name}: storing`);
+    const index = new Progress(`import ${name}: indexing`);
+    const t0 = performance.now();
+    const records = (async function* (): AsyncGenerator<ImportRecord> { yield* src.records; })();
+    const n = await (o.upsert === true ? c.upsert(records, { onProgress }) : c.add(records, { onProgress }));
+    function onProgress(p: { phase: 'store' | 'index'; done: number; total?: number }): void {
+      if (p.phase === 'store') store.update(p.done, src.count);
+      else { store.done(); index.update(p.done, p.total, 'vectors'); }
+    }
+    store.done();
+    index.done();
+    await c.flush();
+    out.line(`imported ${n} records from ${file} (${src.format}) into ${name} in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${c.count()} records now`);
+  });
+}
+
+export async function cmdExport(dir: string, name: string, o: { format?: string; out?: string; metadata?: string }, out: Out): Promise<void> {
+  const format = o.format ?? 'jsonl';
+  if (format !== 'jsonl' && format !== 'projector') throw new OmnivecError('invalid_argument', `--format: expected jsonl or projector, got ${JSON.stringify(format)}`);
+  await withDb(dir, true, async (db) => {
+    const c = db.getCollection(name);
+    const records = (function* (): Generator<ImportRecord> {
+      for (const r of c.iterate()) {
+        const rec: ImportRecord = { id: r.id, vector: r.vector };
+        if (r.document !== null) rec.document = r.document;
+        if (r.metadata !== null) rec.metadata = r.metadata;
+        yield rec;
+      }
+    })();
+    if (format === 'jsonl') {
+      const path = o.out ?? '/dev/stdout';
+      const n = await writeJsonl(path, records);
+      if (o.out !== undefined) out.line(`exported ${n} records to ${o.out}`);
+      return;
+    }
+    const base = o.out ?? `${name}-projector`;
+    mkdirSync(base, { recursive: true });
+    const vectors = join(base, 'vectors.tsv');
+    const metadata = join(base, 'metadata.tsv');
+    const n = await writeProjector(vectors, metadata, records);
+    out.line(`exported ${n} records to ${vectors} and ${metadata} (load both at https://projector.tensorflow.org)`);
+  });
+}
+
+export interface QueryOpts {
+  vector?: string; id?: string; text?: string; vectors?: string; out?: string; where?: string; whereDocument?: string;
+  k?: string; json?: boolean; efSearch?: string; nProbe?: string;
+}
+
+function printHits(res: QueryResult, o: { json?: boolean }, out: Out): void {
+  if (o.json === true) {
+    out.json(res.ids.map((id, i) => ({ id, score: res.scores[i], distance: Number.isNaN(res.distances[i]!) ? null : res.distances[i], document: res.documents?.[i] ?? null, metadata: res.metadatas?.[i] ?? null })));
+    return;
+  }
+  res.ids.forEach((id, i) => {
+    const doc = res.documents?.[i];
+    const meta = res.metadatas?.[i];
+    out.line(`${id}\t${res.scores[i]!.toFixed(6)}${doc ? '\t' + doc.replace(/\s+/g, ' ').slice(0, 80) : ''}${meta ? '\t' + JSON.stringify(meta) : ''}`);
+  });
+}
+
+export async function cmdQuery(dir: string, name: string, o: QueryOpts, out: Out): Promise<void> {
+  const k = int('-k', o.k, 1, 100_000) ?? 10;
+  const where = jsonArg<Where>('--where', o.where);
+  const whereDocument = jsonArg<WhereDocument>('--where-document', o.whereDocument);
+  const knobs = { efSearch: int('--ef-search', o.efSearch), nProbe: int('--n-probe', o.nProbe) };
+  const modes = [o.vector, o.id, o.vectors, o.text].filter((x) => x !== undefined).length;
+  if (modes === 0) throw new OmnivecError('invalid_argument', 'query: expected one of --vector, --id, --text, or --vectors FILE --out FILE');
+  if (o.vectors !== undefined && modes > 1) throw new OmnivecError('invalid_argument', 'query: --vectors (a batch) cannot be combined with --vector, --id or --text');
+  if (o.vectors !== undefined && o.out === undefined) throw new OmnivecError('invalid_argument', 'query --vectors: expected --out R.ivecs for the neighbour ids');
+  await withDb(dir, true, async (db) => {
+    const c = db.getCollection(name);
+    if (o.vectors !== undefined) {
+      const queries = await readFvecs(o.vectors);
+      const t0 = performance.now();
+      const res = await c.queryBatch(queries, k, { where, whereDocument, ...knobs });
+      const secs = (performance.now() - t0) / 1000;
+      const rows = new Int32Array(res.count * k).fill(-1);
+      res.ids.forEach((ids, q) => ids.forEach((id, j) => {
+        const n = Number(id);
+        if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) {
+          throw new OmnivecError('invalid_argument', `--out: .ivecs holds integer ids; record id ${JSON.stringify(id)} is not one (import .fvecs files to get row-number ids)`);
+        }
+        rows[q * k + j] = n;
+      }));
+      mkdirSync(dirname(o.out!), { recursive: true });
+      await writeIvecs(o.out!, rows, k);
+      out.line(`${res.count} queries, k = ${k}: ${(res.count / secs).toFixed(0)} queries/s; neighbours written to ${o.out} (-1 where fewer than k matched)`);
+      return;
+    }
+    let res: QueryResult;
+    if (o.id !== undefined) res = await c.queryById(o.id, { k, where, whereDocument, text: o.text, ...knobs });
+    else res = await c.query({ vector: o.vector === undefined ? undefined : parseVector(o.vector), text: o.text, k, where, whereDocument, ...knobs });
+    printHits(res, o, out);
+  });
+}
+
+export async function cmdGet(dir: string, name: string, ids: string[], o: { where?: string; whereDocument?: string; limit?: string; offset?: string; json?: boolean; vectors?: boolean }, out: Out): Promise<void> {
+  await withDb(dir, true, async (db) => {
+    const c = db.getCollection(name);
+    const res = c.get({
+      ids: ids.length > 0 ? ids : undefined, where: jsonArg('--where', o.where), whereDocument: jsonArg('--where-document', o.whereDocument),
+      limit: int('--limit', o.limit), offset: int('--offset', o.offset, 0), include: o.vectors === true ? ['documents', 'metadatas', 'vectors'] : ['documents', 'metadatas'],
+    });
+    if (ids.length > 0 && res.ids.length < ids.length) {
+      const missing = ids.filter((id) => !res.ids.includes(id));
+      if (res.ids.length === 0) throw new OmnivecError('not_found', `no record with id ${missing.map((x) => JSON.stringify(x)).join(', ')} in "${name}"`);
+      process.stderr.write(`omnivec: not found: ${missing.join(', ')}\n`);
+    }
+    const rows = res.ids.map((id, i) => ({
+      id, document: res.documents?.[i] ?? null, metadata: res.metadatas?.[i] ?? null,
+      ...(res.vectors !== undefined ? { vector: Array.from(res.vectors[i]!) } : {}),
+    }));
+    if (o.json === true) out.json(rows);
+    else for (const r of rows) out.line(JSON.stringify(r));
+  });
+}
+
+export async function cmdDelete(dir: string, name: string, ids: string[], o: { where?: string; whereDocument?: string }, out: Out): Promise<void> {
+  await withDb(dir, false, async (db) => {
+    const c = db.getCollection(name);
+    const n = await c.delete({ ids: ids.length > 0 ? ids : undefined, where: jsonArg('--where', o.where), whereDocument: jsonArg('--where-document', o.whereDocument) });
+    out.line(`deleted ${n} records from ${name}; ${c.count()} left`);
+  });
+}
+
+export async function cmdVerify(dir: string, name: string | undefined, o: { json?: boolean }, out: Out): Promise<boolean> {
+  return withDb(dir, false, async (db) => {
+    const reports = await db.verify(name);
+    if (o.json === true) out.json(reports);
+    else {
+      for (const [n, r] of Object.entries(reports)) {
+        out.line(`${n}: ${r.ok ? 'ok' : 'PROBLEMS'} (${r.checked.records} records, ${r.checked.indexed} indexed, ${r.checked.snapshots} snapshot${r.checked.snapshots === 1 ? '' : 's'})`);
+        for (const p of r.problems) out.line(`  ${p}`);
+      }
+    }
+    return Object.values(reports).every((r) => r.ok);
+  });
+}
+
+export async function cmdCompact(dir: string, name: string | undefined, out: Out): Promise<void> {
+  await withDb(dir, false, async (db) => {
+    const t0 = performance.now();
+    await db.compact(name);
+    out.line(`compacted ${name ?? 'all collections'} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  });
+}
+
+export async function cmdEvaluate(dir: string, name: string, o: { sample?: string; k?: string; efSearch?: string; nProbe?: string; json?: boolean }, out: Out): Promise<void> {
+  await withDb(dir, true, async (db) => {
+    const c = db.getCollection(name);
+    const r = await c.evaluate({ sample: int('--sample', o.sample), k: int('-k', o.k), efSearch: int('--ef-search', o.efSearch), nProbe: int('--n-probe', o.nProbe) });
+    if (o.json === true) { out.json(r); return; }
+    out.line(`${name}: ${r.indexKind} recall@${r.k} = ${r.recall.toFixed(4)} on ${r.sample} of its own vectors; ${r.indexQps.toFixed(0)} queries/s (exact search: ${r.exactQps.toFixed(0)} queries/s)`);
+  });
+}
+
