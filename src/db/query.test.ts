@@ -91,7 +91,7 @@ test('hybrid: BM25 full text, sparse dot product, RRF and weighted fusion, MaxSi
       'cat food recipes for cats', 'dogs and cats living together', 'the stock market fell today',
     ];
     const vecs = [[1, 0, 0], [0.9, 0.1, 0], [0, 0, 1], [0.7, 0.7, 0], [0.5, 0.5, 0.5], [0, 1, 0]];
-    const sparse = [{ cat: 1.2, mat: 0.5 }, { dog: 1, cat: 0.8 }, { quantum: 2 }, { cat: 0.4, food: 1.5 }, { dog: 0.6, cat: 0.6 }, { stock: 1.1 }];
+    const sparse: Record<string, number>[] = [{ cat: 1.2, mat: 0.5 }, { dog: 1, cat: 0.8 }, { quantum: 2 }, { cat: 0.4, food: 1.5 }, { dog: 0.6, cat: 0.6 }, { stock: 1.1 }];
     const mv = [
       [[1, 0], [0, 1]], [[0.6, 0.8]], [[0, 1]], [[1, 0]], [[0.8, 0.6], [0, 1]], [[-1, 0]],
     ];
@@ -109,7 +109,7 @@ test('hybrid: BM25 full text, sparse dot product, RRF and weighted fusion, MaxSi
 
     // Sparse alone: ranking by dot product.
     const s = await c.query({ sparse: { cat: 1, dog: 0.5 }, k: 10 });
-    const dots = sparse.map((sv, i) => [`d${i}`, ((sv as Record<string, number>).cat ?? 0) * 1 + ((sv as Record<string, number>).dog ?? 0) * 0.5] as const)
+    const dots = sparse.map((sv, i) => [`d${i}`, (sv.cat ?? 0) * 1 + (sv.dog ?? 0) * 0.5] as const)
       .filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]);
     assert.deepEqual(s.ids, dots.map(([id]) => id));
     assert.ok(Math.abs(s.scores[0]! - dots[0]![1]) < 1e-6);
