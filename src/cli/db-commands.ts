@@ -174,7 +174,7 @@ export async function cmdExport(dir: string, name: string, o: { format?: string;
       }
     })();
     if (format === 'jsonl') {
-      const path = o.out ?? '/dev/stdout';
+      const path = o.out ?? '-';
       const n = await writeJsonl(path, records);
       if (o.out !== undefined) out.line(`exported ${n} records to ${o.out}`);
       return;

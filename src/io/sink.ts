@@ -3,7 +3,7 @@
  * file beside the target, renamed over it only when the whole export succeeded (a failed export
  * leaves no half-written file and keeps any old one).
  */
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { OmnivecError } from '../errors.js';
@@ -16,9 +16,14 @@ export class FileSink {
   private pending = 0;
   private position = 0;
 
-  private constructor(private readonly fh: FileHandle, private readonly tmp: string, readonly path: string) {}
+  private constructor(private readonly fh: FileHandle | undefined, private readonly tmp: string, readonly path: string) {}
 
+  /** `path` '-' writes to standard output (no temporary file; a failed export leaves what was written). */
   static async create(path: string): Promise<FileSink> {
+    if (path === '-') return new FileSink(undefined, '', '-');
+    // A device or a pipe (/dev/stdout, a FIFO) is written in place: renaming over it would replace it.
+    const st = await stat(path).catch(() => undefined);
+    if (st !== undefined && !st.isFile() && !st.isDirectory()) return new FileSink(await open(path, 'w'), '', path);
     const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
     let fh: FileHandle;
     try {
@@ -51,6 +56,12 @@ export class FileSink {
 
   /** Writes bytes at a given offset (after a flush: used to patch a header once the count is known). */
   async writeAt(bytes: Uint8Array, position: number): Promise<void> {
+    if (this.fh === undefined) {
+      if (position !== this.position) throw new OmnivecError('invalid_argument', 'standard output: this format patches its header after writing; give a file path instead of -');
+      const out = process.stdout;
+      if (!out.write(bytes)) await new Promise<void>((res) => out.once('drain', () => res()));
+      return;
+    }
     let off = 0;
     while (off < bytes.length) {
       const { bytesWritten } = await this.fh.write(bytes, off, bytes.length - off, position + off);
@@ -61,7 +72,9 @@ export class FileSink {
   /** Flushes, closes and renames the temporary file over the target. */
   async commit(): Promise<void> {
     await this.flush();
+    if (this.fh === undefined) return;
     await this.fh.close();
+    if (this.tmp === '') return;
     try {
       await rename(this.tmp, this.path);
     } catch (e) {
@@ -72,7 +85,9 @@ export class FileSink {
 
   /** Closes and deletes the temporary file. */
   async abort(): Promise<void> {
+    if (this.fh === undefined) return;
     await this.fh.close().catch(() => undefined);
+    if (this.tmp === '') return;
     await unlink(this.tmp).catch(() => undefined);
   }
 }
