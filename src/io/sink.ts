@@ -64,7 +64,7 @@ export class FileSink {
     }
     let off = 0;
     while (off < bytes.length) {
-      const { bytesWritten } = await this.fh.write(bytes, off, bytes.length - off, position + off);
+      const { bytesWritten } = await this.fh.write(bytes, off, bytes.length - off, this.tmp === '' ? null : position + off);
       off += bytesWritten;
     }
   }
