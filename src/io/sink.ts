@@ -3,7 +3,7 @@
  * file beside the target, renamed over it only when the whole export succeeded (a failed export
  * leaves no half-written file and keeps any old one).
  */
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { OmnivecError } from '../errors.js';
@@ -21,8 +21,9 @@ export class FileSink {
   /** `path` '-' writes to standard output (no temporary file; a failed export leaves what was written). */
   static async create(path: string): Promise<FileSink> {
     if (path === '-') return new FileSink(undefined, '', '-');
-    // A device or a pipe (/dev/stdout, a FIFO) is written in place: renaming over it would replace it.
-    const st = await stat(path).catch(() => undefined);
+    // A symbolic link (/dev/stdout), a device or a pipe is written in place, through the link:
+    // renaming a temporary file over it would replace the link or the device node itself.
+    const st = await lstat(path).catch(() => undefined);
     if (st !== undefined && !st.isFile() && !st.isDirectory()) return new FileSink(await open(path, 'w'), '', path);
     const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
     let fh: FileHandle;
