@@ -16,3 +16,12 @@ export {
   createIndex, serializeIndex, deserializeIndex, saveIndex, loadIndex, type IndexSpec,
 } from './indexes/registry.js';
 export { HnswIndex, type HnswIndexOptions } from './indexes/hnsw/hnsw-index.js';
+export { IdSet } from './indexes/common.js';
+export { openDatabase, Database, type OpenOptions, type CreateCollectionOptions } from './db/database.js';
+export {
+  Collection, type CollectionInfo, type QueryOptions, type QueryResult, type BatchQueryResult, type GetOptions, type GetResult,
+  type WriteOptions, type VerifyReport, type EvaluateReport, type EncoderSpec, type IndexStatus,
+} from './db/collection.js';
+export type { RecordInput, ColumnarInput, RecordsInput } from './db/records.js';
+export type { Where, WhereDocument, Metadata } from './db/where.js';
+export * from './io/index.js';

@@ -133,21 +133,30 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
   const src = await openRecords(file, { format: o.format as ImportFormat | undefined, metadataPath: o.metadata, limit: int('--limit', o.limit) });
   await withDb(dir, false, async (db) => {
     let c: Collection;
+    // The file's records; the first is read ahead when the dimension must be learnt from it.
+    const it = src.records[Symbol.asyncIterator]();
+    let first: IteratorResult<ImportRecord> | undefined;
     if (db.hasCollection(name)) {
       c = db.getCollection(name);
     } else {
-      if (src.dim === undefined && o.dim === undefined) {
-        throw new OmnivecError('not_found', `collection "${name}" does not exist and the dimension of ${file} is not known before reading it; create it first (omnivec create ${name} --dim D) or pass --dim`);
+      let dim = int('--dim', o.dim) ?? src.dim;
+      if (dim === undefined) {
+        first = await it.next();
+        if (first.done === true) throw new OmnivecError('invalid_argument', `${file}: no records, so no dimension to create "${name}" with; pass --dim or create it first`);
+        dim = first.value.vector.length;
       }
       c = await db.createCollection({
-        name, dim: int('--dim', o.dim) ?? src.dim!, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: int('--index-dims', o.indexDims),
+        name, dim, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: int('--index-dims', o.indexDims),
       });
       out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind})`);
     }
     const store = new Progress(`import ${name}: storing`);
     const index = new Progress(`import ${name}: indexing`);
     const t0 = performance.now();
-    const records = (async function* (): AsyncGenerator<ImportRecord> { yield* src.records; })();
+    const records = (async function* (): AsyncGenerator<ImportRecord> {
+      if (first !== undefined && first.done !== true) yield first.value;
+      for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+    })();
     const n = await (o.upsert === true ? c.upsert(records, { onProgress }) : c.add(records, { onProgress }));
     function onProgress(p: { phase: 'store' | 'index'; done: number; total?: number }): void {
       if (p.phase === 'store') store.update(p.done, src.count);
