@@ -35,6 +35,10 @@ async function runWriter(dir: string, seed: number, cycle: number, killAfterMs: 
   for await (const line of lines) {
     if (line === 'READY') {
       timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      if (cycle === 0) {
+        // A second writer process is refused while this one holds the lock.
+        await assert.rejects(openDatabase(dir), (e: Error & { code?: string }) => e.code === 'locked' && /locked by another writer \(pid \d+/.test(e.message));
+      }
     } else if (line.startsWith('BEGIN ')) {
       inflight = JSON.parse(line.slice(6)) as Op;
     } else if (line === 'ACK') {
