@@ -411,7 +411,7 @@ export class Collection {
       // commit without reading them back from SQLite.
       const pending: { slots: Uint32Array; data: Float32Array; count: number }[] = [];
       const d = this.indexDim;
-      const insert = this.#stmt(`ins`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING slot`, 'w').pluck();
+      const insert = this.#stmt(`ins`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, ?, ?, ?, ?)`, 'w');
       const upsert = this.#stmt(`ups`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET vector = excluded.vector, document = excluded.document, metadata = excluded.metadata,
         sparse = excluded.sparse, multivector = excluded.multivector, vseq = excluded.vseq RETURNING slot`, 'w').pluck();
@@ -465,7 +465,9 @@ export class Collection {
               }
             } else {
               try {
-                slots[kept] = (mode === 'add' ? insert : upsert).get(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq) as number;
+                slots[kept] = mode === 'add'
+                  ? Number(insert.run(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq).lastInsertRowid)
+                  : upsert.get(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq) as number;
                 bytes.set(row.vector!.subarray(0, d * 4), kept++ * d * 4);
               } catch (e) {
                 if (isUniqueError(e)) {
@@ -1151,29 +1153,16 @@ export class Collection {
   }
 }
 
-/** Checks a sparse vector given as { token: weight } or { indices, values } and returns its canonical JSON ({ token: weight }). */
+/**
+ * Checks a sparse vector given as { token: weight } or { indices, values } with the same rules the
+ * sparse index applies (parseSparse: finite float32 weights, no repeated index, zeros dropped) and
+ * returns its canonical JSON ({ token: weight }), or null when no weight is left.
+ */
 export function canonicalSparse(value: unknown, what: string): string | null {
+  const dict = new TermDictionary();
+  const v = parseSparse(value, dict, what, true);
+  if (v.terms.length === 0) return null;
   const out: Record<string, number> = {};
-  if (value !== null && typeof value === 'object' && 'indices' in value && 'values' in value) {
-    const { indices, values } = value as { indices: unknown; values: unknown };
-    if (!Array.isArray(indices) && !ArrayBuffer.isView(indices)) throw new OmnivecError('invalid_argument', `${what}.indices: expected an array of integers, got ${describe(indices)}`);
-    if (!Array.isArray(values) && !ArrayBuffer.isView(values)) throw new OmnivecError('invalid_argument', `${what}.values: expected an array of numbers, got ${describe(values)}`);
-    const I = indices as ArrayLike<unknown>;
-    const V = values as ArrayLike<unknown>;
-    if (I.length !== V.length) throw new OmnivecError('invalid_argument', `${what}: expected as many values as indices (${I.length}), got ${V.length}`);
-    for (let i = 0; i < I.length; i++) {
-      const t = I[i];
-      if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) throw new OmnivecError('invalid_argument', `${what}.indices[${i}]: expected a non-negative integer, got ${describe(t)}`);
-      add(String(t), V[i], `${what}.values[${i}]`);
-    }
-  } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [t, w] of Object.entries(value)) add(t, w, `${what}[${JSON.stringify(t)}]`);
-  } else {
-    throw new OmnivecError('invalid_argument', `${what}: expected { token: weight, ... } or { indices, values }, got ${describe(value)}`);
-  }
-  function add(t: string, w: unknown, where: string): void {
-    if (typeof w !== 'number' || !Number.isFinite(w)) throw new OmnivecError('invalid_argument', `${where}: expected a finite number, got ${describe(w)}`);
-    if (w !== 0) out[t] = (out[t] ?? 0) + w;
-  }
-  return Object.keys(out).length === 0 ? null : JSON.stringify(out);
+  for (let i = 0; i < v.terms.length; i++) out[dict.token(v.terms[i]!)!] = v.weights[i]!;
+  return JSON.stringify(out);
 }

@@ -92,6 +92,9 @@ export class Database {
         if (!readOnly) {
           w.pragma('journal_mode = WAL');
           w.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+          // A larger page cache keeps a big import's dirty pages in memory until the commit
+          // instead of spilling them to the WAL part-way (measured below in bench:db's flat import).
+          w.pragma('cache_size = -65536');
         }
         w.pragma('busy_timeout = 5000');
         initSchema(w, abs);

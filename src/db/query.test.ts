@@ -179,3 +179,16 @@ test('Matryoshka funnel: the index holds a prefix, results are re-ranked with th
     assert.ok(hits > prefixOnlyHits, `re-ranking must beat the prefix alone (${hits} vs ${prefixOnlyHits})`);
   });
 });
+
+test('sparse writes follow the sparse index rules: out-of-range weights and repeated indices are refused, nothing stored', async () => {
+  await withDb(async (db) => {
+    const c = await db.createCollection({ name: 's', dim: 2, metric: 'l2', index: 'flat' });
+    await c.add([{ id: 'a', vector: [0, 0], sparse: { indices: [3, 9], values: [0.5, 2] } }]);
+    await assert.rejects(c.add([{ id: 'b', vector: [0, 0], sparse: { big: 1e39 } }]), /float32|range|finite/);
+    await assert.rejects(c.add([{ id: 'b', vector: [0, 0], sparse: { indices: [3, 3], values: [1, 1] } }]), /unique indices/);
+    assert.equal(c.count(), 1);
+    const r = await c.query({ sparse: { indices: [9], values: [1] }, k: 5 });
+    assert.deepEqual(r.ids, ['a']);
+    assert.equal(r.scores[0], 2);
+  });
+});
