@@ -116,7 +116,9 @@ export function snapshotPath(indexDir: string, cid: number, seq: number): string
 
 export async function writeSnapshot(index: VectorIndex, indexDir: string, cid: number, seq: number): Promise<string> {
   const path = snapshotPath(indexDir, cid, seq);
-  await saveIndex(index, path);
+  // No copy of the index's memory: the caller holds the writer mutex, so nothing changes the index
+  // until the file is written (queries only read it).
+  await saveIndex(index, path, { copy: false });
   return path;
 }
 

@@ -146,6 +146,13 @@ export function vectorBytes(v: unknown, dim: number, what: string): Buffer {
   }
   const arr = v as ArrayLike<number>;
   if (arr.length !== dim) throw new OmnivecError('dimension_mismatch', `${what}: expected ${dim} numbers (the collection's dimension), got ${arr.length}`);
+  if (arr instanceof Float32Array) {
+    for (let j = 0; j < dim; j++) {
+      const x = arr[j]!;
+      if (x - x !== 0) throw new OmnivecError('invalid_argument', `${what}[${j}]: expected a finite number, got ${describe(x)}`);
+    }
+    return Buffer.from(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)); // a copy
+  }
   const buf = Buffer.allocUnsafe(dim * 4);
   const f = new Float32Array(buf.buffer, buf.byteOffset, dim);
   for (let j = 0; j < dim; j++) {

@@ -36,8 +36,8 @@ export function createIndex(spec: IndexSpec): VectorIndex {
 }
 
 /** The index as file bytes: the 64-byte header, then the payload (chunks, to avoid one big copy). */
-export function serializeIndex(index: VectorIndex): Uint8Array[] {
-  const payload = new BinaryWriter();
+export function serializeIndex(index: VectorIndex, options: { copy?: boolean } = {}): Uint8Array[] {
+  const payload = new BinaryWriter(options);
   index.writePayload(payload);
   const header = encodeHeader({ kind: index.kind, dim: index.dim, metric: index.metric, count: index.size }, payload);
   return [header, ...payload.chunks()];
@@ -51,9 +51,12 @@ export function deserializeIndex(bytes: Uint8Array, what = 'index file'): Vector
   return entry.read(payload, header.dim, header.metric, header.count);
 }
 
-/** Writes the index to `path` atomically (temporary file, fsync, rename). */
-export async function saveIndex(index: VectorIndex, path: string): Promise<void> {
-  await writeFileAtomic(path, serializeIndex(index));
+/**
+ * Writes the index to `path` atomically (temporary file, fsync, rename). `copy: false` writes the
+ * index's memory without copying it first: only when nothing changes the index until this returns.
+ */
+export async function saveIndex(index: VectorIndex, path: string, options: { copy?: boolean } = {}): Promise<void> {
+  await writeFileAtomic(path, serializeIndex(index, options));
 }
 
 export async function loadIndex(path: string): Promise<VectorIndex> {

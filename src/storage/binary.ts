@@ -9,6 +9,16 @@ export class BinaryWriter {
   #chunks: Uint8Array[] = [];
   #length = 0;
   #scratch = new DataView(new ArrayBuffer(8));
+  readonly #copy: boolean;
+
+  /**
+   * `copy: false` keeps views of large typed-array sections instead of copying them: only for a
+   * caller that guarantees the memory does not change (or grow) until the chunks are written, as
+   * the database does for its snapshots (written under its writer mutex).
+   */
+  constructor(options: { copy?: boolean } = {}) {
+    this.#copy = options.copy ?? true;
+  }
 
   get length(): number {
     return this.#length;
@@ -54,19 +64,28 @@ export class BinaryWriter {
   f32s(a: Float32Array): void {
     this.u32(a.length);
     this.#pad();
-    this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    this.#section(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
 
   u32s(a: Uint32Array): void {
     this.u32(a.length);
     this.#pad();
-    this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    this.#section(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
 
   u8s(a: Uint8Array): void {
     this.u32(a.length);
     this.#pad();
-    this.bytes(a);
+    this.#section(a);
+  }
+
+  #section(b: Uint8Array): void {
+    if (this.#copy) {
+      this.bytes(b);
+    } else {
+      this.#chunks.push(b);
+      this.#length += b.length;
+    }
   }
 
   /** Concatenates everything written. */

@@ -81,11 +81,12 @@ export class FlatIndex implements VectorIndex {
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
     this.#reserve(this.#n + vectors.count);
     const f32 = this.#arena.f32;
+    const first = this.#n;
+    // Rows are contiguous (stride = dim × 4): one copy for the whole batch.
+    f32.set(vectors.data.subarray(0, vectors.count * this.dim), (this.#ptr >> 2) + first * this.dim);
     for (let i = 0; i < vectors.count; i++) {
       const slot = this.#n++;
-      const off = (this.#ptr >> 2) + slot * this.dim;
-      f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
-      if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      if (this.metric === 'cosine') normalizeInPlace(f32, (this.#ptr >> 2) + slot * this.dim, this.dim);
       this.#slots.set(checked[i]!, slot);
     }
     options?.onProgress?.(vectors.count, vectors.count);
