@@ -48,7 +48,9 @@ function kindFromCode(code: number): FileKind {
 /** CRC-32 over a sequence of chunks. */
 export function crcOf(chunks: readonly Uint8Array[]): number {
   let c = 0;
-  for (const ch of chunks) c = crc32(ch, c);
+  // Empty chunks are skipped: Node's crc32 returns 0 for an empty view of a zero-byte buffer,
+  // dropping the running value (seen with an empty typed-array section written without a copy).
+  for (const ch of chunks) if (ch.length > 0) c = crc32(ch, c);
   return c >>> 0;
 }
 
