@@ -59,7 +59,7 @@ export function createCollectionTables(db: Sqlite, cid: number, tokenize: string
       id TEXT NOT NULL UNIQUE,
       vector BLOB NOT NULL,
       document TEXT,
-      metadata TEXT,
+      metadata BLOB, -- SQLite JSONB (read back with json())
       sparse TEXT,
       multivector BLOB,
       vseq INTEGER NOT NULL
