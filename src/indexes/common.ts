@@ -158,6 +158,24 @@ export class SlotMap {
     this.#slotToId = new Uint32Array(Math.max(16, capacity));
   }
 
+  /**
+   * Makes room for ids up to `maxId` in the dense table at once when they will be dense (≤ 2 ×
+   * `count` + 1,024): loading a saved index sets ids in slot order, not id order, and growing the
+   * table id by id would move entries through the sparse map again and again.
+   */
+  reserveDense(maxId: number, count: number): void {
+    if (maxId < this.#dense.length || maxId >= 2 * count + 1024) return;
+    const d = new Int32Array(maxId + 1).fill(-1);
+    d.set(this.#dense);
+    for (const [k, v] of this.#sparse) {
+      if (k <= maxId) {
+        d[k] = v;
+        this.#sparse.delete(k);
+      }
+    }
+    this.#dense = d;
+  }
+
   get size(): number {
     return this.#size;
   }

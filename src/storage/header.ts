@@ -71,8 +71,11 @@ export function encodeHeader(h: Omit<FileHeader, 'version' | 'payloadLength' | '
   return buf;
 }
 
-/** Parses and checks the header and the payload's length and checksum; returns the header and a reader over the payload. */
-export function decodeFile(bytes: Uint8Array, what = 'index file'): { header: FileHeader; payload: BinaryReader } {
+/**
+ * Parses and checks the 64-byte header (magic, version, header checksum) and that the payload
+ * length it declares matches `payloadBytes` (the file's length minus the header).
+ */
+export function decodeHeader(bytes: Uint8Array, payloadBytes: number, what = 'index file'): FileHeader {
   if (bytes.length < HEADER_BYTES) {
     if (bytes.length >= 8 && !startsWithMagic(bytes)) throw foreign(what);
     throw new OmnivecError('corrupt_file', `${what}: truncated: expected at least ${HEADER_BYTES} header bytes, got ${bytes.length}`);
@@ -100,13 +103,18 @@ export function decodeFile(bytes: Uint8Array, what = 'index file'): { header: Fi
     payloadLength: Number(v.getBigUint64(32, true)),
     payloadCrc: v.getUint32(40, true),
   };
-  const actual = bytes.length - HEADER_BYTES;
-  if (actual !== header.payloadLength) {
+  if (payloadBytes !== header.payloadLength) {
     throw new OmnivecError('corrupt_file',
-      `${what}: ${actual < header.payloadLength ? 'truncated' : 'has trailing bytes'}: the header declares a payload of ${header.payloadLength} bytes, the file has ${actual}`);
+      `${what}: ${payloadBytes < header.payloadLength ? 'truncated' : 'has trailing bytes'}: the header declares a payload of ${header.payloadLength} bytes, the file has ${payloadBytes}`);
   }
+  return header;
+}
+
+/** Parses and checks the header and the payload's length and checksum; returns the header and a reader over the payload. */
+export function decodeFile(bytes: Uint8Array, what = 'index file'): { header: FileHeader; payload: BinaryReader } {
+  const header = decodeHeader(bytes, bytes.length - HEADER_BYTES, what);
   const payloadBytes = bytes.subarray(HEADER_BYTES);
-  const crc = crc32(payloadBytes) >>> 0;
+  const crc = crcOf([payloadBytes]);
   if (crc !== header.payloadCrc) {
     throw new OmnivecError('corrupt_file', `${what}: payload checksum mismatch (stored ${hex(header.payloadCrc)}, computed ${hex(crc)}): the file was altered or damaged`);
   }

@@ -269,14 +269,14 @@ export class FlatIndex implements VectorIndex {
     r.json('flat params');
     const index = new FlatIndex({ dim, metric });
     const ids = r.u32s('flat ids', count);
-    const vectors = r.f32sBytes('flat vectors', count * dim);
-    r.end();
     index.#reserve(count);
-    index.#arena.u8.set(vectors, index.#ptr);
-    const seen = new Set<number>();
+    r.sectionInto(index.#arena.u8, index.#ptr, 4, 'flat vectors', count * dim); // straight into the arena
+    r.end();
+    let maxId = 0;
+    for (let i = 0; i < count; i++) if (ids[i]! > maxId) maxId = ids[i]!;
+    index.#slots.reserveDense(maxId, count);
     for (let i = 0; i < count; i++) {
-      if (seen.has(ids[i]!)) r.fail('flat ids', `id ${ids[i]} appears twice`);
-      seen.add(ids[i]!);
+      if (index.#slots.slotOf(ids[i]!) !== undefined) r.fail('flat ids', `id ${ids[i]} appears twice`);
       index.#slots.set(ids[i]!, i);
     }
     index.#n = count;

@@ -639,16 +639,18 @@ export class HnswIndex implements VectorIndex {
     const state = r.u8s('node states', slots);
     const levels = r.u8s('levels', slots);
     const table = r.u32s('ids', slots);
-    const records = r.u8s('records', slots * g.recordBytes);
-    const upper = r.u32s('upper links');
-    r.end();
     g.reserve(slots);
     g.ensureSideTables(slots);
-    index.#arena.u8.set(records, g.base);
+    r.u8sInto(index.#arena.u8, g.base, 'records', slots * g.recordBytes); // straight into the arena
+    const upper = r.u32s('upper links');
+    r.end();
     g.count = slots;
     const m1 = 1 + g.m;
     let o = 0;
     let live = 0;
+    let maxId = 0;
+    for (let s = 0; s < slots; s++) if (state[s] === NODE_STATE.live && table[s]! > maxId) maxId = table[s]!;
+    index.#slots.reserveDense(maxId, slots);
     for (let s = 0; s < slots; s++) {
       const st = state[s]!;
       if (st > NODE_STATE.free) r.fail('node states', `slot ${s} has unknown state ${st}`);
