@@ -964,9 +964,10 @@ export class Collection {
     type Row = { slot: number; id: string; document: string | null; metadata: string | null; vector?: Buffer };
     const bySlot = new Map<number, Row>();
     if (slots.length > 0) {
-      // One statement for all hits: the slots go in as one JSON array (measured: as fast as an IN
-      // list or k single-row lookups, about 1.5 µs a hit, and one prepared statement for any k).
-      const st = this.#stmt('rows' + cols, () => `SELECT r.slot AS slot, ${cols.split(', ').map((c) => (c === 'metadata' ? 'json(r.metadata) AS metadata' : 'r.' + c)).join(', ')} FROM json_each(?) j JOIN ${this.#t.records} r ON r.slot = j.value`);
+      // One statement for all hits: `slot IN (SELECT value FROM json_each(?))` makes SQLite look the
+      // slots up by rowid (a join with json_each let the planner scan the table: 100 µs a query at
+      // 100k records instead of ~10).
+      const st = this.#stmt('rows' + cols, () => `SELECT slot, ${cols.split(', ').map((c) => (c === 'metadata' ? 'json(metadata) AS metadata' : c)).join(', ')} FROM ${this.#t.records} WHERE slot IN (SELECT value FROM json_each(?))`);
       const rowsOut = st.all(JSON.stringify(Array.from(slots))) as Row[];
       for (const row of rowsOut) bySlot.set(row.slot, row);
     }

@@ -100,6 +100,11 @@ export class Database {
         initSchema(w, abs);
         r = new Sqlite3(file, { readonly: true, fileMustExist: true });
         r.pragma('busy_timeout = 5000');
+        // Queries fetch their hits' rows at random slots: a bigger page cache and memory-mapped
+        // reads turn those page reads from pread calls into memory accesses (measured in bench:db:
+        // the id lookup of a 10-hit query went from ~100 µs to ~15 µs at 100k records).
+        r.pragma('cache_size = -65536');
+        r.pragma('mmap_size = 1073741824');
       } catch (e) {
         if (e instanceof OmnivecError) throw e;
         const code = (e as { code?: string }).code ?? '';
