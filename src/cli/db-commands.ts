@@ -134,13 +134,14 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
   await withDb(dir, false, async (db) => {
     let c: Collection;
     // The file's records; the first is read ahead when the dimension must be learnt from it.
-    const it = src.records[Symbol.asyncIterator]();
+    let it: AsyncIterator<ImportRecord> | undefined;
     let first: IteratorResult<ImportRecord> | undefined;
     if (db.hasCollection(name)) {
       c = db.getCollection(name);
     } else {
       let dim = int('--dim', o.dim) ?? src.dim;
       if (dim === undefined) {
+        it = src.records[Symbol.asyncIterator]();
         first = await it.next();
         if (first.done === true) throw new OmnivecError('invalid_argument', `${file}: no records, so no dimension to create "${name}" with; pass --dim or create it first`);
         dim = first.value.vector.length;
@@ -153,9 +154,10 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
     const store = new Progress(`import ${name}: storing`);
     const index = new Progress(`import ${name}: indexing`);
     const t0 = performance.now();
-    const records = (async function* (): AsyncGenerator<ImportRecord> {
-      if (first !== undefined && first.done !== true) yield first.value;
-      for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+    // When nothing was read ahead, hand over the file's records as they are (batched readers stay batched).
+    const records = first === undefined ? src.records : (async function* (): AsyncGenerator<ImportRecord> {
+      if (first.done !== true) yield first.value;
+      for (let r = await it!.next(); r.done !== true; r = await it!.next()) yield r.value;
     })();
     const n = await (o.upsert === true ? c.upsert(records, { onProgress }) : c.add(records, { onProgress }));
     function onProgress(p: { phase: 'store' | 'index'; done: number; total?: number }): void {

@@ -1,6 +1,7 @@
 import { OmnivecError, describe } from '../errors.js';
 import type { VectorBatch } from '../vector/batch.js';
 import { checkMetadata, type Metadata } from './where.js';
+import { BATCHES } from '../io/common.js';
 
 /**
  * What callers hand to add / upsert / update, and its validation into the row SQLite stores.
@@ -66,7 +67,20 @@ export async function* recordChunks(input: RecordsInput, dim: number, what: stri
     return;
   }
   let chunk: RecordInput[] = [];
-  if (Symbol.asyncIterator in input) {
+  const batched = (input as { [BATCHES]?: () => AsyncIterable<RecordInput[]> })[BATCHES];
+  if (typeof batched === 'function') {
+    // A source that offers its records in batches (src/io readers): no await per record.
+    for await (const batch of batched.call(input)) {
+      for (let i = 0; i < batch.length; i += CHUNK) {
+        const part = i === 0 && batch.length <= CHUNK ? batch : batch.slice(i, i + CHUNK);
+        if (chunk.length === 0 && part.length === CHUNK) { yield part; continue; }
+        for (const r of part) {
+          chunk.push(r);
+          if (chunk.length === CHUNK) { yield chunk; chunk = []; }
+        }
+      }
+    }
+  } else if (Symbol.asyncIterator in input) {
     for await (const r of input as AsyncIterable<RecordInput>) {
       chunk.push(r);
       if (chunk.length === CHUNK) { yield chunk; chunk = []; }

@@ -42,6 +42,17 @@ export interface OpenedRecords {
 
 export type RecordSource = AsyncIterable<ImportRecord> | Iterable<ImportRecord>;
 
+/**
+ * A record iterable may also offer its records in batches under this symbol (an async iterable of
+ * arrays, in the same order): consumers that take many records at once (collection.add) use it
+ * and skip the per-record await of the async iterator.
+ */
+export const BATCHES: unique symbol = Symbol.for('omnivec.batches') as never;
+
+export interface BatchedRecords extends AsyncIterable<ImportRecord> {
+  [BATCHES](): AsyncIterable<ImportRecord[]>;
+}
+
 export const MAX_DIM = 65536;
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import { openFvecs } from './vecs.js';
 import { openWord2vecBinary, openWord2vecText } from './word2vec.js';
 
 export type { ImportRecord, ImportFormat, ReadOptions, OpenedRecords, RecordSource } from './common.js';
-export { FORMATS, formatFloat32 } from './common.js';
+export { FORMATS, formatFloat32, BATCHES, type BatchedRecords } from './common.js';
 export { detectFormat } from './detect.js';
 export { writeJsonl } from './jsonl.js';
 export { writeCsv } from './csv.js';

@@ -124,3 +124,24 @@ test('the real word2vec file: 1000 × 300 GoogleNews vectors, read in place', { 
   assert.deepStrictEqual(await readAll(bin), recs);
   assert.deepStrictEqual(await readAll(REAL, { blockSize: 4096, limit: 10 }), recs.slice(0, 10));
 });
+
+test('fvecs records in batches (BATCHES) equal the record-by-record stream, with limit, tiny blocks and a truncated file', async (t) => {
+  const { BATCHES } = await import('./common.js');
+  const dir = tmp(t);
+  const path = join(dir, 'b.fvecs');
+  const recs = records(10_000, 12, 4);
+  await writeFvecs(path, { data: Float32Array.from(recs.flatMap((r) => Array.from(r.vector))), dim: 12, count: recs.length });
+  for (const options of [{}, { limit: 5000 }, { blockSize: 17 }, { limit: 4097, blockSize: 64 }, { idPrefix: 'v' }] as ReadOptions[]) {
+    const opened = await openRecords(path, options);
+    const batches: ImportRecord[] = [];
+    for await (const b of (opened.records as unknown as Record<symbol, () => AsyncIterable<ImportRecord[]>>)[BATCHES]!()) batches.push(...b);
+    assert.deepEqual(batches, await readAll(path, options), JSON.stringify(options));
+  }
+  await writeFvecs(path, { data: Float32Array.from(recs.slice(0, 5000).flatMap((r) => Array.from(r.vector))), dim: 12, count: 5000 });
+  const { readFileSync } = await import('node:fs');
+  writeFileSync(path, readFileSync(path).subarray(0, 4999 * 52 + 30)); // the last row cut short
+  const opened = await openRecords(path);
+  await assert.rejects(async () => {
+    for await (const b of (opened.records as unknown as Record<symbol, () => AsyncIterable<ImportRecord[]>>)[BATCHES]!()) void b;
+  }, /truncated/);
+});

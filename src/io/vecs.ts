@@ -7,7 +7,7 @@ import { OmnivecError } from '../errors.js';
 import { checkBatch, checkDim, type VectorBatch } from '../vector/batch.js';
 import { BlockReader, DEFAULT_BLOCK_SIZE, fileSize, readerIterable, withReader } from './block-reader.js';
 import {
-  MAX_DIM, checkFiniteRow, corrupt, dimMismatch, limited, type ImportRecord, type OpenedRecords, type ReadOptions,
+  BATCHES, MAX_DIM, checkFiniteRow, corrupt, dimMismatch, limited, type BatchedRecords, type ImportRecord, type OpenedRecords, type ReadOptions,
 } from './common.js';
 import { withSink } from './sink.js';
 
@@ -83,9 +83,56 @@ export async function openFvecs(path: string, options: ReadOptions): Promise<Ope
       yield { id: prefix + String(row), vector };
       if (row + 1 >= limit) return;
     }
+  }) as BatchedRecords;
+  // The same records, many rows per read: whole rows of the file decoded from one block.
+  records[BATCHES] = () => readerIterable(path, options.blockSize, async function* (r): AsyncGenerator<ImportRecord[]> {
+    if (limit === 0 || dim === undefined) {
+      const all: ImportRecord[] = [];
+      for await (const { row, offset, bytes, dim: d } of vecsRows(r, '.fvecs')) {
+        const vector = decodeFloat32LE(bytes, d);
+        checkFiniteRow(path, vector, row, offset);
+        all.push({ id: prefix + String(row), vector });
+        if (row + 1 >= limit) break;
+        if (all.length === BATCH_ROWS) { yield all.splice(0); }
+      }
+      if (all.length > 0) yield all;
+      return;
+    }
+    const rowBytes = 4 + dim * 4;
+    for (let row = 0; row < limit;) {
+      const want = Math.min(BATCH_ROWS, limit - row);
+      const offset0 = r.offset;
+      const block = Buffer.from(await r.readBytes(want * rowBytes)); // a copy: the reader's buffer is reused
+      if (block.length === 0) return;
+      const rows = Math.floor(block.length / rowBytes);
+      const out: ImportRecord[] = new Array(rows);
+      const data = new Float32Array(rows * dim);
+      for (let i = 0; i < rows; i++) {
+        const o = i * rowBytes;
+        const d = block.readInt32LE(o);
+        if (d !== dim) {
+          if (d < 1 || d > MAX_DIM) throw corrupt(path, { row: row + i, offset: offset0 + o }, `a dimension from 1 to ${MAX_DIM} (is this a .fvecs file?)`, String(d));
+          throw dimMismatch(path, { row: row + i, offset: offset0 + o }, dim, 'as row 0', d);
+        }
+        const v = data.subarray(i * dim, (i + 1) * dim);
+        v.set(decodeFloat32LE(block.subarray(o + 4, o + rowBytes), dim));
+        checkFiniteRow(path, v, row + i, offset0 + o);
+        out[i] = { id: prefix + String(row + i), vector: v };
+      }
+      if (rows * rowBytes !== block.length) {
+        const at = row + rows;
+        throw corrupt(path, { row: at, offset: offset0 + rows * rowBytes }, `${rowBytes} bytes for the row`, `${block.length - rows * rowBytes} before the end of the file (truncated)`);
+      }
+      row += rows;
+      yield out;
+      if (rows < want) return;
+    }
   });
   return { format: 'fvecs', dim, count: limited(count, options.limit), records };
 }
+
+/** Rows per batch of the batched fvecs reader. */
+const BATCH_ROWS = 4096;
 
 /** Reads a whole .fvecs file (a query set) into one batch; refuses non-finite values. */
 export async function readFvecs(path: string): Promise<VectorBatch> {
