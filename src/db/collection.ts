@@ -227,6 +227,12 @@ export class Collection {
   #loading: Promise<IndexState> | undefined;
   #sparse: SparseState | undefined;
   #filters = new Map<string, { seq: number; set: IdSet }>();
+  /**
+   * slot → id of every record, kept in memory by a writer once a query asked for ids only (so such
+   * queries skip SQLite). Updated by this process's writes after each commit; never used by a
+   * read-only handle (another process writes there). ~40 bytes a record.
+   */
+  #idCache: (string | undefined)[] | undefined;
   #dropped = false;
   #stmts = new Map<string, BetterSqlite3.Statement>();
   /** Problems met loading snapshots (reported by verify). */
@@ -410,6 +416,7 @@ export class Collection {
       // Vectors written by this call, kept (at the index's dimension) to go into the index after the
       // commit without reading them back from SQLite.
       const pending: { slots: Uint32Array; data: Float32Array; count: number }[] = [];
+      const written: { slot: number; id: string }[] = [];
       const d = this.indexDim;
       const insert = this.#stmt(`ins`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)`, 'w');
       const upsert = this.#stmt(`ups`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)
@@ -468,6 +475,7 @@ export class Collection {
                 slots[kept] = mode === 'add'
                   ? Number(insert.run(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq).lastInsertRowid)
                   : upsert.get(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq) as number;
+                if (this.#idCache !== undefined) written.push({ slot: slots[kept]!, id: row.id });
                 bytes.set(row.vector!.subarray(0, d * 4), kept++ * d * 4);
               } catch (e) {
                 if (isUniqueError(e)) {
@@ -493,6 +501,7 @@ export class Collection {
       this.#seq = seq;
       if (mvDim !== this.#options.multiVectorDim) this.#options = { ...this.#options, multiVectorDim: mvDim };
       this.#filters.clear();
+      if (this.#idCache !== undefined) for (const w of written) this.#idCache[w.slot] = w.id;
       this.#applyPending(pending, seq - 1, options.onProgress);
       await this.#maybeSnapshot();
       return n;
@@ -546,6 +555,10 @@ export class Collection {
       throw new OmnivecError('invalid_argument', `delete: expected { ids } and / or { where, whereDocument }, got ${describe(options)}; to delete everything, drop the collection`);
     }
     if (options.ids !== undefined && !Array.isArray(options.ids)) throw new OmnivecError('invalid_argument', `delete.ids: expected an array of strings, got ${describe(options.ids)}`);
+    const empty = (x: unknown): boolean => x === undefined || (x !== null && typeof x === 'object' && Object.keys(x).length === 0);
+    if (options.ids === undefined && empty(options.where) && empty(options.whereDocument)) {
+      throw new OmnivecError('invalid_argument', 'delete: an empty filter matches every record; to delete everything, drop the collection');
+    }
     const ids = (options.ids ?? []).map((id, i) => checkId(id, `delete.ids[${i}]`));
     const hasFilter = options.where !== undefined || options.whereDocument !== undefined;
     const filter = this.#compile(options.where, options.whereDocument, 'metadata', 'document');
@@ -557,17 +570,19 @@ export class Collection {
       const r = this.#t.records;
       const tomb = this.#stmt('tomb', () => `INSERT INTO ${this.#t.tombs}(slot, seq) VALUES (?, ?)`, 'w');
       let n = 0;
+      const gone: number[] = [];
       w.exec('BEGIN IMMEDIATE');
       try {
         if (options.ids !== undefined) {
           const del = w.prepare(`DELETE FROM ${r} WHERE id = ? AND (${filter.sql}) RETURNING slot`).pluck();
           for (const id of ids) {
             const slot = del.get(id, ...filter.params) as number | undefined;
-            if (slot !== undefined) { tomb.run(slot, seq); n++; }
+            if (slot !== undefined) { tomb.run(slot, seq); gone.push(slot); n++; }
           }
         } else if (hasFilter) {
           for (const slot of w.prepare(`DELETE FROM ${r} WHERE ${filter.sql} RETURNING slot`).pluck().all(...filter.params) as number[]) {
             tomb.run(slot, seq);
+            gone.push(slot);
             n++;
           }
         }
@@ -580,6 +595,7 @@ export class Collection {
       if (n > 0) {
         this.#seq = seq;
         this.#filters.clear();
+        if (this.#idCache !== undefined) for (const slot of gone) this.#idCache[slot] = undefined;
         this.#syncIndex();
         await this.#maybeSnapshot();
       }
@@ -751,6 +767,7 @@ export class Collection {
   /** @internal Called by Database.dropCollection. */
   markDropped(): void {
     this.#dropped = true;
+    this.#idCache = undefined;
     this.#state = undefined;
     this.#sparse = undefined;
   }
@@ -960,6 +977,18 @@ export class Collection {
   }
 
   #assemble(slots: Uint32Array, distances: Float32Array, scores: Float32Array, include: readonly Include[]): QueryResult {
+    if (include.length === 0 && !this.#ctx.readOnly) {
+      // Ids only: from memory (built by one scan the first time).
+      const cache = (this.#idCache ??= this.#loadIds());
+      const ids: string[] = new Array(slots.length);
+      let ok = true;
+      for (let i = 0; i < slots.length && ok; i++) {
+        const id = cache[slots[i]!];
+        if (id === undefined) ok = false;
+        else ids[i] = id;
+      }
+      if (ok) return { ids, distances, scores };
+    }
     const cols = `id${include.includes('documents') ? ', document' : ''}${include.includes('metadatas') ? ', metadata' : ''}${include.includes('vectors') ? ', vector' : ''}`;
     type Row = { slot: number; id: string; document: string | null; metadata: string | null; vector?: Buffer };
     const bySlot = new Map<number, Row>();
@@ -985,6 +1014,12 @@ export class Collection {
       distances: keep.length === slots.length ? distances : Float32Array.from(keep, (i) => distances[i]!),
       scores: keep.length === slots.length ? scores : Float32Array.from(keep, (i) => scores[i]!),
     };
+  }
+
+  #loadIds(): (string | undefined)[] {
+    const out: (string | undefined)[] = [];
+    for (const [slot, id] of this.#ctx.r.prepare(`SELECT slot, id FROM ${this.#t.records}`).raw().iterate() as IterableIterator<[number, string]>) out[slot] = id;
+    return out;
   }
 
   /** Neighbours of a stored record (the record itself left out). */

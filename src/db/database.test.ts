@@ -268,3 +268,33 @@ test('index kinds: auto switches flat → HNSW, IVF trains once large enough; ev
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('id-only queries (ids from memory) agree with full queries through adds, deletes, slot reuse and upserts', async () => {
+  const dir = tmp();
+  try {
+    const db = await openDatabase(dir);
+    const c = await db.createCollection({ name: 'ids', dim: 4, metric: 'l2', index: 'flat' });
+    const rng = new Random(8);
+    const vec = (): number[] => [rng.gaussian(), rng.gaussian(), rng.gaussian(), rng.gaussian()];
+    await c.add(Array.from({ length: 50 }, (_, i) => ({ id: `a${i}`, vector: vec() })));
+    const same = async (): Promise<void> => {
+      for (let q = 0; q < 5; q++) {
+        const v = vec();
+        const full = await c.query({ vector: v, k: 20 });
+        const bare = await c.query({ vector: v, k: 20, include: [] });
+        assert.deepEqual(bare.ids, full.ids);
+      }
+    };
+    await same();
+    await c.delete({ ids: ['a49', 'a48', 'a3'] });   // the highest slots go: SQLite hands them out again
+    await c.add([{ id: 'new1', vector: vec() }, { id: 'new2', vector: vec() }]);
+    await same();
+    await c.upsert([{ id: 'a5', vector: vec() }, { id: 'new3', vector: vec() }]);
+    await assert.rejects(c.delete({ where: {} }), /empty filter matches every record/);
+    await same();
+    assert.equal(c.count(), 50);
+    await db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
