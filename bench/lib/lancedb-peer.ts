@@ -54,6 +54,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import type { VectorBatch } from '../../src/vector/batch.js';
+import { dist64 } from './measure.js';
 
 const requireCjs = createRequire(import.meta.url);
 /** apache-arrow's CommonJS build: the very module instance LanceDB itself requires (see above). */
@@ -278,14 +279,6 @@ function idsOf(result: ArrowResult): number[] {
   return out;
 }
 
-function dist64(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s = 0;
-  for (let j = 0; j < dim; j++) {
-    const d = a[ao + j]! - b[bo + j]!;
-    s += d * d;
-  }
-  return s;
-}
 
 /**
  * Recall@k as in bench:ann: returned ids among the true top-k, ÷ k; an id outside the list still

@@ -137,7 +137,8 @@ export interface GroundTruth {
   source: string;
 }
 
-function dist64(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+/** Squared L2 distance of two rows, accumulated in float64 (the tie tolerance of recall). */
+export function dist64(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
   let s = 0;
   for (let j = 0; j < dim; j++) {
     const d = a[ao + j]! - b[bo + j]!;
