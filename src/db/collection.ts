@@ -8,6 +8,7 @@ import { normalizeInPlace } from '../vector/normalize.js';
 import { TopK } from '../vector/heap.js';
 import { Random } from '../vector/random.js';
 import { IdSet } from '../indexes/common.js';
+import { loadIndex } from '../indexes/registry.js';
 import { FlatIndex } from '../indexes/flat/flat-index.js';
 import { NO_ID, type VectorIndex, type SearchOptions } from '../indexes/types.js';
 import { SparseIndex, TermDictionary, parseSparse, type SparseVector } from '../indexes/sparse/sparse-index.js';
@@ -1125,7 +1126,6 @@ export class Collection {
       snapshots++;
       if (s.seq > this.#seq) problems.push(`${s.path}: names change ${s.seq}, beyond the last committed change ${this.#seq}`);
       try {
-        const { loadIndex } = await import('../indexes/registry.js');
         await loadIndex(s.path);
       } catch (e) {
         problems.push(`${s.path}: ${(e as Error).message}`);

@@ -249,7 +249,7 @@ export class Database {
   }
 
   /** Verifies every collection (or the one named). */
-  async verify(name?: string): Promise<Record<string, VerifyReport> & { sqlite?: never }> {
+  async verify(name?: string): Promise<Record<string, VerifyReport>> {
     this.#open();
     const out: Record<string, VerifyReport> = {};
     const check = this.#ctx.r.prepare('PRAGMA quick_check').pluck().all() as string[];

@@ -71,13 +71,9 @@ export async function* recordChunks(input: RecordsInput, dim: number, what: stri
   if (typeof batched === 'function') {
     // A source that offers its records in batches (src/io readers): no await per record.
     for await (const batch of batched.call(input)) {
-      for (let i = 0; i < batch.length; i += CHUNK) {
-        const part = i === 0 && batch.length <= CHUNK ? batch : batch.slice(i, i + CHUNK);
-        if (chunk.length === 0 && part.length === CHUNK) { yield part; continue; }
-        for (const r of part) {
-          chunk.push(r);
-          if (chunk.length === CHUNK) { yield chunk; chunk = []; }
-        }
+      for (const r of batch) {
+        chunk.push(r);
+        if (chunk.length === CHUNK) { yield chunk; chunk = []; }
       }
     }
   } else if (Symbol.asyncIterator in input) {
