@@ -1,0 +1,470 @@
+/**
+ * SIF sentence embeddings (Arora, Liang, Ma 2017, "A Simple but Tough-to-Beat Baseline for
+ * Sentence Embeddings", ICLR): a sentence vector is the mean of its known words' vectors, each
+ * weighted by a / (a + p(w)), with the projection on the first principal component(s) of a fitted
+ * set of sentence vectors removed. Design and measurements: docs/sif.md.
+ *
+ * `fitSif` fits a {@link SifModel}; `averageEncoder` builds the plain unweighted mean for
+ * comparison. Both encode synchronously (`encode`, `encodeBatch`); `asEncoder()` wraps them as a
+ * {@link TextEncoder} (async `encode`, `dim`, JSON `spec`) that a collection can bind.
+ */
+import { createHash } from 'node:crypto';
+import { OmnivecError, describe, invalidArgument } from '../../errors.js';
+import type { KeyedVectors } from '../word2vec/keyed-vectors.js';
+import type { Tokenizer, TokenizerSpec } from '../text/tokenizer.js';
+import { GramAccumulator, topEigenvectors } from './linalg.js';
+
+/** Where the word probabilities p(w) come from. */
+export type CountsSource = 'vectors' | 'corpus';
+
+export interface SifFitOptions {
+  /** The smoothing parameter a of the weight a / (a + p(w)); default 1e-3 (the paper: 1e-4 … 1e-3). */
+  a?: number;
+  /** How sentences are cut into words; use the tokenizer the word vectors were trained with. */
+  tokenizer: Tokenizer;
+  /**
+   * p(w) from the vectors' counts (`kv.counts`, the training corpus' frequencies) or counted on
+   * the fitting sentences. Default: 'vectors' when `kv.counts` exists, else 'corpus'.
+   */
+  counts?: CountsSource;
+  /** Principal components removed; default 1 (the paper's). 0 keeps the weighted mean. */
+  components?: number;
+}
+
+/** What fitting saw. */
+export interface SifFitStats {
+  /** Sentences read. */
+  sentences: number;
+  /** Sentences without a single known word: encoded as the zero vector, left out of the components. */
+  emptySentences: number;
+  /** Tokens read, and those found in the vocabulary. */
+  tokens: number;
+  knownTokens: number;
+  countsFrom: CountsSource;
+  /** Σ counts behind p(w) = count(w) / total. */
+  total: number;
+  /** Eigenvalues of XᵀX for the removed components (σ², largest first) and their share of trace(XᵀX). */
+  eigenvalues: number[];
+  explained: number[];
+}
+
+/** The JSON form of a model, without the word vectors and weights (see `saveSif` for the folder). */
+export interface SifJson {
+  format: 'omnivec-sif';
+  version: 1;
+  kind: 'sif' | 'average';
+  dim: number;
+  /** Vocabulary size of the word vectors the model goes with. */
+  vocabSize: number;
+  /** null for the plain average. */
+  a: number | null;
+  tokenizer: TokenizerSpec;
+  countsFrom: CountsSource | null;
+  /** k rows of `dim` numbers (unit, orthogonal). */
+  components: number[][];
+  stats: SifFitStats | null;
+}
+
+/** A spec a collection can store to name the encoder that made its vectors. */
+export interface TextEncoderSpec {
+  /** Identifies the model: records from another model are refused by a bound collection. */
+  model: string;
+  dim: number;
+  kind: 'sif' | 'average';
+  [key: string]: unknown;
+}
+
+/** A text → vector encoder, as collections bind them. */
+export interface TextEncoder {
+  readonly dim: number;
+  readonly spec: TextEncoderSpec;
+  /** One vector per text (zero vectors for texts without a known word). */
+  encode(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+export const DEFAULT_A = 1e-3;
+
+function checkA(a: unknown): number {
+  if (typeof a !== 'number' || !Number.isFinite(a) || a <= 0) {
+    throw invalidArgument(`a: expected a positive finite number (e.g. 1e-3), got ${describe(a)}`);
+  }
+  return a;
+}
+
+function checkTokenizer(t: unknown): Tokenizer {
+  if (t === null || typeof t !== 'object' || typeof (t as Tokenizer).tokenize !== 'function' || typeof (t as Tokenizer).spec !== 'object') {
+    throw invalidArgument(`tokenizer: expected a Tokenizer (createTokenizer(spec)), got ${describe(t)}`);
+  }
+  return t as Tokenizer;
+}
+
+/** Weights a / (a + count / total) for every row; rows with no count (p = 0) get weight 1. */
+export function sifWeights(counts: ArrayLike<number>, total: number, a: number): Float32Array {
+  const w = new Float32Array(counts.length);
+  for (let i = 0; i < counts.length; i++) w[i] = total > 0 ? a / (a + counts[i]! / total) : 1;
+  return w;
+}
+
+/**
+ * A weighted bag-of-words sentence encoder: the SIF model, or the plain average (no weights, no
+ * components). Immutable after construction; `encode` is synchronous and allocation-light.
+ */
+export class SifModel {
+  readonly kind: 'sif' | 'average';
+  readonly kv: KeyedVectors;
+  readonly tokenizer: Tokenizer;
+  /** null for the plain average. */
+  readonly a: number | null;
+  /** One weight per vocabulary row, or null (all 1: the plain average). */
+  readonly weights: Float32Array | null;
+  /** Row-major k×dim, unit orthogonal rows: the directions removed from every sentence vector. */
+  readonly components: Float32Array;
+  readonly countsFrom: CountsSource | null;
+  readonly stats: SifFitStats | null;
+  #fingerprint: string | null = null;
+
+  constructor(init: {
+    kind: 'sif' | 'average'; kv: KeyedVectors; tokenizer: Tokenizer; a: number | null; weights: Float32Array | null;
+    components: Float32Array; countsFrom: CountsSource | null; stats: SifFitStats | null;
+  }) {
+    const { kv } = init;
+    if (init.weights !== null && init.weights.length !== kv.size) {
+      throw new OmnivecError('dimension_mismatch', `weights: expected ${kv.size} numbers (one per word of the vocabulary), got ${init.weights.length}`);
+    }
+    if (init.components.length % kv.dim !== 0) {
+      throw new OmnivecError('dimension_mismatch', `components: expected rows of ${kv.dim} numbers (the word vectors' dimension), got ${init.components.length} numbers`);
+    }
+    this.kind = init.kind;
+    this.kv = kv;
+    this.tokenizer = checkTokenizer(init.tokenizer);
+    this.a = init.a;
+    this.weights = init.weights;
+    this.components = init.components;
+    this.countsFrom = init.countsFrom;
+    this.stats = init.stats;
+  }
+
+  get dim(): number { return this.kv.dim; }
+
+  /** Number of principal components removed. */
+  get componentCount(): number { return this.components.length / this.kv.dim; }
+
+  /**
+   * The weighted mean of the known words of `tokens` into `out` (float64, length dim), before the
+   * component removal; returns the number of known words (0: `out` is all zeros).
+   */
+  weightedMean(tokens: readonly string[], out: Float64Array): number {
+    const d = this.kv.dim;
+    const vec = this.kv.vectors;
+    const w = this.weights;
+    out.fill(0);
+    let known = 0;
+    for (const t of tokens) {
+      const r = this.kv.indexOf(t);
+      if (r < 0) continue;
+      known++;
+      const weight = w === null ? 1 : w[r]!;
+      const base = r * d;
+      for (let j = 0; j < d; j++) out[j] = out[j]! + weight * vec[base + j]!;
+    }
+    if (known > 0) for (let j = 0; j < d; j++) out[j] = out[j]! / known;
+    return known;
+  }
+
+  /** v ← v − Σ uᵢ uᵢᵀ v over the components (in place). */
+  removeComponents(v: Float64Array): void {
+    const d = this.kv.dim;
+    const u = this.components;
+    for (let c = 0; c < u.length; c += d) {
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += u[c + j]! * v[j]!;
+      for (let j = 0; j < d; j++) v[j] = v[j]! - dot * u[c + j]!;
+    }
+  }
+
+  /** The vector of one text into `out` (length dim); returns the number of known words. */
+  encodeInto(text: string, out: Float32Array, scratch = new Float64Array(this.kv.dim)): number {
+    if (typeof text !== 'string') throw invalidArgument(`text: expected a string, got ${describe(text)}`);
+    const known = this.weightedMean(this.tokenizer.tokenize(text), scratch);
+    if (known > 0) this.removeComponents(scratch);
+    for (let j = 0; j < scratch.length; j++) out[j] = scratch[j]!;
+    return known;
+  }
+
+  /** One vector per text; a text without a known word gets the zero vector. */
+  encode(texts: Iterable<string>): Float32Array[] {
+    const scratch = new Float64Array(this.kv.dim);
+    const out: Float32Array[] = [];
+    for (const t of texts) {
+      const v = new Float32Array(this.kv.dim);
+      this.encodeInto(t, v, scratch);
+      out.push(v);
+    }
+    return out;
+  }
+
+  /** The vectors of `texts` as one row-major `texts.length × dim` batch. */
+  encodeBatch(texts: readonly string[]): Float32Array {
+    if (!Array.isArray(texts)) throw invalidArgument(`texts: expected an array of strings, got ${describe(texts)}`);
+    const d = this.kv.dim;
+    const out = new Float32Array(texts.length * d);
+    const scratch = new Float64Array(d);
+    for (let i = 0; i < texts.length; i++) this.encodeInto(texts[i]!, out.subarray(i * d, (i + 1) * d), scratch);
+    return out;
+  }
+
+  /**
+   * A content hash of the model (kind, a, tokenizer, components, weights, vocabulary and vectors):
+   * the default model name of {@link asEncoder}, stable across save / load.
+   */
+  fingerprint(): string {
+    if (this.#fingerprint !== null) return this.#fingerprint;
+    const h = createHash('sha256');
+    h.update(JSON.stringify({ kind: this.kind, a: this.a, dim: this.dim, tokenizer: this.tokenizer.spec }));
+    const bytes = (x: Float32Array): Uint8Array => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+    h.update(bytes(this.components));
+    if (this.weights !== null) h.update(bytes(this.weights));
+    h.update(this.kv.words.join('\n'));
+    h.update(bytes(this.kv.vectors));
+    this.#fingerprint = h.digest('hex').slice(0, 16);
+    return this.#fingerprint;
+  }
+
+  /** The spec a collection stores; `model` defaults to `<kind>:<fingerprint>`. */
+  spec(model?: string): TextEncoderSpec {
+    return {
+      model: model ?? `${this.kind}:${this.fingerprint()}`,
+      kind: this.kind,
+      dim: this.dim,
+      a: this.a,
+      components: this.componentCount,
+      tokenizer: this.tokenizer.spec,
+    };
+  }
+
+  /** This model as a {@link TextEncoder} for collections. */
+  asEncoder(model?: string): SifEncoder {
+    return new SifEncoder(this, model);
+  }
+
+  /** The model without its word vectors and weights (they go in files: `saveSif`). */
+  toJSON(): SifJson {
+    const d = this.kv.dim;
+    const components: number[][] = [];
+    for (let c = 0; c < this.components.length; c += d) components.push(Array.from(this.components.subarray(c, c + d)));
+    return {
+      format: 'omnivec-sif', version: 1, kind: this.kind, dim: d, vocabSize: this.kv.size, a: this.a,
+      tokenizer: this.tokenizer.spec, countsFrom: this.countsFrom, components, stats: this.stats,
+    };
+  }
+
+  /**
+   * Rebuilds a model from {@link toJSON}'s output, its word vectors and a tokenizer made from
+   * `json.tokenizer`. `weights` (one per vocabulary row) are required for SIF unless the weights can
+   * be recomputed: `countsFrom` is 'vectors' and `kv.counts` is there.
+   */
+  static fromJSON(json: unknown, kv: KeyedVectors, tokenizer: Tokenizer, weights?: Float32Array | null): SifModel {
+    const j = checkSifJson(json);
+    if (j.dim !== kv.dim) throw new OmnivecError('dimension_mismatch', `dim: the model is ${j.dim}-d, the word vectors are ${kv.dim}-d`);
+    if (j.vocabSize !== kv.size) {
+      throw new OmnivecError('dimension_mismatch', `vocabSize: the model was fitted on ${j.vocabSize} words, the word vectors have ${kv.size}`);
+    }
+    if (JSON.stringify(tokenizer.spec) !== JSON.stringify(j.tokenizer)) {
+      throw invalidArgument(`tokenizer: expected one made from ${JSON.stringify(j.tokenizer)}, got ${JSON.stringify(tokenizer.spec)}`);
+    }
+    const components = new Float32Array(j.components.length * j.dim);
+    j.components.forEach((row, c) => components.set(row, c * j.dim));
+    let w: Float32Array | null = null;
+    if (j.kind === 'sif') {
+      if (weights !== undefined && weights !== null) w = weights;
+      else if (j.countsFrom === 'vectors' && kv.counts !== null) w = sifWeights(kv.counts, sum(kv.counts), j.a!);
+      else throw invalidArgument(`weights: expected the SIF weights (${kv.size} numbers) for a model whose counts came from ${j.countsFrom === 'corpus' ? 'the fitting corpus' : 'vectors without counts'}, got none`);
+    }
+    return new SifModel({ kind: j.kind, kv, tokenizer, a: j.a, weights: w, components, countsFrom: j.countsFrom, stats: j.stats });
+  }
+}
+
+function sum(x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i]!;
+  return s;
+}
+
+/** Checks the shape of a parsed sif.json; `corrupt_file`-style messages are added by the loader. */
+export function checkSifJson(json: unknown): SifJson {
+  const bad = (what: string, got: unknown): never => {
+    throw invalidArgument(`${what}, got ${describe(got)}`);
+  };
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return bad('sif: expected an object', json);
+  const j = json as Record<string, unknown>;
+  if (j.format !== 'omnivec-sif') bad('format: expected "omnivec-sif"', j.format);
+  if (j.version !== 1) {
+    throw new OmnivecError('unsupported_version', `version: expected 1, got ${describe(j.version)}`);
+  }
+  if (j.kind !== 'sif' && j.kind !== 'average') bad('kind: expected "sif" or "average"', j.kind);
+  if (!Number.isInteger(j.dim) || (j.dim as number) < 1) bad('dim: expected a positive integer', j.dim);
+  if (!Number.isInteger(j.vocabSize) || (j.vocabSize as number) < 0) bad('vocabSize: expected a non-negative integer', j.vocabSize);
+  if (j.kind === 'sif') checkA(j.a);
+  else if (j.a !== null) bad('a: expected null for the plain average', j.a);
+  if (j.tokenizer === null || typeof j.tokenizer !== 'object') bad('tokenizer: expected a tokenizer spec object', j.tokenizer);
+  if (j.countsFrom !== null && j.countsFrom !== 'vectors' && j.countsFrom !== 'corpus') bad('countsFrom: expected "vectors", "corpus" or null', j.countsFrom);
+  if (!Array.isArray(j.components)) bad('components: expected an array of rows', j.components);
+  (j.components as unknown[]).forEach((row, c) => {
+    if (!Array.isArray(row) || row.length !== j.dim || !row.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      bad(`components[${c}]: expected ${j.dim as number} finite numbers`, row);
+    }
+  });
+  return j as unknown as SifJson;
+}
+
+/** A {@link SifModel} behind the collection-facing {@link TextEncoder} interface. */
+export class SifEncoder implements TextEncoder {
+  readonly model: SifModel;
+  readonly spec: TextEncoderSpec;
+
+  constructor(model: SifModel, name?: string) {
+    this.model = model;
+    this.spec = model.spec(name);
+  }
+
+  get dim(): number { return this.model.dim; }
+
+  async encode(texts: readonly string[]): Promise<Float32Array[]> {
+    if (!Array.isArray(texts)) throw invalidArgument(`texts: expected an array of strings, got ${describe(texts)}`);
+    return this.model.encode(texts);
+  }
+}
+
+/** The plain unweighted mean of the known words' vectors (no weights, nothing removed). */
+export function averageEncoder(kv: KeyedVectors, options: { tokenizer: Tokenizer }): SifModel {
+  const tokenizer = checkTokenizer(options?.tokenizer);
+  return new SifModel({ kind: 'average', kv, tokenizer, a: null, weights: null, components: new Float32Array(0), countsFrom: null, stats: null });
+}
+
+/** Growable int32 store of the fitting sentences as vocabulary rows (for corpus counts: a second pass). */
+class IdStore {
+  ids = new Int32Array(1 << 16);
+  length = 0;
+  ends: number[] = [];
+
+  push(id: number): void {
+    if (this.length === this.ids.length) {
+      const next = new Int32Array(this.ids.length * 2);
+      next.set(this.ids);
+      this.ids = next;
+    }
+    this.ids[this.length++] = id;
+  }
+
+  endSentence(): void { this.ends.push(this.length); }
+}
+
+async function* lines(sentences: Iterable<string> | AsyncIterable<string>): AsyncGenerator<string> {
+  if (sentences === null || typeof sentences !== 'object' || (!(Symbol.iterator in sentences) && !(Symbol.asyncIterator in sentences))) {
+    throw invalidArgument(`sentences: expected an iterable or async iterable of strings, got ${describe(sentences)}`);
+  }
+  let i = 0;
+  for await (const s of sentences as AsyncIterable<string>) {
+    if (typeof s !== 'string') throw invalidArgument(`sentences[${i}]: expected a string, got ${describe(s)}`);
+    i++;
+    yield s;
+  }
+}
+
+/**
+ * Fits SIF on a set of sentences: word weights a / (a + p(w)); the weighted mean of each
+ * sentence's known words; the first `components` principal directions of those sentence vectors
+ * (uncentered: eigenvectors of XᵀX, as TruncatedSVD in the paper's code), which `encode` removes.
+ * Sentences are read once; with corpus counts their known words are kept as int32 ids for a
+ * second pass (4 bytes a known token).
+ */
+export async function fitSif(kv: KeyedVectors, sentences: Iterable<string> | AsyncIterable<string>, options: SifFitOptions): Promise<SifModel> {
+  if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object with a tokenizer, got ${describe(options)}`);
+  const tokenizer = checkTokenizer(options.tokenizer);
+  const a = checkA(options.a ?? DEFAULT_A);
+  const k = options.components ?? 1;
+  if (!Number.isInteger(k) || k < 0 || k > kv.dim) throw invalidArgument(`components: expected an integer from 0 to ${kv.dim} (the dimension), got ${describe(k)}`);
+  const countsFrom = options.counts ?? (kv.counts !== null ? 'vectors' : 'corpus');
+  if (countsFrom !== 'vectors' && countsFrom !== 'corpus') throw invalidArgument(`counts: expected "vectors" or "corpus", got ${describe(countsFrom)}`);
+  if (countsFrom === 'vectors' && kv.counts === null) {
+    throw invalidArgument('counts: expected word vectors with counts for counts "vectors", got vectors without counts (a file without frequencies); use counts "corpus"');
+  }
+  if (kv.size === 0) throw invalidArgument('kv: expected word vectors with at least one word, got an empty vocabulary');
+
+  const d = kv.dim;
+  const gram = new GramAccumulator(d);
+  const mean = new Float64Array(d);
+  const stats: SifFitStats = {
+    sentences: 0, emptySentences: 0, tokens: 0, knownTokens: 0, countsFrom, total: 0, eigenvalues: [], explained: [],
+  };
+  let weights: Float32Array;
+  const vec = kv.vectors;
+
+  const addSentence = (ids: ArrayLike<number>, from: number, to: number): void => {
+    mean.fill(0);
+    for (let t = from; t < to; t++) {
+      const r = ids[t]!;
+      const w = weights[r]!;
+      const base = r * d;
+      for (let j = 0; j < d; j++) mean[j] = mean[j]! + w * vec[base + j]!;
+    }
+    const n = to - from;
+    if (n === 0) {
+      stats.emptySentences++;
+      return;
+    }
+    for (let j = 0; j < d; j++) mean[j] = mean[j]! / n;
+    gram.add(mean);
+  };
+
+  if (countsFrom === 'vectors') {
+    stats.total = sum(kv.counts!);
+    weights = sifWeights(kv.counts!, stats.total, a);
+    const ids: number[] = [];
+    for await (const s of lines(sentences)) {
+      ids.length = 0;
+      for (const t of tokenizer.tokenize(s)) {
+        stats.tokens++;
+        const r = kv.indexOf(t);
+        if (r >= 0) ids.push(r);
+      }
+      stats.sentences++;
+      stats.knownTokens += ids.length;
+      addSentence(ids, 0, ids.length);
+    }
+  } else {
+    // p(w) = count(w) / (all tokens of the fitting sentences, known or not).
+    const counts = new Float64Array(kv.size);
+    const store = new IdStore();
+    for await (const s of lines(sentences)) {
+      for (const t of tokenizer.tokenize(s)) {
+        stats.tokens++;
+        const r = kv.indexOf(t);
+        if (r >= 0) {
+          counts[r] = counts[r]! + 1;
+          store.push(r);
+        }
+      }
+      store.endSentence();
+      stats.sentences++;
+    }
+    stats.knownTokens = store.length;
+    stats.total = stats.tokens;
+    weights = sifWeights(counts, stats.total, a);
+    let from = 0;
+    for (const to of store.ends) {
+      addSentence(store.ids, from, to);
+      from = to;
+    }
+  }
+  if (stats.sentences === 0) throw invalidArgument('sentences: expected at least one sentence to fit on, got none');
+  if (k > 0 && gram.count === 0) {
+    throw invalidArgument(`sentences: expected at least one sentence with a word of the vocabulary to fit the components on, got ${stats.sentences} sentences and none has one`);
+  }
+  const pc = topEigenvectors(gram.matrix(), d, k);
+  stats.eigenvalues = pc.eigenvalues;
+  stats.explained = pc.explained;
+  return new SifModel({
+    kind: 'sif', kv, tokenizer, a, weights, components: Float32Array.from(pc.components), countsFrom, stats,
+  });
+}
