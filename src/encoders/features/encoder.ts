@@ -96,7 +96,9 @@ export class FeatureEncoder {
       if (need.length > 0) {
         throw new OmnivecError('not_trained',
           `schema.fields[${i}] (${JSON.stringify(f.name)}): no ${need.join(', ')}; fit the schema on data first ` +
-          `(fitFeatureSchema, or omnivec encode features --fit) or write them in the schema`, { field: f.name, missing: need });
+          `(fitFeatureSchema, or omnivec encode features --fit) or write them in the schema` +
+          (f.type === 'numeric' && f.scale !== 'standard' && need.includes('mean') ? ' (missing: "mean" uses the mean; missing: "zero" does without)' : ''),
+          { field: f.name, missing: need });
       }
     });
     this.schema = s;
