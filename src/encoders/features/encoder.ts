@@ -11,7 +11,7 @@ import {
   MAX_FEATURE_DIM, categoricalDims, missingStatistics, parseFeatureSchema,
   type FeatureType, type ResolvedField, type ResolvedSchema,
 } from './schema.js';
-import { categoryOf, checkRow, isMissing, numberOf, rowError, tokensOf, type FeatureRow } from './values.js';
+import { categoryOf, checkRow, isMissing, numberOf, rowError, tokensOf, valueOf, type FeatureRow } from './values.js';
 
 /** Where a field's columns are in the vector. */
 export interface FeatureSlice {
@@ -195,7 +195,7 @@ export class FeatureEncoder {
       throw new OmnivecError('invalid_argument', `out: expected a Float32Array with ${this.dim} components from offset ${String(offset)}`);
     }
     out.fill(0, offset, offset + this.dim);
-    for (const p of this.#plans) this.#encodeField(p, row[p.field.name], out, offset + p.offset, label);
+    for (const p of this.#plans) this.#encodeField(p, valueOf(row, p.field.name), out, offset + p.offset, label);
     if (this.schema.normalize) normalizeInPlace(out, offset, this.dim);
   }
 

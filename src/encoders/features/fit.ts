@@ -7,7 +7,7 @@
 import { OmnivecError } from '../../errors.js';
 import { fieldDims } from './encoder.js';
 import { MAX_FEATURE_DIM, missingStatistics, parseFeatureSchema, type ResolvedField, type ResolvedSchema } from './schema.js';
-import { categoryOf, checkRow, isMissing, numberOf, tokensOf, type FeatureRow } from './values.js';
+import { categoryOf, checkRow, isMissing, numberOf, tokensOf, valueOf, type FeatureRow } from './values.js';
 
 /** What fitting saw and learnt for one field. */
 export interface FieldFitReport {
@@ -65,7 +65,7 @@ export class FeatureFitter {
       const s = this.#states[i];
       if (s === null || s === undefined) continue;
       const f = fields[i]!;
-      const v = row[f.name];
+      const v = valueOf(row, f.name);
       if (isMissing(v)) { s.missing++; continue; }
       if (s.kind === 'numeric') {
         const x = numberOf(v, label, f.name);

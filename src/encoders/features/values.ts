@@ -5,8 +5,16 @@
 import { OmnivecError, describe } from '../../errors.js';
 import { parseNumber } from '../../io/common.js';
 
-/** One input row: field name → value (a string, a number, a boolean, an array of those, or null). */
-export type FeatureRow = Readonly<Record<string, unknown>>;
+/**
+ * One input row: an object of field name → value (a string, a number, a boolean, an array of those,
+ * or null). Typed `object` so that rows described by an interface are accepted as they are.
+ */
+export type FeatureRow = object;
+
+/** The value of `field` in a row. */
+export function valueOf(row: FeatureRow, field: string): unknown {
+  return (row as Record<string, unknown>)[field];
+}
 
 /** `invalid_argument` for a value of a row: `<row>, field "<name>": expected …, got …`. */
 export function rowError(row: string, field: string, expected: string, got: string): OmnivecError {
