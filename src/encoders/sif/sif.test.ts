@@ -133,25 +133,25 @@ test('toJSON / fromJSON round trip; weights recomputed from the vectors\' counts
   const json = JSON.parse(JSON.stringify(model.toJSON()));
   assert.equal(json.format, 'omnivec-sif');
   assert.deepEqual(json.tokenizer, { kind: 'whitespace' });
-  const back = SifModel.fromJSON(json, kv, ws);
+  const back = SifModel.fromJSON(json, kv); // tokenizer made from the spec
   assert.deepEqual(back.encode(['the cat', 'dog']), model.encode(['the cat', 'dog']));
   assert.equal(back.fingerprint(), model.fingerprint());
 
   const corpus = await fitSif(tiny(false), ['the cat', 'the dog'], { a: 0.2, tokenizer: ws });
   const cj = corpus.toJSON();
-  throwsCode(() => SifModel.fromJSON(cj, tiny(false), ws), 'invalid_argument', /weights: expected the SIF weights \(3 numbers\)/);
-  const back2 = SifModel.fromJSON(cj, tiny(false), ws, corpus.weights);
+  throwsCode(() => SifModel.fromJSON(cj, tiny(false)), 'invalid_argument', /weights: expected the SIF weights \(3 numbers\)/);
+  const back2 = SifModel.fromJSON(cj, tiny(false), corpus.weights, ws);
   assert.deepEqual(back2.encode(['the cat']), corpus.encode(['the cat']));
 
   const avg = averageEncoder(kv, { tokenizer: ws });
-  assert.deepEqual(SifModel.fromJSON(avg.toJSON(), kv, ws).encode(['the cat']), avg.encode(['the cat']));
+  assert.deepEqual(SifModel.fromJSON(avg.toJSON(), kv).encode(['the cat']), avg.encode(['the cat']));
 
   const big = new KeyedVectors(['x', 'y', 'z', 'w'], new Float32Array(8), 2);
-  throwsCode(() => SifModel.fromJSON(json, big, ws), 'dimension_mismatch', /vocabSize: the model was fitted on 3 words, the word vectors have 4/);
-  throwsCode(() => SifModel.fromJSON({ ...json, version: 2 }, kv, ws), 'unsupported_version', /version: expected 1, got the number 2/);
-  throwsCode(() => SifModel.fromJSON({ ...json, components: [[1]] }, kv, ws), 'invalid_argument', /components\[0\]: expected 2 finite numbers/);
+  throwsCode(() => SifModel.fromJSON(json, big), 'dimension_mismatch', /vocabSize: the model was fitted on 3 words, the word vectors have 4/);
+  throwsCode(() => SifModel.fromJSON({ ...json, version: 2 }, kv), 'unsupported_version', /version: expected 1, got the number 2/);
+  throwsCode(() => SifModel.fromJSON({ ...json, components: [[1]] }, kv), 'invalid_argument', /components\[0\]: expected 2 finite numbers/);
   const words: Tokenizer = { spec: { kind: 'words' }, tokenize: ws.tokenize };
-  throwsCode(() => SifModel.fromJSON(json, kv, words), 'invalid_argument', /tokenizer: expected one made from \{"kind":"whitespace"\}/);
+  throwsCode(() => SifModel.fromJSON(json, kv, null, words), 'invalid_argument', /tokenizer: expected one made from \{"kind":"whitespace"\}/);
 });
 
 test('asEncoder: async encode, dim, a spec naming the model by content', async () => {
@@ -160,7 +160,9 @@ test('asEncoder: async encode, dim, a spec naming the model by content', async (
   const enc = model.asEncoder();
   assert.equal(enc.dim, 2);
   assert.match(enc.spec.model, /^sif:[0-9a-f]{16}$/);
-  assert.deepEqual({ ...enc.spec, model: '' }, { model: '', kind: 'sif', dim: 2, a: 0.2, components: 1, tokenizer: { kind: 'whitespace' } });
+  assert.deepEqual({ ...enc.spec, model: '' }, {
+    model: '', kind: 'sif', dim: 2, a: 0.2, components: 1, normalizeWords: false, tokenizer: { kind: 'whitespace' },
+  });
   assert.deepEqual(await enc.encode(['the cat']), model.encode(['the cat']));
   assert.equal(model.asEncoder('my-sif').spec.model, 'my-sif');
   const other = await fitSif(kv, ['the cat', 'the dog'], { a: 0.5, tokenizer: ws });
@@ -176,7 +178,25 @@ test('fitSif refuses bad options and empty input with typed errors', async () =>
   await rejectsCode(fitSif(kv, ['zebra', 'yak'], { tokenizer: ws }), 'invalid_argument', /got 2 sentences and none has one/);
   await rejectsCode(fitSif(kv, 'the cat' as never, { tokenizer: ws }), 'invalid_argument', /sentences: expected an iterable or async iterable of strings, got the string "the cat"/);
   await rejectsCode(fitSif(kv, [1] as never, { tokenizer: ws }), 'invalid_argument', /sentences\[0\]: expected a string, got the number 1/);
-  await rejectsCode(fitSif(kv, ['the'], {} as never), 'invalid_argument', /tokenizer: expected a Tokenizer/);
+  await rejectsCode(fitSif(kv, ['the'], { tokenizer: 3 as never }), 'invalid_argument', /tokenizer: expected a Tokenizer or a spec such as \{"kind": "words"\}, got the number 3/);
+  await rejectsCode(fitSif(kv, ['the'], { tokenizer: { kind: 'chars' } as never }), 'invalid_argument', /tokenizer\.kind: expected "words" or "whitespace"/);
+  await rejectsCode(fitSif(kv, ['the'], { normalizeWords: 1 as never }), 'invalid_argument', /normalizeWords: expected a boolean, got the number 1/);
   const model = await fitSif(kv, ['the cat'], { tokenizer: ws, components: 0 });
   throwsCode(() => model.encode([3 as never]), 'invalid_argument', /text: expected a string, got the number 3/);
+});
+
+test('normalizeWords averages unit word vectors; the default tokenizer is {kind: "words"}', async () => {
+  // the = (3, 4) → (.6, .8); cat = (0, 2) → (0, 1).
+  const kv = new KeyedVectors(['the', 'cat'], Float32Array.from([3, 4, 0, 2]), 2, Float64Array.from([1, 1]));
+  const avg = averageEncoder(kv, { normalizeWords: true });
+  assert.equal(avg.tokenizer.spec.kind, 'words');
+  closeVec(avg.encode(['The, CAT!'])[0]!, [0.3, 0.9]);
+  closeVec(averageEncoder(kv).encode(['the cat'])[0]!, [1.5, 3]);
+  // p = .5 each, a = .5 → weight .5: (.5·(.6, .8) + .5·(0, 1)) / 2, then the component removed.
+  const model = await fitSif(kv, ['the cat', 'cat'], { a: 0.5, normalizeWords: true, components: 0 });
+  closeVec(model.encode(['the cat'])[0]!, [0.15, 0.45]);
+  assert.equal(model.toJSON().normalizeWords, true);
+  const back = SifModel.fromJSON(JSON.parse(JSON.stringify(model.toJSON())), kv);
+  assert.deepEqual(back.encode(['the cat']), model.encode(['the cat']));
+  assert.equal(back.fingerprint(), model.fingerprint());
 });

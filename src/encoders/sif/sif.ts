@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import type { KeyedVectors } from '../word2vec/keyed-vectors.js';
-import type { Tokenizer, TokenizerSpec } from '../text/tokenizer.js';
+import { createTokenizer, type Tokenizer, type TokenizerSpec } from '../text/tokenizer.js';
 import { GramAccumulator, topEigenvectors } from './linalg.js';
 
 /** Where the word probabilities p(w) come from. */
@@ -20,8 +20,11 @@ export type CountsSource = 'vectors' | 'corpus';
 export interface SifFitOptions {
   /** The smoothing parameter a of the weight a / (a + p(w)); default 1e-3 (the paper: 1e-4 … 1e-3). */
   a?: number;
-  /** How sentences are cut into words; use the tokenizer the word vectors were trained with. */
-  tokenizer: Tokenizer;
+  /**
+   * How sentences are cut into words: a Tokenizer or its spec (default `{kind: 'words'}`). Use
+   * the tokenizer the word vectors were trained with.
+   */
+  tokenizer?: Tokenizer | TokenizerSpec;
   /**
    * p(w) from the vectors' counts (`kv.counts`, the training corpus' frequencies) or counted on
    * the fitting sentences. Default: 'vectors' when `kv.counts` exists, else 'corpus'.
@@ -29,6 +32,11 @@ export interface SifFitOptions {
   counts?: CountsSource;
   /** Principal components removed; default 1 (the paper's). 0 keeps the weighted mean. */
   components?: number;
+  /**
+   * Scale every word vector to unit length before averaging (default false: the paper averages
+   * the raw vectors). Word2Vec norms grow with frequency; see docs/sif.md for what this does on STS-B.
+   */
+  normalizeWords?: boolean;
 }
 
 /** What fitting saw. */
@@ -59,6 +67,8 @@ export interface SifJson {
   /** null for the plain average. */
   a: number | null;
   tokenizer: TokenizerSpec;
+  /** Word vectors scaled to unit length before averaging. */
+  normalizeWords: boolean;
   countsFrom: CountsSource | null;
   /** k rows of `dim` numbers (unit, orthogonal). */
   components: number[][];
@@ -91,11 +101,19 @@ function checkA(a: unknown): number {
   return a;
 }
 
-function checkTokenizer(t: unknown): Tokenizer {
-  if (t === null || typeof t !== 'object' || typeof (t as Tokenizer).tokenize !== 'function' || typeof (t as Tokenizer).spec !== 'object') {
-    throw invalidArgument(`tokenizer: expected a Tokenizer (createTokenizer(spec)), got ${describe(t)}`);
+/** A Tokenizer as it is, a spec through createTokenizer, undefined as the default `{kind: 'words'}`. */
+export function resolveTokenizer(t: unknown): Tokenizer {
+  if (t === undefined) return createTokenizer();
+  if (t === null || typeof t !== 'object') {
+    throw invalidArgument(`tokenizer: expected a Tokenizer or a spec such as {"kind": "words"}, got ${describe(t)}`);
   }
-  return t as Tokenizer;
+  if (typeof (t as Tokenizer).tokenize === 'function') {
+    if ((t as Tokenizer).spec === null || typeof (t as Tokenizer).spec !== 'object') {
+      throw invalidArgument(`tokenizer.spec: expected the spec the tokenizer was made from, got ${describe((t as Tokenizer).spec)}`);
+    }
+    return t as Tokenizer;
+  }
+  return createTokenizer(t as TokenizerSpec);
 }
 
 /** Weights a / (a + count / total) for every row; rows with no count (p = 0) get weight 1. */
@@ -119,13 +137,16 @@ export class SifModel {
   readonly weights: Float32Array | null;
   /** Row-major k×dim, unit orthogonal rows: the directions removed from every sentence vector. */
   readonly components: Float32Array;
+  readonly normalizeWords: boolean;
   readonly countsFrom: CountsSource | null;
   readonly stats: SifFitStats | null;
+  /** The rows averaged: `kv.vectors`, or `kv.unitVectors()` with `normalizeWords`. */
+  readonly #rows: Float32Array;
   #fingerprint: string | null = null;
 
   constructor(init: {
     kind: 'sif' | 'average'; kv: KeyedVectors; tokenizer: Tokenizer; a: number | null; weights: Float32Array | null;
-    components: Float32Array; countsFrom: CountsSource | null; stats: SifFitStats | null;
+    components: Float32Array; normalizeWords?: boolean; countsFrom: CountsSource | null; stats: SifFitStats | null;
   }) {
     const { kv } = init;
     if (init.weights !== null && init.weights.length !== kv.size) {
@@ -136,10 +157,12 @@ export class SifModel {
     }
     this.kind = init.kind;
     this.kv = kv;
-    this.tokenizer = checkTokenizer(init.tokenizer);
+    this.tokenizer = resolveTokenizer(init.tokenizer);
     this.a = init.a;
     this.weights = init.weights;
     this.components = init.components;
+    this.normalizeWords = init.normalizeWords ?? false;
+    this.#rows = this.normalizeWords ? kv.unitVectors() : kv.vectors;
     this.countsFrom = init.countsFrom;
     this.stats = init.stats;
   }
@@ -155,7 +178,7 @@ export class SifModel {
    */
   weightedMean(tokens: readonly string[], out: Float64Array): number {
     const d = this.kv.dim;
-    const vec = this.kv.vectors;
+    const vec = this.#rows;
     const w = this.weights;
     out.fill(0);
     let known = 0;
@@ -220,7 +243,7 @@ export class SifModel {
   fingerprint(): string {
     if (this.#fingerprint !== null) return this.#fingerprint;
     const h = createHash('sha256');
-    h.update(JSON.stringify({ kind: this.kind, a: this.a, dim: this.dim, tokenizer: this.tokenizer.spec }));
+    h.update(JSON.stringify({ kind: this.kind, a: this.a, dim: this.dim, tokenizer: this.tokenizer.spec, normalizeWords: this.normalizeWords }));
     const bytes = (x: Float32Array): Uint8Array => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
     h.update(bytes(this.components));
     if (this.weights !== null) h.update(bytes(this.weights));
@@ -238,6 +261,7 @@ export class SifModel {
       dim: this.dim,
       a: this.a,
       components: this.componentCount,
+      normalizeWords: this.normalizeWords,
       tokenizer: this.tokenizer.spec,
     };
   }
@@ -254,17 +278,19 @@ export class SifModel {
     for (let c = 0; c < this.components.length; c += d) components.push(Array.from(this.components.subarray(c, c + d)));
     return {
       format: 'omnivec-sif', version: 1, kind: this.kind, dim: d, vocabSize: this.kv.size, a: this.a,
-      tokenizer: this.tokenizer.spec, countsFrom: this.countsFrom, components, stats: this.stats,
+      tokenizer: this.tokenizer.spec, normalizeWords: this.normalizeWords, countsFrom: this.countsFrom, components, stats: this.stats,
     };
   }
 
   /**
-   * Rebuilds a model from {@link toJSON}'s output, its word vectors and a tokenizer made from
-   * `json.tokenizer`. `weights` (one per vocabulary row) are required for SIF unless the weights can
-   * be recomputed: `countsFrom` is 'vectors' and `kv.counts` is there.
+   * Rebuilds a model from {@link toJSON}'s output and its word vectors; the tokenizer is made from
+   * `json.tokenizer` (or given, and then it must have that spec). `weights` (one per vocabulary
+   * row) are required for SIF unless they can be recomputed: `countsFrom` is 'vectors' and
+   * `kv.counts` is there.
    */
-  static fromJSON(json: unknown, kv: KeyedVectors, tokenizer: Tokenizer, weights?: Float32Array | null): SifModel {
+  static fromJSON(json: unknown, kv: KeyedVectors, weights?: Float32Array | null, tokenizer?: Tokenizer): SifModel {
     const j = checkSifJson(json);
+    tokenizer ??= createTokenizer(j.tokenizer);
     if (j.dim !== kv.dim) throw new OmnivecError('dimension_mismatch', `dim: the model is ${j.dim}-d, the word vectors are ${kv.dim}-d`);
     if (j.vocabSize !== kv.size) {
       throw new OmnivecError('dimension_mismatch', `vocabSize: the model was fitted on ${j.vocabSize} words, the word vectors have ${kv.size}`);
@@ -280,7 +306,9 @@ export class SifModel {
       else if (j.countsFrom === 'vectors' && kv.counts !== null) w = sifWeights(kv.counts, sum(kv.counts), j.a!);
       else throw invalidArgument(`weights: expected the SIF weights (${kv.size} numbers) for a model whose counts came from ${j.countsFrom === 'corpus' ? 'the fitting corpus' : 'vectors without counts'}, got none`);
     }
-    return new SifModel({ kind: j.kind, kv, tokenizer, a: j.a, weights: w, components, countsFrom: j.countsFrom, stats: j.stats });
+    return new SifModel({
+      kind: j.kind, kv, tokenizer, a: j.a, weights: w, components, normalizeWords: j.normalizeWords, countsFrom: j.countsFrom, stats: j.stats,
+    });
   }
 }
 
@@ -307,6 +335,7 @@ export function checkSifJson(json: unknown): SifJson {
   if (j.kind === 'sif') checkA(j.a);
   else if (j.a !== null) bad('a: expected null for the plain average', j.a);
   if (j.tokenizer === null || typeof j.tokenizer !== 'object') bad('tokenizer: expected a tokenizer spec object', j.tokenizer);
+  if (typeof j.normalizeWords !== 'boolean') bad('normalizeWords: expected a boolean', j.normalizeWords);
   if (j.countsFrom !== null && j.countsFrom !== 'vectors' && j.countsFrom !== 'corpus') bad('countsFrom: expected "vectors", "corpus" or null', j.countsFrom);
   if (!Array.isArray(j.components)) bad('components: expected an array of rows', j.components);
   (j.components as unknown[]).forEach((row, c) => {
@@ -335,10 +364,22 @@ export class SifEncoder implements TextEncoder {
   }
 }
 
-/** The plain unweighted mean of the known words' vectors (no weights, nothing removed). */
-export function averageEncoder(kv: KeyedVectors, options: { tokenizer: Tokenizer }): SifModel {
-  const tokenizer = checkTokenizer(options?.tokenizer);
-  return new SifModel({ kind: 'average', kv, tokenizer, a: null, weights: null, components: new Float32Array(0), countsFrom: null, stats: null });
+/**
+ * The plain unweighted mean of the known words' vectors (no weights, nothing removed), the
+ * baseline SIF is measured against.
+ */
+export function averageEncoder(kv: KeyedVectors, options: { tokenizer?: Tokenizer | TokenizerSpec; normalizeWords?: boolean } = {}): SifModel {
+  const tokenizer = resolveTokenizer(options?.tokenizer);
+  const normalizeWords = checkBool('normalizeWords', options.normalizeWords);
+  return new SifModel({
+    kind: 'average', kv, tokenizer, a: null, weights: null, components: new Float32Array(0), normalizeWords, countsFrom: null, stats: null,
+  });
+}
+
+function checkBool(name: string, v: unknown): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw invalidArgument(`${name}: expected a boolean, got ${describe(v)}`);
+  return v;
 }
 
 /** Growable int32 store of the fitting sentences as vocabulary rows (for corpus counts: a second pass). */
@@ -378,9 +419,9 @@ async function* lines(sentences: Iterable<string> | AsyncIterable<string>): Asyn
  * Sentences are read once; with corpus counts their known words are kept as int32 ids for a
  * second pass (4 bytes a known token).
  */
-export async function fitSif(kv: KeyedVectors, sentences: Iterable<string> | AsyncIterable<string>, options: SifFitOptions): Promise<SifModel> {
-  if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object with a tokenizer, got ${describe(options)}`);
-  const tokenizer = checkTokenizer(options.tokenizer);
+export async function fitSif(kv: KeyedVectors, sentences: Iterable<string> | AsyncIterable<string>, options: SifFitOptions = {}): Promise<SifModel> {
+  if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
+  const tokenizer = resolveTokenizer(options.tokenizer);
   const a = checkA(options.a ?? DEFAULT_A);
   const k = options.components ?? 1;
   if (!Number.isInteger(k) || k < 0 || k > kv.dim) throw invalidArgument(`components: expected an integer from 0 to ${kv.dim} (the dimension), got ${describe(k)}`);
@@ -390,6 +431,7 @@ export async function fitSif(kv: KeyedVectors, sentences: Iterable<string> | Asy
     throw invalidArgument('counts: expected word vectors with counts for counts "vectors", got vectors without counts (a file without frequencies); use counts "corpus"');
   }
   if (kv.size === 0) throw invalidArgument('kv: expected word vectors with at least one word, got an empty vocabulary');
+  const normalizeWords = checkBool('normalizeWords', options.normalizeWords);
 
   const d = kv.dim;
   const gram = new GramAccumulator(d);
@@ -398,7 +440,7 @@ export async function fitSif(kv: KeyedVectors, sentences: Iterable<string> | Asy
     sentences: 0, emptySentences: 0, tokens: 0, knownTokens: 0, countsFrom, total: 0, eigenvalues: [], explained: [],
   };
   let weights: Float32Array;
-  const vec = kv.vectors;
+  const vec = normalizeWords ? kv.unitVectors() : kv.vectors;
 
   const addSentence = (ids: ArrayLike<number>, from: number, to: number): void => {
     mean.fill(0);
@@ -465,6 +507,6 @@ export async function fitSif(kv: KeyedVectors, sentences: Iterable<string> | Asy
   stats.eigenvalues = pc.eigenvalues;
   stats.explained = pc.explained;
   return new SifModel({
-    kind: 'sif', kv, tokenizer, a, weights, components: Float32Array.from(pc.components), countsFrom, stats,
+    kind: 'sif', kv, tokenizer, a, weights, components: Float32Array.from(pc.components), normalizeWords, countsFrom, stats,
   });
 }
