@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'src/vector/wasm/assembly/**', 'src/vector/wasm/kernels.generated.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'src/**/assembly/**', 'src/vector/wasm/kernels.generated.ts', 'src/encoders/word2vec/w2v.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
