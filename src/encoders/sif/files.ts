@@ -13,8 +13,11 @@
  * hashes the vocabulary, the vectors, the weights and the settings), so a referenced file that has
  * changed since is refused (`corrupt_file`) instead of silently giving other vectors.
  */
+import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { writeFileAtomic } from '../../storage/atomic.js';
 import { decodeFloat32LE, encodeFloat32LE } from '../../io/vecs.js';
@@ -168,4 +171,27 @@ export async function loadSif(dir: string, options: { kv?: KeyedVectors } = {}):
       `vectors with fingerprint ${model.fingerprint()}: the file changed since the model was saved`);
   }
   return model;
+}
+
+/**
+ * The lines of a text file (`.gz` decompressed on the way), `\r\n` tolerated, empty lines kept
+ * (a sentence without words is counted and encoded as zero). `not_found` for a missing file.
+ */
+export async function* readTextLines(path: string): AsyncGenerator<string> {
+  if (typeof path !== 'string' || path === '') throw invalidArgument(`path: expected a file name, got ${describe(path)}`);
+  try {
+    await stat(path);
+  } catch {
+    throw new OmnivecError('not_found', `${path}: expected a text file, got no such file`, { path });
+  }
+  const file = createReadStream(path);
+  const input = path.toLowerCase().endsWith('.gz') ? file.pipe(createGunzip()) : file;
+  file.on('error', (e) => input.destroy(e));
+  const rl = createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const line of rl) yield line;
+  } finally {
+    rl.close();
+    file.destroy();
+  }
 }
