@@ -12,7 +12,6 @@ import { extname } from 'node:path';
 import { OmnivecError, describe } from '../../errors.js';
 import { fileError, fileSize, withReader } from '../../io/block-reader.js';
 import { corrupt, decodeUtf8, quote, stripBom, type OpenedRecords, type ImportRecord } from '../../io/common.js';
-import { sniff } from '../../io/detect.js';
 import { withSink } from '../../io/sink.js';
 import { openWord2vecBinary, openWord2vecText, writeWord2vec } from '../../io/word2vec.js';
 import { KeyedVectors } from './keyed-vectors.js';
@@ -55,7 +54,11 @@ function checkOptions(options: unknown, known: readonly string[]): void {
   }
 }
 
-/** Text or binary, from the first bytes: a `count dim` header followed by non-text bytes is binary. */
+/**
+ * Text or binary, from the first bytes: after a `count dim` header, a text file's next line is a
+ * word and `dim` numbers; a binary row is a word and `dim × 4` bytes that never read as that.
+ * A file without a header is text (GloVe).
+ */
 async function detectBinary(path: string): Promise<boolean> {
   const size = await fileSize(path);
   let fh;
@@ -65,12 +68,20 @@ async function detectBinary(path: string): Promise<boolean> {
     throw fileError(path, e);
   }
   try {
-    const head = Buffer.alloc(Math.min(4096, size));
+    const first = Buffer.alloc(Math.min(256, size));
+    await fh.read(first, 0, first.length, 0);
+    const nl = first.indexOf(0x0a);
+    const header = /^\uFEFF?\s*(\d+)[ \t]+(\d+)\s*$/.exec(first.subarray(0, nl < 0 ? first.length : nl).toString('latin1').replace(/^\xEF\xBB\xBF/, ''));
+    if (nl < 0 || header === null) return false;
+    const dim = Number(header[2]);
+    const head = Buffer.alloc(Math.min(size, nl + 1 + 65536 + dim * 32));
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    const kind = sniff(head.subarray(0, bytesRead), size);
-    if (kind === 'word2vec-binary') return true;
-    if (kind === 'word2vec') return false;
-    return extname(path).toLowerCase() === '.bin';
+    const rest = head.subarray(nl + 1, bytesRead);
+    const end = rest.indexOf(0x0a);
+    if (end < 0) return rest.length > 0 && extname(path).toLowerCase() !== '.txt' && extname(path).toLowerCase() !== '.vec';
+    const fields = rest.subarray(0, end).toString('latin1').trim().split(/[ \t]+/);
+    const numeric = fields.length === dim + 1 && fields.slice(1).every((f) => /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:nan|inf|infinity)$/i.test(f));
+    return !numeric;
   } finally {
     await fh.close();
   }

@@ -72,12 +72,13 @@ export class Scanner {
   readonly #scratch: Float32Array;
   readonly #blockOut: Float32Array;
 
-  constructor(kv: KeyedVectors) {
+  /** `wasm: false` forces the plain JavaScript scan (used above 2 GiB of vectors; tests compare the two). */
+  constructor(kv: KeyedVectors, options: { wasm?: boolean } = {}) {
     this.rows = kv.size;
     this.dim = kv.dim;
     const d = kv.dim;
     const bytes = kv.vectors.length * 4;
-    if (bytes + 2 * BLOCK_QUERIES * BLOCK_ROWS * 4 < WASM_LIMIT) {
+    if (options.wasm !== false && bytes + 2 * BLOCK_QUERIES * BLOCK_ROWS * 4 < WASM_LIMIT) {
       const outFloats = Math.max(this.rows, BLOCK_QUERIES * BLOCK_ROWS);
       const arena = new Arena(bytes + (BLOCK_QUERIES * d + outFloats) * 4 + 65536);
       this.#arena = arena;
