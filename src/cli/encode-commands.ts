@@ -224,6 +224,8 @@ export async function cmdEncodeFeatures(dir: string, o: EncodeFeaturesOpts, out:
   };
   const rows = inputRows(input, format, checkColumns);
   const empty = (): OmnivecError => new OmnivecError('invalid_argument', `--input ${input}: expected rows, got none (empty input)`);
+  // With the vectors on stdout, messages go to stderr.
+  const say = (s: string): void => { if (o.output === '-') process.stderr.write(s + '\n'); else out.line(s); };
 
   // Fit, or check that the schema is complete.
   let schema: ResolvedSchema;
@@ -237,8 +239,8 @@ export async function cmdEncodeFeatures(dir: string, o: EncodeFeaturesOpts, out:
     if (fitter.rows === 0) throw empty();
     schema = fitter.finish();
     const report = fitter.report();
-    out.line(`fitted ${o.schema} on ${fmt(fitter.rows)} rows of ${input}:`);
-    report.forEach((r, i) => out.line(describeFit(r, schema.fields[i]!)));
+    say(`fitted ${o.schema} on ${fmt(fitter.rows)} rows of ${input}:`);
+    report.forEach((r, i) => say(describeFit(r, schema.fields[i]!)));
   } else {
     schema = inSchemaFile(o.schema, () => new FeatureEncoder(raw)).schema;
     let any = false;
@@ -246,8 +248,6 @@ export async function cmdEncodeFeatures(dir: string, o: EncodeFeaturesOpts, out:
     if (!any) throw empty();
   }
   const enc = new FeatureEncoder(schema);
-  const quiet = o.output === '-';
-  const say = (s: string): void => { if (quiet) process.stderr.write(s + '\n'); else out.line(s); };
   say(`${fmt(enc.dim)} dimensions: ${describeLayout(enc)}`);
   if (o.saveSchema !== undefined) {
     await withSink(o.saveSchema, (sink) => sink.write(JSON.stringify(schema, null, 2) + '\n'));
