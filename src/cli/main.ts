@@ -5,6 +5,10 @@ import {
   dbDir, stdout, cmdCreate, cmdList, cmdInfo, cmdDrop, cmdImport, cmdExport, cmdQuery, cmdGet, cmdDelete,
   cmdVerify, cmdCompact, cmdEvaluate, type Out,
 } from './db-commands.js';
+import { registerTrainCommands } from './train-commands.js';
+import { registerItem2VecCommands } from './item2vec-commands.js';
+import { registerSifCommands } from './sif-commands.js';
+import { registerEncodeCommands } from './encode-commands.js';
 
 /**
  * The `omnivec` command. Errors map to exit codes in one table (docs/cli.md); usage errors exit 2.
@@ -101,6 +105,12 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .option('--ef-search <n>', 'HNSW candidate list').option('--n-probe <n>', 'IVF lists to scan')
     .option('--json', 'print JSON')
     .action((name: string, o) => cmdEvaluate(db(), name, o, out));
+  const train = p.command('train').description('train embeddings: word2vec, item2vec, sif');
+  registerTrainCommands(train, db, out);
+  registerItem2VecCommands(train, p, out);
+  const evalCmd = p.command('eval').description('evaluate vectors: sts');
+  registerSifCommands(train, evalCmd, out);
+  registerEncodeCommands(p, out);
   p.command('version').description('print the version').action(() => out.line(version()));
   p.command('help [command]').description('help on a command').action((cmd: string | undefined) => {
     const c = cmd === undefined ? undefined : p.commands.find((x) => x.name() === cmd);
