@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { KeyedVectors } from '../word2vec/keyed-vectors.js';
 import { saveWordVectors } from '../word2vec/files.js';
 import { OmnivecError } from '../../errors.js';
 import { averageEncoder, fitSif } from './sif.js';
-import { loadSif, saveSif } from './files.js';
+import { loadSif, readTextLines, saveSif } from './files.js';
 
 async function rejectsCode(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
@@ -88,4 +89,19 @@ test('the plain average saves without weights; broken folders are refused with t
   await rejectsCode(loadSif(out), 'corrupt_file', /sif\.json: expected JSON, got a parse error/);
   await writeFile(join(out, 'sif.json'), JSON.stringify({ ...model.toJSON(), a: -1 }));
   await rejectsCode(loadSif(out), 'corrupt_file', /expected a SIF model, got a: expected a positive finite number/);
+}));
+
+test('readTextLines: plain and gzip, CRLF, empty lines kept; missing and corrupt files refused', () => withDir(async (dir) => {
+  const collect = async (p: string): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const l of readTextLines(p)) out.push(l);
+    return out;
+  };
+  await writeFile(join(dir, 'a.txt'), 'one\r\n\ntwo three\n');
+  assert.deepEqual(await collect(join(dir, 'a.txt')), ['one', '', 'two three']);
+  await writeFile(join(dir, 'a.txt.gz'), gzipSync('x y\nz'));
+  assert.deepEqual(await collect(join(dir, 'a.txt.gz')), ['x y', 'z']);
+  await rejectsCode(collect(join(dir, 'none.txt')), 'not_found', /none\.txt: expected a text file, got no such file/);
+  await writeFile(join(dir, 'bad.gz'), 'not gzip');
+  await rejectsCode(collect(join(dir, 'bad.gz')), 'corrupt_file', /bad\.gz: expected gzip data, got incorrect header check/);
 }));

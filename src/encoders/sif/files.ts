@@ -190,6 +190,12 @@ export async function* readTextLines(path: string): AsyncGenerator<string> {
   const rl = createInterface({ input, crlfDelay: Infinity });
   try {
     for await (const line of rl) yield line;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      throw new OmnivecError('corrupt_file', `${path}: expected gzip data, got ${(e as Error).message}`, { path });
+    }
+    throw e;
   } finally {
     rl.close();
     file.destroy();
