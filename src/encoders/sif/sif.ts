@@ -455,6 +455,7 @@ export async function fitSif(kv: KeyedVectors, sentences: Iterable<string> | Asy
       stats.emptySentences++;
       return;
     }
+    if (k === 0) return; // nothing to remove: no need for XᵀX
     for (let j = 0; j < d; j++) mean[j] = mean[j]! / n;
     gram.add(mean);
   };
