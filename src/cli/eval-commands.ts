@@ -167,13 +167,13 @@ export function registerEvalCommands(program: Command, out: Out): Command {
     .option('--restrict-vocab <n>', 'use only the first n words (default 300000)')
     .option('--case-sensitive', 'compare words as they are (default: case-insensitive, as gensim)')
     .option('--json', 'print JSON')
-    .action((o: EvalAnalogyOpts) => cmdEvalAnalogy(o, out));
+    .action(async (o: EvalAnalogyOpts) => { await cmdEvalAnalogy(o, out); });
   vectorOptions(ev.command('similarity').description('Spearman / Pearson correlation with human word-pair scores, as gensim\'s evaluate_word_pairs'))
     .requiredOption('--pairs <files...>', 'word-pair files: "word1<TAB>word2<TAB>score" lines, "#" comments')
     .option('--restrict-vocab <n>', 'use only the first n words (default 300000)')
     .option('--case-sensitive', 'compare words as they are (default: case-insensitive)')
     .option('--json', 'print JSON')
-    .action((o: EvalSimilarityOpts) => cmdEvalSimilarity(o, out));
+    .action(async (o: EvalSimilarityOpts) => { await cmdEvalSimilarity(o, out); });
   return ev;
 }
 
@@ -185,5 +185,5 @@ export function registerWordCommands(program: Command, out: Out): void {
     .option('--method <method>', 'add (cosine of the mean, default) | mul (3CosMul)')
     .option('--restrict-vocab <n>', 'search only the first n words')
     .option('--json', 'print JSON')
-    .action((words: string[], o: SimilarOpts) => cmdSimilar(words, o, out));
+    .action(async (words: string[], o: SimilarOpts) => { await cmdSimilar(words, o, out); });
 }
