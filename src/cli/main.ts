@@ -9,6 +9,7 @@ import { registerTrainCommands } from './train-commands.js';
 import { registerItem2VecCommands } from './item2vec-commands.js';
 import { registerSifCommands } from './sif-commands.js';
 import { registerEncodeCommands } from './encode-commands.js';
+import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
 
 /**
  * The `omnivec` command. Errors map to exit codes in one table (docs/cli.md); usage errors exit 2.
@@ -108,7 +109,8 @@ function program(out: Out, setCode: (c: number) => void): Command {
   const train = p.command('train').description('train embeddings: word2vec, item2vec, sif');
   registerTrainCommands(train, db, out);
   registerItem2VecCommands(train, p, out);
-  const evalCmd = p.command('eval').description('evaluate vectors: sts');
+  const evalCmd = registerEvalCommands(p, out);
+  registerWordCommands(p, out);
   registerSifCommands(train, evalCmd, out);
   registerEncodeCommands(p, out);
   p.command('version').description('print the version').action(() => out.line(version()));
