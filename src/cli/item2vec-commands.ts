@@ -1,0 +1,177 @@
+/**
+ * `omnivec train item2vec` (item vectors from user sequences, saved in word2vec format and / or
+ * put into a collection) and `omnivec recommend` (items near an item or a user's history).
+ * One function per command, called by the commander actions and by tests. docs/item2vec.md.
+ */
+import type { Command } from 'commander';
+import { invalidArgument } from '../errors.js';
+import { recommend, type Recommendation, type RecommendQuery } from '../encoders/item2vec/recommend.js';
+import { ITEM2VEC_DEFAULTS, item2vecTrainerOptions, type Item2VecOptions } from '../encoders/item2vec/train.js';
+import { loadWordVectors, saveWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
+import { trainWord2Vec, type Word2VecModel } from '../encoders/word2vec/trainer.js';
+import { dbDir, int, type Out } from './db-commands.js';
+import { flag, num, printTrainingSummary, trainingReporter, vectorsIntoCollection } from './train-commands.js';
+
+/** Options of `train item2vec`, as commander hands them over. */
+export interface TrainItem2VecOpts {
+  input?: string;
+  output?: string;
+  binary?: boolean | string;
+  saveVocab?: string;
+  into?: string;
+  dim?: string;
+  window?: string;
+  /** false with --no-shuffle. */
+  shuffle?: boolean;
+  negative?: string;
+  sample?: string;
+  minCount?: string;
+  epochs?: string;
+  alpha?: string;
+  seed?: string;
+  threads?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** Options of `recommend`. */
+export interface RecommendOpts {
+  vectors?: string;
+  format?: string;
+  counts?: string;
+  item?: string;
+  history?: string[];
+  recent?: string;
+  decay?: string;
+  k?: string;
+  exclude?: string[];
+  minCount?: string;
+  json?: boolean;
+}
+
+/** Item ids from variadic arguments, each possibly a list separated by commas or spaces. */
+const ids = (args: readonly string[]): string[] => args.flatMap((s) => s.split(/[\s,]+/)).filter((x) => x.length > 0);
+
+/** Item2Vec options from the command line (undefined where the default applies). */
+export function item2vecOptionsFrom(o: TrainItem2VecOpts): Item2VecOptions {
+  let window: number | 'all' | undefined;
+  if (o.window !== undefined) window = o.window === 'all' ? 'all' : int('--window', o.window, 1, 10_000);
+  return {
+    dim: int('--dim', o.dim, 1, 10_000),
+    window,
+    shuffle: o.shuffle,
+    negative: int('--negative', o.negative, 1, 1000),
+    sample: num('--sample', o.sample),
+    minCount: int('--min-count', o.minCount, 1),
+    epochs: int('--epochs', o.epochs, 1),
+    alpha: num('--alpha', o.alpha),
+    seed: int('--seed', o.seed, 0),
+    threads: int('--threads', o.threads, 1, 256),
+  };
+}
+
+/**
+ * `omnivec train item2vec --input SEQUENCES --output FILE`: trains on a file of sequences (one user
+ * a line, item ids separated by whitespace), prints the training figures, writes the vectors
+ * (word2vec text, or binary with --binary), the counts with --save-vocab (what `recommend
+ * --counts` reads for --min-count), and / or stores them in a collection with --into.
+ */
+export async function cmdTrainItem2Vec(db: () => string, o: TrainItem2VecOpts, out: Out): Promise<Word2VecModel> {
+  if (o.input === undefined || o.input === '') throw invalidArgument('--input: the sequences file is required (one user a line, item ids separated by spaces)');
+  if (o.output === undefined && o.into === undefined) throw invalidArgument('--output or --into: say where the vectors go');
+  const options = item2vecTrainerOptions(item2vecOptionsFrom(o));
+  const r = trainingReporter('item2vec', o.quiet === true);
+  let m: Word2VecModel;
+  try {
+    m = await trainWord2Vec(o.input, { ...options, onProgress: r.onProgress });
+  } finally {
+    r.done();
+  }
+  printTrainingSummary('item2vec', m, out, o.json === true);
+  if (o.output !== undefined) {
+    const format: WordVectorFormat = flag('--binary', o.binary) === true ? 'word2vec-binary' : 'word2vec';
+    await saveWordVectors(m.wv, o.output, { format, ...(o.saveVocab !== undefined ? { counts: o.saveVocab } : {}) });
+    if (o.json !== true) out.line(`wrote ${m.wv.size} × ${m.wv.dim} item vectors to ${o.output} (${format})${o.saveVocab !== undefined ? ` and the counts to ${o.saveVocab}` : ''}`);
+  }
+  if (o.into !== undefined) await vectorsIntoCollection(db(), o.into, m.wv, out);
+  return m;
+}
+
+const FORMATS = ['auto', 'word2vec', 'word2vec-binary', 'fasttext'];
+
+/**
+ * `omnivec recommend --vectors FILE (--item ID | --history ID…)`: the k items nearest to the item,
+ * or to the recency-weighted mean of the history (which is excluded), one `item<TAB>score` a line
+ * or JSON. --min-count needs the counts file written by `train item2vec --save-vocab`.
+ */
+export async function cmdRecommend(o: RecommendOpts, out: Out): Promise<Recommendation[]> {
+  if (o.vectors === undefined || o.vectors === '') throw invalidArgument('--vectors: required (a word2vec text or binary file of item vectors)');
+  const history = o.history === undefined ? undefined : ids(o.history);
+  if ((o.item === undefined) === (history === undefined)) throw invalidArgument('expected one of --item ID and --history ID…');
+  let query: RecommendQuery;
+  if (o.item !== undefined) {
+    if (o.recent !== undefined || o.decay !== undefined) throw invalidArgument('--recent and --decay go with --history, not --item');
+    query = { item: o.item };
+  } else {
+    const decay = num('--decay', o.decay);
+    query = { history: history!, recent: int('--recent', o.recent), decay };
+  }
+  const minCount = int('--min-count', o.minCount, 1);
+  if (minCount !== undefined && minCount > 1 && o.counts === undefined) {
+    throw invalidArgument('--min-count: needs --counts FILE (the counts written by train item2vec --save-vocab)');
+  }
+  const format = o.format ?? 'auto';
+  if (!FORMATS.includes(format)) throw invalidArgument(`--format: expected one of ${FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
+  const kv = await loadWordVectors(o.vectors, { format: format as WordVectorFormat | 'auto', ...(o.counts !== undefined ? { counts: o.counts } : {}) });
+  const recs = recommend(kv, query, {
+    k: int('-k', o.k) ?? 10,
+    ...(o.exclude !== undefined ? { exclude: ids(o.exclude) } : {}),
+    ...(minCount !== undefined ? { minCount } : {}),
+  });
+  if (o.json === true) out.json(recs);
+  else for (const r of recs) out.line(`${r.item}\t${r.score.toFixed(4)}`);
+  return recs;
+}
+
+/**
+ * Adds `item2vec` under the `train` command and `recommend` to the program (main.ts owns both).
+ * `--into` uses the program's `--db`. Errors propagate as `OmnivecError` for main's exit codes.
+ */
+export function registerItem2VecCommands(trainCommand: Command, program: Command, out: Out): void {
+  const d = ITEM2VEC_DEFAULTS;
+  const db = (): string => dbDir(program.opts<{ db?: string }>().db);
+  trainCommand.command('item2vec')
+    .description('item vectors (Item2Vec: skip-gram over each user\'s set of items) from sequences, one user a line')
+    .option('--input <file>', 'the sequences: one user a line, item ids separated by spaces (.gz read through gunzip)')
+    .option('--output <file>', 'where the vectors go (word2vec text unless --binary)')
+    .option('--binary [0|1]', 'write the word2vec binary format')
+    .option('--save-vocab <file>', 'also write the item counts, "item count" a line (recommend --counts)')
+    .option('--into <collection>', 'also store the vectors in this collection of the database (--db)')
+    .option('--dim <n>', `vector size (default ${d.dim})`)
+    .option('--window <n|all>', 'context: all (default: every other item of the sequence) or n items on each side')
+    .option('--no-shuffle', 'keep each sequence in its order (default: shuffled every epoch)')
+    .option('--negative <n>', `negative samples (default ${d.negative})`)
+    .option('--sample <t>', `subsampling threshold of frequent items (default ${d.sample}; 0 = off)`)
+    .option('--min-count <n>', `drop items seen fewer times (default ${d.minCount})`)
+    .option('--epochs <n>', `passes over the sequences (default ${d.epochs})`)
+    .option('--alpha <a>', 'starting learning rate (default 0.025)')
+    .option('--seed <n>', 'random seed (default 1); with --threads 1 training is reproducible')
+    .option('--threads <n>', 'worker threads (default: all cores)')
+    .option('--quiet', 'no per-epoch lines on stderr')
+    .option('--json', 'print the training figures as JSON')
+    .action(async (o: TrainItem2VecOpts) => { await cmdTrainItem2Vec(db, o, out); });
+  program.command('recommend')
+    .description('items near an item, or near the latest items of a history (cosine), from item vectors')
+    .option('--vectors <file>', 'the item vectors (word2vec text or binary, e.g. from train item2vec)')
+    .option('--format <format>', 'auto (default) | word2vec | word2vec-binary | fasttext')
+    .option('--counts <file>', 'the item counts (train item2vec --save-vocab), for --min-count')
+    .option('--item <id>', 'items similar to this one')
+    .option('--history <ids...>', 'items the user has consumed, oldest first (excluded from the answer)')
+    .option('--recent <n>', 'use only the last n known history items (default all)')
+    .option('--decay <d>', 'weight d^j for the j-th most recent history item, in (0, 1] (default 1: plain mean)')
+    .option('--min-count <n>', 'recommend only items seen at least n times in training (needs --counts)')
+    .option('--exclude <ids...>', 'items never to recommend')
+    .option('-k, --k <k>', 'number of items (default 10)')
+    .option('--json', 'print JSON: [{item, score}]')
+    .action(async (o: RecommendOpts) => { await cmdRecommend(o, out); });
+}

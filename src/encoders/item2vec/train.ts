@@ -1,0 +1,87 @@
+/**
+ * Item2Vec (Barkan & Koenigstein 2016): Word2Vec skip-gram with negative sampling on sets of
+ * items. Every other item of a user's sequence is context (`window: 'all'`, the set view) and the
+ * sequence is shuffled each epoch. Design: docs/item2vec.md.
+ */
+import { invalidArgument } from '../../errors.js';
+import type { KeyedVectors } from '../word2vec/keyed-vectors.js';
+import { trainWord2Vec, type Word2VecOptions } from '../word2vec/trainer.js';
+
+/** Sequences of item ids: a file (one user a line, ids separated by whitespace) or token arrays. */
+export type ItemSequences = string | Iterable<readonly string[]> | AsyncIterable<readonly string[]>;
+
+/** Item2Vec options; defaults are the ones tuned on the MovieLens validation split (docs/item2vec.md). */
+export interface Item2VecOptions {
+  /** Vector size (default 64). */
+  dim?: number;
+  /** Context: 'all' (default: every other item of the sequence) or a window size in items. */
+  window?: number | 'all';
+  /** Shuffle each sequence every epoch (default true: sets, not sequences). */
+  shuffle?: boolean;
+  /** Negative samples per positive pair (default 10). */
+  negative?: number;
+  /** Subsampling threshold of frequent items (default 1e-3; 0 disables). */
+  sample?: number;
+  /** Items seen fewer times are dropped (default 1: every item gets a vector). */
+  minCount?: number;
+  /** Keep at most this many items, the most frequent. */
+  maxVocab?: number;
+  /** Passes over the sequences (default 20). */
+  epochs?: number;
+  /** Initial learning rate (default 0.025). */
+  alpha?: number;
+  /** Final learning rate (default 0.0001). */
+  minAlpha?: number;
+  /** Random seed (default 1). */
+  seed?: number;
+  /** Worker threads (default: the trainer's, every available core; 1 is reproducible bit for bit). */
+  threads?: number;
+  /** Progress of training, as Word2Vec reports it. */
+  onProgress?: Word2VecOptions['onProgress'];
+}
+
+/** The defaults of `trainItem2Vec`. */
+export const ITEM2VEC_DEFAULTS = {
+  dim: 64,
+  window: 'all' as number | 'all',
+  shuffle: true,
+  negative: 10,
+  sample: 1e-3,
+  minCount: 1,
+  epochs: 20,
+} as const;
+
+const KNOWN = new Set(['dim', 'window', 'shuffle', 'negative', 'sample', 'minCount', 'maxVocab', 'epochs', 'alpha', 'minAlpha', 'seed', 'threads', 'onProgress']);
+
+/**
+ * The Word2Vec trainer's options for Item2Vec: skip-gram with negative sampling, whitespace
+ * tokenizer, `ITEM2VEC_DEFAULTS`, then `options` (undefined values keep the default). For callers
+ * that want the whole `Word2VecModel` (stats, resolved options) from `trainWord2Vec`.
+ */
+export function item2vecTrainerOptions(options: Item2VecOptions = {}): Word2VecOptions {
+  if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${options === null ? 'null' : typeof options}`);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw invalidArgument(`options.${key}: unknown Item2Vec option (known: ${[...KNOWN].join(', ')})`);
+  }
+  const o: Word2VecOptions = {
+    model: 'skipgram',
+    hs: false,
+    tokenizer: { kind: 'whitespace' },
+    ...ITEM2VEC_DEFAULTS,
+  };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) (o as Record<string, unknown>)[key] = value;
+  }
+  return o;
+}
+
+/**
+ * Trains item vectors on user sequences (skip-gram, negative sampling, `window: 'all'`,
+ * `shuffle: true`, whitespace tokenizer). Returns the items' KeyedVectors, most frequent first,
+ * with their counts. Errors: `invalid_argument` for unknown or bad options and for sequences
+ * with no item (from the trainer), `not_found` for a missing file.
+ */
+export async function trainItem2Vec(sequences: ItemSequences, options: Item2VecOptions = {}): Promise<KeyedVectors> {
+  const model = await trainWord2Vec(sequences, item2vecTrainerOptions(options));
+  return model.wv;
+}
