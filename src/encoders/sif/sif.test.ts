@@ -183,6 +183,7 @@ test('fitSif refuses bad options and empty input with typed errors', async () =>
   await rejectsCode(fitSif(kv, ['the'], { normalizeWords: 1 as never }), 'invalid_argument', /normalizeWords: expected a boolean, got the number 1/);
   const model = await fitSif(kv, ['the cat'], { tokenizer: ws, components: 0 });
   throwsCode(() => model.encode([3 as never]), 'invalid_argument', /text: expected a string, got the number 3/);
+  throwsCode(() => model.encode('the cat' as never), 'invalid_argument', /texts: expected an array \(or iterable\) of strings, got the string "the cat"/);
 });
 
 test('normalizeWords averages unit word vectors; the default tokenizer is {kind: "words"}', async () => {

@@ -216,6 +216,9 @@ export class SifModel {
 
   /** One vector per text; a text without a known word gets the zero vector. */
   encode(texts: Iterable<string>): Float32Array[] {
+    if (texts === null || typeof texts !== 'object' || !(Symbol.iterator in texts)) {
+      throw invalidArgument(`texts: expected an array (or iterable) of strings, got ${describe(texts)}`);
+    }
     const scratch = new Float64Array(this.kv.dim);
     const out: Float32Array[] = [];
     for (const t of texts) {
