@@ -301,10 +301,19 @@ function exactShortest(a: number): [number, number] {
   return [Number(a.toExponential(8).replace(/e.*/, '').replace('.', '')), Math.floor(Math.log10(a)) - 8];
 }
 
-/** The shortest round-tripping digits of the float32 `a` (> 0): a fast search, the exact one when unsure. */
+/**
+ * The shortest round-tripping digits of the float32 `a` (> 0). Fast search: for p = 1, 2, … digits,
+ * `q` = a rounded to p digits, accepted when q × 10^-k (one correctly rounded double operation)
+ * rounds to `a` in float32 and lies clearly away from the midpoint to a neighbour (where double
+ * rounding could mislead). Powers of two (uneven gaps), exact ties and near-midpoints take the
+ * exact search.
+ */
 function shortestFloat32(a: number): [number, number] {
   f32[0] = a;
-  if ((u32[0]! & 0x7fffff) !== 0) { // not a power of two
+  const bits = u32[0]!;
+  if ((bits & 0x7fffff) !== 0) {
+    const exp = (bits >>> 23) & 0xff;
+    const half = exp === 0 ? 2 ** -150 : 2 ** (exp - 151); // half the gap between neighbouring float32
     const e = Math.floor(Math.log10(a));
     for (let p = 1; p <= 9; p++) {
       const k = p - 1 - e;
@@ -313,10 +322,8 @@ function shortestFloat32(a: number): [number, number] {
       if (r - Math.floor(r) === 0.5) break; // maybe an exact tie: let the exact search decide
       const q = Math.round(r);
       const approx = k >= 0 ? q / POW10[k + 60]! : q * POW10[-k + 60]!;
-      if (Math.fround(approx) === a) {
-        if (Math.fround(Number(`${q}e${-k}`)) === a) return [q, -k];
-        break;
-      }
+      if (Math.abs(Math.abs(approx - a) - half) <= half * 1e-6) break;
+      if (Math.fround(approx) === a) return [q, -k];
     }
   }
   return exactShortest(a);
