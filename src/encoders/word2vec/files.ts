@@ -249,12 +249,18 @@ export async function saveWordVectors(kv: KeyedVectors, path: string, options: S
     const end = format === 'fasttext' ? ' \n' : '\n';
     const v = kv.vectors;
     await withSink(path, async (sink) => {
-      await sink.write(`${words.length} ${dim}\n`);
+      // Lines gathered into ~1 MB strings: one UTF-8 encoding and one write call each.
+      let chunk = `${words.length} ${dim}\n`;
       for (let i = 0; i < words.length; i++) {
-        let line = words[i]!;
-        for (let j = i * dim; j < (i + 1) * dim; j++) line += sep + fmt(v[j]!);
-        await sink.write(line + end);
+        chunk += words[i]!;
+        for (let j = i * dim; j < (i + 1) * dim; j++) chunk += sep + fmt(v[j]!);
+        chunk += end;
+        if (chunk.length >= 1 << 20) {
+          await sink.write(chunk);
+          chunk = '';
+        }
       }
+      await sink.write(chunk);
     });
   }
   if (options.counts !== undefined) await writeVocabCounts(kv, options.counts);
@@ -265,8 +271,13 @@ export async function saveWordVectors(kv: KeyedVectors, path: string, options: S
 
 /** 10^k for k from -60 to 60 (exact for |k| ≤ 22). */
 const POW10 = Array.from({ length: 121 }, (_, i) => Number(`1e${i - 60}`));
+/** Half the gap between neighbouring float32 values, by biased exponent. */
+const HALF_GAP = Array.from({ length: 256 }, (_, e) => (e === 0 ? 2 ** -150 : 2 ** (e - 151)));
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
+// The result of the digit searches: digits × 10^exponent (module state: no allocation per number).
+let outDigits = 0;
+let outExp = 0;
 
 /**
  * The shortest decimal `m × 10^k` that reads back as the float32 `a` (> 0), the nearest one when
@@ -274,7 +285,7 @@ const u32 = new Uint32Array(f32.buffer);
  * The exact search: each precision's correctly rounded candidate and its two neighbours (a power
  * of two has a narrower gap below it, so the nearest may miss while a neighbour hits).
  */
-function exactShortest(a: number): [number, number] {
+function exactShortest(a: number): void {
   for (let p = 1; p <= 9; p++) {
     const s = a.toExponential(p - 1);
     const e = s.indexOf('e');
@@ -295,38 +306,52 @@ function exactShortest(a: number): [number, number] {
         const t = a.toExponential(p);
         if (Number(t) === a && t[t.indexOf('e') - 1] === '5' && Math.fround(Number(`${n - 1}e${k}`)) === a) best = n - 1;
       }
-      return [best, k];
+      outDigits = best;
+      outExp = k;
+      return;
     }
   }
-  return [Number(a.toExponential(8).replace(/e.*/, '').replace('.', '')), Math.floor(Math.log10(a)) - 8];
+  outDigits = Number(a.toExponential(8).replace(/e.*/, '').replace('.', ''));
+  outExp = Math.floor(Math.log10(a)) - 8;
 }
 
 /**
- * The shortest round-tripping digits of the float32 `a` (> 0). Fast search: for p = 1, 2, … digits,
+ * The shortest round-tripping digits of the float32 `a` (> 0). Fast search: for p digits,
  * `q` = a rounded to p digits, accepted when q × 10^-k (one correctly rounded double operation)
  * rounds to `a` in float32 and lies clearly away from the midpoint to a neighbour (where double
  * rounding could mislead). Powers of two (uneven gaps), exact ties and near-midpoints take the
  * exact search.
  */
-function shortestFloat32(a: number): [number, number] {
+function shortestFloat32(a: number): void {
   f32[0] = a;
   const bits = u32[0]!;
-  if ((bits & 0x7fffff) !== 0) {
-    const exp = (bits >>> 23) & 0xff;
-    const half = exp === 0 ? 2 ** -150 : 2 ** (exp - 151); // half the gap between neighbouring float32
-    const e = Math.floor(Math.log10(a));
-    for (let p = 1; p <= 9; p++) {
-      const k = p - 1 - e;
-      if (k > 60 || k < -60) break;
-      const r = k >= 0 ? a * POW10[k + 60]! : a / POW10[-k + 60]!;
-      if (r - Math.floor(r) === 0.5) break; // maybe an exact tie: let the exact search decide
-      const q = Math.round(r);
-      const approx = k >= 0 ? q / POW10[k + 60]! : q * POW10[-k + 60]!;
-      if (Math.abs(Math.abs(approx - a) - half) <= half * 1e-6) break;
-      if (Math.fround(approx) === a) return [q, -k];
-    }
+  const exp = (bits >>> 23) & 0xff;
+  if ((bits & 0x7fffff) === 0 || exp < 10 || exp > 245) { exactShortest(a); return; }
+  const half = HALF_GAP[exp]!;
+  // The decimal exponent: from the binary one, corrected by one comparison.
+  let e = Math.floor((exp - 127) * 0.30102999566398120);
+  if (a >= POW10[e + 61]!) e++;
+  else if (a < POW10[e + 60]!) e--;
+  // Round-tripping is monotone in p (the nearest p+1-digit decimal is at least as near as the
+  // nearest p-digit one, and the gaps around a non-power of two are even): binary search 1..9.
+  let lo = 1;
+  let hi = 9;
+  let bestQ = -1;
+  let bestK = 0;
+  while (lo <= hi) {
+    const p = (lo + hi) >> 1;
+    const k = p - 1 - e;
+    const r = k >= 0 ? a * POW10[k + 60]! : a / POW10[-k + 60]!;
+    const q = Math.round(r);
+    if (q - r === 0.5) { exactShortest(a); return; } // maybe an exact tie
+    const approx = k >= 0 ? q / POW10[k + 60]! : q * POW10[-k + 60]!;
+    const dist = approx > a ? approx - a : a - approx;
+    if (dist - half <= half * 1e-6 && half - dist <= half * 1e-6) { exactShortest(a); return; } // near a midpoint
+    if (Math.fround(approx) === a) { bestQ = q; bestK = -k; hi = p - 1; } else lo = p + 1;
   }
-  return exactShortest(a);
+  if (bestQ < 0) { exactShortest(a); return; }
+  outDigits = bestQ;
+  outExp = bestK;
 }
 
 /**
@@ -341,10 +366,12 @@ export function formatFloat32Repr(v: number): string {
   if (v === Infinity) return 'inf';
   if (v === -Infinity) return '-inf';
   const a = Math.abs(Math.fround(v));
-  let [m, k] = shortestFloat32(a);
+  shortestFloat32(a);
+  let m = outDigits;
+  let k = outExp;
   while (m % 10 === 0) { m /= 10; k++; }
   const digits = String(m);
-  const point = digits.length + k; // digits.digits × 10^(point - len)
+  const point = digits.length + k; // the decimal point sits after `point` digits
   let out: string;
   if (a >= 1e-4 && a < 1e16) {
     if (point <= 0) out = '0.' + '0'.repeat(-point) + digits;
