@@ -93,18 +93,23 @@ export function resetLoss(): void { lossSum = 0; lossCount = 0; }
 }
 
 @inline function dot(a: usize, b: usize): f32 {
+  // Four accumulators: the additions of one chain wait on each other, four chains overlap.
   let s0 = f32x4.splat(0);
   let s1 = f32x4.splat(0);
-  const end8 = <usize>(dim & ~7) << 2;
+  let s2 = f32x4.splat(0);
+  let s3 = f32x4.splat(0);
+  const end16 = <usize>(dim & ~15) << 2;
   const end4 = <usize>(dim & ~3) << 2;
   const end = <usize>dim << 2;
   let o: usize = 0;
-  for (; o < end8; o += 32) {
+  for (; o < end16; o += 64) {
     s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
     s1 = f32x4.add(s1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
+    s2 = f32x4.add(s2, f32x4.mul(v128.load(a + o, 32), v128.load(b + o, 32)));
+    s3 = f32x4.add(s3, f32x4.mul(v128.load(a + o, 48), v128.load(b + o, 48)));
   }
   for (; o < end4; o += 16) s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  let s = hsum(f32x4.add(s0, s1));
+  let s = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
   for (; o < end; o += 4) s += load<f32>(a + o) * load<f32>(b + o);
   return s;
 }
