@@ -25,3 +25,27 @@ export {
 export type { RecordInput, ColumnarInput, RecordsInput } from './db/records.js';
 export type { Where, WhereDocument, Metadata } from './db/where.js';
 export * from './io/index.js';
+// Trained embeddings (docs/word2vec.md).
+export { createTokenizer, DEFAULT_TOKENIZER_SPEC, type Tokenizer, type TokenizerSpec } from './encoders/text/tokenizer.js';
+export { KeyedVectors } from './encoders/word2vec/keyed-vectors.js';
+export {
+  trainWord2Vec, resolveWord2VecOptions, type Corpus, type Word2VecOptions, type ResolvedWord2VecOptions, type Word2VecModel,
+  type Word2VecProgress, type Word2VecStats, type EpochStats,
+} from './encoders/word2vec/trainer.js';
+export {
+  loadWordVectors, saveWordVectors, readVocabCounts, writeVocabCounts, type WordVectorFormat, type LoadWordVectorsOptions,
+  type SaveWordVectorsOptions,
+} from './encoders/word2vec/files.js';
+export {
+  mostSimilar, mostSimilarCosmul, analogy, nearest, similarity, doesntMatch, type Neighbour, type QueryTerm,
+  type MostSimilarOptions, type CosmulOptions, type AnalogyOptions,
+} from './encoders/word2vec/query.js';
+export {
+  evaluateAnalogies, evaluateWordPairs, spearman, pearson, type AnalogyEvalOptions, type AnalogyEvalResult, type AnalogySection,
+  type WordPairsOptions, type WordPairsResult,
+} from './encoders/word2vec/eval.js';
+export {
+  fitSif, averageEncoder, sifWeights, SifModel, SifEncoder, saveSif, loadSif, evaluateSts, readSts,
+  type SifFitOptions, type SifFitStats, type TextEncoder, type TextEncoderSpec, type StsResult,
+} from './encoders/sif/index.js';
+export * from './encoders/features/index.js';
