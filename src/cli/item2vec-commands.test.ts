@@ -38,10 +38,11 @@ test('train item2vec then recommend: files, counts, item and history queries, ex
     const output = join(dir, 'items.txt');
     const counts = join(dir, 'items.vocab');
     const out = capture();
-    const m = await cmdTrainItem2Vec(() => join(dir, 'db'), { input, output, saveVocab: counts, dim: '8', epochs: '10', sample: '0', threads: '1', quiet: true }, out);
+    const m = await cmdTrainItem2Vec(() => join(dir, 'db'), { input, output, saveVocab: counts, dim: '8', epochs: '10', sample: '0', window: 'all', threads: '1', quiet: true }, out);
     assert.equal(m.wv.size, 13);
     assert.equal(m.options.model, 'skipgram');
     assert.equal(m.options.window, 'all');
+    assert.equal(m.options.negative, 10);
     assert.equal(m.options.shuffle, true);
     assert.ok(out.lines.some((l) => /^wrote 13 × 8 item vectors to .*items\.txt \(word2vec\) and the counts to/.test(l)), out.lines.join('\n'));
     assert.match(readFileSync(counts, 'utf8'), /^r 1$/m);

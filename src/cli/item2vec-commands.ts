@@ -148,7 +148,7 @@ export function registerItem2VecCommands(trainCommand: Command, program: Command
     .option('--save-vocab <file>', 'also write the item counts, "item count" a line (recommend --counts)')
     .option('--into <collection>', 'also store the vectors in this collection of the database (--db)')
     .option('--dim <n>', `vector size (default ${d.dim})`)
-    .option('--window <n|all>', 'context: all (default: every other item of the sequence) or n items on each side')
+    .option('--window <n|all>', `context: n items on each side of the (shuffled) sequence (default ${d.window}) or all (every other item)`)
     .option('--no-shuffle', 'keep each sequence in its order (default: shuffled every epoch)')
     .option('--negative <n>', `negative samples (default ${d.negative})`)
     .option('--sample <t>', `subsampling threshold of frequent items (default ${d.sample}; 0 = off)`)

@@ -102,7 +102,7 @@ export function popularityRecommender(train: Iterable<readonly string[]>): Recom
 
 /** How a vector recommender turns a history into a query (see `recommend`). */
 export interface HistoryQueryOptions {
-  /** Last known history items used (default `QUERY_DEFAULTS.recent`). */
+  /** Last known history items used (default all: `decay` already fades the old ones). */
   recent?: number;
   /** Weight `decay^j` of the j-th most recent item (default `QUERY_DEFAULTS.decay`). */
   decay?: number;
@@ -111,7 +111,7 @@ export interface HistoryQueryOptions {
 }
 
 /** The query settings of the protocol, tuned on the MovieLens validation split (docs/item2vec.md). */
-export const QUERY_DEFAULTS = { recent: 1000, decay: 0.8, minCount: 10 } as const;
+export const QUERY_DEFAULTS = { decay: 0.7, minCount: 10 } as const;
 
 /**
  * A recommender from item vectors: `recommend(kv, {history, recent, decay}, {k})`. A history with
@@ -122,7 +122,7 @@ export function vectorRecommender(kv: KeyedVectors, options: HistoryQueryOptions
     let known = false;
     for (const item of history) if (kv.has(item)) { known = true; break; }
     if (!known) return [];
-    const recent = options.recent ?? QUERY_DEFAULTS.recent;
+    const recent = options.recent;
     const decay = options.decay ?? QUERY_DEFAULTS.decay;
     return recommend(kv, { history, recent, decay }, { k, minCount: options.minCount ?? QUERY_DEFAULTS.minCount }).map((r) => r.item);
   };

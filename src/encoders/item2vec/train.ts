@@ -1,7 +1,9 @@
 /**
  * Item2Vec (Barkan & Koenigstein 2016): Word2Vec skip-gram with negative sampling on sets of
- * items. Every other item of a user's sequence is context (`window: 'all'`, the set view) and the
- * sequence is shuffled each epoch. Design: docs/item2vec.md.
+ * items: each user's sequence is shuffled every epoch (a set, not a sequence) and the other items in
+ * a window around an item are its context; `window: 'all'` makes every other item of the set context
+ * (the paper's set view; the default window of 50 on shuffled sets does as well on MovieLens at a
+ * third of the cost). Design: docs/item2vec.md.
  */
 import { invalidArgument } from '../../errors.js';
 import type { KeyedVectors } from '../word2vec/keyed-vectors.js';
@@ -10,17 +12,25 @@ import { trainWord2Vec, type Word2VecOptions } from '../word2vec/trainer.js';
 /** Sequences of item ids: a file (one user a line, ids separated by whitespace) or token arrays. */
 export type ItemSequences = string | Iterable<readonly string[]> | AsyncIterable<readonly string[]>;
 
-/** Item2Vec options; defaults are the ones tuned on the MovieLens validation split (docs/item2vec.md). */
+/** Item2Vec options; the defaults were tuned on the MovieLens validation split (docs/item2vec.md#tuning). */
 export interface Item2VecOptions {
   /** Vector size (default 64). */
   dim?: number;
-  /** Context: 'all' (default: every other item of the sequence) or a window size in items. */
+  /**
+   * Context: a window of items on each side (default 50, shrunk at random per item as in word2vec;
+   * the sequence being shuffled every epoch, that is a random subset of the user's other items) or
+   * 'all' (every other item of the sequence: the paper's exact set view, O(n²) pairs per sequence).
+   */
   window?: number | 'all';
   /** Shuffle each sequence every epoch (default true: sets, not sequences). */
   shuffle?: boolean;
   /** Negative samples per positive pair (default 10). */
   negative?: number;
-  /** Subsampling threshold of frequent items (default 1e-3; 0 disables). */
+  /**
+   * Subsampling threshold of frequent items (default 1e-3; 0 disables). Relative to the corpus
+   * size: an item seen more than `sample × total` times is dropped at random now and then, so on a
+   * tiny corpus even 1e-3 drops most occurrences.
+   */
   sample?: number;
   /** Items seen fewer times are dropped (default 1: every item gets a vector). */
   minCount?: number;
@@ -43,7 +53,7 @@ export interface Item2VecOptions {
 /** The defaults of `trainItem2Vec`. */
 export const ITEM2VEC_DEFAULTS = {
   dim: 64,
-  window: 'all' as number | 'all',
+  window: 50 as number | 'all',
   shuffle: true,
   negative: 10,
   sample: 1e-3,
@@ -76,10 +86,10 @@ export function item2vecTrainerOptions(options: Item2VecOptions = {}): Word2VecO
 }
 
 /**
- * Trains item vectors on user sequences (skip-gram, negative sampling, `window: 'all'`,
- * `shuffle: true`, whitespace tokenizer). Returns the items' KeyedVectors, most frequent first,
- * with their counts. Errors: `invalid_argument` for unknown or bad options and for sequences
- * with no item (from the trainer), `not_found` for a missing file.
+ * Trains item vectors on user sequences (skip-gram, negative sampling, sequences shuffled every
+ * epoch, a window of 50 items or `'all'`, whitespace tokenizer). Returns the items' KeyedVectors,
+ * most frequent first, with their counts. Errors: `invalid_argument` for unknown or bad options
+ * and for sequences with no item (from the trainer), `not_found` for a missing file.
  */
 export async function trainItem2Vec(sequences: ItemSequences, options: Item2VecOptions = {}): Promise<KeyedVectors> {
   const model = await trainWord2Vec(sequences, item2vecTrainerOptions(options));
