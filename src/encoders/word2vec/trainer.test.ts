@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { OmnivecError } from '../../errors.js';
 import { trainWord2Vec, type Word2VecOptions } from './trainer.js';
 import { aliasTable, huffman, keepThresholds } from './vocab.js';
+import { nearest } from './query.js';
 import type { KeyedVectors } from './keyed-vectors.js';
 
 /**
@@ -161,4 +162,15 @@ test('window "all" with shuffling (Item2Vec) and progress reports', async () => 
   assert.ok(topicPurity(m.wv) >= 0.9);
   assert.ok(seen.length >= 3);
   assert.equal(Number(seen.at(-1)!.split(':')[1]), m.stats.retainedWords * 3);
+});
+
+test('Chinese: the default tokenizer segments 三国演义 and warlords end up near each other', async (t) => {
+  const path = join(import.meta.dirname, '../../../../shared/data/text-zh-sanguo/sanguo_yanyi.txt');
+  if (!existsSync(path)) { t.skip(`no ${path}`); return; }
+  const m = await trainWord2Vec(path, { dim: 64, epochs: 5, model: 'skipgram', threads: 1, minCount: 5 });
+  assert.ok(m.stats.vocabSize > 3000, `vocabulary ${m.stats.vocabSize}`);
+  for (const w of ['曹操', '刘备', '孔明', '孙权']) assert.ok(m.wv.has(w), `${w} is a token`);
+  const near = nearest(m.wv, '曹操', 10).map((n) => n.word);
+  const rivals = ['袁绍', '袁术', '孙策', '刘表', '孙权', '吕布', '刘备', '董卓', '马腾', '张鲁'];
+  assert.ok(near.some((w) => rivals.includes(w)), `nearest to 曹操: ${near.join(' ')}`);
 });
