@@ -27,6 +27,8 @@ const USAGE = `Usage: npm run bench:word2vec -- [options]
   --only NAME        joined3 | wordnet
   --models LIST      cbow,skipgram (default both)
   --threads LIST     1,2 (default)
+  --seeds N          train each configuration with seeds 1..N and report the means (default 1):
+                     2-thread training is not reproducible and quality varies by ±0.02 between seeds
   --data DIR         shared data directory (default ../shared/data)
   --no-write         print only
 `;
@@ -42,6 +44,8 @@ const corpora = (opt('--only') ?? (quick ? 'joined3' : 'joined3,wordnet')).split
 const models = (opt('--models') ?? (quick ? 'cbow' : 'cbow,skipgram')).split(',') as ('cbow' | 'skipgram')[];
 const threadCounts = (opt('--threads') ?? '1,2').split(',').map(Number);
 const epochs = quick ? 1 : 5;
+const seeds = Number(opt('--seeds') ?? 1);
+if (!Number.isInteger(seeds) || seeds < 1) { process.stderr.write(`--seeds: expected a positive integer, got ${opt('--seeds')}\n`); process.exit(2); }
 const PY = '/usr/bin/python3';
 const tmp = join(root, '.omnivec-tmp', 'bench-word2vec');
 mkdirSync(tmp, { recursive: true });
@@ -74,7 +78,7 @@ async function prepare(name: string): Promise<string> {
 }
 
 interface Quality { ws353: number; simlex: number; analogy: number; analogyCoverage: number }
-interface Row { corpus: string; model: string; threads: number; engine: 'omnivec' | 'gensim'; wordsPerSecond: number; trainSeconds: number; vocab: number; quality: Quality }
+interface Row { corpus: string; model: string; threads: number; seed: number; engine: 'omnivec' | 'gensim'; wordsPerSecond: number; trainSeconds: number; vocab: number; quality: Quality }
 
 async function quality(kv: KeyedVectors): Promise<Quality> {
   const sim = join(dataDir, 'word-similarity-en');
@@ -84,24 +88,24 @@ async function quality(kv: KeyedVectors): Promise<Quality> {
   return { ws353: ws.spearman, simlex: sl.spearman, analogy: an.total.accuracy, analogyCoverage: an.coverage };
 }
 
-async function runOurs(corpus: string, path: string, model: 'cbow' | 'skipgram', threads: number): Promise<Row> {
+async function runOurs(corpus: string, path: string, model: 'cbow' | 'skipgram', threads: number, seed: number): Promise<Row> {
   const m = await trainWord2Vec(path, {
-    model, dim: 100, window: 5, negative: 5, sample: 1e-3, minCount: 5, epochs, threads, seed: 1, tokenizer: { kind: 'whitespace' },
+    model, dim: 100, window: 5, negative: 5, sample: 1e-3, minCount: 5, epochs, threads, seed, tokenizer: { kind: 'whitespace' },
   });
   return {
-    corpus, model, threads, engine: 'omnivec', wordsPerSecond: m.stats.wordsPerSecond, trainSeconds: m.stats.trainSeconds,
+    corpus, model, threads, seed, engine: 'omnivec', wordsPerSecond: m.stats.wordsPerSecond, trainSeconds: m.stats.trainSeconds,
     vocab: m.wv.size, quality: await quality(m.wv),
   };
 }
 
-async function runGensim(corpus: string, path: string, model: 'cbow' | 'skipgram', threads: number): Promise<Row> {
+async function runGensim(corpus: string, path: string, model: 'cbow' | 'skipgram', threads: number, seed: number): Promise<Row> {
   const out = join(tmp, `gensim-${corpus}-${model}-${threads}.vec`);
   const r = JSON.parse(execFileSync(PY, [join(root, 'bench/lib/gensim-word2vec.py'), path, out, String(threads),
-    model === 'skipgram' ? '1' : '0', '0', String(epochs), 'corpus_file'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as
+    model === 'skipgram' ? '1' : '0', '0', String(epochs), 'corpus_file', String(seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as
     { vocab: number; wordsPerSecond: number; trainSeconds: number };
   const kv = await loadWordVectors(out);
   rmSync(out, { force: true });
-  return { corpus, model, threads, engine: 'gensim', wordsPerSecond: r.wordsPerSecond, trainSeconds: r.trainSeconds, vocab: r.vocab, quality: await quality(kv) };
+  return { corpus, model, threads, seed, engine: 'gensim', wordsPerSecond: r.wordsPerSecond, trainSeconds: r.trainSeconds, vocab: r.vocab, quality: await quality(kv) };
 }
 
 const f3 = (x: number): string => x.toFixed(3);
@@ -114,14 +118,14 @@ async function main(): Promise<void> {
   for (const c of corpora) {
     const path = await prepare(c);
     for (const model of models) {
-      for (const t of threadCounts) {
+      for (const t of threadCounts) for (let seed = 1; seed <= seeds; seed++) {
         // Alternate who goes first so that neither always runs on a warmer (or busier) machine.
         const order: ('omnivec' | 'gensim')[] = (rows.length / 2) % 2 === 0 ? ['omnivec', 'gensim'] : ['gensim', 'omnivec'];
         for (const e of order) {
           if (e === 'gensim' && !haveGensim) continue;
-          const r = e === 'omnivec' ? await runOurs(c, path, model, t) : await runGensim(c, path, model, t);
+          const r = e === 'omnivec' ? await runOurs(c, path, model, t, seed) : await runGensim(c, path, model, t, seed);
           rows.push(r);
-          console.log(`${c.padEnd(8)} ${model.padEnd(8)} threads ${t}  ${e.padEnd(7)} ${Math.round(r.wordsPerSecond).toLocaleString('en-US').padStart(10)} words/s  ` +
+          console.log(`${c.padEnd(8)} ${model.padEnd(8)} threads ${t} seed ${seed}  ${e.padEnd(7)} ${Math.round(r.wordsPerSecond).toLocaleString('en-US').padStart(10)} words/s  ` +
             `train ${r.trainSeconds.toFixed(1)} s  vocab ${r.vocab}  ws353 ${f3(r.quality.ws353)}  simlex ${f3(r.quality.simlex)}  analogy ${pct(r.quality.analogy)} (coverage ${pct(r.quality.analogyCoverage)})`);
         }
       }
@@ -131,8 +135,19 @@ async function main(): Promise<void> {
     '| corpus | model | threads | omnivec words/s | gensim words/s | speed ratio | WS-353 ours / gensim | SimLex-999 ours / gensim | analogy ours / gensim |',
     '|---|---|---:|---:|---:|---:|---|---|---|',
   ];
-  for (const r of rows.filter((x) => x.engine === 'omnivec')) {
-    const g = rows.find((x) => x.engine === 'gensim' && x.corpus === r.corpus && x.model === r.model && x.threads === r.threads);
+  const mean = (engine: string, c: string, model: string, t: number): Row | undefined => {
+    const rs = rows.filter((x) => x.engine === engine && x.corpus === c && x.model === model && x.threads === t);
+    if (rs.length === 0) return undefined;
+    const avg = (f: (x: Row) => number): number => rs.reduce((a, x) => a + f(x), 0) / rs.length;
+    return {
+      ...rs[0]!, wordsPerSecond: avg((x) => x.wordsPerSecond), trainSeconds: avg((x) => x.trainSeconds),
+      quality: { ws353: avg((x) => x.quality.ws353), simlex: avg((x) => x.quality.simlex), analogy: avg((x) => x.quality.analogy), analogyCoverage: rs[0]!.quality.analogyCoverage },
+    };
+  };
+  const configs = rows.filter((x) => x.engine === 'omnivec' && x.seed === 1);
+  for (const r0 of configs) {
+    const r = mean('omnivec', r0.corpus, r0.model, r0.threads)!;
+    const g = mean('gensim', r0.corpus, r0.model, r0.threads);
     const ratio = g !== undefined ? r.wordsPerSecond / g.wordsPerSecond : NaN;
     lines.push(`| ${r.corpus} | ${r.model} | ${r.threads} | ${Math.round(r.wordsPerSecond).toLocaleString('en-US')} | ` +
       `${g !== undefined ? Math.round(g.wordsPerSecond).toLocaleString('en-US') : '—'} | ${g !== undefined ? ratio.toFixed(2) + '×' : '—'} | ` +
@@ -146,9 +161,10 @@ async function main(): Promise<void> {
     '## Word2Vec training (`npm run bench:word2vec`)',
     '',
     `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, gensim via ${PY}.`,
-    'Same prepared corpus (lower-cased, ASCII punctuation → spaces), 100-d, window 5, negative 5, sample 1e-3, min count 5, 5 epochs, seed 1; ',
+    `Same prepared corpus (lower-cased, ASCII punctuation → spaces), 100-d, window 5, negative 5, sample 1e-3, min count 5, 5 epochs; means over ${seeds} seed(s); `,
     'gensim in its fastest mode (`corpus_file`). Words/s = corpus tokens × epochs / training seconds for both. Quality scored by omnivec\'s',
     'evaluation code on both sets of vectors (Spearman; analogy accuracy over the questions in the vocabulary, 3CosAdd, top 300,000 words).',
+    `Command: \`npm run bench:word2vec${seeds > 1 ? ` -- --seeds ${seeds}` : ''}\`.`,
     '',
     table,
   ].join('\n');

@@ -9,10 +9,11 @@ import time
 from gensim.models import Word2Vec
 
 corpus, out, workers, sg, hs, epochs, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+seed = int(sys.argv[8]) if len(sys.argv) > 8 else 1
 
 t0 = time.perf_counter()
 m = Word2Vec(vector_size=100, window=5, negative=0 if hs else 5, hs=hs, sample=1e-3, min_count=5,
-             workers=workers, sg=sg, seed=1)
+             workers=workers, sg=sg, seed=seed)
 if mode == 'corpus_file':
     m.build_vocab(corpus_file=corpus)
 else:
