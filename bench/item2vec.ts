@@ -24,6 +24,8 @@ const USAGE = `Usage: npm run bench:item2vec -- [options]
   --epochs N        epochs for both (default ${ITEM2VEC_DEFAULTS.epochs})
   --negative N      negative samples for both (default ${ITEM2VEC_DEFAULTS.negative})
   --dim N           vector size for both (default ${ITEM2VEC_DEFAULTS.dim})
+  --window N|all    context window for both (default ${ITEM2VEC_DEFAULTS.window})
+  --sample T        subsampling threshold for both (default ${ITEM2VEC_DEFAULTS.sample})
   --validation      score on the validation split (the second-to-last liked movie held out, trained on
                     what precedes it) instead of the test split
   --python PATH     Python with gensim (default /usr/bin/python3)
@@ -40,6 +42,8 @@ const { values } = parseArgs({
     epochs: { type: 'string' },
     negative: { type: 'string' },
     dim: { type: 'string' },
+    window: { type: 'string' },
+    sample: { type: 'string' },
     validation: { type: 'boolean', default: false },
     python: { type: 'string', default: '/usr/bin/python3' },
     'no-gensim': { type: 'boolean', default: false },
@@ -65,7 +69,10 @@ const settings = {
   epochs: int('epochs', values.epochs, ITEM2VEC_DEFAULTS.epochs),
   negative: int('negative', values.negative, ITEM2VEC_DEFAULTS.negative),
   dim: int('dim', values.dim, ITEM2VEC_DEFAULTS.dim),
+  window: values.window === 'all' ? 'all' as const : int('window', values.window, ITEM2VEC_DEFAULTS.window as number),
+  sample: values.sample === undefined ? ITEM2VEC_DEFAULTS.sample : Number(values.sample),
 };
+if (!(settings.sample >= 0)) fail(`--sample: expected a number ≥ 0, got ${values.sample}`);
 if (!existsSync(join(values.data!, 'ratings.csv'))) fail(`no ratings.csv in ${values.data}: pass --data DIR`);
 const gensim = values['no-gensim'] !== true;
 if (gensim && !existsSync(values.python!)) fail(`${values.python}: no such Python (pass --python PATH or --no-gensim)`);
@@ -137,7 +144,7 @@ const mean = (engine: Row['engine'], key: 'hitRate' | 'ndcg' | 'seconds'): numbe
 };
 const table: string[] = [
   `Item2Vec on MovieLens latest-small, ${values.validation === true ? 'validation' : 'test'} split (${split.heldOut.size} users, last liked movie held out), k = 10`,
-  `settings: skip-gram, window ${settings.window}, shuffle ${settings.shuffle} (gensim: window 'all' = the longest sequence with shrink_windows off; shuffle = one train() call per epoch on shuffled copies), dim ${settings.dim}, negative ${settings.negative}, sample ${settings.sample}, min count ${settings.minCount}, epochs ${settings.epochs}, threads ${settings.threads}; query decay ${QUERY_DEFAULTS.decay}, candidates liked ≥ ${QUERY_DEFAULTS.minCount} times`,
+  `settings: skip-gram, window ${settings.window}, shuffle ${settings.shuffle} (gensim: ${settings.window === 'all' ? "window 'all' = the longest sequence with shrink_windows off" : `window ${settings.window}, shrink_windows on`}${settings.shuffle ? ', shuffled = one train() call per epoch on shuffled copies' : ''}), dim ${settings.dim}, negative ${settings.negative}, sample ${settings.sample}, min count ${settings.minCount}, epochs ${settings.epochs}, threads ${settings.threads}; query decay ${QUERY_DEFAULTS.decay}, candidates liked ≥ ${QUERY_DEFAULTS.minCount} times`,
   '',
   '| engine | seed | hit rate@10 | NDCG@10 | train s |',
   '|---|---:|---:|---:|---:|',
