@@ -49,3 +49,4 @@ export {
   type SifFitOptions, type SifFitStats, type TextEncoder, type TextEncoderSpec, type StsResult,
 } from './encoders/sif/index.js';
 export * from './encoders/features/index.js';
+export * from './encoders/item2vec/index.js';
