@@ -1,16 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Command } from 'commander';
-import { OmnivecError } from '../errors.js';
 import { KeyedVectors } from '../encoders/word2vec/keyed-vectors.js';
 import { saveWordVectors, writeVocabCounts } from '../encoders/word2vec/files.js';
 import { loadSif } from '../encoders/sif/files.js';
 import { registerSifCommands, type EvalStsReport } from './sif-commands.js';
 import type { Out } from './db-commands.js';
+import { withTempDir, rejectsCode } from '../../test/helpers/assertions.js';
 
 /** Runs `args` through a program with train / eval commands as main.ts makes them; returns the output. */
 async function run(args: string[]): Promise<{ lines: string[]; json: unknown[] }> {
@@ -21,15 +20,6 @@ async function run(args: string[]): Promise<{ lines: string[]; json: unknown[] }
   registerSifCommands(p.command('train'), p.command('eval'), out);
   await p.parseAsync(args, { from: 'user' });
   return { lines, json };
-}
-
-async function rejectsCode(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof OmnivecError, `expected an OmnivecError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, message);
-    return true;
-  });
 }
 
 // Four words on two axes: "good" things along x, "bad" things along y, plus a frequent "the"
@@ -64,14 +54,7 @@ async function fixture(dir: string): Promise<{ vec: string; countsFile: string; 
   return { vec, countsFile, data, corpus };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'omnivec-sifcli-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('omnivec-sifcli-', fn);
 
 test('eval sts --vectors: SIF beside the average, fitted on every split by default; --json', () => withDir(async (dir) => {
   const f = await fixture(dir);

@@ -1,36 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { KeyedVectors } from '../word2vec/keyed-vectors.js';
 import { saveWordVectors } from '../word2vec/files.js';
-import { OmnivecError } from '../../errors.js';
 import { averageEncoder, fitSif } from './sif.js';
 import { loadSif, readTextLines, saveSif } from './files.js';
-
-async function rejectsCode(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof OmnivecError, `expected an OmnivecError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, message);
-    return true;
-  });
-}
+import { withTempDir, rejectsCode } from '../../../test/helpers/assertions.js';
 
 const words = ['the', 'cat', 'dog', 'sat', 'on', 'mat'];
 const vectors = Float32Array.from([0.1, 0.2, 0.3, 1, -0.5, 0.25, 0.9, -0.4, 0.3, -0.2, 0.8, 0.1, 0.05, 0.1, 0.6, 0.3, 0.3, -0.7]);
 const sentences = ['The cat sat on the mat.', 'The dog sat.', 'A dog on a mat', 'zebra!'];
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'omnivec-sif-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('omnivec-sif-', fn);
 
 test('saveSif / loadSif: a copy of the vectors (with counts) round-trips exactly', () => withDir(async (dir) => {
   const kv = new KeyedVectors(words, vectors, 3, Float64Array.from([100, 20, 15, 10, 30, 5]));

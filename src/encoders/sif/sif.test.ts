@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyedVectors } from '../word2vec/keyed-vectors.js';
 import type { Tokenizer } from '../text/tokenizer.js';
-import { OmnivecError } from '../../errors.js';
 import { averageEncoder, fitSif, SifModel, sifWeights } from './sif.js';
+import { throwsCode, rejectsCode } from '../../../test/helpers/assertions.js';
 
 /** A whitespace tokenizer, lower-casing nothing (the tests' own, independent of createTokenizer). */
 const ws: Tokenizer = { spec: { kind: 'whitespace' }, tokenize: (s) => s.split(/\s+/).filter((t) => t.length > 0) };
@@ -13,24 +13,6 @@ const closeVec = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6): void 
   assert.equal(a.length, b.length);
   for (let i = 0; i < a.length; i++) close(a[i]!, b[i]!, tol, `[${i}]`);
 };
-
-function throwsCode(fn: () => unknown, code: string, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof OmnivecError, `expected an OmnivecError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, message);
-    return true;
-  });
-}
-
-async function rejectsCode(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof OmnivecError, `expected an OmnivecError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, message);
-    return true;
-  });
-}
 
 // the = (1, 0), cat = (0, 1), dog = (1, 1); counts 6, 2, 2 (total 10).
 function tiny(counts: boolean): KeyedVectors {

@@ -1,32 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OmnivecError } from '../../errors.js';
 import { trainWord2Vec } from '../word2vec/trainer.js';
 import { readTextLines } from './files.js';
 import { averageEncoder, fitSif } from './sif.js';
 import { cosine, evaluateSts, readSts, readStsSentences, stsFile } from './sts.js';
+import { withTempDir, rejectsCode } from '../../../test/helpers/assertions.js';
 
-async function rejectsCode(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof OmnivecError, `expected an OmnivecError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, message);
-    return true;
-  });
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'omnivec-sts-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('omnivec-sts-', fn);
 
 test('readSts: 7 and 9 columns, quotes kept, CRLF, a BOM; errors name the line', () => withDir(async (dir) => {
   const f = join(dir, 'sts-test.csv');
