@@ -11,8 +11,9 @@ import { openDatabase } from '../db/database.js';
 import type { Collection } from '../db/collection.js';
 import { FeatureEncoder, FeatureFitter, type FieldFitReport, type ResolvedSchema } from '../encoders/features/index.js';
 import { fileError, readerIterable } from '../io/block-reader.js';
-import { cellValue, corrupt, decodeUtf8, quote, stripBom } from '../io/common.js';
+import { cellValue, corrupt, quote, stripBom } from '../io/common.js';
 import { csvRows } from '../io/csv.js';
+import { jsonValues } from '../io/jsonl.js';
 import { writeJsonl, writeNpy, type ImportRecord } from '../io/index.js';
 import { withSink } from '../io/sink.js';
 import { encodeFloat32LE } from '../io/vecs.js';
@@ -104,23 +105,11 @@ function inputRows(path: string, format: InputFormat, checkColumns: (names: stri
   }
   return readerIterable(path, undefined, async function* (r): AsyncGenerator<InputRow> {
     let index = 0;
-    for (;;) {
-      const bytes = await r.readLine();
-      if (bytes === null) return;
-      const where = { line: r.line };
-      let text = decodeUtf8(path, where, bytes);
-      if (r.line === 1) text = stripBom(text);
-      if (text.trim() === '') continue;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(text);
-      } catch (e) {
-        throw corrupt(path, where, 'a JSON object', `invalid JSON (${(e as Error).message})`);
-      }
+    for await (const { value: obj, where } of jsonValues(r, path)) {
       if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
         throw corrupt(path, where, 'a JSON object { field: value, ... }', Array.isArray(obj) ? 'an array' : JSON.stringify(obj));
       }
-      yield { values: obj as Record<string, unknown>, label: `${path}:${r.line}`, index: index++ };
+      yield { values: obj as Record<string, unknown>, label: `${path}:${where.line}`, index: index++ };
     }
   });
 }

@@ -4,12 +4,34 @@
  * `"text"` stands for the document when there is no `"document"`; any other key becomes a
  * metadata field (the `"metadata"` object's own fields win on a clash).
  */
-import { fileSize, readerIterable } from './block-reader.js';
+import { fileSize, readerIterable, type BlockReader } from './block-reader.js';
 import {
   DimCheck, checkRecordVector, corrupt, decodeUtf8, eachRecord, formatVector, nonFinite, quote, stripBom,
   type ImportRecord, type OpenedRecords, type ReadOptions, type RecordSource, type Where,
 } from './common.js';
 import { withSink } from './sink.js';
+
+/**
+ * The parsed value of every non-blank line of a JSON Lines file (a BOM on line 1 allowed), with its
+ * line number; `corrupt_file` naming the line for text that is not JSON.
+ */
+export async function* jsonValues(r: BlockReader, path: string): AsyncGenerator<{ value: unknown; where: { line: number } }> {
+  for (;;) {
+    const bytes = await r.readLine();
+    if (bytes === null) return;
+    const where = { line: r.line };
+    let text = decodeUtf8(path, where, bytes);
+    if (r.line === 1) text = stripBom(text);
+    if (text.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw corrupt(path, where, 'a JSON object', `invalid JSON (${(e as Error).message})`);
+    }
+    yield { value, where };
+  }
+}
 
 const RESERVED = new Set(['id', 'vector', 'embedding', 'document', 'metadata']);
 
@@ -87,21 +109,11 @@ export async function openJsonl(path: string, options: ReadOptions): Promise<Ope
   const limit = options.limit ?? Infinity;
   const records = readerIterable(path, options.blockSize, async function* (r): AsyncGenerator<ImportRecord> {
     const dims = new DimCheck(path);
-    for (let row = 0; row < limit;) {
-      const bytes = await r.readLine();
-      if (bytes === null) return;
-      const where = { line: r.line };
-      let text = decodeUtf8(path, where, bytes);
-      if (r.line === 1) text = stripBom(text);
-      if (text.trim() === '') continue;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(text);
-      } catch (e) {
-        throw corrupt(path, where, 'a JSON object', `invalid JSON (${(e as Error).message})`);
-      }
-      yield recordFromJson(path, where, row, obj, prefix, dims);
-      row++;
+    let row = 0;
+    if (limit <= 0) return;
+    for await (const { value, where } of jsonValues(r, path)) {
+      yield recordFromJson(path, where, row, value, prefix, dims);
+      if (++row >= limit) return;
     }
   });
   return { format: 'jsonl', dim: undefined, count: undefined, records };
