@@ -438,13 +438,13 @@ export async function trainWord2Vec(corpus: Corpus, options: Word2VecOptions = {
     const vocab = chooseVocabulary(counter, o.minCount, o.maxVocab ?? undefined);
     if (vocab.words.length === 0) throw emptiedVocabulary(counter, o.minCount);
     const vocabSeconds = (performance.now() - t0) / 1000;
-    return await train(o, vocab, store, counter.size, vocabSeconds, onProgress);
+    return await train(o, vocab, store, vocabSeconds, onProgress);
   } finally {
     store.dispose();
   }
 }
 
-async function train(o: ResolvedWord2VecOptions, vocab: Vocabulary, store: TokenStore, _distinct: number,
+async function train(o: ResolvedWord2VecOptions, vocab: Vocabulary, store: TokenStore,
   vocabSeconds: number, onProgress: Word2VecOptions['onProgress']): Promise<Word2VecModel> {
   const v = vocab.words.length;
   const dim = o.dim;
