@@ -7,10 +7,10 @@ import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
 import { recommend, type Recommendation, type RecommendQuery } from '../encoders/item2vec/recommend.js';
 import { ITEM2VEC_DEFAULTS, item2vecTrainerOptions, type Item2VecOptions } from '../encoders/item2vec/train.js';
-import { loadWordVectors, saveWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
-import { trainWord2Vec, type Word2VecModel } from '../encoders/word2vec/trainer.js';
+import { loadWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
+import type { Word2VecModel } from '../encoders/word2vec/trainer.js';
 import { dbDir, int, type Out } from './db-commands.js';
-import { flag, num, printTrainingSummary, trainingReporter, vectorsIntoCollection } from './train-commands.js';
+import { flag, num, trainAndStore } from './train-commands.js';
 
 /** Options of `train item2vec`, as commander hands them over. */
 export interface TrainItem2VecOpts {
@@ -80,20 +80,8 @@ export async function cmdTrainItem2Vec(db: () => string, o: TrainItem2VecOpts, o
   if (o.input === undefined || o.input === '') throw invalidArgument('--input: the sequences file is required (one user a line, item ids separated by spaces)');
   if (o.output === undefined && o.into === undefined) throw invalidArgument('--output or --into: say where the vectors go');
   const options = item2vecTrainerOptions(item2vecOptionsFrom(o));
-  const r = trainingReporter('item2vec', o.quiet === true);
-  let m: Word2VecModel;
-  try {
-    m = await trainWord2Vec(o.input, { ...options, onProgress: r.onProgress });
-  } finally {
-    r.done();
-  }
-  printTrainingSummary('item2vec', m, out, o.json === true);
-  if (o.output !== undefined) {
-    const format: WordVectorFormat = flag('--binary', o.binary) === true ? 'word2vec-binary' : 'word2vec';
-    await saveWordVectors(m.wv, o.output, { format, ...(o.saveVocab !== undefined ? { counts: o.saveVocab } : {}) });
-    if (o.json !== true) out.line(`wrote ${m.wv.size} × ${m.wv.dim} item vectors to ${o.output} (${format})${o.saveVocab !== undefined ? ` and the counts to ${o.saveVocab}` : ''}`);
-  }
-  if (o.into !== undefined) await vectorsIntoCollection(db(), o.into, m.wv, out);
+  const format: WordVectorFormat = flag('--binary', o.binary) === true ? 'word2vec-binary' : 'word2vec';
+  const m = await trainAndStore('item2vec', o.input, options, { ...o, format }, db, out, 'item vectors');
   return m;
 }
 

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { openDatabase } from '../db/database.js';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import type { KeyedVectors } from '../encoders/word2vec/keyed-vectors.js';
-import { saveWordVectors } from '../encoders/word2vec/files.js';
+import { saveWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
 import { trainWord2Vec, type Word2VecModel, type Word2VecOptions, type Word2VecProgress } from '../encoders/word2vec/trainer.js';
 import type { TokenizerSpec } from '../encoders/text/tokenizer.js';
 import { int, type Out } from './db-commands.js';
@@ -143,28 +143,44 @@ export async function vectorsIntoCollection(dbDir: string, name: string, kv: Key
   }
 }
 
+/** Where trained vectors go and how the run reports, for every trainer's command. */
+export interface TrainingSink {
+  output?: string; format: WordVectorFormat; saveVocab?: string; into?: string; quiet?: boolean; json?: boolean;
+}
+
+/**
+ * Trains with progress on stderr, prints the summary, writes the vectors (and counts) and / or
+ * stores them in a collection: the common part of `train word2vec` and `train item2vec`.
+ */
+export async function trainAndStore(label: string, input: string, options: Word2VecOptions, sink: TrainingSink,
+  dbDir: () => string, out: Out, what = 'vectors'): Promise<Word2VecModel> {
+  const r = trainingReporter(label, sink.quiet === true);
+  let m: Word2VecModel;
+  try {
+    m = await trainWord2Vec(input, { ...options, onProgress: r.onProgress });
+  } finally {
+    r.done();
+  }
+  printTrainingSummary(label, m, out, sink.json === true);
+  if (sink.output !== undefined) {
+    await saveWordVectors(m.wv, sink.output, { format: sink.format, ...(sink.saveVocab !== undefined ? { counts: sink.saveVocab } : {}) });
+    if (sink.json !== true) {
+      out.line(`wrote ${m.wv.size} × ${m.wv.dim} ${what} to ${sink.output} (${sink.format})${sink.saveVocab !== undefined ? ` and the counts to ${sink.saveVocab}` : ''}`);
+    }
+  }
+  if (sink.into !== undefined) await vectorsIntoCollection(dbDir(), sink.into, m.wv, out);
+  return m;
+}
+
 export async function cmdTrainWord2Vec(dbDir: () => string, o: Word2VecCliOpts, out: Out): Promise<void> {
   if (o.input === undefined) throw invalidArgument('--input: the corpus file is required (text, one sentence a line; .gz allowed)');
   if (o.output === undefined && o.into === undefined) throw invalidArgument('--output or --into: say where the vectors go');
   const options = word2vecOptionsFrom(o);
-  const r = trainingReporter('word2vec', o.quiet === true);
-  let m: Word2VecModel;
-  try {
-    m = await trainWord2Vec(o.input, { ...options, onProgress: r.onProgress });
-  } finally {
-    r.done();
+  const format = o.format ?? (flag('--binary', o.binary) === true ? 'word2vec-binary' : 'word2vec');
+  if (format !== 'word2vec' && format !== 'word2vec-binary' && format !== 'fasttext') {
+    throw invalidArgument(`--format: expected word2vec, word2vec-binary or fasttext, got ${JSON.stringify(format)}`);
   }
-  printTrainingSummary('word2vec', m, out, o.json === true);
-  const binary = flag('--binary', o.binary) ?? false;
-  if (o.output !== undefined) {
-    const format = o.format ?? (binary ? 'word2vec-binary' : 'word2vec');
-    if (format !== 'word2vec' && format !== 'word2vec-binary' && format !== 'fasttext') {
-      throw invalidArgument(`--format: expected word2vec, word2vec-binary or fasttext, got ${JSON.stringify(format)}`);
-    }
-    await saveWordVectors(m.wv, o.output, { format, ...(o.saveVocab !== undefined ? { counts: o.saveVocab } : {}) });
-    if (o.json !== true) out.line(`wrote ${m.wv.size} × ${m.wv.dim} vectors to ${o.output} (${format})${o.saveVocab !== undefined ? ` and the counts to ${o.saveVocab}` : ''}`);
-  }
-  if (o.into !== undefined) await vectorsIntoCollection(dbDir(), o.into, m.wv, out);
+  await trainAndStore('word2vec', o.input, options, { ...o, format }, dbDir, out);
 }
 
 /** Options shared by the trainers, named as in the original word2vec tool. */
