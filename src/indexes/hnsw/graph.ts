@@ -36,6 +36,11 @@ export class Graph {
    * returned); 2 free (reclaimed, unlinked, waiting for reuse). See NODE_STATE in hnsw-index.ts.
    */
   state = new Uint8Array(0);
+  /**
+   * Layer-0 in-degree of every slot (links from live and removed nodes), kept exact by every
+   * change to a level-0 list, so that no change drops a node's last in-link unnoticed.
+   */
+  indeg = new Uint32Array(0);
 
   // Search scratch: visited tags, heaps, the slot list and distances handed to the kernels.
   #visited = new Uint16Array(0);
@@ -78,6 +83,9 @@ export class Graph {
     const st = new Uint8Array(cap);
     st.set(this.state);
     this.state = st;
+    const ind = new Uint32Array(cap);
+    ind.set(this.indeg);
+    this.indeg = ind;
     this.#visited = new Uint16Array(cap);
     this.#tag = 0;
     this.#none = new Uint8Array(cap);
@@ -239,6 +247,19 @@ export class Graph {
       if (good) out[outOff + kept++] = e;
     }
     return kept;
+  }
+
+  /** Recomputes `indeg` from the level-0 lists of the nodes in use. */
+  recountIndegree(): void {
+    const indeg = this.indeg;
+    indeg.fill(0);
+    const u32 = this.arena.u32;
+    for (let s = 0; s < this.count; s++) {
+      if (this.state[s] === 2) continue;
+      const off = this.link0(s);
+      const cnt = u32[off]!;
+      for (let i = 1; i <= cnt; i++) indeg[u32[off + i]!]!++;
+    }
   }
 
   /** The link list of `slot` at `level`: the array and the index of its count word. */

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { clusteredData, concat, oracle } from '../conformance.js';
 import { deserializeIndex, serializeIndex } from '../registry.js';
 import type { VectorBatch } from '../../vector/batch.js';
+import { Random } from '../../vector/random.js';
 
 const data = clusteredData(21, 4000, 50, 16, 30);
 const ids = Uint32Array.from({ length: data.base.count }, (_, i) => i);
@@ -151,4 +152,48 @@ test('hnsw: an id removed and re-added into a reused slot survives save/load and
   index.optimize();
   assert.ok(index.has(1999), 'the live id is found after optimize');
   assert.equal(index.search(rowOf(data.base, 1999), 1).ids[0], 1999);
+});
+
+test('hnsw: under upsert and delete churn every live vector stays reachable (found by its own vector)', () => {
+  // The crash test's writer pattern (dim 8, m 8, efConstruction 40, batches of upserts and deletes):
+  // before the fix, nodes linked only from deleted nodes were orphaned by consolidation within a
+  // dozen operations on every seed.
+  const DIM = 8;
+  for (const seed of [1, 2, 3]) {
+    const rng = new Random(seed);
+    const index = new HnswIndex({ dim: DIM, m: 8, efConstruction: 40, seed });
+    const live = new Map<number, Float32Array>();
+    let next = 0;
+    const put = (batch: number[]): void => {
+      const buf = new Float32Array(batch.length * DIM);
+      batch.forEach((id, i) => {
+        const v = Float32Array.from({ length: DIM }, () => rng.gaussian());
+        live.set(id, v);
+        buf.set(v, i * DIM);
+      });
+      index.add(batch, { data: buf, dim: DIM, count: batch.length });
+    };
+    const pick = (n: number): number[] => {
+      const all = [...live.keys()];
+      return [...new Set(Array.from({ length: n }, () => all[rng.int(all.length)]!))];
+    };
+    for (let op = 0; op < 40; op++) {
+      const r = rng.next();
+      if (r < 0.4 || live.size < 50) {
+        put(Array.from({ length: 1 + rng.int(rng.next() < 0.1 ? 1500 : 100) }, () => next++));
+      } else if (r < 0.7) {
+        const batch = pick(1 + rng.int(100));
+        index.remove(Uint32Array.from(batch));
+        put(batch);
+      } else {
+        const batch = pick(1 + rng.int(live.size > 3000 ? 600 : 60));
+        index.remove(Uint32Array.from(batch));
+        for (const id of batch) live.delete(id);
+      }
+      if (op % 4 !== 3) continue;
+      let lost = 0;
+      for (const v of live.values()) if (index.search(v, 1, { efSearch: 500 }).distances[0] !== 0) lost++;
+      assert.equal(lost, 0, `seed ${seed}, op ${op}: ${lost} of ${live.size} live vectors not found by their own vector`);
+    }
+  }
 });

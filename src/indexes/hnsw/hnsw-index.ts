@@ -29,6 +29,8 @@ export interface HnswIndexOptions {
 /** Removed nodes are reclaimed once they exceed this share of the live ones (or on `compact()`). */
 const RECLAIM_RATIO = 0.1;
 const RECLAIM_MIN = 64;
+/** After reclaiming, live nodes with at most this many layer-0 in-links are re-offered to their neighbours. */
+const WEAK_INDEGREE = 2;
 /** Filtered searches go exact when the allowed count s·N satisfies s²·N < FILTER_EXACT × ef. */
 const FILTER_EXACT = 16;
 const NODE_STATE = { live: 0, deleted: 1, free: 2 } as const;
@@ -77,6 +79,7 @@ export class HnswIndex implements VectorIndex {
   #wSlots: Uint32Array;
   #wDists: Float32Array;
   #sel: Uint32Array;
+  #oldLinks: Uint32Array;
   #sortSlots: Uint32Array;
   #sortDists: Float32Array;
 
@@ -99,6 +102,7 @@ export class HnswIndex implements VectorIndex {
     this.#wSlots = new Uint32Array(efc);
     this.#wDists = new Float32Array(efc);
     this.#sel = new Uint32Array(2 * m + 1);
+    this.#oldLinks = new Uint32Array(2 * m + 1);
     this.#sortSlots = new Uint32Array(Graph.SCRATCH);
     this.#sortDists = new Float32Array(Graph.SCRATCH);
   }
@@ -173,14 +177,25 @@ export class HnswIndex implements VectorIndex {
     }
     const w = this.#w;
     for (let lc = Math.min(level, this.#maxLevel); lc >= 0; lc--) {
-      g.searchLayer(q, ep, epDist, lc, w, undefined, true);
+      // Removed-but-unreclaimed nodes route the search but are not linked to: a new node whose
+      // in-links all came from removed nodes would be orphaned when they are reclaimed.
+      g.searchLayer(q, ep, epDist, lc, w, undefined, false);
       const n = w.drainSorted(this.#wSlots, this.#wDists);
-      if (n === 0) continue;
+      if (n === 0) {
+        // No live node reachable on this layer (all removed): hang the node after the entry.
+        this.#splice(ep, slot, lc);
+        continue;
+      }
       const kept = g.selectNeighbors(this.#wSlots, this.#wDists, n, m, this.#sel, 0);
       const { arr, off } = g.links(slot, lc);
       for (let i = 0; i < kept; i++) arr[off + 1 + i] = this.#sel[i]!;
       arr[off] = kept;
-      for (let i = 0; i < kept; i++) this.#link(this.#sel[i]!, slot, lc);
+      if (lc === 0) for (let i = 0; i < kept; i++) g.indeg[this.#sel[i]!]!++;
+      let linkedBack = false;
+      for (let i = 0; i < kept; i++) linkedBack = this.#link(this.#sel[i]!, slot, lc) || linkedBack;
+      // Every neighbour's heuristic may have pruned the new node: splice it in after the nearest
+      // one so that it can be found (see #splice).
+      if (!linkedBack) this.#splice(this.#sel[0]!, slot, lc);
       ep = this.#wSlots[0]!;
       epDist = this.#wDists[0]!;
     }
@@ -190,23 +205,121 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
-  /** Adds the link `from → to` on `level`, shrinking `from`'s list with the heuristic when full. */
-  #link(from: number, to: number, level: number): void {
+  /**
+   * Adds the link `from → to` on `level`, shrinking `from`'s list with the heuristic when full.
+   * On level 0 a node the heuristic would leave without any in-link keeps its link (in a free
+   * place, or instead of a kept node that has other in-links; failing both, `to` gives way).
+   * Returns whether `to` was kept.
+   */
+  #link(from: number, to: number, level: number): boolean {
     const g = this.#g;
     const max = level === 0 ? g.m0 : g.m;
-    const { arr, off } = g.links(from, level);
+    let { arr, off } = g.links(from, level);
     const cnt = arr[off]!;
     if (cnt < max) {
       arr[off + 1 + cnt] = to;
       arr[off] = cnt + 1;
-      return;
+      if (level === 0) g.indeg[to]!++;
+      return true;
     }
     const n = cnt + 1;
     const slots = this.#sortSlots;
-    for (let i = 0; i < cnt; i++) slots[i] = arr[off + 1 + i]!;
+    const old = this.#oldLinks;
+    for (let i = 0; i < cnt; i++) old[i] = slots[i] = arr[off + 1 + i]!;
     slots[cnt] = to;
     this.#rankFrom(from, n);
-    arr[off] = g.selectNeighbors(this.#sortSlots, this.#sortDists, n, max, arr, off + 1);
+    ({ arr, off } = g.links(from, level));
+    let kept = g.selectNeighbors(this.#sortSlots, this.#sortDists, n, max, arr, off + 1);
+    if (level > 0) {
+      arr[off] = kept;
+      for (let i = 1; i <= kept; i++) if (arr[off + i] === to) return true;
+      return false;
+    }
+    const indeg = g.indeg;
+    const inList = g.newVisit();
+    const tag = g.tag;
+    for (let i = 1; i <= kept; i++) inList[arr[off + i]!] = tag;
+    for (let i = 0; i < cnt; i++) {
+      const z = old[i]!;
+      if (inList[z] === tag || indeg[z]! > 1) continue;
+      // z's only in-link is this one: keep it.
+      if (kept < max) {
+        arr[off + 1 + kept++] = z;
+      } else {
+        let vi = -1;
+        for (let j = 1; j <= kept; j++) {
+          const v = arr[off + j]!;
+          if (v !== to && indeg[v]! > 1 && (vi < 0 || indeg[v]! > indeg[arr[off + vi]!]!)) vi = j;
+        }
+        if (vi < 0) for (let j = 1; j <= kept; j++) if (arr[off + j] === to) vi = j;
+        if (vi < 0) continue; // cannot happen: a kept old link has indeg > 1 or `to` is kept
+        inList[arr[off + vi]!] = 0;
+        arr[off + vi] = z;
+      }
+      inList[z] = tag;
+    }
+    arr[off] = kept;
+    for (let i = 0; i < cnt; i++) if (inList[old[i]!] !== tag) indeg[old[i]!]!--;
+    if (inList[to] !== tag) return false;
+    indeg[to]!++;
+    return true;
+  }
+
+  /**
+   * Makes `x` reachable from `y` on `level` without making anything else unreachable: `y → x`
+   * replaces `y`'s link `y → z` nearest to `x`, and `x → z` is added (when `x`'s list is full it
+   * replaces `x`'s farthest link to a node with other in-links, or failing that its farthest).
+   */
+  #splice(y: number, x: number, level: number): void {
+    const g = this.#g;
+    const max = level === 0 ? g.m0 : g.m;
+    const indeg = g.indeg;
+    const q = g.vectorPtr(x);
+    const { arr: ya, off: yo } = g.links(y, level);
+    const yCnt = ya[yo]!;
+    for (let i = 1; i <= yCnt; i++) if (ya[yo + i] === x) return;
+    if (level === 0) indeg[x]!++;
+    if (yCnt < max) {
+      ya[yo + 1 + yCnt] = x;
+      ya[yo] = yCnt + 1;
+      return;
+    }
+    let zi = 1;
+    let zd = Infinity;
+    for (let i = 1; i <= yCnt; i++) {
+      const d = g.dist(q, ya[yo + i]!);
+      if (d < zd) {
+        zd = d;
+        zi = i;
+      }
+    }
+    const z = ya[yo + zi]!;
+    ya[yo + zi] = x;
+    if (level === 0) indeg[z]!--;
+    const { arr: xa, off: xo } = g.links(x, level);
+    const xCnt = xa[xo]!;
+    for (let i = 1; i <= xCnt; i++) if (xa[xo + i] === z) return;
+    if (level === 0) indeg[z]!++;
+    if (xCnt < max) {
+      xa[xo + 1 + xCnt] = z;
+      xa[xo] = xCnt + 1;
+      return;
+    }
+    let wi = -1;
+    let wd = -Infinity;
+    for (let pass = 0; pass < 2 && wi < 0; pass++) {
+      for (let i = 1; i <= xCnt; i++) {
+        const w = xa[xo + i]!;
+        if (pass === 0 && level === 0 && indeg[w]! < 2) continue;
+        const d = g.dist(q, w);
+        if (d > wd) {
+          wd = d;
+          wi = i;
+        }
+      }
+    }
+    if (level === 0) indeg[xa[xo + wi]!]!--;
+    xa[xo + wi] = z;
   }
 
   /** Distances from `from` to `#sortSlots[0..n)`, then both arrays sorted nearest first. */
@@ -256,6 +369,7 @@ export class HnswIndex implements VectorIndex {
     g.count = 0;
     g.levels.fill(0);
     g.state.fill(0);
+    g.indeg.fill(0);
     g.upper = [];
     this.#pending = [];
     this.#free = [];
@@ -340,6 +454,110 @@ export class HnswIndex implements VectorIndex {
     }
     // Reuse low slots first.
     this.#free.sort((x, y) => y - x);
+    g.recountIndegree();
+    this.#relinkWeak();
+    this.#reconnect();
+  }
+
+  /**
+   * Makes every live node reachable on layer 0 from the entry point again. Consolidation re-links
+   * around reclaimed nodes with the pruning heuristic, which can drop the last in-link of a node
+   * (one linked mostly from removed nodes): such a node could then never be returned. A
+   * breadth-first walk finds them; each is spliced in after the nearest reachable node `y`
+   * (`y → x` replaces `y → z`, and `x → z` is added), so nothing reachable becomes unreachable and
+   * the reachable set grows with every splice. O(N·m0) for the walk; orphans are rare. Returns how
+   * many nodes were spliced in.
+   */
+  #reconnect(): number {
+    const g = this.#g;
+    if (this.#entry < 0) return 0;
+    const a = this.#arena;
+    const state = g.state;
+    const n = g.count;
+    const reached = new Uint8Array(n);
+    const queue = new Uint32Array(n);
+    const walk = (from: number): void => {
+      let head = 0;
+      let tail = 0;
+      reached[from] = 1;
+      queue[tail++] = from;
+      while (head < tail) {
+        const s = queue[head++]!;
+        const off = g.link0(s);
+        const cnt = a.u32[off]!;
+        for (let i = 1; i <= cnt; i++) {
+          const e = a.u32[off + i]!;
+          if (reached[e] === 0 && state[e] !== NODE_STATE.free) {
+            reached[e] = 1;
+            queue[tail++] = e;
+          }
+        }
+      }
+    };
+    let spliced = 0;
+    // A splice can (rarely) cut a path through the spliced node's dropped link: walk again until
+    // a pass finds every live node reached.
+    for (let pass = 0; pass < 4; pass++) {
+      reached.fill(0);
+      walk(this.#entry);
+      const before = spliced;
+      for (let x = 0; x < n; x++) {
+        if (state[x] !== NODE_STATE.live || reached[x] === 1) continue;
+        // x was unreachable, so none of its links carries a path from the entry.
+        this.#splice(this.#nearestReached(x, reached), x, 0);
+        walk(x);
+        spliced++;
+      }
+      if (spliced === before) break;
+    }
+    return spliced;
+  }
+
+  /**
+   * After reclaiming, a node that lost most of its in-links may be left linked only from far
+   * nodes (through a removed node's list), which a search for its neighbourhood never expands.
+   * Each live node with at most WEAK_INDEGREE in-links is offered again to its own neighbours
+   * (the backlink step of an insert), so that nodes near it link to it.
+   */
+  #relinkWeak(): void {
+    const g = this.#g;
+    const a = this.#arena;
+    const weak: number[] = [];
+    for (let s = 0; s < g.count; s++) if (g.state[s] === NODE_STATE.live && g.indeg[s]! <= WEAK_INDEGREE) weak.push(s);
+    const outs = new Uint32Array(g.m0);
+    for (const x of weak) {
+      const off = g.link0(x);
+      const cnt = a.u32[off]!;
+      outs.set(a.u32.subarray(off + 1, off + 1 + cnt));
+      for (let i = 0; i < cnt; i++) {
+        const v = outs[i]!;
+        let has = false;
+        const vo = g.link0(v);
+        for (let j = 1; j <= a.u32[vo]!; j++) if (a.u32[vo + j] === x) has = true;
+        if (!has) this.#link(v, x, 0);
+      }
+    }
+  }
+
+  /** The node nearest to `x` among those marked in `reached`, by a layer-0 beam search. */
+  #nearestReached(x: number, reached: Uint8Array): number {
+    const g = this.#g;
+    const q = g.vectorPtr(x);
+    let ep = this.#entry;
+    let epDist = g.dist(q, ep);
+    for (let lc = this.#maxLevel; lc > 0; lc--) {
+      const r = g.greedy(q, ep, epDist, lc);
+      ep = r.slot;
+      epDist = r.dist;
+    }
+    if (reached[ep] !== 1) {
+      ep = this.#entry;
+      epDist = g.dist(q, ep);
+    }
+    const w = this.#w;
+    g.searchLayer(q, ep, epDist, 0, w, (s) => s !== x && reached[s] === 1, false);
+    const found = w.drainSorted(this.#wSlots, this.#wDists);
+    return found > 0 ? this.#wSlots[0]! : this.#entry;
   }
 
   /**
@@ -349,7 +567,8 @@ export class HnswIndex implements VectorIndex {
    * Results are unchanged; only internal slots move. Reclaims deleted nodes first.
    */
   optimize(): void {
-    this.compact();
+    if (this.#pending.length > 0) this.#consolidate();
+    else this.#reconnect();
     this.#sinceOptimize = 0;
     const g = this.#g;
     const n = g.count;
@@ -436,6 +655,7 @@ export class HnswIndex implements VectorIndex {
     }
     this.#free = this.#free.map((s) => newOf[s]!).sort((x, y) => y - x);
     this.#entry = newOf[this.#entry]!;
+    g.recountIndegree();
   }
 
   getVector(id: number): Float32Array | undefined {
@@ -697,6 +917,7 @@ export class HnswIndex implements VectorIndex {
     index.#maxLevel = live > 0 ? maxLevel : -1;
     index.#live = live;
     index.#free.sort((x, y) => y - x);
+    g.recountIndegree();
     // Continue the level sequence differently from a fresh index, deterministically.
     for (let i = 0; i < slots; i++) index.#rng.nextU32();
     return index;
