@@ -1,0 +1,115 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { OmnivecError } from '../../errors.js';
+
+/**
+ * A Hugging Face style model folder, read once: the JSON files that describe the model, the ONNX
+ * graph to run, and omnivec.json (our spec) when present. See docs/encoders.md, "Model folders".
+ */
+export interface ModelFolder {
+  dir: string;
+  /** A short name for specs and messages: the folder's name (or the hub id). */
+  name: string;
+  onnxFile: string;
+  config: Record<string, unknown> | undefined;
+  tokenizerJson: Record<string, unknown> | undefined;
+  tokenizerConfig: Record<string, unknown> | undefined;
+  specialTokensMap: Record<string, unknown> | undefined;
+  preprocessorConfig: Record<string, unknown> | undefined;
+  /** sentence-transformers' 1_Pooling/config.json. */
+  poolingConfig: Record<string, unknown> | undefined;
+  /** sentence-transformers' modules.json (tells whether a Normalize module follows). */
+  modules: unknown[] | undefined;
+  omnivec: Record<string, unknown> | undefined;
+}
+
+export interface OpenFolderOptions {
+  /** The graph to run, relative to the folder (default: onnx/model.onnx, model.onnx, or the only .onnx file). */
+  file?: string;
+  /** Files that must be there (beyond the graph), e.g. ['tokenizer.json'] for a text model. */
+  require?: readonly string[];
+  /** The name to report (a hub id), default the folder name. */
+  name?: string;
+}
+
+function readJson(dir: string, file: string): Record<string, unknown> | undefined {
+  const p = join(dir, file);
+  if (!existsSync(p)) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(p, 'utf8');
+  } catch (e) {
+    throw new OmnivecError('corrupt_file', `${p}: cannot be read (${(e as Error).message})`);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v === null || typeof v !== 'object') throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new OmnivecError('corrupt_file', `${p}: expected a JSON object, ${(e as Error).message}`);
+  }
+}
+
+/** The ONNX graph of a folder: the named file, else onnx/model.onnx, model.onnx, or the only .onnx file. */
+export function findOnnxFile(dir: string, file?: string): string | undefined {
+  if (file !== undefined) {
+    const p = resolve(dir, file);
+    return existsSync(p) ? p : undefined;
+  }
+  for (const f of ['onnx/model.onnx', 'model.onnx']) if (existsSync(join(dir, f))) return join(dir, f);
+  for (const sub of ['onnx', '.']) {
+    const d = join(dir, sub);
+    if (!existsSync(d)) continue;
+    const found = readdirSync(d).filter((f) => f.endsWith('.onnx'));
+    if (found.length === 1) return join(d, found[0]!);
+  }
+  return undefined;
+}
+
+/** Reads a model folder (or a bare .onnx file). Missing files → not_found naming all of them. */
+export function openModelFolder(model: string, options: OpenFolderOptions = {}): ModelFolder {
+  const path = resolve(model);
+  if (!existsSync(path)) {
+    throw new OmnivecError('not_found', `model ${model} not found: expected a model folder (config.json, tokenizer.json, onnx/model.onnx …) or an .onnx file`);
+  }
+  if (statSync(path).isFile()) {
+    if (!path.endsWith('.onnx')) throw new OmnivecError('invalid_argument', `model ${model}: expected a folder or an .onnx file, got a ${basename(path)} file`);
+    return {
+      dir: resolve(path, '..'), name: options.name ?? basename(path, '.onnx'), onnxFile: path, config: undefined, tokenizerJson: undefined,
+      tokenizerConfig: undefined, specialTokensMap: undefined, preprocessorConfig: undefined, poolingConfig: undefined, modules: undefined, omnivec: undefined,
+    };
+  }
+  const dir = path;
+  const onnxFile = findOnnxFile(dir, options.file);
+  const missing: string[] = [];
+  if (onnxFile === undefined) missing.push(options.file ?? 'onnx/model.onnx (or model.onnx)');
+  for (const f of options.require ?? []) if (!existsSync(join(dir, f))) missing.push(f);
+  if (missing.length > 0) {
+    throw new OmnivecError('not_found', `model folder ${dir} is missing ${missing.join(', ')}`, { missing });
+  }
+  const modules = readJsonArray(dir, 'modules.json');
+  return {
+    dir,
+    name: options.name ?? basename(dir),
+    onnxFile: onnxFile!,
+    config: readJson(dir, 'config.json'),
+    tokenizerJson: readJson(dir, 'tokenizer.json'),
+    tokenizerConfig: readJson(dir, 'tokenizer_config.json'),
+    specialTokensMap: readJson(dir, 'special_tokens_map.json'),
+    preprocessorConfig: readJson(dir, 'preprocessor_config.json'),
+    poolingConfig: readJson(dir, '1_Pooling/config.json'),
+    modules,
+    omnivec: readJson(dir, 'omnivec.json'),
+  };
+}
+
+function readJsonArray(dir: string, file: string): unknown[] | undefined {
+  const p = join(dir, file);
+  if (!existsSync(p)) return undefined;
+  try {
+    const v = JSON.parse(readFileSync(p, 'utf8')) as unknown;
+    return Array.isArray(v) ? v : undefined;
+  } catch (e) {
+    throw new OmnivecError('corrupt_file', `${p}: expected a JSON array, ${(e as Error).message}`);
+  }
+}
