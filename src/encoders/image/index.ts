@@ -1,0 +1,16 @@
+export {
+  DEFAULT_IMAGENET_SPEC,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  cropOffset,
+  decodeImage,
+  fitImage,
+  imageSpecFromPreprocessorConfig,
+  preprocessImages,
+  resizeRgb,
+  shorterSideSize,
+  validateImageSpec,
+  type ImageInput,
+  type ImageSpec,
+  type RgbImage,
+} from './preprocess.js';
