@@ -4,8 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildModel, writeModel } from './helpers/onnx-build.js';
+import { Tokenizer } from '@huggingface/tokenizers';
+import {
+  buildModel, writeModel, writeTinyTextModel, writeWord2VecTextModel, DEFAULT_SPECIAL_ROWS, type TinyTextModel,
+} from './helpers/onnx-build.js';
 import { withTempDir } from './helpers/assertions.js';
 import { OnnxSession } from '../src/encoders/onnx/session.js';
 
@@ -80,4 +84,128 @@ test('buildModel: an initializer of the wrong size is refused', () => {
     () => buildModel({ inputs: [], outputs: [], initializers: [{ name: 'W', dims: [2, 2], data: new Float32Array(3) }], nodes: [] }),
     /W: dims \[2, 2\] need 4 values, got 3/,
   );
+});
+
+function loadTokenizer(dir: string): Tokenizer {
+  const json = (f: string): object => JSON.parse(readFileSync(join(dir, f), 'utf8')) as object;
+  return new Tokenizer(json('tokenizer.json'), json('tokenizer_config.json'));
+}
+
+function ids64(ids: readonly number[]): BigInt64Array {
+  return BigInt64Array.from(ids.map(BigInt));
+}
+
+/** Runs the folder's onnx/model.onnx on one tokenised text (no padding). */
+async function runText(m: TinyTextModel, ids: readonly number[], extra: Record<string, readonly number[]> = {}): Promise<Awaited<ReturnType<OnnxSession['run']>>> {
+  const s = await OnnxSession.open(join(m.dir, 'onnx', 'model.onnx'), { threads: 1 });
+  try {
+    const feeds: Parameters<OnnxSession['run']>[0] = {
+      input_ids: { type: 'int64', data: ids64(ids), dims: [1, ids.length] },
+      attention_mask: { type: 'int64', data: ids64(ids.map(() => 1)), dims: [1, ids.length] },
+    };
+    for (const [name, v] of Object.entries(extra)) feeds[name] = { type: 'int64', data: ids64(v), dims: [1, v.length] };
+    return await s.run(feeds);
+  } finally {
+    await s.close();
+  }
+}
+
+test('writeTinyTextModel (bert): "Hello world" → [CLS] hello world [SEP], states are the table rows', async () => {
+  await withTempDir('onnx-build-', async (dir) => {
+    const m = await writeTinyTextModel(dir, {
+      vocab: ['hello', 'world', 'cat'], dim: 2, vectors: new Float32Array([1, 2, 3, 4, 5, 6]),
+      lowercase: true, tokenTypeIds: true, extraOutputs: ['pooler_output', 'sentence_embedding'], pooling: 'mean',
+    });
+    assert.deepEqual([...m.vocabIds], [['[PAD]', 0], ['[UNK]', 1], ['[CLS]', 2], ['[SEP]', 3], ['hello', 4], ['world', 5], ['cat', 6]]);
+    const tok = loadTokenizer(dir);
+    const enc = tok.encode('Hello world');
+    assert.deepEqual(enc.tokens, ['[CLS]', 'hello', 'world', '[SEP]']);
+    assert.deepEqual(enc.ids, [2, 4, 5, 3]);
+    assert.deepEqual(tok.encode('hello, dog').tokens, ['[CLS]', 'hello', '[UNK]', '[UNK]', '[SEP]']);
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.model_type, 'bert');
+    assert.equal(cfg.hidden_size, 2);
+    assert.equal(cfg.max_position_embeddings, 512);
+    assert.equal((JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>).model_max_length, 512);
+    assert.equal((JSON.parse(readFileSync(join(dir, '1_Pooling', 'config.json'), 'utf8')) as Record<string, unknown>).pooling_mode_mean_tokens, true);
+
+    const out = await runText(m, enc.ids, { token_type_ids: [0, 0, 0, 0] });
+    assert.deepEqual(out.last_hidden_state.dims, [1, 4, 2]);
+    // CLS row 0.5s, hello [1, 2], world [3, 4], SEP row −0.25s
+    close(out.last_hidden_state.data as Float32Array, [0.5, 0.5, 1, 2, 3, 4, -0.25, -0.25]);
+    assert.equal(DEFAULT_SPECIAL_ROWS.cls, 0.5);
+    close(m.state(4), [1, 2]);
+    close(out.pooler_output.data as Float32Array, [0.5, 0.5]);
+    // mean: ([0.5 + 1 + 3 − 0.25], [0.5 + 2 + 4 − 0.25]) / 4
+    close(out.sentence_embedding.data as Float32Array, [4.25 / 4, 6.25 / 4]);
+  });
+});
+
+test('writeTinyTextModel (xlmr, case kept): <s> … </s>, masked mean ignores padding', async () => {
+  await withTempDir('onnx-build-', async (dir) => {
+    const m = await writeTinyTextModel(dir, {
+      vocab: ['Hello', 'world'], dim: 1, vectors: new Float32Array([2, 4]), style: 'xlmr', maxLength: 64, extraOutputs: ['sentence_embedding'],
+    });
+    assert.deepEqual(m.specialIds, { cls: 0, pad: 1, sep: 2, unk: 3 });
+    const tok = loadTokenizer(dir);
+    assert.deepEqual(tok.encode('Hello world').ids, [0, 4, 5, 2]);
+    assert.deepEqual(tok.encode('hello world').ids, [0, 3, 5, 2]);
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.model_type, 'xlm-roberta');
+    assert.equal(cfg.max_position_embeddings, 66);
+    // batch of 2: [<s> Hello world </s>] and [<s> world </s> <pad>]
+    const s = await OnnxSession.open(join(dir, 'onnx', 'model.onnx'), { threads: 1 });
+    try {
+      assert.deepEqual(s.inputNames, ['input_ids', 'attention_mask']);
+      const out = await s.run({
+        input_ids: { type: 'int64', data: ids64([0, 4, 5, 2, 0, 5, 2, 1]), dims: [2, 4] },
+        attention_mask: { type: 'int64', data: ids64([1, 1, 1, 1, 1, 1, 1, 0]), dims: [2, 4] },
+      });
+      close(out.last_hidden_state.data as Float32Array, [0.5, 2, 4, -0.25, 0.5, 4, -0.25, 0]);
+      close(out.sentence_embedding.data as Float32Array, [6.25 / 4, 4.25 / 3]);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+test('writeWord2VecTextModel: mean pooling of "King" is nearer "queen" than "food"', async () => {
+  await withTempDir('onnx-build-', async (dir) => {
+    const m = await writeWord2VecTextModel(dir);
+    assert.equal(m.dim, 300);
+    assert.equal(m.vocabIds.size, 1004);
+    const tok = loadTokenizer(dir);
+    const s = await OnnxSession.open(join(dir, 'onnx', 'model.onnx'), { threads: 1 });
+    try {
+      const meanOf = async (text: string): Promise<Float32Array> => {
+        const { ids } = tok.encode(text);
+        assert.equal(ids.length, 3, `${text}: ${ids.join(' ')}`);
+        const out = await s.run({
+          input_ids: { type: 'int64', data: ids64(ids), dims: [1, 3] },
+          attention_mask: { type: 'int64', data: ids64([1, 1, 1]), dims: [1, 3] },
+        });
+        const h = out.last_hidden_state.data as Float32Array;
+        const mean = new Float32Array(300);
+        for (let t = 0; t < 3; t++) for (let j = 0; j < 300; j++) mean[j] += h[t * 300 + j] / 3;
+        return mean;
+      };
+      const king = await meanOf('King');
+      const queen = await meanOf('queen');
+      const food = await meanOf('food');
+      assert.ok(cosine(king, queen) > cosine(king, food) + 0.2, `king·queen ${cosine(king, queen)}, king·food ${cosine(king, food)}`);
+      close(king.map((x) => x * 3), [...m.state(m.vocabIds.get('king')!)], 1e-6);
+    } finally {
+      await s.close();
+    }
+  });
 });
