@@ -9,6 +9,7 @@ import { registerTrainCommands } from './train-commands.js';
 import { registerItem2VecCommands } from './item2vec-commands.js';
 import { registerSifCommands } from './sif-commands.js';
 import { registerEncodeCommands } from './encode-commands.js';
+import { registerEmbedCommands } from './embed-commands.js';
 import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
 
 /**
@@ -113,6 +114,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
   registerWordCommands(p, out);
   registerSifCommands(train, evalCmd, out);
   registerEncodeCommands(p, out);
+  registerEmbedCommands(p, out);
   p.command('version').description('print the version').action(() => out.line(version()));
   p.command('help [command]').description('help on a command').action((cmd: string | undefined) => {
     const c = cmd === undefined ? undefined : p.commands.find((x) => x.name() === cmd);

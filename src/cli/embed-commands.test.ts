@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { registerEmbedCommands } from './embed-commands.js';
+import type { Out } from './db-commands.js';
+import { openDatabase } from '../db/database.js';
+import { withTempDir, rejectsCode } from '../../test/helpers/assertions.js';
+import { writeWord2VecTextModel } from '../../test/helpers/onnx-build.js';
+
+async function run(db: string, args: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  const out: Out = { line: (s) => { lines.push(s); }, json: (v) => { lines.push(JSON.stringify(v)); } };
+  const p = new Command('omnivec').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  p.addOption(new Option('--db <dir>').default(db));
+  registerEmbedCommands(p, out);
+  await p.parseAsync(args, { from: 'user' });
+  return lines;
+}
+
+test('omnivec embed: text lines to .npy and into a collection; a folder of documents is chunked; bad input is named', async () => {
+  await withTempDir('omnivec-embed-', async (dir) => {
+    const model = await writeWord2VecTextModel(join(dir, 'w2v'), { pooling: 'mean', maxLength: 6 });
+    const lines = join(dir, 'words.txt');
+    await writeFile(lines, 'father\nmother\n\nwine\nbeer\n');
+    const db = join(dir, 'db');
+    const npy = join(dir, 'v.npy');
+    const said = await run(db, ['embed', '--model', model.dir, '--input', lines, '--output', npy, '--into', 'words', '--quiet', '--threads', '1']);
+    assert.ok(said.includes(`wrote 4 300-d vectors to ${npy}`), said.join('\n'));
+    const bytes = await readFile(npy);
+    assert.equal(bytes.subarray(1, 6).toString('latin1'), 'NUMPY');
+    assert.match(bytes.toString('latin1', 10, 80), /'shape': \(4, 300\)/);
+    const d = await openDatabase(db);
+    try {
+      const c = d.getCollection('words');
+      assert.equal(c.count(), 4);
+      assert.equal(c.encoder?.model, 'w2v');
+      const father = c.get({ ids: ['1'], include: ['vectors'] }).vectors![0]!;
+      const hits = await c.query({ vector: father, k: 2 });
+      assert.deepEqual(hits.documents, ['father', 'mother']);
+    } finally {
+      await d.close();
+    }
+    // A folder of documents: chunked to the model's 6 tokens (4 words + 2 specials), overlap 1.
+    const docs = join(dir, 'docs');
+    await mkdir(docs);
+    await writeFile(join(docs, 'a.txt'), 'king man woman boy girl father mother');
+    await writeFile(join(docs, 'b.txt'), 'wine beer');
+    const jsonl = join(dir, 'docs.jsonl');
+    const said2 = await run(db, ['embed', '--model', model.dir, '--input', docs, '--output', jsonl, '--quiet', '--chunk-overlap', '1']);
+    assert.ok(said2.some((l) => l.startsWith('wrote 3 300-d vectors')), said2.join('\n'));
+    const rows = (await readFile(jsonl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; document: string; metadata: Record<string, unknown> });
+    assert.deepEqual(rows.map((r) => r.id), ['a.txt#0', 'a.txt#1', 'b.txt']);
+    assert.deepEqual(rows.map((r) => r.document), ['king man woman boy', 'boy girl father mother', 'wine beer']);
+    assert.deepEqual(rows[1]!.metadata, { parent: 'a.txt', chunk: 1, start: 15, end: 37 });
+    await rejectsCode(run(db, ['embed', '--model', join(dir, 'none'), '--input', lines, '--output', npy]), 'not_found', /model .*none not found/);
+    await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', lines, '--output', join(dir, 'v.txt')]), 'invalid_argument', /--output: expected a file ending in \.npy or \.jsonl/);
+    await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', lines]), 'invalid_argument', /--output or --into/);
+    await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', join(dir, 'missing.txt'), '--output', npy]), 'not_found', /--input: .*missing\.txt not found/);
+    await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', lines, '--output', npy, '--dimensions', '100']), 'invalid_argument', /does not declare Matryoshka/);
+  });
+});
+
+test('omnivec similarity: the matrix of two text lists, printed as numpy prints it', async () => {
+  await withTempDir('omnivec-sim-', async (dir) => {
+    const model = await writeWord2VecTextModel(join(dir, 'w2v'), { pooling: 'mean' });
+    const said = await run(dir, ['similarity', '--model', model.dir, '--a', 'father', '--a', 'wine', '--b', 'mother', '--b', 'beer', '--threads', '1']);
+    assert.equal(said.length, 1, said.join('\n'));
+    const m = said[0]!.match(/-?\d\.\d+/g)!.map(Number);
+    assert.equal(m.length, 4);
+    assert.ok(m[0]! > m[1]! && m[3]! > m[2]!, `father~mother and wine~beer dominate: ${said[0]}`);
+    assert.match(said[0]!, /^\[\[\d\.\d{1,4} +\d\.\d{1,4} *\]\n \[\d\.\d{1,4} +\d\.\d{1,4} *\]\]$/);
+    await rejectsCode(run(dir, ['similarity', '--model', model.dir, '--a', 'king']), 'invalid_argument', /--b or --b-file/);
+  });
+});

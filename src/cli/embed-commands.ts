@@ -1,0 +1,259 @@
+/**
+ * `omnivec embed`: pretrained encoders from the shell. Text lines, a folder of text files (each
+ * document chunked by tokens) or a folder of images go through a model folder's encoder; the
+ * vectors go to a .npy / .jsonl file and / or into a collection. See docs/encoders.md, "CLI".
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { OmnivecError, invalidArgument } from '../errors.js';
+import { openDatabase } from '../db/database.js';
+import { chunkText } from '../encoders/onnx/chunk.js';
+import { type OnnxTextEncoder, type TextMode } from '../encoders/onnx/text-encoder.js';
+import { openEncoder, type AnyEncoder } from '../encoders/open.js';
+import { writeJsonl, writeNpy, type ImportRecord } from '../io/index.js';
+import { dbDir, type Out } from './db-commands.js';
+import { num } from './train-commands.js';
+import { Progress } from './progress.js';
+
+export interface EmbedOpts {
+  model?: string;
+  input?: string;
+  output?: string;
+  into?: string;
+  mode?: string;
+  dimensions?: string;
+  forceDimensions?: boolean;
+  batchSize?: string;
+  threads?: string;
+  chunkSize?: string;
+  chunkOverlap?: string;
+  maxLength?: string;
+  allowNetwork?: boolean;
+  metric?: string;
+  quiet?: boolean;
+}
+
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
+const TEXT_EXT = new Set(['.txt', '.md', '.text', '.rst', '.html', '.htm', '.csv', '.json', '.jsonl', '']);
+
+/** Files under `dir`, sorted, relative paths. */
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  const visit = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) visit(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  visit(dir);
+  return out;
+}
+
+type Item = { id: string; text?: string; image?: string; document?: string; metadata: Record<string, unknown> };
+
+/** What to embed: the input's items, in order. */
+function inputItems(input: string, textEncoder: OnnxTextEncoder | undefined, chunk: { size?: number; overlap?: number }): { kind: 'text' | 'image'; items: Item[] } {
+  const path = resolve(input);
+  if (!existsSync(path)) throw new OmnivecError('not_found', `--input: ${input} not found`);
+  if (statSync(path).isFile()) {
+    const lines = readFileSync(path, 'utf8').split(/\r?\n/);
+    const items: Item[] = [];
+    lines.forEach((l, i) => {
+      if (l.trim() !== '') items.push({ id: String(i + 1), text: l, document: l, metadata: { line: i + 1 } });
+    });
+    if (items.length === 0) throw invalidArgument(`--input: ${input} has no non-empty line to embed`);
+    return { kind: 'text', items };
+  }
+  const files = walk(path);
+  const images = files.filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()));
+  if (images.length > 0) {
+    return {
+      kind: 'image',
+      items: images.map((f) => {
+        const rel = relative(path, f);
+        const parts = rel.split(/[\\/]/);
+        return { id: rel, image: f, metadata: { path: rel, ...(parts.length > 1 ? { label: parts[0] } : {}) } };
+      }),
+    };
+  }
+  const texts = files.filter((f) => TEXT_EXT.has(extname(f).toLowerCase()));
+  if (texts.length === 0) throw invalidArgument(`--input: ${input} holds no images (${[...IMAGE_EXT].join(' ')}) and no text files`);
+  if (textEncoder === undefined) throw invalidArgument(`--input: ${input} holds text files, but the model is not a text encoder`);
+  const size = chunk.size ?? textEncoder.maxLength - 2;
+  const items: Item[] = [];
+  for (const f of texts) {
+    const rel = relative(path, f);
+    const doc = readFileSync(f, 'utf8');
+    const chunks = chunkText(doc, (w) => textEncoder.tokenizer.count(w), { size, overlap: chunk.overlap ?? Math.floor(size / 8) });
+    chunks.forEach((c, i) => items.push({
+      id: chunks.length === 1 ? rel : `${rel}#${i}`, text: c.text, document: c.text,
+      metadata: { parent: rel, chunk: i, start: c.start, end: c.end },
+    }));
+  }
+  return { kind: 'text', items };
+}
+
+export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): Promise<void> {
+  if (o.model === undefined) throw invalidArgument('--model: a model folder (or a hub id with --allow-network) is required');
+  if (o.input === undefined) throw invalidArgument('--input: a text file (one text a line), a folder of text files, or a folder of images is required');
+  if (o.output === undefined && o.into === undefined) throw invalidArgument('--output or --into: say where the vectors go');
+  const format = o.output === undefined ? undefined : o.output.endsWith('.npy') ? 'npy' : o.output.endsWith('.jsonl') || o.output === '-' ? 'jsonl' : undefined;
+  if (o.output !== undefined && format === undefined) throw invalidArgument(`--output: expected a file ending in .npy or .jsonl, got ${JSON.stringify(o.output)}`);
+  const mode = o.mode as TextMode | undefined;
+  if (mode !== undefined && mode !== 'query' && mode !== 'passage') throw invalidArgument(`--mode: expected query or passage, got ${JSON.stringify(o.mode)}`);
+  const enc: AnyEncoder = await openEncoder(o.model, {
+    threads: num('--threads', o.threads), batchSize: num('--batch-size', o.batchSize), dimensions: num('--dimensions', o.dimensions),
+    forceDimensions: o.forceDimensions, maxLength: num('--max-length', o.maxLength), allowNetwork: o.allowNetwork,
+  });
+  try {
+    const { kind, items } = inputItems(o.input, enc.text as OnnxTextEncoder | undefined, { size: num('--chunk-size', o.chunkSize), overlap: num('--chunk-overlap', o.chunkOverlap) });
+    const progress = o.quiet === true ? undefined : new Progress('embed');
+    const onProgress = (done: number, total: number): void => progress?.update(done, total, kind === 'text' ? 'texts' : 'images');
+    let vectors: Float32Array[];
+    let truncated = 0;
+    if (kind === 'text') {
+      if (enc.text === undefined) throw invalidArgument(`--model: ${o.model} is not a text encoder (its kind: ${enc.kind}); --input gives texts`);
+      const texts = items.map((it) => it.text!);
+      if (typeof (enc.text as OnnxTextEncoder).encodeDetailed === 'function') {
+        const r = await (enc.text as OnnxTextEncoder).encodeDetailed(texts, { mode, onProgress });
+        vectors = r.vectors;
+        truncated = r.truncated.length;
+      } else {
+        vectors = await enc.text.encode(texts, { mode, onProgress });
+      }
+    } else {
+      if (enc.image === undefined) throw invalidArgument(`--model: ${o.model} is not an image encoder (its kind: ${enc.kind}); --input gives images`);
+      vectors = await enc.image.encode(items.map((it) => it.image!), { onProgress });
+    }
+    progress?.done();
+    const spec = kind === 'text' ? enc.text!.spec : enc.image!.spec;
+    const dim = kind === 'text' ? enc.text!.dim : enc.image!.dim;
+    const records: ImportRecord[] = items.map((it, i) => ({
+      id: it.id, vector: vectors[i]!, metadata: it.metadata, ...(it.document !== undefined ? { document: it.document } : {}),
+    }));
+    if (o.output !== undefined) {
+      if (format === 'npy') await writeNpy(o.output, records, { dim });
+      else await writeJsonl(o.output, records);
+      out.line(`wrote ${records.length} ${dim}-d vectors to ${o.output}`);
+    }
+    if (truncated > 0) out.line(`note: ${truncated} text(s) were longer than ${spec.maxLength as number} tokens and were truncated`);
+    if (o.into !== undefined) {
+      const db = await openDatabase(dbDirOf());
+      try {
+        let c;
+        if (db.hasCollection(o.into)) {
+          c = db.getCollection(o.into);
+          if (c.dim !== dim) throw new OmnivecError('dimension_mismatch', `--into ${o.into}: the collection holds ${c.dim}-d vectors, the model gives ${dim}-d`);
+        } else {
+          c = await db.createCollection({ name: o.into, dim, metric: (o.metric ?? 'cosine') as 'cosine', encoder: spec });
+          out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, encoder ${spec.model})`);
+        }
+        const n = await c.upsert(records);
+        await c.flush();
+        out.line(`stored ${n} vectors in ${o.into}; ${c.count()} records now`);
+      } finally {
+        await db.close();
+      }
+    }
+  } finally {
+    await enc.close();
+  }
+}
+
+export interface SimilarityOpts {
+  model?: string;
+  a?: string[];
+  b?: string[];
+  aFile?: string;
+  bFile?: string;
+  mode?: string;
+  threads?: string;
+  dimensions?: string;
+  forceDimensions?: boolean;
+  json?: boolean;
+}
+
+/** Texts from repeated --a/--b options or a file (one per line). */
+function textsFrom(name: string, list: string[] | undefined, file: string | undefined): string[] {
+  const texts = [...(list ?? [])];
+  if (file !== undefined) {
+    if (!existsSync(file)) throw new OmnivecError('not_found', `--${name}-file: ${file} not found`);
+    for (const l of readFileSync(file, 'utf8').split(/\r?\n/)) if (l.trim() !== '') texts.push(l);
+  }
+  if (texts.length === 0) throw invalidArgument(`--${name} or --${name}-file: give at least one text`);
+  return texts;
+}
+
+/** A matrix as numpy prints a float32 array: [[0.6265 0.3477]\n [0.3499 0.678 ]] (4 decimals, aligned). */
+export function formatMatrix(rows: number[][]): string {
+  // numpy: 4 decimals, trailing zeros blanked, every cell the same width.
+  const cells = rows.map((r) => r.map((x) => {
+    const t = x.toFixed(4);
+    const trimmed = t.replace(/0+$/, '');
+    return trimmed + ' '.repeat(t.length - trimmed.length);
+  }));
+  const w = Math.max(...cells.flat().map((c) => c.length));
+  return '[' + cells.map((r, i) => (i === 0 ? '[' : ' [') + r.map((c) => c.padStart(w)).join(' ') + ']').join('\n') + ']';
+}
+
+export async function cmdSimilarity(o: SimilarityOpts, out: Out): Promise<number[][]> {
+  if (o.model === undefined) throw invalidArgument('--model: a text model folder is required');
+  const a = textsFrom('a', o.a, o.aFile);
+  const b = textsFrom('b', o.b, o.bFile);
+  const mode = o.mode as TextMode | undefined;
+  const enc = await openEncoder(o.model, { threads: num('--threads', o.threads), dimensions: num('--dimensions', o.dimensions), forceDimensions: o.forceDimensions });
+  try {
+    if (enc.text === undefined) throw invalidArgument(`--model: ${o.model} is not a text encoder (its kind: ${enc.kind})`);
+    const va = await enc.text.encode(a, { mode });
+    const vb = await enc.text.encode(b);
+    const m = va.map((x) => vb.map((y) => {
+      let s = 0;
+      for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;
+      return s;
+    }));
+    if (o.json === true) out.json({ model: enc.text.spec.model, a, b, similarity: m });
+    else out.line(formatMatrix(m));
+    return m;
+  } finally {
+    await enc.close();
+  }
+}
+
+export function registerEmbedCommands(p: Command, out: Out): void {
+  const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+  p.command('similarity')
+    .description('the similarity matrix (inner products of the embeddings) of two lists of texts')
+    .option('--model <dir>', 'text model folder')
+    .option('--a <text>', 'a text of the first list (repeatable)', collect)
+    .option('--b <text>', 'a text of the second list (repeatable)', collect)
+    .option('--a-file <file>', 'the first list, one text a line')
+    .option('--b-file <file>', 'the second list, one text a line')
+    .option('--mode <m>', 'query or passage prefix for the first list (the second is passages)')
+    .option('--dimensions <d>', 'Matryoshka: keep the first d components')
+    .option('--force-dimensions', 'cut even if the model does not declare Matryoshka training')
+    .option('--threads <n>', 'onnxruntime threads')
+    .option('--json', 'print JSON')
+    .action(async (o: SimilarityOpts) => { await cmdSimilarity(o, out); });
+  p.command('embed')
+    .description('embed text lines, a folder of documents or a folder of images with a pretrained model')
+    .option('--model <dir>', 'model folder (config.json, tokenizer.json or preprocessor_config.json, onnx/model.onnx), or a hub id with --allow-network')
+    .option('--input <path>', 'a text file (one text a line), a folder of text files (chunked), or a folder of images')
+    .option('--output <file>', 'vectors.npy or vectors.jsonl (- for JSON Lines on stdout)')
+    .option('--into <collection>', 'store the vectors (with documents and metadata) in this collection')
+    .option('--metric <m>', 'metric of a collection created by --into (cosine, ip, l2)', 'cosine')
+    .option('--mode <m>', 'query or passage: which prefix of the model to use (default passage)')
+    .option('--dimensions <d>', 'Matryoshka: keep the first d components (renormalised)')
+    .option('--force-dimensions', 'cut to --dimensions even if the model does not declare Matryoshka training')
+    .option('--max-length <n>', 'tokens per text (default: the model\'s)')
+    .option('--chunk-size <n>', 'tokens per chunk of a document (default: the model\'s maximum)')
+    .option('--chunk-overlap <n>', 'tokens shared by consecutive chunks (default size/8)')
+    .option('--batch-size <n>', 'inputs per forward pass')
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)')
+    .option('--allow-network', 'allow downloading a hub model into the cache')
+    .option('--quiet', 'no progress on stderr')
+    .action((o: EmbedOpts) => cmdEmbed(() => dbDir(p.opts<{ db?: string }>().db), o, out));
+}
+

@@ -1,0 +1,66 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { OmnivecError } from '../errors.js';
+import { createTextEncoder, type EncodeOptions } from './onnx/text-encoder.js';
+
+/**
+ * Opens whatever a model folder holds — a text encoder, an image encoder, or CLIP's two towers —
+ * for the CLI and the server, which take "a model" without knowing its kind. The kind comes from
+ * omnivec.json's `kind`, else from the files: text_model.onnx + vision_model.onnx → clip;
+ * tokenizer.json → text; preprocessor_config.json or a bare graph → image.
+ */
+export type EncoderKind = 'text' | 'image' | 'clip';
+
+export interface SomeEncoder<I> {
+  readonly dim: number;
+  readonly spec: { model: string; dim: number; [key: string]: unknown };
+  encode(inputs: readonly I[], options?: EncodeOptions): Promise<Float32Array[]>;
+}
+
+export interface AnyEncoder {
+  kind: EncoderKind;
+  text?: SomeEncoder<string>;
+  image?: SomeEncoder<string | Buffer | Uint8Array>;
+  close(): Promise<void>;
+}
+
+export interface OpenEncoderOptions {
+  threads?: number;
+  batchSize?: number;
+  dimensions?: number;
+  forceDimensions?: boolean;
+  maxLength?: number;
+  allowNetwork?: boolean;
+}
+
+export function detectKind(dir: string): EncoderKind {
+  const folder = resolve(dir);
+  const omnivec = join(folder, 'omnivec.json');
+  if (existsSync(omnivec)) {
+    let kind: unknown;
+    try {
+      kind = (JSON.parse(readFileSync(omnivec, 'utf8')) as { kind?: unknown }).kind;
+    } catch (e) {
+      throw new OmnivecError('corrupt_file', `${omnivec}: expected a JSON object, ${(e as Error).message}`);
+    }
+    if (kind === 'text' || kind === 'image' || kind === 'clip') return kind;
+    if (kind === 'bge-m3') return 'text';
+  }
+  const has = (f: string): boolean => existsSync(join(folder, f)) || existsSync(join(folder, 'onnx', f));
+  if (has('text_model.onnx') && has('vision_model.onnx')) return 'clip';
+  if (existsSync(join(folder, 'tokenizer.json'))) return 'text';
+  return 'image';
+}
+
+export async function openEncoder(model: string, options: OpenEncoderOptions = {}): Promise<AnyEncoder> {
+  const path = resolve(model);
+  if (!existsSync(path)) {
+    throw new OmnivecError('not_found', `model ${model} not found: expected a model folder (config.json, tokenizer.json or preprocessor_config.json, onnx/model.onnx)`);
+  }
+  const kind = path.endsWith('.onnx') ? 'image' : detectKind(path);
+  if (kind === 'text') {
+    const text = await createTextEncoder(path, options);
+    return { kind, text, close: () => text.close() };
+  }
+  throw new OmnivecError('invalid_argument', `model ${model}: ${kind} models are not wired into this command yet`);
+}
