@@ -347,14 +347,20 @@ async function runBatch(session: OnnxSession, list: readonly number[][], padId: 
   const B = list.length;
   let T = 0;
   for (const r of list) T = Math.max(T, r.length);
-  const ids = new BigInt64Array(B * T).fill(BigInt(padId));
+  // int64 tensors written through 32-bit views (ids and masks are small non-negative integers on a
+  // little-endian machine: the high word stays 0), instead of one BigInt per token.
+  const ids = new BigInt64Array(B * T);
   const mask = new BigInt64Array(B * T);
+  const ids32 = new Int32Array(ids.buffer);
+  const mask32 = new Int32Array(mask.buffer);
   for (let b = 0; b < B; b++) {
     const r = list[b]!;
+    const o = b * T;
     for (let t = 0; t < r.length; t++) {
-      ids[b * T + t] = BigInt(r[t]!);
-      mask[b * T + t] = 1n;
+      ids32[2 * (o + t)] = r[t]!;
+      mask32[2 * (o + t)] = 1;
     }
+    for (let t = r.length; t < T; t++) ids32[2 * (o + t)] = padId;
   }
   const dims = [B, T];
   const feeds: Record<string, TensorData> = { input_ids: { type: 'int64', data: ids, dims } };
