@@ -49,6 +49,11 @@ test('text encoder: cls, mean and last pooling by hand (specials included, paddi
     const batch = await mean.encode(['king', 'Hello world king queen hello', 'Hello world']);
     close(batch[2]!, m!);
     close(batch[0]!, [(0.5 - 0.25) / 3, (0.5 - 0.25) / 3, (0.5 + 1 - 0.25) / 3, (0.5 - 0.25) / 3]);
+    // Without length bucketing (input order kept in the batches), the same answers.
+    const plain = await createTextEncoder(tiny.dir, { pooling: 'mean', normalize: false, threads: 1, batchSize: 2, bucketing: false });
+    const again = await plain.encode(['king', 'Hello world king queen hello', 'Hello world']);
+    for (let i = 0; i < 3; i++) close(again[i]!, batch[i]!);
+    await plain.close();
   } finally {
     await mean.close();
     await cls.close();

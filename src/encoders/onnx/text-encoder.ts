@@ -16,8 +16,14 @@ export type TextMode = 'query' | 'passage';
 export interface TextEncoderOptions {
   /** Intra-op threads of the session. Default: the number of cores. */
   threads?: number;
-  /** Texts per forward pass (texts of similar length are batched together). Default 32. */
+  /** Texts per forward pass. Default 32. */
   batchSize?: number;
+  /**
+   * Length-bucketed batching: texts are sorted by token count so each batch holds texts of similar
+   * length and pads little (results still come back in input order). Default true; false keeps
+   * the input order in the batches.
+   */
+  bucketing?: boolean;
   /** Maximum tokens per text, special tokens included. Default: the model's (≤ 512 unless the spec says more). */
   maxLength?: number;
   /** What to do with a longer text: cut it (default; reported by encodeDetailed) or refuse it. */
@@ -168,8 +174,10 @@ export class OnnxTextEncoder {
   readonly #modelDim: number;
   readonly #batchSize: number;
   readonly #truncation: 'truncate' | 'error';
+  readonly #bucketing: boolean;
 
-  private constructor(session: OnnxSession, tokenizer: TextTokenizer, spec: TextEncoderSpec, modelDim: number, batchSize: number, truncation: 'truncate' | 'error') {
+  private constructor(session: OnnxSession, tokenizer: TextTokenizer, spec: TextEncoderSpec, modelDim: number, batchSize: number,
+    truncation: 'truncate' | 'error', bucketing: boolean) {
     this.session = session;
     this.tokenizer = tokenizer;
     this.spec = spec;
@@ -178,6 +186,7 @@ export class OnnxTextEncoder {
     this.#modelDim = modelDim;
     this.#batchSize = batchSize;
     this.#truncation = truncation;
+    this.#bucketing = bucketing;
   }
 
   static async create(model: string, options: TextEncoderOptions = {}): Promise<OnnxTextEncoder> {
@@ -235,7 +244,7 @@ export class OnnxTextEncoder {
         ...(passagePrefix !== undefined ? { passagePrefix } : {}),
         ...(dim !== modelDim ? { dimensions: dim } : {}),
       };
-      return new OnnxTextEncoder(session, tokenizer, spec, modelDim, batchSize, truncation);
+      return new OnnxTextEncoder(session, tokenizer, spec, modelDim, batchSize, truncation, options.bucketing ?? true);
     } catch (e) {
       await session.close();
       throw e;
@@ -266,13 +275,15 @@ export class OnnxTextEncoder {
 
   /** Runs the graph over the texts in batches of similar length. */
   async *#batches(ids: number[][], signal: AbortSignal | undefined): AsyncGenerator<TokenStatesBatch> {
-    const order = Int32Array.from(ids.keys()).sort((a, b) => ids[b]!.length - ids[a]!.length);
+    const order = Int32Array.from(ids.keys());
+    if (this.#bucketing) order.sort((a, b) => ids[b]!.length - ids[a]!.length);
     for (let s = 0; s < order.length; s += this.#batchSize) {
       if (signal?.aborted) throw new OmnivecError('encoder_error', 'encoding aborted');
       const rows = order.subarray(s, Math.min(order.length, s + this.#batchSize));
       const list = Array.from(rows, (i) => ids[i]!);
       const outputs = await runBatch(this.session, list, this.tokenizer.padId);
-      const T = list[0]!.length;
+      let T = 0;
+      for (const r of list) T = Math.max(T, r.length);
       const inputIds = new Int32Array(list.length * T).fill(this.tokenizer.padId);
       list.forEach((r, b) => inputIds.set(r, b * T));
       const out = outputs[this.spec.output]!;
