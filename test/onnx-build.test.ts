@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import {
-  buildModel, writeModel, writeTinyTextModel, writeWord2VecTextModel, DEFAULT_SPECIAL_ROWS, type TinyTextModel,
+  buildModel, writeModel, writeTinyTextModel, writeWord2VecTextModel, writeConvImageModel, writeBgeM3ShapedModel,
+  DEFAULT_SPECIAL_ROWS, IMAGENET_PREPROCESSOR, type TinyTextModel,
 } from './helpers/onnx-build.js';
 import { withTempDir } from './helpers/assertions.js';
 import { OnnxSession } from '../src/encoders/onnx/session.js';
@@ -207,5 +208,141 @@ test('writeWord2VecTextModel: mean pooling of "King" is nearer "queen" than "foo
     } finally {
       await s.close();
     }
+  });
+});
+
+/** A [1, 3, h, w] tensor of one colour, normalised as the preprocessor says. */
+function constantPixels(rgb: readonly [number, number, number], h: number, w: number): Float32Array {
+  const x = new Float32Array(3 * h * w);
+  for (let k = 0; k < 3; k++) x.fill((rgb[k] / 255 - IMAGENET_PREPROCESSOR.image_mean[k]) / IMAGENET_PREPROCESSOR.image_std[k], k * h * w, (k + 1) * h * w);
+  return x;
+}
+
+test('writeConvImageModel: image_embeds of a constant image, by hand', async () => {
+  await withTempDir('onnx-build-', async (dir) => {
+    const m = await writeConvImageModel(dir, { channels: 4 });
+    // default weight: channel c = (1 + ⌊c / 3⌋) × colour c mod 3 → R, G, B, 2R
+    close(m.weight, [1, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 0]);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'preprocessor_config.json'), 'utf8')), IMAGENET_PREPROCESSOR);
+    const s = await OnnxSession.open(join(dir, 'onnx', 'model.onnx'), { threads: 1 });
+    try {
+      const out = await s.run({ pixel_values: { type: 'float32', data: constantPixels([255, 0, 102], 224, 224), dims: [1, 3, 224, 224] } });
+      assert.deepEqual(out.image_embeds.dims, [1, 4]);
+      const r = (1 - 0.485) / 0.229, g = (0 - 0.456) / 0.224, b = (0.4 - 0.406) / 0.225;
+      // GlobalAveragePool sums 50,176 float32 values: about 1e-4 relative error
+      close(out.image_embeds.data as Float32Array, [r, g, b, 2 * r], 1e-3);
+      close(m.expectedForColour([255, 0, 102]), [r, g, b, 2 * r], 1e-5);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+test('writeConvImageModel: a feature map of a non-square input, with a given weight and bias', async () => {
+  await withTempDir('onnx-build-', async (dir) => {
+    const m = await writeConvImageModel(dir, {
+      channels: 2, featureMap: true, size: [8, 4], weight: new Float32Array([1, 1, 1, 0, 0, -1]), bias: new Float32Array([0.5, 0]),
+    });
+    assert.deepEqual((m.preprocessor as { size: unknown }).size, { height: 8, width: 4 });
+    const s = await OnnxSession.open(join(dir, 'onnx', 'model.onnx'), { threads: 1 });
+    try {
+      const out = await s.run({ pixel_values: { type: 'float32', data: constantPixels([0, 255, 255], 8, 4), dims: [1, 3, 8, 4] } });
+      assert.deepEqual(out.last_hidden_state.dims, [1, 2, 8, 4]);
+      const [c0, c1] = m.expectedForColour([0, 255, 255]);
+      const x = [(0 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225];
+      close([c0, c1], [x[0] + x[1] + x[2] + 0.5, -x[2]], 1e-5);
+      const fm = out.last_hidden_state.data as Float32Array;
+      close(fm, [...new Array<number>(32).fill(c0), ...new Array<number>(32).fill(c1)], 1e-4);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+const BGE = {
+  vocab: ['alpha', 'beta'], dim: 2, vectors: new Float32Array([3, 4, -1, 2]),
+  sparseWeight: new Float32Array([1, -1]), sparseBias: 0.25,
+  // dim × cdim = 2 × 3: input 0 → [1, 0, 2], input 1 → [0, 1, 0]
+  colbertWeight: new Float32Array([1, 0, 2, 0, 1, 0]), colbertBias: new Float32Array([0, 0, 1]),
+};
+
+test('writeBgeM3ShapedModel: dense, sparse and colbert outputs in the graph, by hand', async () => {
+  await withTempDir('onnx-build-', async (dir) => {
+    const m = await writeBgeM3ShapedModel(dir, { ...BGE, headsInGraph: true });
+    const tok = loadTokenizer(dir);
+    const ids = tok.encode('alpha beta').ids;
+    assert.deepEqual(ids, [0, 4, 5, 2]); // <s> alpha beta </s>
+    assert.equal((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).model_type, 'xlm-roberta');
+    const s = await OnnxSession.open(join(dir, 'onnx', 'model.onnx'), { threads: 1 });
+    try {
+      // batch: [<s> alpha beta </s>] and [<s> beta </s> <pad>]
+      const out = await s.run({
+        input_ids: { type: 'int64', data: ids64([0, 4, 5, 2, 0, 5, 2, 1]), dims: [2, 4] },
+        attention_mask: { type: 'int64', data: ids64([1, 1, 1, 1, 1, 1, 1, 0]), dims: [2, 4] },
+      });
+      const states = [[0.5, 0.5], [3, 4], [-1, 2], [-0.25, -0.25], [0.5, 0.5], [-1, 2], [-0.25, -0.25], [0, 0]];
+      close(out.last_hidden_state.data as Float32Array, states.flat());
+      // dense: normalize([0.5, 0.5]) for both
+      const h = Math.SQRT1_2;
+      assert.deepEqual(out.dense_vecs.dims, [2, 2]);
+      close(out.dense_vecs.data as Float32Array, [h, h, h, h]);
+      // sparse: relu(x0 − x1 + 0.25)
+      assert.deepEqual(out.sparse_vecs.dims, [2, 4, 1]);
+      close(out.sparse_vecs.data as Float32Array, [0.25, 0, 0, 0.25, 0.25, 0, 0.25, 0.25]);
+      // colbert: [x0, x1, 2·x0 + 1] for positions 1.., normalised; padding → 0
+      const col = (x: number[]): number[] => {
+        const v = [x[0], x[1], 2 * x[0] + 1];
+        const n = Math.hypot(...v);
+        return v.map((a) => a / n);
+      };
+      assert.deepEqual(out.colbert_vecs.dims, [2, 3, 3]);
+      close(out.colbert_vecs.data as Float32Array, [
+        ...col([3, 4]), ...col([-1, 2]), ...col([-0.25, -0.25]),
+        ...col([-1, 2]), ...col([-0.25, -0.25]), 0, 0, 0,
+      ]);
+      close(m.state(5), [-1, 2]);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+function readSafetensorsByHand(file: string): Record<string, { shape: number[]; values: number[] }> {
+  const buf = readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  assert.equal(n % 8, 0);
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const out: Record<string, { shape: number[]; values: number[] }> = {};
+  for (const [name, t] of Object.entries(header)) {
+    assert.equal(t.dtype, 'F32');
+    const values: number[] = [];
+    for (let at = 8 + n + t.data_offsets[0]; at < 8 + n + t.data_offsets[1]; at += 4) values.push(buf.readFloatLE(at));
+    out[name] = { shape: t.shape, values };
+  }
+  return out;
+}
+
+test('writeBgeM3ShapedModel: heads as safetensors beside a tanh graph', async () => {
+  await withTempDir('onnx-build-', async (dir) => {
+    const m = await writeBgeM3ShapedModel(dir, { ...BGE, headsInGraph: false, tanh: true });
+    const s = await OnnxSession.open(join(dir, 'onnx', 'model.onnx'), { threads: 1 });
+    try {
+      assert.deepEqual(s.outputNames, ['last_hidden_state']);
+      const out = await s.run({
+        input_ids: { type: 'int64', data: ids64([0, 4, 2]), dims: [1, 3] },
+        attention_mask: { type: 'int64', data: ids64([1, 1, 1]), dims: [1, 3] },
+      });
+      close(out.last_hidden_state.data as Float32Array, [0.5, 0.5, 3, 4, -0.25, -0.25].map(Math.tanh));
+      close(m.state(4), [Math.tanh(3), Math.tanh(4)]);
+    } finally {
+      await s.close();
+    }
+    assert.deepEqual(readSafetensorsByHand(join(dir, 'sparse_linear.safetensors')), {
+      weight: { shape: [1, 2], values: [1, -1] }, bias: { shape: [1], values: [0.25] },
+    });
+    // PyTorch layout [out, in]: the transpose of the graph's dim × cdim
+    assert.deepEqual(readSafetensorsByHand(join(dir, 'colbert_linear.safetensors')), {
+      weight: { shape: [3, 2], values: [1, 0, 0, 1, 2, 0] }, bias: { shape: [3], values: [0, 0, 1] },
+    });
   });
 });

@@ -37,6 +37,30 @@
  *   writeWord2VecTextModel(dir: string, options?: { pooling?, maxLength?, extraOutputs? }): Promise<TinyTextModel>
  *     The same with the 1,000 × 300 GoogleNews vectors of WORD2VEC_1K (read in place), bert
  *     style, lower-casing, special rows all 0 (mean pooling of one word = its vector / 3).
+ *
+ *   writeConvImageModel(dir: string, options: ConvImageOptions): Promise<ConvImageModel>
+ *     { channels: C, featureMap? (false), size? ([224, 224]), weight? (C × 3; default channel c =
+ *     (1 + ⌊c / 3⌋) × colour c mod 3: R, G, B, 2R, …), bias? (C; zeros) }. Graph: pixel_values
+ *     float32 [batch, 3, h, w] → 1 × 1 Conv → GlobalAveragePool → Flatten → image_embeds [batch, C];
+ *     with featureMap the Conv's output is last_hidden_state [batch, C, h, w]. Also config.json and
+ *     preprocessor_config.json (IMAGENET_PREPROCESSOR at 224 × 224; otherwise size = crop_size =
+ *     { height: h, width: w }, no centre crop). Returns { dir, weight, bias, preprocessor,
+ *     expectedForColour([r, g, b] 0–255) → the output for a one-colour image }.
+ *
+ *   writeBgeM3ShapedModel(dir: string, options: BgeM3ShapedOptions): Promise<TinyTextModel>
+ *     { vocab, dim, vectors, sparseWeight (dim), sparseBias, colbertWeight (dim × cdim, row =
+ *     input), colbertBias (cdim), headsInGraph, tanh? (false), lowercase?, maxLength? (8192),
+ *     specialRows? }. An xlmr-style folder; last_hidden_state = table[input_ids] (tanh'd with
+ *     `tanh`); with headsInGraph also dense_vecs [B, dim] = normalize(states[:, 0]), sparse_vecs
+ *     [B, T, 1] = relu(states · w + b), colbert_vecs [B, T − 1, cdim] = normalize((states[:, 1:] ·
+ *     Wc + bc) · mask[:, 1:]); else sparse_linear.safetensors and colbert_linear.safetensors at the
+ *     folder's root (PyTorch Linear layout, weight [out, in]). state(id) is the tanh'd row.
+ *
+ *   encodeSafetensors(tensors: Record<string, { shape, data: Float32Array }>): Uint8Array
+ *     F32 tensors in the safetensors format (header padded to 8 bytes).
+ *
+ * Numbers to remember: special rows cls 0.5, sep −0.25, pad 0, unk 0.125 (DEFAULT_SPECIAL_ROWS);
+ * words start at id 4 in both styles.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -165,6 +189,20 @@ async function writeJson(file: string, value: unknown): Promise<void> {
 
 function ints(name: string, values: readonly bigint[], dims: readonly number[] = [values.length]): Initializer {
   return { name, dims, data: BigInt64Array.from(values) };
+}
+
+const BIG = 9223372036854775807n; // Slice's "to the end"
+
+/** out = x / max(‖x‖₂ over the last axis, 1e-12), as torch.nn.functional.normalize. */
+function l2Normalize(x: string, out: string): { nodes: NodeSpec[]; initializers: Initializer[] } {
+  return {
+    initializers: [{ name: `${out}__eps`, dims: [], data: new Float32Array([1e-12]) }],
+    nodes: [
+      { op: 'ReduceL2', inputs: [x], outputs: [`${out}__norm`], attrs: { axes: [-1], keepdims: 1 } },
+      { op: 'Max', inputs: [`${out}__norm`, `${out}__eps`], outputs: [`${out}__safe`] },
+      { op: 'Div', inputs: [x, `${out}__safe`], outputs: [out] },
+    ],
+  };
 }
 
 /** out = states[:, 0] ([B, T, D] → [B, D]). */
@@ -419,4 +457,237 @@ export async function writeWord2VecTextModel(dir: string, options: Pick<TinyText
   return writeTinyTextModel(dir, {
     ...options, vocab, dim, vectors, lowercase, specialRows: { cls: 0, sep: 0, pad: 0, unk: 0 },
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image model folders.
+
+/** The preprocessor_config.json of the 224 × 224 models (torchvision's ImageNet recipe). */
+export const IMAGENET_PREPROCESSOR = {
+  do_resize: true,
+  size: { shortest_edge: 256 },
+  crop_size: { height: 224, width: 224 },
+  do_center_crop: true,
+  do_normalize: true,
+  image_mean: [0.485, 0.456, 0.406],
+  image_std: [0.229, 0.224, 0.225],
+  resample: 2,
+} as const;
+
+export interface ConvImageOptions {
+  /** Output channels C. */
+  channels: number;
+  /** Output the conv's feature map last_hidden_state [B, C, h, w] instead of image_embeds [B, C]. */
+  featureMap?: boolean;
+  /** The input's [h, w]. Default [224, 224]. */
+  size?: readonly [number, number];
+  /** C × 3, row c = the RGB coefficients of channel c. Default: channel c = (1 + ⌊c / 3⌋) × colour c mod 3. */
+  weight?: Float32Array;
+  /** C. Default zeros. */
+  bias?: Float32Array;
+}
+
+export interface ConvImageModel {
+  dir: string;
+  weight: Float32Array;
+  bias: Float32Array;
+  /** The preprocessor_config.json written. */
+  preprocessor: Record<string, unknown>;
+  /**
+   * The output for an image of one colour (0–255 per channel): x_k = (rgb_k / 255 − mean_k) / std_k,
+   * out_c = Σ_k weight[c, k] x_k + bias[c] — image_embeds, or every position of the feature map.
+   * (onnxruntime's GlobalAveragePool sums in float32: at 224 × 224 expect ~1e-4 relative error.)
+   */
+  expectedForColour(rgb: readonly [number, number, number]): Float32Array;
+}
+
+/**
+ * An image model folder: pixel_values float32 [batch, 3, h, w] → 1 × 1 Conv (C channels) →
+ * GlobalAveragePool + Flatten → image_embeds [batch, C] (or, with featureMap, the conv's output as
+ * last_hidden_state [batch, C, h, w]). Writes onnx/model.onnx, config.json and
+ * preprocessor_config.json (IMAGENET_PREPROCESSOR for 224 × 224; else resize straight to h × w).
+ */
+export async function writeConvImageModel(dir: string, options: ConvImageOptions): Promise<ConvImageModel> {
+  const c = options.channels;
+  const [h, w] = options.size ?? [224, 224];
+  const weight = options.weight ?? Float32Array.from({ length: c * 3 }, (_, i) => (i % 3 === Math.floor(i / 3) % 3 ? 1 + Math.floor(i / 9) : 0));
+  const bias = options.bias ?? new Float32Array(c);
+  if (weight.length !== c * 3) throw new Error(`weight: expected channels × 3 = ${c * 3} values, got ${weight.length}`);
+  if (bias.length !== c) throw new Error(`bias: expected ${c} values, got ${bias.length}`);
+  const nodes: NodeSpec[] = [{ op: 'Conv', inputs: ['pixel_values', 'conv_w', 'conv_b'], outputs: [options.featureMap ? 'last_hidden_state' : 'features'], attrs: { kernel_shape: [1, 1] } }];
+  if (!options.featureMap) {
+    nodes.push(
+      { op: 'GlobalAveragePool', inputs: ['features'], outputs: ['pooled'] },
+      { op: 'Flatten', inputs: ['pooled'], outputs: ['image_embeds'], attrs: { axis: 1 } },
+    );
+  }
+  await writeModel(join(dir, 'onnx', 'model.onnx'), buildModel({
+    inputs: [{ name: 'pixel_values', type: 'float32', shape: ['batch', 3, h, w] }],
+    outputs: [options.featureMap
+      ? { name: 'last_hidden_state', type: 'float32', shape: ['batch', c, h, w] }
+      : { name: 'image_embeds', type: 'float32', shape: ['batch', c] }],
+    initializers: [{ name: 'conv_w', dims: [c, 3, 1, 1], data: weight }, { name: 'conv_b', dims: [c], data: bias }],
+    nodes,
+  }));
+  const preprocessor: Record<string, unknown> = h === 224 && w === 224
+    ? { ...IMAGENET_PREPROCESSOR }
+    : { ...IMAGENET_PREPROCESSOR, size: { height: h, width: w }, crop_size: { height: h, width: w }, do_center_crop: false };
+  await writeJson(join(dir, 'preprocessor_config.json'), preprocessor);
+  await writeJson(join(dir, 'config.json'), options.featureMap
+    ? { architectures: ['ResNetModel'], model_type: 'resnet', num_channels: 3, hidden_sizes: [c], image_size: [h, w] }
+    : { architectures: ['ViTModel'], model_type: 'vit', num_channels: 3, hidden_size: c, image_size: h === w ? h : [h, w] });
+  const { image_mean: mean, image_std: std } = IMAGENET_PREPROCESSOR;
+  return {
+    dir, weight, bias, preprocessor,
+    expectedForColour(rgb) {
+      const x = rgb.map((v, k) => (v / 255 - mean[k]) / std[k]);
+      return Float32Array.from({ length: c }, (_, ch) => weight[ch * 3] * x[0] + weight[ch * 3 + 1] * x[1] + weight[ch * 3 + 2] * x[2] + bias[ch]);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// BGE-M3 shaped folders.
+
+export interface BgeM3ShapedOptions {
+  vocab: readonly string[];
+  dim: number;
+  vectors: Float32Array;
+  /** The sparse head's weight, dim values (PyTorch Linear(dim, 1)). */
+  sparseWeight: Float32Array;
+  sparseBias: number;
+  /** The ColBERT head as the graph multiplies it: dim × cdim, row i = input i's weights to the cdim outputs. */
+  colbertWeight: Float32Array;
+  /** cdim. */
+  colbertBias: Float32Array;
+  /** Outputs dense_vecs, sparse_vecs, colbert_vecs from the graph; else the heads go to safetensors files beside it. */
+  headsInGraph: boolean;
+  /** States = tanh(table row) instead of the row itself, so states differ from the table. Default false. */
+  tanh?: boolean;
+  lowercase?: boolean;
+  /** Default 8192 (BGE-M3's). */
+  maxLength?: number;
+  specialRows?: Partial<Record<SpecialRole, number>>;
+}
+
+export interface SafetensorsTensor {
+  shape: readonly number[];
+  data: Float32Array;
+}
+
+/**
+ * The safetensors format (huggingface/safetensors): u64 little-endian header length, the JSON
+ * header { name: { dtype: "F32", shape, data_offsets: [begin, end] } } padded with spaces to 8
+ * bytes, then the little-endian data, offsets relative to its start.
+ */
+export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.shape.reduce((a, b) => a * b, 1) !== t.data.length) throw new Error(`${name}: shape [${t.shape.join(', ')}] does not match ${t.data.length} values`);
+    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const head = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const t of Object.values(tensors)) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+/** The graph of writeBgeM3ShapedModel (see there). */
+function bgeM3Graph(o: BgeM3ShapedOptions, table: Float32Array, cdim: number): GraphSpec {
+  const dim = o.dim;
+  const states = 'last_hidden_state';
+  const initializers: Initializer[] = [{ name: 'embeddings', dims: [table.length / dim, dim], data: table }];
+  const nodes: NodeSpec[] = o.tanh
+    ? [
+      { op: 'Gather', inputs: ['embeddings', 'input_ids'], outputs: ['rows'], attrs: { axis: 0 } },
+      { op: 'Tanh', inputs: ['rows'], outputs: [states] },
+    ]
+    : [{ op: 'Gather', inputs: ['embeddings', 'input_ids'], outputs: [states], attrs: { axis: 0 } }];
+  const outputs: TensorSpec[] = [{ name: states, type: 'float32', shape: ['batch', 'sequence', dim] }];
+  if (o.headsInGraph) {
+    const cls = firstToken(states, 'cls_state');
+    const dense = l2Normalize('cls_state', 'dense_vecs');
+    const colbert = l2Normalize('colbert_masked', 'colbert_vecs');
+    initializers.push(
+      ...cls.initializers, ...dense.initializers, ...colbert.initializers,
+      { name: 'sparse_w', dims: [dim, 1], data: o.sparseWeight },
+      { name: 'sparse_b', dims: [1], data: new Float32Array([o.sparseBias]) },
+      { name: 'colbert_w', dims: [dim, cdim], data: o.colbertWeight },
+      { name: 'colbert_b', dims: [cdim], data: o.colbertBias },
+      ints('from1', [1n]), ints('toEnd', [BIG]), ints('axis1', [1n]), ints('lastAxis', [-1n]),
+    );
+    nodes.push(
+      ...cls.nodes, ...dense.nodes,
+      // sparse: relu(H · w + b), every position (FlagEmbedding drops special tokens afterwards)
+      { op: 'MatMul', inputs: [states, 'sparse_w'], outputs: ['sparse_xw'] },
+      { op: 'Add', inputs: ['sparse_xw', 'sparse_b'], outputs: ['sparse_lin'] },
+      { op: 'Relu', inputs: ['sparse_lin'], outputs: ['sparse_vecs'] },
+      // colbert: normalize((H[:, 1:] · Wc + bc) · mask[:, 1:]), padding → zero vectors
+      { op: 'Slice', inputs: [states, 'from1', 'toEnd', 'axis1'], outputs: ['tail'] },
+      { op: 'MatMul', inputs: ['tail', 'colbert_w'], outputs: ['colbert_xw'] },
+      { op: 'Add', inputs: ['colbert_xw', 'colbert_b'], outputs: ['colbert_lin'] },
+      { op: 'Slice', inputs: ['attention_mask', 'from1', 'toEnd', 'axis1'], outputs: ['mask_tail'] },
+      { op: 'Cast', inputs: ['mask_tail'], outputs: ['mask_tail_f'], attrs: { to: DataType.FLOAT } },
+      { op: 'Unsqueeze', inputs: ['mask_tail_f', 'lastAxis'], outputs: ['mask_tail_3'] },
+      { op: 'Mul', inputs: ['colbert_lin', 'mask_tail_3'], outputs: ['colbert_masked'] },
+      ...colbert.nodes,
+    );
+    outputs.push(
+      { name: 'dense_vecs', type: 'float32', shape: ['batch', dim] },
+      { name: 'sparse_vecs', type: 'float32', shape: ['batch', 'sequence', 1] },
+      { name: 'colbert_vecs', type: 'float32', shape: ['batch', 'colbert_sequence', cdim] },
+    );
+  }
+  return { inputs: textInputs(false), outputs, initializers, nodes };
+}
+
+/**
+ * An xlmr-style text folder shaped like a BGE-M3 export: last_hidden_state [B, T, dim] =
+ * table[input_ids] (tanh'd with `tanh`), and with headsInGraph also dense_vecs [B, dim] =
+ * normalize(states[:, 0]), sparse_vecs [B, T, 1] = relu(states · sparseWeight + sparseBias),
+ * colbert_vecs [B, T − 1, cdim] = normalize((states[:, 1:] · colbertWeight + colbertBias) ·
+ * mask[:, 1:]) (normalize = x / max(‖x‖, 1e-12), as FlagEmbedding). Without headsInGraph the heads
+ * are written at the folder's root, where BAAI/bge-m3 keeps its .pt heads, as
+ * sparse_linear.safetensors (weight [1, dim], bias [1]) and colbert_linear.safetensors (weight
+ * [cdim, dim], bias [cdim]), PyTorch Linear layout.
+ */
+export async function writeBgeM3ShapedModel(dir: string, options: BgeM3ShapedOptions): Promise<TinyTextModel> {
+  const dim = options.dim;
+  const cdim = options.colbertBias.length;
+  if (options.sparseWeight.length !== dim) throw new Error(`sparseWeight: expected ${dim} values, got ${options.sparseWeight.length}`);
+  if (options.colbertWeight.length !== dim * cdim) throw new Error(`colbertWeight: expected dim × cdim = ${dim * cdim} values, got ${options.colbertWeight.length}`);
+  const text: TinyTextOptions = {
+    vocab: options.vocab, dim, vectors: options.vectors, style: 'xlmr', lowercase: options.lowercase,
+    maxLength: options.maxLength ?? 8192, specialRows: options.specialRows,
+  };
+  const v = textVocabulary(text);
+  await writeTextFiles(dir, text, v);
+  const graphFile = join(dir, 'onnx', 'model.onnx');
+  await writeModel(graphFile, buildModel(bgeM3Graph(options, v.table, cdim)));
+  if (!options.headsInGraph) {
+    const colbertT = new Float32Array(cdim * dim);
+    for (let i = 0; i < dim; i++) for (let j = 0; j < cdim; j++) colbertT[j * dim + i] = options.colbertWeight[i * cdim + j];
+    await writeFile(join(dir, 'sparse_linear.safetensors'), encodeSafetensors({
+      weight: { shape: [1, dim], data: options.sparseWeight },
+      bias: { shape: [1], data: new Float32Array([options.sparseBias]) },
+    }));
+    await writeFile(join(dir, 'colbert_linear.safetensors'), encodeSafetensors({
+      weight: { shape: [cdim, dim], data: colbertT },
+      bias: { shape: [cdim], data: options.colbertBias },
+    }));
+  }
+  return {
+    dir, vocabIds: v.vocabIds, specialIds: v.specialIds, dim, table: v.table,
+    state: rowReader(v.table, dim, options.tanh ? Math.tanh : undefined),
+  };
 }
