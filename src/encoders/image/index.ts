@@ -12,5 +12,14 @@ export {
   validateImageSpec,
   type ImageInput,
   type ImageSpec,
+  type PreprocessOptions,
   type RgbImage,
 } from './preprocess.js';
+export {
+  ImageEncoder,
+  createImageEncoder,
+  type ImageEncodeOptions,
+  type ImageEncoderOptions,
+  type ImageEncoderSpec,
+  type ImagePooling,
+} from './image-encoder.js';

@@ -410,16 +410,23 @@ export function fitImage(img: RgbImage, spec: Required<ImageSpec>): { image: Rgb
   return { image, top: cropOffset(rh, h, spec.cropOffset), left: cropOffset(rw, w, spec.cropOffset) };
 }
 
+export interface PreprocessOptions {
+  /** Index of inputs[0] in the caller's list, so that errors name `input[i]` of that list. Default 0. */
+  indexOffset?: number;
+}
+
 /**
  * Decodes, resizes, crops and normalises a batch into one NCHW float32 tensor
  * [inputs.length, 3, height, width]. Errors name the path, or `input[i]` for bytes.
  */
-export async function preprocessImages(inputs: readonly ImageInput[], spec: ImageSpec): Promise<{ data: Float32Array; dims: [number, 3, number, number] }> {
+export async function preprocessImages(inputs: readonly ImageInput[], spec: ImageSpec, options: PreprocessOptions = {}): Promise<{ data: Float32Array; dims: [number, 3, number, number] }> {
   const s = validateImageSpec(spec);
   if (!Array.isArray(inputs)) throw invalidArgument(`images: expected an array of paths or encoded images, got ${describe(inputs)}`);
+  const offset = options.indexOffset ?? 0;
   const [h, w] = s.size;
   const data = new Float32Array(inputs.length * 3 * h * w);
-  const decoded = await Promise.all(inputs.map((input, i) => decodeImage(input, typeof input === 'string' ? `input[${i}] (${input})` : `input[${i}]`)));
+  const label = (input: ImageInput, i: number): string => (typeof input === 'string' ? `input[${i + offset}] (${input})` : `input[${i + offset}]`);
+  const decoded = await Promise.all(inputs.map((input, i) => decodeImage(input, label(input, i))));
   decoded.forEach((img, i) => {
     const { image, top, left } = fitImage(img, s);
     writePlanes(image, top, left, s, data, i * 3 * h * w);
