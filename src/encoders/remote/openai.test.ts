@@ -33,7 +33,7 @@ function expected(text: string, dims = FULL_DIM): Float32Array {
 }
 
 type Action =
-  | { status: number; headers?: Record<string, string>; body?: unknown }
+  | { status: number; headers?: Record<string, string>; body?: unknown; delayMs?: number; after?: Promise<unknown> }
   | { drop: true }
   | { delayMs: number }
   | { mangle: 'count' | 'dim' | 'order' };
@@ -88,19 +88,21 @@ class FakeApi {
       req.socket.destroy();
       return;
     }
-    if (action !== undefined && 'status' in action) {
-      res.writeHead(action.status, { 'content-type': 'application/json', ...action.headers }).end(JSON.stringify(action.body ?? {}));
-      return;
-    }
-    if (action !== undefined && 'delayMs' in action) {
+    if (action !== undefined && 'delayMs' in action && action.delayMs !== undefined) {
       // Stop waiting when the client gives up, so that no timer outlives the test.
+      const delayMs = action.delayMs;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, action.delayMs);
+        const t = setTimeout(resolve, delayMs);
         res.once('close', () => {
           clearTimeout(t);
           resolve();
         });
       });
+    }
+    if (action !== undefined && 'status' in action) {
+      await action.after;
+      res.writeHead(action.status, { 'content-type': 'application/json', ...action.headers }).end(JSON.stringify(action.body ?? {}));
+      return;
     }
     const dims = body.dimensions ?? FULL_DIM;
     let data = body.input.map((text, index) => {
@@ -341,6 +343,30 @@ test('checkpoint: a run failing after 2 of 5 batches keeps them; the rerun reque
   api.reset();
   assert.deepEqual(await enc(o).encode(inputs), clean);
   assert.equal(api.received.length, 0);
+});
+
+test('checkpoint: on a permanent failure the batches in flight still finish and are kept', async () => {
+  const inputs = texts(10, 'flight');
+  const file = join(tmp, 'flight.jsonl');
+  // Batch 2 fails once batch 3 has arrived (and is answered 50 ms later); batch 4 never starts.
+  let arrived!: () => void;
+  const batch3 = new Promise<void>((resolve) => (arrived = resolve));
+  api.reset((_, b) => {
+    if (b.input.includes(inputs[4])) return { status: 400, body: { error: { message: 'bad' } }, after: batch3 };
+    if (b.input.includes(inputs[6])) {
+      arrived();
+      return { delayMs: 50 };
+    }
+    return undefined;
+  });
+  await rejectsCode(enc({ maxBatch: 2, concurrency: 2, checkpoint: file }).encode(inputs), 'encoder_error', /400 Bad Request: bad/);
+  const kept = readFileSync(file, 'utf8').trimEnd().split('\n').slice(1).map((l) => (JSON.parse(l) as { i: number }).i).sort((a, b) => a - b);
+  assert.deepEqual(kept, [0, 1, 2, 3, 6, 7]);
+  assert.equal(api.received.length, 4);
+  api.reset();
+  assertVectors(await enc({ maxBatch: 2, checkpoint: file }).encode(inputs), inputs);
+  assert.deepEqual(api.received.map((r) => r.input), [inputs.slice(4, 6), inputs.slice(8, 10)]);
+  await rejectsCode(enc({ checkpoint: join(tmp, 'no', 'such', 'dir.jsonl') }).encode(['a']), 'invalid_argument', /checkpoint: expected a file that can be appended to.*ENOENT/);
 });
 
 test('checkpoint: a torn last line is cut, changed texts are re-requested with a warning, another model is refused', async () => {

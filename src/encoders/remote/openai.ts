@@ -227,7 +227,9 @@ export class RemoteEncoder {
       results = loaded.vectors;
       done = loaded.found;
       this.#dim ??= loaded.dim;
-      writer = await CheckpointWriter.open(this.#checkpoint, this.#specModel());
+      writer = await CheckpointWriter.open(this.#checkpoint, this.#specModel()).catch((e: NodeJS.ErrnoException) => {
+        throw invalidArgument(`checkpoint: expected a file that can be appended to, got ${this.#checkpoint} (${e.code ?? e.message})`);
+      });
     }
     if (done > 0) options.onProgress?.(done, n);
 
@@ -363,7 +365,7 @@ export class RemoteEncoder {
 function toVector(e: unknown): Float32Array | undefined {
   if (typeof e === 'string') {
     const v = base64ToFloat32(e);
-    return v !== undefined && v.length > 0 ? v : undefined;
+    return v !== undefined && v.length > 0 && v.every(Number.isFinite) ? v : undefined;
   }
   if (Array.isArray(e) && e.length > 0 && e.every((x) => typeof x === 'number' && Number.isFinite(x))) return Float32Array.from(e as number[]);
   return undefined;
