@@ -23,7 +23,7 @@ const VECTORS = Float32Array.from([
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, eps = 1e-6): void => {
   assert.equal(a.length, b.length, 'length');
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= eps, `component ${i}: ${a[i]} vs ${b[i]} (got [${[...a].join(', ')}], want [${[...b].join(', ')}])`);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= eps, `component ${i}: ${a[i]} vs ${b[i]} (got [${Array.from(a).join(", ")}], want [${Array.from(b).join(", ")}])`);
 };
 const isErr = (code: string, re?: RegExp) => (e: unknown): boolean => e instanceof OmnivecError && e.code === code && (re === undefined || re.test(e.message));
 
