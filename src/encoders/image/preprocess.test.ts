@@ -151,6 +151,14 @@ test('alpha is dropped and grey is expanded to RGB', async () => {
   assert.deepEqual([...(await decodeImage(grey, 'x')).data], [5, 5, 5, 250, 250, 250]);
 });
 
+test('an embedded ICC profile is not applied: the stored values, as PIL reads them', async () => {
+  // sharp writes sRGB (200, 50, 50), (30, 200, 60) converted into Display P3 and tags the file P3;
+  // PIL 12.3 reads the stored (184, 63, 57), (95, 197, 81) back, and so must we (sharp by default
+  // would convert them back to sRGB).
+  const p3 = await sharp(Buffer.from([200, 50, 50, 30, 200, 60]), { raw: { width: 2, height: 1, channels: 3 } }).withIccProfile('p3').png().toBuffer();
+  assert.deepEqual([...(await decodeImage(p3, 'x')).data], [184, 63, 57, 95, 197, 81]);
+});
+
 test('errors: missing file → not_found, corrupt bytes or file → corrupt_file naming the input', async () => {
   await withTempDir('omnivec-img-', async (dir) => {
     const missing = join(dir, 'nope.jpg');

@@ -173,8 +173,9 @@ export interface RgbImage {
 }
 
 /**
- * Decodes a path or encoded bytes to 8-bit sRGB (alpha dropped, as PIL's `convert('RGB')`; grey
- * expanded to three channels), with the EXIF orientation applied. `label` names the input in
+ * Decodes a path or encoded bytes to 8-bit RGB (alpha dropped, as PIL's `convert('RGB')`; grey
+ * expanded to three channels; an embedded ICC profile is not applied, as in PIL), with the EXIF
+ * orientation applied. `label` names the input in
  * errors: missing file → not_found, anything sharp cannot decode → corrupt_file.
  */
 export async function decodeImage(input: ImageInput, label: string): Promise<RgbImage> {
@@ -187,6 +188,9 @@ export async function decodeImage(input: ImageInput, label: string): Promise<Rgb
     const { data, info } = await sharp(input, { failOn: 'error' })
       .rotate()
       .removeAlpha()
+      // The stored values, as PIL reads them: without this sharp converts an embedded ICC profile
+      // (Display P3, Adobe RGB) to sRGB, which PIL and torchvision never do.
+      .keepIccProfile()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
