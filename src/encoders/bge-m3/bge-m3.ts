@@ -82,6 +82,9 @@ export interface BgeM3DenseEncoder {
   close(): Promise<void>;
 }
 
+/** Token-level outputs the heads run on, in order of preference. */
+const STATES_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
+
 /** The special tokens FlagEmbedding leaves out of the lexical weights: cls, eos, pad and unk, as the tokenizer's files name them. */
 function unusedTokenIds(folder: ReturnType<typeof openModelFolder>, tok: OnnxTextEncoder['tokenizer']): Set<number> {
   const ids = new Set<number>();
@@ -133,10 +136,18 @@ export class BgeM3 {
     };
     const sparse = await find('sparse_linear');
     const colbert = await find('colbert_linear');
-    const text = await createTextEncoder(resolve(model), {
+    const textOptions = {
       threads: options.threads, batchSize: options.batchSize, maxLength: options.maxLength, file: options.file,
-      name: folder.name, pooling: 'cls', normalize: true,
-    });
+      name: folder.name, pooling: 'cls' as const, normalize: true,
+    };
+    let text = await createTextEncoder(resolve(model), textOptions);
+    // The heads need the token states: when the text encoder chose a pooled output (e.g. a graph
+    // with sentence_embedding beside last_hidden_state), open it again on the states.
+    const statesName = STATES_OUTPUTS.find((n) => text.session.outputNames.includes(n));
+    if (statesName !== undefined && text.spec.output !== statesName) {
+      await text.close();
+      text = await createTextEncoder(resolve(model), { ...textOptions, output: statesName });
+    }
     try {
       const outs = text.session.outputNames;
       const has = (head: keyof typeof HEAD_OUTPUT_NAMES): boolean => HEAD_OUTPUT_NAMES[head].some((n) => outs.includes(n));

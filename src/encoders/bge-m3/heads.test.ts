@@ -62,22 +62,23 @@ test('colbert: tokens 1 … length − 1 (the final </s> kept, padding not), eac
 
 test('heads from graph outputs: names, shapes and layouts', () => {
   const outputs = {
-    dense_vecs: { data: Float32Array.from([1, 0, 0, 1]), dims: [2, 2], type: 'float32' },
+    dense_vecs: { data: Float32Array.from([1, 0, 0, 2]), dims: [2, 2], type: 'float32' },
     sparse_weights: { data: Float32Array.from([0, 0.5, 1.5, 0.5, 0, 0, 0, 0]), dims: [2, 4, 1], type: 'float32' },
-    colbert_vecs: { data: Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => i), dims: [2, 3, 2], type: 'float32' },
+    colbert_vecs: { data: Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => (i % 2 === 0 ? i : 0)), dims: [2, 3, 2], type: 'float32' },
   };
   assert.equal(headOutput(outputs, 'sparse'), outputs.sparse_weights);
   assert.equal(headOutput({}, 'dense'), undefined);
+  // Normalised here: [0, 2] → [0, 1].
   const d = denseFromOutput(outputs.dense_vecs, 2);
   close(d[1]!, [0, 1]);
   close(tokenWeightsFromOutput(outputs.sparse_weights, 2, 4), [0, 0.5, 1.5, 0.5, 0, 0, 0, 0]);
-  // [B, T − 1, D]: row r is token r + 1.
+  // [B, T − 1, D]: row r is token r + 1 (rows (i, 0) normalise to (1, 0); the zero row stays 0).
   const c = colbertFromOutput(outputs.colbert_vecs, batch.lengths, 4);
-  assert.deepEqual(Array.from(c[0]!.data), [0, 1, 2, 3, 4, 5]);
-  assert.deepEqual(Array.from(c[1]!.data), [6, 7, 8, 9]);
-  // [B, T, D]: row 0 ([CLS]) skipped.
-  const full = { data: Float32Array.from({ length: 2 * 4 * 2 }, (_, i) => i), dims: [2, 4, 2] };
-  assert.deepEqual(Array.from(colbertFromOutput(full, batch.lengths, 4)[1]!.data), [10, 11, 12, 13]);
+  assert.deepEqual(Array.from(c[0]!.data), [0, 0, 1, 0, 1, 0]);
+  assert.deepEqual(Array.from(c[1]!.data), [1, 0, 1, 0]);
+  // [B, T, D]: row 0 ([CLS]) skipped; row t is token t.
+  const full = { data: Float32Array.from({ length: 2 * 4 * 2 }, (_, i) => (i >= 10 && i < 14 ? (i % 2 === 0 ? 3 : 4) : 1)), dims: [2, 4, 2] };
+  close(colbertFromOutput(full, batch.lengths, 4)[1]!.data, [0.6, 0.8, 0.6, 0.8]);
   assert.throws(() => tokenWeightsFromOutput({ data: new Float32Array(2 * 250002), dims: [2, 250002] }, 2, 4), /expected token weights of shape \[2, 4, 1\] or \[2, 4\], got \[2, 250002\]/);
   assert.throws(() => denseFromOutput({ data: new BigInt64Array(4), dims: [2, 2], type: 'int64' }, 2), /expected a float32 graph output, got int64/);
 });

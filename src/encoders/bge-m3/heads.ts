@@ -169,9 +169,9 @@ export function lexicalTokens(lw: LexicalWeights, decode: (id: number) => string
 
 /** Output names accepted for each head, first match wins. */
 export const HEAD_OUTPUT_NAMES = {
-  dense: ['dense_vecs', 'dense_embeddings', 'dense_embedding', 'sentence_embedding'],
-  sparse: ['sparse_vecs', 'sparse_weights', 'token_weights', 'sparse_embedding'],
-  colbert: ['colbert_vecs', 'colbert_vectors', 'colbert_embeddings'],
+  dense: ['dense_vecs', 'dense_embeddings', 'dense_embedding', 'sentence_embedding', 'dense'],
+  sparse: ['sparse_vecs', 'sparse_weights', 'token_weights', 'sparse'],
+  colbert: ['colbert_vecs', 'colbert_vectors', 'colbert_embeddings', 'colbert'],
 } as const;
 
 /** The first output of `outputs` named as `head`'s, or undefined. */
@@ -185,12 +185,19 @@ function floats(t: OutputTensor, what: string): ArrayLike<number> {
   return t.data as ArrayLike<number>;
 }
 
-/** Dense vectors from a graph output [B, H], used as they come (the export normalises them). */
+/**
+ * Dense vectors from a graph output [B, H], L2-normalised here: some exports emit the raw [CLS]
+ * state, and normalising an already unit vector changes it by float rounding only.
+ */
 export function denseFromOutput(t: OutputTensor, B: number): Float32Array[] {
   const data = floats(t, 'dense output');
   if (t.dims.length !== 2 || t.dims[0] !== B) throw new OmnivecError('encoder_error', `dense output: expected shape [${B}, H], got [${t.dims.join(', ')}]`);
   const H = t.dims[1]!;
-  return Array.from({ length: B }, (_, i) => Float32Array.from({ length: H }, (_, c) => data[i * H + c]!));
+  return Array.from({ length: B }, (_, i) => {
+    const v = Float32Array.from({ length: H }, (_, c) => data[i * H + c]!);
+    normalizeAt(v, 0, H);
+    return v;
+  });
 }
 
 /**
@@ -207,8 +214,9 @@ export function tokenWeightsFromOutput(t: OutputTensor, B: number, T: number): F
 
 /**
  * ColBERT vectors from a graph output: [B, T − 1, D] (FlagEmbedding's layout: row r is token
- * r + 1) or [B, T, D] (row t is token t; row 0, [CLS], skipped). Rows 1 … length − 1 are kept,
- * as they come (the export normalises them).
+ * r + 1) or [B, T, D] (row t is token t; row 0, [CLS], skipped). Tokens 1 … length − 1 are kept
+ * and L2-normalised here (some exports emit `colbert_linear(h)` raw; for normalised ones this
+ * changes nothing but float rounding).
  */
 export function colbertFromOutput(t: OutputTensor, lengths: Int32Array, T: number): MultiVector[] {
   const data = floats(t, 'colbert output');
@@ -223,7 +231,9 @@ export function colbertFromOutput(t: OutputTensor, lengths: Int32Array, T: numbe
   for (let i = 0; i < B; i++) {
     const count = lengths[i]! - 1;
     const from = (i * rows + skip) * D;
-    out.push({ data: Float32Array.from({ length: count * D }, (_, j) => data[from + j]!), dim: D, count });
+    const v = Float32Array.from({ length: count * D }, (_, j) => data[from + j]!);
+    for (let r = 0; r < count; r++) normalizeAt(v, r * D, D);
+    out.push({ data: v, dim: D, count });
   }
   return out;
 }
