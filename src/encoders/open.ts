@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OmnivecError } from '../errors.js';
 import { createTextEncoder, type EncodeOptions } from './onnx/text-encoder.js';
+import { locateModel } from './onnx/model-folder.js';
 
 /**
  * Opens whatever a model folder holds — a text encoder, an image encoder, or CLIP's two towers —
@@ -53,13 +54,10 @@ export function detectKind(dir: string): EncoderKind {
 }
 
 export async function openEncoder(model: string, options: OpenEncoderOptions = {}): Promise<AnyEncoder> {
-  const path = resolve(model);
-  if (!existsSync(path)) {
-    throw new OmnivecError('not_found', `model ${model} not found: expected a model folder (config.json, tokenizer.json or preprocessor_config.json, onnx/model.onnx)`);
-  }
+  const { path, name } = await locateModel(model, { allowNetwork: options.allowNetwork });
   const kind = path.endsWith('.onnx') ? 'image' : detectKind(path);
   if (kind === 'text') {
-    const text = await createTextEncoder(path, options);
+    const text = await createTextEncoder(path, { ...options, name });
     return { kind, text, close: () => text.close() };
   }
   throw new OmnivecError('invalid_argument', `model ${model}: ${kind} models are not wired into this command yet`);

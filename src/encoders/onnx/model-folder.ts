@@ -113,3 +113,39 @@ function readJsonArray(dir: string, file: string): unknown[] | undefined {
     throw new OmnivecError('corrupt_file', `${p}: expected a JSON array, ${(e as Error).message}`);
   }
 }
+
+/** Files fetched for a hub model when present (a 404 is fine). */
+export const HUB_OPTIONAL_FILES: readonly string[] = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'preprocessor_config.json', '1_Pooling/config.json',
+  'modules.json', 'omnivec.json', 'onnx/model.onnx', 'onnx/text_model.onnx', 'onnx/vision_model.onnx', 'vocab.json', 'merges.txt',
+  'sparse_linear.safetensors', 'colbert_linear.safetensors',
+];
+
+export interface LocateOptions {
+  /** Download a hub model's missing files into the cache (default: OMNIVEC_ALLOW_NETWORK=1). */
+  allowNetwork?: boolean;
+  /** Files a hub model must have (default config.json). */
+  files?: readonly string[];
+  cacheDir?: string;
+  endpoint?: string;
+  revision?: string;
+}
+
+/**
+ * A model argument → a local path: an existing folder or file as it is; an `owner/name` hub id →
+ * its cache folder, filled from the hub only when the network is allowed (docs/encoders.md).
+ */
+export async function locateModel(model: string, options: LocateOptions = {}): Promise<{ path: string; name: string }> {
+  if (typeof model !== 'string' || model === '') throw new OmnivecError('invalid_argument', `model: expected a folder path or a hub id, got ${JSON.stringify(model)}`);
+  const path = resolve(model);
+  if (existsSync(path)) return { path, name: basename(path).replace(/\.onnx$/, '') };
+  const { isHubId, resolveHubModel } = await import('./hub.js');
+  if (isHubId(model)) {
+    const dir = await resolveHubModel(model, {
+      files: options.files ?? ['config.json'], optionalFiles: HUB_OPTIONAL_FILES, allowNetwork: options.allowNetwork,
+      cacheDir: options.cacheDir, endpoint: options.endpoint, revision: options.revision,
+    });
+    return { path: dir, name: model };
+  }
+  throw new OmnivecError('not_found', `model ${model} not found: expected a model folder (config.json, tokenizer.json or preprocessor_config.json, onnx/model.onnx), an .onnx file, or a hub id owner/name`);
+}

@@ -137,3 +137,44 @@ test('text encoder with real weights (word2vec 1k, mean pooling): related words 
     await enc.close();
   }
 });
+
+test('text encoder from a hub id: refused offline naming the files, downloaded into the cache when allowed', async () => {
+  const { createServer } = await import('node:http');
+  const { readFileSync, existsSync } = await import('node:fs');
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    const m = /^\/acme\/tiny-text\/resolve\/main\/(.+)$/.exec(req.url ?? '');
+    const file = m === null ? undefined : join(tiny.dir, decodeURIComponent(m[1]!));
+    if (file === undefined || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200).end(readFileSync(file));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const cache = join(root, 'cache');
+  const saved = { cache: process.env.OMNIVEC_CACHE, endpoint: process.env.HF_ENDPOINT, allow: process.env.OMNIVEC_ALLOW_NETWORK };
+  process.env.OMNIVEC_CACHE = cache;
+  process.env.HF_ENDPOINT = endpoint;
+  delete process.env.OMNIVEC_ALLOW_NETWORK;
+  try {
+    await assert.rejects(createTextEncoder('acme/tiny-text'), isErr('not_found', /acme\/tiny-text.*config\.json.*tokenizer\.json.*onnx\/model\.onnx/s));
+    assert.equal(requests, 0, 'no request while the network is not allowed');
+    const enc = await createTextEncoder('acme/tiny-text', { allowNetwork: true, threads: 1, pooling: 'cls', normalize: false });
+    assert.equal(enc.spec.model, 'acme/tiny-text');
+    close((await enc.encode(['hello']))[0]!, [0.5, 0.5, 0.5, 0.5]);
+    await enc.close();
+    const before = requests;
+    const again = await createTextEncoder('acme/tiny-text', { threads: 1 });
+    await again.close();
+    assert.equal(requests, before, 'the cached model needs no network');
+  } finally {
+    server.close();
+    for (const [k, v] of [['OMNIVEC_CACHE', saved.cache], ['HF_ENDPOINT', saved.endpoint], ['OMNIVEC_ALLOW_NETWORK', saved.allow]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});

@@ -1,7 +1,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { checkDimensions, normalizeVector, truncateVector, type MatryoshkaDecl } from '../matryoshka.js';
-import { openModelFolder, type ModelFolder } from './model-folder.js';
+import { locateModel, openModelFolder, type ModelFolder } from './model-folder.js';
 import { OnnxSession, type TensorData } from './session.js';
 
 /**
@@ -40,8 +40,10 @@ export interface TextEncoderOptions {
   forceDimensions?: boolean;
   /** The graph file inside the folder (e.g. onnx/model_quantized.onnx). */
   file?: string;
-  /** The model name to record in the spec (default: the folder's name). */
+  /** The model name to record in the spec (default: the folder's name, or the hub id). */
   name?: string;
+  /** A hub id may download its missing files into the cache (default: OMNIVEC_ALLOW_NETWORK=1). */
+  allowNetwork?: boolean;
 }
 
 export interface TextEncoderSpec {
@@ -190,7 +192,8 @@ export class OnnxTextEncoder {
   }
 
   static async create(model: string, options: TextEncoderOptions = {}): Promise<OnnxTextEncoder> {
-    const folder = openModelFolder(model, { file: options.file, require: ['tokenizer.json'], name: options.name });
+    const where = await locateModel(model, { allowNetwork: options.allowNetwork, files: ['config.json', 'tokenizer.json', options.file ?? 'onnx/model.onnx'] });
+    const folder = openModelFolder(where.path, { file: options.file, require: ['tokenizer.json'], name: options.name ?? where.name });
     const o = folder.omnivec ?? {};
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidArgument(`batchSize: expected a positive integer, got ${describe(options.batchSize)}`);
