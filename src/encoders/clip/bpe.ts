@@ -113,21 +113,35 @@ export function htmlUnescape(s: string): string {
   });
 }
 
-const CURLY = /[\u2018\u2019\u201a\u201b\u2032\u2035]|[\u201c\u201d\u201e\u201f\u2033\u2036]/g;
-const LIGATURES = /[\u0132\u0133\u01c4-\u01cc\u01f1-\u01f3\ufb00-\ufb06]/g;
-const WIDE = /[\u3000\uff01-\uff5e\uffe0-\uffe6]/g;
+// ftfy's uncurl_quotes: U+02BC and U+2018–U+201B → ', U+201C–U+201F → ".
+const CURLY = /[\u02bc\u2018-\u201b\u201c-\u201f]/g;
+// ftfy's fix_latin_ligatures.
+const LIGATURES = /[\u0132\u0133\u0149\u01c4-\u01cc\u01f1-\u01f3\ufb00-\ufb06]/g;
+// ftfy's fix_character_width: U+3000 and U+FF01–U+FFEF (full-width ASCII, half-width kana and
+// hangul, full-width symbols) → their NFKC forms; characters whose NFKC form is themselves stay.
+const WIDE = /[\u3000\uff01-\uffef]/g;
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const TERMINAL_ESCAPE = /\x1b\[[\d;]*[a-zA-Z]/g;
+const C1 = /[\x80-\x9f]/g;
+// ftfy's remove_control_chars: C0 controls but \t \n \f \r, DEL, deprecated format characters, BOM, interlinear annotation.
+// eslint-disable-next-line no-control-regex -- as above
+const CONTROL = /[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/g;
 
 /**
- * The cleaning CLIP applies before lower-casing: ftfy.fix_text's character maps (NFC; curly quotes
- * → straight quotes; Latin ligatures such as ﬁ → fi; full-width ASCII and the ideographic space →
- * ASCII), html.unescape twice, whitespace runs → one space, stripped. ftfy's mojibake repair
- * (text decoded with the wrong codec) is not done: such text tokenizes as it is written.
+ * The cleaning CLIP applies before lower-casing: ftfy.fix_text's character-level fixes (terminal
+ * escapes removed; C1 controls read as Windows-1252; Latin ligatures such as ﬁ → fi; full-width
+ * and half-width forms → their NFKC forms; curly quotes → straight; control characters removed;
+ * NFC), html.unescape twice, whitespace runs → one space, stripped. ftfy's mojibake repair (UTF-8
+ * decoded with the wrong codec, "Ã©" for "é") is not done: such text tokenizes as it is written.
  */
 export function cleanClipText(text: string): string {
-  let t = text.normalize('NFC');
-  t = t.replace(CURLY, (c) => ('\u2018\u2019\u201a\u201b\u2032\u2035'.includes(c) ? "'" : '"'));
+  let t = text.replace(TERMINAL_ESCAPE, '');
+  t = t.replace(C1, (c) => CP1252[c.charCodeAt(0) - 0x80]!);
   t = t.replace(LIGATURES, (c) => c.normalize('NFKC'));
   t = t.replace(WIDE, (c) => c.normalize('NFKC'));
+  t = t.replace(CURLY, (c) => (c < '\u201c' ? "'" : '"'));
+  t = t.replace(CONTROL, '').normalize('NFC');
   t = htmlUnescape(htmlUnescape(t));
   return t.replace(WHITESPACE_RUN, ' ').replace(/^ | $/g, '');
 }
