@@ -74,3 +74,40 @@ test('omnivec similarity: the matrix of two text lists, printed as numpy prints 
     await rejectsCode(run(dir, ['similarity', '--model', model.dir, '--a', 'king']), 'invalid_argument', /--b or --b-file/);
   });
 });
+
+test('omnivec embed --model openai:MODEL: a remote OpenAI-compatible API (loopback), with a checkpoint file', async () => {
+  const { createServer } = await import('node:http');
+  let calls = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => { body += d.toString(); });
+    req.on('end', () => {
+      calls++;
+      const q = JSON.parse(body) as { input: string[]; model: string; dimensions?: number };
+      const dim = q.dimensions ?? 3;
+      const data = q.input.map((t, index) => ({ object: 'embedding', index, embedding: Array.from({ length: dim }, (_, j) => (t.length + j) / 10) }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: q.model, usage: { prompt_tokens: 1, total_tokens: 1 } }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await withTempDir('omnivec-remote-', async (dir) => {
+      const lines = join(dir, 'in.txt');
+      await writeFile(lines, 'a\nbb\nccc\n');
+      const out = join(dir, 'v.jsonl');
+      const baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
+      const said = await run(dir, ['embed', '--model', 'openai:test-embed', '--base-url', baseUrl, '--input', lines, '--output', out,
+        '--dimensions', '2', '--checkpoint', join(dir, 'ck.jsonl'), '--quiet']);
+      assert.ok(said.includes(`wrote 3 2-d vectors to ${out}`), said.join('\n'));
+      const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; vector: number[] });
+      assert.deepEqual(rows.map((r) => r.id), ['1', '2', '3']);
+      assert.ok(Math.abs(rows[2]!.vector[0]! - 0.3) < 1e-6 && Math.abs(rows[2]!.vector[1]! - 0.4) < 1e-6, JSON.stringify(rows[2]));
+      const before = calls;
+      await run(dir, ['embed', '--model', 'openai:test-embed', '--base-url', baseUrl, '--input', lines, '--output', out,
+        '--dimensions', '2', '--checkpoint', join(dir, 'ck.jsonl'), '--quiet']);
+      assert.equal(calls, before, 'the rerun is answered from the checkpoint');
+    });
+  } finally {
+    server.close();
+  }
+});

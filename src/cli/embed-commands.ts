@@ -30,6 +30,8 @@ export interface EmbedOpts {
   chunkOverlap?: string;
   maxLength?: string;
   allowNetwork?: boolean;
+  baseUrl?: string;
+  checkpoint?: string;
   metric?: string;
   quiet?: boolean;
 }
@@ -107,6 +109,7 @@ export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): P
   const enc: AnyEncoder = await openEncoder(o.model, {
     threads: num('--threads', o.threads), batchSize: num('--batch-size', o.batchSize), dimensions: num('--dimensions', o.dimensions),
     forceDimensions: o.forceDimensions, maxLength: num('--max-length', o.maxLength), allowNetwork: o.allowNetwork,
+    baseURL: o.baseUrl, checkpoint: o.checkpoint,
   });
   try {
     const { kind, items } = inputItems(o.input, enc.text as OnnxTextEncoder | undefined, { size: num('--chunk-size', o.chunkSize), overlap: num('--chunk-overlap', o.chunkOverlap) });
@@ -239,7 +242,7 @@ export function registerEmbedCommands(p: Command, out: Out): void {
     .action(async (o: SimilarityOpts) => { await cmdSimilarity(o, out); });
   p.command('embed')
     .description('embed text lines, a folder of documents or a folder of images with a pretrained model')
-    .option('--model <dir>', 'model folder (config.json, tokenizer.json or preprocessor_config.json, onnx/model.onnx), or a hub id with --allow-network')
+    .option('--model <dir>', 'model folder (config.json, tokenizer.json or preprocessor_config.json, onnx/model.onnx), a hub id (with --allow-network to download), or openai:MODEL')
     .option('--input <path>', 'a text file (one text a line), a folder of text files (chunked), or a folder of images')
     .option('--output <file>', 'vectors.npy or vectors.jsonl (- for JSON Lines on stdout)')
     .option('--into <collection>', 'store the vectors (with documents and metadata) in this collection')
@@ -253,6 +256,8 @@ export function registerEmbedCommands(p: Command, out: Out): void {
     .option('--batch-size <n>', 'inputs per forward pass')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)')
     .option('--allow-network', 'allow downloading a hub model into the cache')
+    .option('--base-url <url>', 'with --model openai:MODEL: an OpenAI-compatible API (default $OPENAI_BASE_URL or api.openai.com/v1; key from $OPENAI_API_KEY)')
+    .option('--checkpoint <file>', 'with --model openai:MODEL: keep every batch paid for in this file; a rerun asks only for the rest')
     .option('--quiet', 'no progress on stderr')
     .action((o: EmbedOpts) => cmdEmbed(() => dbDir(p.opts<{ db?: string }>().db), o, out));
 }

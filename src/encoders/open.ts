@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { OmnivecError } from '../errors.js';
 import { createTextEncoder, type EncodeOptions } from './onnx/text-encoder.js';
 import { locateModel } from './onnx/model-folder.js';
+import { createRemoteEncoder } from './remote/index.js';
 
 /**
  * Opens whatever a model folder holds — a text encoder, an image encoder, or CLIP's two towers —
@@ -10,11 +11,11 @@ import { locateModel } from './onnx/model-folder.js';
  * omnivec.json's `kind`, else from the files: text_model.onnx + vision_model.onnx → clip;
  * tokenizer.json → text; preprocessor_config.json or a bare graph → image.
  */
-export type EncoderKind = 'text' | 'image' | 'clip';
+export type EncoderKind = 'text' | 'image' | 'clip' | 'remote';
 
 export interface SomeEncoder<I> {
   readonly dim: number;
-  readonly spec: { model: string; dim: number; [key: string]: unknown };
+  readonly spec: { model: string; dim?: number; [key: string]: unknown };
   encode(inputs: readonly I[], options?: EncodeOptions): Promise<Float32Array[]>;
 }
 
@@ -32,6 +33,10 @@ export interface OpenEncoderOptions {
   forceDimensions?: boolean;
   maxLength?: number;
   allowNetwork?: boolean;
+  /** `openai:MODEL`: the API's base URL (default $OPENAI_BASE_URL, else https://api.openai.com/v1). */
+  baseURL?: string;
+  /** `openai:MODEL`: the checkpoint file (docs/remote.md). */
+  checkpoint?: string;
 }
 
 export function detectKind(dir: string): EncoderKind {
@@ -54,6 +59,15 @@ export function detectKind(dir: string): EncoderKind {
 }
 
 export async function openEncoder(model: string, options: OpenEncoderOptions = {}): Promise<AnyEncoder> {
+  if (model.startsWith('openai:')) {
+    // A remote OpenAI-compatible API: naming it is the user's permission to use the network.
+    const remote = createRemoteEncoder({
+      baseURL: options.baseURL ?? process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1', model: model.slice('openai:'.length),
+      dimensions: options.dimensions, checkpoint: options.checkpoint,
+      ...(options.batchSize !== undefined ? { maxBatch: options.batchSize } : {}),
+    });
+    return { kind: 'remote', text: remote, close: () => remote.close() };
+  }
   const { path, name } = await locateModel(model, { allowNetwork: options.allowNetwork });
   const kind = path.endsWith('.onnx') ? 'image' : detectKind(path);
   if (kind === 'text') {
