@@ -117,7 +117,7 @@ function readJsonArray(dir: string, file: string): unknown[] | undefined {
 /** Files fetched for a hub model when present (a 404 is fine). */
 export const HUB_OPTIONAL_FILES: readonly string[] = [
   'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'preprocessor_config.json', '1_Pooling/config.json',
-  'modules.json', 'omnivec.json', 'onnx/model.onnx', 'onnx/text_model.onnx', 'onnx/vision_model.onnx', 'vocab.json', 'merges.txt',
+  'modules.json', 'omnivec.json', 'onnx/model.onnx', 'onnx/model.onnx_data', 'onnx/text_model.onnx', 'onnx/vision_model.onnx', 'vocab.json', 'merges.txt',
   'sparse_linear.safetensors', 'colbert_linear.safetensors',
 ];
 
