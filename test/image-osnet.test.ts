@@ -7,10 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createImageEncoder } from '../src/encoders/image/index.js';
+import { DEFAULT_IMAGENET_SPEC, createImageEncoder, decodeImage, fitImage, validateImageSpec, type ImageSpec } from '../src/encoders/image/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = [resolve(root, '../shared/data'), '/work/shared/data'].find((d) => existsSync(join(d, 'onnx-osnet-x0_25-reid')));
@@ -86,5 +87,39 @@ test('OSNet x0.25 on Caltech-101 (5 × 12): 512-d, normalised, batch = one by on
   } finally {
     await enc.close();
     await raw.close();
+  }
+});
+
+/**
+ * The 8-bit images our resize and crop make are Pillow's, byte for byte: sha256 (first 16 hex) of
+ * the cropped H × W × 3 pixels as Pillow 12.3.0 made them from the same JPEGs (its own decoder),
+ * with torchvision's size and crop arithmetic: Resize(256) + CenterCrop(224) bilinear;
+ * transformers-CLIP-style shortest_edge 224 + crop 224 bicubic with floor offsets; and PIL's
+ * resize((128, 256), BILINEAR). See docs/images.md for the tensor-level comparison.
+ */
+const PILLOW: [string, string, string, string][] = [
+  ['Leopards/image_0001.jpg', '28ff715f12f286e7', '90e41b91eb88497a', 'cbfcc4e8a3c1c07e'],
+  ['Motorbikes/image_0007.jpg', '67f881a30cc29d9b', '3f80a4fe5baabd11', '9c2b7aa45ed3e2ca'],
+  ['airplanes/image_0012.jpg', 'd6b3e7546a46e1ae', '0d4520694d6fdd01', '6c552ee1d77a4036'],
+  ['starfish/image_0004.jpg', '1531ff337777127e', '11853ae3f19a68d2', '37dc1ecd3c0e746a'],
+  ['sunflower/image_0009.jpg', 'dcd0c75ce93dea4c', '06dd2d86f323d511', '56bc3a8bc156b7a5'],
+];
+
+test('resize and crop give Pillow\'s 8-bit pixels on real JPEGs (torchvision, transformers-CLIP, exact)', { skip }, async () => {
+  const specs: ImageSpec[] = [
+    DEFAULT_IMAGENET_SPEC,
+    { ...DEFAULT_IMAGENET_SPEC, resize: 224, resample: 'bicubic', cropOffset: 'floor' },
+    { size: [256, 128], resize: 'exact', crop: false, mean: [0, 0, 0], std: [1, 1, 1] },
+  ];
+  for (const [file, ...hashes] of PILLOW) {
+    const img = await decodeImage(join(IMAGES, file), file);
+    specs.forEach((spec, k) => {
+      const s = validateImageSpec(spec);
+      const { image, top, left } = fitImage(img, s);
+      const [h, w] = s.size;
+      const crop = Buffer.alloc(h * w * 3);
+      for (let y = 0; y < h; y++) crop.set(image.data.subarray(((y + top) * image.width + left) * 3, ((y + top) * image.width + left + w) * 3), y * w * 3);
+      assert.equal(createHash('sha256').update(crop).digest('hex').slice(0, 16), hashes[k], `${file}, pipeline ${k}`);
+    });
   }
 });
