@@ -28,15 +28,18 @@ const TOKENS = { red: 736, green: 1901, blue: 1746, thing: 946 };
 const MEAN = CLIP_IMAGE_SPEC.mean;
 const STD = CLIP_IMAGE_SPEC.std;
 
-function towers(eot: boolean): { inputs: TensorSpec[]; outputs: TensorSpec[]; initializers: Initializer[]; nodes: NodeSpec[] }[] {
+function towers(eot: boolean, fixed: boolean): { inputs: TensorSpec[]; outputs: TensorSpec[]; initializers: Initializer[]; nodes: NodeSpec[] }[] {
+  // `fixed`: batch axes fixed at 1 and the sequence at 77, as some exports have them.
+  const B = fixed ? 1 : 'batch';
+  const T = fixed ? 77 : 'sequence';
   const table = new Float32Array(49408 * 3);
   table[TOKENS.red * 3 + 0] = 1;
   table[TOKENS.green * 3 + 1] = 1;
   table[TOKENS.blue * 3 + 2] = 1;
   table[TOKENS.thing * 3 + 2] = 1;
   const text = {
-    inputs: [{ name: 'input_ids', type: 'int64', shape: ['batch', 'sequence'] }, { name: 'attention_mask', type: 'int64', shape: ['batch', 'sequence'] }] as TensorSpec[],
-    outputs: [eot ? { name: 'last_hidden_state', type: 'float32', shape: ['batch', 'sequence', 3] } : { name: 'text_embeds', type: 'float32', shape: ['batch', 3] }] as TensorSpec[],
+    inputs: [{ name: 'input_ids', type: 'int64', shape: [B, T] }, { name: 'attention_mask', type: 'int64', shape: [B, T] }] as TensorSpec[],
+    outputs: [eot ? { name: 'last_hidden_state', type: 'float32', shape: [B, T, 3] } : { name: 'text_embeds', type: 'float32', shape: [B, 3] }] as TensorSpec[],
     initializers: [
       { name: 'table', dims: [49408, 3], data: table },
       { name: 'axis2', dims: [1], data: BigInt64Array.of(2n) },
@@ -56,8 +59,8 @@ function towers(eot: boolean): { inputs: TensorSpec[]; outputs: TensorSpec[]; in
   const w = new Float32Array(9);
   for (let c = 0; c < 3; c++) w[c * 3 + c] = STD[c]!;
   const vision = {
-    inputs: [{ name: 'pixel_values', type: 'float32', shape: ['batch', 3, 'height', 'width'] }] as TensorSpec[],
-    outputs: [{ name: 'image_embeds', type: 'float32', shape: ['batch', 3] }] as TensorSpec[],
+    inputs: [{ name: 'pixel_values', type: 'float32', shape: [B, 3, 'height', 'width'] }] as TensorSpec[],
+    outputs: [{ name: 'image_embeds', type: 'float32', shape: [B, 3] }] as TensorSpec[],
     initializers: [{ name: 'w', dims: [3, 3], data: w }, { name: 'mean', dims: [3], data: Float32Array.from(MEAN) }] as Initializer[],
     nodes: [
       { op: 'GlobalAveragePool', inputs: ['pixel_values'], outputs: ['pooled'] },
@@ -70,9 +73,9 @@ function towers(eot: boolean): { inputs: TensorSpec[]; outputs: TensorSpec[]; in
 }
 
 /** Writes a toy CLIP folder: two towers (under onnx/), or one model.onnx with both; the tokenizer linked in. */
-async function toyClip(dir: string, layout: { combined?: boolean; eot?: boolean; preprocessor?: boolean; omnivec?: unknown } = {}): Promise<string> {
+async function toyClip(dir: string, layout: { combined?: boolean; eot?: boolean; fixed?: boolean; preprocessor?: boolean; omnivec?: unknown } = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const [text, vision] = towers(layout.eot === true);
+  const [text, vision] = towers(layout.eot === true, layout.fixed === true);
   if (layout.combined === true) {
     await writeModel(join(dir, 'model.onnx'), buildModel({
       inputs: [...text!.inputs, ...vision!.inputs], outputs: [...text!.outputs, ...vision!.outputs],
@@ -161,7 +164,7 @@ test('layouts: one model.onnx with both towers; a text tower giving token states
     const clip = await createClip(await toyClip(join(dir, 'two')), { threads: 1 });
     try { return await clip.zeroShot(await png(255, 250, 0), LABELS); } finally { await clip.close(); }
   })();
-  for (const layout of [{ combined: true }, { eot: true }, { combined: true, eot: true }]) {
+  for (const layout of [{ combined: true }, { eot: true }, { combined: true, eot: true }, { fixed: true, eot: true }, { fixed: true, combined: true }]) {
     const clip = await createClip(await toyClip(join(dir, JSON.stringify(layout).replace(/\W/g, '')), layout), { threads: 1, batchSize: 2 });
     try {
       const got = await clip.zeroShot(await png(255, 250, 0), LABELS);
@@ -169,10 +172,15 @@ test('layouts: one model.onnx with both towers; a text tower giving token states
       got.forEach((r, i) => assert.ok(Math.abs(r.probability - expected[i]!.probability) < 1e-6, JSON.stringify(layout)));
       // Five texts of different lengths over three batches come back in input order.
       const texts = ['blue', 'a red thing', 'green', 'a photo of a green.', 'red red red red'];
-      const vecs = await clip.text.encode(texts);
+      const progress: number[] = [];
+      const vecs = await clip.text.encode(texts, { onProgress: (done, total) => { assert.equal(total, 5); progress.push(done); } });
+      assert.deepEqual(progress, layout.fixed === true ? [1, 2, 3, 4, 5] : [2, 4, 5]);
       assert.deepEqual(vecs.map((v) => [...v].map((x) => Math.round(x * 1000) / 1000)), [
         [0, 0, 1], [0.707, 0, 0.707], [0, 1, 0], [0, 1, 0], [1, 0, 0],
       ]);
+      const stop = new AbortController();
+      stop.abort(new Error('stopped'));
+      await assert.rejects(clip.image.encode([await png(1, 2, 3)], { signal: stop.signal }), /stopped/);
     } finally {
       await clip.close();
     }

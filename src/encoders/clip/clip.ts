@@ -127,6 +127,9 @@ class Tower {
   readonly #pixels: string | undefined;
   /** A fixed sequence length of the text input (77 for OpenAI's exports), else undefined (dynamic). */
   readonly fixedLength: number | undefined;
+  /** 1 when the input's batch axis is fixed at 1 (some exports), else undefined. */
+  readonly fixedTextBatch: number | undefined;
+  readonly fixedImageBatch: number | undefined;
 
   constructor(session: OnnxSession, combined: boolean) {
     this.session = session;
@@ -136,9 +139,13 @@ class Tower {
     this.#ids = ids === undefined ? undefined : { name: ids.name, type: intType(ids.type) };
     const mask = session.inputs.find((i) => i.name === 'attention_mask');
     this.#mask = mask === undefined ? undefined : { name: mask.name, type: intType(mask.type) };
-    this.#pixels = (session.inputs.find((i) => i.name === 'pixel_values') ?? session.inputs.find((i) => isFloat(i.type)))?.name;
-    const len = ids?.shape?.[1];
-    this.fixedLength = typeof len === 'number' && len > 0 ? len : undefined;
+    const pixels = session.inputs.find((i) => i.name === 'pixel_values') ?? session.inputs.find((i) => isFloat(i.type));
+    this.#pixels = pixels?.name;
+    const fixed = (v: unknown): number | undefined => (typeof v === 'number' && v > 0 ? v : undefined);
+    this.fixedLength = fixed(ids?.shape?.[1]);
+    // A batch axis fixed at 1 means one input per run; other fixed sizes are left to fail in the run, naming the file.
+    this.fixedTextBatch = ids?.shape?.[0] === 1 ? 1 : undefined;
+    this.fixedImageBatch = pixels?.shape?.[0] === 1 ? 1 : undefined;
   }
 
   #intTensor(data: BigInt64Array, type: 'int64' | 'int32', dims: readonly number[]): TensorData {
@@ -255,14 +262,14 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
     if (closed) throw invalidArgument(`CLIP model ${folderInfo.name} is closed`);
   };
 
-  async function batches<I>(inputs: readonly I[], order: readonly number[], options: EncodeOptions | undefined, run: (chunk: I[]) => Promise<Float32Array[]>): Promise<Float32Array[]> {
+  async function batches<I>(inputs: readonly I[], order: readonly number[], size: number, options: EncodeOptions | undefined, run: (chunk: I[]) => Promise<Float32Array[]>): Promise<Float32Array[]> {
     const out = new Array<Float32Array>(inputs.length);
-    for (let s = 0; s < order.length; s += batchSize) {
+    for (let s = 0; s < order.length; s += size) {
       options?.signal?.throwIfAborted();
-      const idx = order.slice(s, s + batchSize);
+      const idx = order.slice(s, s + size);
       const vecs = await run(idx.map((i) => inputs[i]!));
       idx.forEach((i, k) => { out[i] = finish(vecs[k]!); });
-      options?.onProgress?.(Math.min(s + batchSize, order.length), order.length);
+      options?.onProgress?.(Math.min(s + size, order.length), order.length);
     }
     return out;
   }
@@ -279,7 +286,7 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
         return tokenizer.tokenize(t).length;
       });
       const order = texts.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
-      return batches(texts, order, options, (chunk) =>
+      return batches(texts, order, textTower.fixedTextBatch ?? batchSize, options, (chunk) =>
         textTower.text(tokenizer.encodeBatch(chunk, { contextLength, truncate, padToLongest: textTower.fixedLength === undefined }), size));
     },
     close: closeAll,
@@ -292,7 +299,7 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
     async encode(images, options) {
       live();
       checkArray('images', images);
-      return batches(images, images.map((_, i) => i), options, async (chunk) => {
+      return batches(images, images.map((_, i) => i), imageTower.fixedImageBatch ?? batchSize, options, async (chunk) => {
         const vecs = await imageTower.image(await preprocessImages(chunk, imageSpec), emptyText);
         if (!imageChecked) {
           if (vecs[0]!.length !== modelDim) throw new OmnivecError('encoder_error', `${graphs.vision}: image embeddings have ${vecs[0]!.length} dimensions, the text tower's ${modelDim}; the towers are not one CLIP model`);
