@@ -157,6 +157,17 @@ test('templates: each label is the renormalised mean of its unit template embedd
     await clip.close();
   }
   await rejectsCode(clip.text.encode(['red']), 'invalid_argument', /closed/);
+  await clip.image.close(); // closing again is a no-op
+  const strict = await createClip(join(dir, 'toy'), { threads: 1, truncate: false });
+  try {
+    await rejectsCode(strict.text.encode(['red', Array.from({ length: 80 }, () => 'red').join(' ')]), 'invalid_argument', /texts\[1\]: 82 tokens/);
+    const cut = await createClip(join(dir, 'toy'), { threads: 1 });
+    // Cut to 75 tokens + <|endoftext|>: still all "red".
+    assert.deepEqual([...(await cut.text.encode([Array.from({ length: 80 }, () => 'red').join(' ')]))[0]!], [1, 0, 0]);
+    await cut.close();
+  } finally {
+    await strict.close();
+  }
 }));
 
 test('layouts: one model.onnx with both towers; a text tower giving token states is pooled at <|endoftext|>', () => withTempDir('omnivec-clip-', async (dir) => {

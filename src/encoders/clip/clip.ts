@@ -261,6 +261,12 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
   const live = (): void => {
     if (closed) throw invalidArgument(`CLIP model ${folderInfo.name} is closed`);
   };
+  // One close for the text encoder, the image encoder and the model: they share the sessions.
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await closeAll();
+  };
 
   async function batches<I>(inputs: readonly I[], order: readonly number[], size: number, options: EncodeOptions | undefined, run: (chunk: I[]) => Promise<Float32Array[]>): Promise<Float32Array[]> {
     const out = new Array<Float32Array>(inputs.length);
@@ -283,13 +289,17 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
       // Sorted by token count so that each batch pads little (results come back in input order).
       const lengths = texts.map((t, i) => {
         if (typeof t !== 'string') throw invalidArgument(`texts[${i}]: expected a string, got ${describe(t)}`);
-        return tokenizer.tokenize(t).length;
+        const n = tokenizer.tokenize(t).length + 2;
+        if (n > contextLength && !truncate) {
+          throw invalidArgument(`texts[${i}]: ${n} tokens (special tokens included) do not fit the context length ${contextLength} (${describe(t)}); create the model with truncate: true to cut it`);
+        }
+        return n;
       });
       const order = texts.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
       return batches(texts, order, textTower.fixedTextBatch ?? batchSize, options, (chunk) =>
         textTower.text(tokenizer.encodeBatch(chunk, { contextLength, truncate, padToLongest: textTower.fixedLength === undefined }), size));
     },
-    close: closeAll,
+    close,
   };
 
   let imageChecked = false;
@@ -308,7 +318,7 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
         return vecs;
       });
     },
-    close: closeAll,
+    close,
   };
 
   async function labelEmbeddings(labels: readonly string[], templates: readonly string[] = DEFAULT_TEMPLATES): Promise<Float32Array[]> {
@@ -349,11 +359,7 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
     async zeroShot(img, labels, options) {
       return (await zeroShotBatch([img], labels, options))[0]!;
     },
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await closeAll();
-    },
+    close,
   };
 }
 
