@@ -86,6 +86,8 @@ test('digits are words of their own; case and spacing do not matter; decode inve
 
 test('cleaning: html unescaped twice, ftfy character maps (curly quotes, ligatures, full width)', () => {
   assert.equal(htmlUnescape('&amp;lt; &#39;x&#x27; &copy &euro; &bogus; &#150;'), "&lt; 'x' © € &bogus; –");
+  // Python's html.unescape on the odd cases: legacy names as prefixes, invalid code points.
+  assert.equal(htmlUnescape('&ampx &notit; &#0; &#x110000; &#127;&#1;|'), '&x ¬it; \ufffd \ufffd |');
   assert.equal(cleanClipText('Tom &amp;amp; Jerry'), 'Tom & Jerry');
   assert.deepEqual(tokenizer.tokenize('don’t'), tokenizer.tokenize("don't"));
   assert.deepEqual(tokenizer.tokenize('“ﬁne”'), tokenizer.tokenize('"fine"'));

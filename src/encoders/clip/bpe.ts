@@ -87,7 +87,7 @@ function numericEntity(num: number): string {
   if (num === 0x0d) return '\r';
   if (num >= 0x80 && num <= 0x9f) return CP1252[num - 0x80]!;
   if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) return '\ufffd';
-  if ((num >= 0x1 && num <= 0x8) || (num >= 0xe && num <= 0x1f) || num === 0xb || (num >= 0xfdd0 && num <= 0xfdef) || (num & 0xfffe) === 0xfffe) return '';
+  if ((num >= 0x1 && num <= 0x8) || (num >= 0xe && num <= 0x1f) || num === 0xb || num === 0x7f || (num >= 0xfdd0 && num <= 0xfdef) || (num & 0xfffe) === 0xfffe) return '';
   return String.fromCodePoint(num);
 }
 
