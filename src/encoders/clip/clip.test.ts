@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -265,6 +266,24 @@ test('omnivec classify: the notebook\'s lines, most probable first; --json; seve
   assert.deepEqual(reports.map((r) => [r.image.endsWith('yellowish.png'), r.labels.length, r.labels[0]!.label]), [[true, 1, 'red'], [false, 1, 'blue']]);
   await assert.rejects(run(['classify', '--image', join(dir, 'blue.png'), '--labels', 'red,,blue', '--model', model]), /label 2 is empty/);
   await assert.rejects(run(['classify', '--labels', 'red', '--model', model]), /required option '--image/);
+}));
+
+test('real JPEGs (Caltech-101) through CLIP\'s default transform: the toy image tower gives the centre crop\'s mean colour', () => withTempDir('omnivec-clip-', async (dir) => {
+  const clip = await createClip(await toyClip(join(dir, 'toy'), { preprocessor: false }), { threads: 1 });
+  try {
+    const root = '/work/shared/data/images-caltech101-5class';
+    const files = ['sunflower', 'airplanes', 'Leopards', 'starfish', 'Motorbikes'].map((c) => join(root, c, readdirSync(join(root, c)).filter((f) => f.endsWith('.jpg')).sort()[0]!));
+    const vecs = await clip.image.encode(files);
+    for (const [i, file] of files.entries()) {
+      // Independently: sharp's own resize (shorter side 224) and centre crop, then the channel means.
+      const { channels } = await sharp(file).rotate().resize(224, 224, { fit: 'cover', position: 'centre', kernel: 'cubic' }).removeAlpha().toColourspace('srgb').stats();
+      const mean = channels.slice(0, 3).map((c) => c.mean);
+      const norm = Math.hypot(...mean);
+      mean.forEach((m, c) => assert.ok(Math.abs(vecs[i]![c]! - m / norm) < 0.01, `${file} channel ${c}: ${vecs[i]![c]} vs ${m / norm}`));
+    }
+  } finally {
+    await clip.close();
+  }
 }));
 
 test('zeroShotScores: softmax of 100 × cosine, stable for large logits, ties in label order', () => {
