@@ -168,6 +168,9 @@ test('errors: missing file → not_found, corrupt bytes or file → corrupt_file
     await rejectsCode(preprocessImages([await png(2, 2, () => 0), bad], DEFAULT_IMAGENET_SPEC), 'corrupt_file', /input\[1\].*bad\.jpg/);
     const truncated = (await png(20, 20, (x) => x)).subarray(0, 40);
     await rejectsCode(preprocessImages([truncated], DEFAULT_IMAGENET_SPEC), 'corrupt_file', /input\[0\]/);
+    // A JPEG cut short: PIL refuses it ("image file is truncated"), and so do we.
+    const jpeg = await sharp(await png(64, 64, (x, y, c) => (x * y + c * 40) % 256)).jpeg().toBuffer();
+    await rejectsCode(preprocessImages([jpeg.subarray(0, jpeg.length - 200)], DEFAULT_IMAGENET_SPEC), 'corrupt_file', /input\[0\]/);
     await rejectsCode(preprocessImages([42 as unknown as string], DEFAULT_IMAGENET_SPEC), 'invalid_argument', /input\[0\]/);
   });
 });
