@@ -575,13 +575,13 @@ function writeReport(c: Config, out: string, r: Report): void {
   const commit = commitOf();
   const dirty = (() => { try { return execSync('git status --porcelain --untracked-files=no', { encoding: 'utf8' }).trim() !== '' ? '-dirty' : ''; } catch { return ''; } })();
   const la = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
-  const ortVersion = (JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }).version;
+  const version = (pkg: string): string => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
   const tjsLine = r.tjsVersions === undefined ? 'transformers.js: not measured (see the notes)'
     : `transformers.js ${(r.tjsVersions as { version: string }).version} with its own onnxruntime-node ${(r.tjsVersions as { onnxruntime: { node: string } }).onnxruntime.node}, in a child process (the two onnxruntime libraries cannot share one)`;
   const lines: string[] = [
     '## Pretrained encoders (`npm run bench:encode`)',
     '',
-    `- Machine: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical CPUs; Node ${process.version}; onnxruntime-node ${ortVersion} (omnivec and the bare session); ${tjsLine}`,
+    `- Machine: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical CPUs; Node ${process.version}; onnxruntime-node ${version('onnxruntime-node')} (omnivec and the bare session), @huggingface/tokenizers ${version('@huggingface/tokenizers')}, sharp ${version('sharp')}; ${tjsLine}`,
     `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; commit ${commit}${dirty}; total ${((performance.now() - T0) / 1000).toFixed(0)} s; load average (1, 5, 15 min) ${la(r.load0)} at the start, ${la(r.load1)} at the end`,
     `- Command: \`npm run bench:encode${c.argv.length > 0 ? ' -- ' + c.argv.join(' ') : ''}\``,
     `- Every session: ${r.threads} intra-op thread(s), inter-op 1, graph optimisation "all", CPU. Each engine makes one untimed pass, then ${r.reps} timed passes interleaved with the others' (order rotated); the rate is that of the fastest pass (medians in the JSON).`,
