@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { OmnivecError } from '../errors.js';
 import { createClip, DEFAULT_TEMPLATES, type LabelProbability } from '../encoders/clip/clip.js';
+import { locateModel } from '../encoders/onnx/model-folder.js';
 import { int, stdout, type Out } from './db-commands.js';
 
 export interface ClassifyOpts {
@@ -16,6 +17,7 @@ export interface ClassifyOpts {
   json?: boolean;
   threads?: string;
   batchSize?: string;
+  allowNetwork?: boolean;
 }
 
 export interface ClassifyReport {
@@ -36,7 +38,8 @@ export function parseLabels(v: string): string[] {
 export async function cmdClassify(o: ClassifyOpts, out: Out): Promise<ClassifyReport[]> {
   const labels = parseLabels(o.labels);
   const top = int('--top', o.top) ?? Math.min(5, labels.length);
-  const clip = await createClip(o.model, { threads: int('--threads', o.threads), batchSize: int('--batch-size', o.batchSize) });
+  const where = await locateModel(o.model, { allowNetwork: o.allowNetwork, files: ['onnx/text_model.onnx', 'onnx/vision_model.onnx'] });
+  const clip = await createClip(where.path, { threads: int('--threads', o.threads), batchSize: int('--batch-size', o.batchSize), name: where.name });
   let reports: ClassifyReport[];
   try {
     const results = await clip.zeroShotBatch(o.image, labels, { templates: o.template ?? DEFAULT_TEMPLATES, top });
@@ -72,5 +75,6 @@ export function registerClassify(program: Command, out: Out = stdout): Command {
     .option('--threads <n>', 'inference threads (default: the number of cores)')
     .option('--batch-size <n>', 'images per forward pass (default 32)')
     .option('--json', 'print JSON: [{ image, labels: [{ label, probability }] }]')
+    .option('--allow-network', 'allow downloading a hub model (owner/name) into the cache')
     .action(async (o: ClassifyOpts) => { await cmdClassify(o, out); });
 }

@@ -111,3 +111,24 @@ test('omnivec embed --model openai:MODEL: a remote OpenAI-compatible API (loopba
     server.close();
   }
 });
+
+test('omnivec embed: a folder of images (ResNet-style 2048-d pooled output) into a collection, labels from the folders', async () => {
+  const { writeConvImageModel } = await import('../../test/helpers/onnx-build.js');
+  await withTempDir('omnivec-embed-img-', async (dir) => {
+    const model = await writeConvImageModel(join(dir, 'conv2048'), { channels: 2048 });
+    const images = '/work/shared/data/images-caltech101-5class';
+    const db = join(dir, 'db');
+    const said = await run(db, ['embed', '--model', model.dir, '--input', images, '--output', join(dir, 'img.npy'), '--into', 'images', '--quiet', '--threads', '1']);
+    assert.ok(said.includes(`wrote 60 2048-d vectors to ${join(dir, 'img.npy')}`), said.join('\n'));
+    const d = await openDatabase(db);
+    try {
+      const c = d.getCollection('images');
+      assert.equal(c.count(), 60);
+      const got = c.get({ ids: ['sunflower/image_0001.jpg'], include: ['metadatas'] });
+      assert.deepEqual(got.metadatas, [{ path: 'sunflower/image_0001.jpg', label: 'sunflower' }]);
+    } finally {
+      await d.close();
+    }
+    await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', join(dir, 'img.npy'), '--output', join(dir, 'x.npy'), '--quiet']), 'invalid_argument', /not a text encoder/);
+  });
+});

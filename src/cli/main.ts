@@ -10,6 +10,7 @@ import { registerItem2VecCommands } from './item2vec-commands.js';
 import { registerSifCommands } from './sif-commands.js';
 import { registerEncodeCommands } from './encode-commands.js';
 import { registerEmbedCommands } from './embed-commands.js';
+import { registerClassify } from './classify-command.js';
 import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
 
 /**
@@ -115,6 +116,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
   registerSifCommands(train, evalCmd, out);
   registerEncodeCommands(p, out);
   registerEmbedCommands(p, out);
+  registerClassify(p, out);
   p.command('version').description('print the version').action(() => out.line(version()));
   p.command('help [command]').description('help on a command').action((cmd: string | undefined) => {
     const c = cmd === undefined ? undefined : p.commands.find((x) => x.name() === cmd);

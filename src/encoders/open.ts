@@ -4,6 +4,8 @@ import { OmnivecError } from '../errors.js';
 import { createTextEncoder, type EncodeOptions } from './onnx/text-encoder.js';
 import { locateModel } from './onnx/model-folder.js';
 import { createRemoteEncoder } from './remote/index.js';
+import { createImageEncoder } from './image/index.js';
+import { createClip } from './clip/index.js';
 
 /**
  * Opens whatever a model folder holds — a text encoder, an image encoder, or CLIP's two towers —
@@ -74,5 +76,12 @@ export async function openEncoder(model: string, options: OpenEncoderOptions = {
     const text = await createTextEncoder(path, { ...options, name });
     return { kind, text, close: () => text.close() };
   }
-  throw new OmnivecError('invalid_argument', `model ${model}: ${kind} models are not wired into this command yet`);
+  if (kind === 'clip') {
+    const clip = await createClip(path, { threads: options.threads, batchSize: options.batchSize, dimensions: options.dimensions, forceDimensions: options.forceDimensions, name });
+    return { kind, text: clip.text, image: clip.image, close: () => clip.close() };
+  }
+  const image = await createImageEncoder(path, {
+    threads: options.threads, batchSize: options.batchSize, dimensions: options.dimensions, forceDimensions: options.forceDimensions, name,
+  });
+  return { kind: 'image', image, close: () => image.close() };
 }
