@@ -50,3 +50,19 @@ export {
 } from './encoders/sif/index.js';
 export * from './encoders/features/index.js';
 export * from './encoders/item2vec/index.js';
+
+// Pretrained encoders (docs/encoders.md).
+export { OnnxSession, type SessionOptions, type TensorData } from './encoders/onnx/session.js';
+export { openModelFolder, locateModel, type ModelFolder } from './encoders/onnx/model-folder.js';
+export { resolveHubModel, isHubId, hubModelFolder, type ResolveHubOptions } from './encoders/onnx/hub.js';
+export {
+  createTextEncoder, OnnxTextEncoder, TextTokenizer, pool,
+  type TextEncoderOptions, type TextEncoderSpec as OnnxTextEncoderSpec, type Pooling, type TextMode, type DetailedEncoding, type TokenStatesBatch,
+} from './encoders/onnx/text-encoder.js';
+export { chunkText, type Chunk, type ChunkOptions } from './encoders/onnx/chunk.js';
+export { checkDimensions, truncateVector, normalizeVector, type MatryoshkaDecl } from './encoders/matryoshka.js';
+export { openEncoder, detectKind, type AnyEncoder, type EncoderKind, type OpenEncoderOptions } from './encoders/open.js';
+export * from './encoders/image/index.js';
+export * from './encoders/clip/index.js';
+export * from './encoders/bge-m3/index.js';
+export * from './encoders/remote/index.js';
