@@ -152,3 +152,21 @@ test('a graph whose text encoder would pick a pooled output: the heads still run
     await m3.close();
   }
 }));
+
+test('dimensions on BGE-M3: refused unless forced (not Matryoshka-trained), then the first d dense components renormalised', () => withDir(async (dir) => {
+  const folder = join(dir, 'm3');
+  const m = await writeBgeM3ShapedModel(folder, { ...options, headsInGraph: true });
+  await rejectsCode(createBgeM3(folder, { dimensions: 2, threads: 1 }), 'invalid_argument', /does not declare Matryoshka training/);
+  await rejectsCode(createBgeM3(folder, { dimensions: 9, forceDimensions: true, threads: 1 }), 'invalid_argument', /larger than the 4 dimensions/);
+  const m3 = await createBgeM3(folder, { dimensions: 2, forceDimensions: true, threads: 1 });
+  try {
+    assert.equal(m3.dim, 2);
+    assert.match(m3.spec.model, /@2$/);
+    const out = await m3.encode(['red cat'], { sparse: false, colbert: false });
+    const full = expected(m, 'red cat').dense.slice(0, 2);
+    const n = Math.hypot(...full);
+    near(out.dense[0]!, full.map((x) => x / n), 'dense@2');
+  } finally {
+    await m3.close();
+  }
+}));

@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
+import { checkDimensions, truncateVector, type MatryoshkaDecl } from '../matryoshka.js';
 import { openModelFolder } from '../onnx/model-folder.js';
 import { createTextEncoder, type OnnxTextEncoder, type TextMode, type TokenStatesBatch } from '../onnx/text-encoder.js';
 import {
@@ -26,6 +27,10 @@ export interface BgeM3Options {
   file?: string;
   /** The model name recorded in the spec. Default: the folder's name. */
   name?: string;
+  /** Matryoshka: keep the first `dimensions` components of the dense vector (then renormalise). */
+  dimensions?: number;
+  /** Cut to `dimensions` even when omnivec.json does not declare Matryoshka training (BGE-M3 was not trained for it). */
+  forceDimensions?: boolean;
 }
 
 export interface BgeM3EncodeOptions {
@@ -172,7 +177,8 @@ export class BgeM3 {
         if (heads.colbert === 'graph') colbertDim = headOutput(probe!.outputs, 'colbert')!.dims.at(-1)!;
       }
       if (heads.dense === 'missing') throw new OmnivecError('encoder_error', `${folder.onnxFile}: no token states (last_hidden_state) and no dense output (${HEAD_OUTPUT_NAMES.dense.join(', ')}); outputs: ${outs.join(', ')}`);
-      const spec: BgeM3Spec = { model: folder.name, dim, kind: 'bge-m3', maxLength: text.maxLength };
+      const outDim = checkDimensions(options.dimensions, dim, folder.omnivec?.matryoshka as MatryoshkaDecl, options.forceDimensions, folder.name);
+      const spec: BgeM3Spec = { model: outDim === dim ? folder.name : `${folder.name}@${outDim}`, dim: outDim, kind: 'bge-m3', maxLength: text.maxLength };
       return new BgeM3(text, spec, heads, sparse, colbert, colbertDim, unusedTokenIds(folder, text.tokenizer), folder.dir);
     } catch (e) {
       await text.close();
@@ -200,7 +206,7 @@ export class BgeM3 {
       const part = this.#heads(b, want);
       for (let r = 0; r < b.order.length; r++) {
         const i = b.order[r]!;
-        if (want.dense) out.dense[i] = part.dense[r]!;
+        if (want.dense) out.dense[i] = part.dense[r]!.length === this.dim ? part.dense[r]! : truncateVector(part.dense[r]!, this.dim, true);
         if (want.sparse) out.sparse[i] = part.sparse[r]!;
         if (want.colbert) out.colbert[i] = part.colbert[r]!;
       }
