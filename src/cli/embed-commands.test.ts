@@ -59,6 +59,13 @@ test('omnivec embed: text lines to .npy and into a collection; a folder of docum
     await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', lines]), 'invalid_argument', /--output or --into/);
     await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', join(dir, 'missing.txt'), '--output', npy]), 'not_found', /--input: .*missing\.txt not found/);
     await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', lines, '--output', npy, '--dimensions', '100']), 'invalid_argument', /does not declare Matryoshka/);
+    // Longer than the model's 6 tokens: cut and reported, or refused with --no-truncate.
+    const long = join(dir, 'long.txt');
+    await writeFile(long, 'king man woman boy girl father mother\nwine\n');
+    const cut = await run(db, ['embed', '--model', model.dir, '--input', long, '--output', join(dir, 'long.npy'), '--quiet']);
+    assert.ok(cut.some((l) => /1 text\(s\) were longer than 6 tokens and were truncated/.test(l)), cut.join('\n'));
+    await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', long, '--output', join(dir, 'long.npy'), '--quiet', '--no-truncate']),
+      'invalid_argument', /texts\[0\]: 9 tokens, more than the 6/);
   });
 });
 

@@ -29,6 +29,8 @@ export interface EmbedOpts {
   chunkSize?: string;
   chunkOverlap?: string;
   maxLength?: string;
+  /** false (`--no-truncate`): a text longer than the model takes is an error. */
+  truncate?: boolean;
   allowNetwork?: boolean;
   baseUrl?: string;
   checkpoint?: string;
@@ -109,7 +111,7 @@ export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): P
   const enc: AnyEncoder = await openEncoder(o.model, {
     threads: num('--threads', o.threads), batchSize: num('--batch-size', o.batchSize), dimensions: num('--dimensions', o.dimensions),
     forceDimensions: o.forceDimensions, maxLength: num('--max-length', o.maxLength), allowNetwork: o.allowNetwork,
-    baseURL: o.baseUrl, checkpoint: o.checkpoint,
+    baseURL: o.baseUrl, checkpoint: o.checkpoint, truncation: o.truncate === false ? 'error' : 'truncate',
   });
   try {
     const { kind, items } = inputItems(o.input, enc.text as OnnxTextEncoder | undefined, { size: num('--chunk-size', o.chunkSize), overlap: num('--chunk-overlap', o.chunkOverlap) });
@@ -251,6 +253,7 @@ export function registerEmbedCommands(p: Command, out: Out): void {
     .option('--dimensions <d>', 'Matryoshka: keep the first d components (renormalised)')
     .option('--force-dimensions', 'cut to --dimensions even if the model does not declare Matryoshka training')
     .option('--max-length <n>', 'tokens per text (default: the model\'s)')
+    .option('--no-truncate', 'refuse a text longer than the model takes instead of cutting it (cut texts are reported)')
     .option('--chunk-size <n>', 'tokens per chunk of a document (default: the model\'s maximum)')
     .option('--chunk-overlap <n>', 'tokens shared by consecutive chunks (default size/8)')
     .option('--batch-size <n>', 'inputs per forward pass')

@@ -34,6 +34,8 @@ export interface OpenEncoderOptions {
   dimensions?: number;
   forceDimensions?: boolean;
   maxLength?: number;
+  /** Text longer than maxLength: cut (default, reported) or refuse. */
+  truncation?: 'truncate' | 'error';
   allowNetwork?: boolean;
   /** `openai:MODEL`: the API's base URL (default $OPENAI_BASE_URL, else https://api.openai.com/v1). */
   baseURL?: string;
