@@ -42,6 +42,22 @@ const NODE_STATE = { live: 0, deleted: 1, free: 2 } as const;
 const OPTIMIZE_GROWTH = 0.25;
 const OPTIMIZE_MIN = 1024;
 
+/** Whether the link list whose count word is `arr[off]` holds `v`. */
+function hasLink(arr: Uint32Array, off: number, v: number): boolean {
+  const cnt = arr[off]!;
+  for (let i = 1; i <= cnt; i++) if (arr[off + i] === v) return true;
+  return false;
+}
+
+/** Appends `v` to the link list at `arr[off]` when it has room (fewer than `max`); returns whether it did. */
+function appendLink(arr: Uint32Array, off: number, max: number, v: number): boolean {
+  const cnt = arr[off]!;
+  if (cnt >= max) return false;
+  arr[off + 1 + cnt] = v;
+  arr[off] = cnt + 1;
+  return true;
+}
+
 /**
  * Hierarchical Navigable Small World graph (Malkov & Yashunin 2018), single-threaded, with
  * the SIMD kernels of the arena for every distance.
@@ -216,9 +232,7 @@ export class HnswIndex implements VectorIndex {
     const max = level === 0 ? g.m0 : g.m;
     let { arr, off } = g.links(from, level);
     const cnt = arr[off]!;
-    if (cnt < max) {
-      arr[off + 1 + cnt] = to;
-      arr[off] = cnt + 1;
+    if (appendLink(arr, off, max, to)) {
       if (level === 0) g.indeg[to]!++;
       return true;
     }
@@ -277,13 +291,9 @@ export class HnswIndex implements VectorIndex {
     const q = g.vectorPtr(x);
     const { arr: ya, off: yo } = g.links(y, level);
     const yCnt = ya[yo]!;
-    for (let i = 1; i <= yCnt; i++) if (ya[yo + i] === x) return;
+    if (hasLink(ya, yo, x)) return;
     if (level === 0) indeg[x]!++;
-    if (yCnt < max) {
-      ya[yo + 1 + yCnt] = x;
-      ya[yo] = yCnt + 1;
-      return;
-    }
+    if (appendLink(ya, yo, max, x)) return;
     let zi = 1;
     let zd = Infinity;
     for (let i = 1; i <= yCnt; i++) {
@@ -298,13 +308,9 @@ export class HnswIndex implements VectorIndex {
     if (level === 0) indeg[z]!--;
     const { arr: xa, off: xo } = g.links(x, level);
     const xCnt = xa[xo]!;
-    for (let i = 1; i <= xCnt; i++) if (xa[xo + i] === z) return;
+    if (hasLink(xa, xo, z)) return;
     if (level === 0) indeg[z]!++;
-    if (xCnt < max) {
-      xa[xo + 1 + xCnt] = z;
-      xa[xo] = xCnt + 1;
-      return;
-    }
+    if (appendLink(xa, xo, max, z)) return;
     let wi = -1;
     let wd = -Infinity;
     for (let pass = 0; pass < 2 && wi < 0; pass++) {
@@ -531,10 +537,7 @@ export class HnswIndex implements VectorIndex {
       outs.set(a.u32.subarray(off + 1, off + 1 + cnt));
       for (let i = 0; i < cnt; i++) {
         const v = outs[i]!;
-        let has = false;
-        const vo = g.link0(v);
-        for (let j = 1; j <= a.u32[vo]!; j++) if (a.u32[vo + j] === x) has = true;
-        if (!has) this.#link(v, x, 0);
+        if (!hasLink(a.u32, g.link0(v), x)) this.#link(v, x, 0);
       }
     }
   }
