@@ -13,6 +13,7 @@
  * difference.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 
@@ -184,8 +185,15 @@ export async function decodeImage(input: ImageInput, label: string): Promise<Rgb
   } else if (!(input instanceof Uint8Array)) {
     throw invalidArgument(`image ${label}: expected a path or encoded image bytes (Buffer / Uint8Array), got ${describe(input)}`);
   }
+  let bytes: Uint8Array;
   try {
-    const { data, info } = await sharp(input, { failOn: 'error' })
+    // sharp decodes from memory faster than from a path (bench:encode: preprocessImages 1.05–1.12×).
+    bytes = typeof input === 'string' ? await readFile(input) : input;
+  } catch (e) {
+    throw new OmnivecError('corrupt_file', `image ${label}: ${String(input)} cannot be read (${(e as Error).message})`);
+  }
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'error' })
       .rotate()
       .removeAlpha()
       // The stored values, as PIL reads them: without this sharp converts an embedded ICC profile
