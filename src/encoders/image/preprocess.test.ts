@@ -195,6 +195,15 @@ test('spec from preprocessor_config.json: CLIP (old and new style), ViT, errors'
   const oldVit = imageSpecFromPreprocessorConfig({ size: 224, do_normalize: false });
   assert.equal(oldVit.resize, 'exact');
   assert.deepEqual(oldVit.mean, [0, 0, 0]);
+  // microsoft/resnet-50's ConvNextImageProcessor: shorter side to int(224 / 0.875) = 256, centre 224 × 224.
+  const resnet = imageSpecFromPreprocessorConfig({
+    crop_pct: 0.875, do_normalize: true, do_resize: true, image_mean: [0.485, 0.456, 0.406], image_processor_type: 'ConvNextImageProcessor',
+    image_std: [0.229, 0.224, 0.225], resample: 3, size: { shortest_edge: 224 },
+  });
+  assert.deepEqual([resnet.size, resnet.resize, resnet.crop, resnet.resample], [[224, 224], 256, true, 'bicubic']);
+  const big = imageSpecFromPreprocessorConfig({ crop_pct: 0.875, size: { shortest_edge: 384 } });
+  assert.deepEqual([big.size, big.resize, big.crop], [[384, 384], 'exact', false]);
+  throwsCode(() => imageSpecFromPreprocessorConfig({ crop_pct: 1.5, size: { shortest_edge: 224 } }), 'invalid_argument', /crop_pct/);
   throwsCode(() => imageSpecFromPreprocessorConfig({ size: 224, resample: 1 }), 'invalid_argument', /resample/);
   throwsCode(() => imageSpecFromPreprocessorConfig({ size: { foo: 1 } }), 'invalid_argument', /size/);
   throwsCode(() => imageSpecFromPreprocessorConfig([]), 'invalid_argument', /JSON object/);

@@ -90,7 +90,8 @@ function hwOf(v: unknown, what: string): [number, number] | undefined {
  * Reads a Hugging Face `preprocessor_config.json` (its parsed JSON). Fields used: `size` (an int,
  * `{shortest_edge}` or `{height, width}`), `crop_size`, `do_center_crop`, `do_resize`,
  * `image_mean`, `image_std`, `do_normalize`, `resample` (2 bilinear, 3 bicubic),
- * `rescale_factor`, `do_rescale`. The crop offset is transformers' (floor).
+ * `rescale_factor`, `do_rescale`, `crop_pct` (ConvNextImageProcessor, e.g. microsoft/resnet-50).
+ * The crop offset is transformers' (floor).
  *
  * - `{shortest_edge: s}` (or an int with `do_center_crop`): shorter side to s, centre crop to
  *   `crop_size` (default s × s — without a crop a batch would have mixed sizes, so we crop to the
@@ -106,7 +107,13 @@ export function imageSpecFromPreprocessorConfig(json: unknown): ImageSpec {
   const crop = hwOf(json.crop_size, 'preprocessor config crop_size');
   let spec: Pick<ImageSpec, 'size' | 'resize' | 'crop'>;
   const size = json.size;
-  if (isObject(size) && size.shortest_edge !== undefined) {
+  if (isObject(size) && size.shortest_edge !== undefined && typeof json.crop_pct === 'number' && crop === undefined) {
+    // ConvNextImageProcessor (microsoft/resnet-50, convnext): below 384 the shorter side goes to
+    // int(s / crop_pct) (224 / 0.875 = 256) and the centre s × s is kept; from 384 up, straight to s × s.
+    const s = positiveInt(size.shortest_edge, 'preprocessor config size.shortest_edge');
+    if (!(json.crop_pct > 0 && json.crop_pct <= 1)) throw invalidArgument(`preprocessor config crop_pct: expected a number in (0, 1], got ${describe(json.crop_pct)}`);
+    spec = s < 384 ? { size: [s, s], resize: Math.trunc(s / json.crop_pct), crop: true } : { size: [s, s], resize: 'exact', crop: false };
+  } else if (isObject(size) && size.shortest_edge !== undefined) {
     const s = positiveInt(size.shortest_edge, 'preprocessor config size.shortest_edge');
     spec = { size: crop ?? [s, s], resize: s, crop: true };
   } else if (typeof size === 'number' && doCrop) {
