@@ -139,3 +139,37 @@ test('omnivec embed: a folder of images (ResNet-style 2048-d pooled output) into
     await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', join(dir, 'img.npy'), '--output', join(dir, 'x.npy'), '--quiet']), 'invalid_argument', /not a text encoder/);
   });
 });
+
+test('omnivec embed --m3: BGE-M3 dense, sparse and multi-vector outputs stored in one collection and queryable', async () => {
+  const { writeBgeM3ShapedModel } = await import('../../test/helpers/onnx-build.js');
+  const { createBgeM3 } = await import('../encoders/bge-m3/index.js');
+  await withTempDir('omnivec-embed-m3-', async (dir) => {
+    const vocab = ['ship', 'sea', 'bread', 'oven', 'law', 'court'];
+    let s = 3;
+    const rnd = (): number => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return ((s >>> 8) / 2 ** 24) * 2 - 1; };
+    const folder = join(dir, 'm3');
+    await writeBgeM3ShapedModel(folder, {
+      vocab, dim: 4, tanh: true, headsInGraph: true, vectors: Float32Array.from({ length: 24 }, rnd), sparseWeight: Float32Array.from({ length: 4 }, rnd),
+      sparseBias: 0.8, colbertWeight: Float32Array.from({ length: 12 }, rnd), colbertBias: Float32Array.from({ length: 3 }, rnd),
+    });
+    const lines = join(dir, 'docs.txt');
+    await writeFile(lines, 'ship sea\nbread oven\nlaw court\n');
+    const db = join(dir, 'db');
+    const said = await run(db, ['embed', '--m3', '--model', folder, '--input', lines, '--into', 'm3docs', '--quiet', '--threads', '1']);
+    assert.ok(said.some((l) => l.startsWith('stored 3 records (dense, sparse, multi-vector) in m3docs')), said.join('\n'));
+    const m3 = await createBgeM3(folder, { threads: 1 });
+    const d = await openDatabase(db);
+    try {
+      const c = d.getCollection('m3docs');
+      const q = await m3.encode(['bread oven'], { mode: 'query' });
+      const bySparse = await c.query({ sparse: q.sparse[0]!, k: 3 });
+      assert.equal(bySparse.ids[0], '2', `sparse: ${JSON.stringify(bySparse)}`);
+      const byColbert = await c.query({ sparse: q.sparse[0]!, multiVector: q.colbert[0]!, k: 3 });
+      assert.equal(byColbert.ids[0], '2', `sparse + MaxSim: ${JSON.stringify(byColbert)}`);
+    } finally {
+      await d.close();
+      await m3.close();
+    }
+    await rejectsCode(run(db, ['embed', '--m3', '--model', folder, '--input', lines, '--output', join(dir, 'x.npy')]), 'invalid_argument', /--m3: --into COLLECTION is required/);
+  });
+});

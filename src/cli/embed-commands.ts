@@ -11,6 +11,8 @@ import { openDatabase } from '../db/database.js';
 import { chunkText } from '../encoders/onnx/chunk.js';
 import { type OnnxTextEncoder, type TextMode } from '../encoders/onnx/text-encoder.js';
 import { openEncoder, type AnyEncoder } from '../encoders/open.js';
+import { createBgeM3 } from '../encoders/bge-m3/index.js';
+import { locateModel } from '../encoders/onnx/model-folder.js';
 import { writeJsonl, writeNpy, type ImportRecord } from '../io/index.js';
 import { dbDir, type Out } from './db-commands.js';
 import { num } from './train-commands.js';
@@ -32,6 +34,8 @@ export interface EmbedOpts {
   /** false (`--no-truncate`): a text longer than the model takes is an error. */
   truncate?: boolean;
   allowNetwork?: boolean;
+  /** BGE-M3: store the dense, sparse and multi-vector outputs (with --into). */
+  m3?: boolean;
   baseUrl?: string;
   checkpoint?: string;
   metric?: string;
@@ -100,7 +104,50 @@ function inputItems(input: string, textEncoder: OnnxTextEncoder | undefined, chu
   return { kind: 'text', items };
 }
 
+/** `embed --m3`: BGE-M3's dense, sparse and multi-vector outputs from one pass, all stored. */
+async function cmdEmbedM3(dbDirOf: () => string, o: EmbedOpts, out: Out): Promise<void> {
+  if (o.into === undefined) throw invalidArgument('--m3: --into COLLECTION is required (the sparse and multi-vector outputs live in a collection)');
+  const where = await locateModel(o.model!, { allowNetwork: o.allowNetwork });
+  const m3 = await createBgeM3(where.path, {
+    threads: num('--threads', o.threads), batchSize: num('--batch-size', o.batchSize), maxLength: num('--max-length', o.maxLength),
+    dimensions: num('--dimensions', o.dimensions), forceDimensions: o.forceDimensions, name: where.name,
+  });
+  try {
+    const { kind, items } = inputItems(o.input!, m3.textEncoder, { size: num('--chunk-size', o.chunkSize), overlap: num('--chunk-overlap', o.chunkOverlap) });
+    if (kind !== 'text') throw invalidArgument(`--m3: ${o.input} holds images; BGE-M3 embeds text`);
+    const progress = o.quiet === true ? undefined : new Progress('embed');
+    const records = await m3.toRecords(items.map((it) => it.id), items.map((it) => it.text!), { onProgress: (d, t) => progress?.update(d, t, 'texts') });
+    progress?.done();
+    const full = records.map((r, i) => ({ ...r, metadata: items[i]!.metadata }));
+    if (o.output !== undefined) {
+      const dense = full.map((r) => ({ id: r.id, vector: r.vector, document: r.document, metadata: r.metadata }));
+      if (o.output.endsWith('.npy')) await writeNpy(o.output, dense, { dim: m3.dim });
+      else await writeJsonl(o.output, dense);
+      out.line(`wrote ${dense.length} ${m3.dim}-d dense vectors to ${o.output}`);
+    }
+    const db = await openDatabase(dbDirOf());
+    try {
+      let c;
+      if (db.hasCollection(o.into)) {
+        c = db.getCollection(o.into);
+        if (c.dim !== m3.dim) throw new OmnivecError('dimension_mismatch', `--into ${o.into}: the collection holds ${c.dim}-d vectors, the model gives ${m3.dim}-d`);
+      } else {
+        c = await db.createCollection({ name: o.into, dim: m3.dim, metric: (o.metric ?? 'cosine') as 'cosine', encoder: m3.spec });
+        out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, encoder ${m3.spec.model}; dense, sparse and multi-vector)`);
+      }
+      const n = await c.upsert(full);
+      await c.flush();
+      out.line(`stored ${n} records (dense, sparse, multi-vector) in ${o.into}; ${c.count()} records now`);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await m3.close();
+  }
+}
+
 export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): Promise<void> {
+  if (o.m3 === true && o.model !== undefined && o.input !== undefined) return cmdEmbedM3(dbDirOf, o, out);
   if (o.model === undefined) throw invalidArgument('--model: a model folder (or a hub id with --allow-network) is required');
   if (o.input === undefined) throw invalidArgument('--input: a text file (one text a line), a folder of text files, or a folder of images is required');
   if (o.output === undefined && o.into === undefined) throw invalidArgument('--output or --into: say where the vectors go');
@@ -259,6 +306,7 @@ export function registerEmbedCommands(p: Command, out: Out): void {
     .option('--batch-size <n>', 'inputs per forward pass')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)')
     .option('--allow-network', 'allow downloading a hub model into the cache')
+    .option('--m3', 'BGE-M3: store its dense, sparse (lexical weights) and multi-vector (ColBERT) outputs in the --into collection')
     .option('--base-url <url>', 'with --model openai:MODEL: an OpenAI-compatible API (default $OPENAI_BASE_URL or api.openai.com/v1; key from $OPENAI_API_KEY)')
     .option('--checkpoint <file>', 'with --model openai:MODEL: keep every batch paid for in this file; a rerun asks only for the rest')
     .option('--quiet', 'no progress on stderr')

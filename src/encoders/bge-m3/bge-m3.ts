@@ -229,6 +229,11 @@ export class BgeM3 {
     return out;
   }
 
+  /** The text encoder underneath (its tokenizer and maxLength, e.g. for chunking documents). */
+  get textEncoder(): OnnxTextEncoder {
+    return this.#text;
+  }
+
   /** `{ token: weight }` for display (FlagEmbedding's `convert_id_to_token`: each id decoded alone). */
   lexicalTokens(lw: LexicalWeights): Record<string, number> {
     const tok = this.#text.tokenizer.tokenizer;
