@@ -184,13 +184,7 @@ export class HnswIndex implements VectorIndex {
       return;
     }
     const q = g.vectorPtr(slot);
-    let ep = this.#entry;
-    let epDist = g.dist(q, ep);
-    for (let lc = this.#maxLevel; lc > level; lc--) {
-      const r = g.greedy(q, ep, epDist, lc);
-      ep = r.slot;
-      epDist = r.dist;
-    }
+    let { slot: ep, dist: epDist } = this.#descend(q, level);
     const w = this.#w;
     for (let lc = Math.min(level, this.#maxLevel); lc >= 0; lc--) {
       // Removed-but-unreclaimed nodes route the search but are not linked to: a new node whose
@@ -219,6 +213,19 @@ export class HnswIndex implements VectorIndex {
       this.#entry = slot;
       this.#maxLevel = level;
     }
+  }
+
+  /** Greedy descent (ef = 1) from the entry point through the layers above `level`: the closest node found. */
+  #descend(q: number, level: number): { slot: number; dist: number } {
+    const g = this.#g;
+    let ep = this.#entry;
+    let epDist = g.dist(q, ep);
+    for (let lc = this.#maxLevel; lc > level; lc--) {
+      const r = g.greedy(q, ep, epDist, lc);
+      ep = r.slot;
+      epDist = r.dist;
+    }
+    return { slot: ep, dist: epDist };
   }
 
   /**
@@ -546,13 +553,7 @@ export class HnswIndex implements VectorIndex {
   #nearestReached(x: number, reached: Uint8Array): number {
     const g = this.#g;
     const q = g.vectorPtr(x);
-    let ep = this.#entry;
-    let epDist = g.dist(q, ep);
-    for (let lc = this.#maxLevel; lc > 0; lc--) {
-      const r = g.greedy(q, ep, epDist, lc);
-      ep = r.slot;
-      epDist = r.dist;
-    }
+    let { slot: ep, dist: epDist } = this.#descend(q, 0);
     if (reached[ep] !== 1) {
       ep = this.#entry;
       epDist = g.dist(q, ep);
@@ -717,13 +718,7 @@ export class HnswIndex implements VectorIndex {
       if (this.#preferExact(filter, ef)) return this.#exact(k, filter, outIds, outDists, outOff);
       accept = (slot) => filter.accepts(table[slot]!);
     }
-    let ep = this.#entry;
-    let epDist = g.dist(q, ep);
-    for (let lc = this.#maxLevel; lc > 0; lc--) {
-      const r = g.greedy(q, ep, epDist, lc);
-      ep = r.slot;
-      epDist = r.dist;
-    }
+    const { slot: ep, dist: epDist } = this.#descend(q, 0);
     if (this.#topK === undefined || this.#topK.capacity !== ef) this.#topK = new TopK(ef);
     const top = this.#topK;
     g.searchLayer(q, ep, epDist, 0, top, accept, false);
