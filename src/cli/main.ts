@@ -11,6 +11,7 @@ import { registerSifCommands } from './sif-commands.js';
 import { registerEncodeCommands } from './encode-commands.js';
 import { registerEmbedCommands } from './embed-commands.js';
 import { registerClassify } from './classify-command.js';
+import { registerProjectCommand } from './project-command.js';
 import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
 
 /**
@@ -117,6 +118,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
   registerEncodeCommands(p, out);
   registerEmbedCommands(p, out);
   registerClassify(p, out);
+  registerProjectCommand(p, out);
   p.command('version').description('print the version').action(() => out.line(version()));
   p.command('help [command]').description('help on a command').action((cmd: string | undefined) => {
     const c = cmd === undefined ? undefined : p.commands.find((x) => x.name() === cmd);

@@ -1,0 +1,61 @@
+import { PCA } from 'ml-pca';
+import { UMAP } from 'umap-js';
+import { TSNE } from '@saehrimnir/druidjs';
+import { describe, invalidArgument } from '../errors.js';
+import { Random } from '../vector/random.js';
+
+/**
+ * 2-D maps of a set of vectors — PCA, t-SNE and UMAP from well-kept libraries (ml-pca,
+ * @saehrimnir/druidjs, umap-js; see docs/projections.md), seeded so the same input gives the same map.
+ */
+export type ProjectionMethod = 'pca' | 'tsne' | 'umap';
+export const PROJECTION_METHODS: readonly ProjectionMethod[] = ['pca', 'tsne', 'umap'];
+
+export interface ProjectOptions {
+  method?: ProjectionMethod;
+  seed?: number;
+  /** t-SNE perplexity (default min(30, (n − 1) / 3)). */
+  perplexity?: number;
+  /** t-SNE iterations (default 500), UMAP epochs (default: umap-js's). */
+  iterations?: number;
+  /** UMAP neighbours (default min(15, n − 1)) and minimum distance (default 0.1). */
+  nNeighbors?: number;
+  minDist?: number;
+}
+
+/** Returns the 2-D coordinates, `[x0, y0, x1, y1, …]`. */
+export function project(vectors: readonly ArrayLike<number>[], options: ProjectOptions = {}): Float32Array {
+  const method = options.method ?? 'umap';
+  if (!PROJECTION_METHODS.includes(method)) throw invalidArgument(`method: expected pca, tsne or umap, got ${describe(method)}`);
+  if (!Array.isArray(vectors) || vectors.length < 3) throw invalidArgument(`vectors: a map needs at least 3 vectors, got ${Array.isArray(vectors) ? vectors.length : describe(vectors)}`);
+  const dim = vectors[0]!.length;
+  const X: number[][] = vectors.map((v, i) => {
+    if (v.length !== dim) throw invalidArgument(`vectors[${i}]: expected ${dim} numbers (as vectors[0]), got ${v.length}`);
+    return Array.from(v as ArrayLike<number>) as number[];
+  });
+  const n = X.length;
+  const seed = options.seed ?? 42;
+  let Y: number[][];
+  if (method === 'pca') {
+    const pca = new PCA(X, { center: true, scale: false });
+    const k = Math.min(2, dim);
+    Y = pca.predict(X, { nComponents: k }).to2DArray().map((r) => (k === 2 ? r : [r[0]!, 0]));
+  } else if (method === 'tsne') {
+    const perplexity = options.perplexity ?? Math.max(2, Math.min(30, Math.floor((n - 1) / 3)));
+    const tsne = new TSNE(X, { perplexity, epsilon: 10, d: 2, seed });
+    Y = tsne.transform(options.iterations ?? 500) as number[][];
+  } else {
+    const rng = new Random(seed);
+    const umap = new UMAP({
+      nComponents: 2, nNeighbors: options.nNeighbors ?? Math.max(2, Math.min(15, n - 1)), minDist: options.minDist ?? 0.1,
+      random: () => rng.next(), ...(options.iterations !== undefined ? { nEpochs: options.iterations } : {}),
+    });
+    Y = umap.fit(X);
+  }
+  const out = new Float32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    out[2 * i] = Y[i]![0]!;
+    out[2 * i + 1] = Y[i]![1]!;
+  }
+  return out;
+}
