@@ -8,6 +8,8 @@ import { extname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { openDatabase } from '../db/database.js';
+import type { EncoderSpec } from '../db/collection.js';
+import type { RecordInput } from '../db/records.js';
 import { chunkText } from '../encoders/onnx/chunk.js';
 import { type OnnxTextEncoder, type TextMode } from '../encoders/onnx/text-encoder.js';
 import { openEncoder, type AnyEncoder } from '../encoders/open.js';
@@ -104,9 +106,49 @@ function inputItems(input: string, textEncoder: OnnxTextEncoder | undefined, chu
   return { kind: 'text', items };
 }
 
+/** The format of --output: .npy, or JSON Lines (.jsonl or - for stdout). */
+function outputFormat(path: string): 'npy' | 'jsonl' {
+  if (path.endsWith('.npy')) return 'npy';
+  if (path.endsWith('.jsonl') || path === '-') return 'jsonl';
+  throw invalidArgument(`--output: expected a file ending in .npy or .jsonl, got ${JSON.stringify(path)}`);
+}
+
+/** Writes the records' vectors to --output and says so (`what`: "vectors", "dense vectors"). */
+async function writeVectors(path: string, records: ImportRecord[], dim: number, what: string, out: Out): Promise<void> {
+  if (outputFormat(path) === 'npy') await writeNpy(path, records, { dim });
+  else await writeJsonl(path, records);
+  out.line(`wrote ${records.length} ${dim}-d ${what} to ${path}`);
+}
+
+/**
+ * The --into step: opens the collection (created with the model as its encoder when missing; a
+ * different dimension is refused), upserts the records and reports. `kinds` names what the
+ * records carry, e.g. "dense, sparse and multi-vector".
+ */
+async function storeInto(dir: string, name: string, records: readonly object[], model: { dim: number; spec: EncoderSpec }, metric: string | undefined,
+  out: Out, kinds?: { created: string; stored: string }): Promise<void> {
+  const db = await openDatabase(dir);
+  try {
+    let c;
+    if (db.hasCollection(name)) {
+      c = db.getCollection(name);
+      if (c.dim !== model.dim) throw new OmnivecError('dimension_mismatch', `--into ${name}: the collection holds ${c.dim}-d vectors, the model gives ${model.dim}-d`);
+    } else {
+      c = await db.createCollection({ name, dim: model.dim, metric: (metric ?? 'cosine') as 'cosine', encoder: model.spec });
+      out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, encoder ${model.spec.model}${kinds === undefined ? '' : `; ${kinds.created}`})`);
+    }
+    const n = await c.upsert(records as RecordInput[]);
+    await c.flush();
+    out.line(`stored ${n} ${kinds?.stored ?? 'vectors'} in ${name}; ${c.count()} records now`);
+  } finally {
+    await db.close();
+  }
+}
+
 /** `embed --m3`: BGE-M3's dense, sparse and multi-vector outputs from one pass, all stored. */
 async function cmdEmbedM3(dbDirOf: () => string, o: EmbedOpts, out: Out): Promise<void> {
   if (o.into === undefined) throw invalidArgument('--m3: --into COLLECTION is required (the sparse and multi-vector outputs live in a collection)');
+  if (o.output !== undefined) outputFormat(o.output);
   const where = await locateModel(o.model!, { allowNetwork: o.allowNetwork });
   const m3 = await createBgeM3(where.path, {
     threads: num('--threads', o.threads), batchSize: num('--batch-size', o.batchSize), maxLength: num('--max-length', o.maxLength),
@@ -121,26 +163,9 @@ async function cmdEmbedM3(dbDirOf: () => string, o: EmbedOpts, out: Out): Promis
     const full = records.map((r, i) => ({ ...r, metadata: items[i]!.metadata }));
     if (o.output !== undefined) {
       const dense = full.map((r) => ({ id: r.id, vector: r.vector, document: r.document, metadata: r.metadata }));
-      if (o.output.endsWith('.npy')) await writeNpy(o.output, dense, { dim: m3.dim });
-      else await writeJsonl(o.output, dense);
-      out.line(`wrote ${dense.length} ${m3.dim}-d dense vectors to ${o.output}`);
+      await writeVectors(o.output, dense, m3.dim, 'dense vectors', out);
     }
-    const db = await openDatabase(dbDirOf());
-    try {
-      let c;
-      if (db.hasCollection(o.into)) {
-        c = db.getCollection(o.into);
-        if (c.dim !== m3.dim) throw new OmnivecError('dimension_mismatch', `--into ${o.into}: the collection holds ${c.dim}-d vectors, the model gives ${m3.dim}-d`);
-      } else {
-        c = await db.createCollection({ name: o.into, dim: m3.dim, metric: (o.metric ?? 'cosine') as 'cosine', encoder: m3.spec });
-        out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, encoder ${m3.spec.model}; dense, sparse and multi-vector)`);
-      }
-      const n = await c.upsert(full);
-      await c.flush();
-      out.line(`stored ${n} records (dense, sparse, multi-vector) in ${o.into}; ${c.count()} records now`);
-    } finally {
-      await db.close();
-    }
+    await storeInto(dbDirOf(), o.into, full, m3, o.metric, out, { created: 'dense, sparse and multi-vector', stored: 'records (dense, sparse, multi-vector)' });
   } finally {
     await m3.close();
   }
@@ -151,8 +176,7 @@ export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): P
   if (o.model === undefined) throw invalidArgument('--model: a model folder (or a hub id with --allow-network) is required');
   if (o.input === undefined) throw invalidArgument('--input: a text file (one text a line), a folder of text files, or a folder of images is required');
   if (o.output === undefined && o.into === undefined) throw invalidArgument('--output or --into: say where the vectors go');
-  const format = o.output === undefined ? undefined : o.output.endsWith('.npy') ? 'npy' : o.output.endsWith('.jsonl') || o.output === '-' ? 'jsonl' : undefined;
-  if (o.output !== undefined && format === undefined) throw invalidArgument(`--output: expected a file ending in .npy or .jsonl, got ${JSON.stringify(o.output)}`);
+  if (o.output !== undefined) outputFormat(o.output);
   const mode = o.mode as TextMode | undefined;
   if (mode !== undefined && mode !== 'query' && mode !== 'passage') throw invalidArgument(`--mode: expected query or passage, got ${JSON.stringify(o.mode)}`);
   const enc: AnyEncoder = await openEncoder(o.model, {
@@ -186,30 +210,9 @@ export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): P
     const records: ImportRecord[] = items.map((it, i) => ({
       id: it.id, vector: vectors[i]!, metadata: it.metadata, ...(it.document !== undefined ? { document: it.document } : {}),
     }));
-    if (o.output !== undefined) {
-      if (format === 'npy') await writeNpy(o.output, records, { dim });
-      else await writeJsonl(o.output, records);
-      out.line(`wrote ${records.length} ${dim}-d vectors to ${o.output}`);
-    }
+    if (o.output !== undefined) await writeVectors(o.output, records, dim, 'vectors', out);
     if (truncated > 0) out.line(`note: ${truncated} text(s) were longer than ${spec.maxLength as number} tokens and were truncated`);
-    if (o.into !== undefined) {
-      const db = await openDatabase(dbDirOf());
-      try {
-        let c;
-        if (db.hasCollection(o.into)) {
-          c = db.getCollection(o.into);
-          if (c.dim !== dim) throw new OmnivecError('dimension_mismatch', `--into ${o.into}: the collection holds ${c.dim}-d vectors, the model gives ${dim}-d`);
-        } else {
-          c = await db.createCollection({ name: o.into, dim, metric: (o.metric ?? 'cosine') as 'cosine', encoder: spec });
-          out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, encoder ${spec.model})`);
-        }
-        const n = await c.upsert(records);
-        await c.flush();
-        out.line(`stored ${n} vectors in ${o.into}; ${c.count()} records now`);
-      } finally {
-        await db.close();
-      }
-    }
+    if (o.into !== undefined) await storeInto(dbDirOf(), o.into, records, { dim, spec }, o.metric, out);
   } finally {
     await enc.close();
   }

@@ -91,7 +91,8 @@ async function readHeader(r: BlockReader): Promise<NpyHeader> {
   };
 }
 
-function float16(h: number): number {
+/** An IEEE 754 half-precision value (its 16 bits) as a number. */
+export function float16(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OmnivecError } from '../../errors.js';
+import { float16 } from '../../io/npy.js';
 
 /**
  * Head weights of BGE-M3 read from the files FlagEmbedding's checkpoints come as, converted:
@@ -42,16 +43,6 @@ async function readBytes(file: string): Promise<Buffer> {
   }
 }
 
-/** IEEE half → float32 value. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac === 0 ? sign * Infinity : NaN;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 /** Decodes `count` elements of `kind` ('f32' | 'f16' | 'bf16') from `bytes` (byte order `little`). */
 function decode(bytes: Uint8Array, kind: 'f32' | 'f16' | 'bf16', count: number, little: boolean): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -59,7 +50,7 @@ function decode(bytes: Uint8Array, kind: 'f32' | 'f16' | 'bf16', count: number, 
   if (kind === 'f32') {
     for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, little);
   } else if (kind === 'f16') {
-    for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, little));
+    for (let i = 0; i < count; i++) out[i] = float16(view.getUint16(2 * i, little));
   } else {
     // bfloat16 is the upper half of a float32.
     const u = new Uint32Array(1);

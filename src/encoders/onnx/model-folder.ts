@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { OmnivecError } from '../../errors.js';
+import { isHubId, resolveHubModel } from './hub.js';
 
 /**
  * A Hugging Face style model folder, read once: the JSON files that describe the model, the ONNX
@@ -139,7 +140,6 @@ export async function locateModel(model: string, options: LocateOptions = {}): P
   if (typeof model !== 'string' || model === '') throw new OmnivecError('invalid_argument', `model: expected a folder path or a hub id, got ${JSON.stringify(model)}`);
   const path = resolve(model);
   if (existsSync(path)) return { path, name: basename(path).replace(/\.onnx$/, '') };
-  const { isHubId, resolveHubModel } = await import('./hub.js');
   if (isHubId(model)) {
     const dir = await resolveHubModel(model, {
       files: options.files ?? ['config.json'], optionalFiles: HUB_OPTIONAL_FILES, allowNetwork: options.allowNetwork,
