@@ -14,7 +14,15 @@ export type ErrorCode =
   | 'capacity_exceeded'
   | 'encoder_error'
   | 'locked'
-  | 'read_only';
+  | 'read_only'
+  // The server's own (docs/server.md):
+  | 'invalid_json'
+  | 'unauthorized'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'shutting_down'
+  | 'internal';
 
 export class OmnivecError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,83 @@
+/**
+ * What every route file of the server shares (docs/server.md): the database, the encoder service
+ * and the projection service. The two services are contracts here so the route files depend on
+ * nothing but this file; `app.ts` wires the real implementations.
+ */
+import type { Database } from '../db/database.js';
+import type { Collection, EncoderSpec } from '../db/collection.js';
+
+export type ServedKind = 'text' | 'image' | 'clip' | 'remote' | 'sif';
+
+export interface ServedEncoderInfo {
+  /** The name clients use: `/v1/embeddings`'s `model`, a collection's `encoder`. */
+  name: string;
+  /** Where the name came from (docs/server.md, "Served encoders"). */
+  source: 'flag' | 'database' | 'collection';
+  /** Known once opened. */
+  kind?: ServedKind;
+  dim?: number;
+  /** Unix seconds: when the server learned of it. */
+  created: number;
+}
+
+export interface EmbedResult {
+  vectors: Float32Array[];
+  /** Tokens the encoder ran (special tokens included); 0 for image inputs. */
+  tokens: number;
+}
+
+export interface EncoderService {
+  /** The encoders served now (flags, stored models, collections' encoders that can be opened). */
+  list(): Promise<ServedEncoderInfo[]>;
+  /** not_found when no encoder has this name. */
+  info(name: string): Promise<ServedEncoderInfo & { kind: ServedKind; dim: number; spec: EncoderSpec }>;
+  /** Texts through a served encoder; `mode` picks the query or passage prefix. */
+  embedTexts(name: string, texts: readonly string[], options?: { dimensions?: number; mode?: 'query' | 'passage' }): Promise<EmbedResult>;
+  /** Image file bytes through a served image or CLIP encoder. */
+  embedImages(name: string, images: readonly Uint8Array[], options?: { dimensions?: number }): Promise<EmbedResult>;
+  /**
+   * The served encoder that made a collection's vectors (by its bound spec), or undefined when the
+   * collection has none or it cannot be opened (`reason` then says why, for error messages).
+   */
+  forCollection(c: Collection): Promise<{ name: string; kind: ServedKind } | { name: undefined; reason: string }>;
+  close(): Promise<void>;
+}
+
+export interface ProjectionRequest {
+  method: 'pca' | 'tsne' | 'umap';
+  sample: number;
+  seed: number;
+}
+
+export type ProjectionState =
+  | { status: 'running'; phase: string; progress: number; stale?: ProjectionResult }
+  | { status: 'done'; result: ProjectionResult }
+  | { status: 'error'; code: string; message: string };
+
+export interface ProjectionResult {
+  method: 'pca' | 'tsne' | 'umap';
+  sample: number;
+  seed: number;
+  /** The collection's change number the map was computed at. */
+  seq: number;
+  ids: string[];
+  /** [x0, y0, x1, y1, …] */
+  points: Float32Array | number[];
+}
+
+export interface ProjectionService {
+  /** The map if cached and current, else starts (or joins) its computation and reports progress. */
+  get(collection: string, request: ProjectionRequest): Promise<ProjectionState>;
+  /** Waits for a computation to finish (CLI and tests). */
+  compute(collection: string, request: ProjectionRequest, onProgress?: (phase: string, progress: number) => void): Promise<ProjectionResult>;
+  close(): Promise<void>;
+}
+
+export interface ServerContext {
+  db: Database;
+  dbDir: string;
+  encoders: EncoderService;
+  projections: ProjectionService;
+  version: string;
+  startedAt: number;
+}
