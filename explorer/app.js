@@ -1,0 +1,339 @@
+// The explorer page: pick a collection, see its 2-D map coloured by a metadata field, search it,
+// read a point by hovering it and its neighbours by clicking it (docs/server.md, "The explorer").
+import { api, ApiError, onUnauthorized, storedKey, storeKey } from './api.js';
+import { colorScheme, defaultField, metadataFields } from './colors.js';
+import { MapView } from './map.js';
+import { renderResults, renderTooltip, renderLegend } from './views.js';
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  collection: $('collection'), collectionInfo: $('collection-info'), forgetKey: $('forget-key'),
+  error: $('error'), errorCode: $('error-code'), errorMessage: $('error-message'), errorClose: $('error-close'),
+  keyForm: $('key-form'), keyPrompt: $('key-prompt'), keyInput: $('key-input'),
+  method: $('method'), sample: $('sample'), colorBy: $('color-by'), fit: $('fit'), mapStatus: $('map-status'),
+  progress: $('progress'), progressFill: $('progress-fill'), progressText: $('progress-text'),
+  canvas: $('map'), mapWrap: $('map-wrap'), tooltip: $('tooltip'), legend: $('legend'),
+  searchForm: $('search-form'), searchInput: $('search-input'), k: $('k'), searchMode: $('search-mode'),
+  resultsHead: $('results-head'), results: $('results'),
+};
+
+/** What the page shows; `window.omnivecExplorer.state` hands out a copy. */
+const state = {
+  collection: '',
+  /** The served encoder of the collection's text queries, or null (then search is full-text). */
+  encoder: null,
+  method: 'umap',
+  sample: 5000,
+  colorBy: '',
+  map: { status: 'idle', phase: '', progress: 0, stale: false, count: 0, ids: [] },
+  /** kind: 'search' | 'neighbours'; `query` is the text searched or the picked id. */
+  results: { kind: '', query: '', mode: '', ids: [], scores: [] },
+  pickedId: null,
+  hoveredId: null,
+  error: null,
+};
+
+/** The map's records, by point index. */
+let points = { ids: [], index: new Map(), metadatas: [], documents: [] };
+let mapAbort = null;
+let queryAbort = null;
+
+const map = new MapView(el.canvas, {
+  onHover: (i, x, y) => {
+    state.hoveredId = i >= 0 ? points.ids[i] : null;
+    if (i < 0) { el.tooltip.hidden = true; return; }
+    renderTooltip(el.tooltip, points.ids[i], points.documents[i], points.metadatas[i]);
+    placeTooltip(x, y);
+  },
+  onPick: (i) => {
+    if (i < 0) { clearPick(); return; }
+    void showNeighbours(points.ids[i]);
+  },
+});
+
+// --- errors and the API key -------------------------------------------------------------------
+
+function showError(e) {
+  if (e instanceof DOMException && e.name === 'AbortError') return;
+  const code = e instanceof ApiError ? e.code : 'error';
+  const message = e instanceof Error ? e.message : String(e);
+  state.error = { code, message, status: e instanceof ApiError ? e.status : undefined };
+  el.errorCode.textContent = code;
+  el.errorMessage.textContent = message;
+  el.error.hidden = false;
+}
+
+function clearError() {
+  state.error = null;
+  el.error.hidden = true;
+}
+
+el.errorClose.addEventListener('click', clearError);
+
+onUnauthorized((refused) => new Promise((resolve) => {
+  el.keyPrompt.textContent = refused ? 'The server refused this API key: enter the right one.' : 'This server needs an API key.';
+  el.keyForm.hidden = false;
+  el.keyInput.value = '';
+  el.keyInput.focus();
+  el.keyForm.onsubmit = (e) => {
+    e.preventDefault();
+    const key = el.keyInput.value.trim();
+    if (!key) return;
+    el.keyForm.hidden = true;
+    el.forgetKey.hidden = false;
+    resolve(key);
+  };
+}));
+
+el.forgetKey.hidden = storedKey() === '';
+el.forgetKey.addEventListener('click', () => {
+  storeKey('');
+  location.reload();
+});
+
+// --- collections ------------------------------------------------------------------------------
+
+function setUrl() {
+  const url = new URL(location.href);
+  url.searchParams.set('collection', state.collection);
+  url.searchParams.set('method', state.method);
+  history.replaceState(null, '', url);
+}
+
+async function loadCollections() {
+  const list = await api.collections();
+  el.collection.replaceChildren(...list.map((c) => new Option(`${c.name} (${c.count.toLocaleString('en')})`, c.name)));
+  if (list.length === 0) {
+    el.collection.append(new Option('(no collections)', ''));
+    el.mapStatus.textContent = 'This database has no collections yet.';
+    return;
+  }
+  const params = new URLSearchParams(location.search);
+  const method = params.get('method');
+  if (method && [...el.method.options].some((o) => o.value === method)) el.method.value = method;
+  const wanted = params.get('collection');
+  const name = wanted && list.some((c) => c.name === wanted) ? wanted : list[0].name;
+  if (wanted && name !== wanted) showError(new ApiError(404, 'not_found', `no collection named ${JSON.stringify(wanted)}: showing ${name}`));
+  el.collection.value = name;
+  await selectCollection(name);
+}
+
+async function selectCollection(name) {
+  state.collection = name;
+  state.method = el.method.value;
+  state.sample = Number(el.sample.value);
+  state.encoder = null;
+  setUrl();
+  clearResults();
+  points = { ids: [], index: new Map(), metadatas: [], documents: [] };
+  map.setPoints(new Float32Array(0), 0);
+  el.legend.hidden = true;
+  const info = await api.collection(name);
+  if (state.collection !== name) return;
+  const c = info.collection;
+  state.encoder = info.encoder ?? null;
+  el.collectionInfo.textContent = `${c.count.toLocaleString('en')} records · dim ${c.dim} · ${c.metric}${state.encoder ? ` · encoder ${state.encoder}` : ''}`;
+  el.searchMode.textContent = state.encoder
+    ? `Search encodes your text with “${state.encoder}” and finds the nearest records.`
+    : 'Full-text search (BM25) over the documents: this collection has no served encoder.';
+  el.searchInput.placeholder = state.encoder ? 'search by meaning…' : 'search the documents…';
+  await loadMap();
+}
+
+// --- the map ----------------------------------------------------------------------------------
+
+const sleep = (ms, signal) => new Promise((resolve, reject) => {
+  const t = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+});
+
+function showProgress(phase, progress) {
+  el.progress.hidden = false;
+  const p = Math.max(0, Math.min(1, Number(progress) || 0));
+  el.progressFill.style.width = `${(p * 100).toFixed(1)}%`;
+  el.progressText.textContent = `${phase || 'computing'} · ${Math.round(p * 100)}%`;
+  el.progress.dataset.progress = String(p);
+}
+
+/** Asks for the map and polls while the server answers 202 (computing), showing its progress. */
+async function loadMap() {
+  mapAbort?.abort();
+  const abort = new AbortController();
+  mapAbort = abort;
+  const { collection, method, sample } = state;
+  Object.assign(state.map, { status: 'running', phase: 'starting', progress: 0, stale: false });
+  showProgress('starting', 0);
+  el.mapStatus.textContent = '';
+  let delay = 200;
+  try {
+    for (;;) {
+      const { status, body } = await api.projection(collection, { method, sample, include: ['metadatas', 'documents'] }, abort.signal);
+      if (abort.signal.aborted) return;
+      if (Array.isArray(body.ids) && body.points) showPoints(body);
+      if (status === 202 || body.status === 'running') {
+        Object.assign(state.map, { status: 'running', phase: body.phase ?? '', progress: body.progress ?? 0 });
+        showProgress(body.phase, body.progress);
+        await sleep(delay, abort.signal);
+        delay = Math.min(1000, delay * 1.5);
+        continue;
+      }
+      state.map.status = 'done';
+      el.progress.hidden = true;
+      return;
+    }
+  } catch (e) {
+    if (abort.signal.aborted) return;
+    state.map.status = 'error';
+    el.progress.hidden = true;
+    el.mapStatus.textContent = 'no map';
+    showError(e);
+  }
+}
+
+function showPoints(body) {
+  const ids = body.ids;
+  const xy = Float32Array.from(body.points);
+  const same = ids.length === points.ids.length && ids.every((id, i) => id === points.ids[i]);
+  points = {
+    ids,
+    index: new Map(ids.map((id, i) => [id, i])),
+    metadatas: body.metadatas ?? [],
+    documents: body.documents ?? [],
+  };
+  state.map.ids = ids;
+  state.map.count = ids.length;
+  state.map.stale = body.stale === true;
+  map.setPoints(xy, ids.length, { keepView: same });
+  const fields = metadataFields(points.metadatas);
+  el.colorBy.replaceChildren(new Option('(none)', ''), ...fields.map((f) => new Option(f, f)));
+  if (!fields.includes(state.colorBy)) state.colorBy = defaultField(points.metadatas, fields);
+  el.colorBy.value = state.colorBy;
+  applyColors();
+  applyMarks();
+  const total = body.count ?? ids.length;
+  const names = { pca: 'PCA', tsne: 't-SNE', umap: 'UMAP' };
+  el.mapStatus.textContent = `${ids.length.toLocaleString('en')} points · ${names[body.method] ?? body.method}`
+    + (total > ids.length ? ` · the first ${ids.length.toLocaleString('en')} of ${total.toLocaleString('en')} records` : '')
+    + (state.map.stale ? ' · the collection changed: an updated map is being computed' : '');
+}
+
+function applyColors() {
+  const scheme = colorScheme(points.metadatas, points.ids.length, state.colorBy);
+  map.setColors(scheme.colorIndex, scheme.colors);
+  renderLegend(el.legend, state.colorBy, scheme.legend);
+}
+
+/** The map's marks from the results shown and the picked point. */
+function applyMarks() {
+  const onMap = (ids) => ids.map((id) => points.index.get(id)).filter((i) => i !== undefined);
+  const picked = state.pickedId === null ? -1 : points.index.get(state.pickedId) ?? -1;
+  const r = state.results;
+  map.setMarks({
+    picked,
+    neighbours: r.kind === 'neighbours' ? onMap(r.ids) : [],
+    results: r.kind === 'search' ? onMap(r.ids) : [],
+  });
+}
+
+function placeTooltip(clientX, clientY) {
+  const wrap = el.mapWrap.getBoundingClientRect();
+  el.tooltip.hidden = false;
+  const w = el.tooltip.offsetWidth, h = el.tooltip.offsetHeight;
+  let x = clientX - wrap.left + 14, y = clientY - wrap.top + 14;
+  if (x + w > wrap.width - 4) x = Math.max(4, clientX - wrap.left - w - 14);
+  if (y + h > wrap.height - 4) y = Math.max(4, clientY - wrap.top - h - 14);
+  el.tooltip.style.transform = `translate(${x}px, ${y}px)`;
+}
+
+// --- search and neighbours --------------------------------------------------------------------
+
+function clearResults() {
+  state.results = { kind: '', query: '', mode: '', ids: [], scores: [] };
+  state.pickedId = null;
+  el.results.replaceChildren();
+  el.resultsHead.textContent = '';
+  applyMarks();
+}
+
+function clearPick() {
+  if (state.pickedId === null) return;
+  state.pickedId = null;
+  if (state.results.kind === 'neighbours') clearResults();
+  else applyMarks();
+}
+
+async function runQuery(request, results) {
+  queryAbort?.abort();
+  const abort = new AbortController();
+  queryAbort = abort;
+  const k = Number(el.k.value);
+  el.resultsHead.textContent = 'searching…';
+  try {
+    const answer = await api.query(state.collection, { ...request, k, include: ['documents', 'metadatas'] }, abort.signal);
+    if (abort.signal.aborted) return;
+    clearError();
+    state.results = { ...results, ids: answer.ids, scores: answer.scores };
+    applyMarks();
+    renderResults(el.results, el.resultsHead, state.results, answer, points.index, {
+      onEnter: (id) => map.setMarks({ hovered: points.index.get(id) ?? -1 }),
+      onLeave: () => map.setMarks({ hovered: -1 }),
+      onPick: (id) => void showNeighbours(id),
+    });
+  } catch (e) {
+    if (abort.signal.aborted) return;
+    el.resultsHead.textContent = '';
+    showError(e);
+  }
+}
+
+async function search(text) {
+  if (text.trim() === '') { clearResults(); return; }
+  state.pickedId = null;
+  const request = state.encoder ? { text } : { fullText: text };
+  await runQuery(request, { kind: 'search', query: text, mode: state.encoder ? 'text' : 'fullText' });
+}
+
+async function showNeighbours(id) {
+  state.pickedId = id;
+  applyMarks();
+  await runQuery({ id }, { kind: 'neighbours', query: id, mode: 'id' });
+}
+
+// --- controls ---------------------------------------------------------------------------------
+
+el.collection.addEventListener('change', () => void selectCollection(el.collection.value).catch(showError));
+el.method.addEventListener('change', () => {
+  state.method = el.method.value;
+  setUrl();
+  void loadMap();
+});
+el.sample.addEventListener('change', () => {
+  state.sample = Number(el.sample.value);
+  void loadMap();
+});
+el.colorBy.addEventListener('change', () => {
+  state.colorBy = el.colorBy.value;
+  applyColors();
+});
+el.fit.addEventListener('click', () => map.fit());
+el.searchForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  void search(el.searchInput.value);
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') clearPick();
+});
+
+/** Read-only hooks for tests and the console: a copy of the state, and where a record is drawn. */
+window.omnivecExplorer = Object.freeze({
+  get state() {
+    return JSON.parse(JSON.stringify(state));
+  },
+  /** Client (page) coordinates of a record's point, or null when it is not on the visible map. */
+  pointScreenPosition(id) {
+    const i = points.index.get(id);
+    return i === undefined ? null : map.clientPosition(i);
+  },
+});
+
+loadCollections().catch(showError);
