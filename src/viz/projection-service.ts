@@ -1,17 +1,362 @@
-/** Projections of collections computed in a worker, cached per collection (docs/server.md). Placeholder until it lands. */
-import { OmnivecError } from '../errors.js';
+/**
+ * Projections of collections (docs/server.md, "Projections"; docs/projections.md): computed in a
+ * worker thread with progress by phase, one computation per (collection, method, sample, seed) at
+ * a time (later callers join it), cached in memory and on disk (`projection-cache.ts`) against the
+ * collection's change number `seq` and its generation (`cid`, `created`). A map whose collection
+ * changed since is served as `stale` while the new one runs. The server and `omnivec project` both
+ * use it.
+ *
+ * The sample is read here, on the calling thread (a few ms for 5,000 records: one SQLite read per
+ * id), and moved to the worker as one Float32Array; the worker runs `projectSteps`, the very steps
+ * of `project()`, so the map equals `project()` on the same vectors and seed.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Database } from '../db/database.js';
-import type { ProjectionService } from '../server/context.js';
+import type { Collection } from '../db/collection.js';
+import type { ProjectionRequest, ProjectionResult, ProjectionService, ProjectionState } from '../server/context.js';
+import { PROJECTION_METHODS, type ProjectionMethod } from './projection.js';
+import type { ProjectionWorkerInput, ProjectionWorkerMessage } from './projection-worker.js';
+import { cachePath, readCached, writeCached, type Generation } from './projection-cache.js';
 
 export interface ProjectionServiceOptions {
   db: Database;
   dbDir: string;
   /** Default DIR/projections. */
   cacheDir?: string;
+  /** false: neither read nor write cached maps, in memory or on disk (`omnivec project --no-cache`). Default true. */
+  cache?: boolean;
+  /** Computations running at once (each a worker thread); others wait in phase `queued`. Default max(1, cores − 1). */
+  maxWorkers?: number;
+  /** Maps kept in memory (least recently used dropped first; the disk keeps them all). Default 32. */
+  memoryEntries?: number;
 }
 
-export function createProjectionService(options: ProjectionServiceOptions): ProjectionService {
-  void options;
-  const no = (): never => { throw new OmnivecError('internal', 'projections are not available yet'); };
-  return { get: () => Promise.resolve(no()), compute: () => Promise.resolve(no()), close: () => Promise.resolve() };
+/** The service with what tests and the CLI look at besides the contract. */
+export interface LocalProjectionService extends ProjectionService {
+  /** Worker threads started so far (a cache hit starts none). */
+  readonly workersStarted: number;
+}
+
+/** Largest sample: t-SNE is exact (two n × n float64 matrices: 1.6 GB at 10,000). */
+export const MAX_SAMPLE: Readonly<Record<ProjectionMethod, number>> = { pca: 100_000, umap: 50_000, tsne: 10_000 };
+export const DEFAULT_REQUEST: Readonly<ProjectionRequest> = { method: 'umap', sample: 5000, seed: 42 };
+
+/**
+ * Overall progress 0..1 is stitched from the phases: each phase owns a slice, in proportion to its
+ * measured share of the time at a few thousand points (t-SNE and UMAP spend most of it optimising).
+ */
+const SLICES: Readonly<Record<ProjectionMethod, Readonly<Record<string, readonly [number, number]>>>> = {
+  pca: { reading: [0, 0.1], pca: [0.1, 1] },
+  tsne: { reading: [0, 0.02], affinities: [0.02, 0.15], optimising: [0.15, 1] },
+  umap: { reading: [0, 0.02], knn: [0.02, 0.3], graph: [0.3, 0.4], optimising: [0.4, 1] },
+};
+
+/** Checks a request (the route's schema checks the same; the CLI and library callers come here). */
+export function checkRequest(r: Partial<ProjectionRequest> | undefined): ProjectionRequest {
+  const method = r?.method ?? DEFAULT_REQUEST.method;
+  if (!PROJECTION_METHODS.includes(method)) throw invalidArgument(`method: expected pca, tsne or umap, got ${describe(method)}`);
+  const sample = r?.sample ?? DEFAULT_REQUEST.sample;
+  const max = MAX_SAMPLE[method];
+  if (!Number.isInteger(sample) || sample < 3 || sample > max) {
+    throw invalidArgument(`sample: expected an integer from 3 to ${max.toLocaleString('en-US')} for ${method}${method === 'tsne' ? ' (t-SNE is exact: O(n²) memory)' : ''}, got ${describe(sample)}`);
+  }
+  const seed = r?.seed ?? DEFAULT_REQUEST.seed;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw invalidArgument(`seed: expected an integer from 0 to 4294967295, got ${describe(seed)}`);
+  return { method, sample, seed };
+}
+
+interface Sample {
+  ids: string[];
+  vectors: Float32Array;
+  dim: number;
+  seq: number;
+}
+
+/**
+ * The first `sample` records in id order (code-unit order of the ids, as JavaScript sorts strings):
+ * deterministic, and independent of insertion order. Reads the change number before and after so
+ * the map is labelled with the state it saw (another process may write between the statements).
+ */
+function readSample(c: Collection, sample: number): Sample {
+  for (let attempt = 0; ; attempt++) {
+    const before = c.info().seq;
+    const ids = c.list().sort();
+    if (ids.length > sample) ids.length = sample;
+    const got = c.get({ ids, include: ['vectors'] });
+    const after = c.info().seq;
+    if (before !== after && attempt < 3) continue;
+    const n = got.ids.length;
+    if (n < 3) throw invalidArgument(`${c.name}: a map needs at least 3 records, the collection has ${n}`);
+    const dim = got.vectors![0]!.length;
+    const vectors = new Float32Array(n * dim);
+    got.vectors!.forEach((v, i) => vectors.set(v, i * dim));
+    return { ids: got.ids, vectors, dim, seq: after };
+  }
+}
+
+type Listener = (phase: string, progress: number) => void;
+
+interface Job {
+  collection: string;
+  request: ProjectionRequest;
+  gen: Generation;
+  phase: string;
+  progress: number;
+  listeners: Set<Listener>;
+  promise: Promise<ProjectionResult>;
+  worker: Worker | undefined;
+  /** Ends the job from outside (close): terminates the worker, rejects the promise. */
+  abort: ((e: Error) => void) | undefined;
+}
+
+interface Entry {
+  gen: Generation;
+  result: ProjectionResult;
+}
+
+interface Failure {
+  gen: Generation;
+  seq: number;
+  code: string;
+  message: string;
+}
+
+const sameGen = (a: Generation, b: Generation): boolean => a.cid === b.cid && a.created === b.created;
+
+/**
+ * How a worker is started: the compiled `projection-worker.js` beside this file; under tsx (tests,
+ * `node --import tsx`) this file is TypeScript and a worker does not inherit tsx's loader, so a
+ * one-line bootstrap registers tsx in the worker and then imports the `.ts` worker.
+ */
+function startWorker(input: ProjectionWorkerInput): Worker {
+  const transfer = [input.vectors.buffer as ArrayBuffer];
+  if (import.meta.url.endsWith('.ts')) {
+    const url = new URL('./projection-worker.ts', import.meta.url).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(url)}); })`;
+    return new Worker(boot, { eval: true, workerData: input, transferList: transfer });
+  }
+  return new Worker(new URL('./projection-worker.js', import.meta.url), { workerData: input, transferList: transfer });
+}
+
+export function createProjectionService(options: ProjectionServiceOptions): LocalProjectionService {
+  return new Projections(options);
+}
+
+class Projections implements LocalProjectionService {
+  readonly #db: Database;
+  readonly #dir: string;
+  readonly #useCache: boolean;
+  readonly #maxWorkers: number;
+  readonly #memoryEntries: number;
+  readonly #memory = new Map<string, Entry>();
+  readonly #jobs = new Map<string, Job>();
+  readonly #failures = new Map<string, Failure>();
+  readonly #waiting: (() => void)[] = [];
+  #running = 0;
+  #started = 0;
+  #closed = false;
+
+  constructor(o: ProjectionServiceOptions) {
+    if (o === null || typeof o !== 'object' || o.db === undefined) throw invalidArgument('createProjectionService: expected { db, dbDir, cacheDir?, cache?, maxWorkers? }');
+    this.#db = o.db;
+    this.#dir = o.cacheDir ?? join(o.dbDir, 'projections');
+    this.#useCache = o.cache ?? true;
+    this.#maxWorkers = o.maxWorkers ?? Math.max(1, availableParallelism() - 1);
+    this.#memoryEntries = o.memoryEntries ?? 32;
+  }
+
+  get workersStarted(): number {
+    return this.#started;
+  }
+
+  async get(collection: string, request: ProjectionRequest): Promise<ProjectionState> {
+    const { c, r, key, gen, seq } = this.#open(collection, request);
+    const cached = await this.#cached(key, collection, r, gen);
+    if (cached !== undefined && cached.seq === seq) return { status: 'done', result: cached };
+    let job = this.#jobs.get(key);
+    if (job === undefined) {
+      const failed = this.#failures.get(key);
+      if (failed !== undefined && sameGen(failed.gen, gen) && failed.seq === seq) return { status: 'error', code: failed.code, message: failed.message };
+      job = this.#start(c, key, r, gen);
+    }
+    return { status: 'running', phase: job.phase, progress: job.progress, ...(cached !== undefined ? { stale: cached } : {}) };
+  }
+
+  async compute(collection: string, request: ProjectionRequest, onProgress?: Listener): Promise<ProjectionResult> {
+    for (;;) {
+      const { c, r, key, gen, seq } = this.#open(collection, request);
+      const cached = await this.#cached(key, collection, r, gen);
+      if (cached !== undefined && cached.seq === seq) {
+        onProgress?.('done', 1);
+        return cached;
+      }
+      const job = this.#jobs.get(key) ?? this.#start(c, key, r, gen);
+      if (onProgress !== undefined) {
+        job.listeners.add(onProgress);
+        onProgress(job.phase, job.progress);
+      }
+      let result: ProjectionResult;
+      try {
+        result = await job.promise;
+      } finally {
+        if (onProgress !== undefined) job.listeners.delete(onProgress);
+      }
+      // A job started before this call may have read an older state (or another generation): then go again.
+      if (sameGen(job.gen, gen) && result.seq >= seq) {
+        onProgress?.('done', 1);
+        return result;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const stop = new OmnivecError('shutting_down', 'projections: the service is closing; the computation was stopped');
+    const jobs = [...this.#jobs.values()];
+    await Promise.all(jobs.map(async (j) => {
+      j.abort?.(stop);
+      await j.promise.catch(() => undefined);
+    }));
+    this.#memory.clear();
+  }
+
+  #open(collection: string, request: ProjectionRequest): { c: Collection; r: ProjectionRequest; key: string; gen: Generation; seq: number } {
+    if (this.#closed) throw new OmnivecError('shutting_down', 'projections: the service is closed');
+    if (typeof collection !== 'string') throw invalidArgument(`collection: expected a name, got ${describe(collection)}`);
+    const r = checkRequest(request);
+    const c = this.#db.getCollection(collection);
+    const seq = c.info().seq;
+    return { c, r, key: `${collection}\u0000${r.method}\u0000${r.sample}\u0000${r.seed}`, gen: { cid: c.cid, created: c.created }, seq };
+  }
+
+  async #cached(key: string, collection: string, r: ProjectionRequest, gen: Generation): Promise<ProjectionResult | undefined> {
+    if (!this.#useCache) return undefined;
+    const m = this.#memory.get(key);
+    if (m !== undefined && sameGen(m.gen, gen)) {
+      this.#memory.delete(key);
+      this.#memory.set(key, m);
+      return m.result;
+    }
+    const found = await readCached(cachePath(this.#dir, collection, r.method, r.sample, r.seed), collection, gen);
+    if (found === undefined || found.method !== r.method || found.sample !== r.sample || found.seed !== r.seed) return undefined;
+    // Another call may have computed a newer map while the file was read.
+    const now = this.#memory.get(key);
+    if (now !== undefined && sameGen(now.gen, gen) && now.result.seq >= found.seq) return now.result;
+    this.#remember(key, gen, found);
+    return found;
+  }
+
+  #remember(key: string, gen: Generation, result: ProjectionResult): void {
+    if (!this.#useCache) return;
+    this.#memory.delete(key);
+    this.#memory.set(key, { gen, result });
+    while (this.#memory.size > this.#memoryEntries) this.#memory.delete(this.#memory.keys().next().value!);
+  }
+
+  /** Registers the job synchronously (so a caller arriving next joins it), then runs it. */
+  #start(c: Collection, key: string, r: ProjectionRequest, gen: Generation): Job {
+    const job: Job = {
+      collection: c.name, request: r, gen, phase: 'queued', progress: 0, listeners: new Set(),
+      promise: undefined as unknown as Promise<ProjectionResult>, worker: undefined, abort: undefined,
+    };
+    this.#jobs.set(key, job);
+    this.#failures.delete(key);
+    job.promise = this.#run(job, c).then((result) => {
+      this.#remember(key, gen, result);
+      return result;
+    }, (e: unknown) => {
+      if (!this.#closed) {
+        const code = e instanceof OmnivecError ? e.code : 'internal';
+        this.#failures.set(key, { gen, seq: c.seq, code, message: e instanceof Error ? e.message : String(e) });
+      }
+      throw e;
+    }).finally(() => {
+      if (this.#jobs.get(key) === job) this.#jobs.delete(key);
+    });
+    // get() callers may never await the promise: its failure is kept in #failures, not thrown at nobody.
+    job.promise.catch(() => undefined);
+    return job;
+  }
+
+  #report(job: Job, phase: string, done: number, total: number): void {
+    const slice = SLICES[job.request.method][phase];
+    let p = job.progress;
+    if (slice !== undefined) p = slice[0] + (slice[1] - slice[0]) * (total > 0 ? Math.min(1, done / total) : 0);
+    job.phase = phase;
+    job.progress = Math.max(job.progress, p);
+    for (const l of job.listeners) l(job.phase, job.progress);
+  }
+
+  async #slot(job: Job): Promise<void> {
+    while (this.#running >= this.#maxWorkers) {
+      await new Promise<void>((resolve, reject) => {
+        const wake = (): void => { job.abort = undefined; resolve(); };
+        this.#waiting.push(wake);
+        job.abort = (e) => {
+          const i = this.#waiting.indexOf(wake);
+          if (i >= 0) this.#waiting.splice(i, 1);
+          job.abort = undefined;
+          reject(e);
+        };
+      });
+    }
+    this.#running++;
+  }
+
+  #release(): void {
+    this.#running--;
+    this.#waiting.shift()?.();
+  }
+
+  async #run(job: Job, c: Collection): Promise<ProjectionResult> {
+    await this.#slot(job);
+    try {
+      if (this.#closed) throw new OmnivecError('shutting_down', 'projections: the service is closing');
+      this.#report(job, 'reading', 0, 1);
+      const s = readSample(c, job.request.sample);
+      this.#report(job, 'reading', 1, 1);
+      const n = s.ids.length;
+      const points = await this.#inWorker(job, { vectors: s.vectors, n, dim: s.dim, options: { method: job.request.method, seed: job.request.seed } });
+      const result: ProjectionResult = { ...job.request, seq: s.seq, ids: s.ids, points };
+      if (this.#useCache) {
+        const path = cachePath(this.#dir, job.collection, result.method, result.sample, result.seed);
+        // The cache is an optimisation: a read-only or full disk must not fail the map.
+        await writeCached(path, this.#dir, job.collection, job.gen, result).catch(() => undefined);
+      }
+      return result;
+    } finally {
+      this.#release();
+    }
+  }
+
+  #inWorker(job: Job, input: ProjectionWorkerInput): Promise<Float32Array> {
+    return new Promise<Float32Array>((resolve, reject) => {
+      const w = startWorker(input);
+      this.#started++;
+      job.worker = w;
+      let settled = false;
+      const finish = (e: Error | undefined, points?: Float32Array): void => {
+        if (settled) return;
+        settled = true;
+        job.worker = undefined;
+        job.abort = undefined;
+        if (e !== undefined) reject(e);
+        else resolve(points!);
+        void w.terminate();
+      };
+      job.abort = (e) => finish(e);
+      w.on('message', (m: ProjectionWorkerMessage) => {
+        if (m.type === 'step') this.#report(job, m.phase, m.done, m.total);
+        else if (m.type === 'done') finish(undefined, m.points);
+        else finish(new OmnivecError(m.code as OmnivecError['code'], m.message));
+      });
+      w.on('error', (e) => finish(new OmnivecError('internal', `projection worker failed: ${e.message}`)));
+      w.on('exit', (code) => finish(new OmnivecError('internal', `projection worker exited (code ${code}) before it answered`)));
+    });
+  }
 }

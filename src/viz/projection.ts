@@ -23,8 +23,34 @@ export interface ProjectOptions {
   minDist?: number;
 }
 
+/**
+ * Where a computation is: `pca` (one step), t-SNE's `affinities` (the O(n²) input similarities) then
+ * `optimising`, UMAP's `knn` (nearest-neighbour descent), `graph` (fuzzy graph and initial layout)
+ * then `optimising`. `done` of `total` units of the phase (iterations, epochs; 0 or 1 for one-step phases).
+ */
+export type ProjectionPhase = 'pca' | 'affinities' | 'knn' | 'graph' | 'optimising';
+
+export interface ProjectionStep {
+  phase: ProjectionPhase;
+  done: number;
+  total: number;
+}
+
 /** Returns the 2-D coordinates, `[x0, y0, x1, y1, …]`. */
 export function project(vectors: readonly ArrayLike<number>[], options: ProjectOptions = {}): Float32Array {
+  const steps = projectSteps(vectors, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * The same computation as `project` (same calls into the libraries in the same order, so the same
+ * map for the same seed), yielding before each phase and after each optimisation step, so a caller
+ * can report progress or stop between steps (the projection worker does both).
+ */
+export function* projectSteps(vectors: readonly ArrayLike<number>[], options: ProjectOptions = {}): Generator<ProjectionStep, Float32Array, void> {
   const method = options.method ?? 'umap';
   if (!PROJECTION_METHODS.includes(method)) throw invalidArgument(`method: expected pca, tsne or umap, got ${describe(method)}`);
   if (!Array.isArray(vectors) || vectors.length < 3) throw invalidArgument(`vectors: a map needs at least 3 vectors, got ${Array.isArray(vectors) ? vectors.length : describe(vectors)}`);
@@ -37,20 +63,48 @@ export function project(vectors: readonly ArrayLike<number>[], options: ProjectO
   const seed = options.seed ?? 42;
   let Y: number[][];
   if (method === 'pca') {
+    yield { phase: 'pca', done: 0, total: 1 };
     const pca = new PCA(X, { center: true, scale: false });
     const k = Math.min(2, dim);
     Y = pca.predict(X, { nComponents: k }).to2DArray().map((r) => (k === 2 ? r : [r[0]!, 0]));
   } else if (method === 'tsne') {
     const perplexity = options.perplexity ?? Math.max(2, Math.min(30, Math.floor((n - 1) / 3)));
+    const iterations = options.iterations ?? 500;
+    yield { phase: 'affinities', done: 0, total: 1 };
     const tsne = new TSNE(X, { perplexity, epsilon: 10, d: 2, seed });
-    Y = tsne.transform(options.iterations ?? 500) as number[][];
+    tsne.check_init();
+    yield { phase: 'optimising', done: 0, total: iterations };
+    // generator() runs the same steps as transform() and releases the WASM buffers at the end.
+    const steps = tsne.generator(iterations);
+    let done = 0;
+    for (;;) {
+      const r = steps.next();
+      if (r.done === true) { Y = r.value as number[][]; break; }
+      done++;
+      if (done < iterations) yield { phase: 'optimising', done, total: iterations };
+    }
   } else {
     const rng = new Random(seed);
     const umap = new UMAP({
       nComponents: 2, nNeighbors: options.nNeighbors ?? Math.max(2, Math.min(15, n - 1)), minDist: options.minDist ?? 0.1,
       random: () => rng.next(), ...(options.iterations !== undefined ? { nEpochs: options.iterations } : {}),
     });
-    Y = umap.fit(X);
+    // fit() = initializeFit (nearest neighbours, fuzzy graph, initial layout) + every epoch. The
+    // neighbour search is split off (umap-js's own nearestNeighbors, then setPrecomputedKNN: the same
+    // random draws in the same order) so its progress shows; initializeFit then skips it.
+    yield { phase: 'knn', done: 0, total: 1 };
+    const inner = umap as unknown as { nearestNeighbors?: (x: number[][]) => { knnIndices: number[][]; knnDistances: number[][] } };
+    if (typeof inner.nearestNeighbors === 'function') {
+      const knn = inner.nearestNeighbors(X);
+      umap.setPrecomputedKNN(knn.knnIndices, knn.knnDistances);
+      yield { phase: 'graph', done: 0, total: 1 };
+    }
+    const epochs = umap.initializeFit(X);
+    for (let e = 0; e < epochs; e++) {
+      if (e > 0) yield { phase: 'optimising', done: e, total: epochs };
+      umap.step();
+    }
+    Y = umap.getEmbedding();
   }
   const out = new Float32Array(n * 2);
   for (let i = 0; i < n; i++) {

@@ -1,0 +1,164 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase, type Database } from '../db/database.js';
+import { Random } from '../vector/random.js';
+import { project } from './projection.js';
+import { createProjectionService, checkRequest } from './projection-service.js';
+import { cachePath } from './projection-cache.js';
+import { withTempDir, rejectsCode, throwsCode } from '../../test/helpers/assertions.js';
+
+/** n records in three clusters, added in a shuffled order (the sample is in id order, not insertion order). */
+function records(n: number, dim: number, seed: number): { id: string; vector: Float32Array; metadata: { group: string } }[] {
+  const rng = new Random(seed);
+  const centres = Array.from({ length: 3 }, () => Float32Array.from({ length: dim }, () => rng.gaussian() * 4));
+  const recs = Array.from({ length: n }, (_, i) => ({
+    id: `r${String(i).padStart(5, '0')}`, vector: Float32Array.from(centres[i % 3]!, (x) => x + rng.gaussian()), metadata: { group: `g${i % 3}` },
+  }));
+  for (let i = recs.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [recs[i], recs[j]] = [recs[j]!, recs[i]!];
+  }
+  return recs;
+}
+
+async function withDb(fn: (db: Database, dir: string) => Promise<void>): Promise<void> {
+  await withTempDir('omnivec-projsvc-', async (dir) => {
+    const db = await openDatabase(join(dir, 'db'));
+    try {
+      await fn(db, join(dir, 'db'));
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+test('compute: progress by phase ending at 1; the map equals project() on the first records in id order', async () => {
+  await withDb(async (db, dir) => {
+    const c = await db.createCollection({ name: 'pts', dim: 12 });
+    const recs = records(150, 12, 1);
+    await c.add(recs);
+    const svc = createProjectionService({ db, dbDir: dir });
+    try {
+      for (const method of ['umap', 'tsne', 'pca'] as const) {
+        const events: [string, number][] = [];
+        const r = await svc.compute('pts', { method, sample: 100, seed: 3 }, (phase, progress) => events.push([phase, progress]));
+        const first = [...recs].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, 100);
+        assert.deepEqual(r.ids, first.map((x) => x.id));
+        assert.deepEqual([...r.points], [...project(first.map((x) => x.vector), { method, seed: 3 })], `${method}: the worker's map is project()'s`);
+        assert.equal(r.seq, c.seq);
+        assert.deepEqual(events.at(-1), ['done', 1]);
+        const phases = [...new Set(events.map((e) => e[0]))];
+        const want = { pca: ['reading', 'pca'], tsne: ['reading', 'affinities', 'optimising'], umap: ['reading', 'knn', 'graph', 'optimising'] }[method];
+        for (const p of want) assert.ok(phases.includes(p), `${method}: phase ${p} reported (got ${phases.join(', ')})`);
+        for (let i = 1; i < events.length; i++) assert.ok(events[i]![1] >= events[i - 1]![1], `${method}: progress never goes back`);
+        assert.ok(events.every(([, p]) => p >= 0 && p <= 1));
+        if (method !== 'pca') assert.ok(events.filter((e) => e[0] === 'optimising').length >= 2, `${method}: optimising steps are reported`);
+      }
+      assert.equal(svc.workersStarted, 3);
+    } finally {
+      await svc.close();
+    }
+  });
+});
+
+test('cache: a hit starts no worker; the disk copy serves a new service; a write recomputes (stale served meanwhile); drop + re-create does not reuse', async () => {
+  await withDb(async (db, dir) => {
+    const c = await db.createCollection({ name: 'pts', dim: 8 });
+    await c.add(records(60, 8, 2));
+    const req = { method: 'pca', sample: 50, seed: 42 } as const;
+    const svc = createProjectionService({ db, dbDir: dir });
+    const first = await svc.compute('pts', req);
+    assert.equal(svc.workersStarted, 1);
+    const again = await svc.get('pts', req);
+    assert.equal(again.status, 'done');
+    await svc.compute('pts', req);
+    assert.equal(svc.workersStarted, 1, 'memory hit: no worker');
+    const file = cachePath(join(dir, 'projections'), 'pts', 'pca', 50, 42);
+    assert.ok(existsSync(file), 'written at DIR/projections/<collection>/<method>-<sample>-<seed>.json');
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    assert.equal(json.format, 'omnivec-projection');
+    assert.equal(json.seq, c.seq);
+    await svc.close();
+
+    const svc2 = createProjectionService({ db, dbDir: dir });
+    const fromDisk = await svc2.get('pts', req);
+    assert.equal(fromDisk.status, 'done');
+    assert.deepEqual(fromDisk.status === 'done' ? [...fromDisk.result.points] : [], [...first.points]);
+    assert.equal(svc2.workersStarted, 0, 'disk hit: no worker');
+
+    // A write: the next call starts a computation and answers the old map as stale.
+    await c.add([{ id: 'a-new', vector: new Float32Array(8).fill(9) }]);
+    const running = await svc2.get('pts', req);
+    assert.equal(running.status, 'running');
+    assert.ok(running.status === 'running' && running.stale !== undefined && running.stale.seq === first.seq, 'the old map is served as stale');
+    const fresh = await svc2.compute('pts', req);
+    assert.equal(fresh.seq, c.seq);
+    assert.ok(fresh.ids.includes('a-new'), 'the new record sorts first in id order');
+    assert.equal(svc2.workersStarted, 1, 'the running computation was joined, not repeated');
+
+    // Drop and re-create under the same name: neither the memory nor the disk copy is reused.
+    await db.dropCollection('pts');
+    const c2 = await db.createCollection({ name: 'pts', dim: 8 });
+    await c2.add(records(60, 8, 3));
+    const st = await svc2.get('pts', req);
+    assert.equal(st.status, 'running');
+    assert.ok(st.status === 'running' && st.stale === undefined, 'no stale map from the dropped collection');
+    const other = await svc2.compute('pts', req);
+    assert.notDeepEqual([...other.points], [...fresh.points]);
+    await svc2.close();
+    const svc3 = createProjectionService({ db, dbDir: dir });
+    assert.deepEqual([...(await svc3.compute('pts', req)).points], [...other.points]);
+    assert.equal(svc3.workersStarted, 0);
+    await svc3.close();
+  });
+});
+
+test('concurrent calls share one computation; cache: false neither reads nor writes; errors', async () => {
+  await withDb(async (db, dir) => {
+    const c = await db.createCollection({ name: 'pts', dim: 8 });
+    await c.add(records(80, 8, 4));
+    const svc = createProjectionService({ db, dbDir: dir });
+    const req = { method: 'umap', sample: 80, seed: 1 } as const;
+    const [a, b, s, d] = await Promise.all([svc.compute('pts', req), svc.compute('pts', req), svc.get('pts', req), svc.compute('pts', req)]);
+    assert.equal(svc.workersStarted, 1);
+    assert.equal(s.status, 'running');
+    assert.equal(a, b);
+    assert.equal(a, d);
+    await rejectsCode(svc.get('nope', req), 'not_found', /collection "nope" not found/);
+    await rejectsCode(svc.compute('pts', { method: 'tsne', sample: 20_000, seed: 1 }), 'invalid_argument', /sample: expected an integer from 3 to 10,000 for tsne/);
+    const tiny = await db.createCollection({ name: 'tiny', dim: 8 });
+    await tiny.add(records(2, 8, 5));
+    await rejectsCode(svc.compute('tiny', req), 'invalid_argument', /at least 3 records, the collection has 2/);
+    await svc.close();
+    await rejectsCode(svc.get('pts', req), 'shutting_down', /closed/);
+
+    const nc = createProjectionService({ db, dbDir: join(dir, 'x'), cache: false });
+    await nc.compute('pts', { method: 'pca', sample: 10, seed: 1 });
+    await nc.compute('pts', { method: 'pca', sample: 10, seed: 1 });
+    assert.equal(nc.workersStarted, 2);
+    assert.equal(existsSync(join(dir, 'x', 'projections')), false);
+    await nc.close();
+  });
+  throwsCode(() => checkRequest({ method: 'mds' as 'pca' }), 'invalid_argument', /method: expected pca, tsne or umap/);
+  throwsCode(() => checkRequest({ seed: -1 }), 'invalid_argument', /seed: expected an integer from 0/);
+  assert.deepEqual(checkRequest({}), { method: 'umap', sample: 5000, seed: 42 });
+});
+
+test('close() stops a running worker', async () => {
+  await withDb(async (db, dir) => {
+    const c = await db.createCollection({ name: 'pts', dim: 16 });
+    await c.add(records(1500, 16, 6));
+    const svc = createProjectionService({ db, dbDir: dir });
+    let optimising!: () => void;
+    const reached = new Promise<void>((r) => { optimising = r; });
+    const run = svc.compute('pts', { method: 'tsne', sample: 1500, seed: 1 }, (phase) => { if (phase === 'optimising') optimising(); });
+    await reached;
+    const t = performance.now();
+    await svc.close();
+    await rejectsCode(run, 'shutting_down', /stopped/);
+    assert.ok(performance.now() - t < 2000, 'close() did not wait for the computation');
+    assert.equal(existsSync(join(dir, 'projections', 'pts')), false, 'nothing cached from a stopped computation');
+  });
+});
