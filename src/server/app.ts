@@ -1,0 +1,214 @@
+/**
+ * The server (docs/server.md): one fastify app over one database. Wires the shared context, the
+ * auth hook, the error handler, 404 / 405, the route files and the graceful close.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import AjvCompiler from '@fastify/ajv-compiler';
+import { OmnivecError, invalidArgument } from '../errors.js';
+import { Database, openDatabase } from '../db/database.js';
+import type { EncoderService, ProjectionService, ServerContext } from './context.js';
+import { errorHandler, sendError } from './errors.js';
+import { collectRoutes, registerOpenApiRoute } from './openapi.js';
+import { registerCollectionRoutes } from './collections-routes.js';
+import { createEncoderService } from './encoders.js';
+import { createProjectionService } from '../viz/projection-service.js';
+import { registerOpenAIRoutes } from './openai-routes.js';
+import { registerProjectionRoutes } from './projection-routes.js';
+import { registerExplorerRoutes } from './explorer-routes.js';
+
+export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+
+export interface ServerOptions {
+  /** A database directory (opened here and closed by close()), or an open Database (left open). */
+  db: string | Database;
+  /** Every route but /healthz and the page's files needs `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Largest request body in bytes (default 16 MiB); larger ones get 413 before parsing. */
+  bodyLimit?: number;
+  /** `--encoder NAME=MODEL` pairs, for the encoder service. */
+  encoders?: Record<string, string>;
+  /** Injected services (tests); otherwise the real ones are created. */
+  encoderService?: EncoderService;
+  projectionService?: ProjectionService;
+  allowNetwork?: boolean;
+  threads?: number;
+  /** fastify's logger option (default off: 5xx errors then go to stderr). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export interface OmnivecServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** Listens (default 127.0.0.1:8080; port 0 picks a free one); resolves to the URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Graceful: new requests get 503, requests in flight finish, then services and the database close. */
+  close(): Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Constant-time comparison of the bearer key (hashes first, so lengths do not leak either). */
+function sameKey(given: string, key: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(key).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Routes that need no key: the health check and the page's static files. */
+export function isPublicRoute(method: string, url: string | undefined): boolean {
+  if (url === undefined) return false;
+  if (url === '/healthz') return true;
+  return (method === 'GET' || method === 'HEAD') && (url === '/' || url === '/explorer' || url.startsWith('/explorer/'));
+}
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/**
+ * Body schemas are checked without type coercion (`"dim": "8"` is refused, not read as 8) and
+ * without dropping unknown fields (a misspelt `whereDocuments` is refused); query strings and path
+ * parameters are strings on the wire, so there coercion stays on. `verbose` gives the error
+ * handler the value that came.
+ */
+function validatorFactory(): NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']> {
+  const pool = AjvCompiler();
+  type Options = NonNullable<Parameters<typeof pool>[1]>;
+  return (externalSchemas, ajvOptions) => {
+    const custom = { ...(ajvOptions?.customOptions as object | undefined), allowUnionTypes: true, verbose: true };
+    const loose = pool(externalSchemas, { ...ajvOptions, customOptions: custom } as Options);
+    const strict = pool(externalSchemas, { ...ajvOptions, customOptions: { ...custom, coerceTypes: false, removeAdditional: false } } as Options);
+    return (route) => (route.httpPart === 'body' ? strict(route) : loose(route));
+  };
+}
+
+export async function createServer(options: ServerOptions): Promise<OmnivecServer> {
+  if (options === null || typeof options !== 'object') throw invalidArgument('createServer: expected options { db, apiKey?, bodyLimit?, … }');
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1) throw invalidArgument(`bodyLimit: expected a positive integer (bytes), got ${String(bodyLimit)}`);
+  const apiKey = options.apiKey;
+  if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length === 0)) throw invalidArgument('apiKey: expected a non-empty string');
+  const ownDb = typeof options.db === 'string';
+  const db = typeof options.db === 'string' ? await openDatabase(options.db) : options.db;
+  let encoders: EncoderService;
+  let projections: ProjectionService;
+  try {
+    encoders = options.encoderService ?? createEncoderService({ db, dbDir: db.dir, encoders: options.encoders, allowNetwork: options.allowNetwork, threads: options.threads });
+    projections = options.projectionService ?? createProjectionService({ db, dbDir: db.dir });
+  } catch (e) {
+    if (ownDb) await db.close();
+    throw e;
+  }
+  const ctx: ServerContext = { db, dbDir: db.dir, encoders, projections, version: packageVersion(), startedAt: Date.now() };
+
+  const logger = options.logger ?? false;
+  const app = Fastify({
+    logger,
+    bodyLimit,
+    // Our own 503 (in the documented error shape) comes from the first onRequest hook.
+    return503OnClosing: false,
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
+  });
+  const log = (err: unknown, request: FastifyRequest): void => {
+    if (logger !== false) request.log.error({ err }, `${request.method} ${request.url}`);
+    else process.stderr.write(`omnivec serve: ${request.method} ${request.url}: ${(err as Error)?.stack ?? String(err)}\n`);
+  };
+
+  const routes = collectRoutes(app);
+  // Only JSON bodies (fastify also parses text/plain by default): anything else is 415.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(errorHandler({ bodyLimit, log }));
+
+  // Shutdown: requests arriving after close() began get 503; those in flight are waited for.
+  let closing = false;
+  const inflight = new Set<FastifyRequest>();
+  let drained: (() => void) | undefined;
+  const done = (request: FastifyRequest): void => {
+    if (inflight.delete(request) && inflight.size === 0) drained?.();
+  };
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      return sendError(reply, 'shutting_down', 'the server is shutting down; retry against another instance or after it restarts');
+    }
+    inflight.add(request);
+  });
+  app.addHook('onResponse', async (request) => done(request));
+  app.addHook('onRequestAbort', async (request) => done(request));
+  app.addHook('onSend', async (_request, reply, payload) => {
+    // Responses finishing during shutdown close their connection, so the server can stop.
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
+  if (apiKey !== undefined) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (isPublicRoute(request.method, request.routeOptions.url)) return;
+      const h = request.headers.authorization;
+      const m = typeof h === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
+      if (m === null) {
+        reply.header('www-authenticate', 'Bearer');
+        return sendError(reply, 'unauthorized', `authorization: expected the header "Authorization: Bearer <key>" (the server has an API key), got ${h === undefined ? 'none' : 'another scheme'}`);
+      }
+      if (!sameKey(m[1]!, apiKey)) {
+        reply.header('www-authenticate', 'Bearer');
+        return sendError(reply, 'unauthorized', 'authorization: the bearer key is not the server\'s key');
+      }
+    });
+  }
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed: string[] = [];
+    for (const m of METHODS) {
+      if (m === request.method) continue;
+      try {
+        if (app.findRoute({ method: m, url: path }) !== null) allowed.push(m);
+      } catch { /* an undecodable path matches nothing */ }
+    }
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, 'method_not_allowed', `${path}: expected method ${allowed.join(' or ')}, got ${request.method}`);
+    }
+    return sendError(reply, 'not_found', `no route ${request.method} ${path}; /openapi.json lists the routes`);
+  });
+
+  app.get('/healthz', { schema: { summary: 'liveness: status, version, number of collections, uptime', tags: ['meta'] } }, () => ({
+    status: 'ok',
+    version: ctx.version,
+    collections: db.listCollections().length,
+    uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
+  }));
+  registerOpenApiRoute(app, routes, { version: ctx.version, secured: apiKey !== undefined, isPublic: isPublicRoute });
+  registerCollectionRoutes(app, ctx);
+  registerOpenAIRoutes(app, ctx);
+  registerProjectionRoutes(app, ctx);
+  registerExplorerRoutes(app, ctx);
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => (closed ??= (async () => {
+    closing = true;
+    const errors: unknown[] = [];
+    const step = async (f: () => Promise<void>): Promise<void> => { try { await f(); } catch (e) { errors.push(e); } };
+    // Stops accepting connections; resolves once every connection has ended (in-flight answers sent).
+    await step(() => app.close());
+    if (inflight.size > 0) await new Promise<void>((resolve) => { drained = resolve; });
+    await step(() => encoders.close());
+    await step(() => projections.close());
+    if (ownDb) await step(() => db.close());
+    if (errors.length > 0) throw errors[0] instanceof OmnivecError ? errors[0] : new OmnivecError('internal', `close: ${(errors[0] as Error)?.message ?? String(errors[0])}`);
+  })());
+
+  const listen = async (port = 8080, host = '127.0.0.1'): Promise<string> => {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`port: expected an integer from 0 to 65535, got ${String(port)}`);
+    return app.listen({ port, host });
+  };
+
+  return { app, ctx, listen, close };
+}
