@@ -1,3 +1,4 @@
+/* global fetch, localStorage, DOMException, URLSearchParams */
 // The server's JSON endpoints (docs/server.md), with the API key: sent as a bearer token when one
 // is kept, asked for when a call answers 401, then the call is sent again.
 

@@ -1,3 +1,4 @@
+/* global document, window, location, history, URL, URLSearchParams, Option, AbortController, DOMException, setTimeout, clearTimeout */
 // The explorer page: pick a collection, see its 2-D map coloured by a metadata field, search it,
 // read a point by hovering it and its neighbours by clicking it (docs/server.md, "The explorer").
 import { api, ApiError, onUnauthorized, storedKey, storeKey } from './api.js';

@@ -1,3 +1,4 @@
+/* global window, ResizeObserver, requestAnimationFrame */
 // The 2-D map on a canvas: every point drawn in one pass per colour (one path each), a uniform grid
 // over the data for hover and click hit-testing, pan by dragging and zoom with the wheel, frames
 // drawn on requestAnimationFrame only when something changed. Sized for 10,000+ points.
@@ -271,8 +272,8 @@ export class MapView {
     };
     dot(results);
     dot(neighbours);
-    ring(results, r + 4, '#f08c00', 2);
-    ring(neighbours, r + 3.5, '#14181f', 1.5);
+    ring(results, r + 4, '#14181f', 2);
+    ring(neighbours, r + 3.5, '#14181f', 1.25);
     if (picked >= 0) {
       dot([picked]);
       ring([picked], r + 6, '#d6336c', 2.5);

@@ -1,3 +1,4 @@
+/* global document */
 // DOM pieces of the page: the results list, the hover tooltip, the legend. Text goes in through
 // textContent only (records are user data).
 

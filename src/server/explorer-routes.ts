@@ -71,12 +71,14 @@ async function sendFile(request: FastifyRequest, reply: FastifyReply, file: stri
 export function registerExplorerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   void ctx;
   const root = EXPLORER_DIR;
-  app.get('/', (request, reply) => sendFile(request, reply, join(root, 'index.html'), 'index.html'));
+  const page = { schema: { summary: 'the explorer page (HTML)', tags: ['explorer'] } };
+  const hidden = { schema: { hide: true } };
+  app.get('/', page, (request, reply) => sendFile(request, reply, join(root, 'index.html'), 'index.html'));
   // The page lives at `/` only: its relative links (`explorer/app.js`, `api/…`) resolve from there.
   // The redirects are relative too, so a reverse proxy may mount the server under a prefix.
-  app.get('/explorer', (_request, reply) => reply.redirect('./', 302));
-  app.get('/explorer/', (_request, reply) => reply.redirect('../', 302));
-  app.get('/explorer/*', (request, reply) => {
+  app.get('/explorer', hidden, (_request, reply) => reply.redirect('./', 302));
+  app.get('/explorer/', hidden, (_request, reply) => reply.redirect('../', 302));
+  app.get('/explorer/*', { schema: { summary: "the explorer page's scripts and styles", tags: ['explorer'] } }, (request, reply) => {
     const relative = (request.params as { '*': string })['*'];
     if (relative === 'index.html') return reply.redirect('../', 302);
     const file = resolveExplorerFile(root, relative);
