@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { OmnivecError } from '../errors.js';
+import { openDatabase, type Database } from '../db/database.js';
+import { Random } from '../vector/random.js';
+import { createProjectionService } from '../viz/projection-service.js';
+import { registerProjectionRoutes, DOCUMENT_CHARS } from './projection-routes.js';
+import type { EncoderService, ServerContext } from './context.js';
+import { withTempDir } from '../../test/helpers/assertions.js';
+
+/**
+ * A minimal app: the projection routes plus an error handler mapping codes to statuses as the
+ * server's does (docs/server.md), so the route file is tested alone.
+ */
+function minimalApp(db: Database, dir: string): { app: FastifyInstance; ctx: ServerContext } {
+  const projections = createProjectionService({ db, dbDir: dir });
+  const ctx: ServerContext = { db, dbDir: dir, encoders: {} as EncoderService, projections, version: 'test', startedAt: Date.now() };
+  const app = Fastify();
+  const status: Record<string, number> = { invalid_argument: 400, not_found: 404, shutting_down: 503 };
+  app.setErrorHandler((err, _req, reply) => {
+    const e = err as Partial<OmnivecError> & { validation?: unknown };
+    const code = e instanceof OmnivecError ? e.code : e.validation !== undefined ? 'invalid_argument' : 'internal';
+    return reply.code(status[code] ?? 500).send({ error: { code, message: (err as Error).message } });
+  });
+  registerProjectionRoutes(app, ctx);
+  app.addHook('onClose', async () => { await projections.close(); });
+  return { app, ctx };
+}
+
+async function poll(app: FastifyInstance, url: string): Promise<{ codes: number[]; body: Record<string, unknown> }> {
+  const codes: number[] = [];
+  for (;;) {
+    const res = await app.inject({ method: 'GET', url });
+    codes.push(res.statusCode);
+    const body = res.json<Record<string, unknown>>();
+    if (res.statusCode !== 202) return { codes, body };
+    assert.equal(body.status, 'running');
+    assert.ok(typeof body.phase === 'string' && typeof body.progress === 'number' && body.progress >= 0 && body.progress <= 1);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+}
+
+test('GET /api/collections/:name/projection: 202 while running, 200 with the map, metadatas and cut documents; stale while recomputing', async () => {
+  await withTempDir('omnivec-projroute-', async (tmp) => {
+    const dir = join(tmp, 'db');
+    const db = await openDatabase(dir);
+    const { app } = minimalApp(db, dir);
+    try {
+      const rng = new Random(3);
+      const c = await db.createCollection({ name: 'docs', dim: 6 });
+      await c.add(Array.from({ length: 40 }, (_, i) => ({
+        id: `d${String(i).padStart(2, '0')}`, vector: Float32Array.from({ length: 6 }, () => rng.gaussian() + (i % 2) * 5),
+        document: i === 0 ? 'x'.repeat(1000) : `text ${i}`, metadata: { half: i % 2 },
+      })));
+      const url = '/api/collections/docs/projection?method=pca&sample=30&seed=7&include=documents,metadatas';
+      const { codes, body } = await poll(app, url);
+      assert.equal(codes[0], 202, 'the first call starts the computation');
+      assert.equal(codes.at(-1), 200);
+      assert.equal(body.status, 'done');
+      assert.equal(body.method, 'pca');
+      assert.equal(body.seq, c.seq);
+      assert.equal(body.count, 40);
+      const ids = body.ids as string[];
+      assert.deepEqual(ids, Array.from({ length: 30 }, (_, i) => `d${String(i).padStart(2, '0')}`));
+      const points = body.points as number[];
+      assert.equal(points.length, 60);
+      assert.ok(points.every((p) => typeof p === 'number' && Number.isFinite(p)));
+      const docs = body.documents as string[];
+      assert.equal(docs[0]!.length, DOCUMENT_CHARS);
+      assert.equal(docs[5], 'text 5');
+      assert.deepEqual((body.metadatas as unknown[])[3], { half: 1 });
+
+      // Cached: 200 at once; without include, no documents or metadatas.
+      const again = await app.inject({ method: 'GET', url: '/api/collections/docs/projection?method=pca&sample=30&seed=7' });
+      assert.equal(again.statusCode, 200);
+      assert.equal(again.json<Record<string, unknown>>().documents, undefined);
+      assert.deepEqual(again.json<Record<string, unknown>>().points, points);
+
+      // A write: 202 with the old map marked stale, then the new map.
+      await c.upsert([{ id: 'd00', vector: new Float32Array(6).fill(3), document: 'changed' }]);
+      const stale = await app.inject({ method: 'GET', url });
+      assert.equal(stale.statusCode, 202);
+      const sb = stale.json<Record<string, unknown>>();
+      assert.equal(sb.stale, true);
+      assert.deepEqual(sb.points, points);
+      assert.equal((sb.documents as string[])[0], 'changed', 'documents are read now, beside the old points');
+      const next = await poll(app, url);
+      assert.equal(next.body.seq, c.seq);
+      assert.notDeepEqual(next.body.points, points);
+
+      // Errors.
+      const missing = await app.inject({ method: 'GET', url: '/api/collections/nope/projection' });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json<{ error: { code: string } }>().error.code, 'not_found');
+      for (const q of ['method=mds', 'sample=2', 'seed=-1', 'include=vectors', 'method=tsne&sample=20000']) {
+        const bad = await app.inject({ method: 'GET', url: `/api/collections/docs/projection?${q}` });
+        assert.equal(bad.statusCode, 400, q);
+        assert.equal(bad.json<{ error: { code: string } }>().error.code, 'invalid_argument', q);
+      }
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+});
