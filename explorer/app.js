@@ -125,6 +125,9 @@ async function selectCollection(name) {
   state.sample = Number(el.sample.value);
   state.encoder = null;
   setUrl();
+  // The previous collection's map must not land on this one.
+  mapAbort?.abort();
+  Object.assign(state.map, { status: 'loading', phase: '', progress: 0, stale: false, count: 0, ids: [] });
   clearResults();
   points = { ids: [], index: new Map(), metadatas: [], documents: [] };
   map.setPoints(new Float32Array(0), 0);
@@ -334,6 +337,12 @@ window.omnivecExplorer = Object.freeze({
   pointScreenPosition(id) {
     const i = points.index.get(id);
     return i === undefined ? null : map.clientPosition(i);
+  },
+  /** The ids the map marks: the picked point, its neighbours (lines), search results (rings), the hovered point. */
+  marks() {
+    const m = map.marks;
+    const id = (i) => (i >= 0 ? points.ids[i] : null);
+    return { picked: id(m.picked), hovered: id(m.hovered), neighbours: m.neighbours.map(id), results: m.results.map(id) };
   },
 });
 

@@ -104,6 +104,12 @@ export class MapView {
     this.redraw();
   }
 
+  /** The point indices marked (drawn from the next frame on). */
+  get marks() {
+    const { picked, hovered, neighbours, results } = this.#marks;
+    return { picked, hovered, neighbours: [...neighbours], results: [...results] };
+  }
+
   fit() {
     const { minX, maxX, minY, maxY } = this.#bounds;
     const w = Math.max(1, this.#width - 2 * PAD_PX), h = Math.max(1, this.#height - 2 * PAD_PX);

@@ -1,0 +1,198 @@
+/**
+ * The explorer page in a real browser (Debian's chromium through playwright-core), against a real
+ * server on a temporary database: four topics of synthetic sentences embedded by a tiny ONNX model
+ * served as encoder "tiny". The test drives the page as a user does (selects, typing, the mouse on
+ * the canvas) and checks what it shows against what the API answers for the same questions.
+ * Skipped, saying why, when /usr/bin/chromium is absent (.ci/run installs it).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createServer, type OmnivecServer } from '../src/server/app.js';
+import { openDatabase } from '../src/db/database.js';
+import { createTopicCollection, topicRecords, writeTopicModel } from './helpers/topic-collection.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SKIP = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does) to run the explorer's browser test`;
+const SCREENSHOT = join('test-output', 'explorer.png');
+const RECORDS = 400;
+
+interface Hit { id: string; score: number }
+interface QueryAnswer { ids: string[]; scores: number[]; metadatas: { topic: string }[] }
+/** The page's test hook (explorer/app.js). */
+interface Hook {
+  state: {
+    collection: string; encoder: string | null; error: { code: string; message: string } | null;
+    map: { status: string; count: number; ids: string[] };
+    results: { kind: string; query: string; mode: string; ids: string[]; scores: number[] };
+    pickedId: string | null;
+  };
+  pointScreenPosition(id: string): { x: number; y: number } | null;
+  marks(): { picked: string | null; neighbours: string[]; results: string[] };
+}
+declare const window: { omnivecExplorer: Hook };
+declare const document: { querySelector(s: string): unknown };
+
+function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+async function api(base: string, path: string, body?: unknown, key?: string): Promise<unknown> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (key !== undefined) headers.authorization = `Bearer ${key}`;
+  const r = await fetch(new URL(path, base), { method: body === undefined ? 'GET' : 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await r.json();
+  assert.equal(r.status, 200, `${path}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+const hook = (page: Page): Promise<Hook['state']> => page.evaluate(() => window.omnivecExplorer.state);
+
+/** The results list as shown: ids and the full-precision scores the items carry. */
+async function shownResults(page: Page): Promise<Hit[]> {
+  return page.$$eval('[data-testid=result]', (items) => items.map((li) => ({ id: li.getAttribute('data-id')!, score: Number(li.getAttribute('data-score')) })));
+}
+
+/** Pixels of the map that are not the white background, and how many distinct colours they have. */
+function canvasInk(page: Page): Promise<{ inked: number; colours: number; width: number; cssWidth: number }> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector('[data-testid=map-canvas]') as {
+      width: number; height: number; clientWidth: number;
+      getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+    };
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    let inked = 0;
+    const colours = new Set<number>();
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i] === 255 && data[i + 1] === 255 && data[i + 2] === 255) continue;
+      inked++;
+      // Quantised, so anti-aliased edges do not count as colours of their own.
+      colours.add(((data[i]! >> 5) << 6) | ((data[i + 1]! >> 5) << 3) | (data[i + 2]! >> 5));
+    }
+    return { inked, colours: colours.size, width: canvas.width, cssWidth: canvas.clientWidth };
+  });
+}
+
+/** A mapped point with no other point within `clearance` CSS px, so the pointer lands on it alone. */
+async function isolatedPoint(page: Page, ids: readonly string[], clearance: number, skip: ReadonlySet<string> = new Set()): Promise<{ id: string; x: number; y: number }> {
+  const pos = await page.evaluate((all) => all.map((id) => window.omnivecExplorer.pointScreenPosition(id)), [...ids]);
+  let best: { id: string; x: number; y: number; gap: number } | undefined;
+  for (let i = 0; i < ids.length; i++) {
+    const p = pos[i];
+    if (p === null || skip.has(ids[i]!)) continue;
+    let gap = Infinity;
+    for (let j = 0; j < ids.length; j++) {
+      const q = pos[j];
+      if (j !== i && q !== null) gap = Math.min(gap, Math.hypot(p!.x - q.x, p!.y - q.y));
+    }
+    if (best === undefined || gap > best.gap) best = { id: ids[i]!, x: p!.x, y: p!.y, gap };
+  }
+  assert.ok(best !== undefined && best.gap >= clearance, `no point stands ${clearance} px clear of the others (best ${best?.gap.toFixed(1)} px)`);
+  return best;
+}
+
+test('explorer: pick a collection, map with progress, search, hover, click for neighbours (chromium)', { skip: SKIP, timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnivec-explorer-'));
+  const modelDir = join(dir, 'model');
+  const dbDir = join(dir, 'db');
+  let server: OmnivecServer | undefined;
+  let browser: Browser | undefined;
+  try {
+    await writeTopicModel(modelDir);
+    await createTopicCollection(dbDir, modelDir, { count: RECORDS });
+    // A second, smaller collection listed first, so choosing "topics" is a real choice.
+    const db = await openDatabase(dbDir);
+    const a = await db.createCollection({ name: 'aaa-small', dim: 3 });
+    await a.add({ ids: ['p', 'q', 'r', 's'], vectors: [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]] });
+    await db.close();
+
+    server = await createServer({ db: dbDir, encoders: { tiny: modelDir } });
+    const base = await server.listen(0);
+    browser = await launch();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 2 });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const projectionAnswers: number[] = [];
+    page.on('response', (r) => { if (r.url().includes('/projection?')) projectionAnswers.push(r.status()); });
+
+    // 1. Load, pick the collection (the page opened the first one listed), UMAP.
+    await page.goto(base);
+    await page.waitForFunction(() => window.omnivecExplorer?.state.collection === 'aaa-small');
+    await page.selectOption('[data-testid=method-select]', 'umap');
+    await page.selectOption('[data-testid=collection-select]', 'topics');
+    // The map: the progress bar with a phase while the server answers 202, then the points.
+    await page.locator('[data-testid=progress]').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await page.locator('[data-testid=progress-phase]').innerText(), /\S+ · \d+%/);
+    await page.waitForFunction(() => window.omnivecExplorer.state.map.status === 'done' && window.omnivecExplorer.state.map.count > 0, null, { timeout: 30_000 });
+    await page.locator('[data-testid=progress]').waitFor({ state: 'hidden' });
+    assert.ok(projectionAnswers.includes(202), `projection answers: ${projectionAnswers.join(', ')}`);
+    assert.equal(projectionAnswers.at(-1), 200);
+    let state = await hook(page);
+    assert.equal(state.collection, 'topics');
+    assert.equal(state.map.count, RECORDS);
+    assert.ok(new URL(page.url()).searchParams.get('collection') === 'topics', page.url());
+    // Drawn at the device pixel ratio, coloured by topic (the field the page picks), with a legend.
+    await page.waitForTimeout(100);
+    const ink = await canvasInk(page);
+    assert.equal(ink.width, ink.cssWidth * 2, 'canvas backing store at devicePixelRatio 2');
+    assert.ok(ink.inked > RECORDS * 20, `only ${ink.inked} inked pixels`);
+    assert.ok(ink.colours >= 4, `${ink.colours} colours on the map`);
+    assert.equal(await page.locator('[data-testid=color-select]').inputValue(), 'topic');
+    assert.deepEqual((await page.locator('[data-testid=legend-item]').allInnerTexts()).map((t) => t.split(/\s+/)[0]).sort(), ['cooking', 'football', 'music', 'space']);
+
+    // 2. Search: text through the collection's encoder; the list equals the API's answer.
+    assert.equal(state.encoder, 'tiny', 'the collection is bound to the served encoder "tiny"');
+    const question = 'rocket orbit galaxy';
+    await page.fill('[data-testid=search-input]', question);
+    await page.press('[data-testid=search-input]', 'Enter');
+    await page.waitForFunction((q) => window.omnivecExplorer.state.results.kind === 'search' && window.omnivecExplorer.state.results.query === q, question);
+    const expected = await api(base, 'api/collections/topics/query', { text: question, k: 10, include: ['metadatas'] }) as QueryAnswer;
+    const shown = await shownResults(page);
+    assert.deepEqual(shown.map((h) => h.id), expected.ids);
+    assert.deepEqual(shown.map((h) => h.score), expected.scores);
+    assert.ok(expected.metadatas.every((m) => m.topic === 'space'), 'a space question finds space sentences');
+    assert.deepEqual((await page.evaluate(() => window.omnivecExplorer.marks())).results.sort(), [...expected.ids].sort(), 'search hits ringed on the map');
+
+    // 3. Hover a point standing clear of the others: the tooltip shows its record.
+    const records = topicRecords(RECORDS);
+    const target = await isolatedPoint(page, state.map.ids, 8);
+    await page.mouse.move(target.x, target.y);
+    await page.locator('[data-testid=tooltip]').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('[data-testid=tooltip-id]').innerText(), target.id);
+    const doc = records.documents[records.ids.indexOf(target.id)]!;
+    assert.ok((await page.locator('[data-testid=tooltip]').innerText()).includes(doc.slice(0, 30)), 'tooltip shows the document');
+
+    // 4. Click it: its neighbours from the API, listed and marked (rings and lines to it).
+    await page.mouse.click(target.x, target.y);
+    await page.waitForFunction((id) => window.omnivecExplorer.state.results.kind === 'neighbours' && window.omnivecExplorer.state.results.query === id
+      && document.querySelector('[data-testid=result]') !== null, target.id);
+    const neighbours = await api(base, 'api/collections/topics/query', { id: target.id, k: 10, include: ['metadatas'] }) as QueryAnswer;
+    const listed = await shownResults(page);
+    assert.deepEqual(listed.map((h) => h.id), neighbours.ids);
+    assert.deepEqual(listed.map((h) => h.score), neighbours.scores);
+    assert.ok(!neighbours.ids.includes(target.id));
+    const marks = await page.evaluate(() => window.omnivecExplorer.marks());
+    assert.equal(marks.picked, target.id);
+    assert.deepEqual([...marks.neighbours].sort(), [...neighbours.ids].sort());
+    assert.deepEqual(marks.results, [], 'the search rings gave way to the neighbours');
+    state = await hook(page);
+    assert.equal(state.error, null);
+
+    mkdirSync('test-output', { recursive: true });
+    await page.mouse.move(target.x, target.y);
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: SCREENSHOT });
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
