@@ -114,6 +114,8 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     // Our own 503 (in the documented error shape) comes from the first onRequest hook.
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
+    // A URL that does not decode (`%E0%A4%A`) fails before routing, outside the error handler.
+    frameworkErrors: (error, _request, reply) => sendError(reply, 'invalid_argument', `url: ${error.message}`),
   });
   const log = (err: unknown, request: FastifyRequest): void => {
     if (logger !== false) request.log.error({ err }, `${request.method} ${request.url}`);
