@@ -5,7 +5,7 @@ import { createTextEncoder, type EncodeOptions } from './onnx/text-encoder.js';
 import { locateModel } from './onnx/model-folder.js';
 import { createRemoteEncoder } from './remote/index.js';
 import { createImageEncoder } from './image/index.js';
-import { createClip } from './clip/index.js';
+import { createClip, type Clip } from './clip/index.js';
 
 /**
  * Opens whatever a model folder holds — a text encoder, an image encoder, or CLIP's two towers —
@@ -25,6 +25,8 @@ export interface AnyEncoder {
   kind: EncoderKind;
   text?: SomeEncoder<string>;
   image?: SomeEncoder<string | Buffer | Uint8Array>;
+  /** CLIP's two towers and tokenizer (kind 'clip'). */
+  clip?: Clip;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,8 @@ export interface OpenEncoderOptions {
   baseURL?: string;
   /** `openai:MODEL`: the checkpoint file (docs/remote.md). */
   checkpoint?: string;
+  /** The model name the specs record (default: the folder's name, or the hub id). */
+  name?: string;
 }
 
 export function detectKind(dir: string): EncoderKind {
@@ -72,7 +76,9 @@ export async function openEncoder(model: string, options: OpenEncoderOptions = {
     });
     return { kind: 'remote', text: remote, close: () => remote.close() };
   }
-  const { path, name } = await locateModel(model, { allowNetwork: options.allowNetwork });
+  const located = await locateModel(model, { allowNetwork: options.allowNetwork });
+  const path = located.path;
+  const name = options.name ?? located.name;
   const kind = path.endsWith('.onnx') ? 'image' : detectKind(path);
   if (kind === 'text') {
     const text = await createTextEncoder(path, { ...options, name });
@@ -80,7 +86,7 @@ export async function openEncoder(model: string, options: OpenEncoderOptions = {
   }
   if (kind === 'clip') {
     const clip = await createClip(path, { threads: options.threads, batchSize: options.batchSize, dimensions: options.dimensions, forceDimensions: options.forceDimensions, name });
-    return { kind, text: clip.text, image: clip.image, close: () => clip.close() };
+    return { kind, text: clip.text, image: clip.image, clip, close: () => clip.close() };
   }
   const image = await createImageEncoder(path, {
     threads: options.threads, batchSize: options.batchSize, dimensions: options.dimensions, forceDimensions: options.forceDimensions, name,
