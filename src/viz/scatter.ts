@@ -16,7 +16,7 @@ export interface ScatterOptions {
 }
 
 /** Tableau 10, then darker and lighter variants for more labels. */
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
+export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
   '#1f3b5c', '#8a4a0f', '#7c1f21', '#2e6461', '#2b5a24', '#8a7217', '#5b3a55', '#b04a57', '#4c3526', '#6b635f'];
 
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
