@@ -120,12 +120,21 @@ async function writeVectors(path: string, records: ImportRecord[], dim: number, 
   out.line(`wrote ${records.length} ${dim}-d ${what} to ${path}`);
 }
 
+/** The absolute path of a local --model (recorded as the spec's `source`); undefined for a hub id or a remote API. */
+function modelSource(model: string): string | undefined {
+  if (model.startsWith('openai:')) return undefined;
+  const p = resolve(model);
+  return existsSync(p) ? p : undefined;
+}
+
 /**
  * The --into step: opens the collection (created with the model as its encoder when missing; a
  * different dimension is refused), upserts the records and reports. `kinds` names what the
- * records carry, e.g. "dense, sparse and multi-vector".
+ * records carry, e.g. "dense, sparse and multi-vector". A collection it creates records the model
+ * folder's absolute path as the spec's `source`, so `omnivec serve` can open the encoder to answer
+ * text queries (docs/server.md, "Served encoders"); only `model` is compared with records'.
  */
-async function storeInto(dir: string, name: string, records: readonly object[], model: { dim: number; spec: EncoderSpec }, metric: string | undefined,
+async function storeInto(dir: string, name: string, records: readonly object[], model: { dim: number; spec: EncoderSpec; source?: string }, metric: string | undefined,
   out: Out, kinds?: { created: string; stored: string }): Promise<void> {
   const db = await openDatabase(dir);
   try {
@@ -134,7 +143,8 @@ async function storeInto(dir: string, name: string, records: readonly object[], 
       c = db.getCollection(name);
       if (c.dim !== model.dim) throw new OmnivecError('dimension_mismatch', `--into ${name}: the collection holds ${c.dim}-d vectors, the model gives ${model.dim}-d`);
     } else {
-      c = await db.createCollection({ name, dim: model.dim, metric: (metric ?? 'cosine') as 'cosine', encoder: model.spec });
+      const encoder = model.source === undefined ? model.spec : { ...model.spec, source: model.source };
+      c = await db.createCollection({ name, dim: model.dim, metric: (metric ?? 'cosine') as 'cosine', encoder });
       out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, encoder ${model.spec.model}${kinds === undefined ? '' : `; ${kinds.created}`})`);
     }
     const n = await c.upsert(records as RecordInput[]);
@@ -165,7 +175,7 @@ async function cmdEmbedM3(dbDirOf: () => string, o: EmbedOpts, out: Out): Promis
       const dense = full.map((r) => ({ id: r.id, vector: r.vector, document: r.document, metadata: r.metadata }));
       await writeVectors(o.output, dense, m3.dim, 'dense vectors', out);
     }
-    await storeInto(dbDirOf(), o.into, full, m3, o.metric, out, { created: 'dense, sparse and multi-vector', stored: 'records (dense, sparse, multi-vector)' });
+    await storeInto(dbDirOf(), o.into, full, { dim: m3.dim, spec: m3.spec, source: modelSource(where.path) }, o.metric, out, { created: 'dense, sparse and multi-vector', stored: 'records (dense, sparse, multi-vector)' });
   } finally {
     await m3.close();
   }
@@ -212,7 +222,7 @@ export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): P
     }));
     if (o.output !== undefined) await writeVectors(o.output, records, dim, 'vectors', out);
     if (truncated > 0) out.line(`note: ${truncated} text(s) were longer than ${spec.maxLength as number} tokens and were truncated`);
-    if (o.into !== undefined) await storeInto(dbDirOf(), o.into, records, { dim, spec }, o.metric, out);
+    if (o.into !== undefined) await storeInto(dbDirOf(), o.into, records, { dim, spec, source: modelSource(o.model) }, o.metric, out);
   } finally {
     await enc.close();
   }

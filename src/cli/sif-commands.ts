@@ -13,7 +13,10 @@ import { trainWord2Vec } from '../encoders/word2vec/trainer.js';
 import { averageEncoder, fitSif, DEFAULT_A, type CountsSource, type SifModel } from '../encoders/sif/sif.js';
 import { loadSif, readTextLines, saveSif } from '../encoders/sif/files.js';
 import { STS_SPLITS, evaluateSts, readSts, stsFile, type StsResult, type StsSplit } from '../encoders/sif/sts.js';
-import { int, type Out } from './db-commands.js';
+import { openDatabase } from '../db/database.js';
+import type { RecordInput } from '../db/records.js';
+import { storedModelDir } from '../encoders/stored-models.js';
+import { dbDir, int, type Out } from './db-commands.js';
 import { Progress } from './progress.js';
 
 function num(name: string, v: string | undefined, min: number, minOpen: boolean): number | undefined {
@@ -155,13 +158,17 @@ async function existingSplits(dir: string): Promise<string[]> {
 }
 
 export interface TrainSifOpts {
-  input: string; output: string; vectors?: string; vectorsFormat?: string; counts?: string; reference?: boolean;
+  input: string; output?: string; into?: string; metric?: string; vectors?: string; vectorsFormat?: string; counts?: string; reference?: boolean;
   dim?: string; epochs?: string; window?: string; minCount?: string; model?: string; threads?: string; seed?: string;
   a?: string; components?: string; frequencies?: string; normalizeWords?: boolean; tokenizer?: string; json?: boolean;
 }
 
 /** `omnivec train sif`: word vectors (loaded, or trained with Word2Vec on the input), then SIF fitted on the input. */
-export async function cmdTrainSif(o: TrainSifOpts, out: Out): Promise<SifModel> {
+export async function cmdTrainSif(o: TrainSifOpts, out: Out, db?: string): Promise<SifModel> {
+  if (o.output === undefined && o.into === undefined) {
+    throw new OmnivecError('invalid_argument', '--output or --into: say where the model goes (a folder, or the database with a collection bound to it)');
+  }
+  if (o.into === undefined && o.metric !== undefined) throw new OmnivecError('invalid_argument', '--metric: applies to the collection --into creates, but no --into was given');
   const a = num('--a', o.a, 0, true) ?? DEFAULT_A;
   const components = int('--components', o.components, 0, 10_000) ?? 1;
   const frequencies = frequenciesArg(o.frequencies);
@@ -190,16 +197,101 @@ export async function cmdTrainSif(o: TrainSifOpts, out: Out): Promise<SifModel> 
     w2v = { options: m.options, stats: { ...m.stats, epochs: m.stats.epochs.length } };
   }
   const model = await fitSif(kv, readTextLines(o.input), { a, components, tokenizer, counts: frequencies, normalizeWords: o.normalizeWords === true });
-  await saveSif(model, o.output, o.reference === true ? { vectors: { path: resolve(o.vectors!), format: o.vectorsFormat as never } } : {});
+  const save = o.reference === true ? { vectors: { path: resolve(o.vectors!), format: o.vectorsFormat as never } } : {};
+  if (o.output !== undefined) await saveSif(model, o.output, save);
+  const into = o.into === undefined ? undefined : await storeSifInto(dbDir(db), o.into, model, o.input, o.metric, save);
   if (o.json === true) {
-    out.json({ output: o.output, model: model.toJSON(), spec: model.spec(), word2vec: w2v });
+    out.json({ output: o.output ?? null, model: model.toJSON(), spec: model.spec(), word2vec: w2v, into: into ?? null });
   } else {
     if (w2v !== null) out.line(`word2vec: ${kv.size.toLocaleString('en-US')} words × ${kv.dim} trained on ${o.input}`);
     else out.line(`word vectors: ${kv.size.toLocaleString('en-US')} words × ${kv.dim} from ${o.vectors}`);
     out.line(`SIF ${fitSummary(model)}`);
-    out.line(`saved to ${o.output} (model ${model.spec().model})`);
+    if (o.output !== undefined) out.line(`saved to ${o.output} (model ${model.spec().model})`);
+    if (into !== undefined) {
+      out.line(`saved to ${into.modelDir} (model ${model.spec().model}, served by omnivec serve under that name)`);
+      out.line(`${into.created ? 'created' : into.replaced ? 'replaced' : 'refreshed'} ${o.into} (${model.dim}-d, ${into.metric}, encoder ${model.spec().model}); ` +
+        `stored ${into.stored} sentences${into.zero > 0 ? `, left out ${into.zero} without a known word` : ''}; ${into.count} records now`);
+    }
   }
   return model;
+}
+
+export interface SifIntoReport {
+  modelDir: string;
+  collection: string;
+  metric: string;
+  created: boolean;
+  /** The collection was bound to another SIF model and was rebuilt for this one. */
+  replaced: boolean;
+  stored: number;
+  /** Non-empty lines without a known word (a zero vector: not stored, it has no direction). */
+  zero: number;
+  count: number;
+}
+
+/**
+ * `train sif --into`: the model saved in the database (`DIR/models/<name>/`, docs/server.md) and
+ * the input's sentences stored in a collection bound to the model's spec, ids `line-N` (N the
+ * line number; empty lines skipped). A collection bound to another SIF model is rebuilt (its
+ * vectors came from a model this run replaces); one bound to anything else is refused.
+ */
+async function storeSifInto(dir: string, name: string, model: SifModel, input: string, metric: string | undefined, save: Parameters<typeof saveSif>[2]): Promise<SifIntoReport> {
+  const spec = model.asEncoder().spec;
+  const db = await openDatabase(dir);
+  try {
+    let created = false;
+    let replaced = false;
+    if (db.hasCollection(name)) {
+      const c = db.getCollection(name);
+      const bound = c.encoder;
+      if (bound?.model !== spec.model) {
+        if (bound === null || (bound.kind !== 'sif' && bound.kind !== 'average')) {
+          throw new OmnivecError('already_exists', `--into ${name}: the collection exists and is bound to ${bound === null ? 'no encoder' : `the encoder "${bound.model}"`}, not a SIF model; choose another name or drop it`);
+        }
+        if (metric !== undefined && metric !== c.metric) throw new OmnivecError('invalid_argument', `--metric: ${name} is rebuilt with its own metric ${c.metric}, got ${metric}`);
+        metric = c.metric;
+        await db.dropCollection(name);
+        replaced = true;
+      } else if (metric !== undefined && metric !== c.metric) {
+        throw new OmnivecError('invalid_argument', `--metric: ${name} exists with metric ${c.metric}, got ${metric}`);
+      }
+    }
+    if (!db.hasCollection(name)) {
+      await db.createCollection({ name, dim: model.dim, metric: (metric ?? 'cosine') as 'cosine', encoder: spec });
+      created = !replaced;
+    }
+    const c = db.getCollection(name);
+    const modelDir = storedModelDir(dir, spec.model);
+    await saveSif(model, modelDir, save);
+    let stored = 0;
+    let zero = 0;
+    async function* records(): AsyncGenerator<RecordInput> {
+      let batch: { line: number; text: string }[] = [];
+      const flush = function* (): Generator<RecordInput> {
+        const vectors = model.encode(batch.map((b) => b.text));
+        for (let i = 0; i < batch.length; i++) {
+          const v = vectors[i]!;
+          if (!v.some((x) => x !== 0)) { zero++; continue; }
+          stored++;
+          yield { id: `line-${batch[i]!.line}`, vector: v, document: batch[i]!.text, metadata: { line: batch[i]!.line } };
+        }
+        batch = [];
+      };
+      let line = 0;
+      for await (const text of readTextLines(input)) {
+        line++;
+        if (text.trim() === '') continue;
+        batch.push({ line, text });
+        if (batch.length === 1024) yield* flush();
+      }
+      yield* flush();
+    }
+    await c.upsert(records());
+    await c.flush();
+    return { modelDir, collection: name, metric: c.metric, created, replaced, stored, zero, count: c.count() };
+  } finally {
+    await db.close();
+  }
 }
 
 /**
@@ -209,7 +301,9 @@ export async function cmdTrainSif(o: TrainSifOpts, out: Out): Promise<SifModel> 
 export function registerSifCommands(trainCommand: Command, evalCommand: Command, out: Out): void {
   trainCommand.command('sif').description('SIF sentence embeddings: word vectors (given, or Word2Vec trained on the input), weights and principal component fitted on the input')
     .requiredOption('--input <file>', 'text, one sentence a line (.gz read through gunzip)')
-    .requiredOption('--output <dir>', 'the model folder to write (sif.json, weights.f32, vectors.bin)')
+    .option('--output <dir>', 'the model folder to write (sif.json, weights.f32, vectors.bin)')
+    .option('--into <collection>', 'save the model in the database (DIR/models/) and store the input sentences in this collection, bound to the model (omnivec serve encodes its text queries)')
+    .option('--metric <m>', 'with --into: metric of a collection it creates (cosine, ip, l2; default cosine)')
     .option('--vectors <file>', 'word vectors (word2vec text / binary, fastText .vec); default: train Word2Vec on the input')
     .option('--vectors-format <format>', 'auto | word2vec | word2vec-binary | fasttext (default auto)')
     .option('--counts <file>', 'with --vectors: their vocabulary counts (word count a line), for p(w)')
@@ -227,7 +321,7 @@ export function registerSifCommands(trainCommand: Command, evalCommand: Command,
     .option('--normalize-words', 'average unit-length word vectors')
     .option('--tokenizer <spec>', 'words | whitespace | a JSON spec (default words)')
     .option('--json', 'print JSON')
-    .action(async (o: TrainSifOpts) => { await cmdTrainSif(o, out); });
+    .action(async (o: TrainSifOpts) => { await cmdTrainSif(o, out, trainCommand.parent?.opts<{ db?: string }>().db); });
 
   evalCommand.command('sts').description('STS Benchmark: Spearman and Pearson of cosine vs gold, SIF beside the plain average of the same word vectors')
     .requiredOption('--data <dir|file>', 'the STS-B folder (sts-train/dev/test.csv) or one file')
