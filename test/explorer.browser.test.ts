@@ -185,9 +185,53 @@ test('explorer: pick a collection, map with progress, search, hover, click for n
     state = await hook(page);
     assert.equal(state.error, null);
 
-    mkdirSync('test-output', { recursive: true });
+    // 5. Zoom with the wheel about the pointer (the point under it stays put, its neighbours spread
+    // out), then drag to pan: the map moves with the pointer and the drag picks nothing.
+    const at = (id: string): Promise<{ x: number; y: number } | null> => page.evaluate((i) => window.omnivecExplorer.pointScreenPosition(i), id);
+    const far = neighbours.ids[neighbours.ids.length - 1]!;
+    const before = (await at(far))!;
     await page.mouse.move(target.x, target.y);
-    await page.waitForTimeout(150);
+    // Two wheel turns (chromium scales deltaY by 1 / devicePixelRatio): the spread more than doubles.
+    await page.mouse.wheel(0, -800);
+    await page.mouse.wheel(0, -800);
+    const spread = Math.hypot(before.x - target.x, before.y - target.y);
+    await page.waitForFunction(([a, b, d]) => {
+      const p = window.omnivecExplorer.pointScreenPosition(a as string), q = window.omnivecExplorer.pointScreenPosition(b as string);
+      return p !== null && q !== null && Math.hypot(p.x - q.x, p.y - q.y) > 2 * (d as number);
+    }, [target.id, far, spread]);
+    await page.waitForTimeout(100);
+    // Zoom keeps the data point under the pointer fixed: every point moves away from the pointer
+    // by the zoom factor (chromium reports whole CSS pixels, so the pointer is at the moved-to pixel).
+    const mouse = { x: Math.floor(target.x), y: Math.floor(target.y) };
+    const zoomed = (await at(target.id))!;
+    const after = (await at(far))!;
+    const k = Math.hypot(after.x - zoomed.x, after.y - zoomed.y) / spread;
+    for (const [p0, p1] of [[target, zoomed], [before, after]] as const) {
+      const expect = { x: mouse.x + (p0.x - mouse.x) * k, y: mouse.y + (p0.y - mouse.y) * k };
+      assert.ok(Math.hypot(p1.x - expect.x, p1.y - expect.y) < 0.5, `zoom ×${k.toFixed(2)} about the pointer: ${JSON.stringify({ p0, p1, expect })}`);
+    }
+    await page.mouse.move(zoomed.x, zoomed.y);
+    await page.mouse.down();
+    await page.mouse.move(zoomed.x + 60, zoomed.y + 30, { steps: 6 });
+    await page.mouse.move(zoomed.x + 120, zoomed.y + 60, { steps: 6 });
+    await page.mouse.up();
+    const panned = (await at(target.id))!;
+    assert.ok(Math.abs(panned.x - zoomed.x - 120) < 1 && Math.abs(panned.y - zoomed.y - 60) < 1, `panned to ${JSON.stringify(panned)}`);
+    assert.equal((await hook(page)).pickedId, target.id, 'a drag is not a click');
+
+    // For the picture: the picked point dragged to the middle of the map, zoomed out a notch.
+    const box = (await page.locator('[data-testid=map-canvas]').boundingBox())!;
+    const centre = { x: Math.floor(box.x + box.width / 2), y: Math.floor(box.y + box.height / 2) };
+    await page.mouse.move(Math.floor(panned.x), Math.floor(panned.y));
+    await page.mouse.down();
+    await page.mouse.move(centre.x, centre.y, { steps: 8 });
+    await page.mouse.up();
+    await page.mouse.wheel(0, 500);
+
+    mkdirSync('test-output', { recursive: true });
+    await page.mouse.move(5, 5);
+    await page.locator('[data-testid=tooltip]').waitFor({ state: 'hidden' });
+    await page.waitForTimeout(100);
     await page.screenshot({ path: SCREENSHOT });
     assert.deepEqual(pageErrors, []);
   } finally {
