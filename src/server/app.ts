@@ -141,13 +141,13 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     }
     inflight.add(request);
   });
-  app.addHook('onResponse', async (request) => done(request));
-  app.addHook('onRequestAbort', async (request) => done(request));
-  app.addHook('onSend', async (_request, reply, payload) => {
-    // Responses finishing during shutdown close their connection, so the server can stop.
-    if (closing) reply.header('connection', 'close');
-    return payload;
+  app.addHook('onResponse', async (request) => {
+    done(request);
+    // During shutdown a keep-alive connection that has nothing more to answer is closed, so the
+    // server can stop; one with a request queued behind (pipelined) answers it (503) first.
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
+  app.addHook('onRequestAbort', async (request) => done(request));
 
   if (apiKey !== undefined) {
     app.addHook('onRequest', async (request, reply) => {
