@@ -75,7 +75,13 @@ function startWorker(init: WorkerInit): Worker {
   const entry = new URL(`./encoder-worker${ext}`, here).href;
   const workerData = { omnivecEncoder: init };
   if (ext === '.js') return new Worker(new URL(entry), { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
+  let tsx: string;
+  try {
+    tsx = import.meta.resolve('tsx/esm/api');
+  } catch {
+    // Another TypeScript runtime (Node's own type stripping applies to workers too).
+    return new Worker(new URL(entry), { workerData });
+  }
   const boot = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`;
   return new Worker(boot, { eval: true, workerData });
 }
