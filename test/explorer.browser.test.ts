@@ -5,7 +5,7 @@
  * the canvas) and checks what it shows against what the API answers for the same questions.
  * Skipped, saying why, when /usr/bin/chromium is absent (.ci/run installs it).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,21 +98,42 @@ async function isolatedPoint(page: Page, ids: readonly string[], clearance: numb
   return best;
 }
 
+
+interface Fixture { dir: string; dbDir: string; modelDir: string }
+let built: Promise<Fixture> | undefined;
+
+/**
+ * The database both tests serve (one server at a time: the writer lock): "topics", bound to the
+ * tiny model, and a smaller collection listed before it, so choosing "topics" is a real choice.
+ */
+function fixture(): Promise<Fixture> {
+  built ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'omnivec-explorer-'));
+    const modelDir = join(dir, 'model');
+    const dbDir = join(dir, 'db');
+    await writeTopicModel(modelDir);
+    await createTopicCollection(dbDir, modelDir, { count: RECORDS });
+    const db = await openDatabase(dbDir);
+    try {
+      const a = await db.createCollection({ name: 'aaa-small', dim: 3 });
+      await a.add({ ids: ['p', 'q', 'r', 's'], vectors: [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]] });
+    } finally {
+      await db.close();
+    }
+    return { dir, dbDir, modelDir };
+  })();
+  return built;
+}
+
+after(async () => {
+  if (built !== undefined) rmSync((await built).dir, { recursive: true, force: true });
+});
+
 test('explorer: pick a collection, map with progress, search, hover, click for neighbours (chromium)', { skip: SKIP, timeout: 90_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-explorer-'));
-  const modelDir = join(dir, 'model');
-  const dbDir = join(dir, 'db');
   let server: OmnivecServer | undefined;
   let browser: Browser | undefined;
   try {
-    await writeTopicModel(modelDir);
-    await createTopicCollection(dbDir, modelDir, { count: RECORDS });
-    // A second, smaller collection listed first, so choosing "topics" is a real choice.
-    const db = await openDatabase(dbDir);
-    const a = await db.createCollection({ name: 'aaa-small', dim: 3 });
-    await a.add({ ids: ['p', 'q', 'r', 's'], vectors: [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]] });
-    await db.close();
-
+    const { dbDir, modelDir } = await fixture();
     server = await createServer({ db: dbDir, encoders: { tiny: modelDir } });
     const base = await server.listen(0);
     browser = await launch();
@@ -237,6 +258,70 @@ test('explorer: pick a collection, map with progress, search, hover, click for n
   } finally {
     await browser?.close();
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('explorer with an API key: asks for it on 401, says when it is refused, keeps it; API errors shown as sent (chromium)', { skip: SKIP, timeout: 60_000 }, async () => {
+  const KEY = 'open-sesame';
+  let server: OmnivecServer | undefined;
+  let browser: Browser | undefined;
+  try {
+    const { dbDir, modelDir } = await fixture();
+    server = await createServer({ db: dbDir, apiKey: KEY, encoders: { tiny: modelDir } });
+    const base = await server.listen(0);
+    browser = await launch();
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const sent: (string | undefined)[] = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname.startsWith('/api/')) sent.push(r.headers().authorization); });
+    const mapDone = (): Promise<unknown> => page.waitForFunction((n) => window.omnivecExplorer?.state.map.status === 'done' && window.omnivecExplorer.state.map.count === n, RECORDS, { timeout: 30_000 });
+
+    await page.goto(`${base}?collection=topics&method=pca`);
+    const form = page.locator('[data-testid=api-key-form]');
+    await form.waitFor({ state: 'visible' });
+    assert.equal(sent[0], undefined, 'the first call goes without a key');
+    await page.fill('[data-testid=api-key-input]', 'wrong-key');
+    await page.press('[data-testid=api-key-input]', 'Enter');
+    await page.waitForFunction(() => (document.querySelector('#key-prompt') as { textContent: string }).textContent.includes('refused'));
+    await form.waitFor({ state: 'visible' });
+    assert.ok(sent.includes('Bearer wrong-key'));
+    await page.fill('[data-testid=api-key-input]', KEY);
+    await page.press('[data-testid=api-key-input]', 'Enter');
+    await mapDone();
+    assert.ok(await form.isHidden());
+    assert.equal((await hook(page)).collection, 'topics');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('omnivec.apiKey')), KEY);
+
+    // A reload uses the kept key from the first call on.
+    sent.length = 0;
+    await page.reload();
+    await mapDone();
+    assert.ok(await form.isHidden());
+    assert.ok(sent.length >= 3 && sent.every((h) => h === `Bearer ${KEY}`), sent.join(', '));
+
+    // An error from the API, shown as it came: the collection is dropped behind the page's back,
+    // then a search (full-text: this collection has no encoder) meets 404.
+    const auth = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+    const post = (path: string, body: unknown): Promise<Response> => fetch(new URL(path, base), { method: 'POST', headers: auth, body: JSON.stringify(body) });
+    assert.equal((await post('api/collections', { name: 'doomed', dim: 3 })).status, 201);
+    assert.equal((await post('api/collections/doomed/add', { ids: ['a', 'b', 'c', 'd'], vectors: [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]], documents: ['one', 'two', 'three', 'four'] })).status, 200);
+    await page.goto(`${base}?collection=doomed&method=pca`);
+    await page.waitForFunction(() => window.omnivecExplorer?.state.map.status === 'done' && window.omnivecExplorer.state.map.count === 4, null, { timeout: 30_000 });
+    assert.equal((await hook(page)).encoder, null);
+    assert.match(await page.locator('[data-testid=search-mode]').innerText(), /full-text/i);
+    assert.equal((await fetch(new URL('api/collections/doomed', base), { method: 'DELETE', headers: { authorization: auth.authorization } })).status, 200);
+    await page.fill('[data-testid=search-input]', 'two');
+    await page.press('[data-testid=search-input]', 'Enter');
+    await page.locator('[data-testid=error]').waitFor({ state: 'visible' });
+    const refused = await post('api/collections/doomed/query', { fullText: 'two', k: 10, include: ['documents', 'metadatas'] });
+    assert.equal(refused.status, 404);
+    const { error } = await refused.json() as { error: { code: string; message: string } };
+    assert.equal(await page.locator('#error-code').innerText(), error.code);
+    assert.equal(await page.locator('#error-message').innerText(), error.message);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await server?.close();
   }
 });
