@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type OmnivecServer } from '../src/server/app.js';
+import { openDatabase } from '../src/db/database.js';
 import { fakeEncoders, hashText, FAKE_MODEL, type FakeEncoders } from './helpers/fake-encoders.js';
 import { client, f32base64, type Call } from './helpers/http.js';
 
@@ -123,6 +124,18 @@ test('records: documents encoded on add (passage mode), text queries (query mode
   assert.equal((r.body.ids as string[])[0], 'pasta');
 });
 
+test('update without vectors: a collection bound to an encoder re-encodes the new documents', async () => {
+  let r = await call('POST', '/api/collections/docs/update', { ids: ['cat'], documents: ['the cat chases a red laser dot'] });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  r = await call('POST', '/api/collections/docs/get', { ids: ['cat'], include: ['vectors', 'documents', 'metadatas'] });
+  assert.deepEqual(r.body.documents, ['the cat chases a red laser dot']);
+  assert.deepEqual(r.body.metadatas, [DOCS[4]!.metadata], 'fields not sent are kept');
+  const want = hashText('the cat chases a red laser dot', 16);
+  (r.body.vectors as number[][])[0]!.forEach((x, j) => assert.ok(Math.abs(x - want[j]!) < 1e-6));
+  r = await call('POST', '/api/collections/docs/query', { text: 'laser dot', k: 1 });
+  assert.deepEqual(r.body.ids, ['cat']);
+});
+
 test('records: images through the collection\'s encoder, queried by image', async () => {
   const img = (seed: number): string => Buffer.from(Array.from({ length: 64 }, (_, i) => (i * seed) % 251)).toString('base64');
   let r = await call('POST', '/api/collections/docs/add', { ids: ['img1', 'img2'], images: [img(3), img(7)], metadatas: [{ topic: 'img' }, { topic: 'img' }] });
@@ -188,6 +201,21 @@ test('records: vectors as arrays and base64; upsert, update, get, count, query b
   r = await call('GET', '/api/collections/vecs/count');
   assert.equal(r.status, 404);
   assert.equal(r.body.error!.code, 'not_found');
+});
+
+test('an open Database passed in is left open by close()', async () => {
+  const other = mkdtempSync(join(tmpdir(), 'omnivec-server-api-db-'));
+  const db = await openDatabase(other);
+  try {
+    const s = await createServer({ db, encoderService: fakeEncoders({ dim: 4 }) });
+    const r = await s.app.inject({ method: 'POST', url: '/api/collections', payload: { name: 'x', dim: 4 } });
+    assert.equal(r.statusCode, 201, r.body);
+    await s.close();
+    assert.equal(db.getCollection('x').count(), 0, 'still usable');
+  } finally {
+    await db.close();
+    rmSync(other, { recursive: true, force: true });
+  }
 });
 
 test('healthz and openapi.json: every registered route is documented', async () => {

@@ -176,3 +176,27 @@ test('API key: missing or wrong key is 401 everywhere but /healthz', async () =>
   await refused(() => call('GET', '/api/collections', undefined, { authorization: `Bearer ${KEY}x` }), 401, 'unauthorized');
   assert.equal((await call('GET', '/api/collections', undefined, { authorization: `bearer ${KEY}` })).status, 200, 'the scheme is case-insensitive');
 });
+
+test('an unexpected error is 500 internal: the stack goes to the log, not to the client', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'omnivec-server-internal-'));
+  const enc = fakeEncoders({ dim: 4 });
+  enc.embedTexts = () => Promise.reject(new Error('boom: secret detail'));
+  const s = await createServer({ db: d, encoderService: enc });
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  try {
+    assert.equal((await s.app.inject({ method: 'POST', url: '/api/collections', payload: { name: 'e', encoder: 'hash' } })).statusCode, 201);
+    const r = await s.app.inject({ method: 'POST', url: '/api/collections/e/query', payload: { text: 'hi' } });
+    assert.equal(r.statusCode, 500);
+    const body = r.json() as { error: { code: string; message: string; type: string } };
+    assert.equal(body.error.code, 'internal');
+    assert.equal(body.error.type, 'server_error');
+    assert.ok(!r.body.includes('boom') && !r.body.includes('.ts:'), r.body);
+  } finally {
+    process.stderr.write = write;
+    await s.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+  assert.ok(written.some((w) => w.includes('boom: secret detail') && w.includes('/api/collections/e/query')), written.join(''));
+});
