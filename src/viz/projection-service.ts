@@ -40,8 +40,11 @@ export interface LocalProjectionService extends ProjectionService {
   readonly workersStarted: number;
 }
 
-/** Largest sample: t-SNE is exact (two n × n float64 matrices: 1.6 GB at 10,000). */
-export const MAX_SAMPLE: Readonly<Record<ProjectionMethod, number>> = { pca: 100_000, umap: 50_000, tsne: 10_000 };
+/**
+ * Largest sample per method. t-SNE is exact (druidjs: n × n float64 matrices in a 32-bit WASM heap):
+ * at 10,000 points its step fails (offsets past 2 GB) and 5,000 takes about 4.5 minutes.
+ */
+export const MAX_SAMPLE: Readonly<Record<ProjectionMethod, number>> = { pca: 100_000, umap: 50_000, tsne: 5000 };
 export const DEFAULT_REQUEST: Readonly<ProjectionRequest> = { method: 'umap', sample: 5000, seed: 42 };
 
 /**
@@ -320,6 +323,8 @@ class Projections implements LocalProjectionService {
       this.#report(job, 'reading', 0, 1);
       const s = readSample(c, job.request.sample);
       this.#report(job, 'reading', 1, 1);
+      // Worker start-up (module loading; about a second under tsx) shows as its own phase.
+      this.#report(job, 'starting', 0, 1);
       const n = s.ids.length;
       const points = await this.#inWorker(job, { vectors: s.vectors, n, dim: s.dim, options: { method: job.request.method, seed: job.request.seed } });
       const result: ProjectionResult = { ...job.request, seq: s.seq, ids: s.ids, points };
