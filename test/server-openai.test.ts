@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { createServer, type OmnivecServer } from '../src/server/app.js';
+import { createEncoderService } from '../src/server/encoders.js';
+import { openDatabase } from '../src/db/database.js';
 import { createTextEncoder, type OnnxTextEncoder } from '../src/encoders/onnx/text-encoder.js';
 import { writeTinyTextModel } from './helpers/onnx-build.js';
 
@@ -160,4 +162,32 @@ test('exactly 2,048 inputs are served', async () => {
   assert.equal(r.data.length, 2048);
   assert.equal(r.usage.prompt_tokens, 2048 * 4);
   near(Array.from(r.data[2047]!.embedding as ArrayLike<number>), (await mini.encode([texts[2047]!]))[0]!);
+});
+
+test('a served encoder as a remote one: --encoder far=openai:mini against this server gives the same vectors and tokens', async () => {
+  const saved = { base: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
+  process.env.OPENAI_BASE_URL = `${url}/v1`;
+  process.env.OPENAI_API_KEY = KEY;
+  const db = await openDatabase(join(root, 'db-remote'));
+  const s = createEncoderService({ db, dbDir: db.dir, encoders: { far: 'openai:mini', cut: 'openai:mrl' } });
+  try {
+    const texts = ['the king', 'a truck'];
+    const r = await s.embedTexts('far', texts);
+    const want = await mini.encode(texts);
+    r.vectors.forEach((v, i) => near(v, want[i]!));
+    assert.equal(r.tokens, await tokensOf(mini, texts));
+    const info = await s.info('far');
+    assert.equal(info.kind, 'remote');
+    assert.equal(info.dim, DIM);
+    assert.equal(info.spec.source, 'openai:mini');
+    // dimensions are the API's own: asked of the remote model.
+    const c = await s.embedTexts('cut', texts, { dimensions: 4 });
+    const want4 = await mrl4.encode(texts);
+    c.vectors.forEach((v, i) => near(v, want4[i]!));
+  } finally {
+    await s.close();
+    await db.close();
+    if (saved.base === undefined) delete process.env.OPENAI_BASE_URL; else process.env.OPENAI_BASE_URL = saved.base;
+    if (saved.key === undefined) delete process.env.OPENAI_API_KEY; else process.env.OPENAI_API_KEY = saved.key;
+  }
 });

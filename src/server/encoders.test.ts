@@ -11,7 +11,9 @@ import { saveSif } from '../encoders/sif/files.js';
 import { safeModelName, storedModelDir } from '../encoders/stored-models.js';
 import { createEncoderService, type EncoderServiceOptions } from './encoders.js';
 import type { EncoderService } from './context.js';
-import { writeTinyTextModel } from '../../test/helpers/onnx-build.js';
+import sharp from 'sharp';
+import { createImageEncoder } from '../encoders/image/index.js';
+import { writeConvImageModel, writeTinyTextModel } from '../../test/helpers/onnx-build.js';
 import { rejectsCode } from '../../test/helpers/assertions.js';
 
 const VOCAB = ['hello', 'world', 'king', 'queen', 'cat', 'dog', 'car', 'truck', 'the', 'a'];
@@ -182,6 +184,28 @@ test('an encode in the worker does not block the event loop', (t) => withService
   assert.ok(ms > 150, `the batch took ${ms.toFixed(0)} ms: too short to tell`);
   assert.ok(maxGap < Math.max(60, ms / 4), `the event loop stalled for ${maxGap.toFixed(0)} ms during a ${ms.toFixed(0)} ms encode (${ticks} ticks)`);
 }));
+
+test('an image model in its worker: file bytes in, the encoder\'s vectors out; bytes that do not decode are encoder_error', async () => {
+  const model = await writeConvImageModel(join(root, 'conv'), { channels: 6, size: [16, 16] });
+  const png = (rgb: [number, number, number]): Promise<Buffer> => sharp(Buffer.alloc(16 * 16 * 3).map((_, i) => rgb[i % 3]!), { raw: { width: 16, height: 16, channels: 3 } }).png().toBuffer();
+  const images = [await png([200, 30, 90]), await png([10, 250, 40])];
+  await withService({ encoders: { conv: model.dir } }, async (s) => {
+    const r = await s.embedImages('conv', images);
+    assert.equal(r.tokens, 0);
+    const own = await createImageEncoder(model.dir, { threads: 1 });
+    try {
+      const want = await own.encode(images);
+      r.vectors.forEach((v, i) => near(v, want[i]!, 1e-5));
+    } finally {
+      await own.close();
+    }
+    assert.equal((await s.info('conv')).kind, 'image');
+    await rejectsCode(s.embedImages('conv', [new Uint8Array([1, 2, 3, 4])]), 'encoder_error', /input\[0\]: 4 bytes is not a readable image/);
+    await rejectsCode(s.embedTexts('conv', ['hello']), 'invalid_argument', /conv is an image encoder; it takes images, not texts/);
+    // The worker is still there after a refused input.
+    assert.equal((await s.embedImages('conv', images.slice(0, 1))).vectors.length, 1);
+  });
+});
 
 test('close() ends the workers; later calls are refused', async () => {
   const dir = mkdtempSync(join(root, 'db-'));

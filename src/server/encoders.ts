@@ -59,8 +59,9 @@ interface Backend {
 const MAX_FLAG_NAME = 200;
 
 function reviveError(e: SerializedError, during: 'open' | 'encode'): OmnivecError {
-  // An input the encoder refuses is the client's problem but not a malformed request: 422.
-  if (during === 'encode' && (e.code === undefined || e.code === 'invalid_argument')) return new OmnivecError('encoder_error', e.message, e.details);
+  // An input the encoder refuses (a text it will not cut, bytes that are no image: the decoder's
+  // corrupt_file) is the client's problem but not a malformed request: 422, not 400 or 500.
+  if (during === 'encode' && (e.code === undefined || e.code === 'invalid_argument' || e.code === 'corrupt_file')) return new OmnivecError('encoder_error', e.message, e.details);
   return new OmnivecError(e.code ?? 'internal', e.message, e.details);
 }
 
