@@ -64,6 +64,13 @@ test('a --encoder flag: vectors and token counts equal the encoder\'s own, compu
     r.vectors.forEach((v, i) => near(v, ref.vectors[i]!));
     assert.equal(r.tokens, ref.tokens.reduce((a, b) => a + b, 0));
     assert.equal(r.tokens, 4 + 7 + 4 + 3); // [CLS] … [SEP]; "and" is one [UNK]
+    // Requests in flight together each get their own answers back.
+    const batches = Array.from({ length: 12 }, (_, k) => Array.from({ length: 1 + (k * 5) % 40 }, (_, j) => `${VOCAB[(j + k) % VOCAB.length]} ${VOCAB[(j * 3 + k) % VOCAB.length]} the ${VOCAB[k % VOCAB.length]}`));
+    const answers = await Promise.all(batches.map((b) => s.embedTexts('mini', b)));
+    for (let k = 0; k < batches.length; k++) {
+      const want = await own.encode(batches[k]!);
+      answers[k]!.vectors.forEach((v, i) => near(v, want[i]!));
+    }
   } finally {
     await own.close();
   }
