@@ -12,6 +12,7 @@ import { registerEncodeCommands } from './encode-commands.js';
 import { registerEmbedCommands } from './embed-commands.js';
 import { registerClassify } from './classify-command.js';
 import { registerProjectCommand } from './project-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
 
 /**
@@ -119,6 +120,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
   registerEmbedCommands(p, out);
   registerClassify(p, out);
   registerProjectCommand(p, out);
+  registerServeCommand(p, db, out);
   p.command('version').description('print the version').action(() => out.line(version()));
   p.command('help [command]').description('help on a command').action((cmd: string | undefined) => {
     const c = cmd === undefined ? undefined : p.commands.find((x) => x.name() === cmd);
