@@ -7,6 +7,7 @@ import { openDatabase, type Database } from '../db/database.js';
 import { Random } from '../vector/random.js';
 import { createProjectionService } from '../viz/projection-service.js';
 import { registerProjectionRoutes, DOCUMENT_CHARS } from './projection-routes.js';
+import { createServer } from './app.js';
 import type { EncoderService, ServerContext } from './context.js';
 import { withTempDir } from '../../test/helpers/assertions.js';
 
@@ -101,6 +102,34 @@ test('GET /api/collections/:name/projection: 202 while running, 200 with the map
       }
     } finally {
       await app.close();
+      await db.close();
+    }
+  });
+});
+
+test('through createServer: the route, its errors in the server\'s shape, and the OpenAPI entry', async () => {
+  await withTempDir('omnivec-projroute-', async (tmp) => {
+    const dir = join(tmp, 'db');
+    const db = await openDatabase(dir);
+    const rng = new Random(4);
+    const c = await db.createCollection({ name: 'v', dim: 4 });
+    await c.add(Array.from({ length: 12 }, (_, i) => ({ id: `v${i}`, vector: Float32Array.from({ length: 4 }, () => rng.gaussian()) })));
+    const server = await createServer({ db });
+    try {
+      const { body } = await poll(server.app, '/api/collections/v/projection?method=pca&sample=10');
+      assert.equal(body.status, 'done');
+      assert.equal((body.ids as string[]).length, 10);
+      assert.equal(body.count, 12);
+      const bad = await server.app.inject({ method: 'GET', url: '/api/collections/v/projection?method=mds' });
+      assert.equal(bad.statusCode, 400);
+      assert.equal(bad.json<{ error: { code: string } }>().error.code, 'invalid_argument');
+      const missing = await server.app.inject({ method: 'GET', url: '/api/collections/nope/projection' });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json<{ error: { code: string } }>().error.code, 'not_found');
+      const api = (await server.app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>();
+      assert.ok('/api/collections/{name}/projection' in api.paths);
+    } finally {
+      await server.close();
       await db.close();
     }
   });
