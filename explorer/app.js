@@ -112,6 +112,7 @@ async function loadCollections() {
   const params = new URLSearchParams(location.search);
   const method = params.get('method');
   if (method && [...el.method.options].some((o) => o.value === method)) el.method.value = method;
+  limitSample();
   const wanted = params.get('collection');
   const name = wanted && list.some((c) => c.name === wanted) ? wanted : list[0].name;
   if (wanted && name !== wanted) showError(new ApiError(404, 'not_found', `no collection named ${JSON.stringify(wanted)}: showing ${name}`));
@@ -173,7 +174,8 @@ async function loadMap() {
     for (;;) {
       const { status, body } = await api.projection(collection, { method, sample, include: ['metadatas', 'documents'] }, abort.signal);
       if (abort.signal.aborted) return;
-      if (Array.isArray(body.ids) && body.points) showPoints(body);
+      // A done map, or the previous one (`stale`) while a changed collection is mapped again.
+      if (Array.isArray(body.ids) && body.points && !sameMap(body)) showPoints(body);
       if (status === 202 || body.status === 'running') {
         Object.assign(state.map, { status: 'running', phase: body.phase ?? '', progress: body.progress ?? 0 });
         showProgress(body.phase, body.progress);
@@ -194,12 +196,19 @@ async function loadMap() {
   }
 }
 
+function sameMap(body) {
+  return points.seq === body.seq && points.method === body.method && points.stale === (body.stale === true) && points.ids.length === body.ids.length;
+}
+
 function showPoints(body) {
   const ids = body.ids;
   const xy = Float32Array.from(body.points);
   const same = ids.length === points.ids.length && ids.every((id, i) => id === points.ids[i]);
   points = {
     ids,
+    seq: body.seq,
+    method: body.method,
+    stale: body.stale === true,
     index: new Map(ids.map((id, i) => [id, i])),
     metadatas: body.metadatas ?? [],
     documents: body.documents ?? [],
@@ -306,7 +315,21 @@ async function showNeighbours(id) {
 // --- controls ---------------------------------------------------------------------------------
 
 el.collection.addEventListener('change', () => void selectCollection(el.collection.value).catch(showError));
+/** The server's largest sample per method (docs/server.md): t-SNE's pairwise step is O(n²). */
+const MAX_SAMPLE = { pca: 100_000, umap: 50_000, tsne: 5000 };
+
+/** Called when the method is set: the sample offered and picked for it. */
+function limitSample() {
+  // t-SNE is exact (O(n²)): 1,000 points take seconds, 5,000 minutes. Start small; 5,000 stays on offer.
+  if (el.method.value === 'tsne' && Number(el.sample.value) > 1000) el.sample.value = '1000';
+  const max = MAX_SAMPLE[el.method.value] ?? Infinity;
+  for (const o of el.sample.options) o.disabled = Number(o.value) > max;
+  if (Number(el.sample.value) > max) el.sample.value = String(max);
+  state.sample = Number(el.sample.value);
+}
+
 el.method.addEventListener('change', () => {
+  limitSample();
   state.method = el.method.value;
   setUrl();
   void loadMap();
