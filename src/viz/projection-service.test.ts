@@ -149,11 +149,11 @@ test('concurrent calls share one computation; cache: false neither reads nor wri
 test('close() stops a running worker', async () => {
   await withDb(async (db, dir) => {
     const c = await db.createCollection({ name: 'pts', dim: 16 });
-    await c.add(records(1500, 16, 6));
+    await c.add(records(700, 16, 6));
     const svc = createProjectionService({ db, dbDir: dir });
     let optimising!: () => void;
     const reached = new Promise<void>((r) => { optimising = r; });
-    const run = svc.compute('pts', { method: 'tsne', sample: 1500, seed: 1 }, (phase) => { if (phase === 'optimising') optimising(); });
+    const run = svc.compute('pts', { method: 'tsne', sample: 700, seed: 1 }, (phase) => { if (phase === 'optimising') optimising(); });
     await reached;
     const t = performance.now();
     await svc.close();
