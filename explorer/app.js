@@ -122,6 +122,7 @@ async function loadCollections() {
 
 async function selectCollection(name) {
   state.collection = name;
+  document.title = `${name} · omnivec explorer`;
   state.method = el.method.value;
   state.sample = Number(el.sample.value);
   state.encoder = null;
@@ -203,7 +204,6 @@ function sameMap(body) {
 function showPoints(body) {
   const ids = body.ids;
   const xy = Float32Array.from(body.points);
-  const same = ids.length === points.ids.length && ids.every((id, i) => id === points.ids[i]);
   points = {
     ids,
     seq: body.seq,
@@ -216,7 +216,8 @@ function showPoints(body) {
   state.map.ids = ids;
   state.map.count = ids.length;
   state.map.stale = body.stale === true;
-  map.setPoints(xy, ids.length, { keepView: same });
+  // Fitted anew: another method or a recomputed map puts the same records elsewhere.
+  map.setPoints(xy, ids.length);
   const fields = metadataFields(points.metadatas);
   el.colorBy.replaceChildren(new Option('(none)', ''), ...fields.map((f) => new Option(f, f)));
   if (!fields.includes(state.colorBy)) state.colorBy = defaultField(points.metadatas, fields);

@@ -61,8 +61,8 @@ export class MapView {
     return this.#count;
   }
 
-  /** New points (data units, interleaved); keeps the view when the count is unchanged and it was fitted already. */
-  setPoints(xy, count, { keepView = false } = {}) {
+  /** New points (data units, interleaved), fitted to the view; the marks are cleared. */
+  setPoints(xy, count) {
     this.#xy = xy;
     this.#count = count;
     let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
@@ -78,8 +78,7 @@ export class MapView {
     this.#buildGrid();
     if (this.#colorIndex.length !== count) this.setColors(new Uint16Array(count), this.#colors.slice(0, 1));
     this.#marks = { picked: -1, hovered: -1, neighbours: [], results: [] };
-    if (!keepView || !this.#fitted) this.fit();
-    this.redraw();
+    this.fit();
   }
 
   /** @param {Uint16Array} colorIndex point i is drawn in colors[colorIndex[i]] */
