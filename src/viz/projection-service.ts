@@ -49,12 +49,13 @@ export const DEFAULT_REQUEST: Readonly<ProjectionRequest> = { method: 'umap', sa
 
 /**
  * Overall progress 0..1 is stitched from the phases: each phase owns a slice, in proportion to its
- * measured share of the time at a few thousand points (t-SNE and UMAP spend most of it optimising).
+ * measured share of the time (bench/projection.ts, 5,000–10,000 points: t-SNE spends ~95 % optimising;
+ * UMAP ~15 % on neighbours, ~40 % building the graph, ~45 % optimising).
  */
 const SLICES: Readonly<Record<ProjectionMethod, Readonly<Record<string, readonly [number, number]>>>> = {
   pca: { reading: [0, 0.1], pca: [0.1, 1] },
-  tsne: { reading: [0, 0.02], affinities: [0.02, 0.15], optimising: [0.15, 1] },
-  umap: { reading: [0, 0.02], knn: [0.02, 0.3], graph: [0.3, 0.4], optimising: [0.4, 1] },
+  tsne: { reading: [0, 0.02], affinities: [0.02, 0.08], optimising: [0.08, 1] },
+  umap: { reading: [0, 0.02], knn: [0.02, 0.17], graph: [0.17, 0.55], optimising: [0.55, 1] },
 };
 
 /** Checks a request (the route's schema checks the same; the CLI and library callers come here). */
