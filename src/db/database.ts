@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import Sqlite3 from 'better-sqlite3';
 import { OmnivecError, describe } from '../errors.js';
@@ -245,6 +245,8 @@ export class Database {
       c.markDropped();
       this.#collections.delete(name);
       for (const s of await listSnapshots(this.#ctx.indexDir)) if (s.cid === c.cid) await unlink(s.path).catch(() => undefined);
+      // Its cached maps (the projection service's, docs/projections.md): keyed to this collection's generation, so only clutter now.
+      await rm(join(this.dir, 'projections', name), { recursive: true, force: true }).catch(() => undefined);
     });
   }
 

@@ -100,6 +100,7 @@ test('cache: a hit starts no worker; the disk copy serves a new service; a write
 
     // Drop and re-create under the same name: neither the memory nor the disk copy is reused.
     await db.dropCollection('pts');
+    assert.equal(existsSync(join(dir, 'projections', 'pts')), false, 'drop removes the cached maps');
     const c2 = await db.createCollection({ name: 'pts', dim: 8 });
     await c2.add(records(60, 8, 3));
     const st = await svc2.get('pts', req);
@@ -160,5 +161,35 @@ test('close() stops a running worker', async () => {
     await rejectsCode(run, 'shutting_down', /stopped/);
     assert.ok(performance.now() - t < 2000, 'close() did not wait for the computation');
     assert.equal(existsSync(join(dir, 'projections', 'pts')), false, 'nothing cached from a stopped computation');
+  });
+});
+
+test('a running map nobody asks about is stopped when another waits for the only worker; asked again, it starts over', async () => {
+  await withDb(async (db, dir) => {
+    const c = await db.createCollection({ name: 'pts', dim: 16 });
+    await c.add(records(700, 16, 7));
+    const svc = createProjectionService({ db, dbDir: dir, maxWorkers: 1, abandonedMs: 300 });
+    try {
+      const tsne = { method: 'tsne', sample: 700, seed: 1 } as const;
+      // The explorer asks for a t-SNE map, then the user switches to PCA and stops polling t-SNE.
+      assert.equal((await svc.get('pts', tsne)).status, 'running');
+      const t = performance.now();
+      const pca = await svc.compute('pts', { method: 'pca', sample: 700, seed: 1 });
+      assert.equal(pca.ids.length, 700);
+      assert.ok(performance.now() - t < 20_000, `PCA waited ${(performance.now() - t).toFixed(0)} ms behind the abandoned t-SNE`);
+      // The stopped map is not remembered as a failure: asking again starts it again.
+      const again = await svc.get('pts', tsne);
+      assert.equal(again.status, 'running', JSON.stringify(again));
+      // A map someone waits on (compute) is never stopped for another, however long it takes.
+      let joined!: () => void;
+      const isJoined = new Promise<void>((r) => { joined = r; });
+      const tsneRun = svc.compute('pts', tsne, () => joined());
+      await isJoined;
+      const other = svc.compute('pts', { method: 'pca', sample: 700, seed: 2 });
+      assert.equal((await tsneRun).ids.length, 700);
+      assert.equal((await other).ids.length, 700);
+    } finally {
+      await svc.close();
+    }
   });
 });

@@ -30,6 +30,8 @@ export interface ProjectionServiceOptions {
   cache?: boolean;
   /** Computations running at once (each a worker thread); others wait in phase `queued`. Default max(1, cores − 1). */
   maxWorkers?: number;
+  /** A running map nobody asked about for this long is stopped when another waits (default ABANDONED_MS). */
+  abandonedMs?: number;
   /** Maps kept in memory (least recently used dropped first; the disk keeps them all). Default 32. */
   memoryEntries?: number;
 }
@@ -114,7 +116,19 @@ interface Job {
   worker: Worker | undefined;
   /** Ends the job from outside (close): terminates the worker, rejects the promise. */
   abort: ((e: Error) => void) | undefined;
+  /** When get() last asked for it (ms); compute() callers waiting on it. */
+  lastAsked: number;
+  waiters: number;
+  /** Stopped because nobody asked for it while another map waited: not a failure to remember. */
+  abandoned: boolean;
 }
+
+/**
+ * A running map nobody has asked about for this long (the explorer polls at least every second)
+ * is stopped when another map is waiting for its worker slot, so a t-SNE the user left does not hold
+ * the next map back for minutes.
+ */
+export const ABANDONED_MS = 10_000;
 
 interface Entry {
   gen: Generation;
@@ -155,6 +169,7 @@ class Projections implements LocalProjectionService {
   readonly #dir: string;
   readonly #useCache: boolean;
   readonly #maxWorkers: number;
+  readonly #abandonedMs: number;
   readonly #memoryEntries: number;
   readonly #memory = new Map<string, Entry>();
   readonly #jobs = new Map<string, Job>();
@@ -170,6 +185,7 @@ class Projections implements LocalProjectionService {
     this.#dir = o.cacheDir ?? join(o.dbDir, 'projections');
     this.#useCache = o.cache ?? true;
     this.#maxWorkers = o.maxWorkers ?? Math.max(1, availableParallelism() - 1);
+    this.#abandonedMs = o.abandonedMs ?? ABANDONED_MS;
     this.#memoryEntries = o.memoryEntries ?? 32;
   }
 
@@ -187,6 +203,7 @@ class Projections implements LocalProjectionService {
       if (failed !== undefined && sameGen(failed.gen, gen) && failed.seq === seq) return { status: 'error', code: failed.code, message: failed.message };
       job = this.#start(c, key, r, gen);
     }
+    job.lastAsked = Date.now();
     return { status: 'running', phase: job.phase, progress: job.progress, ...(cached !== undefined ? { stale: cached } : {}) };
   }
 
@@ -204,9 +221,11 @@ class Projections implements LocalProjectionService {
         onProgress(job.phase, job.progress);
       }
       let result: ProjectionResult;
+      job.waiters++;
       try {
         result = await job.promise;
       } finally {
+        job.waiters--;
         if (onProgress !== undefined) job.listeners.delete(onProgress);
       }
       // A job started before this call may have read an older state (or another generation): then go again.
@@ -267,6 +286,7 @@ class Projections implements LocalProjectionService {
     const job: Job = {
       collection: c.name, request: r, gen, phase: 'queued', progress: 0, listeners: new Set(),
       promise: undefined as unknown as Promise<ProjectionResult>, worker: undefined, abort: undefined,
+      lastAsked: Date.now(), waiters: 0, abandoned: false,
     };
     this.#jobs.set(key, job);
     this.#failures.delete(key);
@@ -274,7 +294,7 @@ class Projections implements LocalProjectionService {
       this.#remember(key, gen, result);
       return result;
     }, (e: unknown) => {
-      if (!this.#closed) {
+      if (!this.#closed && !job.abandoned) {
         const code = e instanceof OmnivecError ? e.code : 'internal';
         this.#failures.set(key, { gen, seq: c.seq, code, message: e instanceof Error ? e.message : String(e) });
       }
@@ -296,17 +316,31 @@ class Projections implements LocalProjectionService {
     for (const l of job.listeners) l(job.phase, job.progress);
   }
 
+  /** Stops running maps nobody waits for or has asked about lately (ABANDONED_MS): another map needs the slot. */
+  #preempt(now = Date.now()): void {
+    for (const j of this.#jobs.values()) {
+      if (j.worker === undefined || j.abandoned || j.waiters > 0 || now - j.lastAsked < this.#abandonedMs) continue;
+      j.abandoned = true;
+      j.abort?.(new OmnivecError('shutting_down', `projections: the ${j.request.method} map of ${j.collection} was stopped: nobody asked for it for ${this.#abandonedMs / 1000} s and another map was waiting`));
+    }
+  }
+
   async #slot(job: Job): Promise<void> {
     while (this.#running >= this.#maxWorkers) {
+      this.#preempt();
+      if (this.#running < this.#maxWorkers) break;
+      // Woken by a released slot, or after a second to look again for an abandoned map to stop.
       await new Promise<void>((resolve, reject) => {
-        const wake = (): void => { job.abort = undefined; resolve(); };
-        this.#waiting.push(wake);
-        job.abort = (e) => {
+        const leave = (): void => {
+          clearTimeout(timer);
           const i = this.#waiting.indexOf(wake);
           if (i >= 0) this.#waiting.splice(i, 1);
           job.abort = undefined;
-          reject(e);
         };
+        const wake = (): void => { leave(); resolve(); };
+        const timer = setTimeout(wake, 1000);
+        this.#waiting.push(wake);
+        job.abort = (e) => { leave(); reject(e); };
       });
     }
     this.#running++;
