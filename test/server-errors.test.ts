@@ -200,3 +200,21 @@ test('an unexpected error is 500 internal: the stack goes to the log, not to the
   }
   assert.ok(written.some((w) => w.includes('boom: secret detail') && w.includes('/api/collections/e/query')), written.join(''));
 });
+
+test('bytes that are not HTTP get a 400 in the same error shape', async () => {
+  const before = await state();
+  const { createConnection } = await import('node:net');
+  const u = new URL(base);
+  const raw = await new Promise<string>((resolve, reject) => {
+    const s = createConnection(Number(u.port), u.hostname, () => s.end('POST /api/collections HTTP/1.1\r\nhost: x\r\n bad header line\r\n\r\n'));
+    let got = '';
+    s.on('data', (b) => { got += b.toString('utf8'); });
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+  });
+  assert.match(raw, /^HTTP\/1\.1 400 /);
+  const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'invalid_argument');
+  assert.match(body.error.message, /expected an HTTP\/1\.1 request/);
+  assert.deepEqual(await state(), before);
+});

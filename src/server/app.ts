@@ -116,6 +116,12 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
     // A URL that does not decode (`%E0%A4%A`) fails before routing, outside the error handler.
     frameworkErrors: (error, _request, reply) => sendError(reply, 'invalid_argument', `url: ${error.message}`),
+    // Bytes that are not HTTP (a malformed header line, …): answered in the documented shape too.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return;
+      const body = JSON.stringify({ error: { code: 'invalid_argument', message: `request: expected an HTTP/1.1 request, got bytes that do not parse (${(error as { code?: string }).code ?? error.message})`, type: 'invalid_request_error', param: null } });
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    },
   });
   const log = (err: unknown, request: FastifyRequest): void => {
     if (logger !== false) request.log.error({ err }, `${request.method} ${request.url}`);
