@@ -66,3 +66,15 @@ export * from './encoders/image/index.js';
 export * from './encoders/clip/index.js';
 export * from './encoders/bge-m3/index.js';
 export * from './encoders/remote/index.js';
+
+// Maps of collections (docs/projections.md).
+export { project, PROJECTION_METHODS, type ProjectionMethod, type ProjectOptions } from './viz/projection.js';
+export { scatterSvg, scatterPng, type ScatterOptions } from './viz/scatter.js';
+export { mapHtml, type MapHtmlOptions } from './viz/map-html.js';
+export { writeProjectorMap, type ProjectorMapOptions } from './viz/projector-export.js';
+export { createProjectionService, type ProjectionServiceOptions } from './viz/projection-service.js';
+
+// The server (docs/server.md).
+export { createServer, type ServerOptions, type OmnivecServer } from './server/app.js';
+export { createEncoderService, type EncoderServiceOptions } from './server/encoders.js';
+export type { EncoderService, ProjectionService, ProjectionRequest, ProjectionResult, ProjectionState, ServerContext } from './server/context.js';
