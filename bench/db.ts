@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { syntheticClusters, type BenchDataset } from './lib/datasets.js';
 import { groundTruth, meanRecall, K } from './lib/measure.js';
+import { updateBenchmarksMd } from './lib/report.js';
 import { runLanceDb, qpsAtRecall, directoryBytes, LANCEDB_VERSION, type CurvePoint, type PeerResult } from './lib/lancedb-peer.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { FlatIndex } from '../src/indexes/flat/flat-index.js';
@@ -246,7 +247,7 @@ async function main(): Promise<void> {
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(join(ROOT, 'bench', 'results', 'db.json'), JSON.stringify(report, null, 2) + '\n');
     writeFileSync(join(ROOT, 'bench', 'results', 'db.md'), md + '\n');
-    updateSection(join(ROOT, 'BENCHMARKS.md'), md);
+    updateBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), md, 'db');
   }
 }
 
@@ -298,16 +299,6 @@ function markdown(r: Report): string {
     lines.push(`| ${f.selectivity} | ${f.recall.toFixed(4)} | ${f.minHits} | ${fmt(f.qpsRepeatedFilter)} | ${fmt(f.qpsDistinctFilters)} | ${fmt(f.unfilteredQps)} |`);
   }
   return lines.join('\n');
-}
-
-function updateSection(path: string, md: string): void {
-  const B = '<!-- db:begin -->';
-  const E = '<!-- db:end -->';
-  const block = `${B}\n${md}\n${E}`;
-  const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const b = old.indexOf(B);
-  const e = old.indexOf(E);
-  writeFileSync(path, b >= 0 && e > b ? old.slice(0, b) + block + old.slice(e + E.length) : old.trimEnd() + '\n\n' + block + '\n');
 }
 
 await main();

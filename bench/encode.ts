@@ -18,12 +18,13 @@
  * and timed inside the child; its passes are interleaved with ours like every other peer's.
  */
 import { execSync, fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readStsSentences } from '../src/encoders/sif/index.js';
+import { updateBenchmarksMd } from './lib/report.js';
 import { loadOrt } from '../src/encoders/onnx/session.js';
 import { createTextEncoder, pool, TextTokenizer } from '../src/encoders/onnx/text-encoder.js';
 import { createImageEncoder, IMAGENET_MEAN, IMAGENET_STD, preprocessImages, type ImageSpec } from '../src/encoders/image/index.js';
@@ -685,10 +686,7 @@ function writeReport(c: Config, out: string, r: Report): void {
   log(`wrote ${out}.md and ${out}.json`);
   if (!c.quick) {
     const file = 'BENCHMARKS.md';
-    const section = `<!-- encode:begin -->\n${md}<!-- encode:end -->`;
-    const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    const re = /<!-- encode:begin -->[\s\S]*?<!-- encode:end -->/;
-    writeFileSync(file, re.test(old) ? old.replace(re, () => section) : `${old.replace(/\n*$/, '\n\n')}${section}\n`);
+    updateBenchmarksMd(file, md, 'encode');
     log(`updated the encode section of ${file}`);
   }
 }

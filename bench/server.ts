@@ -8,7 +8,7 @@
  * (bench/lib/load.ts) runs here: closed loop, keep-alive, bounded by time and count.
  */
 import { spawn, execSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { syntheticClusters } from './lib/datasets.js';
 import { deriveVocabulary, wordPieceTokenizerJson, writeBenchModel } from './lib/encode-models.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { log } from './lib/measure.js';
+import { updateBenchmarksMd } from './lib/report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -258,10 +259,7 @@ async function main(): Promise<void> {
   log(`wrote ${out}.md and ${out}.json`);
   if (!quick) {
     const file = 'BENCHMARKS.md';
-    const section = `<!-- server:begin -->\n${md}<!-- server:end -->`;
-    const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    const re = /<!-- server:begin -->[\s\S]*?<!-- server:end -->/;
-    writeFileSync(file, re.test(old) ? old.replace(re, () => section) : `${old.replace(/\n*$/, '\n\n')}${section}\n`);
+    updateBenchmarksMd(file, md, 'server');
     log(`updated the server section of ${file}`);
   }
 }

@@ -6,13 +6,14 @@
  * scored by omnivec's evaluation code on both sets of vectors. `npm run bench:word2vec -- --help`.
  */
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { trainWord2Vec } from '../src/encoders/word2vec/trainer.js';
+import { updateBenchmarksMd } from './lib/report.js';
 import { loadWordVectors } from '../src/encoders/word2vec/files.js';
 import { evaluateAnalogies, evaluateWordPairs } from '../src/encoders/word2vec/eval.js';
 import type { KeyedVectors } from '../src/encoders/word2vec/keyed-vectors.js';
@@ -171,14 +172,7 @@ async function main(): Promise<void> {
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(join(root, 'bench/results/word2vec.json'), JSON.stringify({ date: new Date().toISOString(), rows }, null, 2) + '\n');
   writeFileSync(join(root, 'bench/results/word2vec.md'), md + '\n');
-  const B = '<!-- word2vec:begin -->';
-  const E = '<!-- word2vec:end -->';
-  const file = join(root, 'BENCHMARKS.md');
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const block = `${B}\n${md}\n${E}`;
-  const b = old.indexOf(B);
-  const e = old.indexOf(E);
-  writeFileSync(file, b >= 0 && e > b ? old.slice(0, b) + block + old.slice(e + E.length) : old.trimEnd() + '\n\n' + block + '\n');
+  updateBenchmarksMd(join(root, 'BENCHMARKS.md'), md, 'word2vec');
   console.log('wrote bench/results/word2vec.{json,md} and BENCHMARKS.md');
 }
 

@@ -258,11 +258,14 @@ export function writeText(path: string, text: string): void {
   writeAtomic(path, text.endsWith('\n') ? text : text + '\n');
 }
 
-const BEGIN = '<!-- ann:begin -->';
-const END = '<!-- ann:end -->';
-
-/** Replaces the text between the ann markers of BENCHMARKS.md (creating the file or the markers when missing). */
-export function updateBenchmarksMd(path: string, section: string): void {
+/**
+ * Replaces the text between one benchmark's markers of BENCHMARKS.md, `<!-- NAME:begin -->` …
+ * `<!-- NAME:end -->` (creating the file or the markers when missing). Every bench:* script writes
+ * its section through this.
+ */
+export function updateBenchmarksMd(path: string, section: string, name = 'ann'): void {
+  const BEGIN = `<!-- ${name}:begin -->`;
+  const END = `<!-- ${name}:end -->`;
   const block = `${BEGIN}\n${section.trimEnd()}\n${END}`;
   let text: string;
   if (!existsSync(path)) {
