@@ -1,0 +1,115 @@
+/**
+ * What every task shares (docs/tasks.md, "Shared rules"): choosing the records (a `where` filter,
+ * then the first `sample` in id order), reading their vectors into one Float32Array, and the
+ * checks whose messages every task gives the same way.
+ */
+import { OmnivecError, describe, invalidArgument } from '../errors.js';
+import type { Collection } from '../db/collection.js';
+import type { Metadata, Where } from '../db/where.js';
+import type { Metric } from '../vector/metric.js';
+
+/** Most records a task reads at once. */
+export const MAX_RECORDS = 200_000;
+/** Up to this many records, tasks may compute exactly (all pairs) instead of through the index. */
+export const EXACT_LIMIT = 5000;
+
+export interface SelectOptions {
+  /** Metadata filter (docs/filters.md). */
+  where?: Where;
+  /** The first N records in id order after the filter (default: all, up to MAX_RECORDS). */
+  sample?: number;
+  /** Also read the metadata (default false). */
+  metadatas?: boolean;
+}
+
+export interface Selection {
+  ids: string[];
+  /** n × dim, row i is ids[i]'s vector as stored (unit length for cosine collections). */
+  vectors: Float32Array;
+  n: number;
+  dim: number;
+  metric: Metric;
+  metadatas?: (Metadata | null)[];
+  /** The collection's change number when read. */
+  seq: number;
+}
+
+export interface TaskProgress {
+  phase: string;
+  done: number;
+  total: number;
+}
+
+export type OnProgress = (p: TaskProgress) => void;
+
+/** An integer in [min, max] or a typed error naming `what`. */
+export function checkInt(value: unknown, what: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(`${what}: expected an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** k must leave at least one record besides the query: k ≤ n − 1 (or ≤ n when `self` is false). */
+export function checkKAgainst(k: unknown, n: number, what = 'k', self = true): number {
+  const kk = checkInt(k, what, 1);
+  const most = self ? n - 1 : n;
+  if (kk > most) {
+    throw invalidArgument(`${what}: ${kk} is larger than the records can give: the selection has ${n} record${n === 1 ? '' : 's'}${self ? ', so at most k = ' + most + ' neighbours besides each record itself' : ''}`);
+  }
+  return kk;
+}
+
+/**
+ * Reads the chosen records: the filter, then the first `sample` in id order (code-unit order, as
+ * JavaScript sorts strings: deterministic and independent of insertion order). An empty selection
+ * is `empty_index`, naming the collection and the filter.
+ */
+export function selectRecords(c: Collection, options: SelectOptions = {}): Selection {
+  if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
+  const sample = options.sample === undefined ? MAX_RECORDS : checkInt(options.sample, 'sample', 1, MAX_RECORDS);
+  const include = options.metadatas === true ? (['vectors', 'metadatas'] as const) : (['vectors'] as const);
+  for (let attempt = 0; ; attempt++) {
+    const before = c.info().seq;
+    let ids: string[];
+    if (options.where === undefined) {
+      ids = c.list().sort();
+    } else {
+      ids = c.get({ where: options.where, include: [] }).ids.sort();
+    }
+    const total = ids.length;
+    if (ids.length > sample) ids.length = sample;
+    const got = ids.length === 0 ? { ids: [] as string[], vectors: [] as Float32Array[], metadatas: [] as (Metadata | null)[] } : c.get({ ids, include: [...include] });
+    const after = c.info().seq;
+    if (before !== after && attempt < 3) continue;
+    const n = got.ids.length;
+    if (n === 0) {
+      throw new OmnivecError('empty_index', `${c.name}: no records to work on${options.where !== undefined ? ` (the filter ${JSON.stringify(options.where)} matches none of its ${c.count()} records)` : ' (the collection is empty)'}`);
+    }
+    if (total > MAX_RECORDS && options.sample === undefined) {
+      throw invalidArgument(`${c.name}: ${total} records match; tasks read at most ${MAX_RECORDS} at once: give sample (the first N in id order) or a where filter`);
+    }
+    const dim = c.dim;
+    const vectors = new Float32Array(n * dim);
+    got.vectors!.forEach((v, i) => vectors.set(v, i * dim));
+    return {
+      ids: got.ids, vectors, n, dim, metric: c.metric, seq: after,
+      ...(options.metadatas === true ? { metadatas: got.metadatas! } : {}),
+    };
+  }
+}
+
+/** The labels of a metadata field, as strings; `not_found` when no selected record has the field. */
+export function labelsOf(sel: Selection, field: string, collection: string): (string | undefined)[] {
+  if (typeof field !== 'string' || field.length === 0) throw invalidArgument(`labelField: expected a metadata field name, got ${describe(field)}`);
+  const md = sel.metadatas;
+  if (md === undefined) throw new Error('labelsOf: select the records with metadatas: true');
+  const labels = md.map((m) => {
+    const v = m?.[field];
+    return v === undefined || v === null ? undefined : String(v);
+  });
+  if (labels.every((l) => l === undefined)) {
+    throw new OmnivecError('not_found', `labelField: no selected record of ${collection} has the metadata field ${JSON.stringify(field)}`);
+  }
+  return labels;
+}
