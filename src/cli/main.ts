@@ -13,6 +13,8 @@ import { registerEmbedCommands } from './embed-commands.js';
 import { registerClassify } from './classify-command.js';
 import { registerProjectCommand } from './project-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerClusterCommands } from './cluster-commands.js';
+import { registerDiversityCommand } from './diversity-command.js';
 import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
 
 /**
@@ -121,6 +123,8 @@ function program(out: Out, setCode: (c: number) => void): Command {
   registerClassify(p, out);
   registerProjectCommand(p, out);
   registerServeCommand(p, db, out);
+  registerClusterCommands(p, db, out);
+  registerDiversityCommand(p, db, out);
   p.command('version').description('print the version').action(() => out.line(version()));
   p.command('help [command]').description('help on a command').action((cmd: string | undefined) => {
     const c = cmd === undefined ? undefined : p.commands.find((x) => x.name() === cmd);

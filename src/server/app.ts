@@ -16,6 +16,8 @@ import { createEncoderService } from './encoders.js';
 import { createProjectionService } from '../viz/projection-service.js';
 import { registerOpenAIRoutes } from './openai-routes.js';
 import { registerProjectionRoutes } from './projection-routes.js';
+import { registerClusterRoutes } from './cluster-routes.js';
+import { registerClassifyRoutes } from './classify-routes.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -198,6 +200,8 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   registerOpenAIRoutes(app, ctx);
   registerProjectionRoutes(app, ctx);
   registerExplorerRoutes(app, ctx);
+  registerClusterRoutes(app, ctx);
+  registerClassifyRoutes(app, ctx);
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => (closed ??= (async () => {

@@ -1,0 +1,7 @@
+/** Task routes (docs/tasks.md). Placeholder: the routes land with the tasks. */
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from './context.js';
+
+export function registerClassifyRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  void app; void ctx;
+}
