@@ -1,0 +1,96 @@
+/**
+ * The k nearest neighbours of every selected record among the selected records, the record itself
+ * left out (outliers, dedupe). Up to EXACT_LIMIT records: exact, all pairs on the SIMD kernels.
+ * Above: through the collection's index (`queryBatch` in chunks, the selection's filter passed on),
+ * keeping the hits that are in the selection; a row left with fewer than k such hits (a `sample`
+ * cut, duplicates crowding the self out) is completed exactly against the whole selection.
+ */
+import type { Collection } from '../db/collection.js';
+import type { Where } from '../db/where.js';
+import { TopK } from '../vector/heap.js';
+import { EXACT_LIMIT, type OnProgress, type Selection } from './common.js';
+import { KernelPoints, type KernelCode } from './distances.js';
+
+export interface Neighbours {
+  k: number;
+  /** Row i: the selection numbers of i's k nearest, nearest first (n × k). */
+  index: Int32Array;
+  /** The collection's distances (l2 squared, 1 − a·b, 1 − cos), n × k. */
+  distances: Float32Array;
+}
+
+/** Queries per queryBatch call: progress granularity, and the ids of one chunk held at once. */
+const CHUNK = 1024;
+const BLOCK = 256;
+
+function kernelCode(sel: Selection): KernelCode {
+  return sel.metric === 'l2' ? 0 : 1;
+}
+
+/** Exact k-NN of every selected record (n ≤ EXACT_LIMIT or a fallback); ties go to the smaller number. */
+export function exactNeighbours(sel: Selection, k: number, onProgress?: OnProgress): Neighbours {
+  const { n, dim } = sel;
+  const kp = new KernelPoints(sel.vectors, n, dim, { outFloats: BLOCK * n });
+  const code = kernelCode(sel);
+  const index = new Int32Array(n * k);
+  const distances = new Float32Array(n * k);
+  const heap = new TopK(k);
+  const ids = new Uint32Array(k);
+  for (let from = 0; from < n; from += BLOCK) {
+    const cnt = Math.min(BLOCK, n - from);
+    const d = kp.pairs(code, from, cnt, 0, n);
+    for (let i = 0; i < cnt; i++) {
+      heap.clear();
+      const row = from + i;
+      for (let j = 0; j < n; j++) if (j !== row) heap.push(j, d[i * n + j]!);
+      heap.drainSorted(ids, distances, row * k);
+      for (let t = 0; t < k; t++) index[row * k + t] = ids[t]!;
+    }
+    onProgress?.({ phase: 'neighbours', done: from + cnt, total: n });
+  }
+  return { k, index, distances };
+}
+
+/** k-NN of every selected record, through the index when the selection is large (see the file's comment). */
+export async function selectionNeighbours(c: Collection, sel: Selection, k: number, where: Where | undefined, onProgress?: OnProgress): Promise<Neighbours> {
+  const { n, dim } = sel;
+  if (n <= EXACT_LIMIT) return exactNeighbours(sel, k, onProgress);
+  const number = new Map<string, number>();
+  sel.ids.forEach((id, i) => number.set(id, i));
+  const index = new Int32Array(n * k).fill(-1);
+  const distances = new Float32Array(n * k).fill(Infinity);
+  const short: number[] = [];
+  for (let from = 0; from < n; from += CHUNK) {
+    const cnt = Math.min(CHUNK, n - from);
+    const queries = { data: sel.vectors.subarray(from * dim, (from + cnt) * dim), dim, count: cnt };
+    const res = await c.queryBatch(queries, k + 1, where === undefined ? {} : { where });
+    for (let i = 0; i < cnt; i++) {
+      const row = from + i;
+      const hits = res.ids[i]!;
+      let got = 0;
+      for (let t = 0; t < hits.length && got < k; t++) {
+        const j = number.get(hits[t]!);
+        if (j === undefined || j === row) continue;
+        index[row * k + got] = j;
+        distances[row * k + got] = res.distances[i * res.k + t]!;
+        got++;
+      }
+      if (got < k) short.push(row);
+    }
+    onProgress?.({ phase: 'neighbours', done: from + cnt, total: n });
+  }
+  if (short.length > 0) {
+    const kp = new KernelPoints(sel.vectors, n, dim, { outFloats: n });
+    const code = kernelCode(sel);
+    const heap = new TopK(k);
+    const ids = new Uint32Array(k);
+    for (const row of short) {
+      heap.clear();
+      const d = kp.toPoint(code, row, 0, n);
+      for (let j = 0; j < n; j++) if (j !== row) heap.push(j, d[j]!);
+      heap.drainSorted(ids, distances, row * k);
+      for (let t = 0; t < k; t++) index[row * k + t] = ids[t]!;
+    }
+  }
+  return { k, index, distances };
+}
