@@ -56,7 +56,7 @@ test('k-NN equals a brute-force vote (l2 and cosine, plain and weighted), the re
       const vectors = Array.from({ length: n }, () => Float32Array.from({ length: dim }, () => rng.gaussian()));
       // Labels that depend on position (with noise) so the vote is not trivial.
       const labels = vectors.map((v) => (v[0]! + 0.5 * rng.gaussian() > 0 ? (v[1]! > 0 ? 'a' : 'b') : 'c'));
-      const metadatas: Metadata[] = labels.map((l, i) => (i % 10 === 9 ? { other: 1 } : { kind: l }));
+      const metadatas = labels.map((l, i): Metadata => (i % 10 === 9 ? { other: 1 } : { kind: l }));
       const c = await db.createCollection({ name: `knn-${metric}`, dim, metric, index: 'flat' });
       await c.add({ ids: vectors.map((_, i) => `r${String(i).padStart(3, '0')}`), vectors, metadatas });
       const ids = vectors.map((_, i) => `r${String(i).padStart(3, '0')}`);
