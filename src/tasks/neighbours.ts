@@ -8,6 +8,7 @@
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
 import { TopK } from '../vector/heap.js';
+import { normalizeInPlace } from '../vector/normalize.js';
 import { EXACT_LIMIT, type OnProgress, type Selection } from './common.js';
 import { KernelPoints, type KernelCode } from './distances.js';
 
@@ -27,15 +28,26 @@ function kernelCode(sel: Selection): KernelCode {
   return sel.metric === 'l2' ? 0 : 1;
 }
 
+/**
+ * The selection's points in a kernel arena; cosine rows unit-normalised there (records keep the
+ * vectors as given, only the index normalises), so 1 − a·b is the index's cosine distance.
+ */
+function kernelPoints(sel: Selection, outFloats: number): KernelPoints {
+  const kp = new KernelPoints(sel.vectors, sel.n, sel.dim, { outFloats });
+  if (sel.metric === 'cosine') for (let i = 0; i < sel.n; i++) normalizeInPlace(kp.points, i * sel.dim, sel.dim);
+  return kp;
+}
+
 /** Exact k-NN of every selected record (n ≤ EXACT_LIMIT or a fallback); ties go to the smaller number. */
 export function exactNeighbours(sel: Selection, k: number, onProgress?: OnProgress): Neighbours {
-  const { n, dim } = sel;
-  const kp = new KernelPoints(sel.vectors, n, dim, { outFloats: BLOCK * n });
+  const { n } = sel;
+  const kp = kernelPoints(sel, BLOCK * n);
   const code = kernelCode(sel);
   const index = new Int32Array(n * k);
   const distances = new Float32Array(n * k);
   const heap = new TopK(k);
   const ids = new Uint32Array(k);
+  const dd = new Float32Array(k);
   for (let from = 0; from < n; from += BLOCK) {
     const cnt = Math.min(BLOCK, n - from);
     const d = kp.pairs(code, from, cnt, 0, n);
@@ -43,7 +55,8 @@ export function exactNeighbours(sel: Selection, k: number, onProgress?: OnProgre
       heap.clear();
       const row = from + i;
       for (let j = 0; j < n; j++) if (j !== row) heap.push(j, d[i * n + j]!);
-      heap.drainSorted(ids, distances, row * k);
+      heap.drainSorted(ids, dd);
+      distances.set(dd, row * k);
       for (let t = 0; t < k; t++) index[row * k + t] = ids[t]!;
     }
     onProgress?.({ phase: 'neighbours', done: from + cnt, total: n });
@@ -80,15 +93,17 @@ export async function selectionNeighbours(c: Collection, sel: Selection, k: numb
     onProgress?.({ phase: 'neighbours', done: from + cnt, total: n });
   }
   if (short.length > 0) {
-    const kp = new KernelPoints(sel.vectors, n, dim, { outFloats: n });
+    const kp = kernelPoints(sel, n);
     const code = kernelCode(sel);
     const heap = new TopK(k);
     const ids = new Uint32Array(k);
+    const dd = new Float32Array(k);
     for (const row of short) {
       heap.clear();
       const d = kp.toPoint(code, row, 0, n);
       for (let j = 0; j < n; j++) if (j !== row) heap.push(j, d[j]!);
-      heap.drainSorted(ids, distances, row * k);
+      heap.drainSorted(ids, dd);
+      distances.set(dd, row * k);
       for (let t = 0; t < k; t++) index[row * k + t] = ids[t]!;
     }
   }
