@@ -1,10 +1,14 @@
 /**
  * `omnivec train item2vec` (item vectors from user sequences, saved in word2vec format and / or
- * put into a collection) and `omnivec recommend` (items near an item or a user's history).
+ * put into a collection) and `omnivec recommend` (items near an item or a user's history, from a
+ * vectors file or, with a collection name, through the collection: docs/tasks.md).
  * One function per command, called by the commander actions and by tests. docs/item2vec.md.
  */
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
+import { openDatabase } from '../db/database.js';
+import type { Where } from '../db/where.js';
+import { recommendFromCollection, type ItemScore } from '../tasks/recommend.js';
 import { recommend, type Recommendation, type RecommendQuery } from '../encoders/item2vec/recommend.js';
 import { ITEM2VEC_DEFAULTS, item2vecTrainerOptions, type Item2VecOptions } from '../encoders/item2vec/train.js';
 import { loadWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
@@ -46,6 +50,8 @@ export interface RecommendOpts {
   k?: string;
   exclude?: string[];
   minCount?: string;
+  /** Collection form: only records matching this metadata filter are recommended. */
+  where?: string;
   json?: boolean;
 }
 
@@ -122,6 +128,50 @@ export async function cmdRecommend(o: RecommendOpts, out: Out): Promise<Recommen
 }
 
 /**
+ * `omnivec recommend NAME (--item ID | --history ID…)`: the same through a collection's index
+ * (`recommendFromCollection`: recent 5 and decay 0.8 by default; --min-count N keeps records whose
+ * `count` metadata, as `train item2vec --into` writes it, is at least N). `id<TAB>score` lines or JSON.
+ */
+export async function cmdRecommendCollection(dir: string, name: string, o: RecommendOpts, out: Out): Promise<ItemScore[]> {
+  for (const [v, flag] of [[o.vectors, '--vectors'], [o.format, '--format'], [o.counts, '--counts']] as const) {
+    if (v !== undefined) throw invalidArgument(`${flag}: goes with the file form (recommend --vectors FILE), not with a collection`);
+  }
+  const history = o.history === undefined ? undefined : ids(o.history);
+  if ((o.item === undefined) === (history === undefined)) throw invalidArgument('expected one of --item ID and --history ID…');
+  if (o.item !== undefined && (o.recent !== undefined || o.decay !== undefined)) throw invalidArgument('--recent and --decay go with --history, not --item');
+  let where: Where | undefined;
+  if (o.where !== undefined) {
+    try {
+      where = JSON.parse(o.where) as Where;
+    } catch (e) {
+      throw invalidArgument(`--where: expected JSON such as '{"genre": "drama"}', got ${JSON.stringify(o.where)} (${(e as Error).message})`);
+    }
+  }
+  const minCount = int('--min-count', o.minCount, 1);
+  if (minCount !== undefined && minCount > 1) {
+    const m: Where = { count: { $gte: minCount } };
+    where = where === undefined ? m : { $and: [where, m] };
+  }
+  const db = await openDatabase(dir, { readOnly: true });
+  try {
+    const c = db.getCollection(name);
+    const recs = await recommendFromCollection(c, {
+      ...(o.item !== undefined ? { item: o.item } : { history: history! }),
+      k: int('-k', o.k) ?? 10,
+      ...(o.recent !== undefined ? { recent: int('--recent', o.recent) } : {}),
+      ...(o.decay !== undefined ? { decay: num('--decay', o.decay) } : {}),
+      ...(o.exclude !== undefined ? { exclude: ids(o.exclude) } : {}),
+      ...(where !== undefined ? { where } : {}),
+    });
+    if (o.json === true) out.json(recs);
+    else for (const r of recs) out.line(`${r.id}\t${r.score.toFixed(4)}`);
+    return recs;
+  } finally {
+    await db.close();
+  }
+}
+
+/**
  * Adds `item2vec` under the `train` command and `recommend` to the program (main.ts owns both).
  * `--into` uses the program's `--db`. Errors propagate as `OmnivecError` for main's exit codes.
  */
@@ -148,18 +198,26 @@ export function registerItem2VecCommands(trainCommand: Command, program: Command
     .option('--quiet', 'no per-epoch lines on stderr')
     .option('--json', 'print the training figures as JSON')
     .action(async (o: TrainItem2VecOpts) => { await cmdTrainItem2Vec(db, o, out); });
-  program.command('recommend')
-    .description('items near an item, or near the latest items of a history (cosine), from item vectors')
+  program.command('recommend [name]')
+    .description('items near an item, or near the latest items of a history (cosine), from item vectors or a collection NAME')
     .option('--vectors <file>', 'the item vectors (word2vec text or binary, e.g. from train item2vec)')
     .option('--format <format>', 'auto (default) | word2vec | word2vec-binary | fasttext')
     .option('--counts <file>', 'the item counts (train item2vec --save-vocab), for --min-count')
     .option('--item <id>', 'items similar to this one')
     .option('--history <ids...>', 'items the user has consumed, oldest first (excluded from the answer)')
-    .option('--recent <n>', 'use only the last n known history items (default all)')
-    .option('--decay <d>', 'weight d^j for the j-th most recent history item, in (0, 1] (default 1: plain mean)')
-    .option('--min-count <n>', 'recommend only items seen at least n times in training (needs --counts)')
+    .option('--recent <n>', 'use only the last n known history items (default all; with NAME 5)')
+    .option('--decay <d>', 'weight d^j for the j-th most recent history item, in (0, 1] (default 1: plain mean; with NAME 0.8)')
+    .option('--min-count <n>', 'recommend only items seen at least n times in training (needs --counts; with NAME the records\' count metadata)')
+    .option('--where <json>', 'NAME: recommend only records matching this metadata filter')
     .option('--exclude <ids...>', 'items never to recommend')
     .option('-k, --k <k>', 'number of items (default 10)')
-    .option('--json', 'print JSON: [{item, score}]')
-    .action(async (o: RecommendOpts) => { await cmdRecommend(o, out); });
+    .option('--json', 'print JSON: [{item, score}] (with NAME [{id, score}])')
+    .action(async (name: string | undefined, o: RecommendOpts) => {
+      if (name === undefined) {
+        if (o.where !== undefined) throw invalidArgument('--where: goes with a collection (recommend NAME …), not with --vectors');
+        await cmdRecommend(o, out);
+      } else {
+        await cmdRecommendCollection(db(), name, o, out);
+      }
+    });
 }
