@@ -137,6 +137,18 @@ export async function clusterCollection(c: Collection, options: ClusterOptions =
   return result;
 }
 
+/** The answer as JSON (CLI --json, HTTP): typed arrays as arrays, NaN as null, centroids (k arrays) only when asked. */
+export function clusterJson(r: ClusterResult, includeCentroids = false): Record<string, unknown> {
+  const nan = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  return {
+    k: r.k, ids: r.ids, labels: Array.from(r.labels), sizes: Array.from(r.sizes), inertia: r.inertia,
+    silhouette: nan(r.silhouette),
+    ...(r.tried !== undefined ? { tried: r.tried.map((t) => ({ k: t.k, silhouette: nan(t.silhouette), inertia: t.inertia })) } : {}),
+    ...(includeCentroids ? { centroids: Array.from({ length: r.k }, (_, c) => Array.from(r.centroids.subarray(c * (r.centroids.length / r.k), (c + 1) * (r.centroids.length / r.k)))) } : {}),
+    ...(r.written !== undefined ? { written: r.written } : {}),
+  };
+}
+
 /**
  * Sets `field` to each record's cluster number, keeping its other metadata (update replaces the
  * metadata object whole, so the stored one is read and merged; vectors and documents are not
