@@ -78,3 +78,16 @@ export { createProjectionService, type ProjectionServiceOptions } from './viz/pr
 export { createServer, type ServerOptions, type OmnivecServer } from './server/app.js';
 export { createEncoderService, type EncoderServiceOptions } from './server/encoders.js';
 export type { EncoderService, ProjectionService, ProjectionRequest, ProjectionResult, ProjectionState, ServerContext } from './server/context.js';
+
+// Tasks: classify, recommend, diversity (docs/tasks.md).
+export {
+  classifyKnn, classifyCentroid, evaluateClassifier, zeroShot, labelCentroids, CLIP_TEMPLATE,
+  type Prediction, type KnnOptions, type CentroidOptions, type EvaluateOptions as ClassifierEvaluateOptions,
+  type ClassifierReport, type LabelAccuracy, type ZeroShotOptions, type CentroidModel,
+} from './tasks/classify.js';
+export { recommendFromCollection, RECOMMEND_DEFAULTS, type RecommendFromCollectionOptions, type ItemScore } from './tasks/recommend.js';
+export {
+  diversity, pairStatistics, histogramSvg, histogramPng, EXACT_PAIRS_LIMIT, SAMPLED_PAIRS,
+  type DiversityOptions, type DiversityResult, type Histogram as SimilarityHistogram, type Coverage, type HistogramPictureOptions,
+} from './tasks/diversity.js';
+export { selectRecords, MAX_RECORDS, EXACT_LIMIT, type SelectOptions, type Selection, type TaskProgress } from './tasks/common.js';
