@@ -91,3 +91,8 @@ export {
   type DiversityOptions, type DiversityResult, type Histogram as SimilarityHistogram, type Coverage, type HistogramPictureOptions,
 } from './tasks/diversity.js';
 export { selectRecords, MAX_RECORDS, EXACT_LIMIT, type SelectOptions, type Selection, type TaskProgress } from './tasks/common.js';
+export { clusterCollection, clusterJson, SILHOUETTE_SAMPLE, type ClusterOptions, type ClusterResult, type ClusterTry } from './tasks/cluster.js';
+export { fitKMeans, silhouetteScore, type FitKMeansOptions, type KMeansFit, type KMeansMethod } from './tasks/kmeans.js';
+export { nmi, purity } from './tasks/metrics.js';
+export { outliers, outlierScores, type OutliersOptions, type Outlier, type OutlierMethod } from './tasks/outliers.js';
+export { dedupe, type DedupeOptions, type DedupeResult, type DuplicatePair } from './tasks/dedupe.js';

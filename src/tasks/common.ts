@@ -24,7 +24,7 @@ export interface SelectOptions {
 
 export interface Selection {
   ids: string[];
-  /** n × dim, row i is ids[i]'s vector as stored (unit length for cosine collections). */
+  /** n × dim, row i is ids[i]'s vector as given when stored (not normalised, even in cosine collections: only the index normalises). */
   vectors: Float32Array;
   n: number;
   dim: number;
