@@ -34,7 +34,9 @@ async function withDb<T>(dir: string, readOnly: boolean, fn: (db: Database) => P
 export function int(name: string, v: string | undefined, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new OmnivecError('invalid_argument', `${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isInteger(n) || n < min || n > max) {
+    throw new OmnivecError('invalid_argument', `${name}: expected an integer ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `of at least ${min}`}, got ${JSON.stringify(v)}`);
+  }
   return n;
 }
 

@@ -64,7 +64,7 @@ test('bad options are invalid_argument naming the flag', { skip }, async () => {
   const inv = (re: RegExp) => (e: unknown): boolean => e instanceof OmnivecError && e.code === 'invalid_argument' && re.test(e.message);
   await assert.rejects(cmdEvalAnalogy({ vectors: VEC1K }, capture()), inv(/--questions: required/));
   await assert.rejects(cmdEvalAnalogy({ vectors: VEC1K, questions: QUESTIONS, method: 'sum' }, capture()), inv(/--method: expected "add" \(3CosAdd\) or "mul"/));
-  await assert.rejects(cmdEvalAnalogy({ vectors: VEC1K, questions: QUESTIONS, restrictVocab: '0' }, capture()), inv(/--restrict-vocab: expected an integer from 1/));
+  await assert.rejects(cmdEvalAnalogy({ vectors: VEC1K, questions: QUESTIONS, restrictVocab: '0' }, capture()), inv(/--restrict-vocab: expected an integer of at least 1, got "0"/));
   await assert.rejects(cmdEvalSimilarity({ vectors: VEC1K, pairs: [] }, capture()), inv(/--pairs: required/));
   await assert.rejects(cmdSimilar(['king'], { vectors: VEC1K, format: 'glove' }, capture()), inv(/--format: expected one of auto, word2vec/));
   await assert.rejects(cmdSimilar(['king'], {}, capture()), inv(/--vectors: required/));

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
 import { createServer, DEFAULT_BODY_LIMIT } from '../server/app.js';
-import type { Out } from './db-commands.js';
+import { int, type Out } from './db-commands.js';
 
 export interface ServeOpts {
   host?: string;
@@ -49,12 +49,6 @@ export function isLoopback(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
 }
 
-function int(what: string, s: string | undefined, lo: number, hi: number): number | undefined {
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  if (!/^\s*\d+\s*$/.test(s) || n < lo || n > hi) throw invalidArgument(`${what}: expected an integer from ${lo} to ${hi}, got ${JSON.stringify(s)}`);
-  return n;
-}
 
 /**
  * Starts the server and resolves once it has closed after a signal. `signals` is the process by
