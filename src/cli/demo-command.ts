@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { createServer } from '../server/app.js';
-import type { Out } from './db-commands.js';
+import { int, type Out } from './db-commands.js';
 import { buildDemo, type DemoBuildReport } from './demo-build.js';
 import { isLoopback } from './serve-command.js';
 
@@ -43,13 +43,6 @@ function readMarker(dir: string): Marker | null {
   } catch {
     return { complete: false, version: 1 };
   }
-}
-
-function int(what: string, s: string | undefined, lo: number, hi: number): number | undefined {
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  if (!/^\s*\d+\s*$/.test(s) || n < lo || n > hi) throw invalidArgument(`${what}: expected an integer from ${lo} to ${hi}, got ${JSON.stringify(s)}`);
-  return n;
 }
 
 /**
