@@ -13,6 +13,7 @@ import { registerEmbedCommands } from './embed-commands.js';
 import { registerClassify } from './classify-command.js';
 import { registerProjectCommand } from './project-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerDiversityCommand } from './diversity-command.js';
 import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
@@ -123,6 +124,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
   registerClassify(p, out);
   registerProjectCommand(p, out);
   registerServeCommand(p, db, out);
+  registerDemoCommand(p, db, out);
   registerClusterCommands(p, db, out);
   registerDiversityCommand(p, db, out);
   p.command('version').description('print the version').action(() => out.line(version()));
