@@ -12,7 +12,7 @@ import { OmnivecError, invalidArgument } from '../errors.js';
 import { createServer } from '../server/app.js';
 import { int, type Out } from './db-commands.js';
 import { buildDemo, type DemoBuildReport } from './demo-build.js';
-import { isLoopback } from './serve-command.js';
+import { isLoopback, untilSignalled } from './serve-command.js';
 
 /** Written first (`complete: false`) and rewritten last: it marks a folder as a demo this command made. */
 export const DEMO_MARKER = 'omnivec-demo.json';
@@ -114,27 +114,7 @@ export async function cmdDemo(dir: string, o: DemoOpts, out: Out, signals: NodeJ
   out.line(`omnivec demo: the explorer is at ${page}`);
   out.line(`  try: search "HNSW efSearch recall" in docs, open ${url}/?collection=albums and colour by genre; Ctrl-C stops`);
   if (o.open === true) openBrowser(page, log);
-  await new Promise<void>((resolveClosed, reject) => {
-    let signalled = false;
-    const onSignal = (sig: string): void => {
-      if (signalled) {
-        // The database is crash-safe and the demo is only read: nothing is lost by leaving now.
-        process.stderr.write(`omnivec: ${sig} again, exiting now\n`);
-        process.exit(130);
-      }
-      signalled = true;
-      process.stderr.write(`omnivec: ${sig}: closing (${sig} again to exit at once)\n`);
-      server.close().then(() => {
-        signals.off('SIGINT', onInt);
-        signals.off('SIGTERM', onTerm);
-        resolveClosed();
-      }, reject);
-    };
-    const onInt = (): void => onSignal('SIGINT');
-    const onTerm = (): void => onSignal('SIGTERM');
-    signals.on('SIGINT', onInt);
-    signals.on('SIGTERM', onTerm);
-  });
+  await untilSignalled(server, signals, 'closing');
   out.line('omnivec: closed');
 }
 

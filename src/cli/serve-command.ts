@@ -76,16 +76,24 @@ export async function cmdServe(dir: string, o: ServeOpts, out: Out, signals: Nod
     throw e;
   }
   out.line(`omnivec: serving ${server.ctx.dbDir} at ${url}${apiKey === undefined ? '' : ' (API key required)'}`);
-  await new Promise<void>((resolve, reject) => {
+  await untilSignalled(server, signals, 'finishing the requests in flight, then closing');
+  out.line('omnivec: closed');
+}
+
+/**
+ * Resolves once SIGINT or SIGTERM has closed the server gracefully; a second signal exits at once
+ * (the database is crash-safe: nothing acknowledged is lost by leaving then).
+ */
+export function untilSignalled(server: { close(): Promise<void> }, signals: NodeJS.EventEmitter, closing: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let signalled = false;
     const onSignal = (sig: string): void => {
       if (signalled) {
-        // The database is crash-safe: nothing acknowledged is lost by leaving now.
         process.stderr.write(`omnivec: ${sig} again, exiting now\n`);
         process.exit(130);
       }
       signalled = true;
-      process.stderr.write(`omnivec: ${sig}: finishing the requests in flight, then closing (${sig} again to exit at once)\n`);
+      process.stderr.write(`omnivec: ${sig}: ${closing} (${sig} again to exit at once)\n`);
       server.close().then(() => {
         signals.off('SIGINT', onInt);
         signals.off('SIGTERM', onTerm);
@@ -97,7 +105,6 @@ export async function cmdServe(dir: string, o: ServeOpts, out: Out, signals: Nod
     signals.on('SIGINT', onInt);
     signals.on('SIGTERM', onTerm);
   });
-  out.line('omnivec: closed');
 }
 
 export function registerServeCommand(p: Command, db: () => string, out: Out): void {
