@@ -17,6 +17,7 @@
  *   update (Dhillon & Modha 2001); assignment by the largest cosine; inertia = Σ (1 − cos).
  *   Otherwise inertia = Σ squared Euclidean distances.
  */
+import { fillEmptyClusters } from '../indexes/ivf/kmeans.js';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { VectorBatch } from '../vector/batch.js';
 import { normalizeInPlace } from '../vector/normalize.js';
@@ -224,25 +225,13 @@ function assign(kp: KernelPoints, k: number, code: KernelCode, labels: Int32Arra
 
 /** Gives every empty cluster the point farthest from its centre (from clusters keeping a point); true if any moved. */
 function fillEmpty(kp: KernelPoints, k: number, labels: Int32Array, dist: Float32Array, counts: Uint32Array): boolean {
-  const { n, dim } = kp;
-  let empty = 0;
-  for (let c = 0; c < k; c++) if (counts[c] === 0) empty++;
-  if (empty === 0) return false;
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => dist[b]! - dist[a]! || a - b);
-  let p = 0;
-  for (let c = 0; c < k; c++) {
-    if (counts[c] !== 0) continue;
-    while (counts[labels[order[p]!]!]! <= 1) p++;
-    const i = order[p++]!;
-    counts[labels[i]!]!--;
-    labels[i] = c;
-    counts[c] = 1;
+  const { dim } = kp;
+  const moved = fillEmptyClusters(labels, dist, counts, k);
+  for (const i of moved) {
     dist[i] = 0;
-    kp.centres.set(kp.points.subarray(i * dim, (i + 1) * dim), c * dim);
+    kp.centres.set(kp.points.subarray(i * dim, (i + 1) * dim), labels[i]! * dim);
   }
-  return true;
+  return moved.length > 0;
 }
 
 function countLabels(labels: Int32Array, k: number): Uint32Array {

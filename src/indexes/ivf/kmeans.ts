@@ -167,23 +167,7 @@ function update(points: Float32Array, dim: number, labels: Int32Array, dist: Flo
   const sums = new Float64Array(k * dim);
   const counts = new Uint32Array(k);
   for (let i = 0; i < n; i++) counts[labels[i]!]!++;
-  let empty = 0;
-  for (let c = 0; c < k; c++) if (counts[c] === 0) empty++;
-  if (empty > 0) {
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => dist[b]! - dist[a]! || a - b);
-    let p = 0;
-    for (let c = 0; c < k; c++) {
-      if (counts[c] !== 0) continue;
-      // Exists while some cluster is empty: k ≤ n points spread over fewer than k clusters.
-      while (counts[labels[order[p]!]!]! <= 1) p++;
-      const i = order[p++]!;
-      counts[labels[i]!]!--;
-      labels[i] = c;
-      counts[c] = 1;
-    }
-  }
+  fillEmptyClusters(labels, dist, counts, k);
   for (let i = 0; i < n; i++) {
     const o = labels[i]! * dim;
     const r = i * dim;
@@ -194,4 +178,33 @@ function update(points: Float32Array, dim: number, labels: Int32Array, dist: Flo
     for (let j = 0; j < dim; j++) centroids[c * dim + j] = sums[c * dim + j]! * inv;
     if (spherical) normalizeInPlace(centroids, c * dim, dim);
   }
+}
+
+/**
+ * Gives every empty cluster the point farthest from its centre, taken from clusters that keep a
+ * point (`dist[i]`: point i's distance to its centre). Updates `labels` and `counts`; returns the
+ * moved points (in the order of the clusters they now start), empty when no cluster was empty.
+ * Shared by IVF training and the clustering task (src/tasks/kmeans.ts).
+ */
+export function fillEmptyClusters(labels: Int32Array | Uint32Array, dist: ArrayLike<number>, counts: Uint32Array, k: number): number[] {
+  const moved: number[] = [];
+  let empty = 0;
+  for (let c = 0; c < k; c++) if (counts[c] === 0) empty++;
+  if (empty === 0) return moved;
+  const n = labels.length;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => dist[b]! - dist[a]! || a - b);
+  let p = 0;
+  for (let c = 0; c < k; c++) {
+    if (counts[c] !== 0) continue;
+    // Exists while some cluster is empty: k ≤ n points spread over fewer than k clusters.
+    while (counts[labels[order[p]!]!]! <= 1) p++;
+    const i = order[p++]!;
+    counts[labels[i]!]!--;
+    labels[i] = c;
+    counts[c] = 1;
+    moved.push(i);
+  }
+  return moved;
 }
