@@ -15,7 +15,7 @@ import { createEncoderService } from '../server/encoders.js';
 import {
   classifyCentroid, classifyKnn, evaluateClassifier, zeroShot, type ClassifierReport, type Prediction,
 } from '../tasks/classify.js';
-import { dbDir, int, stdout, type Out } from './db-commands.js';
+import { dbDir, int, jsonArg, stdout, type Out } from './db-commands.js';
 
 export interface ClassifyOpts {
   image?: string[];
@@ -94,15 +94,6 @@ export async function cmdClassify(o: ClassifyOpts, out: Out): Promise<ClassifyRe
 /** Ids from variadic arguments, each possibly a list separated by commas or spaces. */
 const idList = (args: readonly string[]): string[] => args.flatMap((x) => x.split(/[\s,]+/)).filter((x) => x.length > 0);
 
-function jsonWhere(flag: string, v: string | undefined): Where | undefined {
-  if (v === undefined) return undefined;
-  try {
-    return JSON.parse(v) as Where;
-  } catch (e) {
-    throw invalidArgument(`${flag}: expected JSON such as '{"year": {"$gte": 2000}}', got ${JSON.stringify(v)} (${(e as Error).message})`);
-  }
-}
-
 export type CollectionClassifyResult = { predictions: Prediction[] } | ClassifierReport;
 
 function printPredictions(preds: readonly Prediction[], out: Out, probability: boolean): void {
@@ -121,7 +112,7 @@ function printPredictions(preds: readonly Prediction[], out: Out, probability: b
 export async function cmdClassifyCollection(dir: string, name: string, o: ClassifyOpts, out: Out): Promise<CollectionClassifyResult> {
   if (o.image !== undefined || o.model !== undefined) throw invalidArgument('--image and --model classify image files (classify --image F --labels a,b --model DIR), not a collection\'s records');
   if ((o.labelField === undefined) === (o.labels === undefined)) throw invalidArgument(`classify ${name}: expected one of --label-field F (k-NN or centroid from a metadata field) and --labels a,b,c (zero-shot through the collection's encoder)`);
-  const where = jsonWhere('--where', o.where);
+  const where = jsonArg<Where>('--where', o.where);
   const ids = o.id === undefined ? undefined : idList(o.id);
   const db = await openDatabase(dir, { readOnly: true });
   try {

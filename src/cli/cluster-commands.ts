@@ -12,7 +12,7 @@ import { outliers, type OutlierMethod } from '../tasks/outliers.js';
 import { dedupe } from '../tasks/dedupe.js';
 import type { KMeansMethod } from '../tasks/kmeans.js';
 import type { OnProgress } from '../tasks/common.js';
-import { int, type Out } from './db-commands.js';
+import { int, jsonArg, type Out } from './db-commands.js';
 import { num } from './train-commands.js';
 import { Progress } from './progress.js';
 
@@ -22,15 +22,6 @@ export interface ClusterOpts {
 }
 export interface OutliersOpts { method?: string; k?: string; top?: string; threshold?: string; where?: string; sample?: string; json?: boolean }
 export interface DedupeOpts { threshold?: string; maxDistance?: string; k?: string; where?: string; sample?: string; json?: boolean }
-
-function whereArg(v: string | undefined): Where | undefined {
-  if (v === undefined) return undefined;
-  try {
-    return JSON.parse(v) as Where;
-  } catch (e) {
-    throw invalidArgument(`--where: expected JSON, e.g. '{"genre": {"$in": ["drama", "comedy"]}}', got ${JSON.stringify(v)} (${(e as Error).message})`);
-  }
-}
 
 async function withDb<T>(dir: string, readOnly: boolean, fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(dir, { readOnly, create: false });
@@ -76,7 +67,7 @@ export async function cmdCluster(dir: string, name: string, o: ClusterOpts, out:
     try {
       return await clusterCollection(db.getCollection(name), {
         k: int('--k', o.k), kMin: int('--k-min', o.kMin, 2), kMax: int('--k-max', o.kMax, 2), method,
-        where: whereArg(o.where), sample: int('--sample', o.sample), seed: int('--seed', o.seed, 0, 0xffffffff),
+        where: jsonArg<Where>('--where', o.where), sample: int('--sample', o.sample), seed: int('--seed', o.seed, 0, 0xffffffff),
         maxIter: int('--max-iter', o.maxIter), writeField: o.write, onProgress: bar.on,
       });
     } finally {
@@ -108,7 +99,7 @@ export async function cmdOutliers(dir: string, name: string, o: OutliersOpts, ou
     try {
       return await outliers(db.getCollection(name), {
         method, k: int('--k', o.k), top: int('--top', o.top), threshold: num('--threshold', o.threshold),
-        where: whereArg(o.where), sample: int('--sample', o.sample), onProgress: bar.on,
+        where: jsonArg<Where>('--where', o.where), sample: int('--sample', o.sample), onProgress: bar.on,
       });
     } finally {
       bar.done();
@@ -127,7 +118,7 @@ export async function cmdDedupe(dir: string, name: string, o: DedupeOpts, out: O
     try {
       return await dedupe(db.getCollection(name), {
         threshold: num('--threshold', o.threshold), maxDistance: num('--max-distance', o.maxDistance), k: int('--k', o.k),
-        where: whereArg(o.where), sample: int('--sample', o.sample), onProgress: bar.on,
+        where: jsonArg<Where>('--where', o.where), sample: int('--sample', o.sample), onProgress: bar.on,
       });
     } finally {
       bar.done();

@@ -40,7 +40,8 @@ export function int(name: string, v: string | undefined, min = 1, max = Number.M
   return n;
 }
 
-function jsonArg<T>(name: string, v: string | undefined): T | undefined {
+/** A JSON option (`--where`, `--where-document`, …), parsed or refused naming the flag. */
+export function jsonArg<T>(name: string, v: string | undefined): T | undefined {
   if (v === undefined) return undefined;
   try {
     return JSON.parse(v) as T;

@@ -10,7 +10,7 @@ import { invalidArgument } from '../errors.js';
 import { openDatabase } from '../db/database.js';
 import type { Where } from '../db/where.js';
 import { diversity, histogramPng, histogramSvg, type DiversityOptions, type DiversityResult } from '../tasks/diversity.js';
-import { int, type Out } from './db-commands.js';
+import { int, jsonArg, type Out } from './db-commands.js';
 import { num } from './train-commands.js';
 
 export interface DiversityOpts {
@@ -27,21 +27,12 @@ export interface DiversityOpts {
 
 const DISTANCE_NAME = { l2: 'squared Euclidean', cosine: '1 − cosine', ip: '1 − inner product' } as const;
 
-function jsonWhere(flag: string, v: string | undefined): Where | undefined {
-  if (v === undefined) return undefined;
-  try {
-    return JSON.parse(v) as Where;
-  } catch (e) {
-    throw invalidArgument(`${flag}: expected JSON such as '{"year": {"$gte": 2000}}', got ${JSON.stringify(v)} (${(e as Error).message})`);
-  }
-}
-
 export async function cmdDiversity(dir: string, name: string, o: DiversityOpts, out: Out): Promise<DiversityResult> {
   const ext = o.out === undefined ? undefined : extname(o.out).toLowerCase();
   if (ext !== undefined && ext !== '.png' && ext !== '.svg') throw invalidArgument(`--out: expected a file ending in .png or .svg, got ${JSON.stringify(o.out)}`);
   if (o.subsetWhere !== undefined && o.subsetIds !== undefined) throw invalidArgument('expected one of --subset-where and --subset-ids, got both');
-  const where = jsonWhere('--where', o.where);
-  const subsetWhere = jsonWhere('--subset-where', o.subsetWhere);
+  const where = jsonArg<Where>('--where', o.where);
+  const subsetWhere = jsonArg<Where>('--subset-where', o.subsetWhere);
   const subsetIds = o.subsetIds?.flatMap((x) => x.split(/[\s,]+/)).filter((x) => x.length > 0);
   if (o.radius !== undefined && subsetWhere === undefined && subsetIds === undefined) throw invalidArgument('--radius: goes with --subset-where or --subset-ids');
   const options: DiversityOptions = {

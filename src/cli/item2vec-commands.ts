@@ -13,7 +13,7 @@ import { recommend, type Recommendation, type RecommendQuery } from '../encoders
 import { ITEM2VEC_DEFAULTS, item2vecTrainerOptions, type Item2VecOptions } from '../encoders/item2vec/train.js';
 import { loadWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
 import type { Word2VecModel } from '../encoders/word2vec/trainer.js';
-import { dbDir, int, type Out } from './db-commands.js';
+import { dbDir, int, jsonArg, type Out } from './db-commands.js';
 import { flag, num, trainAndStore } from './train-commands.js';
 
 /** Options of `train item2vec`, as commander hands them over. */
@@ -139,14 +139,7 @@ export async function cmdRecommendCollection(dir: string, name: string, o: Recom
   const history = o.history === undefined ? undefined : ids(o.history);
   if ((o.item === undefined) === (history === undefined)) throw invalidArgument('expected one of --item ID and --history ID…');
   if (o.item !== undefined && (o.recent !== undefined || o.decay !== undefined)) throw invalidArgument('--recent and --decay go with --history, not --item');
-  let where: Where | undefined;
-  if (o.where !== undefined) {
-    try {
-      where = JSON.parse(o.where) as Where;
-    } catch (e) {
-      throw invalidArgument(`--where: expected JSON such as '{"genre": "drama"}', got ${JSON.stringify(o.where)} (${(e as Error).message})`);
-    }
-  }
+  let where = jsonArg<Where>('--where', o.where);
   const minCount = int('--min-count', o.minCount, 1);
   if (minCount !== undefined && minCount > 1) {
     const m: Where = { count: { $gte: minCount } };
