@@ -1,23 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase, type Database } from './database.js';
+import type { Database } from './database.js';
 import { matchesWhere, type Metadata, type Where } from './where.js';
 import { reciprocalRankFusion, maxSim } from './fusion.js';
 import { Random } from '../vector/random.js';
+import { withDatabase } from '../../test/helpers/assertions.js';
 
-async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-q-'));
-  const db = await openDatabase(dir);
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDb = (fn: (db: Database) => Promise<void>): Promise<void> => withDatabase('omnivec-q-', fn);
 
 function l2(a: Float32Array, b: Float32Array): number {
   let s = 0;

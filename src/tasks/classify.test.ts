@@ -1,28 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { OmnivecError } from '../errors.js';
-import { openDatabase, type Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import type { Metadata } from '../db/where.js';
 import type { Metric } from '../vector/metric.js';
 import { Random } from '../vector/random.js';
 import { classifyCentroid, classifyKnn, evaluateClassifier, zeroShot } from './classify.js';
+import { withDatabase, hasCode } from '../../test/helpers/assertions.js';
 
-async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-classify-'));
-  const db = await openDatabase(dir);
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDb = (fn: (db: Database) => Promise<void>): Promise<void> => withDatabase('omnivec-classify-', fn);
 
-const code = (c: string) => (e: unknown): boolean => e instanceof OmnivecError && e.code === c;
+const code = hasCode;
 
 /** Gaussian blobs around `centres` (one label each), seeded. */
 function blobs(centres: number[][], per: number, spread: number, seed: number): { vectors: Float32Array[]; labels: string[] } {

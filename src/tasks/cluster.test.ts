@@ -1,24 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase, type Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import type { Metric } from '../vector/metric.js';
 import { clusterCollection } from './cluster.js';
 import { nmi, purity } from './metrics.js';
 import { blobs } from '../../test/helpers/blobs.js';
+import { withDatabase } from '../../test/helpers/assertions.js';
 
-async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-cluster-'));
-  const db = await openDatabase(dir);
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDb = (fn: (db: Database) => Promise<void>): Promise<void> => withDatabase('omnivec-cluster-', fn);
 
 /** A collection of seeded blobs; ids `p000…` in a shuffled order, metadata { cls, keep: 'yes', half }. */
 async function blobCollection(db: Database, name: string, metric: Metric, k: number, per: number, dim = 12) {

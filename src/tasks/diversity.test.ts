@@ -1,27 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
-import { OmnivecError } from '../errors.js';
-import { openDatabase, type Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import type { Metric } from '../vector/metric.js';
 import { Random } from '../vector/random.js';
 import { diversity, histogramPng, histogramSvg, pairStatistics } from './diversity.js';
+import { withDatabase, hasCode } from '../../test/helpers/assertions.js';
 
-async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-diversity-'));
-  const db = await openDatabase(dir);
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDb = (fn: (db: Database) => Promise<void>): Promise<void> => withDatabase('omnivec-diversity-', fn);
 
-const code = (c: string) => (e: unknown): boolean => e instanceof OmnivecError && e.code === c;
+const code = hasCode;
 
 function gaussian(n: number, dim: number, seed: number, shift = 0): Float32Array[] {
   const rng = new Random(seed);

@@ -1,25 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase, type Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import { Random } from '../vector/random.js';
 import type { Metric } from '../vector/metric.js';
 import { outliers } from './outliers.js';
 import { selectRecords } from './common.js';
 import { exactNeighbours, selectionNeighbours } from './neighbours.js';
+import { withDatabase } from '../../test/helpers/assertions.js';
 
-async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-outliers-'));
-  const db = await openDatabase(dir);
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDb = (fn: (db: Database) => Promise<void>): Promise<void> => withDatabase('omnivec-outliers-', fn);
 
 const ids = (n: number, prefix = 'r'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);
 

@@ -1,10 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { OmnivecError } from '../errors.js';
-import { openDatabase, type Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import type { Collection } from '../db/collection.js';
 import { Random } from '../vector/random.js';
 import type { KeyedVectors } from '../encoders/word2vec/keyed-vectors.js';
@@ -13,19 +11,11 @@ import { recommend } from '../encoders/item2vec/recommend.js';
 import { readMovieLensSequences } from '../encoders/item2vec/movielens.js';
 import { evaluateNextItem, leaveLastOut, popularityRecommender, vectorRecommender, QUERY_DEFAULTS } from '../encoders/item2vec/protocol.js';
 import { recommendFromCollection } from './recommend.js';
+import { withDatabase, hasCode } from '../../test/helpers/assertions.js';
 
-async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-recommend-'));
-  const db = await openDatabase(dir);
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDb = (fn: (db: Database) => Promise<void>): Promise<void> => withDatabase('omnivec-recommend-', fn);
 
-const code = (c: string) => (e: unknown): boolean => e instanceof OmnivecError && e.code === c;
+const code = hasCode;
 
 /** An Item2Vec collection as `train item2vec --into` makes it: cosine, `count` in the metadata. */
 async function intoCollection(db: Database, name: string, kv: KeyedVectors): Promise<Collection> {

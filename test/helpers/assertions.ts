@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OmnivecError } from '../../src/errors.js';
+import { openDatabase, type Database } from '../../src/db/database.js';
 
 /** Runs fn with a fresh temporary directory, removed afterwards whatever happens. */
 export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
@@ -14,6 +15,21 @@ export async function withTempDir(prefix: string, fn: (dir: string) => Promise<v
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** Runs fn with a fresh database in a temporary directory; closes and removes it afterwards. */
+export async function withDatabase(prefix: string, fn: (db: Database) => Promise<void>): Promise<void> {
+  await withTempDir(prefix, async (dir) => {
+    const db = await openDatabase(dir);
+    try {
+      await fn(db);
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+/** A predicate for assert.throws / rejects: an OmnivecError with this code. */
+export const hasCode = (code: string) => (e: unknown): boolean => e instanceof OmnivecError && e.code === code;
 
 function isOmnivecError(code: string, message: RegExp): (e: unknown) => true {
   return (e: unknown) => {
