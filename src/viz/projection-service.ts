@@ -10,6 +10,7 @@
  * id), and moved to the worker as one Float32Array; the worker runs `projectSteps`, the very steps
  * of `project()`, so the map equals `project()` on the same vectors and seed.
  */
+import { selectRecords, type Selection } from '../tasks/common.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -87,20 +88,16 @@ interface Sample {
  * the map is labelled with the state it saw (another process may write between the statements).
  */
 function readSample(c: Collection, sample: number): Sample {
-  for (let attempt = 0; ; attempt++) {
-    const before = c.info().seq;
-    const ids = c.list().sort();
-    if (ids.length > sample) ids.length = sample;
-    const got = c.get({ ids, include: ['vectors'] });
-    const after = c.info().seq;
-    if (before !== after && attempt < 3) continue;
-    const n = got.ids.length;
-    if (n < 3) throw invalidArgument(`${c.name}: a map needs at least 3 records, the collection has ${n}`);
-    const dim = got.vectors![0]!.length;
-    const vectors = new Float32Array(n * dim);
-    got.vectors!.forEach((v, i) => vectors.set(v, i * dim));
-    return { ids: got.ids, vectors, dim, seq: after };
+  // The tasks' selection: the first `sample` ids in code-unit order, re-read if a write came between.
+  let sel: Selection | undefined;
+  try {
+    sel = selectRecords(c, { sample });
+  } catch (e) {
+    if (!(e instanceof OmnivecError && e.code === 'empty_index')) throw e;
   }
+  const n = sel?.n ?? 0;
+  if (sel === undefined || n < 3) throw invalidArgument(`${c.name}: a map needs at least 3 records, the collection has ${n}`);
+  return { ids: sel.ids, vectors: sel.vectors, dim: sel.dim, seq: sel.seq };
 }
 
 type Listener = (phase: string, progress: number) => void;
