@@ -15,9 +15,13 @@ export type ErrorCode =
   | 'encoder_error'
   | 'locked'
   | 'read_only'
+  // A long command stopped by the user (SIGINT): the CLI exits 130 (docs/hardening.md).
+  | 'interrupted'
   // The server's own (docs/server.md):
   | 'invalid_json'
   | 'unauthorized'
+  // A request whose Host header the server does not answer (docs/hardening.md, DNS rebinding).
+  | 'forbidden'
   | 'method_not_allowed'
   | 'payload_too_large'
   | 'unsupported_media_type'

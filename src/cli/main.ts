@@ -34,6 +34,7 @@ export const EXIT_CODES: Record<string, number> = {
   not_trained: 8,
   empty_index: 8,
   capacity_exceeded: 9,
+  interrupted: 130,
 };
 
 function version(): string {

@@ -6,6 +6,7 @@ import { OmnivecError, describe } from '../errors.js';
 import { parseMetric, type Metric } from '../vector/metric.js';
 import { checkDim } from '../vector/batch.js';
 import { acquireLock } from './lock.js';
+import { checkCollectionName } from './names.js';
 import { Mutex } from './mutex.js';
 import { DB_FILE, INDEX_DIR, initSchema, createCollectionTables, dropCollectionTables, type Sqlite } from './schema.js';
 import { Collection, type CollectionRow, type CollectionInfo, type DbContext, type EncoderSpec, type VerifyReport } from './collection.js';
@@ -38,15 +39,6 @@ export interface CreateCollectionOptions {
   tokenize?: string;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-function checkName(name: unknown): string {
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new OmnivecError('invalid_argument',
-      `collection name: expected 1–128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit, got ${describe(name)}`);
-  }
-  return name;
-}
 
 /**
  * A database: a directory holding the records (SQLite) and the index snapshots. One process
@@ -145,7 +137,7 @@ export class Database {
     this.#open();
     if (this.readOnly) throw new OmnivecError('read_only', `database ${this.dir}: open read-only; cannot create a collection`);
     if (options === null || typeof options !== 'object') throw new OmnivecError('invalid_argument', `createCollection: expected { name, dim, metric?, index? }, got ${describe(options)}`);
-    const name = checkName(options.name);
+    const name = checkCollectionName(options.name);
     checkDim(options.dim);
     const metric = options.metric === undefined ? 'cosine' : parseMetric(options.metric);
     const index = parseIndexSpec(options.index, options.indexDims ?? options.dim, metric);

@@ -13,6 +13,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   dimension_mismatch: 400,
   unauthorized: 401,
   read_only: 403,
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   already_exists: 409,
@@ -24,6 +25,8 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   capacity_exceeded: 507,
   locked: 503,
   shutting_down: 503,
+  // Never sent by the server (a CLI user's Ctrl-C); 503 if a long task ever reports it.
+  interrupted: 503,
   corrupt_file: 500,
   unsupported_version: 500,
   internal: 500,
