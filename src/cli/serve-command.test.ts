@@ -1,13 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { OmnivecError } from '../errors.js';
 import { cmdServe, isLoopback, parseEncoders, parseSize, registerServeCommand } from './serve-command.js';
 import type { Out } from './db-commands.js';
+import { createServer } from '../server/app.js';
+import { openDatabase } from '../db/database.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function capture(): Out & { lines: string[]; next: () => Promise<string> } {
   const lines: string[] = [];
@@ -76,6 +84,90 @@ test('omnivec serve: prints the URL, serves with the key from $OMNIVEC_API_KEY, 
   } finally {
     if (saved === undefined) delete process.env.OMNIVEC_API_KEY;
     else process.env.OMNIVEC_API_KEY = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs the real CLI (`main()` from src under tsx) in a child process; resolves to its exit code and output. */
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const script = "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })";
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script, '--', ...args], {
+      cwd: ROOT, env: { ...process.env, OMNIVEC_API_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+test('omnivec serve on a busy port: one line naming the port and the way out, exit 2, no stack, the database lock released', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnivec-serve-busy-'));
+  const busy = createNetServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  const port = (busy.address() as AddressInfo).port;
+  try {
+    const r = await runCli(['--db', dir, 'serve', '--port', String(port)]);
+    assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.deepEqual(lines, [`omnivec: invalid_argument: port ${port} on 127.0.0.1 is in use (EADDRINUSE); pass --port N, or --port 0 for a free one`], r.stderr);
+    assert.doesNotMatch(r.stderr, /\bat \S+ \(|node:net/, 'no stack trace');
+    assert.equal(r.stdout, '');
+    // The database was opened and closed again: no writer lock left behind.
+    assert.ok(existsSync(join(dir, 'omnivec.db')) || readdirSync(dir).length > 0, 'the database was opened');
+    assert.ok(!existsSync(join(dir, 'LOCK')), `LOCK left in ${readdirSync(dir).join(', ')}`);
+    const db = await openDatabase(dir);
+    await db.close();
+  } finally {
+    await new Promise<void>((resolve) => busy.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('createServer().listen on a busy port: invalid_argument, the server closes cleanly', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnivec-serve-busy-'));
+  const busy = createNetServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  const port = (busy.address() as AddressInfo).port;
+  const server = await createServer({ db: dir });
+  try {
+    await assert.rejects(server.listen(port, '127.0.0.1'), (e: unknown) => e instanceof OmnivecError && e.code === 'invalid_argument'
+      && e.message === `port ${port} on 127.0.0.1 is in use (EADDRINUSE); pass --port N, or --port 0 for a free one`);
+  } finally {
+    await server.close();
+    await new Promise<void>((resolve) => busy.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(!existsSync(join(dir, 'LOCK')));
+});
+
+test('omnivec serve --allowed-host NAME (repeatable): without a key, those Hosts are answered, others get 403', { timeout: 20_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnivec-serve-hosts-'));
+  const saved = process.env.OMNIVEC_API_KEY;
+  delete process.env.OMNIVEC_API_KEY;
+  try {
+    const out = capture();
+    const printed = out.next();
+    const p = new Command('omnivec').exitOverride();
+    registerServeCommand(p, () => dir, out);
+    const running = p.parseAsync(['serve', '--port', '0', '--allowed-host', 'box.lan', '--allowed-host', 'nas.home'], { from: 'user' });
+    const url = /(http:\/\/\S+)/.exec(await printed)![1]!;
+    const status = (host: string): Promise<number> => new Promise((resolve, reject) => {
+      const u = new URL(url);
+      httpGet({ host: u.hostname, port: u.port, path: '/healthz', headers: { host } }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject);
+    });
+    assert.equal(await status('box.lan'), 200);
+    assert.equal(await status('nas.home:8080'), 200);
+    assert.equal(await status(`localhost:${new URL(url).port}`), 200);
+    assert.equal(await status('evil.example'), 403);
+    process.emit('SIGTERM');
+    await running;
+  } finally {
+    if (saved !== undefined) process.env.OMNIVEC_API_KEY = saved;
     rmSync(dir, { recursive: true, force: true });
   }
 });

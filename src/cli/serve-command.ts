@@ -16,6 +16,7 @@ export interface ServeOpts {
   allowNetwork?: boolean;
   threads?: string;
   insecure?: boolean;
+  allowedHost?: string[];
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
@@ -66,10 +67,12 @@ export async function cmdServe(dir: string, o: ServeOpts, out: Out, signals: Nod
   const encoders = parseEncoders(o.encoder ?? []);
   const server = await createServer({
     db: dir, apiKey, bodyLimit, encoders, allowNetwork: o.allowNetwork === true, threads,
+    allowedHosts: o.allowedHost ?? [],
     logger: { level: 'warn' },
   });
   let url: string;
   try {
+    // A busy port, a host that is not this machine's: one line from listen(), no stack.
     url = await server.listen(port, host);
   } catch (e) {
     await server.close();
@@ -117,5 +120,6 @@ export function registerServeCommand(p: Command, db: () => string, out: Out): vo
     .option('--allow-network', 'let encoders download models or call remote APIs')
     .option('--threads <n>', 'threads of each ONNX encoder')
     .option('--insecure', 'allow a non-loopback --host without an API key')
+    .option('--allowed-host <name>', 'without an API key, also answer requests whose Host is NAME (repeatable; loopback names, IP addresses and --host always are)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action((o: ServeOpts) => cmdServe(db(), o, out));
 }

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerO
 import AjvCompiler from '@fastify/ajv-compiler';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { Database, openDatabase } from '../db/database.js';
+import { checkCollectionName } from '../db/names.js';
 import type { EncoderService, ProjectionService, ServerContext } from './context.js';
 import { errorHandler, sendError } from './errors.js';
 import { collectRoutes, registerOpenApiRoute } from './openapi.js';
@@ -19,14 +20,28 @@ import { registerProjectionRoutes } from './projection-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { registerClassifyRoutes } from './classify-routes.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
+import { checkAllowedHosts, forbiddenHostMessage, hostAnswered, hostOfHeader } from './hosts.js';
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * The router's limit on one path parameter (fastify's default is 100): above the longest
+ * collection name (128), so every name the database accepts is routable and a longer one reaches
+ * the name check and its message (docs/hardening.md §4).
+ */
+export const MAX_PARAM_LENGTH = 256;
 
 export interface ServerOptions {
   /** A database directory (opened here and closed by close()), or an open Database (left open). */
   db: string | Database;
   /** Every route but /healthz and the page's files needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
+  /**
+   * Without an API key the server answers only requests whose `Host` names this machine
+   * (loopback names, IP addresses, the host it listens on) or one of these names
+   * (`--allowed-host`; docs/hardening.md §5). Ignored with a key.
+   */
+  allowedHosts?: string[];
   /** Largest request body in bytes (default 16 MiB); larger ones get 413 before parsing. */
   bodyLimit?: number;
   /** `--encoder NAME=MODEL` pairs, for the encoder service. */
@@ -90,12 +105,49 @@ function validatorFactory(): NonNullable<NonNullable<NonNullable<FastifyServerOp
   };
 }
 
+/** The message of a router error: a bad collection name says what a name may be, as every route does. */
+function routerErrorMessage(error: Error & { code?: string }, url: string): string {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const segment = /^\/api\/collections\/([^/?#]+)/.exec(url)?.[1];
+    if (segment !== undefined) {
+      let name: string;
+      try { name = decodeURIComponent(segment); } catch { name = segment; }
+      try { checkCollectionName(name); } catch (e) { return (e as Error).message; }
+    }
+    return `url: expected path segments of at most ${MAX_PARAM_LENGTH} characters, got a longer one`;
+  }
+  return `url: ${error.message}`;
+}
+
+/**
+ * Why the server could not listen, as one line (no stack): a port in use, a port that needs
+ * privileges, a host that is not this machine's or does not resolve. Other errors pass through.
+ */
+export function listenError(e: unknown, port: number, host: string): unknown {
+  const code = (e as { code?: unknown })?.code;
+  const where = `port ${port} on ${host}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new OmnivecError('invalid_argument', `${where} is in use (EADDRINUSE); pass --port N, or --port 0 for a free one`, { port, host, errno: code });
+    case 'EACCES':
+      return new OmnivecError('invalid_argument', `${where}: permission denied (EACCES); ports below 1024 need privileges: pass --port N with N above 1023, or --port 0 for a free one`, { port, host, errno: code });
+    case 'EADDRNOTAVAIL':
+      return new OmnivecError('invalid_argument', `--host ${host}: not an address of this machine (EADDRNOTAVAIL); pass --host 127.0.0.1, or an address of one of its interfaces`, { port, host, errno: code });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new OmnivecError('invalid_argument', `--host ${host}: the name does not resolve (${code}); pass --host 127.0.0.1, or an address of this machine`, { port, host, errno: code });
+    default:
+      return e;
+  }
+}
+
 export async function createServer(options: ServerOptions): Promise<OmnivecServer> {
   if (options === null || typeof options !== 'object') throw invalidArgument('createServer: expected options { db, apiKey?, bodyLimit?, … }');
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1) throw invalidArgument(`bodyLimit: expected a positive integer (bytes), got ${String(bodyLimit)}`);
   const apiKey = options.apiKey;
   if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length === 0)) throw invalidArgument('apiKey: expected a non-empty string');
+  const allowedHosts = new Set(checkAllowedHosts(options.allowedHosts));
   const ownDb = typeof options.db === 'string';
   const db = typeof options.db === 'string' ? await openDatabase(options.db) : options.db;
   let encoders: EncoderService;
@@ -116,8 +168,10 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     // Our own 503 (in the documented error shape) comes from the first onRequest hook.
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
-    // A URL that does not decode (`%E0%A4%A`) fails before routing, outside the error handler.
-    frameworkErrors: (error, _request, reply) => sendError(reply, 'invalid_argument', `url: ${error.message}`),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A URL that does not decode (`%E0%A4%A`), or a path parameter over MAX_PARAM_LENGTH, fails
+    // before routing, outside the error handler.
+    frameworkErrors: (error, request, reply) => sendError(reply, 'invalid_argument', routerErrorMessage(error, request.url)),
     // Bytes that are not HTTP (a malformed header line, …): answered in the documented shape too.
     clientErrorHandler: (error, socket) => {
       if (!socket.writable) return;
@@ -173,6 +227,20 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     });
   }
 
+  if (apiKey === undefined) {
+    // DNS rebinding (docs/hardening.md §5): without a key, only this machine's names are answered.
+    app.addHook('onRequest', async (request, reply) => {
+      const host = request.headers.host;
+      if (hostAnswered(host, allowedHosts)) return;
+      return sendError(reply, 'forbidden', forbiddenHostMessage(host!));
+    });
+  }
+
+  // One name rule at every route with `:name` (docs/hardening.md §4), before the body is read.
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.url?.includes('/:name') === true) checkCollectionName((request.params as { name?: unknown }).name);
+  });
+
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     const allowed: string[] = [];
@@ -219,7 +287,15 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
 
   const listen = async (port = 8080, host = '127.0.0.1'): Promise<string> => {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`port: expected an integer from 0 to 65535, got ${String(port)}`);
-    return app.listen({ port, host });
+    try {
+      const url = await app.listen({ port, host });
+      // The name it listens on is answered by the Host check too (an address already is).
+      const own = hostOfHeader(host);
+      if (own !== undefined) allowedHosts.add(own);
+      return url;
+    } catch (e) {
+      throw listenError(e, port, host);
+    }
   };
 
   return { app, ctx, listen, close };

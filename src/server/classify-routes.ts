@@ -11,7 +11,8 @@ import type { VectorBatch } from '../vector/batch.js';
 import { classifyCentroid, classifyKnn, evaluateClassifier, zeroShot } from '../tasks/classify.js';
 import { recommendFromCollection } from '../tasks/recommend.js';
 import { diversity, type DiversityOptions } from '../tasks/diversity.js';
-import { checkCollectionName, decodeVector } from './collections-routes.js';
+import { checkCollectionName } from '../db/names.js';
+import { decodeVector } from './collections-routes.js';
 import type { ServerContext } from './context.js';
 
 const VECTOR = {

@@ -15,7 +15,7 @@ import { outliers, type OutlierMethod } from '../tasks/outliers.js';
 import { dedupe } from '../tasks/dedupe.js';
 import type { KMeansMethod } from '../tasks/kmeans.js';
 import { MAX_RECORDS } from '../tasks/common.js';
-import { checkCollectionName } from './collections-routes.js';
+import { checkCollectionName } from '../db/names.js';
 import type { ServerContext } from './context.js';
 
 const NAME_PARAMS = { type: 'object', properties: { name: { type: 'string', description: 'collection name' } }, required: ['name'] };

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection, Include, QueryOptions, QueryResult } from '../db/collection.js';
 import type { ServerContext } from './context.js';
+import { checkCollectionName, MAX_COLLECTION_NAME } from '../db/names.js';
 
 // ---------------------------------------------------------------------------------------------
 // Schemas
@@ -23,14 +24,14 @@ const INCLUDE = { type: 'array', items: { type: 'string', enum: ['documents', 'm
 const WHERE = { type: 'object', description: 'metadata filter (docs/db.md): {"field": value}, {"field": {"$gte": 3}}, {"$and": […]}' };
 const WHERE_DOCUMENT = { type: 'object', description: 'document filter: {"$contains": "text"}, {"$not_contains": …}' };
 const IDS = { type: 'array', items: { type: 'string' } };
-const NAME_PARAMS = { type: 'object', properties: { name: { type: 'string', description: 'collection name' } }, required: ['name'] };
+const NAME_PARAMS = { type: 'object', properties: { name: { type: 'string', description: `collection name: 1–${MAX_COLLECTION_NAME} letters, digits, ".", "_" or "-", starting with a letter or digit` } }, required: ['name'] };
 
 const CREATE_BODY = {
   type: 'object',
   additionalProperties: false,
   required: ['name'],
   properties: {
-    name: { type: 'string', description: '1–128 letters, digits, ".", "_" or "-", starting with a letter or digit' },
+    name: { type: 'string', description: `1–${MAX_COLLECTION_NAME} letters, digits, ".", "_" or "-", starting with a letter or digit` },
     dim: { type: 'integer', minimum: 1, maximum: 65536, description: 'the vectors\' dimension (default: the encoder\'s)' },
     metric: { type: 'string', enum: ['cosine', 'l2', 'ip'] },
     index: { anyOf: [{ type: 'string', enum: ['auto', 'flat', 'ivf', 'hnsw'] }, { type: 'object' }], description: '"auto" (default), "flat", "ivf", "hnsw", or { kind, m, efConstruction, efSearch, nList, nProbe }' },
@@ -134,16 +135,7 @@ interface QueryBody {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
-
-/** The same rule as the library's; checked here too so a path parameter with '/' or '..' is refused before any lookup. */
-export function checkCollectionName(name: unknown): string {
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw invalidArgument(`collection name: expected 1–128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit, got ${describe(name)}`);
-  }
-  return name;
-}
 
 /** Bytes of a base64 string (the standard alphabet, padding optional); invalid_argument otherwise. */
 export function decodeBase64(s: string, what: string): Buffer {
