@@ -115,7 +115,9 @@ test('wrong vector length: the whole batch is refused', async () => {
 });
 
 test('duplicate ids: within a batch or already stored, the whole add is refused', async () => {
-  await refused(() => call('POST', '/api/collections/c/add', { ids: ['n1', 'n1'], vectors: [[1, 1, 0, 0], [0, 1, 1, 0]] }), 409, 'already_exists', ['n1']);
+  // The same id twice in one call is malformed input (docs/hardening.md §1): 400, naming both positions.
+  await refused(() => call('POST', '/api/collections/c/add', { ids: ['n1', 'n1'], vectors: [[1, 1, 0, 0], [0, 1, 1, 0]] }), 400, 'invalid_argument', ['n1', 'appears twice', 'add[0]']);
+  await refused(() => call('POST', '/api/collections/c/upsert', { ids: ['n1', 'n1'], vectors: [[1, 1, 0, 0], [0, 1, 1, 0]] }), 400, 'invalid_argument', ['n1', 'appears twice']);
   await refused(() => call('POST', '/api/collections/c/add', { ids: ['n2', 'r2'], vectors: [[1, 1, 0, 0], [0, 1, 1, 0]] }), 409, 'already_exists', ['r2', 'upsert']);
   await refused(() => call('POST', '/api/collections/c/update', { ids: ['r1', 'ghost'], metadatas: [{ k: 100 }, { k: 5 }] }), 404, 'not_found', ['ghost']);
 });

@@ -14,7 +14,7 @@ import { NO_ID, type VectorIndex, type SearchOptions } from '../indexes/types.js
 import { SparseIndex, TermDictionary, parseSparse, type SparseVector } from '../indexes/sparse/sparse-index.js';
 import { compileFilter, checkWhere, checkWhereDocument, filterKey, type Where, type WhereDocument, type Metadata } from './where.js';
 import { reciprocalRankFusion, weightedFusion, maxSim, ftsQuery, type RankedList } from './fusion.js';
-import { recordChunks, prepareRow, readF32, checkId, vectorBytes, type RecordsInput, type PreparedRow } from './records.js';
+import { recordChunks, prepareRow, readF32, checkId, vectorBytes, isValidVectorBlob, type RecordsInput, type PreparedRow } from './records.js';
 import { tables, type Sqlite } from './schema.js';
 import type { Mutex } from './mutex.js';
 import {
@@ -154,6 +154,23 @@ export interface VerifyReport {
   ok: boolean;
   checked: { records: number; indexed: number; snapshots: number };
   problems: string[];
+  /** Ids of stored records whose vector is not `dim` finite float32 values (left out of the index). */
+  invalid: string[];
+}
+
+export interface CompactOptions extends WriteOptions {
+  /** Delete the records whose stored vector is not finite float32 (docs/hardening.md §2). */
+  dropInvalid?: boolean;
+}
+
+export interface CompactReport {
+  /** Records now stored and indexed. */
+  records: number;
+  indexed: number;
+  /** Ids of records left out of the index because their vector is not finite (kept unless dropInvalid). */
+  invalid: string[];
+  /** Ids deleted by dropInvalid. */
+  dropped: string[];
 }
 
 export interface EvaluateReport {
@@ -191,6 +208,26 @@ export interface IndexStatus {
 }
 
 interface SparseState { index: SparseIndex; dict: TermDictionary; seq: number }
+
+export type WriteMode = 'add' | 'upsert' | 'update';
+
+interface PendingVectors { slots: Uint32Array; data: Float32Array; count: number }
+
+/** @internal What the stored half of a write call hands to its in-memory half. */
+export interface StoredWrite {
+  seq: number;
+  count: number;
+  pending: PendingVectors[];
+  written: { slot: number; id: string }[];
+  mvDim: number | undefined;
+}
+
+/** The same id twice in one write call (docs/hardening.md §1; Chroma refuses it too). */
+function duplicateId(mode: WriteMode, id: string, first: number | undefined, at: number): OmnivecError {
+  return new OmnivecError('invalid_argument',
+    `${mode}[${at}].id: the id ${JSON.stringify(id)} appears twice in this call${first === undefined ? '' : ` (also at ${mode}[${first}])`}; ids must be unique within one call`,
+    { id });
+}
 
 const DEFAULT_INCLUDE: readonly Include[] = ['documents', 'metadatas'];
 const NO_FILTER_KEY = filterKey(undefined, undefined);
@@ -238,6 +275,7 @@ export class Collection {
   #stmts = new Map<string, BetterSqlite3.Statement>();
   /** Problems met loading snapshots (reported by verify). */
   #loadProblems: string[] = [];
+
 
   constructor(ctx: DbContext, row: CollectionRow) {
     this.#ctx = ctx;
@@ -405,115 +443,158 @@ export class Collection {
     return this.#write('update', records, options);
   }
 
-  async #write(mode: 'add' | 'upsert' | 'update', input: RecordsInput, options: WriteOptions = {}): Promise<number> {
+  async #write(mode: WriteMode, input: RecordsInput, options: WriteOptions = {}): Promise<number> {
     this.#writable();
     return this.#ctx.mutex.run(async () => {
       this.#alive();
       await this.#ensureIndex();
       this.#syncIndex();
       const w = this.#ctx.w;
-      const seq = this.#seq + 1;
-      const r = this.#t.records;
-      // Vectors written by this call, kept (at the index's dimension) to go into the index after the
-      // commit without reading them back from SQLite.
-      const pending: { slots: Uint32Array; data: Float32Array; count: number }[] = [];
-      const written: { slot: number; id: string }[] = [];
-      const d = this.indexDim;
-      const insert = this.#stmt(`ins`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)`, 'w');
-      const upsert = this.#stmt(`ups`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)
-        ON CONFLICT(id) DO UPDATE SET vector = excluded.vector, document = excluded.document, metadata = excluded.metadata,
-        sparse = excluded.sparse, multivector = excluded.multivector, vseq = excluded.vseq RETURNING slot`, 'w').pluck();
-      const update = this.#stmt(`upd`, () => `UPDATE ${r} SET
-        vector = CASE WHEN @hv THEN @vector ELSE vector END,
-        document = CASE WHEN @hd THEN @document ELSE document END,
-        metadata = CASE WHEN @hm THEN jsonb(@metadata) ELSE metadata END,
-        sparse = CASE WHEN @hs THEN @sparse ELSE sparse END,
-        multivector = CASE WHEN @hmv THEN @mv ELSE multivector END,
-        vseq = CASE WHEN @hv OR @hs OR @hmv THEN @seq ELSE vseq END
-        WHERE id = @id RETURNING slot`, 'w').pluck();
-      const ctx = { dim: this.dim, mode, model: this.encoder?.model, what: mode };
-      let n = 0;
-      let mvDim = this.#options.multiVectorDim;
       w.exec('BEGIN IMMEDIATE');
+      let stored: StoredWrite;
       try {
-        for await (const chunk of recordChunks(input, this.dim, mode)) {
-          const rows: PreparedRow[] = new Array(chunk.length);
-          const sparse: (string | null | undefined)[] = new Array(chunk.length);
-          for (let i = 0; i < chunk.length; i++) {
-            const row = prepareRow(chunk[i]!, n + i, ctx);
-            sparse[i] = row.sparse === undefined ? undefined : row.sparse === null ? null : canonicalSparse(row.sparse, `${mode}[${n + i}].sparse`);
-            if (row.multiVector) {
-              if (mvDim === undefined) mvDim = row.multiVector.dim;
-              else if (row.multiVector.dim !== mvDim) {
-                throw new OmnivecError('dimension_mismatch', `${mode}[${n + i}].multiVector: expected token vectors of dimension ${mvDim} (the collection's), got ${row.multiVector.dim}`);
-              }
-            }
-            rows[i] = row;
-          }
-          const slots = new Uint32Array(rows.length);
-          const data = new Float32Array(rows.length * d);
-          const bytes = new Uint8Array(data.buffer);
-          let kept = 0;
-          for (let i = 0; i < rows.length; i++) {
-            const row = rows[i]!;
-            const mv = row.multiVector ? Buffer.from(row.multiVector.data.buffer, row.multiVector.data.byteOffset, row.multiVector.data.byteLength) : row.multiVector;
-            if (mode === 'update') {
-              const slot = update.get({
-                hv: row.vector !== undefined ? 1 : 0, vector: row.vector ?? null,
-                hd: row.document !== undefined ? 1 : 0, document: row.document ?? null,
-                hm: row.metadata !== undefined ? 1 : 0, metadata: row.metadata ?? null,
-                hs: sparse[i] !== undefined ? 1 : 0, sparse: sparse[i] ?? null,
-                hmv: mv !== undefined ? 1 : 0, mv: mv ?? null,
-                seq, id: row.id,
-              });
-              if (slot === undefined) throw new OmnivecError('not_found', `update[${n + i}].id: no record with id ${JSON.stringify(row.id)} in "${this.name}"`, { id: row.id });
-              if (row.vector !== undefined) {
-                slots[kept] = slot as number;
-                bytes.set(row.vector.subarray(0, d * 4), kept++ * d * 4);
-              }
-            } else {
-              try {
-                slots[kept] = mode === 'add'
-                  ? Number(insert.run(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq).lastInsertRowid)
-                  : upsert.get(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq) as number;
-                if (this.#idCache !== undefined) written.push({ slot: slots[kept]!, id: row.id });
-                bytes.set(row.vector!.subarray(0, d * 4), kept++ * d * 4);
-              } catch (e) {
-                if (isUniqueError(e)) {
-                  throw new OmnivecError('already_exists', `add[${n + i}].id: a record with id ${JSON.stringify(row.id)} already exists in "${this.name}" (or appears twice in this call); use upsert to replace it`, { id: row.id });
-                }
-                throw e;
-              }
-            }
-          }
-          if (kept > 0) pending.push({ slots: slots.subarray(0, kept), data: data.subarray(0, kept * d), count: kept });
-          n += chunk.length;
-          options.onProgress?.({ phase: 'store', done: n });
-        }
-        if (mvDim !== this.#options.multiVectorDim) {
-          w.prepare('UPDATE collections SET options = ? WHERE cid = ?').run(JSON.stringify({ ...this.#options, multiVectorDim: mvDim }), this.cid);
-        }
-        w.prepare('UPDATE collections SET seq = ? WHERE cid = ?').run(seq, this.cid);
+        stored = await this.storeInTransaction(mode, input, options);
         w.exec('COMMIT');
       } catch (e) {
         if (w.inTransaction) w.exec('ROLLBACK');
         throw e;
       }
-      this.#seq = seq;
-      if (mvDim !== this.#options.multiVectorDim) this.#options = { ...this.#options, multiVectorDim: mvDim };
-      this.#filters.clear();
-      if (this.#idCache !== undefined) for (const w of written) this.#idCache[w.slot] = w.id;
-      this.#applyPending(pending, seq - 1, options.onProgress);
-      await this.#maybeSnapshot();
-      return n;
+      return this.afterCommit(stored, options);
     });
+  }
+
+  /**
+   * @internal The stored half of a write call: validates each chunk, writes its rows and the new
+   * change number inside the caller's open transaction. The caller holds the mutex, commits (or
+   * rolls back), then calls `afterCommit`. Used by `#write` and by
+   * `Database.createCollection({ records })` (the collection and its first records in one transaction).
+   */
+  async storeInTransaction(mode: WriteMode, input: RecordsInput, options: WriteOptions = {}): Promise<StoredWrite> {
+    const w = this.#ctx.w;
+    const seq = this.#seq + 1;
+    const r = this.#t.records;
+    // Vectors written by this call, kept (at the index's dimension) to go into the index after the
+    // commit without reading them back from SQLite.
+    const pending: PendingVectors[] = [];
+    const written: { slot: number; id: string }[] = [];
+    const d = this.indexDim;
+    const insert = this.#stmt(`ins`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)`, 'w');
+    const upsert = this.#stmt(`ups`, () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)
+      ON CONFLICT(id) DO UPDATE SET vector = excluded.vector, document = excluded.document, metadata = excluded.metadata,
+      sparse = excluded.sparse, multivector = excluded.multivector, vseq = excluded.vseq RETURNING slot`, 'w').pluck();
+    const update = this.#stmt(`upd`, () => `UPDATE ${r} SET
+      vector = CASE WHEN @hv THEN @vector ELSE vector END,
+      document = CASE WHEN @hd THEN @document ELSE document END,
+      metadata = CASE WHEN @hm THEN jsonb(@metadata) ELSE metadata END,
+      sparse = CASE WHEN @hs THEN @sparse ELSE sparse END,
+      multivector = CASE WHEN @hmv THEN @mv ELSE multivector END,
+      vseq = CASE WHEN @hv OR @hs OR @hmv THEN @seq ELSE vseq END
+      WHERE id = @id RETURNING slot`, 'w').pluck();
+    const vseqOf = this.#stmt('vseqOf', () => `SELECT vseq FROM ${r} WHERE id = ?`, 'w').pluck();
+    const ctx = { dim: this.dim, mode, model: this.encoder?.model, what: mode };
+    // Ids must be unique within a call (docs/hardening.md §1): within a chunk by id, across chunks
+    // by the slot a row landed in (upsert and update return it; add's UNIQUE constraint catches it).
+    const slotAt = new Map<number, number>();
+    let n = 0;
+    let mvDim = this.#options.multiVectorDim;
+    for await (const chunk of recordChunks(input, this.dim, mode)) {
+      const rows: PreparedRow[] = new Array(chunk.length);
+      const sparse: (string | null | undefined)[] = new Array(chunk.length);
+      const seen = new Map<string, number>();
+      for (let i = 0; i < chunk.length; i++) {
+        const row = prepareRow(chunk[i]!, n + i, ctx);
+        const first = seen.get(row.id);
+        if (first !== undefined) throw duplicateId(mode, row.id, first, n + i);
+        seen.set(row.id, n + i);
+        sparse[i] = row.sparse === undefined ? undefined : row.sparse === null ? null : canonicalSparse(row.sparse, `${mode}[${n + i}].sparse`);
+        if (row.multiVector) {
+          if (mvDim === undefined) mvDim = row.multiVector.dim;
+          else if (row.multiVector.dim !== mvDim) {
+            throw new OmnivecError('dimension_mismatch', `${mode}[${n + i}].multiVector: expected token vectors of dimension ${mvDim} (the collection's), got ${row.multiVector.dim}`);
+          }
+        }
+        rows[i] = row;
+      }
+      const slots = new Uint32Array(rows.length);
+      const data = new Float32Array(rows.length * d);
+      const bytes = new Uint8Array(data.buffer);
+      let kept = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        const mv = row.multiVector ? Buffer.from(row.multiVector.data.buffer, row.multiVector.data.byteOffset, row.multiVector.data.byteLength) : row.multiVector;
+        let slot: number;
+        if (mode === 'update') {
+          const got = update.get({
+            hv: row.vector !== undefined ? 1 : 0, vector: row.vector ?? null,
+            hd: row.document !== undefined ? 1 : 0, document: row.document ?? null,
+            hm: row.metadata !== undefined ? 1 : 0, metadata: row.metadata ?? null,
+            hs: sparse[i] !== undefined ? 1 : 0, sparse: sparse[i] ?? null,
+            hmv: mv !== undefined ? 1 : 0, mv: mv ?? null,
+            seq, id: row.id,
+          });
+          if (got === undefined) throw new OmnivecError('not_found', `update[${n + i}].id: no record with id ${JSON.stringify(row.id)} in "${this.name}"`, { id: row.id });
+          slot = got as number;
+        } else {
+          try {
+            slot = mode === 'add'
+              ? Number(insert.run(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq).lastInsertRowid)
+              : upsert.get(row.id, row.vector!, row.document ?? null, row.metadata ?? null, sparse[i] ?? null, mv ?? null, seq) as number;
+          } catch (e) {
+            if (isUniqueError(e)) {
+              if (vseqOf.get(row.id) === seq) throw duplicateId(mode, row.id, undefined, n + i);
+              throw new OmnivecError('already_exists', `add[${n + i}].id: a record with id ${JSON.stringify(row.id)} already exists in "${this.name}"; use upsert to replace it`, { id: row.id });
+            }
+            throw e;
+          }
+          if (this.#idCache !== undefined) written.push({ slot, id: row.id });
+        }
+        if (mode !== 'add') {
+          const first = slotAt.get(slot);
+          if (first !== undefined) throw duplicateId(mode, row.id, first, n + i);
+          slotAt.set(slot, n + i);
+        }
+        if (row.vector !== undefined) {
+          slots[kept] = slot;
+          bytes.set(row.vector.subarray(0, d * 4), kept++ * d * 4);
+        }
+      }
+      if (kept > 0) pending.push({ slots: slots.subarray(0, kept), data: data.subarray(0, kept * d), count: kept });
+      n += chunk.length;
+      options.onProgress?.({ phase: 'store', done: n });
+    }
+    if (mvDim !== this.#options.multiVectorDim) {
+      w.prepare('UPDATE collections SET options = ? WHERE cid = ?').run(JSON.stringify({ ...this.#options, multiVectorDim: mvDim }), this.cid);
+    }
+    w.prepare('UPDATE collections SET seq = ? WHERE cid = ?').run(seq, this.cid);
+    return { seq, count: n, pending, written, mvDim };
+  }
+
+  /** @internal The in-memory half of a write call, after its commit: change number, caches, index, snapshot. */
+  async afterCommit(stored: StoredWrite, options: WriteOptions = {}): Promise<number> {
+    const { seq, pending, written, mvDim } = stored;
+    this.#seq = seq;
+    if (mvDim !== this.#options.multiVectorDim) this.#options = { ...this.#options, multiVectorDim: mvDim };
+    this.#filters.clear();
+    if (this.#idCache !== undefined) for (const x of written) this.#idCache[x.slot] = x.id;
+    this.#applyPending(pending, seq - 1, options.onProgress);
+    await this.#maybeSnapshot();
+    return stored.count;
+  }
+
+  /**
+   * @internal For `Database.createCollection({ records })`: the index of a collection created in
+   * the caller's open transaction, empty at change 0 (its tables are not visible to the read
+   * connection before the commit, so the index cannot be derived from them yet).
+   */
+  initEmptyIndex(): void {
+    this.#state = { index: this.#emptyIndex(wantedKind(this.indexSpec, 0), 0), seq: 0, snapSeq: 0, changes: 0, origin: 'records', caughtUp: 0 };
   }
 
   /**
    * Puts the vectors a write call just committed into the index, when the index was current before
    * the call (else, or when the index kind must change, the general sync reads the changes back).
    */
-  #applyPending(pending: { slots: Uint32Array; data: Float32Array; count: number }[], before: number, onProgress?: WriteOptions['onProgress']): void {
+  #applyPending(pending: PendingVectors[], before: number, onProgress?: WriteOptions['onProgress']): void {
     const st = this.#state;
     if (st === undefined || st.seq !== before) { this.#syncIndex(onProgress); return; }
     // The last write of a slot wins (an id upserted twice in one call).
@@ -640,19 +721,28 @@ export class Collection {
     return { data, dim: d, count: rows.length };
   }
 
-  #buildFromRecords(kind: 'flat' | 'ivf' | 'hnsw', count: number, onProgress?: WriteOptions['onProgress']): VectorIndex {
+  #emptyIndex(kind: 'flat' | 'ivf' | 'hnsw', count: number): VectorIndex {
     const d = this.indexDim;
-    const index = kind === 'flat' ? new FlatIndex({ dim: d, metric: this.metric }) : buildEmpty({ ...this.indexSpec, kind }, d, this.metric, count);
+    return kind === 'flat' ? new FlatIndex({ dim: d, metric: this.metric }) : buildEmpty({ ...this.indexSpec, kind }, d, this.metric, count);
+  }
+
+  #buildFromRecords(kind: 'flat' | 'ivf' | 'hnsw', count: number, onProgress?: WriteOptions['onProgress']): VectorIndex {
+    const index = this.#emptyIndex(kind, count);
     if (kind === 'ivf') {
       const step = Math.max(1, Math.ceil(count / IVF_TRAIN_SAMPLE));
-      const sample = this.#ctx.r.prepare(`SELECT vector FROM ${this.#t.records} WHERE slot % ? = 0 LIMIT ?`).all(step, IVF_TRAIN_SAMPLE) as { vector: Buffer }[];
-      index.train(this.#toIndexBatch(sample.length > 0 ? sample : this.#ctx.r.prepare(`SELECT vector FROM ${this.#t.records} LIMIT ?`).all(IVF_TRAIN_SAMPLE) as { vector: Buffer }[]));
+      let sample = this.#ctx.r.prepare(`SELECT vector FROM ${this.#t.records} WHERE slot % ? = 0 LIMIT ?`).all(step, IVF_TRAIN_SAMPLE) as { vector: Buffer }[];
+      if (sample.length === 0) sample = this.#ctx.r.prepare(`SELECT vector FROM ${this.#t.records} LIMIT ?`).all(IVF_TRAIN_SAMPLE) as { vector: Buffer }[];
+      index.train(this.#toIndexBatch(sample.filter((row) => isValidVectorBlob(row.vector, this.dim))));
     }
     this.#addRows(index, this.#ctx.r.prepare(`SELECT slot, vector FROM ${this.#t.records} ORDER BY slot`), [], count, onProgress);
     return index;
   }
 
-  /** Streams rows (slot, vector) from a statement into the index in chunks. */
+  /**
+   * Streams rows (slot, vector) from a statement into the index in chunks. A stored vector that is
+   * not `dim` finite float32 values (an older version could commit one, docs/hardening.md §2) is
+   * left out of the index (`verify` reports it), so one bad row never makes the collection unusable.
+   */
   #addRows(index: VectorIndex, st: BetterSqlite3.Statement, params: unknown[], total: number | undefined, onProgress?: WriteOptions['onProgress']): number {
     const CH = 8192;
     let buf: { slot: number; vector: Buffer }[] = [];
@@ -666,6 +756,7 @@ export class Collection {
       onProgress?.({ phase: 'index', done, total });
     };
     for (const row of st.iterate(...params) as IterableIterator<{ slot: number; vector: Buffer }>) {
+      if (!isValidVectorBlob(row.vector, this.dim)) continue;
       buf.push(row);
       if (buf.length === CH) flush();
     }
@@ -1099,17 +1190,27 @@ export class Collection {
       if (!/readonly|read-only/i.test((e as Error).message)) problems.push(`full-text index: ${(e as Error).message}`);
     }
     let records = 0;
+    const invalid: string[] = [];
     const index = state.index;
     const d = this.indexDim;
     const tmp = new Float32Array(d);
-    for (const row of this.#ctx.r.prepare(`SELECT slot, id, vector, json(metadata) AS metadata FROM ${r}`).raw().iterate() as IterableIterator<[number, string, Buffer, string | null]>) {
+    const repair = 'not indexed; delete it, or upsert it with a finite vector (omnivec compact --drop-invalid deletes every such record)';
+    for (const row of this.#ctx.r.prepare(`SELECT slot, id, vector, json(metadata) AS metadata FROM ${r}`).raw().iterate() as IterableIterator<[number, string, Buffer | null, string | null]>) {
       records++;
       const [slot, id, blob, meta] = row;
-      if (blob.length !== this.dim * 4) { problems.push(`record ${JSON.stringify(id)}: vector has ${blob.length} bytes, expected ${this.dim * 4}`); continue; }
-      const v = readF32(blob);
-      if (v.some((x) => !Number.isFinite(x))) problems.push(`record ${JSON.stringify(id)}: vector holds a non-finite value`);
       if (meta !== null) {
         try { JSON.parse(meta); } catch { problems.push(`record ${JSON.stringify(id)}: metadata is not JSON`); }
+      }
+      if (blob === null || blob.length !== this.dim * 4) {
+        invalid.push(id);
+        problems.push(`record ${JSON.stringify(id)}: vector has ${blob === null ? 'no' : blob.length} bytes, expected ${this.dim * 4} (${repair})`);
+        continue;
+      }
+      const v = readF32(blob);
+      if (!isValidVectorBlob(blob, this.dim)) {
+        invalid.push(id);
+        problems.push(`record ${JSON.stringify(id)}: vector holds a non-finite value (${repair})`);
+        continue;
       }
       const got = index.getVector(slot);
       if (got === undefined) { problems.push(`record ${JSON.stringify(id)} (slot ${slot}) is missing from the index`); continue; }
@@ -1120,7 +1221,9 @@ export class Collection {
       if (diff > 1e-5) problems.push(`record ${JSON.stringify(id)} (slot ${slot}): the index holds another vector (max difference ${diff})`);
       if (problems.length > 100) { problems.push('… stopped after 100 problems'); break; }
     }
-    if (index.size !== records) problems.push(`the index holds ${index.size} vectors, the records ${records}`);
+    if (problems.length <= 100 && index.size !== records - invalid.length) {
+      problems.push(`the index holds ${index.size} vectors, the records ${records - invalid.length} valid ones`);
+    }
     let snapshots = 0;
     for (const s of (await listSnapshots(this.#ctx.indexDir)).filter((f) => f.cid === this.cid)) {
       snapshots++;
@@ -1131,14 +1234,36 @@ export class Collection {
         problems.push(`${s.path}: ${(e as Error).message}`);
       }
     }
-    return { ok: problems.length === 0, checked: { records, indexed: index.size, snapshots }, problems };
+    return { ok: problems.length === 0, checked: { records, indexed: index.size, snapshots }, problems, invalid };
   }
 
-  /** Rebuilds the index from the records (no tombstones, a fresh graph) and snapshots it. */
-  async compact(options: WriteOptions = {}): Promise<void> {
+  /**
+   * Rebuilds the index from the records (no tombstones, a fresh graph) and snapshots it. Records
+   * whose stored vector is not finite stay out of the index and are listed; `dropInvalid` deletes
+   * them first.
+   */
+  async compact(options: CompactOptions = {}): Promise<CompactReport> {
     this.#writable();
     return this.#ctx.mutex.run(async () => {
       await this.#ensureIndex();
+      const invalid: { slot: number; id: string }[] = [];
+      for (const [slot, id, blob] of this.#ctx.r.prepare(`SELECT slot, id, vector FROM ${this.#t.records}`).raw().iterate() as IterableIterator<[number, string, Buffer | null]>) {
+        if (!isValidVectorBlob(blob, this.dim)) invalid.push({ slot, id });
+      }
+      const dropped: string[] = [];
+      if (options.dropInvalid === true && invalid.length > 0) {
+        const w = this.#ctx.w;
+        const seq = this.#seq + 1;
+        w.transaction(() => {
+          const del = w.prepare(`DELETE FROM ${this.#t.records} WHERE slot = ?`);
+          const tomb = this.#stmt('tomb', () => `INSERT INTO ${this.#t.tombs}(slot, seq) VALUES (?, ?)`, 'w');
+          for (const x of invalid) { del.run(x.slot); tomb.run(x.slot, seq); dropped.push(x.id); }
+          w.prepare('UPDATE collections SET seq = ? WHERE cid = ?').run(seq, this.cid);
+        })();
+        this.#seq = seq;
+        this.#filters.clear();
+        if (this.#idCache !== undefined) for (const x of invalid) this.#idCache[x.slot] = undefined;
+      }
       const count = this.count();
       const st = this.#state!;
       st.index = this.#buildFromRecords(wantedKind(this.indexSpec, count), count, options.onProgress);
@@ -1146,6 +1271,7 @@ export class Collection {
       st.changes = Math.max(1, count);
       this.#sparse = undefined;
       await this.#snapshot();
+      return { records: count, indexed: st.index.size, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
     });
   }
 

@@ -74,7 +74,8 @@ test('records: add, get, upsert, update, delete, count, peek, list; refused call
     assert.deepEqual(c.list({ offset: 1, limit: 2 }), ['b', 'c']);
     // Refused: duplicate id (stored, and within the call), wrong dim, NaN, bad metadata → nothing written.
     await rejects(c.add([{ id: 'e', vector: [4, 0, 0] }, { id: 'a', vector: [9, 9, 9] }]), 'already_exists', /"a"/);
-    await rejects(c.add([{ id: 'f', vector: [4, 0, 0] }, { id: 'f', vector: [5, 0, 0] }]), 'already_exists');
+    // The same id twice in one call is malformed input (docs/hardening.md §1), not a clash with what is stored.
+    await rejects(c.add([{ id: 'f', vector: [4, 0, 0] }, { id: 'f', vector: [5, 0, 0] }]), 'invalid_argument', /"f" appears twice in this call \(also at add\[0\]\)/);
     await rejects(c.add([{ id: 'g', vector: [1, 2] }]), 'dimension_mismatch', /expected 3/);
     await rejects(c.add([{ id: 'h', vector: [1, NaN, 2] }]), 'invalid_argument', /\[1\]: expected a finite number/);
     await rejects(c.add([{ id: 'i', vector: [1, 2, 3], metadata: { nested: { x: 1 } } as never }]), 'invalid_argument', /metadata/);

@@ -9,7 +9,8 @@ import { acquireLock } from './lock.js';
 import { checkCollectionName } from './names.js';
 import { Mutex } from './mutex.js';
 import { DB_FILE, INDEX_DIR, initSchema, createCollectionTables, dropCollectionTables, type Sqlite } from './schema.js';
-import { Collection, type CollectionRow, type CollectionInfo, type DbContext, type EncoderSpec, type VerifyReport } from './collection.js';
+import { Collection, type CollectionRow, type CollectionInfo, type CompactOptions, type CompactReport, type DbContext, type EncoderSpec, type StoredWrite, type VerifyReport, type WriteOptions } from './collection.js';
+import type { RecordsInput } from './records.js';
 import { parseIndexSpec, listSnapshots, removeTempFiles } from './index-state.js';
 
 export interface OpenOptions {
@@ -37,6 +38,13 @@ export interface CreateCollectionOptions {
   indexDims?: number;
   /** FTS5 tokenizer for documents. Default 'porter unicode61 remove_diacritics 2'. */
   tokenize?: string;
+  /**
+   * Records to add in the same transaction as the creation (LanceDB's `createTable(name, data)`):
+   * when one is refused, the collection is not created either (docs/hardening.md §7).
+   */
+  records?: RecordsInput;
+  /** Progress of storing and indexing `records`. */
+  onProgress?: WriteOptions['onProgress'];
 }
 
 
@@ -158,24 +166,40 @@ export class Database {
     }
     const tokenize = options.tokenize ?? 'porter unicode61 remove_diacritics 2';
     if (typeof tokenize !== 'string' || !/^[A-Za-z0-9_ "'.-]+$/.test(tokenize)) throw new OmnivecError('invalid_argument', `tokenize: expected an FTS5 tokenizer such as "unicode61" or "trigram", got ${describe(tokenize)}`);
-    return this.#ctx.mutex.run(() => {
+    if (options.records !== undefined && (options.records === null || typeof options.records !== 'object')) {
+      throw new OmnivecError('invalid_argument', `createCollection.records: expected records (an array or iterable of { id, vector, ... }, or { ids, vectors, ... }), got ${describe(options.records)}`);
+    }
+    const onProgress = options.onProgress;
+    return this.#ctx.mutex.run(async () => {
       const w = this.#ctx.w;
       if (this.#row(name) !== undefined) throw new OmnivecError('already_exists', `collection "${name}" already exists in ${this.dir}`, { name });
       const opts = { tokenize, ...(options.indexDims !== undefined && options.indexDims !== options.dim ? { indexDims: options.indexDims } : {}) };
+      let c: Collection;
+      let stored: StoredWrite | undefined;
       w.exec('BEGIN IMMEDIATE');
       try {
         const cid = Number(w.prepare(`INSERT INTO collections(name, dim, metric, index_spec, encoder, options, created) VALUES (?, ?, ?, ?, ?, ?, ?)`)
           .run(name, options.dim, metric, JSON.stringify(index), options.encoder === undefined ? null : JSON.stringify(options.encoder),
             JSON.stringify(opts), new Date().toISOString()).lastInsertRowid);
-        createCollectionTables(w, cid, tokenize);
+        try {
+          createCollectionTables(w, cid, tokenize);
+        } catch (e) {
+          if (/tokenizer/i.test((e as Error).message)) throw new OmnivecError('invalid_argument', `tokenize: ${(e as Error).message}`);
+          throw e;
+        }
+        // The row as the writer sees it: the read connection sees it only after the commit.
+        c = new Collection(this.#ctx, w.prepare('SELECT * FROM collections WHERE cid = ?').get(cid) as CollectionRow);
+        if (options.records !== undefined) {
+          c.initEmptyIndex();
+          stored = await c.storeInTransaction('add', options.records, { onProgress });
+        }
         w.exec('COMMIT');
       } catch (e) {
         if (w.inTransaction) w.exec('ROLLBACK');
-        if (/tokenizer/i.test((e as Error).message)) throw new OmnivecError('invalid_argument', `tokenize: ${(e as Error).message}`);
         throw e;
       }
-      const c = new Collection(this.#ctx, this.#row(name)!);
       this.#collections.set(name, c);
+      if (stored !== undefined) await c.afterCommit(stored, { onProgress });
       return c;
     });
   }
@@ -257,14 +281,16 @@ export class Database {
   }
 
   /** Compacts every collection (or the one named), then reclaims SQLite's free pages. */
-  async compact(name?: string): Promise<void> {
+  async compact(name?: string, options: CompactOptions = {}): Promise<Record<string, CompactReport>> {
     this.#open();
     const names = name === undefined ? this.listCollections().map((c) => c.name) : [name];
-    for (const n of names) await this.getCollection(n).compact();
+    const out: Record<string, CompactReport> = {};
+    for (const n of names) out[n] = await this.getCollection(n).compact(options);
     await this.#ctx.mutex.run(() => {
       this.#ctx.w.exec('VACUUM');
       this.#ctx.w.pragma('wal_checkpoint(TRUNCATE)');
     });
+    return out;
   }
 
   /** Snapshots every changed index and closes the files; the Database cannot be used after. */

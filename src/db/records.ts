@@ -1,6 +1,6 @@
 import { OmnivecError, describe } from '../errors.js';
 import type { VectorBatch } from '../vector/batch.js';
-import { checkMetadata, type Metadata } from './where.js';
+import { checkMetadata, isWellFormed, LONE_SURROGATE, type Metadata } from './where.js';
 import { BATCHES } from '../io/common.js';
 
 /**
@@ -139,17 +139,42 @@ function* columnarChunks(input: ColumnarInput, dim: number, what: string): Gener
   }
 }
 
-const MAX_ID_BYTES = 4096;
+/** The longest id, in UTF-16 code units. */
+export const MAX_ID_LENGTH = 4096;
 
+/**
+ * A record id: 1–4 096 code units of well-formed text without NUL (docs/hardening.md §1). SQLite
+ * stores text as UTF-8, which cannot hold a lone surrogate: it would come back as U+FFFD, so
+ * "\ud800" and "\udc00" would become one id.
+ */
 export function checkId(id: unknown, what: string): string {
   if (typeof id !== 'string' || id.length === 0) {
     throw new OmnivecError('invalid_argument', `${what}: expected a non-empty string id, got ${describe(id)}`);
   }
-  if (id.length > MAX_ID_BYTES) throw new OmnivecError('invalid_argument', `${what}: expected an id of at most ${MAX_ID_BYTES} characters, got ${id.length}`);
+  if (id.length > MAX_ID_LENGTH) throw new OmnivecError('invalid_argument', `${what}: expected an id of at most ${MAX_ID_LENGTH} characters, got ${id.length}`);
+  if (!isWellFormed(id)) {
+    throw new OmnivecError('invalid_argument', `${what}: expected well-formed Unicode text, got an id with a lone surrogate (${describe(id)}); it cannot be stored distinctly`);
+  }
+  if (id.includes('\u0000')) throw new OmnivecError('invalid_argument', `${what}: expected an id without NUL (U+0000), got ${describe(id)}`);
   return id;
 }
 
-/** Checks a vector's length and values; returns its float32 bytes (a fresh copy owned by the row). */
+/** A document: null or well-formed text (a lone surrogate would be stored as U+FFFD). */
+export function checkDocument(doc: unknown, what: string): string | null {
+  if (doc === null) return null;
+  if (typeof doc !== 'string') throw new OmnivecError('invalid_argument', `${what}: expected a string or null, got ${describe(doc)}`);
+  if (!isWellFormed(doc)) {
+    const at = LONE_SURROGATE.exec(doc)!.index;
+    throw new OmnivecError('invalid_argument', `${what}: expected well-formed Unicode text, got a lone surrogate at position ${at}`);
+  }
+  return doc;
+}
+
+/**
+ * Checks a vector's length and values; returns its float32 bytes (a fresh copy owned by the row).
+ * Finiteness is checked on the float32 values: a double such as 3.5e38 is finite but becomes
+ * Infinity as float32 (docs/hardening.md §1).
+ */
 export function vectorBytes(v: unknown, dim: number, what: string): Buffer {
   if (v === null || typeof v !== 'object' || typeof (v as ArrayLike<number>).length !== 'number') {
     throw new OmnivecError('invalid_argument', `${what}: expected an array of ${dim} numbers or a Float32Array, got ${describe(v)}`);
@@ -171,8 +196,23 @@ export function vectorBytes(v: unknown, dim: number, what: string): Buffer {
       throw new OmnivecError('invalid_argument', `${what}[${j}]: expected a finite number, got ${describe(x)}`);
     }
     f[j] = x;
+    const y = f[j]!;
+    if (y - y !== 0) {
+      throw new OmnivecError('invalid_argument', `${what}[${j}]: expected a finite float32 number (magnitude below 3.4028235e38), got ${x}, which is ${y} as float32`);
+    }
   }
   return buf;
+}
+
+/** True when a stored vector blob holds exactly `dim` finite float32 values (rows an older version let in may not). */
+export function isValidVectorBlob(blob: Uint8Array | null | undefined, dim: number): boolean {
+  if (blob === null || blob === undefined || blob.byteLength !== dim * 4) return false;
+  const f = (blob.byteOffset & 3) === 0 ? new Float32Array(blob.buffer, blob.byteOffset, dim) : readF32(blob);
+  for (let j = 0; j < dim; j++) {
+    const x = f[j]!;
+    if (x - x !== 0) return false;
+  }
+  return true;
 }
 
 function multiVector(v: unknown, what: string): { data: Float32Array; dim: number; count: number } {
@@ -227,8 +267,7 @@ export function prepareRow(r: RecordInput, i: number, ctx: PrepareContext): Prep
   else if (ctx.mode !== 'update') throw new OmnivecError('invalid_argument', `${w}.vector: expected ${ctx.dim} numbers, got ${describe(r.vector)}`);
   let document: string | null | undefined;
   if (r.document === undefined) document = ctx.mode === 'update' ? undefined : null;
-  else if (r.document === null || typeof r.document === 'string') document = r.document;
-  else throw new OmnivecError('invalid_argument', `${w}.document: expected a string or null, got ${describe(r.document)}`);
+  else document = checkDocument(r.document, `${w}.document`);
   let metadata: string | null | undefined;
   if (r.metadata === undefined) metadata = ctx.mode === 'update' ? undefined : null;
   else {

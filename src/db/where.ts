@@ -28,6 +28,17 @@ export type WhereDocument = Record<string, unknown>;
 /** The deepest nesting of $and / $or / $not a filter may have (SQLite limits expression depth). */
 export const MAX_FILTER_DEPTH = 32;
 
+/**
+ * The most field conditions (a field's scalar or each of its operators) one filter may hold. Wide
+ * filters compile to balanced trees (depth ~ log of the width), and each condition takes up to
+ * five SQL parameters: 4 096 keeps the worst case well inside SQLite's 32 766 (docs/filters.md).
+ * A long list of values belongs in one `$in`, which counts once whatever its length.
+ */
+export const MAX_FILTER_CONDITIONS = 4096;
+
+/** SQLite's limit on parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER of this build). */
+const MAX_SQL_PARAMS = 32766;
+
 /** Above this many values of one type, $in / $nin pass their list as one JSON parameter. */
 const INLINE_LIST_MAX = 16;
 
@@ -46,10 +57,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** True when the string is well-formed UTF-16 (SQLite stores UTF-8, which cannot hold a lone surrogate). */
-function isWellFormed(s: string): boolean {
+export function isWellFormed(s: string): boolean {
   return !LONE_SURROGATE.test(s);
 }
 
@@ -93,9 +104,14 @@ function checkScalar(value: unknown, path: string, expected: string): void {
   fail(path, `expected ${expected}, got ${got(value)}`);
 }
 
+/**
+ * Keys become SQLite JSON paths: a NUL ends the path there (`"a\u0000b"` would read `a`), so a
+ * key with NUL can be neither stored nor filtered on without aliasing another key.
+ */
 function checkKey(key: string, path: string, kind: string): void {
   if (key === '') fail(path, `${kind} names must be non-empty strings`);
   if (!isWellFormed(key)) fail(child(path, key), `${kind} name has a lone surrogate (not valid Unicode)`);
+  if (key.includes('\u0000')) fail(child(path, key), `${kind} names may not contain NUL (U+0000)`);
 }
 
 /**
@@ -130,10 +146,18 @@ export function checkMetadata(value: unknown, what = 'metadata'): Metadata | nul
  * first malformed part (`where.$and[1].price.$gt: expected …, got …`).
  */
 export function checkWhere(where: unknown, what = 'where'): asserts where is Where {
-  checkWhereObject(where, what, true, 0);
+  const budget = { left: MAX_FILTER_CONDITIONS };
+  checkWhereObject(where, what, true, 0, budget);
 }
 
-function checkWhereObject(where: unknown, path: string, allowEmpty: boolean, depth: number): void {
+/** Counts one field condition against the filter's budget. */
+function spend(budget: { left: number }, path: string): void {
+  if (--budget.left < 0) {
+    fail(path, `a filter may hold at most ${MAX_FILTER_CONDITIONS} field conditions; for a long list of values of one field use { field: { $in: [...] } }, which counts once`);
+  }
+}
+
+function checkWhereObject(where: unknown, path: string, allowEmpty: boolean, depth: number, budget: { left: number }): void {
   if (depth > MAX_FILTER_DEPTH) fail(path, `filters may nest at most ${MAX_FILTER_DEPTH} levels of $and / $or / $not`);
   if (!isPlainObject(where)) {
     fail(path, `expected a filter object ({ field: value }, { field: { $op: value } }, $and, $or or $not), got ${got(where)}`);
@@ -147,9 +171,9 @@ function checkWhereObject(where: unknown, path: string, allowEmpty: boolean, dep
       if (!Array.isArray(value) || value.length === 0) {
         fail(p, `expected a non-empty array of filter objects, got ${got(value)}`);
       }
-      for (let i = 0; i < value.length; i++) checkWhereObject(value[i], `${p}[${i}]`, false, depth + 1);
+      for (let i = 0; i < value.length; i++) checkWhereObject(value[i], `${p}[${i}]`, false, depth + 1, budget);
     } else if (key === '$not') {
-      checkWhereObject(value, p, false, depth + 1);
+      checkWhereObject(value, p, false, depth + 1, budget);
     } else if (key.startsWith('$')) {
       if (FIELD_OPERATOR_SET.has(key)) {
         fail(p, `${key} applies to a field: write { field: { ${key}: … } }; at this level expected $and, $or, $not or a field name`);
@@ -157,24 +181,25 @@ function checkWhereObject(where: unknown, path: string, allowEmpty: boolean, dep
       fail(p, `unknown operator ${key}; expected $and, $or, $not or a field name`);
     } else {
       checkKey(key, path, 'field');
-      checkCondition(value, p, depth);
+      checkCondition(value, p, depth, budget);
     }
   }
 }
 
 /** A field's condition: a scalar (meaning $eq) or an operator object. */
-function checkCondition(value: unknown, path: string, depth: number): void {
+function checkCondition(value: unknown, path: string, depth: number, budget: { left: number }): void {
   if (isScalar(value)) {
+    spend(budget, path);
     checkScalar(value, path, 'a scalar');
     return;
   }
   if (Array.isArray(value)) {
     fail(path, `expected a scalar or an operator object, got ${got(value)} (to match any of several values use { $in: [...] })`);
   }
-  checkOperatorObject(value, path, depth);
+  checkOperatorObject(value, path, depth, budget);
 }
 
-function checkOperatorObject(value: unknown, path: string, depth: number): void {
+function checkOperatorObject(value: unknown, path: string, depth: number, budget: { left: number }): void {
   if (depth > MAX_FILTER_DEPTH) fail(path, `filters may nest at most ${MAX_FILTER_DEPTH} levels of $and / $or / $not`);
   if (!isPlainObject(value)) {
     fail(path, `expected a string, finite number, boolean, null or an operator object (${FIELD_OPERATOR_LIST}), got ${got(value)}`);
@@ -192,6 +217,7 @@ function checkOperatorObject(value: unknown, path: string, depth: number): void 
       fail(path, `expected an operator object (${FIELD_OPERATOR_LIST}), got ${got(value)}: nested objects cannot be stored or filtered on`);
     }
     const operand = value[op];
+    if (op !== '$not') spend(budget, p);
     switch (op as FieldOperator) {
       case '$eq':
       case '$ne':
@@ -223,8 +249,12 @@ function checkOperatorObject(value: unknown, path: string, depth: number): void 
         break;
       case '$not':
         if (Array.isArray(operand)) fail(p, `expected a scalar or an operator object, got ${got(operand)}`);
-        if (isScalar(operand)) checkScalar(operand, p, 'a scalar');
-        else checkOperatorObject(operand, p, depth + 1);
+        if (isScalar(operand)) {
+          spend(budget, p);
+          checkScalar(operand, p, 'a scalar');
+        } else {
+          checkOperatorObject(operand, p, depth + 1, budget);
+        }
         break;
     }
   }
@@ -232,10 +262,10 @@ function checkOperatorObject(value: unknown, path: string, depth: number): void 
 
 /** Validates a document filter ($contains, $not_contains, $and, $or). */
 export function checkWhereDocument(wd: unknown, what = 'whereDocument'): asserts wd is WhereDocument {
-  checkWhereDocumentObject(wd, what, true, 0);
+  checkWhereDocumentObject(wd, what, true, 0, { left: MAX_FILTER_CONDITIONS });
 }
 
-function checkWhereDocumentObject(wd: unknown, path: string, allowEmpty: boolean, depth: number): void {
+function checkWhereDocumentObject(wd: unknown, path: string, allowEmpty: boolean, depth: number, budget: { left: number }): void {
   if (depth > MAX_FILTER_DEPTH) fail(path, `filters may nest at most ${MAX_FILTER_DEPTH} levels of $and / $or`);
   if (!isPlainObject(wd)) {
     fail(path, `expected a document filter object ({ $contains: "text" }, { $not_contains: "text" }, $and or $or), got ${got(wd)}`);
@@ -246,13 +276,14 @@ function checkWhereDocumentObject(wd: unknown, path: string, allowEmpty: boolean
     const value = wd[key];
     const p = child(path, key);
     if (key === '$contains' || key === '$not_contains') {
+      spend(budget, p);
       if (typeof value !== 'string' || value === '') fail(p, `expected a non-empty string, got ${got(value)}`);
       checkScalar(value, p, 'a non-empty string');
     } else if (key === '$and' || key === '$or') {
       if (!Array.isArray(value) || value.length === 0) {
         fail(p, `expected a non-empty array of document filter objects, got ${got(value)}`);
       }
-      for (let i = 0; i < value.length; i++) checkWhereDocumentObject(value[i], `${p}[${i}]`, false, depth + 1);
+      for (let i = 0; i < value.length; i++) checkWhereDocumentObject(value[i], `${p}[${i}]`, false, depth + 1, budget);
     } else {
       fail(p, `unknown operator ${JSON.stringify(key)}; expected $contains, $not_contains, $and or $or`);
     }
@@ -390,6 +421,24 @@ interface Fragment {
 /** A constant (folded at compile time) or SQL. */
 type Expr = boolean | Fragment;
 
+/** Operands joined flat (`a OR b OR …`) up to this many; wider lists nest in groups of it. */
+const JOIN_FANOUT = 16;
+
+/**
+ * `(a OP b OP …)` as a balanced tree: SQLite parses a flat chain of n operators into an expression
+ * n deep and refuses depth 1 000, so a 1 000-branch `$or` failed; groups of JOIN_FANOUT nested
+ * keep the depth at ~JOIN_FANOUT × log_JOIN_FANOUT(n) (64 at 4 096 operands).
+ */
+function joinBalanced(parts: Fragment[], op: 'AND' | 'OR'): Fragment {
+  if (parts.length <= JOIN_FANOUT) {
+    return { sql: `(${parts.map((p) => p.sql).join(` ${op} `)})`, params: parts.flatMap((p) => p.params) };
+  }
+  const groups: Fragment[] = [];
+  const size = Math.ceil(parts.length / JOIN_FANOUT);
+  for (let i = 0; i < parts.length; i += size) groups.push(joinBalanced(parts.slice(i, i + size), op));
+  return joinBalanced(groups, op);
+}
+
 function sqlAnd(items: Expr[]): Expr {
   const parts: Fragment[] = [];
   for (const item of items) {
@@ -398,7 +447,7 @@ function sqlAnd(items: Expr[]): Expr {
   }
   if (parts.length === 0) return true;
   if (parts.length === 1) return parts[0]!;
-  return { sql: `(${parts.map((p) => p.sql).join(' AND ')})`, params: parts.flatMap((p) => p.params) };
+  return joinBalanced(parts, 'AND');
 }
 
 function sqlOr(items: Expr[]): Expr {
@@ -409,7 +458,7 @@ function sqlOr(items: Expr[]): Expr {
   }
   if (parts.length === 0) return false;
   if (parts.length === 1) return parts[0]!;
-  return { sql: `(${parts.map((p) => p.sql).join(' OR ')})`, params: parts.flatMap((p) => p.params) };
+  return joinBalanced(parts, 'OR');
 }
 
 function sqlNot(item: Expr): Expr {
@@ -605,12 +654,51 @@ function compileField(column: string, key: string, condition: unknown): Expr {
   return { sql, params };
 }
 
+/** The values of a branch that only tests one field for equality (`{ f: v }`, `{ f: { $eq: v } }`, `{ f: { $in: [...] } }`). */
+function equalityBranch(w: Where): { key: string; values: Scalar[] } | undefined {
+  const keys = Object.keys(w);
+  if (keys.length !== 1 || keys[0]!.startsWith('$')) return undefined;
+  const key = keys[0]!;
+  const c = w[key];
+  if (c === null || typeof c !== 'object') return { key, values: [c as Scalar] };
+  const ops = Object.keys(c);
+  if (ops.length !== 1) return undefined;
+  const operand = (c as Record<string, unknown>)[ops[0]!];
+  if (ops[0] === '$eq') return { key, values: [operand as Scalar] };
+  if (ops[0] === '$in') return { key, values: operand as Scalar[] };
+  return undefined;
+}
+
+/**
+ * An `$or`'s branches with the equality tests of one field merged into one `$in` (the same
+ * records: "some element equals v₁" or "… v₂" is "some element is in {v₁, v₂}"), so a wide
+ * `$or` over one field's values compiles to one list lookup instead of n comparisons.
+ */
+function mergeOr(branches: Where[]): Where[] {
+  const byKey = new Map<string, { at: number; values: Scalar[]; count: number }>();
+  const out: (Where | undefined)[] = [];
+  for (const w of branches) {
+    const eq = equalityBranch(w);
+    if (eq === undefined) { out.push(w); continue; }
+    const have = byKey.get(eq.key);
+    if (have === undefined) {
+      byKey.set(eq.key, { at: out.length, values: [...eq.values], count: 1 });
+      out.push(w);
+    } else {
+      for (const v of eq.values) have.values.push(v);
+      have.count++;
+    }
+  }
+  for (const [key, g] of byKey) if (g.count > 1) out[g.at] = { [key]: { $in: g.values } };
+  return out as Where[];
+}
+
 function compileWhere(where: Where, column: string): Expr {
   const parts: Expr[] = [];
   for (const key of Object.keys(where)) {
     const value = where[key];
     if (key === '$and') parts.push(sqlAnd((value as Where[]).map((w) => compileWhere(w, column))));
-    else if (key === '$or') parts.push(sqlOr((value as Where[]).map((w) => compileWhere(w, column))));
+    else if (key === '$or') parts.push(sqlOr(mergeOr(value as Where[]).map((w) => compileWhere(w, column))));
     else if (key === '$not') parts.push(sqlNot(compileWhere(value as Where, column)));
     else parts.push(compileField(column, key, value));
   }
@@ -671,6 +759,10 @@ export function compileFilter(
   }
   const e = sqlAnd(parts);
   if (typeof e === 'boolean') return { sql: e ? '1' : '0', params: [] };
+  if (e.params.length > MAX_SQL_PARAMS - 16) {
+    // Unreachable within MAX_FILTER_CONDITIONS (≤ 5 parameters a condition); kept as a clear 400.
+    fail('where', `the filter compiles to ${e.params.length} SQL parameters, more than SQLite takes (${MAX_SQL_PARAMS}); use $in for long lists of values`);
+  }
   return e;
 }
 
