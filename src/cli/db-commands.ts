@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OmnivecError, describe } from '../errors.js';
 import { openDatabase, type Database } from '../db/database.js';
+import { DB_FILE } from '../db/schema.js';
 import type { Collection, QueryResult } from '../db/collection.js';
 import type { Where, WhereDocument } from '../db/where.js';
 import { openRecords, readFvecs, writeIvecs, writeJsonl, writeProjector, type ImportFormat, type ImportRecord } from '../io/index.js';
+import { projectorColumns } from '../io/projector.js';
 import { Progress } from './progress.js';
 
 /** The database directory: --db, else OMNIVEC_DB, else ./omnivec-data. */
@@ -95,6 +97,11 @@ export async function cmdCreate(dir: string, name: string, o: CreateOpts, out: O
 }
 
 export async function cmdList(dir: string, o: { json?: boolean }, out: Out): Promise<void> {
+  // No database yet: no collections (and no folder made for it).
+  if (!existsSync(join(dir, DB_FILE))) {
+    if (o.json === true) out.json([]);
+    return;
+  }
   await withDb(dir, true, async (db) => {
     const list = db.listCollections();
     if (o.json === true) {
@@ -174,30 +181,53 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
   });
 }
 
+/** A stored vector that can be written out: `dim` finite numbers (docs/hardening.md §2). */
+function exportable(v: Float32Array, dim: number): boolean {
+  if (v.length !== dim) return false;
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return false;
+  return true;
+}
+
 export async function cmdExport(dir: string, name: string, o: { format?: string; out?: string; metadata?: string }, out: Out): Promise<void> {
   const format = o.format ?? 'jsonl';
   if (format !== 'jsonl' && format !== 'projector') throw new OmnivecError('invalid_argument', `--format: expected jsonl or projector, got ${JSON.stringify(format)}`);
   await withDb(dir, true, async (db) => {
     const c = db.getCollection(name);
-    const records = (function* (): Generator<ImportRecord> {
+    // Rows an older version let in with a non-finite vector are skipped (JSON cannot hold them,
+    // and a null would make a file that cannot be imported back), and named on stderr.
+    const skipped: string[] = [];
+    const records = function* (onSkip?: (id: string) => void): Generator<ImportRecord> {
       for (const r of c.iterate()) {
+        if (!exportable(r.vector, c.dim)) { onSkip?.(r.id); continue; }
         const rec: ImportRecord = { id: r.id, vector: r.vector };
         if (r.document !== null) rec.document = r.document;
         if (r.metadata !== null) rec.metadata = r.metadata;
         yield rec;
       }
-    })();
+    };
+    const warnSkipped = (): void => {
+      if (skipped.length === 0) return;
+      const shown = skipped.slice(0, 20).map((id) => JSON.stringify(id)).join(', ');
+      process.stderr.write(`omnivec: warning: ${skipped.length} record${skipped.length === 1 ? '' : 's'} of "${name}" not exported: the stored vector holds a non-finite value: ${shown}${skipped.length > 20 ? `, … (${skipped.length - 20} more)` : ''}; delete them or upsert them with finite vectors (omnivec verify lists them)\n`);
+    };
     if (format === 'jsonl') {
       const path = o.out ?? '-';
-      const n = await writeJsonl(path, records);
+      const n = await writeJsonl(path, records((id) => skipped.push(id)));
+      warnSkipped();
       if (o.out !== undefined) out.line(`exported ${n} records to ${o.out}`);
       return;
     }
     const base = o.out ?? `${name}-projector`;
+    // Columns: every record's fields (a first pass over the collection), as project --projector writes them.
+    const columns = projectorColumns(records());
+    if (columns.skipped.length > 0) {
+      process.stderr.write(`omnivec: warning: metadata field${columns.skipped.length === 1 ? '' : 's'} ${columns.skipped.map((k) => JSON.stringify(k)).join(', ')} not written: metadata.tsv keeps id, document and text for itself\n`);
+    }
     mkdirSync(base, { recursive: true });
     const vectors = join(base, 'vectors.tsv');
     const metadata = join(base, 'metadata.tsv');
-    const n = await writeProjector(vectors, metadata, records);
+    const n = await writeProjector(vectors, metadata, records((id) => skipped.push(id)), { fields: columns.fields, document: columns.document });
+    warnSkipped();
     out.line(`exported ${n} records to ${vectors} and ${metadata} (load both at https://projector.tensorflow.org)`);
   });
 }
@@ -284,8 +314,24 @@ export async function cmdDelete(dir: string, name: string, ids: string[], o: { w
   });
 }
 
+/** Opens for writing; a directory this user may not write (`read_only` from the lock) is opened read-only instead. */
+async function withDbWritableIfPossible<T>(dir: string, fn: (db: Database) => Promise<T>): Promise<T> {
+  let db: Database;
+  try {
+    db = await openDatabase(dir, { create: false });
+  } catch (e) {
+    if (!(e instanceof OmnivecError && e.code === 'read_only' && e.details?.errno !== undefined)) throw e;
+    db = await openDatabase(dir, { readOnly: true });
+  }
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
 export async function cmdVerify(dir: string, name: string | undefined, o: { json?: boolean }, out: Out): Promise<boolean> {
-  return withDb(dir, false, async (db) => {
+  return withDbWritableIfPossible(dir, async (db) => {
     const reports = await db.verify(name);
     if (o.json === true) out.json(reports);
     else {

@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { OmnivecError } from '../errors.js';
+import { releaseHeldLocksSync } from '../db/lock.js';
+import { endProgressLines } from './progress.js';
 import {
   dbDir, stdout, cmdCreate, cmdList, cmdInfo, cmdDrop, cmdImport, cmdExport, cmdQuery, cmdGet, cmdDelete,
   cmdVerify, cmdCompact, cmdEvaluate, type Out,
@@ -136,6 +139,19 @@ function program(out: Out, setCode: (c: number) => void): Command {
   return p;
 }
 
+/** What a CLI user can do about an error the library words for any caller. */
+function cliAdvice(e: OmnivecError): string {
+  if (e.code === 'locked' && /another writer/.test(e.message)) {
+    return '; read commands (list, info, get, query, export, evaluate) work while it writes — wait for it to finish before writing';
+  }
+  if (e.code === 'read_only' && e.details?.errno !== undefined) {
+    return '; read commands (list, info, get, query, export, evaluate, verify) still work; to write, use a directory you may write to (copy it, or run as its owner)';
+  }
+  return '';
+}
+
+const FILE_ERRNO = new Set(['EACCES', 'EPERM', 'EROFS']);
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], out: Out = stdout): Promise<number> {
   let code = 0;
@@ -145,15 +161,57 @@ export async function main(argv: string[], out: Out = stdout): Promise<number> {
     await p.parseAsync(argv, { from: 'user' });
     return code;
   } catch (e) {
+    endProgressLines();
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
     if (e instanceof OmnivecError) {
-      process.stderr.write(`omnivec: ${e.code}: ${e.message}\n`);
+      process.stderr.write(`omnivec: ${e.code}: ${e.message}${cliAdvice(e)}\n`);
       return EXIT_CODES[e.code] ?? 1;
+    }
+    const errno = e as NodeJS.ErrnoException;
+    if (typeof errno.code === 'string' && FILE_ERRNO.has(errno.code) && typeof errno.path === 'string') {
+      // A file or directory the user may not write (or read): say which, not a stack trace.
+      process.stderr.write(`omnivec: read_only: ${errno.path}: ${errno.code === 'EROFS' ? 'on a read-only file system' : 'permission denied'} (${errno.code}, ${errno.syscall ?? 'access'})\n`);
+      return EXIT_CODES.read_only!;
     }
     process.stderr.write(`omnivec: ${(e as Error).stack ?? String(e)}\n`);
     return 1;
+  } finally {
+    endProgressLines();
   }
+}
+
+/**
+ * Standard output closed by its reader (`omnivec get words | head -2`): end quietly with exit 0,
+ * as git and jq do; any other failure to write it is reported (exit 1). Either way the process
+ * exits at once: the output cannot go anywhere. A writer's LOCK is removed first (the committed
+ * writes are safe; SQLite rolls back one in flight). Errors writing stderr are ignored.
+ */
+export function guardOutput(stream: NodeJS.WriteStream = process.stdout, exit: (code: number) => void = (c) => process.exit(c)): void {
+  let failed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (failed) return;
+    failed = true;
+    endProgressLines();
+    releaseHeldLocksSync();
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') { exit(0); return; }
+    try { process.stderr.write(`omnivec: standard output: ${e.code !== undefined ? `${e.code}: ` : ''}${e.message.replace(/^\w+: /, '')}\n`); } catch { /* stderr gone too */ }
+    exit(1);
+  });
+}
+
+/** The `omnivec` process: bin/omnivec.js (and `node --import tsx src/cli/main.ts ...`) run this. */
+export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
+  guardOutput(process.stdout);
+  process.stderr.on('error', () => { /* nowhere left to report it */ });
+  process.exitCode = await main(argv);
+}
+
+// Run directly (`node --import tsx src/cli/main.ts ...`, `node dist/cli/main.js ...`).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathOr(process.argv[1])).href) await run();
+
+function realpathOr(p: string): string {
+  try { return realpathSync(p); } catch { return p; }
 }

@@ -5,7 +5,7 @@
  * coordinates (docs/projections.md).
  */
 import { writeFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { openDatabase } from '../db/database.js';
@@ -97,6 +97,10 @@ export async function cmdProject(dir: string, name: string, o: ProjectOpts, out:
     }
     const cached = service.workersStarted === 0 ? ', from the cache' : '';
     out.line(`wrote ${written.join(' and ')}: ${method} map of ${ids.length} records${ids.length === sample ? ` (the first ${sample} in id order; --sample for more)` : ''}${cached}`);
+    if (o.projector !== undefined) {
+      out.line(`${join(o.projector, 'projector_config.json')} names the files by relative paths, so it works only with the Projector page served from that same folder (?config=projector_config.json); ` +
+        'on projector.tensorflow.org, Load vectors.tsv and metadata.tsv, then bookmarks.json in the bookmark panel');
+    }
     return points;
   } finally {
     await service.close();

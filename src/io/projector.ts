@@ -131,6 +131,30 @@ export async function openProjector(path: string, options: ReadOptions): Promise
 
 const RESERVED = new Set(['id', 'document', 'text']);
 
+/**
+ * The metadata columns that hold every record's fields: the union of the records' metadata keys
+ * (first seen first), and `document` when any record has one. Keys the writer keeps for itself
+ * (`id`, `document`, `text`, any case) and empty keys are left out and listed in `skipped`. For
+ * `writeProjector`'s `fields` / `document` options when the records can be read twice (a
+ * collection: `omnivec export --format projector` reads it once for this, once to write).
+ */
+export function projectorColumns(records: Iterable<{ document?: string | null; metadata?: Record<string, unknown> | null }>): { fields: string[]; document: boolean; skipped: string[] } {
+  const fields: string[] = [];
+  const skipped: string[] = [];
+  const seen = new Set<string>();
+  let document = false;
+  for (const r of records) {
+    if (r.document !== undefined && r.document !== null) document = true;
+    for (const k of Object.keys(r.metadata ?? {})) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      if (k === '' || RESERVED.has(k.toLowerCase())) skipped.push(k);
+      else fields.push(k);
+    }
+  }
+  return { fields, document, skipped };
+}
+
 function tsvCell(text: string): string {
   return text.replace(/[\t\r\n]/g, ' ');
 }
@@ -138,7 +162,8 @@ function tsvCell(text: string): string {
 /**
  * Writes `vectors.tsv` (tab-separated shortest float32 decimals) and, when `metadataPath` is given,
  * `metadata.tsv`: the columns `id`, `document` (when asked, or when the first record has one) and the
- * metadata fields (`fields`, or the first record's metadata keys). With no column besides `id`, the
+ * metadata fields (`fields`, or the first record's metadata keys: pass `projectorColumns(records)`
+ * for the union of every record's when they can be read twice). With no column besides `id`, the
  * ids are written as a single headerless column (the projector shows them as labels). Tabs and
  * line breaks inside cells become spaces. Returns the count.
  */

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { OmnivecError } from '../../errors.js';
 import { isHubId, resolveHubModel } from './hub.js';
 
@@ -140,12 +140,24 @@ export async function locateModel(model: string, options: LocateOptions = {}): P
   if (typeof model !== 'string' || model === '') throw new OmnivecError('invalid_argument', `model: expected a folder path or a hub id, got ${JSON.stringify(model)}`);
   const path = resolve(model);
   if (existsSync(path)) return { path, name: basename(path).replace(/\.onnx$/, '') };
+  // Clearly a path (./x, ../x, /x, ~/x, C:\x, a/b/c): say it does not exist, not that a hub id is not cached.
+  if (/^[.~/\\]/.test(model) || isAbsolute(model) || model.split(/[/\\]/).length > 2) {
+    throw new OmnivecError('not_found', `model ${model.endsWith('.onnx') ? 'file' : 'folder'} ${model} does not exist${isAbsolute(model) ? '' : ` (${path})`}`, { path });
+  }
   if (isHubId(model)) {
-    const dir = await resolveHubModel(model, {
-      files: options.files ?? ['config.json'], optionalFiles: HUB_OPTIONAL_FILES, allowNetwork: options.allowNetwork,
-      cacheDir: options.cacheDir, endpoint: options.endpoint, revision: options.revision,
-    });
-    return { path: dir, name: model };
+    try {
+      const dir = await resolveHubModel(model, {
+        files: options.files ?? ['config.json'], optionalFiles: HUB_OPTIONAL_FILES, allowNetwork: options.allowNetwork,
+        cacheDir: options.cacheDir, endpoint: options.endpoint, revision: options.revision,
+      });
+      return { path: dir, name: model };
+    } catch (e) {
+      // owner/name is also a relative path: say that no such folder exists either.
+      if (e instanceof OmnivecError && e.code === 'not_found' && e.details?.missing !== undefined) {
+        throw new OmnivecError('not_found', `model ${model}: no folder ${path}, and as a hub id: ${e.message.replace(/^model [^:]*: /, '')}`, e.details);
+      }
+      throw e;
+    }
   }
   throw new OmnivecError('not_found', `model ${model} not found: expected a model folder (config.json, tokenizer.json or preprocessor_config.json, onnx/model.onnx), an .onnx file, or a hub id owner/name`);
 }

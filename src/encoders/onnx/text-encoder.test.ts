@@ -109,7 +109,7 @@ test('text encoder: a pooled graph output is used as is; missing and corrupt fil
   assert.equal(enc.spec.pooling, 'none');
   close((await enc.encode(['hello world']))[0]!, [(0.5 + 1 - 0.25) / 4, (0.5 + 1 - 0.25) / 4, 0.25 / 4, 0.25 / 4]);
   await enc.close();
-  await assert.rejects(createTextEncoder(join(root, 'nope')), isErr('not_found', /model .*nope not found/));
+  await assert.rejects(createTextEncoder(join(root, 'nope')), isErr('not_found', /model folder .*nope does not exist/));
   const broken = join(root, 'broken');
   await writeTinyTextModel(broken, { vocab: VOCAB, dim: DIM, vectors: VECTORS });
   rmSync(join(broken, 'tokenizer.json'));

@@ -1,0 +1,35 @@
+/** The `omnivec` command as a child process (`node --import tsx src/cli/main.ts ...`), for tests of process behaviour. */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+
+/** Starts `omnivec ARGS` (cwd: the repository, so tsx resolves); stdout and stderr are pipes unless `stdio` says otherwise. */
+export function startCli(args: string[], options: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options,
+    env: { ...process.env, OMNIVEC_NO_PROGRESS: '1', ...options.env },
+  });
+}
+
+export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+
+/** Runs `omnivec ARGS` to the end. */
+export function runCli(args: string[], options: SpawnOptions = {}): Promise<CliResult> {
+  const t0 = performance.now();
+  const child = startCli(args, options);
+  return collect(child, t0);
+}
+
+/** Waits for a started child's exit, gathering what it printed. */
+export function collect(child: ChildProcess, t0 = performance.now()): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 }));
+  });
+}
