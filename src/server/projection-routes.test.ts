@@ -6,6 +6,7 @@ import { OmnivecError } from '../errors.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { Random } from '../vector/random.js';
 import { createProjectionService } from '../viz/projection-service.js';
+import { spreadSample } from '../tasks/common.js';
 import { registerProjectionRoutes, DOCUMENT_CHARS } from './projection-routes.js';
 import { createServer } from './app.js';
 import type { EncoderService, ServerContext } from './context.js';
@@ -64,14 +65,22 @@ test('GET /api/collections/:name/projection: 202 while running, 200 with the map
       assert.equal(body.seq, c.seq);
       assert.equal(body.count, 40);
       const ids = body.ids as string[];
-      assert.deepEqual(ids, Array.from({ length: 30 }, (_, i) => `d${String(i).padStart(2, '0')}`));
+      // 30 of the 40 records, spread over the collection (seeded by seed=7), in id order; the answer says so.
+      const all = Array.from({ length: 40 }, (_, i) => `d${String(i).padStart(2, '0')}`);
+      assert.deepEqual(ids, spreadSample(all, 30, 7));
+      assert.equal(body.sampled, 30);
+      assert.equal(body.total, 40);
       const points = body.points as number[];
       assert.equal(points.length, 60);
       assert.ok(points.every((p) => typeof p === 'number' && Number.isFinite(p)));
       const docs = body.documents as string[];
+      assert.equal(ids[0], 'd00');
       assert.equal(docs[0]!.length, DOCUMENT_CHARS);
-      assert.equal(docs[5], 'text 5');
-      assert.deepEqual((body.metadatas as unknown[])[3], { half: 1 });
+      ids.forEach((id, i) => {
+        const n = Number(id.slice(1));
+        if (n > 0) assert.equal(docs[i], `text ${n}`, `documents follow ids (${id})`);
+        assert.deepEqual((body.metadatas as unknown[])[i], { half: n % 2 }, `metadatas follow ids (${id})`);
+      });
 
       // Cached: 200 at once; without include, no documents or metadatas.
       const again = await app.inject({ method: 'GET', url: '/api/collections/docs/projection?method=pca&sample=30&seed=7' });
@@ -86,6 +95,8 @@ test('GET /api/collections/:name/projection: 202 while running, 200 with the map
       const sb = stale.json<Record<string, unknown>>();
       assert.equal(sb.stale, true);
       assert.deepEqual(sb.points, points);
+      assert.equal(sb.sampled, 30);
+      assert.equal(sb.total, 40);
       assert.equal((sb.documents as string[])[0], 'changed', 'documents are read now, beside the old points');
       const next = await poll(app, url);
       assert.equal(next.body.seq, c.seq);
@@ -120,6 +131,8 @@ test('through createServer: the route, its errors in the server\'s shape, and th
       assert.equal(body.status, 'done');
       assert.equal((body.ids as string[]).length, 10);
       assert.equal(body.count, 12);
+      assert.equal(body.sampled, 10);
+      assert.equal(body.total, 12);
       const bad = await server.app.inject({ method: 'GET', url: '/api/collections/v/projection?method=mds' });
       assert.equal(bad.statusCode, 400);
       assert.equal(bad.json<{ error: { code: string } }>().error.code, 'invalid_argument');

@@ -3,6 +3,7 @@
  * collection from the projection service. 202 while it is computed (with the previous map marked
  * `stale: true` when the collection changed since), 200 when done; `include=documents,metadatas`
  * adds the mapped records' metadata and documents (cut to 300 characters) in the order of `ids`.
+ * Every map says how big its sample is and what it was drawn from (`sampled` of `total`).
  */
 import type { FastifyInstance } from 'fastify';
 import { OmnivecError } from '../errors.js';
@@ -21,9 +22,9 @@ const QUERY = {
     method: { type: 'string', enum: ['pca', 'tsne', 'umap'], default: DEFAULT_REQUEST.method, description: 'pca, tsne or umap' },
     sample: {
       type: 'integer', minimum: 3, maximum: Math.max(...Object.values(MAX_SAMPLE)), default: DEFAULT_REQUEST.sample,
-      description: `the first N records in id order (t-SNE at most ${MAX_SAMPLE.tsne}, UMAP ${MAX_SAMPLE.umap}, PCA ${MAX_SAMPLE.pca})`,
+      description: `at most N records, sampled evenly over the collection (seeded by seed; t-SNE at most ${MAX_SAMPLE.tsne}, UMAP ${MAX_SAMPLE.umap}, PCA ${MAX_SAMPLE.pca})`,
     },
-    seed: { type: 'integer', minimum: 0, maximum: 0xffffffff, default: DEFAULT_REQUEST.seed, description: 'seed of t-SNE and UMAP' },
+    seed: { type: 'integer', minimum: 0, maximum: 0xffffffff, default: DEFAULT_REQUEST.seed, description: 'seed of the sample, t-SNE and UMAP' },
     include: { type: 'string', pattern: '^((documents|metadatas)(,(documents|metadatas))*)?$', description: 'documents,metadatas' },
   },
   additionalProperties: false,
@@ -50,10 +51,16 @@ function cut(text: string): string {
   return text.slice(0, end);
 }
 
-function mapBody(ctx: ServerContext, name: string, r: ProjectionResult, include: readonly string[]): Record<string, unknown> {
+/**
+ * `total` (records the sample was drawn from) comes with the maps of our projection service
+ * (`MapResult`); a service that does not give it (a test double) gets the collection's count now.
+ */
+function mapBody(ctx: ServerContext, name: string, r: ProjectionResult & { total?: number }, include: readonly string[]): Record<string, unknown> {
   const c = ctx.db.getCollection(name);
+  const count = c.count();
   const body: Record<string, unknown> = {
-    method: r.method, sample: r.sample, seed: r.seed, seq: r.seq, count: c.count(), ids: r.ids, points: pointList(r.points),
+    method: r.method, sample: r.sample, seed: r.seed, seq: r.seq, count,
+    sampled: r.ids.length, total: r.total ?? count, ids: r.ids, points: pointList(r.points),
   };
   const wantDocs = include.includes('documents');
   const wantMeta = include.includes('metadatas');

@@ -14,7 +14,17 @@ import type { ProjectionResult } from '../server/context.js';
 import type { ProjectionMethod } from './projection.js';
 
 export const CACHE_FORMAT = 'omnivec-projection';
-export const CACHE_VERSION = 1;
+/**
+ * 2: the sample is spread over the collection (a seeded hash of the ids) and `total` says how many
+ * records it was drawn from. A version-1 file holds a map of the first N records in id order: a miss.
+ */
+export const CACHE_VERSION = 2;
+
+/** A computed map: the contract's result, plus how many records the collection had when the sample was drawn. */
+export interface MapResult extends ProjectionResult {
+  /** Records in the collection at `seq` (ids.length of them were mapped). */
+  total: number;
+}
 
 /** Which incarnation of a collection a map belongs to: a dropped and re-created one is another. */
 export interface Generation {
@@ -32,6 +42,8 @@ interface CacheFile {
   sample: number;
   seed: number;
   seq: number;
+  /** Records in the collection at `seq`; `count` of them were mapped. */
+  total: number;
   count: number;
   ids: string[];
   /** base64 of count × 2 little-endian float32: x0, y0, x1, y1, … */
@@ -61,7 +73,7 @@ function pointsFromBase64(text: string, count: number): Float32Array | undefined
 }
 
 /** The cached map of this generation of the collection, or undefined (missing, unreadable, another generation). */
-export async function readCached(path: string, collection: string, gen: Generation): Promise<ProjectionResult | undefined> {
+export async function readCached(path: string, collection: string, gen: Generation): Promise<MapResult | undefined> {
   let f: CacheFile;
   try {
     f = JSON.parse(await readFile(path, 'utf8')) as CacheFile;
@@ -71,17 +83,18 @@ export async function readCached(path: string, collection: string, gen: Generati
   if (f === null || typeof f !== 'object' || f.format !== CACHE_FORMAT || f.version !== CACHE_VERSION) return undefined;
   if (f.collection !== collection || f.cid !== gen.cid || f.created !== gen.created) return undefined;
   if (!Array.isArray(f.ids) || f.ids.length !== f.count || typeof f.points !== 'string' || !Number.isInteger(f.seq)) return undefined;
+  if (!Number.isInteger(f.total) || f.total < f.count) return undefined;
   const points = pointsFromBase64(f.points, f.count);
   if (points === undefined) return undefined;
-  return { method: f.method, sample: f.sample, seed: f.seed, seq: f.seq, ids: f.ids, points };
+  return { method: f.method, sample: f.sample, seed: f.seed, seq: f.seq, total: f.total, ids: f.ids, points };
 }
 
 /** Writes the map (temporary file + rename, so a reader never sees half a file). */
-export async function writeCached(path: string, dir: string, collection: string, gen: Generation, r: ProjectionResult): Promise<void> {
+export async function writeCached(path: string, dir: string, collection: string, gen: Generation, r: MapResult): Promise<void> {
   const points = r.points instanceof Float32Array ? r.points : Float32Array.from(r.points);
   const file: CacheFile = {
     format: CACHE_FORMAT, version: CACHE_VERSION, collection, cid: gen.cid, created: gen.created,
-    method: r.method, sample: r.sample, seed: r.seed, seq: r.seq, count: r.ids.length, ids: r.ids, points: pointsToBase64(points),
+    method: r.method, sample: r.sample, seed: r.seed, seq: r.seq, total: r.total, count: r.ids.length, ids: r.ids, points: pointsToBase64(points),
   };
   await mkdir(join(dir, collection), { recursive: true });
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;

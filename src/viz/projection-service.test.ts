@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase, type Database } from '../db/database.js';
 import { Random } from '../vector/random.js';
 import { project } from './projection.js';
 import { createProjectionService, checkRequest } from './projection-service.js';
-import { cachePath } from './projection-cache.js';
+import { CACHE_VERSION, cachePath } from './projection-cache.js';
+import { spreadSample } from '../tasks/common.js';
 import { withTempDir, rejectsCode, throwsCode } from '../../test/helpers/assertions.js';
 
-/** n records in three clusters, added in a shuffled order (the sample is in id order, not insertion order). */
+/** n records in three clusters, added in a shuffled order (the sample does not depend on insertion order). */
 function records(n: number, dim: number, seed: number): { id: string; vector: Float32Array; metadata: { group: string } }[] {
   const rng = new Random(seed);
   const centres = Array.from({ length: 3 }, () => Float32Array.from({ length: dim }, () => rng.gaussian() * 4));
@@ -34,7 +35,7 @@ async function withDb(fn: (db: Database, dir: string) => Promise<void>): Promise
   });
 }
 
-test('compute: progress by phase ending at 1; the map equals project() on the first records in id order', async () => {
+test('compute: progress by phase ending at 1; the map equals project() on the sample spread over the collection, in id order', async () => {
   await withDb(async (db, dir) => {
     const c = await db.createCollection({ name: 'pts', dim: 12 });
     const recs = records(150, 12, 1);
@@ -44,10 +45,12 @@ test('compute: progress by phase ending at 1; the map equals project() on the fi
       for (const method of ['umap', 'tsne', 'pca'] as const) {
         const events: [string, number][] = [];
         const r = await svc.compute('pts', { method, sample: 100, seed: 3 }, (phase, progress) => events.push([phase, progress]));
-        const first = [...recs].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, 100);
-        assert.deepEqual(r.ids, first.map((x) => x.id));
-        assert.deepEqual([...r.points], [...project(first.map((x) => x.vector), { method, seed: 3 })], `${method}: the worker's map is project()'s`);
+        const chosen = new Set(spreadSample(recs.map((x) => x.id), 100, 3));
+        const sample = [...recs].sort((a, b) => (a.id < b.id ? -1 : 1)).filter((x) => chosen.has(x.id));
+        assert.deepEqual(r.ids, sample.map((x) => x.id));
+        assert.deepEqual([...r.points], [...project(sample.map((x) => x.vector), { method, seed: 3 })], `${method}: the worker's map is project()'s`);
         assert.equal(r.seq, c.seq);
+        assert.equal(r.total, 150);
         assert.deepEqual(events.at(-1), ['done', 1]);
         const phases = [...new Set(events.map((e) => e[0]))];
         const want = { pca: ['reading', 'pca'], tsne: ['reading', 'affinities', 'optimising'], umap: ['reading', 'knn', 'graph', 'optimising'] }[method];
@@ -79,13 +82,17 @@ test('cache: a hit starts no worker; the disk copy serves a new service; a write
     assert.ok(existsSync(file), 'written at DIR/projections/<collection>/<method>-<sample>-<seed>.json');
     const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     assert.equal(json.format, 'omnivec-projection');
+    assert.equal(json.version, 2);
     assert.equal(json.seq, c.seq);
+    assert.equal(json.total, 60);
+    assert.equal(json.count, 50);
     await svc.close();
 
     const svc2 = createProjectionService({ db, dbDir: dir });
     const fromDisk = await svc2.get('pts', req);
     assert.equal(fromDisk.status, 'done');
     assert.deepEqual(fromDisk.status === 'done' ? [...fromDisk.result.points] : [], [...first.points]);
+    assert.equal(fromDisk.status === 'done' ? (fromDisk.result as { total?: number }).total : undefined, 60, 'total read back from the file');
     assert.equal(svc2.workersStarted, 0, 'disk hit: no worker');
 
     // A write: the next call starts a computation and answers the old map as stale.
@@ -95,7 +102,8 @@ test('cache: a hit starts no worker; the disk copy serves a new service; a write
     assert.ok(running.status === 'running' && running.stale !== undefined && running.stale.seq === first.seq, 'the old map is served as stale');
     const fresh = await svc2.compute('pts', req);
     assert.equal(fresh.seq, c.seq);
-    assert.ok(fresh.ids.includes('a-new'), 'the new record sorts first in id order');
+    assert.equal(fresh.total, 61);
+    assert.deepEqual(fresh.ids, spreadSample(c.list(), 50, 42), 'the sample drawn again from the grown collection');
     assert.equal(svc2.workersStarted, 1, 'the running computation was joined, not repeated');
 
     // Drop and re-create under the same name: neither the memory nor the disk copy is reused.
@@ -113,6 +121,49 @@ test('cache: a hit starts no worker; the disk copy serves a new service; a write
     assert.deepEqual([...(await svc3.compute('pts', req)).points], [...other.points]);
     assert.equal(svc3.workersStarted, 0);
     await svc3.close();
+  });
+});
+
+test('the sample: spread over the whole collection (not its first records in id order), seeded by the map\'s seed; a version-1 cache file (first N) is a miss', async () => {
+  await withDb(async (db, dir) => {
+    const c = await db.createCollection({ name: 'pts', dim: 6 });
+    const recs = records(600, 6, 8);
+    await c.add(recs);
+    const svc = createProjectionService({ db, dbDir: dir });
+    try {
+      const r = await svc.compute('pts', { method: 'pca', sample: 60, seed: 5 });
+      assert.equal(r.ids.length, 60);
+      assert.equal(r.total, 600);
+      // Ids r00000 … r00599: each sixth of the id range has its share (10 each), not the first 60 alone.
+      const sixths = new Array<number>(6).fill(0);
+      for (const id of r.ids) sixths[Math.floor(Number(id.slice(1)) / 100)]!++;
+      assert.ok(sixths.every((k) => k >= 3), `records per sixth of the ids: ${sixths.join(', ')}`);
+      // The records were made in turn by group (i mod 3): all groups are in the sample.
+      const groups = new Set(r.ids.map((id) => Number(id.slice(1)) % 3));
+      assert.equal(groups.size, 3);
+      assert.deepEqual(r.ids, spreadSample(recs.map((x) => x.id), 60, 5));
+      const again = await svc.compute('pts', { method: 'pca', sample: 60, seed: 6 });
+      assert.notDeepEqual(again.ids, r.ids, 'another seed draws another sample');
+
+      // A cache file of the old rule (version 1, the first 60 in id order) is not served.
+      const file = cachePath(join(dir, 'projections'), 'pts', 'pca', 60, 7);
+      const fresh = await svc.compute('pts', { method: 'pca', sample: 60, seed: 7 });
+      const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      assert.equal(json.version, CACHE_VERSION);
+      const old = { ...json, version: 1, ids: [...fresh.ids].sort().slice(0, 60) };
+      delete (old as { total?: unknown }).total;
+      writeFileSync(file, JSON.stringify(old));
+      const svc2 = createProjectionService({ db, dbDir: dir });
+      try {
+        const st = await svc2.get('pts', { method: 'pca', sample: 60, seed: 7 });
+        assert.equal(st.status, 'running', 'the version-1 file is a miss');
+        assert.deepEqual((await svc2.compute('pts', { method: 'pca', sample: 60, seed: 7 })).ids, fresh.ids);
+      } finally {
+        await svc2.close();
+      }
+    } finally {
+      await svc.close();
+    }
   });
 });
 

@@ -17,10 +17,10 @@ import { join } from 'node:path';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { Collection } from '../db/collection.js';
-import type { ProjectionRequest, ProjectionResult, ProjectionService, ProjectionState } from '../server/context.js';
+import type { ProjectionRequest, ProjectionService, ProjectionState } from '../server/context.js';
 import { PROJECTION_METHODS, type ProjectionMethod } from './projection.js';
 import type { ProjectionWorkerInput, ProjectionWorkerMessage } from './projection-worker.js';
-import { cachePath, readCached, writeCached, type Generation } from './projection-cache.js';
+import { cachePath, readCached, writeCached, type Generation, type MapResult } from './projection-cache.js';
 
 export interface ProjectionServiceOptions {
   db: Database;
@@ -39,6 +39,8 @@ export interface ProjectionServiceOptions {
 
 /** The service with what tests and the CLI look at besides the contract. */
 export interface LocalProjectionService extends ProjectionService {
+  /** The map, with `total`: how many records the collection had when its sample was drawn. */
+  compute(collection: string, request: ProjectionRequest, onProgress?: (phase: string, progress: number) => void): Promise<MapResult>;
   /** Worker threads started so far (a cache hit starts none). */
   readonly workersStarted: number;
 }
@@ -80,24 +82,26 @@ interface Sample {
   vectors: Float32Array;
   dim: number;
   seq: number;
+  total: number;
 }
 
 /**
- * The first `sample` records in id order (code-unit order of the ids, as JavaScript sorts strings):
- * deterministic, and independent of insertion order. Reads the change number before and after so
- * the map is labelled with the state it saw (another process may write between the statements).
+ * `sample` records spread evenly over the collection: the tasks' selection with `sampling: 'spread'`
+ * and the map's seed (a seeded hash of each id picks them: every record equally likely, whatever
+ * its place in id order; docs/projections.md, "The sample"), in id order; all of them when the
+ * collection has no more. It is re-read if a write came between its statements, and labelled with
+ * the change number it saw.
  */
-function readSample(c: Collection, sample: number): Sample {
-  // The tasks' selection: the first `sample` ids in code-unit order, re-read if a write came between.
+function readSample(c: Collection, sample: number, seed: number): Sample {
   let sel: Selection | undefined;
   try {
-    sel = selectRecords(c, { sample });
+    sel = selectRecords(c, { sample, sampling: 'spread', seed });
   } catch (e) {
     if (!(e instanceof OmnivecError && e.code === 'empty_index')) throw e;
   }
   const n = sel?.n ?? 0;
   if (sel === undefined || n < 3) throw invalidArgument(`${c.name}: a map needs at least 3 records, the collection has ${n}`);
-  return { ids: sel.ids, vectors: sel.vectors, dim: sel.dim, seq: sel.seq };
+  return { ids: sel.ids, vectors: sel.vectors, dim: sel.dim, seq: sel.seq, total: sel.total };
 }
 
 type Listener = (phase: string, progress: number) => void;
@@ -109,7 +113,7 @@ interface Job {
   phase: string;
   progress: number;
   listeners: Set<Listener>;
-  promise: Promise<ProjectionResult>;
+  promise: Promise<MapResult>;
   worker: Worker | undefined;
   /** Ends the job from outside (close): terminates the worker, rejects the promise. */
   abort: ((e: Error) => void) | undefined;
@@ -129,7 +133,7 @@ export const ABANDONED_MS = 10_000;
 
 interface Entry {
   gen: Generation;
-  result: ProjectionResult;
+  result: MapResult;
 }
 
 interface Failure {
@@ -204,7 +208,7 @@ class Projections implements LocalProjectionService {
     return { status: 'running', phase: job.phase, progress: job.progress, ...(cached !== undefined ? { stale: cached } : {}) };
   }
 
-  async compute(collection: string, request: ProjectionRequest, onProgress?: Listener): Promise<ProjectionResult> {
+  async compute(collection: string, request: ProjectionRequest, onProgress?: Listener): Promise<MapResult> {
     for (;;) {
       const { c, r, key, gen, seq } = this.#open(collection, request);
       const cached = await this.#cached(key, collection, r, gen);
@@ -217,7 +221,7 @@ class Projections implements LocalProjectionService {
         job.listeners.add(onProgress);
         onProgress(job.phase, job.progress);
       }
-      let result: ProjectionResult;
+      let result: MapResult;
       job.waiters++;
       try {
         result = await job.promise;
@@ -254,7 +258,7 @@ class Projections implements LocalProjectionService {
     return { c, r, key: `${collection}\u0000${r.method}\u0000${r.sample}\u0000${r.seed}`, gen: { cid: c.cid, created: c.created }, seq };
   }
 
-  async #cached(key: string, collection: string, r: ProjectionRequest, gen: Generation): Promise<ProjectionResult | undefined> {
+  async #cached(key: string, collection: string, r: ProjectionRequest, gen: Generation): Promise<MapResult | undefined> {
     if (!this.#useCache) return undefined;
     const m = this.#memory.get(key);
     if (m !== undefined && sameGen(m.gen, gen)) {
@@ -271,7 +275,7 @@ class Projections implements LocalProjectionService {
     return found;
   }
 
-  #remember(key: string, gen: Generation, result: ProjectionResult): void {
+  #remember(key: string, gen: Generation, result: MapResult): void {
     if (!this.#useCache) return;
     this.#memory.delete(key);
     this.#memory.set(key, { gen, result });
@@ -282,7 +286,7 @@ class Projections implements LocalProjectionService {
   #start(c: Collection, key: string, r: ProjectionRequest, gen: Generation): Job {
     const job: Job = {
       collection: c.name, request: r, gen, phase: 'queued', progress: 0, listeners: new Set(),
-      promise: undefined as unknown as Promise<ProjectionResult>, worker: undefined, abort: undefined,
+      promise: undefined as unknown as Promise<MapResult>, worker: undefined, abort: undefined,
       lastAsked: Date.now(), waiters: 0, abandoned: false,
     };
     this.#jobs.set(key, job);
@@ -348,18 +352,18 @@ class Projections implements LocalProjectionService {
     this.#waiting.shift()?.();
   }
 
-  async #run(job: Job, c: Collection): Promise<ProjectionResult> {
+  async #run(job: Job, c: Collection): Promise<MapResult> {
     await this.#slot(job);
     try {
       if (this.#closed) throw new OmnivecError('shutting_down', 'projections: the service is closing');
       this.#report(job, 'reading', 0, 1);
-      const s = readSample(c, job.request.sample);
+      const s = readSample(c, job.request.sample, job.request.seed);
       this.#report(job, 'reading', 1, 1);
       // Worker start-up (module loading; about a second under tsx) shows as its own phase.
       this.#report(job, 'starting', 0, 1);
       const n = s.ids.length;
       const points = await this.#inWorker(job, { vectors: s.vectors, n, dim: s.dim, options: { method: job.request.method, seed: job.request.seed } });
-      const result: ProjectionResult = { ...job.request, seq: s.seq, ids: s.ids, points };
+      const result: MapResult = { ...job.request, seq: s.seq, total: s.total, ids: s.ids, points };
       if (this.#useCache) {
         const path = cachePath(this.#dir, job.collection, result.method, result.sample, result.seed);
         // The cache is an optimisation: a read-only or full disk must not fail the map.
