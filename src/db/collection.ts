@@ -7,6 +7,7 @@ import type { VectorBatch } from '../vector/batch.js';
 import { normalizeInPlace } from '../vector/normalize.js';
 import { TopK } from '../vector/heap.js';
 import { Random } from '../vector/random.js';
+import { jsonable } from '../vector/json.js';
 import { IdSet } from '../indexes/common.js';
 import { loadIndex } from '../indexes/registry.js';
 import { FlatIndex } from '../indexes/flat/flat-index.js';
@@ -416,7 +417,7 @@ export class Collection {
     if (include.includes('documents')) out.documents = rows.map((r) => r.document);
     if (include.includes('metadatas')) out.metadatas = rows.map((r) => (r.metadata === null ? null : JSON.parse(r.metadata) as Metadata));
     if (include.includes('vectors')) out.vectors = rows.map((r) => readF32(r.vector!));
-    return out;
+    return jsonable(out);
   }
 
   #compile(where: Where | undefined, whereDocument: WhereDocument | undefined, metadata: string, document: string): { sql: string; params: unknown[] } {
@@ -1079,7 +1080,7 @@ export class Collection {
         if (id === undefined) ok = false;
         else ids[i] = id;
       }
-      if (ok) return { ids, distances, scores };
+      if (ok) return jsonable({ ids, distances, scores });
     }
     const cols = `id${include.includes('documents') ? ', document' : ''}${include.includes('metadatas') ? ', metadata' : ''}${include.includes('vectors') ? ', vector' : ''}`;
     type Row = { slot: number; id: string; document: string | null; metadata: string | null; vector?: Buffer };
@@ -1101,11 +1102,11 @@ export class Collection {
       keep.push(i);
     }
     const shaped = this.#shape(rows, include);
-    return {
+    return jsonable({
       ...shaped,
       distances: keep.length === slots.length ? distances : Float32Array.from(keep, (i) => distances[i]!),
       scores: keep.length === slots.length ? scores : Float32Array.from(keep, (i) => scores[i]!),
-    };
+    });
   }
 
   #loadIds(): (string | undefined)[] {
@@ -1120,20 +1121,25 @@ export class Collection {
     checkId(id, 'query.id');
     const b = this.#stmt('vecById', () => `SELECT vector FROM ${this.#t.records} WHERE id = ?`).pluck().get(id) as Buffer | undefined;
     if (b === undefined) throw new OmnivecError('not_found', `query.id: no record with id ${JSON.stringify(id)} in "${this.name}"`, { id });
+    if (!isValidVectorBlob(b, this.dim)) {
+      throw new OmnivecError('invalid_argument', `query.id: the stored vector of ${JSON.stringify(id)} is not ${this.dim} finite numbers (written by an older version); delete it or upsert it with a finite vector`, { id });
+    }
     const k = checkK(options.k ?? 10);
     const res = await this.query({ ...options, vector: readF32(b), k: k + 1 });
     const at = res.ids.indexOf(id);
     const drop = at >= 0 ? at : res.ids.length > k ? res.ids.length - 1 : -1;
     if (drop < 0) return res;
     const pick = <T>(a: T[] | undefined): T[] | undefined => (a === undefined ? undefined : a.filter((_, i) => i !== drop));
-    return {
+    const out: QueryResult = {
       ids: pick(res.ids)!,
       distances: res.distances.filter((_, i) => i !== drop),
       scores: res.scores.filter((_, i) => i !== drop),
-      documents: pick(res.documents),
-      metadatas: pick(res.metadatas),
-      vectors: pick(res.vectors),
     };
+    // Only the fields the query included (an `undefined` field would print as a key with no value).
+    if (res.documents !== undefined) out.documents = pick(res.documents);
+    if (res.metadatas !== undefined) out.metadatas = pick(res.metadatas);
+    if (res.vectors !== undefined) out.vectors = pick(res.vectors);
+    return jsonable(out);
   }
 
   /** Many dense queries at once (benchmarks, `omnivec query --vectors`). */
@@ -1169,7 +1175,7 @@ export class Collection {
     }
     const idOf = this.#stmt('idOf', () => `SELECT id FROM ${this.#t.records} WHERE slot = ?`).pluck();
     const ids = slotRows.map((row) => Array.from(row, (s) => (s === NO_ID ? '' : idOf.get(s) as string)));
-    return { k, count: n, ids, distances, counts };
+    return jsonable({ k, count: n, ids, distances, counts });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import Sqlite3 from 'better-sqlite3';
@@ -48,6 +48,36 @@ export interface CreateCollectionOptions {
 }
 
 
+// Lets a read-only directory be opened through an `immutable` URI (see immutableUri). SQLite reads
+// this setting once, when better-sqlite3 opens its first database in the process; a caller's own
+// choice ("0") is kept. Our paths are absolute, so none of them starts with "file:".
+process.env.SQLITE_USE_URI ??= '1';
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `file:…?immutable=1` for a database in a directory this process cannot write. Immutable means
+ * SQLite assumes nobody changes the file while it is open, so it is refused while a writer has the
+ * database open (its WAL file is there).
+ */
+function immutableUri(dir: string, file: string): string {
+  if (existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0) {
+    throw new OmnivecError('read_only',
+      `database ${dir}: the directory is not writable by this user and a writer has the database open (${DB_FILE}-wal is there); read it as a user who can write the directory, or after the writer closes`);
+  }
+  if (process.env.SQLITE_USE_URI === '0') {
+    throw new OmnivecError('read_only', `database ${dir}: the directory is not writable by this user; reading it needs SQLite URIs, which SQLITE_USE_URI=0 turns off`);
+  }
+  return `file:${file.split('/').map(encodeURIComponent).join('/')}?immutable=1`;
+}
+
 /**
  * A database: a directory holding the records (SQLite) and the index snapshots. One process
  * writes at a time (the LOCK file); share one Database object within a process.
@@ -81,6 +111,10 @@ export class Database {
       if (existsSync(abs) && !statSync(abs).isDirectory()) throw new OmnivecError('invalid_argument', `database ${abs}: expected a directory, got a file`);
       mkdirSync(abs, { recursive: true });
     }
+    if (!readOnly && !writable(abs)) {
+      throw new OmnivecError('read_only',
+        `database ${abs}: the directory is not writable by this user, so it cannot be opened for writing; read-only access works ({ readOnly: true }, the CLI's read commands)`);
+    }
     const release = readOnly ? undefined : acquireLock(abs);
     let w: Sqlite | undefined;
     let r: Sqlite | undefined;
@@ -88,7 +122,10 @@ export class Database {
       const indexDir = join(abs, INDEX_DIR);
       if (!readOnly) mkdirSync(indexDir, { recursive: true });
       try {
-        w = new Sqlite3(file, { readonly: readOnly, fileMustExist: readOnly });
+        // A read-only directory (a mounted backup, another user's files): SQLite cannot create the
+        // WAL's -shm file there, so read through an immutable view when no writer has it open.
+        const source = readOnly && !writable(abs) ? immutableUri(abs, file) : file;
+        w = new Sqlite3(source, { readonly: readOnly, fileMustExist: readOnly });
         if (!readOnly) {
           w.pragma('journal_mode = WAL');
           w.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -98,7 +135,7 @@ export class Database {
         }
         w.pragma('busy_timeout = 5000');
         initSchema(w, abs);
-        r = new Sqlite3(file, { readonly: true, fileMustExist: true });
+        r = new Sqlite3(source, { readonly: true, fileMustExist: true });
         r.pragma('busy_timeout = 5000');
         // Queries fetch their hits' rows at random slots: a bigger page cache and memory-mapped
         // reads turn those page reads from pread calls into memory accesses (measured in bench:db:

@@ -6,6 +6,7 @@
  * distances); l2 and ip collections cluster in Euclidean space (silhouette on Euclidean distances) —
  * 1 − a·b is no distance to a mean, and ip collections usually hold near-unit vectors anyway.
  */
+import { jsonable } from '../vector/json.js';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Metadata, Where } from '../db/where.js';
@@ -134,7 +135,7 @@ export async function clusterCollection(c: Collection, options: ClusterOptions =
     progress?.({ phase: 'write', done: n, total: n });
     result.written = { field: writeField, count };
   }
-  return result;
+  return jsonable(result);
 }
 
 /** The answer as JSON (CLI --json, HTTP): typed arrays as arrays, NaN as null, centroids (k arrays) only when asked. */
