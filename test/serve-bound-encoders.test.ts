@@ -85,12 +85,17 @@ test('train sif --into: the model in DIR/models, the sentences in a bound collec
     assert.equal(q.status, 200, JSON.stringify(q.json));
     // The two sentences about cats (their order is SIF's business).
     assert.deepEqual((q.json.documents as string[]).sort(), ['a kitten', 'the cat']);
+    // /v1/embeddings: the model's vector at unit length (as OpenAI's); normalize: false, the raw one.
     const v = await post(url, '/v1/embeddings', { model: model2, input: ['a truck'] });
     assert.equal(v.status, 200, JSON.stringify(v.json));
     const sif2 = await loadSif(storedModelDir(db, model2));
     const got = (v.json.data as { embedding: number[] }[])[0]!.embedding;
-    const want = sif2.encode(['a truck'])[0]!;
-    got.forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-6, `${i}: ${x} vs ${want[i]}`));
+    const raw = sif2.encode(['a truck'])[0]!;
+    const norm = Math.hypot(...raw);
+    got.forEach((x, i) => assert.ok(Math.abs(x - raw[i]! / norm) < 1e-6, `${i}: ${x} vs ${raw[i]! / norm}`));
+    const r = await post(url, '/v1/embeddings', { model: model2, input: ['a truck'], normalize: false });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    (r.json.data as { embedding: number[] }[])[0]!.embedding.forEach((x, i) => assert.ok(Math.abs(x - raw[i]!) < 1e-6, `raw ${i}: ${x} vs ${raw[i]}`));
     const models = await (await fetch(`${url}/v1/models`)).json() as { data: { id: string }[] };
     // Both trained models are stored; the collection's is among them.
     assert.deepEqual(models.data.map((m) => m.id).sort(), [model, model2].sort());

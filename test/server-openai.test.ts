@@ -191,3 +191,54 @@ test('a served encoder as a remote one: --encoder far=openai:mini against this s
     if (saved.key === undefined) delete process.env.OPENAI_API_KEY; else process.env.OPENAI_API_KEY = saved.key;
   }
 });
+
+test('vectors come back at unit length (OpenAI\'s clients take the dot product as the cosine), after a dimensions cut too; normalize: false gives the raw ones', async () => {
+  // A model that does not normalise its output (omnivec.json normalize: false) and declares Matryoshka.
+  const vectors = Float32Array.from({ length: VOCAB.length * DIM }, (_, k) => 3 * Math.sin(1 + k * 0.7));
+  const dir = (await writeTinyTextModel(join(root, 'raw'), { vocab: VOCAB, dim: DIM, vectors, lowercase: true })).dir;
+  writeFileSync(join(dir, 'omnivec.json'), JSON.stringify({ kind: 'text', matryoshka: true, normalize: false }));
+  const s = await createServer({ db: join(root, 'db-unit'), encoders: { raw: dir }, threads: 1 });
+  const own = await createTextEncoder(dir, { threads: 1 });
+  const own4 = await createTextEncoder(dir, { threads: 1, dimensions: 4 });
+  try {
+    const base = await s.listen(0);
+    const c = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'none', maxRetries: 0 });
+    // The extension is in the OpenAPI document.
+    const doc = await (await fetch(`${base}/openapi.json`)).json() as { paths: Record<string, { post: { requestBody: { content: { 'application/json': { schema: { properties: Record<string, { type: string }> } } } } } }> };
+    assert.equal(doc.paths['/v1/embeddings']!.post.requestBody.content['application/json'].schema.properties.normalize?.type, 'boolean');
+    const texts = ['the king', 'a cat and a dog', 'truck', 'queen queen queen'];
+    const norm = (v: ArrayLike<number>): number => Math.hypot(...Array.from(v));
+    const raw = await own.encode(texts);
+    assert.ok(raw.every((v) => Math.abs(norm(v) - 1) > 0.01), 'the model\'s own vectors are not unit length');
+    for (const request of [
+      { model: 'raw', input: texts },
+      { model: 'raw', input: texts, encoding_format: 'float' as const },
+      { model: 'raw', input: texts, dimensions: 4 },
+      { model: 'raw', input: texts, dimensions: 2, encoding_format: 'float' as const },
+      { model: 'raw', input: texts[0]!, normalize: true },
+    ]) {
+      const r = await c.embeddings.create(request as Parameters<typeof c.embeddings.create>[0]);
+      assert.equal(r.data.length, typeof request.input === 'string' ? 1 : texts.length);
+      r.data.forEach((d, i) => {
+        const v = Array.from(d.embedding as ArrayLike<number>);
+        assert.equal(v.length, request.dimensions ?? DIM);
+        assert.ok(Math.abs(norm(v) - 1) <= 1e-5, `${JSON.stringify(request)} [${i}]: norm ${norm(v)}`);
+        // The direction is the model's (of its first `dimensions` components).
+        const want = raw[i]!.subarray(0, v.length);
+        near(v, Array.from(want, (x) => x / norm(want)), 1e-5);
+      });
+    }
+    const r = await c.embeddings.create({ model: 'raw', input: texts, normalize: false } as Parameters<typeof c.embeddings.create>[0]);
+    r.data.forEach((d, i) => near(Array.from(d.embedding as ArrayLike<number>), raw[i]!, 1e-5));
+    const r4 = await c.embeddings.create({ model: 'raw', input: texts, dimensions: 4, normalize: false, encoding_format: 'float' } as Parameters<typeof c.embeddings.create>[0]);
+    const raw4 = await own4.encode(texts);
+    r4.data.forEach((d, i) => near(d.embedding, raw4[i]!, 1e-5));
+    const bad = await apiError(c.embeddings.create({ model: 'raw', input: 'hello', normalize: 'no' } as unknown as Parameters<typeof c.embeddings.create>[0]));
+    assert.equal(bad.status, 400);
+    assert.match(bad.message, /^400 normalize: expected true .* or false .*, got the string "no"/);
+  } finally {
+    await s.close();
+    await own.close();
+    await own4.close();
+  }
+});

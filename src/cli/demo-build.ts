@@ -247,7 +247,7 @@ export async function buildDemo(dir: string, options: DemoBuildOptions = {}): Pr
   try {
     await saveSif(sif, storedModelDir(dir, spec.model));
     const docs = await db.createCollection({ name: 'docs', dim: sif.dim, metric: 'cosine', encoder: spec });
-    const vectors = sif.encode(texts);
+    const vectors = sif.encode(texts, { allowEmpty: true });
     const records: RecordInput[] = [];
     paragraphs.forEach((p, i) => {
       const v = vectors[i]!;

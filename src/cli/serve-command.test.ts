@@ -1,21 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { OmnivecError } from '../errors.js';
 import { cmdServe, isLoopback, parseEncoders, parseSize, registerServeCommand } from './serve-command.js';
 import type { Out } from './db-commands.js';
 import { createServer } from '../server/app.js';
 import { openDatabase } from '../db/database.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { runCli } from '../../test/helpers/run-cli.js';
 
 function capture(): Out & { lines: string[]; next: () => Promise<string> } {
   const lines: string[] = [];
@@ -87,23 +84,6 @@ test('omnivec serve: prints the URL, serves with the key from $OMNIVEC_API_KEY, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-/** Runs the real CLI (`main()` from src under tsx) in a child process; resolves to its exit code and output. */
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const script = "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })";
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script, '--', ...args], {
-      cwd: ROOT, env: { ...process.env, OMNIVEC_API_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 test('omnivec serve on a busy port: one line naming the port and the way out, exit 2, no stack, the database lock released', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'omnivec-serve-busy-'));

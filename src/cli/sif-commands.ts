@@ -268,7 +268,8 @@ async function storeSifInto(dir: string, name: string, model: SifModel, input: s
     async function* records(): AsyncGenerator<RecordInput> {
       let batch: { line: number; text: string }[] = [];
       const flush = function* (): Generator<RecordInput> {
-        const vectors = model.encode(batch.map((b) => b.text));
+        // Sentences without a known word are counted and left out (not refused): allowEmpty.
+        const vectors = model.encode(batch.map((b) => b.text), { allowEmpty: true });
         for (let i = 0; i < batch.length; i++) {
           const v = vectors[i]!;
           if (!v.some((x) => x !== 0)) { zero++; continue; }

@@ -15,6 +15,7 @@ import { hubModelFolder, isHubId } from '../encoders/onnx/hub.js';
 import { createRemoteEncoder, type RemoteEncoder } from '../encoders/remote/index.js';
 import { loadSif } from '../encoders/sif/files.js';
 import { listStoredModels, storedModelDir, type StoredModel } from '../encoders/stored-models.js';
+import { refuseZeroVectors } from '../encoders/no-vector.js';
 import type { OpenEncoderOptions } from '../encoders/open.js';
 import type { EmbedResult, EncoderService, ServedEncoderInfo, ServedKind } from './context.js';
 import type { SerializedError, WorkerCall, WorkerInit, WorkerReady, WorkerReply, WorkerRequest } from './encoder-worker.js';
@@ -437,7 +438,9 @@ export function createEncoderService(options: EncoderServiceOptions): EncoderSer
       const d = outputDims(e, b, o.dimensions);
       if (input.length === 0) return { vectors: [], tokens: 0 };
       const r = await b.texts(input, o.mode, d);
-      return { vectors: cut(r.vectors, d, b), tokens: r.tokens };
+      // SIF refuses a text without a known word itself; any other encoder (a remote API, an ONNX
+      // model, a Matryoshka cut) whose output is the zero vector is refused the same way here.
+      return { vectors: refuseZeroVectors(cut(r.vectors, d, b), input), tokens: r.tokens };
     },
 
     async embedImages(name, images, o = {}) {

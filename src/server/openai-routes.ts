@@ -1,12 +1,15 @@
 /**
  * `POST /v1/embeddings` and `GET /v1/models` (docs/server.md), shaped as OpenAI's API so its
  * clients (the `openai` package, LangChain, …) work against a served encoder by changing the base
- * URL. Texts are encoded in passage mode: OpenAI's API has no query / passage switch.
+ * URL. Texts are encoded in passage mode: OpenAI's API has no query / passage switch. Vectors are
+ * returned at unit length, as OpenAI's are (its clients take the dot product as the cosine);
+ * `"normalize": false` (an omnivec extension) returns the encoder's raw output.
  */
 import { endianness } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { ServerContext } from './context.js';
+import { normalizeInPlace } from '../vector/normalize.js';
 
 /** OpenAI's limit on inputs per request. */
 export const MAX_INPUTS = 2048;
@@ -17,6 +20,7 @@ interface EmbeddingsBody {
   dimensions?: number;
   encoding_format?: 'float' | 'base64';
   user?: string;
+  normalize?: boolean;
 }
 
 const EMBEDDINGS_BODY = {
@@ -34,6 +38,7 @@ const EMBEDDINGS_BODY = {
     dimensions: { type: 'integer', minimum: 1, description: 'Matryoshka: the first components, renormalised; refused unless the model declares Matryoshka training' },
     encoding_format: { type: 'string', enum: ['float', 'base64'], description: 'float (default): arrays of numbers; base64: little-endian float32 bytes' },
     user: { type: 'string', description: 'accepted and ignored' },
+    normalize: { type: 'boolean', description: 'omnivec extension: true (default) returns unit-length vectors, as OpenAI does; false the encoder\'s raw output (after any dimensions cut)' },
   },
 } as const;
 
@@ -112,6 +117,18 @@ function checkBody(body: unknown): void {
   if (b.encoding_format !== undefined && b.encoding_format !== 'float' && b.encoding_format !== 'base64') {
     throw invalidArgument(`encoding_format: expected "float" or "base64", got ${describe(b.encoding_format)}`);
   }
+  if (b.normalize !== undefined && typeof b.normalize !== 'boolean') {
+    throw invalidArgument(`normalize: expected true (unit-length vectors, the default) or false (the encoder's raw output), got ${describe(b.normalize)}`);
+  }
+}
+
+/** A unit-length copy of each vector (the encoders refuse zero vectors, so every norm is positive). */
+function unitVectors(vectors: readonly Float32Array[]): Float32Array[] {
+  return vectors.map((v) => {
+    const out = Float32Array.from(v);
+    normalizeInPlace(out);
+    return out;
+  });
 }
 
 export function registerOpenAIRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -134,10 +151,12 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: ServerContext): 
       throw e;
     }
     const base64 = b.encoding_format === 'base64';
+    // After the service's Matryoshka cut: unit length unless the client asked for the raw vectors.
+    const vectors = b.normalize === false ? r.vectors : unitVectors(r.vectors);
     return {
       object: 'list',
       model: b.model,
-      data: r.vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? float32Base64(v) : Array.from(v) })),
+      data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? float32Base64(v) : Array.from(v) })),
       usage: { prompt_tokens: r.tokens, total_tokens: r.tokens },
     };
   });

@@ -12,6 +12,7 @@ import type { Metric } from '../vector/metric.js';
 import { userScore } from '../vector/metric.js';
 import { normalizeInPlace } from '../vector/normalize.js';
 import { checkInt, checkKAgainst, labelsOf, selectRecords } from './common.js';
+import { ZERO_OUTPUT, noVectorError } from '../encoders/no-vector.js';
 
 /** One classified record (or query vector). */
 export interface Prediction {
@@ -442,8 +443,9 @@ function softmax(x: readonly number[], scale: number): number[] {
 /**
  * Zero-shot classification: every label (through `template`) is encoded by `encode`, and every
  * selected record gets the label whose text vector has the highest cosine with its vector. With
- * `clip`, the probabilities are softmax(100 · cos) as in CLIP. A label the encoder gives a zero
- * vector for (an encoder with a closed vocabulary that does not know it) is `invalid_argument`.
+ * `clip`, the probabilities are softmax(100 · cos) as in CLIP. A label the encoder gives no vector
+ * (an encoder with a closed vocabulary that does not know it) is `invalid_argument`, with the
+ * encoders' message (`text[i] "…": …`, src/encoders/no-vector.ts).
  */
 export async function zeroShot(c: Collection, options: ZeroShotOptions): Promise<Prediction[]> {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected { labels, encode, template? }, got ${describe(options)}`);
@@ -473,9 +475,9 @@ export async function zeroShot(c: Collection, options: ZeroShotOptions): Promise
     if (v === null || typeof v !== 'object' || v.length !== dim) throw new OmnivecError('dimension_mismatch', `labels[${i}] (${JSON.stringify(labels[i])}): the encoder gave a ${describe(v?.length)}-component vector, the collection holds ${dim}-d vectors`);
     lv.set(v, i * dim);
     const norm = normalizeInPlace(lv, i * dim, dim);
-    if (!(norm > 0) || !Number.isFinite(norm)) {
-      throw invalidArgument(`labels[${i}]: the encoder cannot encode ${JSON.stringify(labels[i])} (the text ${JSON.stringify(texts[i])} gives a zero vector: none of its words is in the encoder's vocabulary); use words the encoder knows`, { label: labels[i] });
-    }
+    // Encoders refuse a text they give no vector (docs/hardening.md §6); an encode function that
+    // returns one anyway is refused here with the same message.
+    if (!(norm > 0) || !Number.isFinite(norm)) throw noVectorError(i, texts[i]!, norm === 0 ? ZERO_OUTPUT : 'the encoder gives it a vector with non-finite values');
   });
   const out: Prediction[] = [];
   const q = new Float32Array(dim);

@@ -52,8 +52,10 @@ test('fitSif with the vectors\' counts: weights, weighted means, the first compo
   // λ = (p + r)/2 + √(((p − r)/2)² + q²).
   close(s.eigenvalues[0]!, 0.140625 + Math.sqrt(0.015625 ** 2 + 0.125 ** 2), 1e-12);
   close(s.explained[0]!, s.eigenvalues[0]! / 0.28125, 1e-12);
-  // encode: x − (u·x) u.
-  const [a, b, z] = model.encode(['the cat', 'the dog', 'zebra']);
+  // encode: x − (u·x) u. A text without a known word has no vector: refused, or zero with allowEmpty.
+  throwsCode(() => model.encode(['the cat', 'the dog', 'zebra']), 'invalid_argument', /^text\[2\] "zebra": none of its words is in the model's vocabulary, so it has no vector$/);
+  throwsCode(() => model.encodeBatch(['the cat', 'zebra']), 'invalid_argument', /^text\[1\] "zebra": none of its words/);
+  const [a, b, z] = model.encode(['the cat', 'the dog', 'zebra'], { allowEmpty: true });
   for (const [v, x] of [[a!, [0.125, 0.25]], [b!, [0.375, 0.25]]] as const) {
     const dot = u[0] * x[0] + u[1] * x[1];
     closeVec(v, [x[0] - dot * u[0], x[1] - dot * u[1]]);
@@ -65,7 +67,7 @@ test('fitSif with the vectors\' counts: weights, weighted means, the first compo
   const dot = u[0] * x[0]! + u[1] * x[1]!;
   closeVec(r!, [x[0]! - dot * u[0], x[1]! - dot * u[1]]);
   // encodeBatch: the same rows, one array.
-  const batch = model.encodeBatch(['the cat', 'the dog', 'zebra']);
+  const batch = model.encodeBatch(['the cat', 'the dog', 'zebra'], { allowEmpty: true });
   assert.deepEqual(Array.from(batch), [...a!, ...b!, ...z!]);
 });
 
@@ -104,7 +106,8 @@ test('fitSif: two components removed leave vectors orthogonal to both; component
 test('averageEncoder: the plain mean of the known words', () => {
   const avg = averageEncoder(tiny(true), { tokenizer: ws });
   assert.equal(avg.kind, 'average');
-  const [v, z] = avg.encode(['the dog dog zebra', 'nothing here']);
+  throwsCode(() => avg.encode(['the dog dog zebra', 'nothing here']), 'invalid_argument', /^text\[1\] "nothing here": none of its words is in the model's vocabulary/);
+  const [v, z] = avg.encode(['the dog dog zebra', 'nothing here'], { allowEmpty: true });
   closeVec(v!, [1, 2 / 3]);
   assert.deepEqual(Array.from(z!), [0, 0]);
 });
@@ -164,7 +167,7 @@ test('fitSif refuses bad options and empty input with typed errors', async () =>
   await rejectsCode(fitSif(kv, ['the'], { tokenizer: { kind: 'chars' } as never }), 'invalid_argument', /tokenizer\.kind: expected "words" or "whitespace"/);
   await rejectsCode(fitSif(kv, ['the'], { normalizeWords: 1 as never }), 'invalid_argument', /normalizeWords: expected a boolean, got the number 1/);
   const model = await fitSif(kv, ['the cat'], { tokenizer: ws, components: 0 });
-  throwsCode(() => model.encode([3 as never]), 'invalid_argument', /text: expected a string, got the number 3/);
+  throwsCode(() => model.encode([3 as never]), 'invalid_argument', /text\[0\]: expected a string, got the number 3/);
   throwsCode(() => model.encode('the cat' as never), 'invalid_argument', /texts: expected an array \(or iterable\) of strings, got the string "the cat"/);
 });
 

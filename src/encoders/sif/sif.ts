@@ -13,6 +13,7 @@ import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import type { KeyedVectors } from '../word2vec/keyed-vectors.js';
 import { createTokenizer, type Tokenizer, type TokenizerSpec } from '../text/tokenizer.js';
 import { GramAccumulator, topEigenvectors } from './linalg.js';
+import { NO_KNOWN_WORD, ZERO_OUTPUT, isZeroVector, noVectorError } from '../no-vector.js';
 
 /** Where the word probabilities p(w) come from. */
 export type CountsSource = 'vectors' | 'corpus';
@@ -88,8 +89,19 @@ export interface TextEncoderSpec {
 export interface TextEncoder {
   readonly dim: number;
   readonly spec: TextEncoderSpec;
-  /** One vector per text (zero vectors for texts without a known word). */
+  /**
+   * One vector per text; a text without a known word is refused (`invalid_argument` naming its
+   * position and text: it has no vector, docs/hardening.md §6).
+   */
   encode(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+export interface SifEncodeOptions {
+  /**
+   * Give a text without a known word the zero vector instead of refusing it (default false). For
+   * callers that count or skip such texts themselves: STS evaluation, `train sif --into`.
+   */
+  allowEmpty?: boolean;
 }
 
 export const DEFAULT_A = 1e-3;
@@ -205,7 +217,10 @@ export class SifModel {
     }
   }
 
-  /** The vector of one text into `out` (length dim); returns the number of known words. */
+  /**
+   * The vector of one text into `out` (length dim); returns the number of known words (0: `out`
+   * is the zero vector, which the caller refuses or skips: this low-level form does not check).
+   */
   encodeInto(text: string, out: Float32Array, scratch = new Float64Array(this.kv.dim)): number {
     if (typeof text !== 'string') throw invalidArgument(`text: expected a string, got ${describe(text)}`);
     const known = this.weightedMean(this.tokenizer.tokenize(text), scratch);
@@ -214,29 +229,46 @@ export class SifModel {
     return known;
   }
 
-  /** One vector per text; a text without a known word gets the zero vector. */
-  encode(texts: Iterable<string>): Float32Array[] {
+  /**
+   * One vector per text. A text without a known word has no vector: it is refused
+   * (`invalid_argument`: `text[3] "qwzx": none of its words is in the model's vocabulary, so it
+   * has no vector`), or given the zero vector with `allowEmpty`.
+   */
+  encode(texts: Iterable<string>, options: SifEncodeOptions = {}): Float32Array[] {
     if (texts === null || typeof texts !== 'object' || !(Symbol.iterator in texts)) {
       throw invalidArgument(`texts: expected an array (or iterable) of strings, got ${describe(texts)}`);
     }
+    const allowEmpty = allowEmptyOf(options);
     const scratch = new Float64Array(this.kv.dim);
     const out: Float32Array[] = [];
+    let i = 0;
     for (const t of texts) {
       const v = new Float32Array(this.kv.dim);
-      this.encodeInto(t, v, scratch);
+      this.#encodeChecked(t, v, scratch, i++, allowEmpty);
       out.push(v);
     }
     return out;
   }
 
-  /** The vectors of `texts` as one row-major `texts.length × dim` batch. */
-  encodeBatch(texts: readonly string[]): Float32Array {
+  /** The vectors of `texts` as one row-major `texts.length × dim` batch (texts without a known word: as {@link encode}). */
+  encodeBatch(texts: readonly string[], options: SifEncodeOptions = {}): Float32Array {
     if (!Array.isArray(texts)) throw invalidArgument(`texts: expected an array of strings, got ${describe(texts)}`);
+    const allowEmpty = allowEmptyOf(options);
     const d = this.kv.dim;
     const out = new Float32Array(texts.length * d);
     const scratch = new Float64Array(d);
-    for (let i = 0; i < texts.length; i++) this.encodeInto(texts[i]!, out.subarray(i * d, (i + 1) * d), scratch);
+    for (let i = 0; i < texts.length; i++) this.#encodeChecked(texts[i]!, out.subarray(i * d, (i + 1) * d), scratch, i, allowEmpty);
     return out;
+  }
+
+  /** {@link encodeInto}, refusing a text whose vector is zero unless `allowEmpty`. */
+  #encodeChecked(text: string, out: Float32Array, scratch: Float64Array<ArrayBuffer>, index: number, allowEmpty: boolean): void {
+    if (typeof text !== 'string') throw invalidArgument(`text[${index}]: expected a string, got ${describe(text)}`);
+    const known = this.encodeInto(text, out, scratch);
+    if (allowEmpty) return;
+    if (known === 0) throw noVectorError(index, text, NO_KNOWN_WORD);
+    // Known words whose mean lies along the removed components: no direction left either.
+    if (isZeroVector(out)) throw noVectorError(index, text, ZERO_OUTPUT);
   }
 
   /**
@@ -315,6 +347,12 @@ export class SifModel {
   }
 }
 
+function allowEmptyOf(options: SifEncodeOptions): boolean {
+  if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected { allowEmpty? }, got ${describe(options)}`);
+  if (options.allowEmpty !== undefined && typeof options.allowEmpty !== 'boolean') throw invalidArgument(`allowEmpty: expected a boolean, got ${describe(options.allowEmpty)}`);
+  return options.allowEmpty === true;
+}
+
 function sum(x: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i]!;
@@ -361,6 +399,7 @@ export class SifEncoder implements TextEncoder {
 
   get dim(): number { return this.model.dim; }
 
+  /** One vector per text; a text without a known word is refused (see {@link SifModel.encode}). */
   async encode(texts: readonly string[]): Promise<Float32Array[]> {
     if (!Array.isArray(texts)) throw invalidArgument(`texts: expected an array of strings, got ${describe(texts)}`);
     return this.model.encode(texts);

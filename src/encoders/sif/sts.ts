@@ -11,6 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { pearson, spearman } from './correlation.js';
+import { SifEncoder, SifModel } from './sif.js';
 
 /** The pairs of one STS file. */
 export interface StsPairs {
@@ -121,7 +122,10 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): { cos: numbe
  * their cosine with the gold scores.
  */
 export async function evaluateSts(encoder: Encodes, source: string | StsPairs): Promise<StsResult> {
-  const encode: EncodeFn = typeof encoder === 'function' ? encoder
+  // A SIF model's texts without a known word count as zero pairs here rather than being refused.
+  const sif = encoder instanceof SifModel ? encoder : encoder instanceof SifEncoder ? encoder.model : undefined;
+  const encode: EncodeFn = sif !== undefined ? (t) => sif.encode(t, { allowEmpty: true })
+    : typeof encoder === 'function' ? encoder
     : encoder !== null && typeof encoder === 'object' && typeof encoder.encode === 'function' ? (t) => encoder.encode(t)
       : (() => { throw invalidArgument(`encoder: expected a function or an object with encode(texts), got ${describe(encoder)}`); })();
   const pairs = typeof source === 'string' ? await readSts(source) : source;
