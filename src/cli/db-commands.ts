@@ -8,6 +8,7 @@ import type { Where, WhereDocument } from '../db/where.js';
 import { openRecords, readFvecs, writeIvecs, writeJsonl, writeProjector, type ImportFormat, type ImportRecord } from '../io/index.js';
 import { projectorColumns } from '../io/projector.js';
 import { Progress } from './progress.js';
+import { whileInterruptible, type InterruptOptions } from './interrupt.js';
 
 /** The database directory: --db, else OMNIVEC_DB, else ./omnivec-data. */
 export function dbDir(opt: string | undefined): string {
@@ -137,48 +138,99 @@ export async function cmdDrop(dir: string, name: string, out: Out): Promise<void
   });
 }
 
-export interface ImportOpts extends Partial<CreateOpts> { format?: string; metadata?: string; upsert?: boolean; limit?: string; create?: boolean }
+export interface ImportOpts extends Partial<CreateOpts> {
+  format?: string; metadata?: string; upsert?: boolean; limit?: string; skip?: string; batch?: string; create?: boolean;
+}
 
-export async function cmdImport(dir: string, name: string, file: string, o: ImportOpts, out: Out): Promise<void> {
-  const src = await openRecords(file, { format: o.format as ImportFormat | undefined, metadataPath: o.metadata, limit: int('--limit', o.limit) });
-  await withDb(dir, false, async (db) => {
-    let c: Collection;
-    // The file's records; the first is read ahead when the dimension must be learnt from it.
-    let it: AsyncIterator<ImportRecord> | undefined;
-    let first: IteratorResult<ImportRecord> | undefined;
-    if (db.hasCollection(name)) {
-      c = db.getCollection(name);
-    } else {
-      let dim = int('--dim', o.dim) ?? src.dim;
-      if (dim === undefined) {
-        it = src.records[Symbol.asyncIterator]();
-        first = await it.next();
-        if (first.done === true) throw new OmnivecError('invalid_argument', `${file}: no records, so no dimension to create "${name}" with; pass --dim or create it first`);
-        dim = first.value.vector.length;
-      }
-      c = await db.createCollection({
-        name, dim, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: int('--index-dims', o.indexDims),
-      });
-      out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind})`);
-    }
-    const store = new Progress(`import ${name}: storing`);
-    const index = new Progress(`import ${name}: indexing`);
+/** Records a batch commits (`--batch`): one transaction and its index update (docs/hardening.md §7). */
+export const IMPORT_BATCH = 4096;
+
+const n = (x: number): string => x.toLocaleString('en-US');
+
+/**
+ * `omnivec import`: the file's records in batches, each one `add` / `upsert` call (one
+ * transaction, then its index update), so the index always matches what is committed. Into a new
+ * name the collection is created with the first batch, in its transaction: a refused first batch
+ * leaves nothing behind. Ctrl-C stops at the next batch boundary (`interrupted`, exit 130) and says
+ * how to continue (`--skip`); an error after the first commit says what was committed.
+ */
+export async function cmdImport(dir: string, name: string, file: string, o: ImportOpts, out: Out, interrupt: InterruptOptions = {}): Promise<void> {
+  const batchSize = int('--batch', o.batch, 1, 1_000_000) ?? IMPORT_BATCH;
+  const skip = int('--skip', o.skip, 0) ?? 0;
+  const limit = int('--limit', o.limit);
+  const dimOpt = int('--dim', o.dim);
+  const src = await openRecords(file, { format: o.format as ImportFormat | undefined, metadataPath: o.metadata, limit: limit === undefined ? undefined : skip + limit });
+  await whileInterruptible('the current batch', (signal) => withDb(dir, false, async (db) => {
+    let c: Collection | undefined = db.hasCollection(name) ? db.getCollection(name) : undefined;
+    const created = c === undefined;
+    const total = src.count === undefined ? undefined : Math.max(0, Math.min(src.count, skip + (limit ?? Infinity)) - skip);
+    const bar = new Progress(`import ${name}:`);
+    const it = src.records[Symbol.asyncIterator]();
+    let committed = 0;
+    let exhausted = false;
+    // A batch read but not (yet) committed.
+    let pending = false;
     const t0 = performance.now();
-    // When nothing was read ahead, hand over the file's records as they are (batched readers stay batched).
-    const records = first === undefined ? src.records : (async function* (): AsyncGenerator<ImportRecord> {
-      if (first.done !== true) yield first.value;
-      for (let r = await it!.next(); r.done !== true; r = await it!.next()) yield r.value;
-    })();
-    const n = await (o.upsert === true ? c.upsert(records, { onProgress }) : c.add(records, { onProgress }));
-    function onProgress(p: { phase: 'store' | 'index'; done: number; total?: number }): void {
-      if (p.phase === 'store') store.update(p.done, src.count);
-      else { store.done(); index.update(p.done, p.total, 'vectors'); }
+    // How to continue from the first record not committed.
+    const rerun = (): string => `--skip ${skip + committed}${limit !== undefined ? ` --limit ${limit - committed}` : ''}`;
+    try {
+      for (let skipped = 0; skipped < skip && !signal.aborted; skipped++) {
+        if ((await it.next()).done === true) { exhausted = true; break; }
+      }
+      while (!signal.aborted) {
+        const batch: ImportRecord[] = [];
+        pending = true;
+        while (batch.length < batchSize) {
+          const r = await it.next();
+          if (r.done === true) { exhausted = true; break; }
+          batch.push(r.value);
+        }
+        if (signal.aborted) break;
+        const size = batch.length;
+        // The batch's progress: stored, then indexed (an index rebuild counts all the records).
+        const onProgress = (p: { phase: 'store' | 'index'; done: number; total?: number }): void => {
+          const part = p.phase === 'store' ? 0 : p.total !== undefined && p.total > 0 ? p.done / p.total : 0;
+          bar.update(committed + Math.floor(part * size), total);
+        };
+        if (c === undefined) {
+          const dim = dimOpt ?? src.dim ?? batch[0]?.vector.length;
+          if (dim === undefined) throw new OmnivecError('invalid_argument', `${file}: no records${skip > 0 ? ` after the ${n(skip)} skipped` : ''}, so no dimension to create "${name}" with; pass --dim or create it first`);
+          c = await db.createCollection({
+            name, dim, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: int('--index-dims', o.indexDims),
+            records: batch, onProgress,
+          });
+          out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind})`);
+        } else if (size > 0) {
+          await (o.upsert === true ? c.upsert(batch, { onProgress }) : c.add(batch, { onProgress }));
+        }
+        committed += size;
+        pending = false;
+        bar.update(committed, total);
+        if (exhausted) break;
+      }
+    } catch (e) {
+      if (!(e instanceof OmnivecError)) throw e;
+      // Where in the file the refused record is, and what the earlier batches committed.
+      const at = /^(?:add|upsert)\[(\d+)\]/.exec(e.message);
+      const where = at === null ? '' : `${file}: record ${n(skip + committed + Number(at[1]))} (from 0): `;
+      const done = committed === 0
+        ? (created ? `; nothing was imported, and "${name}" was not created` : `; nothing of this batch was imported ("${name}" has ${n(c!.count())} records)`)
+        : `; ${n(committed)} records before it were committed to "${name}" (now ${n(c!.count())}) — fix the file and rerun with ${rerun()} to continue`;
+      throw new OmnivecError(e.code, `${where}${e.message}${done}`, e.details === undefined ? undefined : { ...e.details });
+    } finally {
+      bar.done();
+      await it.return?.().catch(() => undefined);
     }
-    store.done();
-    index.done();
-    await c.flush();
-    out.line(`imported ${n} records from ${file} (${src.format}) into ${name} in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${c.count()} records now`);
-  });
+    if (signal.aborted) {
+      const what = committed === 0
+        ? `nothing was committed${created ? `; "${name}" was not created` : ` to "${name}" (${n(c!.count())} records)`}`
+        : `${n(committed)} records committed to "${name}" (now ${n(c!.count())})`;
+      const rest = exhausted && !pending ? `; that is all of ${file}` : `; the rest of ${file} was not read — rerun with ${rerun()} to continue`;
+      throw new OmnivecError('interrupted', what + rest, { committed, skip: skip + committed });
+    }
+    await c!.flush();
+    out.line(`imported ${n(committed)} records from ${file} (${src.format}) into ${name} in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${n(c!.count())} records now`);
+  }), interrupt);
 }
 
 /** A stored vector that can be written out: `dim` finite numbers (docs/hardening.md §2). */
@@ -344,11 +396,19 @@ export async function cmdVerify(dir: string, name: string | undefined, o: { json
   });
 }
 
-export async function cmdCompact(dir: string, name: string | undefined, out: Out): Promise<void> {
+export async function cmdCompact(dir: string, name: string | undefined, o: { dropInvalid?: boolean }, out: Out): Promise<void> {
   await withDb(dir, false, async (db) => {
     const t0 = performance.now();
-    await db.compact(name);
+    const reports = await db.compact(name, { dropInvalid: o.dropInvalid === true });
     out.line(`compacted ${name ?? 'all collections'} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    const ids = (xs: string[]): string => xs.slice(0, 20).map((x) => JSON.stringify(x)).join(', ') + (xs.length > 20 ? `, … (${xs.length - 20} more)` : '');
+    for (const [n, r] of Object.entries(reports)) {
+      if (r.dropped.length > 0) out.line(`${n}: deleted ${r.dropped.length} record${r.dropped.length === 1 ? '' : 's'} whose stored vector held a non-finite value: ${ids(r.dropped)}`);
+      if (r.invalid.length > 0) {
+        out.line(`${n}: ${r.invalid.length} record${r.invalid.length === 1 ? '' : 's'} left out of the index, the stored vector holding a non-finite value: ${ids(r.invalid)}; ` +
+          'delete them, upsert them with finite vectors, or run compact --drop-invalid');
+      }
+    }
   });
 }
 

@@ -81,7 +81,9 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .option('--metadata <file>', 'projector: the metadata.tsv beside vectors.tsv')
     .option('--dim <d>', 'dimension, when creating the collection from a file that does not state it')
     .option('--upsert', 'replace records whose id is already stored instead of refusing them')
-    .option('--limit <n>', 'import at most n records'))
+    .option('--limit <n>', 'import at most n records')
+    .option('--skip <n>', 'skip the first n records of the file (to continue an interrupted import)')
+    .option('--batch <n>', 'records per commit (default 4096): each batch is one transaction and its index update'))
     .action((name: string, file: string, o) => cmdImport(db(), name, file, o, out));
   p.command('export <name>').description('export records')
     .option('--format <format>', 'jsonl | projector (default jsonl)')
@@ -111,7 +113,9 @@ function program(out: Out, setCode: (c: number) => void): Command {
   p.command('verify [name]').description('check the records, the snapshots and the index against the records; exit 1 on a problem')
     .option('--json', 'print JSON')
     .action(async (name: string | undefined, o) => { if (!(await cmdVerify(db(), name, o, out))) setCode(1); });
-  p.command('compact [name]').description('rebuild indexes from the records, reclaim deleted space').action((name: string | undefined) => cmdCompact(db(), name, out));
+  p.command('compact [name]').description('rebuild indexes from the records, reclaim deleted space')
+    .option('--drop-invalid', 'delete the records whose stored vector holds a non-finite value (verify lists them)')
+    .action((name: string | undefined, o: { dropInvalid?: boolean }) => cmdCompact(db(), name, o, out));
   p.command('evaluate <name>').description('recall@k of the index against exact search on a sample of its own vectors')
     .option('--sample <n>', 'queries (default 1000)').option('-k, --k <k>', 'k (default 10)')
     .option('--ef-search <n>', 'HNSW candidate list').option('--n-probe <n>', 'IVF lists to scan')
