@@ -4,7 +4,7 @@
 import { api, ApiError, onUnauthorized, storedKey, storeKey } from './api.js';
 import { colorScheme, defaultField, metadataFields } from './colors.js';
 import { MapView } from './map.js';
-import { renderResults, renderTooltip, renderLegend } from './views.js';
+import { renderResults, renderResultsError, renderTooltip, renderLegend } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -12,7 +12,7 @@ const el = {
   error: $('error'), errorCode: $('error-code'), errorMessage: $('error-message'), errorClose: $('error-close'),
   keyForm: $('key-form'), keyPrompt: $('key-prompt'), keyInput: $('key-input'),
   method: $('method'), sample: $('sample'), colorBy: $('color-by'), fit: $('fit'), mapStatus: $('map-status'),
-  progress: $('progress'), progressFill: $('progress-fill'), progressText: $('progress-text'),
+  progress: $('progress'), progressFill: $('progress-fill'), progressText: $('progress-text'), replacing: $('replacing'),
   canvas: $('map'), mapWrap: $('map-wrap'), tooltip: $('tooltip'), legend: $('legend'),
   searchForm: $('search-form'), searchInput: $('search-input'), k: $('k'), searchMode: $('search-mode'),
   resultsHead: $('results-head'), results: $('results'),
@@ -26,9 +26,13 @@ const state = {
   method: 'umap',
   sample: 5000,
   colorBy: '',
-  map: { status: 'idle', phase: '', progress: 0, stale: false, count: 0, ids: [] },
-  /** kind: 'search' | 'neighbours'; `query` is the text searched or the picked id. */
-  results: { kind: '', query: '', mode: '', ids: [], scores: [] },
+  /**
+   * The map shown: `count` points of the collection's `total` records (a sample when fewer);
+   * `replacing` while it stays drawn, dimmed, under a new map being computed.
+   */
+  map: { status: 'idle', phase: '', progress: 0, stale: false, replacing: false, count: 0, total: 0, ids: [] },
+  /** kind: 'search' | 'neighbours'; `query` is the text searched or the picked id; `error` when the API refused it. */
+  results: { kind: '', query: '', mode: '', ids: [], scores: [], error: null },
   pickedId: null,
   hoveredId: null,
   error: null,
@@ -38,15 +42,23 @@ const state = {
 let points = { ids: [], index: new Map(), metadatas: [], documents: [] };
 let mapAbort = null;
 let queryAbort = null;
+/** The point clicked last: its tooltip stays hidden (it would cover the neighbour lines) until the pointer leaves it. */
+let tipHeld = -1;
+
+const METHOD_NAMES = { pca: 'PCA', tsne: 't-SNE', umap: 'UMAP' };
+const fmt = (n) => n.toLocaleString('en');
 
 const map = new MapView(el.canvas, {
   onHover: (i, x, y) => {
     state.hoveredId = i >= 0 ? points.ids[i] : null;
-    if (i < 0) { el.tooltip.hidden = true; return; }
+    if (i !== tipHeld) tipHeld = -1;
+    if (i < 0 || i === tipHeld) { el.tooltip.hidden = true; return; }
     renderTooltip(el.tooltip, points.ids[i], points.documents[i], points.metadatas[i]);
     placeTooltip(x, y);
   },
   onPick: (i) => {
+    el.tooltip.hidden = true;
+    tipHeld = i;
     if (i < 0) { clearPick(); return; }
     void showNeighbours(points.ids[i]);
   },
@@ -127,12 +139,15 @@ async function selectCollection(name) {
   state.sample = Number(el.sample.value);
   state.encoder = null;
   setUrl();
-  // The previous collection's map must not land on this one.
+  // The previous collection's map must not land on this one, nor stay shown: other records.
   mapAbort?.abort();
-  Object.assign(state.map, { status: 'loading', phase: '', progress: 0, stale: false, count: 0, ids: [] });
+  Object.assign(state.map, { status: 'loading', phase: '', progress: 0, stale: false, count: 0, total: 0, ids: [] });
   clearResults();
   points = { ids: [], index: new Map(), metadatas: [], documents: [] };
   map.setPoints(new Float32Array(0), 0);
+  setReplacing(false);
+  el.tooltip.hidden = true;
+  el.mapStatus.textContent = '';
   el.legend.hidden = true;
   const info = await api.collection(name);
   if (state.collection !== name) return;
@@ -161,15 +176,34 @@ function showProgress(phase, progress) {
   el.progress.dataset.progress = String(p);
 }
 
+/**
+ * The map drawn stays while a new one computes (another method or sample of this collection, or
+ * the collection changed): dimmed, with the progress over it and a line saying it is being replaced.
+ */
+function setReplacing(on) {
+  state.map.replacing = on;
+  map.setReplacing(on);
+  el.replacing.hidden = !on;
+  if (!on) return;
+  const shown = METHOD_NAMES[points.method] ?? points.method;
+  const wanted = METHOD_NAMES[state.method] ?? state.method;
+  el.replacing.textContent = points.stale
+    ? `showing the ${shown} map from before the collection changed until the new one is ready`
+    : shown === wanted
+      ? `showing the previous ${shown} map until the new one is ready`
+      : `showing the ${shown} map until the ${wanted} map is ready`;
+}
+
 /** Asks for the map and polls while the server answers 202 (computing), showing its progress. */
 async function loadMap() {
   mapAbort?.abort();
   const abort = new AbortController();
   mapAbort = abort;
   const { collection, method, sample } = state;
-  Object.assign(state.map, { status: 'running', phase: 'starting', progress: 0, stale: false });
+  Object.assign(state.map, { status: 'running', phase: 'starting', progress: 0 });
   showProgress('starting', 0);
-  el.mapStatus.textContent = '';
+  // Until the answer says otherwise, what is drawn is on its way out (a cached map replaces it at once).
+  setReplacing(points.ids.length > 0);
   let delay = 200;
   try {
     for (;;) {
@@ -179,26 +213,33 @@ async function loadMap() {
       if (Array.isArray(body.ids) && body.points && !sameMap(body)) showPoints(body);
       if (status === 202 || body.status === 'running') {
         Object.assign(state.map, { status: 'running', phase: body.phase ?? '', progress: body.progress ?? 0 });
+        setReplacing(points.ids.length > 0);
         showProgress(body.phase, body.progress);
         await sleep(delay, abort.signal);
         delay = Math.min(1000, delay * 1.5);
         continue;
       }
       state.map.status = 'done';
+      setReplacing(false);
       el.progress.hidden = true;
       return;
     }
   } catch (e) {
     if (abort.signal.aborted) return;
     state.map.status = 'error';
+    setReplacing(false);
     el.progress.hidden = true;
-    el.mapStatus.textContent = 'no map';
+    const wanted = METHOD_NAMES[method] ?? method;
+    el.mapStatus.textContent = points.ids.length > 0
+      ? `no ${wanted} map (the error is above); the ${METHOD_NAMES[points.method] ?? points.method} map stays`
+      : 'no map';
     showError(e);
   }
 }
 
 function sameMap(body) {
-  return points.seq === body.seq && points.method === body.method && points.stale === (body.stale === true) && points.ids.length === body.ids.length;
+  return points.seq === body.seq && points.method === body.method && points.stale === (body.stale === true) && points.ids.length === body.ids.length
+    && points.ids.every((id, i) => id === body.ids[i]);
 }
 
 function showPoints(body) {
@@ -215,26 +256,32 @@ function showPoints(body) {
   };
   state.map.ids = ids;
   state.map.count = ids.length;
+  state.map.total = body.total ?? body.count ?? ids.length;
   state.map.stale = body.stale === true;
   // Fitted anew: another method or a recomputed map puts the same records elsewhere.
   map.setPoints(xy, ids.length);
+  el.tooltip.hidden = true;
+  tipHeld = -1;
   const fields = metadataFields(points.metadatas);
   el.colorBy.replaceChildren(new Option('(none)', ''), ...fields.map((f) => new Option(f, f)));
   if (!fields.includes(state.colorBy)) state.colorBy = defaultField(points.metadatas, fields);
   el.colorBy.value = state.colorBy;
   applyColors();
   applyMarks();
-  const total = body.count ?? ids.length;
-  const names = { pca: 'PCA', tsne: 't-SNE', umap: 'UMAP' };
-  el.mapStatus.textContent = `${ids.length.toLocaleString('en')} points · ${names[body.method] ?? body.method}`
-    + (total > ids.length ? ` · the first ${ids.length.toLocaleString('en')} of ${total.toLocaleString('en')} records` : '')
+  // The sample is spread over the whole collection (the server's rule: docs/projections.md).
+  const total = state.map.total;
+  const name = METHOD_NAMES[body.method] ?? body.method;
+  el.mapStatus.textContent = (total > ids.length ? `${name} of ${fmt(ids.length)} of ${fmt(total)} records, sampled evenly` : `${name} of ${fmt(ids.length)} records`)
     + (state.map.stale ? ' · the collection changed: an updated map is being computed' : '');
+  el.mapStatus.title = total > ids.length
+    ? `a seeded sample spread over the whole collection (every record equally likely), not its first ${fmt(ids.length)}; a larger sample maps more`
+    : '';
 }
 
 function applyColors() {
   const scheme = colorScheme(points.metadatas, points.ids.length, state.colorBy);
   map.setColors(scheme.colorIndex, scheme.colors);
-  renderLegend(el.legend, state.colorBy, scheme.legend);
+  renderLegend(el.legend, state.colorBy, scheme.legend, scheme.scale);
 }
 
 /** The map's marks from the results shown and the picked point. */
@@ -262,7 +309,7 @@ function placeTooltip(clientX, clientY) {
 // --- search and neighbours --------------------------------------------------------------------
 
 function clearResults() {
-  state.results = { kind: '', query: '', mode: '', ids: [], scores: [] };
+  state.results = { kind: '', query: '', mode: '', ids: [], scores: [], error: null };
   state.pickedId = null;
   el.results.replaceChildren();
   el.resultsHead.textContent = '';
@@ -286,7 +333,7 @@ async function runQuery(request, results) {
     const answer = await api.query(state.collection, { ...request, k, include: ['documents', 'metadatas'] }, abort.signal);
     if (abort.signal.aborted) return;
     clearError();
-    state.results = { ...results, ids: answer.ids, scores: answer.scores };
+    state.results = { ...results, ids: answer.ids, scores: answer.scores, error: null };
     applyMarks();
     renderResults(el.results, el.resultsHead, state.results, answer, points.index, {
       onEnter: (id) => map.setMarks({ hovered: points.index.get(id) ?? -1 }),
@@ -295,7 +342,16 @@ async function runQuery(request, results) {
     });
   } catch (e) {
     if (abort.signal.aborted) return;
-    el.resultsHead.textContent = '';
+    // Whatever the API refused (a 4xx such as 400 for text with no known word, or 404) or could not
+    // answer: its message where the results go, so no earlier list stands for the answer.
+    const error = {
+      code: e instanceof ApiError ? e.code : 'error',
+      message: e instanceof Error ? e.message : String(e),
+      status: e instanceof ApiError ? e.status : undefined,
+    };
+    state.results = { ...results, ids: [], scores: [], error };
+    applyMarks();
+    renderResultsError(el.results, el.resultsHead, results, error);
     showError(e);
   }
 }

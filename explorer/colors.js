@@ -1,5 +1,6 @@
 // Colouring the map by a metadata field: categories get distinct colours (most frequent first, the
-// rest grouped as "other"), a numeric field with many values gets a gradient.
+// rest grouped as "other"), a numeric field with many values a gradient by rank (quantiles), so a
+// skewed field (counts with a long tail) still spreads over the whole gradient.
 
 /** Twelve colours far apart in hue and lightness, readable on white. */
 export const PALETTE = [
@@ -54,7 +55,7 @@ function label(v) {
 
 /**
  * The colour of every point and the legend for one field.
- * @returns {{ colorIndex: Uint16Array, colors: string[], legend: {color: string, label: string, count?: number}[], kind: 'none' | 'category' | 'number' }}
+ * @returns {{ colorIndex: Uint16Array, colors: string[], legend: {color: string, label: string, count?: number, note?: string}[], kind: 'none' | 'category' | 'number', scale?: 'rank' }}
  *   point i is drawn in colors[colorIndex[i]]: one colour per group, so the map draws one path per colour.
  */
 export function colorScheme(metadatas, count, field) {
@@ -72,26 +73,7 @@ export function colorScheme(metadatas, count, field) {
     const key = label(v);
     distinct.set(key, (distinct.get(key) ?? 0) + 1);
   }
-  if (numbers === present && present > 0 && distinct.size > PALETTE.length) {
-    // A gradient in 32 steps: enough to read, few enough colours to keep one path per colour.
-    let lo = Infinity, hi = -Infinity;
-    for (const v of values) if (typeof v === 'number') { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    const steps = 32;
-    const colors = [MISSING];
-    for (let s = 0; s < steps; s++) colors.push(ramp(s / (steps - 1)));
-    for (let i = 0; i < count; i++) {
-      const v = values[i];
-      colorIndex[i] = typeof v === 'number' ? 1 + Math.round(((v - lo) / (hi - lo || 1)) * (steps - 1)) : 0;
-    }
-    const fmt = (x) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-2 && x !== 0) ? x.toExponential(2) : String(+x.toFixed(3)));
-    const legend = [
-      { color: ramp(0), label: fmt(lo) },
-      { color: ramp(0.5), label: fmt((lo + hi) / 2) },
-      { color: ramp(1), label: fmt(hi) },
-    ];
-    if (present < count) legend.push({ color: MISSING, label: '(none)', count: count - present });
-    return { colorIndex, colors, legend, kind: 'number' };
-  }
+  if (numbers === present && present > 0 && distinct.size > PALETTE.length) return numberScheme(values, count, present);
   const ranked = [...distinct.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const shown = ranked.length > PALETTE.length ? ranked.slice(0, PALETTE.length - 1) : ranked;
   const slot = new Map(shown.map(([key], i) => [key, i]));
@@ -106,4 +88,62 @@ export function colorScheme(metadatas, count, field) {
   if (others > 0) legend.push({ color: OTHER, label: `other (${ranked.length - shown.length} values)`, count: others });
   if (present < count) legend.push({ color: MISSING, label: '(none)', count: count - present });
   return { colorIndex, colors, legend, kind: 'category' };
+}
+
+/** Gradient steps: enough to read, few enough colours to keep one path per colour. */
+const STEPS = 32;
+/** The legend's stops: the quantiles whose values it shows, with their names. */
+const STOPS = [[0, 'min'], [0.1, '10%'], [0.25, '25%'], [0.5, 'median'], [0.75, '75%'], [0.9, '90%'], [1, 'max']];
+
+/** A value as the legend shows it: integers in full with separators, others to 3 significant digits. */
+export function formatValue(x) {
+  if (Number.isInteger(x) && Math.abs(x) < 1e15) return x.toLocaleString('en');
+  if (x !== 0 && (Math.abs(x) >= 1e9 || Math.abs(x) < 1e-3)) return x.toExponential(2);
+  return Number(x.toPrecision(3)).toLocaleString('en', { maximumFractionDigits: 6 });
+}
+
+/**
+ * A numeric field by rank: a point's colour is its value's quantile among the mapped values (the
+ * mid-rank of ties / (n − 1)), in STEPS steps, so each step holds about 1/STEPS of the points
+ * whatever the distribution (a linear scale draws a long-tailed field in one colour: the tail
+ * stretches the range). The price: equal colour steps are equal shares of the points, not equal
+ * differences of value, so the legend gives the real values at its stops (docs/projections.md).
+ */
+function numberScheme(values, count, present) {
+  const sorted = new Float64Array(present);
+  let k = 0;
+  for (const v of values) if (typeof v === 'number') sorted[k++] = v;
+  sorted.sort();
+  const n = sorted.length;
+  /** Index of the first element ≥ v (strict: > v) in `sorted`. */
+  const bound = (v, strict) => {
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid] < v || (strict && sorted[mid] === v)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const step = (v) => {
+    const rank = (bound(v, false) + bound(v, true) - 1) / 2;
+    return n === 1 ? 0 : Math.round((rank / (n - 1)) * (STEPS - 1));
+  };
+  const colors = [MISSING];
+  for (let s = 0; s < STEPS; s++) colors.push(ramp(s / (STEPS - 1)));
+  const colorIndex = new Uint16Array(count);
+  for (let i = 0; i < count; i++) {
+    const v = values[i];
+    colorIndex[i] = typeof v === 'number' ? 1 + step(v) : 0;
+  }
+  // The value at each stop, in the colour its points are drawn in; stops of one value are merged.
+  const legend = [];
+  for (const [q, name] of STOPS) {
+    const value = sorted[Math.round(q * (n - 1))];
+    const last = legend.at(-1);
+    if (last !== undefined && last.value === value) { last.note += ` · ${name}`; continue; }
+    legend.push({ color: colors[1 + step(value)], label: formatValue(value), note: name, value });
+  }
+  if (present < count) legend.push({ color: MISSING, label: '(none)', count: count - present });
+  return { colorIndex, colors, legend, kind: 'number', scale: 'rank' };
 }

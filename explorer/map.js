@@ -36,6 +36,8 @@ export class MapView {
   #frame = 0;
   #press = null;
   #fitted = false;
+  /** The map shown is being replaced by one still computing: drawn dimmed under the progress. */
+  #replacing = false;
 
   /**
    * @param {HTMLCanvasElement} canvas
@@ -53,7 +55,8 @@ export class MapView {
     canvas.addEventListener('pointermove', (e) => this.#move(e));
     canvas.addEventListener('pointerup', (e) => this.#up(e));
     canvas.addEventListener('pointercancel', () => { this.#press = null; });
-    canvas.addEventListener('pointerleave', () => { if (this.#press === null) this.#setHover(-1, 0, 0); });
+    // Leaving the canvas (onto the legend too: it lies over the canvas) ends any hover.
+    canvas.addEventListener('pointerleave', () => this.#setHover(-1, 0, 0));
     canvas.addEventListener('wheel', (e) => this.#wheel(e), { passive: false });
   }
 
@@ -79,6 +82,17 @@ export class MapView {
     if (this.#colorIndex.length !== count) this.setColors(new Uint16Array(count), this.#colors.slice(0, 1));
     this.#marks = { picked: -1, hovered: -1, neighbours: [], results: [] };
     this.fit();
+  }
+
+  /** true while a new map computes: this one stays drawn, dimmed, until setPoints brings the new one. */
+  setReplacing(replacing) {
+    if (replacing === this.#replacing) return;
+    this.#replacing = replacing;
+    this.redraw();
+  }
+
+  get replacing() {
+    return this.#replacing;
   }
 
   /** @param {Uint16Array} colorIndex point i is drawn in colors[colorIndex[i]] */
@@ -284,6 +298,11 @@ export class MapView {
       ring([picked], r + 6, '#d6336c', 2.5);
     }
     if (hovered >= 0) ring([hovered], r + 3, '#14181f', 1);
+    if (this.#replacing) {
+      // A veil, not a blank: the old map stays readable (and hoverable) while the new one computes.
+      ctx.fillStyle = 'rgba(255, 255, 255, 0.55)';
+      ctx.fillRect(0, 0, this.#width, this.#height);
+    }
   }
 
   // --- pointer -----------------------------------------------------------------------------
@@ -334,8 +353,10 @@ export class MapView {
     if (p === null) return;
     if (this.#canvas.hasPointerCapture(e.pointerId)) this.#canvas.releasePointerCapture(e.pointerId);
     const [sx, sy] = this.#local(e);
-    if (!p.dragging) this.#onPick(this.pointAt(sx, sy));
-    this.#setHover(this.pointAt(sx, sy), e.clientX, e.clientY);
+    const inside = sx >= 0 && sy >= 0 && sx <= this.#width && sy <= this.#height;
+    const i = inside ? this.pointAt(sx, sy) : -1;
+    if (!p.dragging) this.#onPick(i);
+    this.#setHover(i, e.clientX, e.clientY);
   }
 
   #wheel(e) {

@@ -79,13 +79,35 @@ export function renderTooltip(tip, id, document, metadata) {
     metadataList(metadata, 8));
 }
 
-/** @param {{color: string, label: string, count?: number}[]} items */
-export function renderLegend(legend, field, items) {
+/**
+ * @param {{color: string, label: string, count?: number, note?: string, value?: number}[]} items
+ * @param {'rank' | undefined} scale a numeric field's scale: said under the title
+ */
+export function renderLegend(legend, field, items, scale) {
   legend.hidden = items.length === 0;
-  legend.replaceChildren(
+  legend.replaceChildren(...[
     h('li', { class: 'legend-title', text: field }),
-    ...items.map((it) => h('li', { 'data-testid': 'legend-item' },
+    scale === 'rank'
+      ? h('li', {
+        class: 'legend-scale', 'data-testid': 'legend-scale', text: 'by rank: each shade ≈ as many points',
+        title: 'colours follow the values’ order (quantiles), not their distance, so a skewed field uses every shade; the values at the stops are shown',
+      })
+      : null,
+    ...items.map((it) => h('li', { 'data-testid': 'legend-item', ...(it.value === undefined ? {} : { 'data-value': String(it.value) }) },
       h('span', { class: 'swatch', style: `background:${it.color}` }),
       h('span', { text: it.label }),
-      it.count === undefined ? null : h('span', { class: 'count', text: it.count.toLocaleString('en') }))));
+      it.count !== undefined ? h('span', { class: 'count', text: it.count.toLocaleString('en') })
+        : it.note !== undefined ? h('span', { class: 'count', text: it.note }) : null)),
+  ].filter((node) => node !== null));
+}
+
+/**
+ * A search or neighbour query the API refused (a 4xx: e.g. text with no known word, 400): its
+ * message in place of the results, so no stale or empty list stands for an answer.
+ * @param {{code: string, message: string, status?: number}} error
+ */
+export function renderResultsError(list, head, results, error) {
+  head.textContent = results.kind === 'neighbours' ? `no neighbours of ${results.query}` : `no results for “${cut(results.query, 60)}”`;
+  list.replaceChildren(h('li', { class: 'results-error', role: 'alert', 'data-testid': 'results-error' },
+    h('strong', { text: error.code }), ' ', h('span', { text: error.message, 'data-testid': 'results-error-message' })));
 }

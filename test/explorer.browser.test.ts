@@ -1,9 +1,10 @@
 /**
  * The explorer page in a real browser (Debian's chromium through playwright-core), against a real
  * server on a temporary database: four topics of synthetic sentences embedded by a tiny ONNX model
- * served as encoder "tiny". The test drives the page as a user does (selects, typing, the mouse on
- * the canvas) and checks what it shows against what the API answers for the same questions.
- * Skipped, saying why, when /usr/bin/chromium is absent (.ci/run installs it).
+ * served as encoder "tiny", and 1,200 records with a long-tailed numeric field. The test drives the
+ * page as a user does (selects, typing, the mouse on the canvas) and checks what it shows against
+ * what the API answers for the same questions. Skipped, saying why, when /usr/bin/chromium is
+ * absent (.ci/run installs it).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,11 +15,14 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type OmnivecServer } from '../src/server/app.js';
 import { openDatabase } from '../src/db/database.js';
 import { createTopicCollection, topicRecords, writeTopicModel } from './helpers/topic-collection.js';
+import { Random } from '../src/vector/random.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SKIP = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does) to run the explorer's browser test`;
 const SCREENSHOT = join('test-output', 'explorer.png');
 const RECORDS = 400;
+/** The "skewed" collection: more records than a t-SNE sample (1,000), so its maps are samples. */
+const SKEWED = 1200;
 
 interface Hit { id: string; score: number }
 interface QueryAnswer { ids: string[]; scores: number[]; metadatas: { topic: string }[] }
@@ -26,8 +30,8 @@ interface QueryAnswer { ids: string[]; scores: number[]; metadatas: { topic: str
 interface Hook {
   state: {
     collection: string; encoder: string | null; error: { code: string; message: string } | null;
-    map: { status: string; count: number; ids: string[] };
-    results: { kind: string; query: string; mode: string; ids: string[]; scores: number[] };
+    map: { status: string; count: number; total: number; replacing: boolean; ids: string[] };
+    results: { kind: string; query: string; mode: string; ids: string[]; scores: number[]; error: { code: string; message: string; status: number } | null };
     pickedId: string | null;
   };
   pointScreenPosition(id: string): { x: number; y: number } | null;
@@ -80,6 +84,33 @@ function canvasInk(page: Page): Promise<{ inked: number; colours: number; width:
   });
 }
 
+/**
+ * The colour drawn at the centre of each mapped point (the fill, not an anti-aliased edge), and
+ * how the points divide among those colours: the largest share first, as fractions of the points.
+ */
+function pointColours(page: Page): Promise<{ points: number; shares: number[] }> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector('[data-testid=map-canvas]') as {
+      width: number; clientWidth: number; getBoundingClientRect(): { left: number; top: number };
+      getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+    };
+    const dpr = canvas.width / canvas.clientWidth;
+    const rect = canvas.getBoundingClientRect();
+    const ctx = canvas.getContext('2d');
+    const counts = new Map<string, number>();
+    let points = 0;
+    for (const id of window.omnivecExplorer.state.map.ids) {
+      const p = window.omnivecExplorer.pointScreenPosition(id);
+      if (p === null) continue;
+      const { data } = ctx.getImageData(Math.floor((p.x - rect.left) * dpr), Math.floor((p.y - rect.top) * dpr), 1, 1);
+      const key = `${data[0]},${data[1]},${data[2]}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      points++;
+    }
+    return { points, shares: [...counts.values()].sort((a, b) => b - a).map((c) => c / Math.max(1, points)) };
+  });
+}
+
 /** A mapped point with no other point within `clearance` CSS px, so the pointer lands on it alone. */
 async function isolatedPoint(page: Page, ids: readonly string[], clearance: number, skip: ReadonlySet<string> = new Set()): Promise<{ id: string; x: number; y: number }> {
   const pos = await page.evaluate((all) => all.map((id) => window.omnivecExplorer.pointScreenPosition(id)), [...ids]);
@@ -117,12 +148,31 @@ function fixture(): Promise<Fixture> {
     try {
       const a = await db.createCollection({ name: 'aaa-small', dim: 3 });
       await a.add({ ids: ['p', 'q', 'r', 's'], vectors: [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]] });
+      const skewed = await db.createCollection({ name: 'skewed', dim: 8 });
+      await skewed.add(skewedRecords());
     } finally {
       await db.close();
     }
     return { dir, dbDir, modelDir };
   })();
   return built;
+}
+
+/**
+ * SKEWED records in four groups (numbered in turn: group = number mod 4) with a long-tailed
+ * `views` (1 / u², u uniform: median about 4, maximum in the hundreds of thousands), so a linear
+ * colour scale would draw nearly every point in its first shade.
+ */
+function skewedRecords(): { id: string; vector: number[]; document: string; metadata: { group: string; views: number } }[] {
+  const rng = new Random(17);
+  const centres = Array.from({ length: 4 }, () => Array.from({ length: 8 }, () => rng.gaussian() * 3));
+  return Array.from({ length: SKEWED }, (_, i) => {
+    const views = Math.floor(1 / Math.max(1e-3, rng.next()) ** 2);
+    return {
+      id: `s-${String(i).padStart(4, '0')}`, vector: centres[i % 4]!.map((c) => c + rng.gaussian()),
+      document: `item ${i} of group g${i % 4}, seen ${views} times`, metadata: { group: `g${i % 4}`, views },
+    };
+  });
 }
 
 after(async () => {
@@ -205,6 +255,16 @@ test('explorer: pick a collection, map with progress, search, hover, click for n
     assert.deepEqual(marks.results, [], 'the search rings gave way to the neighbours');
     state = await hook(page);
     assert.equal(state.error, null);
+    // The click hid the tooltip (it would cover the lines to the neighbours); off the point and back, it shows again.
+    assert.ok(await page.locator('[data-testid=tooltip]').isHidden(), 'the tooltip is hidden after the click');
+    await page.mouse.move(target.x + 40, target.y + 40);
+    await page.mouse.move(target.x, target.y);
+    await page.locator('[data-testid=tooltip]').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('[data-testid=tooltip-id]').innerText(), target.id);
+    // Leaving the canvas (here onto the legend, which lies over it) hides it.
+    const legendBox = (await page.locator('[data-testid=legend]').boundingBox())!;
+    await page.mouse.move(legendBox.x + legendBox.width / 2, legendBox.y + legendBox.height / 2, { steps: 4 });
+    await page.locator('[data-testid=tooltip]').waitFor({ state: 'hidden' });
 
     // 5. Zoom with the wheel about the pointer (the point under it stays put, its neighbours spread
     // out), then drag to pan: the map moves with the pointer and the drag picks nothing.
@@ -314,6 +374,130 @@ test('explorer with an API key: asks for it on 401, says when it is refused, kee
     const { error } = await refused.json() as { error: { code: string; message: string } };
     assert.equal(await page.locator('#error-code').innerText(), error.code);
     assert.equal(await page.locator('#error-message').innerText(), error.message);
+    // … and where the results go, in place of a list.
+    assert.equal(await page.locator('[data-testid=results-error-message]').innerText(), error.message);
+    assert.equal(await page.locator('[data-testid=result]').count(), 0);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await server?.close();
+  }
+});
+
+test('explorer: a skewed numeric field coloured by rank, values in the legend; the map stays while another computes; the sample spread and said; a refused search shows its message (chromium)', { skip: SKIP, timeout: 180_000 }, async () => {
+  let server: OmnivecServer | undefined;
+  let browser: Browser | undefined;
+  try {
+    const { dbDir, modelDir } = await fixture();
+    server = await createServer({ db: dbDir, encoders: { tiny: modelDir } });
+    const base = await server.listen(0);
+    browser = await launch();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const records = skewedRecords();
+    const views = records.map((r) => r.metadata.views).sort((a, b) => a - b);
+
+    // 1. PCA of all 1,200 records (the sample offered, 5,000, is larger): no sampling said.
+    await page.goto(`${base}?collection=skewed&method=pca`);
+    await page.waitForFunction((n) => window.omnivecExplorer?.state.map.status === 'done' && window.omnivecExplorer.state.map.count === n, SKEWED, { timeout: 30_000 });
+    assert.equal(await page.locator('[data-testid=map-status]').innerText(), 'PCA of 1,200 records');
+
+    // 2. Coloured by the long-tailed field: the points spread over many shades, not one.
+    await page.selectOption('[data-testid=color-select]', 'views');
+    await page.waitForTimeout(150);
+    mkdirSync('test-output', { recursive: true });
+    await page.screenshot({ path: join('test-output', 'explorer-numeric.png') });
+    const drawn = await pointColours(page);
+    assert.equal(drawn.points, SKEWED);
+    const shades = drawn.shares.filter((f) => f >= 0.02).length;
+    const shares = drawn.shares.slice(0, 12).map((f) => f.toFixed(3)).join(', ');
+    assert.ok(shades >= 8, `${shades} colours are each drawn for ≥ 2 % of the points (shares ${shares})`);
+    // The commonest colour is the tie at the minimum (views = 1: about 29 % of the records), not the whole map.
+    assert.ok(drawn.shares[0]! < 0.4, `the commonest colour is drawn for ${(drawn.shares[0]! * 100).toFixed(0)} % of the points (shares ${shares})`);
+    // The legend says the scale and shows real values at its stops: the minimum, the median, the maximum.
+    assert.match(await page.locator('[data-testid=legend-scale]').innerText(), /rank/);
+    const stops = await page.locator('[data-testid=legend-item]').evaluateAll((items) => items.map((li) => ({ value: li.getAttribute('data-value'), text: (li as unknown as { innerText: string }).innerText })));
+    const values = stops.map((x) => Number(x.value));
+    assert.ok(stops.length >= 4, JSON.stringify(stops));
+    assert.equal(values[0], views[0]);
+    assert.equal(values.at(-1), views.at(-1));
+    assert.ok(values.includes(views[Math.round(0.5 * (views.length - 1))]!), `the median ${views[Math.round(0.5 * (views.length - 1))]} is a stop: ${values.join(', ')}`);
+    assert.ok(stops.at(-1)!.text.includes(views.at(-1)!.toLocaleString('en')), `the maximum as written: ${stops.at(-1)!.text}`);
+    assert.match(stops.find((x) => Number(x.value) === views[Math.round(0.5 * (views.length - 1))])!.text, /median/);
+
+    // 3. Switch to t-SNE (its sample drops to 1,000; seconds to compute): the PCA map stays drawn,
+    // dimmed, marked as being replaced, under the progress; recolouring meanwhile recolours it.
+    await page.selectOption('[data-testid=method-select]', 'tsne');
+    await page.locator('[data-testid=progress]').waitFor({ state: 'visible' });
+    await page.locator('[data-testid=map-replacing]').waitFor({ state: 'visible' });
+    assert.match(await page.locator('[data-testid=map-replacing]').innerText(), /PCA map until the t-SNE map is ready/);
+    let seen = 0;
+    for (let i = 0; i < 3; i++) {
+      await page.waitForTimeout(300);
+      const during = await canvasInk(page);
+      const st = await hook(page);
+      assert.equal(st.map.status, 'running', 'still computing while the canvas is looked at');
+      assert.ok(st.map.replacing);
+      assert.ok(during.inked > SKEWED * 10, `the canvas is not blank while t-SNE computes (${during.inked} inked pixels)`);
+      seen++;
+    }
+    await page.selectOption('[data-testid=color-select]', 'group');
+    await page.waitForTimeout(150);
+    const recoloured = await canvasInk(page);
+    assert.equal((await hook(page)).map.status, 'running');
+    assert.ok(recoloured.inked > SKEWED * 10 && recoloured.colours >= 4, `recoloured while computing: ${JSON.stringify(recoloured)}`);
+    assert.deepEqual((await page.locator('[data-testid=legend-item]').allInnerTexts()).map((t) => t.split(/\s+/)[0]), ['g0', 'g1', 'g2', 'g3']);
+    const rows = await page.locator('[data-testid=legend] > li').allInnerTexts();
+    assert.deepEqual([rows.length, rows[0], rows[1]!.split(/\s+/)[0]], [5, 'group', 'g0'], `the title, then the categories, nothing else: ${JSON.stringify(rows)}`);
+    await page.screenshot({ path: join('test-output', 'explorer-replacing.png') });
+    assert.equal(seen, 3);
+
+    // 4. The t-SNE map: 1,000 of the 1,200 records, spread over the whole collection, and said so.
+    await page.waitForFunction(() => window.omnivecExplorer.state.map.status === 'done', null, { timeout: 150_000 });
+    assert.ok(await page.locator('[data-testid=map-replacing]').isHidden());
+    assert.ok(await page.locator('[data-testid=progress]').isHidden());
+    const state = await hook(page);
+    assert.equal(state.map.replacing, false);
+    assert.equal(state.map.count, 1000);
+    assert.equal(state.map.total, SKEWED);
+    assert.equal(await page.locator('[data-testid=map-status]').innerText(), 't-SNE of 1,000 of 1,200 records, sampled evenly');
+    const answer = await api(base, 'api/collections/skewed/projection?method=tsne&sample=1000') as { ids: string[]; sampled: number; total: number };
+    assert.deepEqual(state.map.ids, answer.ids);
+    assert.equal(answer.sampled, 1000);
+    assert.equal(answer.total, SKEWED);
+    const numbers = state.map.ids.map((id) => Number(id.slice(2)));
+    assert.ok(numbers.filter((k) => k >= 1100).length >= 50, 'records from the end of the id range (the old rule took s-0000 … s-0999)');
+    const perGroup = [0, 1, 2, 3].map((g) => numbers.filter((k) => k % 4 === g).length);
+    assert.ok(perGroup.every((k) => k >= 200), `every group in the sample: ${perGroup.join(', ')}`);
+
+    // 5. Search. A list first (full-text: no encoder), then the API refusing the text: its message
+    // in the results area instead of a list, for a 400 (text with no known word) and any other 4xx.
+    await page.fill('[data-testid=search-input]', 'group g2');
+    await page.press('[data-testid=search-input]', 'Enter');
+    await page.waitForFunction(() => window.omnivecExplorer.state.results.query === 'group g2' && window.omnivecExplorer.state.results.ids.length > 0);
+    assert.ok(await page.locator('[data-testid=result]').count() > 0);
+    const refusals = [
+      { status: 400, code: 'invalid_argument', message: 'text[0] "qwzx": none of its words is in the model\'s vocabulary, so it has no vector', text: 'qwzx' },
+      { status: 413, code: 'payload_too_large', message: 'the body is larger than the limit (16 MiB)', text: 'zzzz' },
+    ];
+    for (const r of refusals) {
+      await page.route('**/api/collections/skewed/query', (route) => route.fulfill({
+        status: r.status, contentType: 'application/json', body: JSON.stringify({ error: { code: r.code, message: r.message } }),
+      }));
+      await page.fill('[data-testid=search-input]', r.text);
+      await page.press('[data-testid=search-input]', 'Enter');
+      await page.waitForFunction((q) => window.omnivecExplorer.state.results.query === q && window.omnivecExplorer.state.results.error !== null, r.text);
+      assert.equal(await page.locator('[data-testid=results-error-message]').innerText(), r.message);
+      assert.match(await page.locator('[data-testid=results-error]').innerText(), new RegExp(`^${r.code}`));
+      assert.equal(await page.locator('[data-testid=result]').count(), 0, 'no list of results beside the refusal');
+      const st = await hook(page);
+      assert.deepEqual(st.results.ids, []);
+      assert.equal(st.results.error!.status, r.status);
+      assert.deepEqual((await page.evaluate(() => window.omnivecExplorer.marks())).results, [], 'no rings left from the earlier list');
+      if (r.status === 400) await page.screenshot({ path: join('test-output', 'explorer-tsne-refused.png') });
+      await page.unroute('**/api/collections/skewed/query');
+    }
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();
