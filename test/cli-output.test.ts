@@ -124,7 +124,7 @@ test('a read-only database directory: read commands work, write commands say rea
       for (const args of [['delete', 'films', 'alien'], ['create', 'more', '--dim', '2'], ['drop', 'films'], ['compact']]) {
         const r = await runCli(['--db', dir, ...args], spawnAs);
         assert.equal(r.code, 6, `${args.join(' ')}: exit code (${r.stderr})`);
-        assert.match(r.stderr, new RegExp(`^omnivec: read_only: database ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the directory is not writable \\(EACCES\\).*read commands \\(list, info, get, query, export`));
+        assert.match(r.stderr, new RegExp(`^omnivec: read_only: database ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the directory is not writable.*read commands`));
         assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       }
       for (const args of [['list'], ['list', '--json'], ['info', 'films'], ['get', 'films', 'alien'], ['query', 'films', '--vector', '1,0,0', '-k', '1'], ['export', 'films'], ['verify']]) {
@@ -133,7 +133,7 @@ test('a read-only database directory: read commands work, write commands say rea
         assert.equal(r.code, 0, `${args.join(' ')}: exit code`);
       }
       const listed = await runCli(['--db', dir, 'list'], spawnAs);
-      assert.match(listed.stdout, /^films\t3\tcosine\tflat\t2\n$/);
+      assert.match(listed.stdout, /^films\t3\tcosine\tauto\t2\n$/);
     } finally {
       chmodSync(dir, 0o755);
     }

@@ -366,13 +366,13 @@ export async function cmdDelete(dir: string, name: string, ids: string[], o: { w
   });
 }
 
-/** Opens for writing; a directory this user may not write (`read_only` from the lock) is opened read-only instead. */
+/** Opens for writing; a directory this user may not write (`read_only` on opening) is opened read-only instead. */
 async function withDbWritableIfPossible<T>(dir: string, fn: (db: Database) => Promise<T>): Promise<T> {
   let db: Database;
   try {
     db = await openDatabase(dir, { create: false });
   } catch (e) {
-    if (!(e instanceof OmnivecError && e.code === 'read_only' && e.details?.errno !== undefined)) throw e;
+    if (!(e instanceof OmnivecError && e.code === 'read_only')) throw e;
     db = await openDatabase(dir, { readOnly: true });
   }
   try {

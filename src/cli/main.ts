@@ -148,7 +148,7 @@ function cliAdvice(e: OmnivecError): string {
   if (e.code === 'locked' && /another writer/.test(e.message)) {
     return '; read commands (list, info, get, query, export, evaluate) work while it writes — wait for it to finish before writing';
   }
-  if (e.code === 'read_only' && e.details?.errno !== undefined) {
+  if (e.code === 'read_only' && /not writable/.test(e.message) && !/read commands/.test(e.message)) {
     return '; read commands (list, info, get, query, export, evaluate, verify) still work; to write, use a directory you may write to (copy it, or run as its owner)';
   }
   return '';
