@@ -54,7 +54,7 @@ test('omnivec embed: text lines to .npy and into a collection; a folder of docum
     assert.deepEqual(rows.map((r) => r.id), ['a.txt#0', 'a.txt#1', 'b.txt']);
     assert.deepEqual(rows.map((r) => r.document), ['king man woman boy', 'boy girl father mother', 'wine beer']);
     assert.deepEqual(rows[1]!.metadata, { parent: 'a.txt', chunk: 1, start: 15, end: 37 });
-    await rejectsCode(run(db, ['embed', '--model', join(dir, 'none'), '--input', lines, '--output', npy]), 'not_found', /model .*none not found/);
+    await rejectsCode(run(db, ['embed', '--model', join(dir, 'none'), '--input', lines, '--output', npy]), 'not_found', /model folder .*none does not exist/);
     await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', lines, '--output', join(dir, 'v.txt')]), 'invalid_argument', /--output: expected a file ending in \.npy or \.jsonl/);
     await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', lines]), 'invalid_argument', /--output or --into/);
     await rejectsCode(run(db, ['embed', '--model', model.dir, '--input', join(dir, 'missing.txt'), '--output', npy]), 'not_found', /--input: .*missing\.txt not found/);
