@@ -38,7 +38,7 @@ try {
       return { id: `r${String(i).padStart(7, '0')}`, vector: Float32Array.from(centres[i % 10]!, (x) => x + rng.gaussian()) };
     }));
   }
-  process.stdout.write(`# projection service, ${n.toLocaleString('en-US')} × ${dim} (t-SNE: the first ${Math.min(n, Number(args['tsne-n'])).toLocaleString('en-US')}), ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}\n\n`);
+  process.stdout.write(`# projection service, ${n.toLocaleString('en-US')} × ${dim} (t-SNE: a sample of ${Math.min(n, Number(args['tsne-n'])).toLocaleString('en-US')}), ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}\n\n`);
   process.stdout.write('| method | points | phases (s) | total (s) | cached (ms) |\n|---|---|---|---|---|\n');
   const svc = createProjectionService({ db, dbDir: join(dir, 'db') });
   for (const method of methods) {

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { openDatabase } from '../db/database.js';
 import { Random } from '../vector/random.js';
 import { project } from '../viz/projection.js';
+import { spreadSample } from '../tasks/common.js';
 import { openRecords, type ImportRecord } from '../io/index.js';
 import { registerProjectCommand } from './project-command.js';
 import type { Out } from './db-commands.js';
@@ -91,8 +92,10 @@ test('omnivec project --projector DIR: vectors, metadata with the coordinates, a
     const { db, recs } = await fixture(dir);
     const out = join(dir, 'proj');
     const lines = await run(db, ['project', 'pts', '--method', 'umap', '--sample', '60', '--seed', '3', '--projector', out, '--color-by', 'group']);
-    assert.match(lines[0]!, /wrote .*proj\/ \(vectors\.tsv, metadata\.tsv, bookmarks\.json, projector_config\.json\): umap map of 60 records \(the first 60/);
-    const first = recs.slice(0, 60);
+    assert.match(lines[0]!, /wrote .*proj\/ \(vectors\.tsv, metadata\.tsv, bookmarks\.json, projector_config\.json\): umap map of 60 records \(60 of 90 records, sampled evenly/);
+    // The projections' sample: spread over the collection (seeded by --seed), in id order.
+    const chosen = new Set(spreadSample(recs.map((r) => r.id), 60, 3));
+    const first = recs.filter((r) => chosen.has(r.id));
     const points = project(first.map((r) => r.vector), { method: 'umap', seed: 3 });
 
     const config = JSON.parse(readFileSync(join(out, 'projector_config.json'), 'utf8')) as { embeddings: Record<string, unknown>[] };

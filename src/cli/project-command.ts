@@ -96,7 +96,7 @@ export async function cmdProject(dir: string, name: string, o: ProjectOpts, out:
       written.push(`${o.projector}/ (vectors.tsv, metadata.tsv, bookmarks.json, projector_config.json)`);
     }
     const cached = service.workersStarted === 0 ? ', from the cache' : '';
-    out.line(`wrote ${written.join(' and ')}: ${method} map of ${ids.length} records${ids.length === sample ? ` (the first ${sample} in id order; --sample for more)` : ''}${cached}`);
+    out.line(`wrote ${written.join(' and ')}: ${method} map of ${ids.length} records${result.total > ids.length ? ` (${ids.length} of ${result.total} records, sampled evenly; --sample for more)` : ''}${cached}`);
     if (o.projector !== undefined) {
       out.line(`${join(o.projector, 'projector_config.json')} names the files by relative paths, so it works only with the Projector page served from that same folder (?config=projector_config.json); ` +
         'on projector.tensorflow.org, Load vectors.tsv and metadata.tsv, then bookmarks.json in the bookmark panel');
@@ -115,7 +115,7 @@ export function registerProjectCommand(p: Command, out: Out): void {
     .option('--out <file>', 'map.png, map.svg or map.html (a self-contained page: hover, zoom, legend)')
     .option('--projector <dir>', 'write vectors.tsv, metadata.tsv, bookmarks.json and projector_config.json with the map\'s coordinates for the Embedding Projector')
     .option('--color-by <field>', 'colour the points by this metadata field')
-    .option('--sample <n>', 'the first N records in id order (default 5000)')
+    .option('--sample <n>', 'at most N records, sampled evenly over the collection (default 5000)')
     .option('--seed <n>', 'seed of t-SNE / UMAP (default 42)')
     .option('--title <text>', 'the picture\'s title')
     .option('--no-cache', 'compute afresh: neither read nor write DIR/projections')
