@@ -136,7 +136,6 @@ test('Ctrl-C during omnivec import: exit 130, says what was committed (= the cou
       await d.close();
     }
     t.diagnostic(figures.join('; '));
-    console.log(figures.join('\n'));
   });
 });
 
