@@ -136,11 +136,11 @@ test('graceful shutdown: writes in flight finish and are kept; requests after cl
     const port = Number(new URL(base).port);
     const conn = rawConnection(port);
     const body = JSON.stringify({ ids: ['raw1'], documents: ['raw one'] });
-    conn.write(`POST /api/collections/docs/add HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    conn.write(`POST /api/collections/docs/add HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     while (received < N + 1) await new Promise((r) => setTimeout(r, 5));
 
     const closing = server.close();
-    conn.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    conn.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
     let late: number | string;
     try {
       late = (await call('GET', '/healthz')).status;
