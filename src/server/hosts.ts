@@ -78,6 +78,6 @@ export function forbiddenHostMessage(header: string): string {
   const host = hostOfHeader(header);
   const flag = host === undefined ? '--allowed-host NAME' : `--allowed-host ${host}`;
   return `host: this server has no API key, so it answers only requests for localhost, a loopback or IP address, `
-    + `its --host or an --allowed-host name (a web page could otherwise reach it through DNS rebinding); got Host ${JSON.stringify(header)}. `
+    + `its --host or an --allowed-host name (a web page could otherwise reach it through DNS rebinding); got Host ${JSON.stringify(header.length > 100 ? `${header.slice(0, 99)}…` : header)}. `
     + `To serve this name, start it with ${flag} (allowedHosts in createServer), or set an API key (--api-key)`;
 }
