@@ -31,9 +31,10 @@ const indent = (text, pad = '    ') => text.split('\n').map((l) => (l.length > 0
 function fileState() {
   return {
     pass: 0, fail: 0, skip: 0, todo: 0, stack: [], failures: [], stdout: [], stderr: [],
-    completed: 0, reported: 0, // tests finished (test:complete, completion order) and reported (test:pass / test:fail, report order)
-    end: undefined, // the file's own test:complete: { ms, selfReported }
-    done: false,
+    enqueued: 0, reportedTop: 0, selfSeen: false, // its top-level tests created and reported; the file reported as a test
+    started: false, // its process started (the runner's test:dequeue for the file)
+    end: undefined, // its process ended (the runner's test:complete for the file): { ms, passed, failureType }
+    done: false, // its line is printed
   };
 }
 
@@ -63,11 +64,20 @@ function tail(chunks) {
 }
 
 /**
- * The runner sends two streams of events: test:complete in the order tests finish (two files run
- * at once), and test:start / test:pass / test:fail / test:diagnostic in report order, one file
- * after another. A file is reported once its own test:complete has come and every test that
- * completed in it has been reported (plus the file itself when the runner reports it as a test:
- * a file with no tests, or one whose process failed outside any test).
+ * How the events arrive (Node 20, one process per file, two files at once): the runner's own
+ * events about a file — test:dequeue when its process starts, test:complete when it ends — come as
+ * they happen. Everything from inside the file (test:enqueue as its tests are created, then per test
+ * test:dequeue, test:complete, test:start, test:pass / test:fail, test:diagnostic; test:stdout and
+ * test:stderr) comes as one block per file, the blocks in the order the files started (a file that
+ * finishes while another is still reporting waits its turn). So an event belongs to the file whose
+ * block is under way, whatever its `file` field says: that field is where the test was declared,
+ * which for shared suites (src/indexes/conformance.ts) is not the file that ran it.
+ *
+ * A block is over when the file's process has ended, each top-level test it created has been
+ * reported, and the file itself has been reported as a test if the runner does that (when no test
+ * in it was reported, or its process failed for another reason than failed tests). Its tests are
+ * all created before the first one runs, unless the file awaits between two test() calls; a
+ * test:enqueue declared in the file itself is therefore always kept in its block.
  */
 export default async function* concise(source) {
   const files = new Map();
@@ -80,10 +90,13 @@ export default async function* concise(source) {
   const durations = [];
   const summary = [];
   const loose = []; // diagnostics and failures that belong to no file
+  const order = []; // files in the order they started: the order of their blocks
+  let head = 0; // order[head] is the file whose block is under way
   let finished = 0;
   let anyFailure = false;
 
-  const ready = (s) => !s.done && s.end !== undefined && s.reported >= s.completed + (s.end.selfReported ? 1 : 0);
+  const selfExpected = (s) => s.reportedTop === 0 || (s.end.passed === false && s.end.failureType !== 'subtestsFailed');
+  const over = (s) => !s.done && s.end !== undefined && s.reportedTop >= s.enqueued && (!selfExpected(s) || s.selfSeen);
 
   const report = (file, s) => {
     s.done = true;
@@ -114,110 +127,121 @@ export default async function* concise(source) {
     let out = '';
     for (const f of s.failures) {
       out += `\n${red('✖')} ${f.path.join(' › ')}${f.ms !== undefined ? dim(` (${duration(f.ms)})`) : ''}\n`;
-      out += `  ${show(file)}\n`; // (the event's line:column are the transpiled code's under tsx; the stack has the source's)
+      // (The events' line:column are those of the code as tsx transpiled it; the stack has the source's.)
+      out += `  ${show(file)}${f.declaredIn !== undefined && f.declaredIn !== file ? ` (declared in ${show(f.declaredIn)})` : ''}\n`;
       out += indent(describeError(f.error)) + '\n';
       if (f.diagnostics.length > 0) out += `  diagnostics:\n${indent(f.diagnostics.join('\n'))}\n`;
     }
     return out;
   };
 
-  // A ready file waits for the diagnostics that follow its last result (sent right behind it);
+  /** Ends the block under way if it is over, unless the event `keep` is true for may still be its own. */
+  function* advance(keep) {
+    while (head < order.length) {
+      const file = order[head];
+      const s = state(file);
+      if (!over(s) || keep(file)) return;
+      yield report(file, s);
+      head++;
+    }
+  }
+
+  // A finished block waits for the diagnostics that follow its last result (sent right behind it);
   // when nothing else comes within a moment, it is reported anyway.
   const TIMEOUT = Symbol('timeout');
   const it = source[Symbol.asyncIterator]();
   let next = it.next();
   for (;;) {
-    const waiting = [...files].filter(([, s]) => ready(s));
-    const r = waiting.length > 0 ? await Promise.race([next, new Promise((res) => setTimeout(res, 150, TIMEOUT))]) : await next;
+    const waiting = head < order.length && over(state(order[head]));
+    const r = waiting ? await Promise.race([next, new Promise((res) => setTimeout(res, 150, TIMEOUT))]) : await next;
     if (r === TIMEOUT) {
-      for (const [file, s] of waiting) yield report(file, s);
+      yield* advance(() => false);
       continue;
     }
     if (r.done) break;
     next = it.next();
     const { type, data } = r.value;
-    const file = data?.file;
-    // Anything but a ready file's own diagnostics means that file has said all it will.
-    for (const [f, s] of waiting) if (!(type === 'test:diagnostic' && file === f)) yield report(f, s);
+    const declared = data?.file;
 
+    // The runner's own events about a file (no part of a block).
+    const aboutFile = declared !== undefined && data.nesting === 0 && data.name === declared;
+    if (aboutFile && (type === 'test:dequeue' || type === 'test:enqueue' || type === 'test:complete')) {
+      const s = state(declared);
+      if (type === 'test:dequeue' && !s.started) { s.started = true; order.push(declared); }
+      if (type === 'test:complete') {
+        s.end = { ms: data.details?.duration_ms ?? 0, passed: data.details?.passed !== false, failureType: data.details?.error?.failureType };
+      }
+      continue;
+    }
+    if (type === 'test:plan' || type === 'test:watch:drained' || type === 'test:coverage') continue;
+    if (type === 'test:diagnostic' && declared === undefined) {
+      const m = /^(\w+) (.*)$/.exec(data.message);
+      if (data.nesting === 0 && m !== null && SUMMARY.has(m[1])) summary.push(data.message);
+      else loose.push({ diagnostic: data.message });
+      continue;
+    }
+
+    // A block's event. It starts the next block if the one under way is over, unless it is a
+    // diagnostic (they follow results) or a top-level test declared in the file itself.
+    yield* advance((file) => type === 'test:diagnostic' || (type === 'test:enqueue' && data.nesting === 0 && declared === file));
+    const file = head < order.length ? order[head] : declared;
+    if (file === undefined) {
+      if (type === 'test:fail') loose.push({ path: [data.name], error: data.details?.error });
+      continue;
+    }
+    const s = state(file);
+    const self = data.nesting === 0 && data.name === file;
     switch (type) {
-      case 'test:start': {
-        if (file === undefined) break;
-        const s = state(file);
+      case 'test:enqueue':
+        if (data.nesting === 0) s.enqueued++;
+        break;
+      case 'test:start':
         s.stack.length = data.nesting;
         s.stack[data.nesting] = data.name;
         break;
-      }
       case 'test:pass':
       case 'test:fail': {
-        const s = file === undefined ? undefined : state(file);
-        if (s !== undefined) s.reported++;
+        if (self) s.selfSeen = true;
+        else if (data.nesting === 0) s.reportedTop++;
         const isSuite = data.details?.type === 'suite';
-        const self = data.nesting === 0 && data.name === file;
         if (type === 'test:pass') {
-          if (s === undefined || isSuite) break;
+          if (isSuite) break;
           if (data.skip !== undefined) s.skip++;
           else if (data.todo !== undefined) s.todo++;
           else s.pass++;
           break;
         }
-        if (data.todo !== undefined) { if (s !== undefined) s.todo++; break; } // a failing todo test does not fail the run
+        if (data.todo !== undefined) { s.todo++; break; } // a failing todo test does not fail the run
         const error = data.details?.error;
-        const failure = {
-          path: self ? [show(file)] : [...(s?.stack.slice(0, data.nesting) ?? []), data.name],
-          error, ms: data.details?.duration_ms, line: data.line, column: data.column, nesting: data.nesting, self, diagnostics: [],
-        };
-        if (s === undefined) { loose.push(failure); break; }
         // A parent whose only fault is its failed subtests adds nothing to what the subtests print.
         if (error?.failureType === 'subtestsFailed') break;
         if (!isSuite) s.fail++;
-        s.failures.push(failure);
-        if (s.done) { anyFailure = true; yield `${red('FAIL')} ${show(file)} (reported after its summary line)\n${failuresOf(file, s)}\n`; s.failures.length = 0; }
+        s.failures.push({
+          path: self ? [show(file)] : [...s.stack.slice(0, data.nesting), data.name], declaredIn: self ? file : declared,
+          error, ms: data.details?.duration_ms, line: data.line, column: data.column, nesting: data.nesting, diagnostics: [],
+        });
+        if (s.done) { anyFailure = true; yield `${red('FAIL')} ${show(file)} (reported after its line)\n${failuresOf(file, s)}\n`; s.failures.length = 0; }
         break;
       }
       case 'test:diagnostic': {
-        if (file === undefined) {
-          const m = /^(\w+) (.*)$/.exec(data.message);
-          if (data.nesting === 0 && m !== null && SUMMARY.has(m[1])) summary.push(data.message);
-          else loose.push({ diagnostic: data.message });
-          break;
-        }
         // A test's diagnostics follow its result: attach them to that failure, if it failed.
-        const s = state(file);
         const f = s.failures.findLast((x) => x.line === data.line && x.column === data.column && x.nesting === data.nesting);
         if (f !== undefined) f.diagnostics.push(data.message);
         break;
       }
       case 'test:stdout':
-        if (file !== undefined) state(file).stdout.push(data.message);
+        s.stdout.push(data.message);
         break;
       case 'test:stderr':
-        if (file !== undefined) state(file).stderr.push(data.message);
+        s.stderr.push(data.message);
         break;
-      case 'test:complete': {
-        if (file === undefined) break;
-        const s = state(file);
-        if (data.nesting === 0 && data.name === file) {
-          // The file's own end: its wall time under the runner (its process, start to exit). The
-          // runner reports the file itself as a test when nothing in it completed, or when its
-          // process failed for another reason than failed tests (an exit code, a crash).
-          const error = data.details?.error;
-          s.end = {
-            ms: data.details?.duration_ms ?? 0,
-            selfReported: s.completed === 0 || (data.details?.passed === false && error?.failureType !== 'subtestsFailed'),
-          };
-        } else {
-          s.completed++;
-        }
-        break;
-      }
       default:
         break;
     }
   }
 
-  // Whatever is left (normally nothing: every file is reported as it ends).
-  for (const [file, s] of files) if (!s.done) yield report(file, s);
+  // Whatever is left (normally nothing: every block ends before the summary), in order.
+  for (const file of [...order.slice(head), ...files.keys()]) if (!state(file).done) yield report(file, state(file));
 
   let out = '';
   const failuresOutside = loose.filter((x) => x.diagnostic === undefined);
