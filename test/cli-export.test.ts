@@ -3,23 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../src/db/database.js';
-import { main } from '../src/cli/main.js';
 import { projectorColumns } from '../src/io/projector.js';
 import { withTempDir } from './helpers/assertions.js';
+import { cliInProcess } from './helpers/cli.js';
 
-/** Runs main in-process, capturing its lines and what it writes to stderr. */
-async function cli(argv: string[]): Promise<{ code: number; lines: string[]; stderr: string }> {
-  const lines: string[] = [];
-  let stderr = '';
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string | Uint8Array) => { stderr += String(s); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(argv, { line: (s) => lines.push(s), json: (v) => lines.push(JSON.stringify(v)) });
-    return { code, lines, stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const cli = cliInProcess;
 
 test('projectorColumns: the union of every record\'s fields (first seen first), document when any has one, reserved names set aside', () => {
   assert.deepEqual(projectorColumns([

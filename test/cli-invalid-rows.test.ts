@@ -2,11 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Sqlite3 from 'better-sqlite3';
 import { openDatabase } from '../src/db/database.js';
-import { tables } from '../src/db/schema.js';
-import { main } from '../src/cli/main.js';
 import { withTempDir } from './helpers/assertions.js';
+import { plantRecord } from './helpers/plant.js';
+import { cliInProcess } from './helpers/cli.js';
 
 /**
  * A stored row whose vector is not finite (version 0.1.0 could commit one; docs/hardening.md §2):
@@ -14,32 +13,7 @@ import { withTempDir } from './helpers/assertions.js';
  * it is left out and --drop-invalid deletes it, delete removes it, and verify then exits 0.
  */
 
-/** Writes a record straight into the records table (no omnivec process holds the database). */
-function plant(dir: string, collection: string, id: string, vector: number[]): void {
-  const db = new Sqlite3(join(dir, 'omnivec.sqlite'));
-  try {
-    const { cid, seq } = db.prepare('SELECT cid, seq FROM collections WHERE name = ?').get(collection) as { cid: number; seq: number };
-    const blob = Buffer.from(Float32Array.from(vector).buffer);
-    db.prepare(`INSERT INTO ${tables(cid).records}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, NULL, NULL, NULL, NULL, ?)`).run(id, blob, seq + 1);
-    db.prepare('UPDATE collections SET seq = ? WHERE cid = ?').run(seq + 1, cid);
-  } finally {
-    db.close();
-  }
-}
-
-/** Runs main in-process, capturing its lines and what it writes to stderr. */
-async function cli(argv: string[]): Promise<{ code: number; lines: string[]; stderr: string }> {
-  const lines: string[] = [];
-  let stderr = '';
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string | Uint8Array) => { stderr += String(s); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(argv, { line: (s) => lines.push(s), json: (v) => lines.push(JSON.stringify(v)) });
-    return { code, lines, stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const cli = cliInProcess;
 
 test('a stored non-finite vector: verify names it (exit 1), export skips it with a warning, compact reports it, delete then verify exit 0; compact --drop-invalid deletes it', async () => {
   await withTempDir('omnivec-invalid-', async (dir) => {
@@ -50,7 +24,7 @@ test('a stored non-finite vector: verify names it (exit 1), export skips it with
     } finally {
       await db.close();
     }
-    plant(dir, 'films', 'big', [1, Infinity, 0]);
+    plantRecord(dir, 'films', 'big', [1, Infinity, 0]);
 
     const v = await cli(['--db', dir, 'verify']);
     assert.equal(v.code, 1, `${v.lines.join('\n')}${v.stderr}`);
@@ -88,7 +62,7 @@ test('a stored non-finite vector: verify names it (exit 1), export skips it with
     assert.equal(v2.code, 0, v2.lines.join('\n'));
 
     // compact --drop-invalid deletes such rows in the same step.
-    plant(dir, 'films', 'nan', [Number.NaN, 0, 0]);
+    plantRecord(dir, 'films', 'nan', [Number.NaN, 0, 0]);
     assert.equal((await cli(['--db', dir, 'verify'])).code, 1);
     const kd = await cli(['--db', dir, 'compact', '--drop-invalid']);
     assert.equal(kd.code, 0, kd.stderr);

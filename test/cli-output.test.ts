@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { openDatabase } from '../src/db/database.js';
 import { locateModel } from '../src/encoders/onnx/model-folder.js';
-import { main } from '../src/cli/main.js';
-import { collect, runCli, startCli } from './helpers/cli.js';
+import { cliInProcess, collect, runCli, startCli } from './helpers/cli.js';
 import { rejectsCode, withTempDir } from './helpers/assertions.js';
 
 /**
@@ -80,19 +79,7 @@ test('a closed stdout (`omnivec get words | head -2`, export, dedupe) ends the c
   });
 });
 
-/** Runs main in-process, capturing its lines and what it writes to stderr. */
-async function cli(argv: string[]): Promise<{ code: number; lines: string[]; stderr: string }> {
-  const lines: string[] = [];
-  let stderr = '';
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string | Uint8Array) => { stderr += String(s); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(argv, { line: (s) => lines.push(s), json: (v) => lines.push(JSON.stringify(v)) });
-    return { code, lines, stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const cli = cliInProcess;
 
 test('omnivec list in a folder without a database: nothing (or [] with --json), exit 0, and no folder made', async () => {
   await withTempDir('omnivec-list-', async (dir) => {

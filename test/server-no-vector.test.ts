@@ -18,7 +18,7 @@ import { openDatabase } from '../src/db/database.js';
 import { createServer, type OmnivecServer } from '../src/server/app.js';
 import { client, type Call } from './helpers/http.js';
 import { hasCode } from './helpers/assertions.js';
-import { runCli } from './helpers/run-cli.js';
+import { runCli } from './helpers/cli.js';
 
 const WORDS = ['the', 'a', 'cat', 'kitten', 'dog', 'puppy', 'car', 'truck', 'bus'];
 const VECS = [[1, 1, 1, 0], [0.9, 1, 1.1, 0], [0, 0, 0.2, 1], [0.1, 0, 0.2, 0.9], [0, 0.2, 0, 1], [0.1, 0.1, 0, 0.95], [1, -1, 0, 0], [0.9, -1, 0.1, 0], [1, -0.9, 0, 0.1]];
@@ -108,7 +108,7 @@ test('/v1/embeddings through the openai client: APIError 400 with the same messa
 
 test('CLI: zero-shot labels through the collection\'s SIF model: the same message, exit 2', { timeout: 60_000 }, async () => {
   await server.close();
-  const r = await runCli(['--db', dir, 'classify', 'sentences', '--labels', 'cat,qwzx']);
+  const r = await runCli(['--db', dir, 'classify', 'sentences', '--labels', 'cat,qwzx'], { env: { OMNIVEC_API_KEY: '' } });
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stderr.trim(), `omnivec: invalid_argument: ${noVector(1, '"qwzx"')}`);
 });

@@ -12,7 +12,7 @@ import { cmdServe, isLoopback, parseEncoders, parseSize, registerServeCommand } 
 import type { Out } from './db-commands.js';
 import { createServer } from '../server/app.js';
 import { openDatabase } from '../db/database.js';
-import { runCli } from '../../test/helpers/run-cli.js';
+import { runCli } from '../../test/helpers/cli.js';
 
 function capture(): Out & { lines: string[]; next: () => Promise<string> } {
   const lines: string[] = [];
@@ -91,7 +91,7 @@ test('omnivec serve on a busy port: one line naming the port and the way out, ex
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
   const port = (busy.address() as AddressInfo).port;
   try {
-    const r = await runCli(['--db', dir, 'serve', '--port', String(port)]);
+    const r = await runCli(['--db', dir, 'serve', '--port', String(port)], { env: { OMNIVEC_API_KEY: '' } });
     assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
     const lines = r.stderr.trim().split('\n');
     assert.deepEqual(lines, [`omnivec: invalid_argument: port ${port} on 127.0.0.1 is in use (EADDRINUSE); pass --port N, or --port 0 for a free one`], r.stderr);

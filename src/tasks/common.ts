@@ -7,6 +7,7 @@ import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Metadata, Where } from '../db/where.js';
 import type { Metric } from '../vector/metric.js';
+import { fmix32 } from '../vector/random.js';
 
 /** Most records a task reads at once. */
 export const MAX_RECORDS = 200_000;
@@ -74,12 +75,7 @@ export function checkKAgainst(k: unknown, n: number, what = 'k', self = true): n
 function idHash(id: string, seed: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /**

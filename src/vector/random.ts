@@ -3,6 +3,16 @@
  * 32-bit state words so it runs on plain JS integers; the same seed gives the same sequence on
  * every platform, which makes index builds, k-means and training reproducible.
  */
+/** MurmurHash3's 32-bit finaliser (fmix32): spreads every input bit over the output. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 export class Random {
   #a: number;
   #b: number;
@@ -13,12 +23,9 @@ export class Random {
   constructor(seed = 42) {
     let s = seed >>> 0;
     const next = (): number => {
-      // splitmix32
+      // splitmix32: a Weyl sequence through fmix32
       s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
+      return fmix32(s);
     };
     this.#a = next();
     this.#b = next();

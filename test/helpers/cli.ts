@@ -1,6 +1,10 @@
-/** The `omnivec` command as a child process (`node --import tsx src/cli/main.ts ...`), for tests of process behaviour. */
+/**
+ * The `omnivec` command in tests: as a child process (`node --import tsx src/cli/main.ts ...`) for
+ * process behaviour (signals, exit codes, pipes), or in-process through `main()` for speed.
+ */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'src', 'cli', 'main.ts');
@@ -32,4 +36,18 @@ export function collect(child: ChildProcess, t0 = performance.now()): Promise<Cl
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 }));
   });
+}
+
+/** Runs `main(argv)` in this process, capturing the lines it prints and what it writes to stderr. */
+export async function cliInProcess(argv: string[]): Promise<{ code: number; lines: string[]; stderr: string }> {
+  const lines: string[] = [];
+  let stderr = '';
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string | Uint8Array) => { stderr += String(s); return true; }) as typeof process.stderr.write;
+  try {
+    const code = await main(argv, { line: (s) => lines.push(s), json: (v) => lines.push(JSON.stringify(v)) });
+    return { code, lines, stderr };
+  } finally {
+    process.stderr.write = write;
+  }
 }

@@ -4,6 +4,7 @@
  * (docs/features.md#hashing). Stable across platforms and versions: a hashed field's vectors depend
  * only on the tokens, `dims` and `seed`.
  */
+import { fmix32 } from '../../vector/random.js';
 
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
@@ -33,12 +34,7 @@ export function murmurHash3(bytes: Uint8Array, seed = 0, length = bytes.length):
     h ^= k;
   }
   h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 const encoder = new TextEncoder();
