@@ -4,6 +4,8 @@
 //   src/vector/wasm/assembly/kernels.ts      → src/vector/wasm/kernels.generated.ts (distances)
 //   src/encoders/word2vec/assembly/w2v.ts    → src/encoders/word2vec/w2v.generated.ts (training;
 //                                              shared memory for worker threads)
+// Both import the SIMD helpers (dot product, squared L2, horizontal sum) from
+// src/vector/wasm/assembly/simd.ts, written once: a change there rebuilds both targets.
 // Runs on `npm ci` (prepare) and before the tests; skips a target whose generated file is newer
 // than its sources and this script.
 import { readdirSync, statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
@@ -13,6 +15,8 @@ import asc from 'assemblyscript/asc';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const force = process.argv.includes('--force');
+
+const SHARED = ['src/vector/wasm/assembly/simd.ts'];
 
 const targets = [
   {
@@ -30,7 +34,8 @@ let failed = false;
 for (const t of targets) {
   const srcDir = join(root, t.dir);
   const outFile = join(root, t.out);
-  const sources = readdirSync(srcDir).map((f) => join(srcDir, f)).concat([fileURLToPath(import.meta.url)]);
+  const sources = readdirSync(srcDir).map((f) => join(srcDir, f))
+    .concat(SHARED.map((f) => join(root, f)), [fileURLToPath(import.meta.url)]);
   if (!force && existsSync(outFile)) {
     const outTime = statSync(outFile).mtimeMs;
     if (sources.every((f) => statSync(f).mtimeMs < outTime)) continue;

@@ -15,6 +15,8 @@
 //   aprob[w], aalias[w]: Vose's alias table over count^0.75 (u32 thresholds, i32 aliases)
 //   clen[w] (u8), codes[w·MAXCODE + j] (u8), points[w·MAXCODE + j] (i32): the Huffman paths
 
+import { dotf32 } from '../../../vector/wasm/assembly/simd';
+
 const TABLE: i32 = 1000;
 const MAX_EXP: f32 = 6.0;
 const MAXCODE: i32 = 40;
@@ -87,31 +89,9 @@ export function resetLoss(): void { lossSum = 0; lossCount = 0; }
   return coin < load<u32>(aprob + (<usize>i << 2)) ? i : load<i32>(aalias + (<usize>i << 2));
 }
 
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) +
-    f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
-
+// The four-accumulator SIMD dot product, shared with the distance kernels (written once there).
 @inline function dot(a: usize, b: usize): f32 {
-  // Four accumulators: the additions of one chain wait on each other, four chains overlap.
-  let s0 = f32x4.splat(0);
-  let s1 = f32x4.splat(0);
-  let s2 = f32x4.splat(0);
-  let s3 = f32x4.splat(0);
-  const end16 = <usize>(dim & ~15) << 2;
-  const end4 = <usize>(dim & ~3) << 2;
-  const end = <usize>dim << 2;
-  let o: usize = 0;
-  for (; o < end16; o += 64) {
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-    s1 = f32x4.add(s1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
-    s2 = f32x4.add(s2, f32x4.mul(v128.load(a + o, 32), v128.load(b + o, 32)));
-    s3 = f32x4.add(s3, f32x4.mul(v128.load(a + o, 48), v128.load(b + o, 48)));
-  }
-  for (; o < end4; o += 16) s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  let s = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
-  for (; o < end; o += 4) s += load<f32>(a + o) * load<f32>(b + o);
-  return s;
+  return dotf32(a, b, dim);
 }
 
 /** e += g·l2 and l2 += g·l1 in one pass (the two updates of one prediction). */

@@ -1,5 +1,5 @@
 // Distance kernels, compiled by AssemblyScript to WebAssembly with 128-bit SIMD
-// (`npm run build:wasm`, see scripts/build-wasm.ts). This file is AssemblyScript, not
+// (`npm run build:wasm`, see scripts/build-wasm.mjs). This file is AssemblyScript, not
 // TypeScript: `usize` is a byte address in the index's own linear memory, `v128` a SIMD register.
 //
 // Why WebAssembly: measured on this project's machine (AMD EPYC, Node 20), one 128-d squared-L2
@@ -12,64 +12,18 @@
 //   1 = ip      1 - dot(a, b)  (hnswlib's convention: smaller = closer)
 //   2 = cosine  1 - dot(a, b) on vectors normalised before they are stored
 // Every function returns or writes *distances*: smaller is closer.
+//
+// The dot product, squared L2 and horizontal sum are written once in simd.ts beside this file,
+// shared with the Word2Vec training kernel.
 
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) +
-    f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
+import { dotf32, hsum, l2sqf32 } from './simd';
 
 export function l2sq(a: usize, b: usize, dim: i32): f32 {
-  let s0 = f32x4.splat(0);
-  let s1 = f32x4.splat(0);
-  let s2 = f32x4.splat(0);
-  let s3 = f32x4.splat(0);
-  const end16 = <usize>(dim & ~15) << 2;
-  const end4 = <usize>(dim & ~3) << 2;
-  const end = <usize>dim << 2;
-  let o: usize = 0;
-  for (; o < end16; o += 64) {
-    const d0 = f32x4.sub(v128.load(a + o), v128.load(b + o));
-    const d1 = f32x4.sub(v128.load(a + o, 16), v128.load(b + o, 16));
-    const d2 = f32x4.sub(v128.load(a + o, 32), v128.load(b + o, 32));
-    const d3 = f32x4.sub(v128.load(a + o, 48), v128.load(b + o, 48));
-    s0 = f32x4.add(s0, f32x4.mul(d0, d0));
-    s1 = f32x4.add(s1, f32x4.mul(d1, d1));
-    s2 = f32x4.add(s2, f32x4.mul(d2, d2));
-    s3 = f32x4.add(s3, f32x4.mul(d3, d3));
-  }
-  for (; o < end4; o += 16) {
-    const d = f32x4.sub(v128.load(a + o), v128.load(b + o));
-    s0 = f32x4.add(s0, f32x4.mul(d, d));
-  }
-  let s = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
-  for (; o < end; o += 4) {
-    const d = load<f32>(a + o) - load<f32>(b + o);
-    s += d * d;
-  }
-  return s;
+  return l2sqf32(a, b, dim);
 }
 
 export function dot(a: usize, b: usize, dim: i32): f32 {
-  let s0 = f32x4.splat(0);
-  let s1 = f32x4.splat(0);
-  let s2 = f32x4.splat(0);
-  let s3 = f32x4.splat(0);
-  const end16 = <usize>(dim & ~15) << 2;
-  const end4 = <usize>(dim & ~3) << 2;
-  const end = <usize>dim << 2;
-  let o: usize = 0;
-  for (; o < end16; o += 64) {
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-    s1 = f32x4.add(s1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
-    s2 = f32x4.add(s2, f32x4.mul(v128.load(a + o, 32), v128.load(b + o, 32)));
-    s3 = f32x4.add(s3, f32x4.mul(v128.load(a + o, 48), v128.load(b + o, 48)));
-  }
-  for (; o < end4; o += 16) {
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  }
-  let s = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
-  for (; o < end; o += 4) s += load<f32>(a + o) * load<f32>(b + o);
-  return s;
+  return dotf32(a, b, dim);
 }
 
 @inline function distance(metric: i32, a: usize, b: usize, dim: i32): f32 {
