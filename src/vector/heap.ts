@@ -4,8 +4,12 @@
  */
 
 /**
- * Keeps the `k` smallest distances seen. The root is the *largest* kept distance (`worst()`), so a
- * new candidate is compared with one number and usually rejected at once.
+ * Keeps the `k` smallest distances seen, ties by the smaller id: pairs are ordered by (distance,
+ * id), so which of several equal distances are kept at the cut, and their order, never depend on
+ * the order they came in (a brute-force oracle sorted by distance then id gives the same list).
+ * The root is the *worst* kept pair (`worst()`), so a new candidate is compared with one number
+ * and usually rejected at once. The one top-k heap of the library: the dense indexes, the tasks
+ * and the sparse index (scores negated) all use it.
  */
 export class TopK {
   readonly capacity: number;
@@ -28,16 +32,18 @@ export class TopK {
     return this.size < this.capacity ? Infinity : this.dists[0]!;
   }
 
-  /** Offers a pair; returns true when it was kept. */
+  /** Offers a pair; returns true when it was kept. NaN is never kept once the heap is full. */
   push(id: number, dist: number): boolean {
     const d = this.dists;
     const ids = this.ids;
     if (this.size < this.capacity) {
+      // Sift up while the parent is better (smaller distance, or equal and smaller id).
       let i = this.size++;
       while (i > 0) {
         const p = (i - 1) >> 1;
-        if (d[p]! >= dist) break;
-        d[i] = d[p]!;
+        const pd = d[p]!;
+        if (pd > dist || (pd === dist && ids[p]! > id)) break;
+        d[i] = pd;
         ids[i] = ids[p]!;
         i = p;
       }
@@ -45,28 +51,33 @@ export class TopK {
       ids[i] = id;
       return true;
     }
-    if (!(dist < d[0]!)) return false;
-    this.#siftDown(id, dist);
+    const w = d[0]!;
+    if (!(dist <= w) || (dist === w && id > ids[0]!) || this.capacity === 0) return false;
+    this.#siftDown(this.size, id, dist);
     return true;
   }
 
-  /** Removes the largest kept pair. */
+  /** Removes the worst kept pair. */
   pop(): void {
     const n = --this.size;
-    if (n > 0) this.#siftDown(this.ids[n]!, this.dists[n]!);
+    if (n > 0) this.#siftDown(n, this.ids[n]!, this.dists[n]!);
   }
 
-  #siftDown(id: number, dist: number): void {
+  /** Places (id, dist) at the root of the first `n` entries and sifts it down. */
+  #siftDown(n: number, id: number, dist: number): void {
     const d = this.dists;
     const ids = this.ids;
-    const n = this.size;
     let i = 0;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      if (c + 1 < n && d[c + 1]! > d[c]!) c++;
-      if (d[c]! <= dist) break;
-      d[i] = d[c]!;
+      if (c + 1 < n) {
+        const a = d[c]!, b = d[c + 1]!;
+        if (b > a || (b === a && ids[c + 1]! > ids[c]!)) c++;
+      }
+      const cd = d[c]!;
+      if (cd < dist || (cd === dist && ids[c]! < id)) break;
+      d[i] = cd;
       ids[i] = ids[c]!;
       i = c;
     }
@@ -75,8 +86,8 @@ export class TopK {
   }
 
   /**
-   * Writes the kept pairs nearest first into `ids`/`dists` from `offset` and empties the heap.
-   * Ties are broken by the smaller id, so results are deterministic.
+   * Writes the kept pairs nearest first (ties by the smaller id) into `ids`/`dists` from `offset`
+   * and empties the heap. Returns how many were written.
    */
   drainSorted(ids: Uint32Array, dists: Float32Array, offset = 0): number {
     const n = this.size;
@@ -84,17 +95,6 @@ export class TopK {
       ids[offset + i] = this.ids[0]!;
       dists[offset + i] = this.dists[0]!;
       this.pop();
-    }
-    // Heap order breaks ties arbitrarily; order equal distances by id (insertion sort on runs).
-    for (let i = offset + 1; i < offset + n; i++) {
-      const di = dists[i]!;
-      const ii = ids[i]!;
-      let j = i - 1;
-      while (j >= offset && dists[j] === di && ids[j]! > ii) {
-        ids[j + 1] = ids[j]!;
-        j--;
-      }
-      ids[j + 1] = ii;
     }
     return n;
   }

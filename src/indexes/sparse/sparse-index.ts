@@ -1,6 +1,7 @@
 import { OmnivecError, describe } from '../../errors.js';
 import { checkK, SlotMap } from '../common.js';
 import { MAX_ID } from '../types.js';
+import { TopK } from '../../vector/heap.js';
 
 /**
  * Sparse vectors (BGE-M3 lexical weights, SPLADE, BM25-style term weights) and an exact
@@ -733,7 +734,9 @@ export class SparseIndex {
 
     // Select among the matched documents; reset the scratch for the next search.
     const table = this.#map.table;
-    const heap = new SelectHeap(Math.min(k, dense ? nDocs : nt));
+    // The library's one top-k heap over (−score, slot): smallest first is best first, ties by the
+    // smaller slot at the cut as in the brute-force oracle.
+    const heap = new TopK(Math.min(k, dense ? nDocs : nt));
     try {
       if (allowSet !== undefined && allowSet.size < (dense ? nDocs : nt) / 2) {
         // Few allowed slots: look only at their documents.
@@ -742,7 +745,7 @@ export class SparseIndex {
         const list: Iterable<number> = sorted instanceof Uint32Array && sorted.length === allowSet.size ? sorted : allowSet;
         for (const slot of list) {
           const d = this.#map.slotOf(slot);
-          if (d !== undefined && (positive ? acc[d] !== 0 : seen[d] !== 0)) heap.push(acc[d]!, slot);
+          if (d !== undefined && (positive ? acc[d] !== 0 : seen[d] !== 0)) heap.push(slot, -acc[d]!);
         }
         if (dense) {
           acc.fill(0, 0, nDocs);
@@ -769,7 +772,7 @@ export class SparseIndex {
           if (score < floor) continue;
           const slot = table[d]!;
           if (slot === DEAD || (accepts !== undefined && !accepts(slot))) continue;
-          floor = heap.push(score, slot);
+          if (heap.push(slot, -score)) floor = -heap.worst();
         }
       } else {
         let floor = -Infinity;
@@ -781,7 +784,7 @@ export class SparseIndex {
           if (score < floor) continue;
           const slot = table[d]!;
           if (slot === DEAD || (accepts !== undefined && !accepts(slot))) continue;
-          floor = heap.push(score, slot);
+          if (heap.push(slot, -score)) floor = -heap.worst();
         }
       }
     } catch (e) {
@@ -790,7 +793,11 @@ export class SparseIndex {
       seen.fill(0);
       throw e;
     }
-    return heap.drain();
+    const ids = new Uint32Array(heap.size);
+    const scores = new Float32Array(heap.size);
+    heap.drainSorted(ids, scores);
+    for (let i = 0; i < scores.length; i++) scores[i] = -scores[i]!;
+    return { ids, scores };
   }
 
   #ownBytes(): number {
@@ -838,83 +845,3 @@ function grow(a: Uint32Array, min: number): Uint32Array<ArrayBuffer> {
   return t;
 }
 
-/**
- * Bounded selection of the best `capacity` (score, slot) pairs: higher score first, then smaller
- * slot. The root is the worst pair kept, so most candidates cost one comparison.
- */
-class SelectHeap {
-  readonly #scores: Float32Array;
-  readonly #slots: Uint32Array;
-  readonly #cap: number;
-  #size = 0;
-
-  constructor(capacity: number) {
-    this.#cap = capacity;
-    this.#scores = new Float32Array(capacity);
-    this.#slots = new Uint32Array(capacity);
-  }
-
-  /** Offers a pair; returns the worst score kept when full (-Infinity before). */
-  push(score: number, slot: number): number {
-    const hs = this.#scores;
-    const hi = this.#slots;
-    if (this.#size < this.#cap) {
-      // Sift up while the parent is better than the newcomer.
-      let i = this.#size++;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        const ps = hs[p]!;
-        if (ps < score || (ps === score && hi[p]! > slot)) break;
-        hs[i] = ps;
-        hi[i] = hi[p]!;
-        i = p;
-      }
-      hs[i] = score;
-      hi[i] = slot;
-      return this.#size < this.#cap ? -Infinity : hs[0]!;
-    }
-    if (this.#cap === 0) return Infinity;
-    const rs = hs[0]!;
-    if (score < rs || (score === rs && slot > hi[0]!)) return rs;
-    this.#siftDown(this.#size, score, slot);
-    return hs[0]!;
-  }
-
-  /** The kept pairs, best first; empties the heap. */
-  drain(): SparseSearchResult {
-    const n = this.#size;
-    const ids = new Uint32Array(n);
-    const scores = new Float32Array(n);
-    const hs = this.#scores;
-    const hi = this.#slots;
-    for (let m = n; m > 0; m--) {
-      ids[m - 1] = hi[0]!;
-      scores[m - 1] = hs[0]!;
-      if (m > 1) this.#siftDown(m - 1, hs[m - 1]!, hi[m - 1]!);
-    }
-    this.#size = 0;
-    return { ids, scores };
-  }
-
-  /** Places (score, slot) at the root of the first `n` entries and sifts it down. */
-  #siftDown(n: number, score: number, slot: number): void {
-    const hs = this.#scores;
-    const hi = this.#slots;
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n) {
-        const a = hs[c]!, b = hs[c + 1]!;
-        if (b < a || (b === a && hi[c + 1]! > hi[c]!)) c++;
-      }
-      const cs = hs[c]!;
-      if (score < cs || (score === cs && slot > hi[c]!)) break;
-      hs[i] = cs;
-      hi[i] = hi[c]!;
-      i = c;
-    }
-    hs[i] = score;
-    hi[i] = slot;
-  }
-}
