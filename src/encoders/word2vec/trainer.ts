@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { createTokenizer, type Tokenizer, type TokenizerSpec } from '../text/tokenizer.js';
+import { Random } from '../../vector/random.js';
 import { KeyedVectors } from './keyed-vectors.js';
 import { MAX_CODE, WordCounter, aliasTable, chooseVocabulary, huffman, keepThresholds, type Vocabulary } from './vocab.js';
 import { w2vWasmBase64 } from './w2v.generated.js';
@@ -395,18 +396,6 @@ function kernelModule(): WebAssembly.Module {
   return wasmModule;
 }
 
-/** A 32-bit generator for the initial weights (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function emptiedVocabulary(counter: WordCounter, minCount: number): OmnivecError {
   let best = -1;
   for (let i = 0; i < counter.size; i++) if (best < 0 || counter.counts[i]! > counter.counts[best]!) best = i;
@@ -461,8 +450,10 @@ async function train(o: ResolvedWord2VecOptions, vocab: Vocabulary, store: Token
   // Weights: syn0 uniform in [−1/dim, 1/dim) (gensim 4's range; word2vec.c's is half as wide, which
   // measured worse on MovieLens Item2Vec: docs/item2vec.md), output weights zero.
   const syn0 = new Float32Array(buf, layout.syn0, v * dim);
-  const rnd = mulberry32(o.seed ^ 0x5bd1e995);
-  for (let i = 0; i < syn0.length; i++) syn0[i] = (rnd() * 2 - 1) / dim;
+  // The library's one seeded generator (vector/random.ts); the kernel's per-thread draws are
+  // word2vec.c's LCG inside the WebAssembly module (assembly/w2v.ts).
+  const rnd = new Random(o.seed ^ 0x5bd1e995);
+  for (let i = 0; i < syn0.length; i++) syn0[i] = (rnd.next() * 2 - 1) / dim;
   const sig = new Float32Array(buf, layout.sig, TABLE);
   const nls = new Float32Array(buf, layout.nls, TABLE);
   for (let i = 0; i < TABLE; i++) {
