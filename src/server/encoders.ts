@@ -5,9 +5,10 @@
  * run in this thread.
  */
 import { existsSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { join, resolve } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
+import { startWorker } from '../workers.js';
 import type { Database } from '../db/database.js';
 import type { EncoderSpec } from '../db/collection.js';
 import { checkDimensions, truncateVector, type MatryoshkaDecl } from '../encoders/matryoshka.js';
@@ -66,26 +67,9 @@ function reviveError(e: SerializedError, during: 'open' | 'encode'): OmnivecErro
   return new OmnivecError(e.code ?? 'internal', e.message, e.details);
 }
 
-/**
- * How a worker is started: from `dist/` the compiled .js module directly; from `src/` under tsx
- * (`node --import tsx`, the tests) the .ts module, through a bootstrap that registers tsx in the
- * worker first (Node 20 does not run the parent's `--import` hooks for a worker's entry module).
- */
-function startWorker(init: WorkerInit): Worker {
-  const here = new URL(import.meta.url);
-  const ext = extname(here.pathname);
-  const entry = new URL(`./encoder-worker${ext}`, here).href;
-  const workerData = { omnivecEncoder: init };
-  if (ext === '.js') return new Worker(new URL(entry), { workerData });
-  let tsx: string;
-  try {
-    tsx = import.meta.resolve('tsx/esm/api');
-  } catch {
-    // Another TypeScript runtime (Node's own type stripping applies to workers too).
-    return new Worker(new URL(entry), { workerData });
-  }
-  const boot = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+/** The encoder's thread: encoder-worker.ts beside this file, started as every omnivec worker is (src/workers.ts). */
+function startEncoderWorker(init: WorkerInit): Worker {
+  return startWorker(import.meta.url, 'encoder-worker', { workerData: { omnivecEncoder: init } });
 }
 
 /** An ONNX encoder in its worker thread. */
@@ -114,7 +98,7 @@ class WorkerBackend implements Backend {
   /** Starts the worker and waits for its encoder to open; `onDeath` runs if the thread dies later. */
   static open(init: WorkerInit, onDeath: () => void): Promise<WorkerBackend> {
     return new Promise((resolveOpen, rejectOpen) => {
-      const worker = startWorker(init);
+      const worker = startEncoderWorker(init);
       let backend: WorkerBackend | undefined;
       const fail = (e: Error): void => {
         if (backend === undefined) {

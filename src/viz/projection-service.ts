@@ -11,7 +11,8 @@
  * of `project()`, so the map equals `project()` on the same vectors and seed.
  */
 import { selectRecords, type Selection } from '../tasks/common.js';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../workers.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
@@ -145,20 +146,9 @@ interface Failure {
 
 const sameGen = (a: Generation, b: Generation): boolean => a.cid === b.cid && a.created === b.created;
 
-/**
- * How a worker is started: the compiled `projection-worker.js` beside this file; under tsx (tests,
- * `node --import tsx`) this file is TypeScript and a worker does not inherit tsx's loader, so a
- * one-line bootstrap registers tsx in the worker and then imports the `.ts` worker.
- */
-function startWorker(input: ProjectionWorkerInput): Worker {
-  const transfer = [input.vectors.buffer as ArrayBuffer];
-  if (import.meta.url.endsWith('.ts')) {
-    const url = new URL('./projection-worker.ts', import.meta.url).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(url)}); })`;
-    return new Worker(boot, { eval: true, workerData: input, transferList: transfer });
-  }
-  return new Worker(new URL('./projection-worker.js', import.meta.url), { workerData: input, transferList: transfer });
+/** A map's thread: projection-worker.ts beside this file, started as every omnivec worker is (src/workers.ts). */
+function startProjectionWorker(input: ProjectionWorkerInput): Worker {
+  return startWorker(import.meta.url, 'projection-worker', { workerData: input, transferList: [input.vectors.buffer as ArrayBuffer] });
 }
 
 export function createProjectionService(options: ProjectionServiceOptions): LocalProjectionService {
@@ -377,7 +367,7 @@ class Projections implements LocalProjectionService {
 
   #inWorker(job: Job, input: ProjectionWorkerInput): Promise<Float32Array> {
     return new Promise<Float32Array>((resolve, reject) => {
-      const w = startWorker(input);
+      const w = startProjectionWorker(input);
       this.#started++;
       job.worker = w;
       let settled = false;

@@ -7,11 +7,13 @@ import { createReadStream, closeSync, mkdtempSync, openSync, readSync, rmSync, w
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { createTokenizer, type Tokenizer, type TokenizerSpec } from '../text/tokenizer.js';
 import { Random } from '../../vector/random.js';
+import { startWorker } from '../../workers.js';
+import type { TrainReply, TrainWorkerData } from './train-worker.js';
 import { KeyedVectors } from './keyed-vectors.js';
 import { MAX_CODE, WordCounter, aliasTable, chooseVocabulary, huffman, keepThresholds, type Vocabulary } from './vocab.js';
 import { w2vWasmBase64 } from './w2v.generated.js';
@@ -358,38 +360,6 @@ function planLayout(v: number, dim: number, o: ResolvedWord2VecOptions): Layout 
   return l;
 }
 
-// The worker: plain JavaScript (run with `eval`, so it needs no file of its own in either the
-// TypeScript sources or the build). It instantiates the kernel on the shared memory and trains the
-// blocks it is sent, taking the learning rate from the shared progress counter.
-const WORKER_SOURCE = `
-const { parentPort, workerData: d } = require('node:worker_threads');
-const k = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
-k.configure(...d.config);
-k.setScratch(d.sen, d.neu1, d.neu1e, d.seedLo, d.seedHi);
-const heap = new Int32Array(d.memory.buffer);
-const progress = new BigInt64Array(d.memory.buffer, d.progress, 1);
-const span = d.alpha - d.minAlpha;
-parentPort.on('message', (m) => {
-  const ids = m.ids;
-  heap.set(ids, d.block >> 2);
-  let start = 0, kept = 0;
-  while (start < ids.length) {
-    let end = Math.min(ids.length, start + ${SUB_BLOCK});
-    while (end < ids.length && ids[end - 1] !== -1) end++;
-    let words = 0;
-    for (let i = start; i < end; i++) if (ids[i] >= 0) words++;
-    const done = Number(Atomics.load(progress, 0));
-    let alpha = d.alpha - span * done / d.totalWords;
-    if (alpha < d.minAlpha) alpha = d.minAlpha;
-    kept += k.train(d.block + start * 4, end - start, alpha);
-    Atomics.add(progress, 0, BigInt(words));
-    start = end;
-  }
-  parentPort.postMessage({ epoch: m.epoch, words: m.words, kept, loss: k.getLossSum(), count: k.getLossCount() });
-  k.resetLoss();
-});
-`;
-
 let wasmModule: WebAssembly.Module | null = null;
 function kernelModule(): WebAssembly.Module {
   wasmModule ??= new WebAssembly.Module(Buffer.from(w2vWasmBase64, 'base64'));
@@ -508,14 +478,13 @@ async function train(o: ResolvedWord2VecOptions, vocab: Vocabulary, store: Token
   try {
     for (let t = 0; t < o.threads; t++) {
       const seed = o.seed + t;
-      const w = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: {
-          module, memory, config, ...layout.threads[t], progress: layout.progress, totalWords, alpha: o.alpha,
-          minAlpha: o.minAlpha, seedLo: seed >>> 0, seedHi: Math.floor(seed / 2 ** 32) >>> 0,
-        },
-      });
-      w.on('message', (m: { epoch: number; words: number; kept: number; loss: number; count: number }) => {
+      // The thread's code: train-worker.ts beside this file, started as every omnivec worker is (src/workers.ts).
+      const workerData: TrainWorkerData = {
+        module, memory, config, ...layout.threads[t]!, progress: layout.progress, totalWords, alpha: o.alpha,
+        minAlpha: o.minAlpha, seedLo: seed >>> 0, seedHi: Math.floor(seed / 2 ** 32) >>> 0, subBlock: SUB_BLOCK,
+      };
+      const w = startWorker(import.meta.url, 'train-worker', { workerData });
+      w.on('message', (m: TrainReply) => {
         inflight[t]--;
         epochLoss[m.epoch] += m.loss;
         epochCount[m.epoch] += m.count;
