@@ -17,7 +17,7 @@
  *   update (Dhillon & Modha 2001); assignment by the largest cosine; inertia = Σ (1 − cos).
  *   Otherwise inertia = Σ squared Euclidean distances.
  */
-import { fillEmptyClusters } from '../indexes/ivf/kmeans.js';
+import { fillEmptyClusters, seedPlusPlus } from '../indexes/ivf/kmeans.js';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { VectorBatch } from '../vector/batch.js';
 import { normalizeInPlace } from '../vector/normalize.js';
@@ -136,58 +136,15 @@ function randomSeeds(kp: KernelPoints, k: number, rng: Random): void {
   }
 }
 
-/** Greedy k-means++ seeding into kp.centres (squared L2, also on unit points: there it is 2 × the cosine distance). */
+/**
+ * Greedy k-means++ seeding into kp.centres: the library's one seeding (indexes/ivf/kmeans.ts
+ * `seedPlusPlus`) with 2 + ⌊ln k⌋ candidates a step, scikit-learn's choice; squared L2, also on
+ * unit points, where it is 2 × the cosine distance.
+ */
 function plusPlus(kp: KernelPoints, k: number, rng: Random): void {
   const { n, dim } = kp;
-  const trials = 2 + Math.floor(Math.log(k));
-  const closest = new Float64Array(n);
-  const trial = new Float64Array(n);
-  const bestNew = new Float64Array(n);
-  const cumsum = new Float64Array(n);
-  let first = rng.int(n);
-  kp.centres.set(kp.points.subarray(first * dim, (first + 1) * dim), 0);
-  let d = kp.toPoint(0, first, 0, n);
-  let pot = 0;
-  for (let i = 0; i < n; i++) { closest[i] = d[i]!; pot += d[i]!; }
-  for (let c = 1; c < k; c++) {
-    let acc = 0;
-    for (let i = 0; i < n; i++) { acc += closest[i]!; cumsum[i] = acc; }
-    let bestPot = Infinity;
-    let bestId = -1;
-    for (let t = 0; t < trials; t++) {
-      let cand: number;
-      if (acc > 0) {
-        const r = rng.next() * acc;
-        // First index whose cumulative sum exceeds r (a point on a centre has zero weight).
-        let lo = 0;
-        let hi = n - 1;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (cumsum[mid]! > r) hi = mid; else lo = mid + 1;
-        }
-        cand = lo;
-      } else {
-        cand = rng.int(n); // every point sits on a centre (duplicates)
-      }
-      d = kp.toPoint(0, cand, 0, n);
-      let p = 0;
-      for (let i = 0; i < n; i++) {
-        const v = Math.min(closest[i]!, d[i]!);
-        trial[i] = v;
-        p += v;
-      }
-      if (p < bestPot) {
-        bestPot = p;
-        bestId = cand;
-        bestNew.set(trial);
-      }
-    }
-    first = bestId;
-    closest.set(bestNew);
-    pot = bestPot;
-    kp.centres.set(kp.points.subarray(first * dim, (first + 1) * dim), c * dim);
-  }
-  void pot;
+  const rows = seedPlusPlus(n, k, rng, (row) => kp.toPoint(0, row, 0, n), 2 + Math.floor(Math.log(k)));
+  for (let c = 0; c < k; c++) kp.centres.set(kp.points.subarray(rows[c]! * dim, (rows[c]! + 1) * dim), c * dim);
 }
 
 /**

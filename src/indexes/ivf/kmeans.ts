@@ -66,7 +66,13 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
   if (metric === 'cosine') for (let i = 0; i < n; i++) normalizeInPlace(f32, base + i * dim, dim);
   const points = f32.subarray(base, base + n * dim);
 
-  const centroids = seedPlusPlus(arena, ptsPtr, outPtr, n, dim, k, rng);
+  const out = outPtr >> 2;
+  const seeds = seedPlusPlus(n, k, rng, (row) => {
+    arena.k.distRange(0, ptsPtr + row * stride, ptsPtr, stride, n, dim, outPtr);
+    return arena.f32.subarray(out, out + n);
+  });
+  const centroids = new Float32Array(k * dim);
+  for (let c = 0; c < k; c++) centroids.set(points.subarray(seeds[c]! * dim, (seeds[c]! + 1) * dim), c * dim);
   const spherical = metric !== 'l2';
   if (spherical) for (let c = 0; c < k; c++) normalizeInPlace(centroids, c * dim, dim);
 
@@ -108,52 +114,88 @@ function pickRows(count: number, maxSamples: number, rng: Random): Uint32Array |
 }
 
 /**
- * k-means++ (Arthur & Vassilvitskii 2007): the first centre uniformly, each next one with
- * probability proportional to its squared distance to the nearest centre chosen so far. Uses
- * squared L2 for every metric: D² weights must be non-negative (1 − a·b is not, for `ip`), and on
- * normalised points (cosine) squared L2 is twice the cosine distance anyway.
+ * k-means++ seeding (Arthur & Vassilvitskii 2007), the library's one: the first centre uniformly,
+ * each next one by D² sampling — with probability proportional to its squared distance to the
+ * nearest centre chosen so far. With `trials` > 1 it is the greedy variant (scikit-learn's
+ * `_kmeans_plusplus`, which uses 2 + ⌊ln k⌋): each step draws that many candidates and keeps the
+ * one that lowers the potential (Σ of those squared distances) most. Returns the k chosen rows.
+ *
+ * - `distancesTo(row)`: the squared L2 distance of every one of the n points to point `row` (a
+ *   view, read before the next call). Squared L2 for every metric: D² weights must be
+ *   non-negative (1 − a·b is not, for `ip`), and on normalised points (cosine) squared L2 is
+ *   twice the cosine distance anyway.
+ * - Cost: `trials` passes of n distances per centre. IVF training uses 1 (plain k-means++: with
+ *   nList in the thousands, greedy would multiply a seeding of k × 256k distances by ~9); the
+ *   clustering task, with small k, uses the greedy default.
+ * - A point on a chosen centre has weight 0 and is never drawn; when every point sits on a chosen
+ *   centre (duplicates) the next not yet chosen point after a uniform draw is taken, so the k rows
+ *   are distinct (k ≤ n).
  */
-function seedPlusPlus(arena: Arena, ptsPtr: number, outPtr: number, n: number, dim: number, k: number, rng: Random): Float32Array {
-  const stride = dim * 4;
-  const centroids = new Float32Array(k * dim);
-  const minD = new Float64Array(n).fill(Infinity);
+export function seedPlusPlus(n: number, k: number, rng: Random, distancesTo: (row: number) => ArrayLike<number>, trials = 1): Uint32Array {
+  const rows = new Uint32Array(k);
   const chosen = new Uint8Array(n);
-  const out = outPtr >> 2;
+  const closest = new Float64Array(n);
+  const cumsum = new Float64Array(n);
+  const trial = trials > 1 ? new Float64Array(n) : closest;
+  const bestNew = trials > 1 ? new Float64Array(n) : closest;
   let pick = rng.int(n);
-  for (let c = 0; ; c++) {
-    chosen[pick] = 1;
-    centroids.set(arena.f32.subarray((ptsPtr >> 2) + pick * dim, (ptsPtr >> 2) + (pick + 1) * dim), c * dim);
-    if (c === k - 1) break;
-    arena.k.distRange(0, ptsPtr + pick * stride, ptsPtr, stride, n, dim, outPtr);
-    const f32 = arena.f32;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const d = f32[out + i]!;
-      if (d < minD[i]!) minD[i] = d;
-      total += minD[i]!;
-    }
-    if (total > 0) {
-      const r = rng.next() * total;
-      let acc = 0;
-      let last = -1;
-      pick = -1;
-      for (let i = 0; i < n; i++) {
-        if (minD[i]! <= 0) continue; // a point on a chosen centre is never chosen again
-        acc += minD[i]!;
-        last = i;
+  rows[0] = pick;
+  chosen[pick] = 1;
+  if (k === 1) return rows;
+  const d0 = distancesTo(pick);
+  for (let i = 0; i < n; i++) closest[i] = d0[i]!;
+  for (let c = 1; c < k; c++) {
+    let acc = 0;
+    for (let i = 0; i < n; i++) cumsum[i] = acc += closest[i]!;
+    let bestPot = Infinity;
+    for (let t = 0; t < trials; t++) {
+      let cand: number;
+      if (acc > 0) {
+        const r = rng.next() * acc;
         if (r < acc) {
-          pick = i;
-          break;
+          // First point whose cumulative weight exceeds r (never one of weight 0).
+          let lo = 0;
+          let hi = n - 1;
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (cumsum[mid]! > r) hi = mid; else lo = mid + 1;
+          }
+          cand = lo;
+        } else {
+          // r rounded up to the sum: the last point of positive weight.
+          cand = n - 1;
+          while (closest[cand]! <= 0) cand--;
         }
+      } else {
+        cand = rng.int(n);
+        while (chosen[cand] === 1) cand = (cand + 1) % n;
       }
-      if (pick < 0) pick = last; // r fell past the sum by rounding
-    } else {
-      // Every point sits on a chosen centre (duplicates): take the next point not chosen yet.
-      pick = rng.int(n);
-      while (chosen[pick] === 1) pick = (pick + 1) % n;
+      if (trials === 1) {
+        pick = cand;
+        if (c < k - 1) {
+          const d = distancesTo(cand);
+          for (let i = 0; i < n; i++) if (d[i]! < closest[i]!) closest[i] = d[i]!;
+        }
+        break;
+      }
+      const d = distancesTo(cand);
+      let pot = 0;
+      for (let i = 0; i < n; i++) {
+        const v = Math.min(closest[i]!, d[i]!);
+        trial[i] = v;
+        pot += v;
+      }
+      if (pot < bestPot) {
+        bestPot = pot;
+        pick = cand;
+        bestNew.set(trial);
+      }
     }
+    if (trials > 1) closest.set(bestNew);
+    rows[c] = pick;
+    chosen[pick] = 1;
   }
-  return centroids;
+  return rows;
 }
 
 /**
