@@ -4,36 +4,55 @@ import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
 import { BinaryWriter, BinaryReader, type ByteSource } from '../storage/binary.js';
 import { decodeFile, decodeHeader, encodeHeader, HEADER_BYTES, type FileKind } from '../storage/header.js';
 import { readFileBytes, writeFileAtomic } from '../storage/atomic.js';
-import { FlatIndex } from './flat/flat-index.js';
+import { FlatIndex, type FlatIndexOptions } from './flat/flat-index.js';
 import { IvfIndex, type IvfIndexOptions } from './ivf/ivf-index.js';
-import { HnswIndex } from './hnsw/hnsw-index.js';
+import { HnswIndex, type HnswIndexOptions } from './hnsw/hnsw-index.js';
 import type { VectorIndex } from './types.js';
 
 /**
  * Builds indexes from plain specs and reads any index back from its file header: the one place
  * that knows every index kind.
  */
-export type IndexSpec =
-  | { kind: 'flat'; dim: number; metric?: Metric }
-  | ({ kind: 'ivf'; dim: number; metric?: Metric } & Record<string, unknown>)
-  | ({ kind: 'hnsw'; dim: number; metric?: Metric } & Record<string, unknown>);
+
+/** A flat (exact) index: only the shape (docs/indexes/flat.md). */
+export interface FlatIndexSpec extends FlatIndexOptions { kind: 'flat' }
+/** An IVF-Flat index: `nList`, `nProbe`, `seed`, `iterations` (docs/indexes/ivf.md). */
+export interface IvfIndexSpec extends IvfIndexOptions { kind: 'ivf' }
+/** An HNSW index: `m`, `efConstruction`, `efSearch`, `seed` (docs/indexes/hnsw.md). */
+export interface HnswIndexSpec extends HnswIndexOptions { kind: 'hnsw' }
+
+/**
+ * What `createIndex` builds: plain data (a collection stores it as JSON and rebuilds the index
+ * from it), one member per kind with that kind's own options, discriminated by `kind`. The
+ * options are still checked at run time by each index's constructor (specs come from JSON).
+ */
+export type IndexSpec = FlatIndexSpec | IvfIndexSpec | HnswIndexSpec;
+
+/** Every kind createIndex builds, in the order error messages list them. */
+export const INDEX_KINDS = ['flat', 'ivf', 'hnsw'] as const satisfies readonly IndexSpec['kind'][];
 
 type Reader = (r: BinaryReader, dim: number, metric: Metric, count: number) => VectorIndex;
-type Factory = (spec: IndexSpec) => VectorIndex;
 
-const kinds: Record<FileKind, { create: Factory; read: Reader } | undefined> = {
-  flat: { create: (s) => new FlatIndex(s), read: (r, d, m, c) => FlatIndex.readPayload(r, d, m, c) },
-  ivf: { create: (s) => new IvfIndex(s as IvfIndexOptions), read: (r, d, m, c) => IvfIndex.readPayload(r, d, m, c) },
-  hnsw: { create: (s) => new HnswIndex(s as never), read: (r, d, m, c) => HnswIndex.readPayload(r, d, m, c) },
+const readers: Record<FileKind, Reader | undefined> = {
+  flat: (r, d, m, c) => FlatIndex.readPayload(r, d, m, c),
+  ivf: (r, d, m, c) => IvfIndex.readPayload(r, d, m, c),
+  hnsw: (r, d, m, c) => HnswIndex.readPayload(r, d, m, c),
 };
 
 export function createIndex(spec: IndexSpec): VectorIndex {
-  const entry = spec !== null && typeof spec === 'object' ? kinds[spec.kind as FileKind] : undefined;
-  if (entry === undefined) {
-    throw new OmnivecError('invalid_argument',
-      `index kind: expected one of ${Object.keys(kinds).filter((k) => kinds[k as FileKind]).map((k) => `"${k}"`).join(', ')}, got ${describe(spec?.kind)}`);
+  const kind: unknown = spec !== null && typeof spec === 'object' ? spec.kind : undefined;
+  switch (spec?.kind) {
+    case 'flat': return new FlatIndex(spec);
+    case 'ivf': return new IvfIndex(spec);
+    case 'hnsw': return new HnswIndex(spec);
+    default: {
+      // Exhaustive: a new member of IndexSpec without a case here does not compile.
+      const unknownKind: never = spec;
+      void unknownKind;
+      throw new OmnivecError('invalid_argument',
+        `index kind: expected one of ${INDEX_KINDS.map((k) => `"${k}"`).join(', ')}, got ${describe(kind)}`);
+    }
   }
-  return entry.create(spec);
 }
 
 /** The index as file bytes: the 64-byte header, then the payload (chunks, to avoid one big copy). */
@@ -47,9 +66,9 @@ export function serializeIndex(index: VectorIndex, options: { copy?: boolean } =
 /** Reads an index from file bytes, checking magic, version, checksums and structure. */
 export function deserializeIndex(bytes: Uint8Array, what = 'index file'): VectorIndex {
   const { header, payload } = decodeFile(bytes, what);
-  const entry = kinds[header.kind];
-  if (entry === undefined) throw new OmnivecError('unsupported_version', `${what}: index kind "${header.kind}" is not available in this build`);
-  return entry.read(payload, header.dim, header.metric, header.count);
+  const read = readers[header.kind];
+  if (read === undefined) throw new OmnivecError('unsupported_version', `${what}: index kind "${header.kind}" is not available in this build`);
+  return read(payload, header.dim, header.metric, header.count);
 }
 
 /**
@@ -84,13 +103,13 @@ export async function loadIndex(path: string, options: { streamAbove?: number } 
     const head = new Uint8Array(HEADER_BYTES);
     readFully(fd, head, 0, HEADER_BYTES, 0, path);
     const header = decodeHeader(head, size - HEADER_BYTES, path);
-    const entry = kinds[header.kind];
-    if (entry === undefined) throw new OmnivecError('unsupported_version', `${path}: index kind "${header.kind}" is not available in this build`);
+    const read = readers[header.kind];
+    if (read === undefined) throw new OmnivecError('unsupported_version', `${path}: index kind "${header.kind}" is not available in this build`);
     const source: ByteSource = {
       length: header.payloadLength,
       readAt: (dst, off, len, pos) => readFully(fd, dst, off, len, HEADER_BYTES + pos, path),
     };
-    return entry.read(new BinaryReader(source, path, HEADER_BYTES, header.payloadCrc), header.dim, header.metric, header.count);
+    return read(new BinaryReader(source, path, HEADER_BYTES, header.payloadCrc), header.dim, header.metric, header.count);
   } finally {
     closeSync(fd);
   }

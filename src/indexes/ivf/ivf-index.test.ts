@@ -158,7 +158,7 @@ suite('ivf: specific behaviour', () => {
     assert.ok((st.listMin as number) >= 1 && (st.listMax as number) >= (st.listMin as number));
     assert.equal(st.listMean, 250);
     assert.ok((st.imbalance as number) >= 1);
-    expectError(() => createIndex({ kind: 'ivf', dim: 32, nList: 'many' }), 'invalid_argument', /nList/);
+    expectError(() => createIndex({ kind: 'ivf', dim: 32, nList: 'many' as never }), 'invalid_argument', /nList/);
   });
 
   test('a payload written by hand as docs/indexes/ivf.md describes loads; inconsistent ones are refused', () => {
