@@ -14,14 +14,9 @@ import { openDatabase } from '../src/db/database.js';
 import { Random } from '../src/vector/random.js';
 import { fakeEncoders, hashText } from './helpers/fake-encoders.js';
 import { client, f32base64 } from './helpers/http.js';
+import { assertClose, waitUntil } from './helpers/assertions.js';
 
 const DIM = 16;
-
-function close(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > 1e-6) return false;
-  return true;
-}
 
 test('4 writers and 4 readers for 3 s: every acknowledged write is there, also after reopening', { timeout: 30_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'omnivec-server-conc-'));
@@ -68,7 +63,7 @@ test('4 writers and 4 readers for 3 s: every acknowledged write is there, also a
           const g = await call('POST', '/api/collections/c/get', { ids, include: ['vectors'] });
           assert.equal(g.status, 200);
           assert.deepEqual(new Set(g.body.ids as string[]), new Set(ids), 'acknowledged ids are readable');
-          (g.body.ids as string[]).forEach((id, j) => assert.ok(close((g.body.vectors as number[][])[j]!, acked.get(id)!), id));
+          (g.body.ids as string[]).forEach((id, j) => assertClose((g.body.vectors as number[][])[j]!, acked.get(id)!, 1e-6, id));
         }
         reads++;
       }
@@ -82,7 +77,7 @@ test('4 writers and 4 readers for 3 s: every acknowledged write is there, also a
         const ids = all.slice(s, s + 500);
         const g = await get(ids);
         assert.equal(g.ids.length, ids.length);
-        g.ids.forEach((id, j) => assert.ok(close(g.vectors[j]!, acked.get(id)!), `${id}: the acknowledged vector`));
+        g.ids.forEach((id, j) => assertClose(g.vectors[j]!, acked.get(id)!, 1e-6, `${id}: the acknowledged vector`));
       }
     })();
     await check(async (ids) => (await call('POST', '/api/collections/c/get', { ids, include: ['vectors'] })).body as never);
@@ -137,7 +132,12 @@ test('graceful shutdown: writes in flight finish and are kept; requests after cl
     const conn = rawConnection(port);
     const body = JSON.stringify({ ids: ['raw1'], documents: ['raw one'] });
     conn.write(`POST /api/collections/docs/add HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    while (received < N + 1) await new Promise((r) => setTimeout(r, 5));
+    try {
+      await waitUntil(() => received >= N + 1, () => `the server to receive the ${N + 1} slow adds (it received ${received})`, { timeoutMs: 15_000, everyMs: 5 });
+    } catch (e) {
+      await server.close(); // or the listening server keeps this file's process alive
+      throw e;
+    }
 
     const closing = server.close();
     conn.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
@@ -164,7 +164,7 @@ test('graceful shutdown: writes in flight finish and are kept; requests after cl
       assert.equal(c.count(), N * 3 + 1);
       const got = c.get({ ids: ['a0', `c${N - 1}`, 'raw1'], include: ['vectors', 'documents'] });
       assert.deepEqual(got.ids, ['a0', `c${N - 1}`, 'raw1']);
-      assert.ok(close(got.vectors![0]!, hashText('doc 0 alpha', DIM)));
+      assertClose(got.vectors![0]!, hashText('doc 0 alpha', DIM), 1e-6, 'doc 0 alpha');
     } finally {
       await db.close();
     }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createServer, type OmnivecServer } from '../src/server/app.js';
 import { fakeEncoders } from './helpers/fake-encoders.js';
 import { client, f32base64, type Answer, type Call } from './helpers/http.js';
+import { capture } from './helpers/capture.js';
 
 const KEY = 'test-key-123';
 const LIMIT = 4096;
@@ -185,18 +186,17 @@ test('an unexpected error is 500 internal: the stack goes to the log, not to the
   enc.embedTexts = () => Promise.reject(new Error('boom: secret detail'));
   const s = await createServer({ db: d, encoderService: enc });
   const written: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
   try {
-    assert.equal((await s.app.inject({ method: 'POST', url: '/api/collections', payload: { name: 'e', encoder: 'hash' } })).statusCode, 201);
-    const r = await s.app.inject({ method: 'POST', url: '/api/collections/e/query', payload: { text: 'hi' } });
-    assert.equal(r.statusCode, 500);
-    const body = r.json() as { error: { code: string; message: string; type: string } };
-    assert.equal(body.error.code, 'internal');
-    assert.equal(body.error.type, 'server_error');
-    assert.ok(!r.body.includes('boom') && !r.body.includes('.ts:'), r.body);
+    await capture(async () => {
+      assert.equal((await s.app.inject({ method: 'POST', url: '/api/collections', payload: { name: 'e', encoder: 'hash' } })).statusCode, 201);
+      const r = await s.app.inject({ method: 'POST', url: '/api/collections/e/query', payload: { text: 'hi' } });
+      assert.equal(r.statusCode, 500);
+      const body = r.json() as { error: { code: string; message: string; type: string } };
+      assert.equal(body.error.code, 'internal');
+      assert.equal(body.error.type, 'server_error');
+      assert.ok(!r.body.includes('boom') && !r.body.includes('.ts:'), r.body);
+    }, { tee: (chunk) => written.push(chunk) });
   } finally {
-    process.stderr.write = write;
     await s.close();
     rmSync(d, { recursive: true, force: true });
   }

@@ -6,13 +6,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../db/database.js';
 import { whileInterruptible } from './interrupt.js';
 import { withTempDir } from '../../test/helpers/assertions.js';
-
-function quietStderr<T>(fn: () => Promise<T>): Promise<{ result: T; stderr: string }> {
-  let stderr = '';
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string | Uint8Array) => { stderr += String(s); return true; }) as typeof process.stderr.write;
-  return fn().then((result) => ({ result, stderr }), (e: unknown) => { throw e; }).finally(() => { process.stderr.write = write; });
-}
+import { capture } from '../../test/helpers/capture.js';
 
 test('whileInterruptible: the first SIGINT aborts the signal and says so; the second removes the LOCK files and exits 130; the handler is gone afterwards', async () => {
   await withTempDir('omnivec-sigint-', async (dir) => {
@@ -20,7 +14,7 @@ test('whileInterruptible: the first SIGINT aborts the signal and says so; the se
     const exits: number[] = [];
     const db = await openDatabase(dir);
     try {
-      const { result, stderr } = await quietStderr(() => whileInterruptible('the current batch', async (signal) => {
+      const { result, stderr } = await capture(() => whileInterruptible('the current batch', async (signal) => {
         assert.equal(signals.listenerCount('SIGINT'), 1);
         signals.emit('SIGINT');
         assert.equal(signal.aborted, true);

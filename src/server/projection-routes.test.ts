@@ -10,7 +10,7 @@ import { spreadSample } from '../tasks/common.js';
 import { registerProjectionRoutes, DOCUMENT_CHARS } from './projection-routes.js';
 import { createServer } from './app.js';
 import type { EncoderService, ServerContext } from './context.js';
-import { withTempDir } from '../../test/helpers/assertions.js';
+import { waitUntil, withTempDir } from '../../test/helpers/assertions.js';
 
 /**
  * A minimal app: the projection routes plus an error handler mapping codes to statuses as the
@@ -33,15 +33,17 @@ function minimalApp(db: Database, dir: string): { app: FastifyInstance; ctx: Ser
 
 async function poll(app: FastifyInstance, url: string): Promise<{ codes: number[]; body: Record<string, unknown> }> {
   const codes: number[] = [];
-  for (;;) {
+  let body: Record<string, unknown> = {};
+  await waitUntil(async () => {
     const res = await app.inject({ method: 'GET', url });
     codes.push(res.statusCode);
-    const body = res.json<Record<string, unknown>>();
-    if (res.statusCode !== 202) return { codes, body };
+    body = res.json<Record<string, unknown>>();
+    if (res.statusCode !== 202) return true;
     assert.equal(body.status, 'running');
     assert.ok(typeof body.phase === 'string' && typeof body.progress === 'number' && body.progress >= 0 && body.progress <= 1);
-    await new Promise((r) => setTimeout(r, 30));
-  }
+    return false;
+  }, () => `GET ${url} to answer other than 202 (${codes.length} polls; the last said ${JSON.stringify(body)})`, { timeoutMs: 60_000, everyMs: 30 });
+  return { codes, body };
 }
 
 test('GET /api/collections/:name/projection: 202 while running, 200 with the map, metadatas and cut documents; stale while recomputing', async () => {

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
+import { capture } from './capture.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'src', 'cli', 'main.ts');
@@ -38,16 +39,20 @@ export function collect(child: ChildProcess, t0 = performance.now()): Promise<Cl
   });
 }
 
-/** Runs `main(argv)` in this process, capturing the lines it prints and what it writes to stderr. */
-export async function cliInProcess(argv: string[]): Promise<{ code: number; lines: string[]; stderr: string }> {
+/**
+ * Runs `main(argv)` in this process, capturing the lines it prints and what it writes to stderr;
+ * with `tty`, stderr passes for a terminal (and OMNIVEC_NO_PROGRESS is unset), as for progress lines.
+ */
+export async function cliInProcess(argv: string[], { tty = false } = {}): Promise<{ code: number; lines: string[]; stderr: string }> {
   const lines: string[] = [];
-  let stderr = '';
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string | Uint8Array) => { stderr += String(s); return true; }) as typeof process.stderr.write;
+  const wasTTY = process.stderr.isTTY;
+  const noProgress = process.env.OMNIVEC_NO_PROGRESS;
+  if (tty) { process.stderr.isTTY = true; delete process.env.OMNIVEC_NO_PROGRESS; }
   try {
-    const code = await main(argv, { line: (s) => lines.push(s), json: (v) => lines.push(JSON.stringify(v)) });
+    const { result: code, stderr } = await capture(() => main(argv, { line: (s) => lines.push(s), json: (v) => lines.push(JSON.stringify(v)) }));
     return { code, lines, stderr };
   } finally {
-    process.stderr.write = write;
+    process.stderr.isTTY = wasTTY;
+    if (noProgress !== undefined) process.env.OMNIVEC_NO_PROGRESS = noProgress;
   }
 }

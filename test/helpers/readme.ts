@@ -13,6 +13,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { main } from '../../src/cli/main.js';
+import { capture } from './capture.js';
 import type { Out } from '../../src/cli/db-commands.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -76,21 +77,12 @@ export async function omnivec(argv: string[], cwd: string, sink: (s: string) => 
   const prev = process.cwd();
   const db = process.env.OMNIVEC_DB;
   let printed = '';
-  let err = '';
-  const write = process.stderr.write;
   delete process.env.OMNIVEC_DB;
   process.chdir(cwd);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    const s = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    err += s;
-    errSink(s);
-    return true;
-  }) as typeof process.stderr.write;
   try {
-    const code = await main(argv, out((s) => { printed += s; sink(s); }));
+    const { result: code, stderr: err } = await capture(() => main(argv, out((s) => { printed += s; sink(s); })), { tee: errSink });
     return { code, out: printed, err };
   } finally {
-    process.stderr.write = write;
     process.chdir(prev);
     if (db !== undefined) process.env.OMNIVEC_DB = db;
   }
