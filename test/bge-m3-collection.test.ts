@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../src/db/database.js';
 import { createBgeM3, colbertScore, denseScore, lexicalMatchingScore, type BgeM3Output } from '../src/encoders/bge-m3/index.js';
 import { writeBgeM3ShapedModel } from './helpers/onnx-build.js';
-import { withTempDir } from './helpers/assertions.js';
+import { assertClose, withTempDir } from './helpers/assertions.js';
 
 /**
  * BGE-M3 end to end: a BGE-M3-shaped tiny model (heads in the graph, and heads from weight files)
@@ -32,8 +32,6 @@ const docs = [
 ];
 const ids = docs.map((_, i) => `d${i}`);
 const queries = ['ship sea', 'oven bread', 'law', 'the sail'];
-
-const near = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-5 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 /**
  * `got` holds exactly `expected` (ids with their scores from scores.ts), best first. Equal scores
@@ -87,21 +85,21 @@ test('BGE-M3 in a collection: dense, sparse, MaxSim re-ranking and weighted fusi
         const dense = docs.map((_, i) => denseScore(q.dense[qi]!, d.dense[i]!));
         const rd = await col.query({ vector: q.dense[qi]!, k: docs.length });
         assert.equal(rd.ids.length, docs.length);
-        rd.ids.forEach((id, j) => near(rd.scores[j]!, dense[ids.indexOf(id)]!, `${what} dense ${id}`));
+        rd.ids.forEach((id, j) => assertClose(rd.scores[j]!, dense[ids.indexOf(id)]!, { relative: 1e-5 }, `${what} dense ${id}`));
 
         // Sparse: the lexical matching score; documents sharing no token are not hits.
         const lexical = docs.map((_, i) => lexicalMatchingScore(q.sparse[qi]!, d.sparse[i]!));
         const rs = await col.query({ sparse: q.sparse[qi]!, k: docs.length });
         assert.ok(rs.ids.length > 0, `${what}: shares a token with some document`);
         assertRanked(rs.ids, byId(lexical, (i) => lexical[i]! > 0), `${what} sparse`);
-        rs.ids.forEach((id, j) => near(rs.scores[j]!, lexical[ids.indexOf(id)]!, `${what} sparse ${id}`));
+        rs.ids.forEach((id, j) => assertClose(rs.scores[j]!, lexical[ids.indexOf(id)]!, { relative: 1e-5 }, `${what} sparse ${id}`));
 
         // MaxSim re-ranking of the dense candidates (all documents): colbert_score's order; the
         // database scores the sum over query vectors, colbert_score the mean.
         const colbert = docs.map((_, i) => colbertScore(q.colbert[qi]!, d.colbert[i]!));
         const rm = await col.query({ vector: q.dense[qi]!, multiVector: q.colbert[qi]!, k: docs.length });
         assertRanked(rm.ids, byId(colbert), `${what} MaxSim`);
-        rm.ids.forEach((id, j) => near(rm.scores[j]!, colbert[ids.indexOf(id)]! * q.colbert[qi]!.count, `${what} MaxSim ${id}`));
+        rm.ids.forEach((id, j) => assertClose(rm.scores[j]!, colbert[ids.indexOf(id)]! * q.colbert[qi]!.count, { relative: 1e-5 }, `${what} MaxSim ${id}`));
 
         // Weighted fusion of dense and sparse with compute_score's weights (0.4, 0.2).
         const want = fused([
@@ -110,7 +108,7 @@ test('BGE-M3 in a collection: dense, sparse, MaxSim re-ranking and weighted fusi
         ]);
         const rf = await col.query({ vector: q.dense[qi]!, sparse: q.sparse[qi]!, fusion: { weights: { dense: 0.4, sparse: 0.2 } }, k: docs.length });
         assertRanked(rf.ids, want, `${what} fusion`);
-        rf.ids.forEach((id, j) => near(rf.scores[j]!, want.get(id)!, `${what} fusion ${id}`));
+        rf.ids.forEach((id, j) => assertClose(rf.scores[j]!, want.get(id)!, { relative: 1e-5 }, `${what} fusion ${id}`));
 
         // Sparse candidates re-ranked by MaxSim: only documents sharing a token, in colbert order.
         const rsm = await col.query({ sparse: q.sparse[qi]!, multiVector: q.colbert[qi]!, k: docs.length });
@@ -131,14 +129,14 @@ test('BGE-M3 in a collection: dense, sparse, MaxSim re-ranking and weighted fusi
   }
   // Both sources of the heads give the same hits with the same scores, and the same outputs.
   assert.deepEqual([...results[0]!.keys()].sort(), [...results[1]!.keys()].sort());
-  for (const [key, score] of results[0]!) near(score, results[1]!.get(key)!, `heads in graph vs files: ${key}`);
+  for (const [key, score] of results[0]!) assertClose(score, results[1]!.get(key)!, { relative: 1e-5 }, `heads in graph vs files: ${key}`);
   const [dg, qg, dw, qw] = encodings as [BgeM3Output, BgeM3Output, BgeM3Output, BgeM3Output];
   for (const [a, b] of [[dg, dw], [qg, qw]] as const) {
-    a.dense.forEach((v, i) => v.forEach((x, c) => near(x, b.dense[i]![c]!, `dense ${i}`)));
+    a.dense.forEach((v, i) => v.forEach((x, c) => assertClose(x, b.dense[i]![c]!, { relative: 1e-5 }, `dense ${i}`)));
     a.sparse.forEach((v, i) => {
       assert.deepEqual(v.indices, b.sparse[i]!.indices);
-      v.values.forEach((x, c) => near(x, b.sparse[i]!.values[c]!, `sparse ${i}`));
+      v.values.forEach((x, c) => assertClose(x, b.sparse[i]!.values[c]!, { relative: 1e-5 }, `sparse ${i}`));
     });
-    a.colbert.forEach((v, i) => v.data.forEach((x, c) => near(x, b.colbert[i]!.data[c]!, `colbert ${i}`)));
+    a.colbert.forEach((v, i) => v.data.forEach((x, c) => assertClose(x, b.colbert[i]!.data[c]!, { relative: 1e-5 }, `colbert ${i}`)));
   }
 }));

@@ -11,15 +11,8 @@ import {
   buildModel, writeModel, writeTinyTextModel, writeWord2VecTextModel, writeConvImageModel, writeBgeM3ShapedModel,
   DEFAULT_SPECIAL_ROWS, IMAGENET_PREPROCESSOR, type TinyTextModel,
 } from './helpers/onnx-build.js';
-import { withTempDir } from './helpers/assertions.js';
+import { assertClose, withTempDir } from './helpers/assertions.js';
 import { OnnxSession } from '../src/encoders/onnx/session.js';
-
-function close(actual: ArrayLike<number>, expected: readonly number[], tol = 1e-5): void {
-  assert.equal(actual.length, expected.length, `length ${actual.length}, expected ${expected.length}`);
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `[${i}]: ${actual[i]}, expected ${expected[i]}`);
-  }
-}
 
 test('buildModel: MatMul + Add gives the hand-computed product', async () => {
   await withTempDir('onnx-build-', async (dir) => {
@@ -45,7 +38,7 @@ test('buildModel: MatMul + Add gives the hand-computed product', async () => {
       const out = await s.run({ x: { type: 'float32', data: new Float32Array([1, 1, 2, -1]), dims: [2, 2] } });
       // [1, 1] → [5, 7, 9] + b = [5.5, 6, 9]; [2, -1] → [-2, -1, 0] + b = [-1.5, -2, 0]
       assert.deepEqual(out.y.dims, [2, 3]);
-      close(out.y.data as Float32Array, [5.5, 6, 9, -1.5, -2, 0]);
+      assertClose(out.y.data as Float32Array, [5.5, 6, 9, -1.5, -2, 0], 1e-5);
     } finally {
       await s.close();
     }
@@ -73,7 +66,7 @@ test('buildModel: attributes (Gemm alpha / transB) and int64 initializers', asyn
     try {
       const out = await s.run({ x: { type: 'float32', data: new Float32Array([1, 2]), dims: [1, 2] } });
       assert.deepEqual(out.y.dims, [2]);
-      close(out.y.data as Float32Array, [2, 12]);
+      assertClose(out.y.data as Float32Array, [2, 12], 1e-5);
     } finally {
       await s.close();
     }
@@ -133,12 +126,12 @@ test('writeTinyTextModel (bert): "Hello world" → [CLS] hello world [SEP], stat
     const out = await runText(m, enc.ids, { token_type_ids: [0, 0, 0, 0] });
     assert.deepEqual(out.last_hidden_state.dims, [1, 4, 2]);
     // CLS row 0.5s, hello [1, 2], world [3, 4], SEP row −0.25s
-    close(out.last_hidden_state.data as Float32Array, [0.5, 0.5, 1, 2, 3, 4, -0.25, -0.25]);
+    assertClose(out.last_hidden_state.data as Float32Array, [0.5, 0.5, 1, 2, 3, 4, -0.25, -0.25], 1e-5);
     assert.equal(DEFAULT_SPECIAL_ROWS.cls, 0.5);
-    close(m.state(4), [1, 2]);
-    close(out.pooler_output.data as Float32Array, [0.5, 0.5]);
+    assertClose(m.state(4), [1, 2], 1e-5);
+    assertClose(out.pooler_output.data as Float32Array, [0.5, 0.5], 1e-5);
     // mean: ([0.5 + 1 + 3 − 0.25], [0.5 + 2 + 4 − 0.25]) / 4
-    close(out.sentence_embedding.data as Float32Array, [4.25 / 4, 6.25 / 4]);
+    assertClose(out.sentence_embedding.data as Float32Array, [4.25 / 4, 6.25 / 4], 1e-5);
   });
 });
 
@@ -162,8 +155,8 @@ test('writeTinyTextModel (xlmr, case kept): <s> … </s>, masked mean ignores pa
         input_ids: { type: 'int64', data: ids64([0, 4, 5, 2, 0, 5, 2, 1]), dims: [2, 4] },
         attention_mask: { type: 'int64', data: ids64([1, 1, 1, 1, 1, 1, 1, 0]), dims: [2, 4] },
       });
-      close(out.last_hidden_state.data as Float32Array, [0.5, 2, 4, -0.25, 0.5, 4, -0.25, 0]);
-      close(out.sentence_embedding.data as Float32Array, [6.25 / 4, 4.25 / 3]);
+      assertClose(out.last_hidden_state.data as Float32Array, [0.5, 2, 4, -0.25, 0.5, 4, -0.25, 0], 1e-5);
+      assertClose(out.sentence_embedding.data as Float32Array, [6.25 / 4, 4.25 / 3], 1e-5);
     } finally {
       await s.close();
     }
@@ -204,7 +197,7 @@ test('writeWord2VecTextModel: mean pooling of "King" is nearer "queen" than "foo
       const queen = await meanOf('queen');
       const food = await meanOf('food');
       assert.ok(cosine(king, queen) > cosine(king, food) + 0.2, `king·queen ${cosine(king, queen)}, king·food ${cosine(king, food)}`);
-      close(king.map((x) => x * 3), [...m.state(m.vocabIds.get('king')!)], 1e-6);
+      assertClose(king.map((x) => x * 3), [...m.state(m.vocabIds.get('king')!)], 1e-6);
     } finally {
       await s.close();
     }
@@ -222,7 +215,7 @@ test('writeConvImageModel: image_embeds of a constant image, by hand', async () 
   await withTempDir('onnx-build-', async (dir) => {
     const m = await writeConvImageModel(dir, { channels: 4 });
     // default weight: channel c = (1 + ⌊c / 3⌋) × colour c mod 3 → R, G, B, 2R
-    close(m.weight, [1, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 0]);
+    assertClose(m.weight, [1, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 0], 1e-5);
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'preprocessor_config.json'), 'utf8')), IMAGENET_PREPROCESSOR);
     const s = await OnnxSession.open(join(dir, 'onnx', 'model.onnx'), { threads: 1 });
     try {
@@ -230,8 +223,8 @@ test('writeConvImageModel: image_embeds of a constant image, by hand', async () 
       assert.deepEqual(out.image_embeds.dims, [1, 4]);
       const r = (1 - 0.485) / 0.229, g = (0 - 0.456) / 0.224, b = (0.4 - 0.406) / 0.225;
       // GlobalAveragePool sums 50,176 float32 values: about 1e-4 relative error
-      close(out.image_embeds.data as Float32Array, [r, g, b, 2 * r], 1e-3);
-      close(m.expectedForColour([255, 0, 102]), [r, g, b, 2 * r], 1e-5);
+      assertClose(out.image_embeds.data as Float32Array, [r, g, b, 2 * r], 1e-3);
+      assertClose(m.expectedForColour([255, 0, 102]), [r, g, b, 2 * r], 1e-5);
     } finally {
       await s.close();
     }
@@ -250,9 +243,9 @@ test('writeConvImageModel: a feature map of a non-square input, with a given wei
       assert.deepEqual(out.last_hidden_state.dims, [1, 2, 8, 4]);
       const [c0, c1] = m.expectedForColour([0, 255, 255]);
       const x = [(0 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225];
-      close([c0, c1], [x[0] + x[1] + x[2] + 0.5, -x[2]], 1e-5);
+      assertClose([c0, c1], [x[0] + x[1] + x[2] + 0.5, -x[2]], 1e-5);
       const fm = out.last_hidden_state.data as Float32Array;
-      close(fm, [...new Array<number>(32).fill(c0), ...new Array<number>(32).fill(c1)], 1e-4);
+      assertClose(fm, [...new Array<number>(32).fill(c0), ...new Array<number>(32).fill(c1)], 1e-4);
     } finally {
       await s.close();
     }
@@ -281,14 +274,14 @@ test('writeBgeM3ShapedModel: dense, sparse and colbert outputs in the graph, by 
         attention_mask: { type: 'int64', data: ids64([1, 1, 1, 1, 1, 1, 1, 0]), dims: [2, 4] },
       });
       const states = [[0.5, 0.5], [3, 4], [-1, 2], [-0.25, -0.25], [0.5, 0.5], [-1, 2], [-0.25, -0.25], [0, 0]];
-      close(out.last_hidden_state.data as Float32Array, states.flat());
+      assertClose(out.last_hidden_state.data as Float32Array, states.flat(), 1e-5);
       // dense: normalize([0.5, 0.5]) for both
       const h = Math.SQRT1_2;
       assert.deepEqual(out.dense_vecs.dims, [2, 2]);
-      close(out.dense_vecs.data as Float32Array, [h, h, h, h]);
+      assertClose(out.dense_vecs.data as Float32Array, [h, h, h, h], 1e-5);
       // sparse: relu(x0 − x1 + 0.25)
       assert.deepEqual(out.sparse_vecs.dims, [2, 4, 1]);
-      close(out.sparse_vecs.data as Float32Array, [0.25, 0, 0, 0.25, 0.25, 0, 0.25, 0.25]);
+      assertClose(out.sparse_vecs.data as Float32Array, [0.25, 0, 0, 0.25, 0.25, 0, 0.25, 0.25], 1e-5);
       // colbert: [x0, x1, 2·x0 + 1] for positions 1.., normalised; padding → 0
       const col = (x: number[]): number[] => {
         const v = [x[0], x[1], 2 * x[0] + 1];
@@ -296,11 +289,11 @@ test('writeBgeM3ShapedModel: dense, sparse and colbert outputs in the graph, by 
         return v.map((a) => a / n);
       };
       assert.deepEqual(out.colbert_vecs.dims, [2, 3, 3]);
-      close(out.colbert_vecs.data as Float32Array, [
+      assertClose(out.colbert_vecs.data as Float32Array, [
         ...col([3, 4]), ...col([-1, 2]), ...col([-0.25, -0.25]),
         ...col([-1, 2]), ...col([-0.25, -0.25]), 0, 0, 0,
-      ]);
-      close(m.state(5), [-1, 2]);
+      ], 1e-5);
+      assertClose(m.state(5), [-1, 2], 1e-5);
     } finally {
       await s.close();
     }
@@ -332,8 +325,8 @@ test('writeBgeM3ShapedModel: heads as safetensors beside a tanh graph', async ()
         input_ids: { type: 'int64', data: ids64([0, 4, 2]), dims: [1, 3] },
         attention_mask: { type: 'int64', data: ids64([1, 1, 1]), dims: [1, 3] },
       });
-      close(out.last_hidden_state.data as Float32Array, [0.5, 0.5, 3, 4, -0.25, -0.25].map(Math.tanh));
-      close(m.state(4), [Math.tanh(3), Math.tanh(4)]);
+      assertClose(out.last_hidden_state.data as Float32Array, [0.5, 0.5, 3, 4, -0.25, -0.25].map(Math.tanh), 1e-5);
+      assertClose(m.state(4), [Math.tanh(3), Math.tanh(4)], 1e-5);
     } finally {
       await s.close();
     }

@@ -14,6 +14,7 @@ import { createEncoderService } from '../src/server/encoders.js';
 import { openDatabase } from '../src/db/database.js';
 import { createTextEncoder, type OnnxTextEncoder } from '../src/encoders/onnx/text-encoder.js';
 import { writeTinyTextModel } from './helpers/onnx-build.js';
+import { assertClose } from './helpers/assertions.js';
 
 const VOCAB = ['hello', 'world', 'king', 'queen', 'cat', 'dog', 'car', 'truck', 'the', 'a'];
 const DIM = 8;
@@ -46,11 +47,6 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const near = (got: ArrayLike<number>, want: ArrayLike<number>, eps = 1e-6): void => {
-  assert.equal(got.length, want.length, 'length');
-  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= eps, `component ${i}: ${got[i]} vs ${want[i]}`);
-};
-
 const tokensOf = async (enc: OnnxTextEncoder, texts: string[]): Promise<number> => (await enc.encodeDetailed(texts)).tokens.reduce((a, b) => a + b, 0);
 
 /** The APIError a call rejects with (the client's own class, status and our message). */
@@ -72,7 +68,7 @@ test('embeddings.create with a string (float): the encoder\'s vector, usage, the
   assert.equal(r.data[0]!.object, 'embedding');
   assert.equal(r.data[0]!.index, 0);
   assert.ok(Array.isArray(r.data[0]!.embedding));
-  near(r.data[0]!.embedding, (await mini.encode(['Hello world']))[0]!);
+  assertClose(r.data[0]!.embedding, (await mini.encode(['Hello world']))[0]!);
   assert.equal(r.usage.prompt_tokens, 4);
   assert.equal(r.usage.total_tokens, 4);
 });
@@ -82,7 +78,7 @@ test('embeddings.create with a list and the client\'s default (base64 on the wir
   const r = await client.embeddings.create({ model: 'mini', input: texts });
   const want = await mini.encode(texts);
   assert.deepEqual(r.data.map((d) => d.index), [0, 1, 2, 3]);
-  r.data.forEach((d, i) => near(Array.from(d.embedding as ArrayLike<number>), want[i]!));
+  r.data.forEach((d, i) => assertClose(Array.from(d.embedding as ArrayLike<number>), want[i]!));
   assert.equal(r.usage.prompt_tokens, await tokensOf(mini, texts));
 });
 
@@ -96,7 +92,7 @@ test('encoding_format base64: little-endian float32 bytes, bit-for-bit the float
     const bytes = Buffer.from(d.embedding as unknown as string, 'base64');
     assert.equal(bytes.length, 4 * DIM);
     const v = Float32Array.from({ length: DIM }, (_, k) => bytes.readFloatLE(4 * k));
-    near(v, want[i]!);
+    assertClose(v, want[i]!);
     assert.deepEqual(Array.from(v), f.data[i]!.embedding);
   });
 });
@@ -106,7 +102,7 @@ test('dimensions: a Matryoshka model cuts and renormalises; a model that does no
   const want = await mrl4.encode(['the king', 'a dog']);
   r.data.forEach((d, i) => {
     assert.equal(d.embedding.length, 4);
-    near(d.embedding, want[i]!);
+    assertClose(d.embedding, want[i]!);
   });
   const e = await apiError(client.embeddings.create({ model: 'mini', input: 'hello', dimensions: 4 }));
   assert.ok(e instanceof OpenAI.BadRequestError);
@@ -161,7 +157,7 @@ test('exactly 2,048 inputs are served', async () => {
   const r = await client.embeddings.create({ model: 'mini', input: texts });
   assert.equal(r.data.length, 2048);
   assert.equal(r.usage.prompt_tokens, 2048 * 4);
-  near(Array.from(r.data[2047]!.embedding as ArrayLike<number>), (await mini.encode([texts[2047]!]))[0]!);
+  assertClose(Array.from(r.data[2047]!.embedding as ArrayLike<number>), (await mini.encode([texts[2047]!]))[0]!);
 });
 
 test('a served encoder as a remote one: --encoder far=openai:mini against this server gives the same vectors and tokens', async () => {
@@ -174,7 +170,7 @@ test('a served encoder as a remote one: --encoder far=openai:mini against this s
     const texts = ['the king', 'a truck'];
     const r = await s.embedTexts('far', texts);
     const want = await mini.encode(texts);
-    r.vectors.forEach((v, i) => near(v, want[i]!));
+    r.vectors.forEach((v, i) => assertClose(v, want[i]!));
     assert.equal(r.tokens, await tokensOf(mini, texts));
     const info = await s.info('far');
     assert.equal(info.kind, 'remote');
@@ -183,7 +179,7 @@ test('a served encoder as a remote one: --encoder far=openai:mini against this s
     // dimensions are the API's own: asked of the remote model.
     const c = await s.embedTexts('cut', texts, { dimensions: 4 });
     const want4 = await mrl4.encode(texts);
-    c.vectors.forEach((v, i) => near(v, want4[i]!));
+    c.vectors.forEach((v, i) => assertClose(v, want4[i]!));
   } finally {
     await s.close();
     await db.close();
@@ -225,14 +221,14 @@ test('vectors come back at unit length (OpenAI\'s clients take the dot product a
         assert.ok(Math.abs(norm(v) - 1) <= 1e-5, `${JSON.stringify(request)} [${i}]: norm ${norm(v)}`);
         // The direction is the model's (of its first `dimensions` components).
         const want = raw[i]!.subarray(0, v.length);
-        near(v, Array.from(want, (x) => x / norm(want)), 1e-5);
+        assertClose(v, Array.from(want, (x) => x / norm(want)), 1e-5);
       });
     }
     const r = await c.embeddings.create({ model: 'raw', input: texts, normalize: false } as Parameters<typeof c.embeddings.create>[0]);
-    r.data.forEach((d, i) => near(Array.from(d.embedding as ArrayLike<number>), raw[i]!, 1e-5));
+    r.data.forEach((d, i) => assertClose(Array.from(d.embedding as ArrayLike<number>), raw[i]!, 1e-5));
     const r4 = await c.embeddings.create({ model: 'raw', input: texts, dimensions: 4, normalize: false, encoding_format: 'float' } as Parameters<typeof c.embeddings.create>[0]);
     const raw4 = await own4.encode(texts);
-    r4.data.forEach((d, i) => near(d.embedding, raw4[i]!, 1e-5));
+    r4.data.forEach((d, i) => assertClose(d.embedding, raw4[i]!, 1e-5));
     const bad = await apiError(c.embeddings.create({ model: 'raw', input: 'hello', normalize: 'no' } as unknown as Parameters<typeof c.embeddings.create>[0]));
     assert.equal(bad.status, 400);
     assert.match(bad.message, /^400 normalize: expected true .* or false .*, got the string "no"/);

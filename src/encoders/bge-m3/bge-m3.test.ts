@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import {
   encodeSafetensors, writeBgeM3ShapedModel, writeTinyTextModel, type BgeM3ShapedOptions, type TinyTextModel,
 } from '../../../test/helpers/onnx-build.js';
-import { withTempDir, rejectsCode } from '../../../test/helpers/assertions.js';
+import { assertClose, rejectsCode, withTempDir } from '../../../test/helpers/assertions.js';
 
 const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('omnivec-m3-', fn);
 
@@ -45,11 +45,6 @@ function expected(m: TinyTextModel, text: string, maxLength = Infinity): { dense
   return { dense, sparse, colbert };
 }
 
-const near = (a: ArrayLike<number>, b: readonly number[], what: string): void => {
-  assert.equal(a.length, b.length, what);
-  for (let i = 0; i < b.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-};
-
 // Lengths 3 … 7 tokens, so that batches of 2 mix lengths and padding shows if mishandled.
 const texts = ['red cat', 'green dog dog fish', 'blue', 'fish red zebra green cat', 'cat cat'];
 
@@ -68,13 +63,13 @@ test('heads in the graph and heads from weight files give FlagEmbedding\'s numbe
       const out = await m3.encode(texts);
       texts.forEach((t, i) => {
         const e = expected(m, t);
-        near(out.dense[i]!, e.dense, `${headsInGraph} dense ${i}`);
+        assertClose(out.dense[i]!, e.dense, 1e-5, `${headsInGraph} dense ${i}`);
         const ids = [...e.sparse.keys()].sort((a, b) => a - b);
         assert.deepEqual(Array.from(out.sparse[i]!.indices), ids, `${headsInGraph} sparse ids ${i}`);
-        near(out.sparse[i]!.values, ids.map((id) => e.sparse.get(id)!), `${headsInGraph} sparse ${i}`);
+        assertClose(out.sparse[i]!.values, ids.map((id) => e.sparse.get(id)!), 1e-5, `${headsInGraph} sparse ${i}`);
         assert.equal(out.colbert[i]!.count, t.split(' ').length + 1, 'one vector per token after <s>, </s> included');
         assert.equal(out.colbert[i]!.dim, cdim);
-        near(out.colbert[i]!.data, e.colbert.flat(), `${headsInGraph} colbert ${i}`);
+        assertClose(out.colbert[i]!.data, e.colbert.flat(), 1e-5, `${headsInGraph} colbert ${i}`);
       });
       // The unknown word "zebra" and the specials are not in the lexical weights.
       assert.ok(!out.sparse[3]!.indices.includes(m.specialIds.unk));
@@ -104,7 +99,7 @@ test('truncation keeps <s> and </s>: maxLength − 1 ColBERT vectors, the last o
     const out = await m3.encode([t]);
     assert.equal(out.colbert[0]!.count, 3);
     const e = expected(m, t, 4);
-    near(out.colbert[0]!.data, e.colbert.flat(), 'colbert');
+    assertClose(out.colbert[0]!.data, e.colbert.flat(), 1e-5, 'colbert');
     assert.deepEqual(Array.from(out.sparse[0]!.indices), [...e.sparse.keys()].sort((a, b) => a - b));
   } finally {
     await m3.close();
@@ -142,12 +137,12 @@ test('a graph whose text encoder would pick a pooled output: the heads still run
     const w = (id: number): number => Math.max(0, m.state(id).reduce((s, x, c) => s + x * options.sparseWeight[c]!, options.sparseBias));
     const ids = [m.vocabIds.get('red')!, m.vocabIds.get('cat')!].filter((id) => w(id) > 0);
     assert.deepEqual(Array.from(out.sparse[0]!.indices), ids);
-    near(out.sparse[0]!.values, ids.map(w), 'sparse');
+    assertClose(out.sparse[0]!.values, ids.map(w), 1e-5, 'sparse');
     // The graph's sentence_embedding (the mean of <s> red cat red </s>), normalised.
     const seq = [m.specialIds.cls, m.vocabIds.get('red')!, m.vocabIds.get('cat')!, m.vocabIds.get('red')!, m.specialIds.sep];
     const mean = Array.from({ length: dim }, (_, c) => seq.reduce((s, id) => s + m.state(id)[c]!, 0) / seq.length);
     const n = Math.hypot(...mean);
-    near(out.dense[0]!, mean.map((x) => x / n), 'dense');
+    assertClose(out.dense[0]!, mean.map((x) => x / n), 1e-5, 'dense');
   } finally {
     await m3.close();
   }
@@ -165,7 +160,7 @@ test('dimensions on BGE-M3: refused unless forced (not Matryoshka-trained), then
     const out = await m3.encode(['red cat'], { sparse: false, colbert: false });
     const full = expected(m, 'red cat').dense.slice(0, 2);
     const n = Math.hypot(...full);
-    near(out.dense[0]!, full.map((x) => x / n), 'dense@2');
+    assertClose(out.dense[0]!, full.map((x) => x / n), 1e-5, 'dense@2');
   } finally {
     await m3.close();
   }

@@ -5,6 +5,7 @@ import {
   tokenWeights, tokenWeightsFromOutput, type TokenBatch,
 } from './heads.js';
 import type { Linear } from './weights.js';
+import { assertClose } from '../../../test/helpers/assertions.js';
 
 // Two rows, T = 4, H = 2. Ids: <s>=0, <pad>=1, </s>=2, <unk>=3 (XLM-R's specials).
 // Row 0: <s> 10 10 </s>  (length 4; the word 10 twice)
@@ -24,24 +25,19 @@ const sparse: Linear = { weight: Float32Array.from([1, -1]), bias: Float32Array.
 // colbert: D = 2, y = [x0 + x1, x0 − x1] + [0, 1]
 const colbert: Linear = { weight: Float32Array.from([1, 1, 1, -1]), bias: Float32Array.from([0, 1]), inDim: 2, outDim: 2 };
 
-const close = (a: ArrayLike<number>, b: readonly number[], eps = 1e-6): void => {
-  assert.equal(a.length, b.length);
-  for (let i = 0; i < b.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < eps, `[${i}] ${a[i]} vs ${b[i]}`);
-};
-
 test('dense: the first token state, normalised', () => {
   const [a, b] = denseHead(batch);
-  close(a!, [0.6, 0.8]);
-  close(b!, [0, 1]);
+  assertClose(a!, [0.6, 0.8]);
+  assertClose(b!, [0, 1]);
 });
 
 test('sparse: relu per token, max per id, special ids and padding dropped, ids ascending', () => {
   const w = tokenWeights(batch, sparse);
   // row 0: <s> relu(3−4−.5)=0, 10: .5, 10: 1.5, </s>: .5 ; row 1: <s> 0, <unk>: 0 → relu(-.5)=0, </s>: 0, pad: not computed
-  close(w, [0, 0.5, 1.5, 0.5, 0, 0, 0, 0]);
+  assertClose(w, [0, 0.5, 1.5, 0.5, 0, 0, 0, 0]);
   const [l0, l1] = lexicalWeights(w, batch, special);
   assert.deepEqual(Array.from(l0!.indices), [10]);
-  close(l0!.values, [1.5]);
+  assertClose(l0!.values, [1.5]);
   assert.equal(l1!.indices.length, 0);
   // An id that is special only by the caller's set: with an empty set, </s> (2) is kept.
   const all = lexicalWeights(w, batch, new Set());
@@ -55,9 +51,9 @@ test('colbert: tokens 1 … length − 1 (the final </s> kept, padding not), eac
   assert.equal(c1!.count, 2);
   const n = (x: number, y: number): number[] => { const r = Math.hypot(x, y); return [x / r, y / r]; };
   // row 0 tokens 1..3: (1,0) → (1, 2); (2,0) → (2, 3); (0,−1) → (−1, 2)
-  close(c0!.data, [...n(1, 2), ...n(2, 3), ...n(-1, 2)]);
+  assertClose(c0!.data, [...n(1, 2), ...n(2, 3), ...n(-1, 2)]);
   // row 1 tokens 1..2: (1,1) → (2, 1); (−1,1) → (0, −1)
-  close(c1!.data, [...n(2, 1), 0, -1]);
+  assertClose(c1!.data, [...n(2, 1), 0, -1]);
 });
 
 test('heads from graph outputs: names, shapes and layouts', () => {
@@ -70,15 +66,15 @@ test('heads from graph outputs: names, shapes and layouts', () => {
   assert.equal(headOutput({}, 'dense'), undefined);
   // Normalised here: [0, 2] → [0, 1].
   const d = denseFromOutput(outputs.dense_vecs, 2);
-  close(d[1]!, [0, 1]);
-  close(tokenWeightsFromOutput(outputs.sparse_weights, 2, 4), [0, 0.5, 1.5, 0.5, 0, 0, 0, 0]);
+  assertClose(d[1]!, [0, 1]);
+  assertClose(tokenWeightsFromOutput(outputs.sparse_weights, 2, 4), [0, 0.5, 1.5, 0.5, 0, 0, 0, 0]);
   // [B, T − 1, D]: row r is token r + 1 (rows (i, 0) normalise to (1, 0); the zero row stays 0).
   const c = colbertFromOutput(outputs.colbert_vecs, batch.lengths, 4);
   assert.deepEqual(Array.from(c[0]!.data), [0, 0, 1, 0, 1, 0]);
   assert.deepEqual(Array.from(c[1]!.data), [1, 0, 1, 0]);
   // [B, T, D]: row 0 ([CLS]) skipped; row t is token t.
   const full = { data: Float32Array.from({ length: 2 * 4 * 2 }, (_, i) => (i >= 10 && i < 14 ? (i % 2 === 0 ? 3 : 4) : 1)), dims: [2, 4, 2] };
-  close(colbertFromOutput(full, batch.lengths, 4)[1]!.data, [0.6, 0.8, 0.6, 0.8]);
+  assertClose(colbertFromOutput(full, batch.lengths, 4)[1]!.data, [0.6, 0.8, 0.6, 0.8]);
   assert.throws(() => tokenWeightsFromOutput({ data: new Float32Array(2 * 250002), dims: [2, 250002] }, 2, 4), /expected token weights of shape \[2, 4, 1\] or \[2, 4\], got \[2, 250002\]/);
   assert.throws(() => denseFromOutput({ data: new BigInt64Array(4), dims: [2, 2], type: 'int64' }, 2), /expected a float32 graph output, got int64/);
 });

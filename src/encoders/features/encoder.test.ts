@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OmnivecError } from '../../errors.js';
 import { FeatureEncoder, FeatureFitter, fitFeatureSchema, hashSlot, parseFeatureSchema, scaleValue, type FeatureRow } from './index.js';
+import { assertClose } from '../../../test/helpers/assertions.js';
 
 function throwsCode(fn: () => unknown, code: string, message: RegExp): void {
   assert.throws(fn, (e: unknown) => {
@@ -11,8 +12,6 @@ function throwsCode(fn: () => unknown, code: string, message: RegExp): void {
     return true;
   });
 }
-
-const close = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) <= tol, `${a} ≠ ${b}`);
 
 // The worked example of docs/features.md.
 const FILMS: FeatureRow[] = [
@@ -41,8 +40,8 @@ test('the worked example: categories by frequency then first seen, standard and 
     { name: 'rating', type: 'numeric', offset: 8, dims: 1 },
   ]);
   const dur = fitted.fields[1] as { mean: number; std: number };
-  close(dur.mean, 120, 1e-12);
-  close(dur.std, Math.sqrt(450), 1e-12); // population std of 90, 120, 150, 120
+  assertClose(dur.mean, 120, 1e-12);
+  assertClose(dur.std, Math.sqrt(450), 1e-12); // population std of 90, 120, 150, 120
   // f1: Ada, Ben; (90 − 120) / √450 = −√2; Drama; (7 − 6) / (9 − 6) = 1/3.
   const v1 = enc.encode(FILMS[0]!);
   assert.deepEqual([...v1].map((x) => Math.round(x * 1e6) / 1e6), [1, 1, 0, 0, -1.414214, 1, 0, 0, 0.333333]);
@@ -162,8 +161,8 @@ test('scaling formulas, constant columns, log, weights and normalize', () => {
     fields: [{ name: 'a', type: 'numeric', scale: 'none', missing: 'zero', weight: 3 }, { name: 'b', type: 'onehot', categories: ['u'], weight: 4 }],
   });
   const v = enc.encode({ a: 1, b: 'u' });
-  close(v[0]!, 0.6);
-  close(v[1]!, 0.8);
+  assertClose(v[0]!, 0.6);
+  assertClose(v[1]!, 0.8);
   assert.deepEqual([...enc.encode({ a: 0 })], [0, 0]); // a zero vector stays zero
 });
 

@@ -3,16 +3,11 @@ import assert from 'node:assert/strict';
 import { KeyedVectors } from '../word2vec/keyed-vectors.js';
 import type { Tokenizer } from '../text/tokenizer.js';
 import { averageEncoder, fitSif, SifModel, sifWeights } from './sif.js';
-import { throwsCode, rejectsCode } from '../../../test/helpers/assertions.js';
+import { assertClose, rejectsCode, throwsCode } from '../../../test/helpers/assertions.js';
 
 /** A whitespace tokenizer, lower-casing nothing (the tests' own, independent of createTokenizer). */
 const ws: Tokenizer = { spec: { kind: 'whitespace' }, tokenize: (s) => s.split(/\s+/).filter((t) => t.length > 0) };
 
-const close = (a: number, b: number, tol = 1e-6, what = ''): void => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
-const closeVec = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6): void => {
-  assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++) close(a[i]!, b[i]!, tol, `[${i}]`);
-};
 
 // the = (1, 0), cat = (0, 1), dog = (1, 1); counts 6, 2, 2 (total 10).
 function tiny(counts: boolean): KeyedVectors {
@@ -29,8 +24,8 @@ function top2x2(p: number, q: number, r: number): [number, number] {
 }
 
 test('sifWeights: a / (a + count / total), weight 1 without a count', () => {
-  closeVec(sifWeights([6, 2, 2, 0], 10, 0.2), [0.25, 0.5, 0.5, 1]);
-  closeVec(sifWeights([1, 2], 0, 0.2), [1, 1]);
+  assertClose(sifWeights([6, 2, 2, 0], 10, 0.2), [0.25, 0.5, 0.5, 1]);
+  assertClose(sifWeights([1, 2], 0, 0.2), [1, 1]);
 });
 
 test('fitSif with the vectors\' counts: weights, weighted means, the first component and its removal, by hand', async () => {
@@ -41,31 +36,31 @@ test('fitSif with the vectors\' counts: weights, weighted means, the first compo
   const model = await fitSif(kv, ['the cat', 'the dog', 'zebra'], { a: 0.2, tokenizer: ws });
   assert.equal(model.kind, 'sif');
   assert.equal(model.countsFrom, 'vectors');
-  closeVec(model.weights!, [0.25, 0.5, 0.5]);
+  assertClose(model.weights!, [0.25, 0.5, 0.5]);
   const s = model.stats!;
   assert.deepEqual({ ...s, eigenvalues: [], explained: [] }, {
     sentences: 3, emptySentences: 1, tokens: 5, knownTokens: 4, countsFrom: 'vectors', total: 10, eigenvalues: [], explained: [],
   });
   // XᵀX = [[.125² + .375², .125·.25 + .375·.25], [·, 2·.25²]] = [[.15625, .125], [.125, .125]].
   const u = top2x2(0.15625, 0.125, 0.125);
-  closeVec(model.components, u);
+  assertClose(model.components, u);
   // λ = (p + r)/2 + √(((p − r)/2)² + q²).
-  close(s.eigenvalues[0]!, 0.140625 + Math.sqrt(0.015625 ** 2 + 0.125 ** 2), 1e-12);
-  close(s.explained[0]!, s.eigenvalues[0]! / 0.28125, 1e-12);
+  assertClose(s.eigenvalues[0]!, 0.140625 + Math.sqrt(0.015625 ** 2 + 0.125 ** 2), 1e-12);
+  assertClose(s.explained[0]!, s.eigenvalues[0]! / 0.28125, 1e-12);
   // encode: x − (u·x) u. A text without a known word has no vector: refused, or zero with allowEmpty.
   throwsCode(() => model.encode(['the cat', 'the dog', 'zebra']), 'invalid_argument', /^text\[2\] "zebra": none of its words is in the model's vocabulary, so it has no vector$/);
   throwsCode(() => model.encodeBatch(['the cat', 'zebra']), 'invalid_argument', /^text\[1\] "zebra": none of its words/);
   const [a, b, z] = model.encode(['the cat', 'the dog', 'zebra'], { allowEmpty: true });
   for (const [v, x] of [[a!, [0.125, 0.25]], [b!, [0.375, 0.25]]] as const) {
     const dot = u[0] * x[0] + u[1] * x[1];
-    closeVec(v, [x[0] - dot * u[0], x[1] - dot * u[1]]);
+    assertClose(v, [x[0] - dot * u[0], x[1] - dot * u[1]]);
   }
   assert.deepEqual(Array.from(z!), [0, 0]);
   // Unknown words are skipped; repeated words count each time: "the the cat zebra" → (.25 + .25, .5)/3.
   const [r] = model.encode(['the the cat zebra']);
   const x = [0.5 / 3, 0.5 / 3];
   const dot = u[0] * x[0]! + u[1] * x[1]!;
-  closeVec(r!, [x[0]! - dot * u[0], x[1]! - dot * u[1]]);
+  assertClose(r!, [x[0]! - dot * u[0], x[1]! - dot * u[1]]);
   // encodeBatch: the same rows, one array.
   const batch = model.encodeBatch(['the cat', 'the dog', 'zebra'], { allowEmpty: true });
   assert.deepEqual(Array.from(batch), [...a!, ...b!, ...z!]);
@@ -77,13 +72,13 @@ test('fitSif with corpus counts counts every token of the fitting sentences (unk
   const model = await fitSif(kv, ['the cat', 'the dog', 'zebra'], { a: 0.2, tokenizer: ws, components: 0 });
   assert.equal(model.countsFrom, 'corpus');
   assert.equal(model.stats!.total, 5);
-  closeVec(model.weights!, [1 / 3, 0.5, 0.5]);
+  assertClose(model.weights!, [1 / 3, 0.5, 0.5]);
   assert.equal(model.componentCount, 0);
-  closeVec(model.encode(['the cat'])[0]!, [1 / 6, 0.25]);
+  assertClose(model.encode(['the cat'])[0]!, [1 / 6, 0.25]);
   // Async iterables are read as well; a word the corpus never had gets weight 1.
   async function* gen(): AsyncGenerator<string> { yield 'the the'; yield 'cat'; }
   const m2 = await fitSif(kv, gen(), { a: 0.2, tokenizer: ws, components: 0, counts: 'corpus' });
-  closeVec(m2.weights!, [0.2 / (0.2 + 2 / 3), 0.2 / (0.2 + 1 / 3), 1]);
+  assertClose(m2.weights!, [0.2 / (0.2 + 2 / 3), 0.2 / (0.2 + 1 / 3), 1]);
 });
 
 test('fitSif: two components removed leave vectors orthogonal to both; components orthonormal', async () => {
@@ -93,13 +88,13 @@ test('fitSif: two components removed leave vectors orthogonal to both; component
   const sentences = ['a b', 'a c d', 'b e', 'c d e a', 'e', 'a a b'];
   const model = await fitSif(kv, sentences, { tokenizer: ws, components: 2 });
   const u = model.components;
-  close(u[0]! ** 2 + u[1]! ** 2 + u[2]! ** 2, 1);
-  close(u[3]! ** 2 + u[4]! ** 2 + u[5]! ** 2, 1);
-  close(u[0]! * u[3]! + u[1]! * u[4]! + u[2]! * u[5]!, 0);
+  assertClose(u[0]! ** 2 + u[1]! ** 2 + u[2]! ** 2, 1);
+  assertClose(u[3]! ** 2 + u[4]! ** 2 + u[5]! ** 2, 1);
+  assertClose(u[0]! * u[3]! + u[1]! * u[4]! + u[2]! * u[5]!, 0);
   assert.ok(model.stats!.eigenvalues[0]! >= model.stats!.eigenvalues[1]!);
   for (const v of model.encode(sentences)) {
-    close(v[0]! * u[0]! + v[1]! * u[1]! + v[2]! * u[2]!, 0, 1e-6);
-    close(v[0]! * u[3]! + v[1]! * u[4]! + v[2]! * u[5]!, 0, 1e-6);
+    assertClose(v[0]! * u[0]! + v[1]! * u[1]! + v[2]! * u[2]!, 0, 1e-6);
+    assertClose(v[0]! * u[3]! + v[1]! * u[4]! + v[2]! * u[5]!, 0, 1e-6);
   }
 });
 
@@ -108,7 +103,7 @@ test('averageEncoder: the plain mean of the known words', () => {
   assert.equal(avg.kind, 'average');
   throwsCode(() => avg.encode(['the dog dog zebra', 'nothing here']), 'invalid_argument', /^text\[1\] "nothing here": none of its words is in the model's vocabulary/);
   const [v, z] = avg.encode(['the dog dog zebra', 'nothing here'], { allowEmpty: true });
-  closeVec(v!, [1, 2 / 3]);
+  assertClose(v!, [1, 2 / 3]);
   assert.deepEqual(Array.from(z!), [0, 0]);
 });
 
@@ -176,11 +171,11 @@ test('normalizeWords averages unit word vectors; the default tokenizer is {kind:
   const kv = new KeyedVectors(['the', 'cat'], Float32Array.from([3, 4, 0, 2]), 2, Float64Array.from([1, 1]));
   const avg = averageEncoder(kv, { normalizeWords: true });
   assert.equal(avg.tokenizer.spec.kind, 'words');
-  closeVec(avg.encode(['The, CAT!'])[0]!, [0.3, 0.9]);
-  closeVec(averageEncoder(kv).encode(['the cat'])[0]!, [1.5, 3]);
+  assertClose(avg.encode(['The, CAT!'])[0]!, [0.3, 0.9]);
+  assertClose(averageEncoder(kv).encode(['the cat'])[0]!, [1.5, 3]);
   // p = .5 each, a = .5 → weight .5: (.5·(.6, .8) + .5·(0, 1)) / 2, then the component removed.
   const model = await fitSif(kv, ['the cat', 'cat'], { a: 0.5, normalizeWords: true, components: 0 });
-  closeVec(model.encode(['the cat'])[0]!, [0.15, 0.45]);
+  assertClose(model.encode(['the cat'])[0]!, [0.15, 0.45]);
   assert.equal(model.toJSON().normalizeWords, true);
   const back = SifModel.fromJSON(JSON.parse(JSON.stringify(model.toJSON())), kv);
   assert.deepEqual(back.encode(['the cat']), model.encode(['the cat']));

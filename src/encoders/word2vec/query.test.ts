@@ -5,6 +5,7 @@ import { OmnivecError } from '../../errors.js';
 import { Random } from '../../vector/random.js';
 import { KeyedVectors } from './keyed-vectors.js';
 import { loadWordVectors } from './files.js';
+import { assertClose } from '../../../test/helpers/assertions.js';
 import {
   Scanner, analogy, doesntMatch, mostSimilar, mostSimilarCosmul, nearest, similarity, BLOCK_ROWS,
 } from './query.js';
@@ -24,14 +25,12 @@ function compass(): KeyedVectors {
   return new KeyedVectors(words, v, 2);
 }
 
-const close = (a: number, b: number, eps = 1e-6): boolean => Math.abs(a - b) <= eps;
-
 test('mostSimilar: cosine on unit vectors, input words left out, topn, restrictVocab', () => {
   const kv = compass();
   const r = mostSimilar(kv, { positive: ['east'], topn: 3 });
   assert.deepEqual(r.map((x) => x.word), ['east10', 'ne', 'north']);
-  assert.ok(close(r[0]!.score, Math.cos((10 * Math.PI) / 180)));
-  assert.ok(close(r[1]!.score, Math.SQRT1_2));
+  assertClose(r[0]!.score, Math.cos((10 * Math.PI) / 180));
+  assertClose(r[1]!.score, Math.SQRT1_2);
   assert.deepEqual(r.map((x) => x.row), [1, 2, 3]);
   // Mean of unit(east) and unit(north) points at 45°: ne first; both inputs left out.
   assert.deepEqual(mostSimilar(kv, { positive: ['east', 'north'], topn: 2 }).map((x) => x.word), ['ne', 'east10']);
@@ -64,7 +63,7 @@ test('3CosMul: ((1+cos b)/2 · (1+cos c)/2) / ((1+cos a)/2 + ε), checked agains
       .filter((x) => !['w0', 'w1', 'w2'].includes(x.word)).sort((a, b) => b.score - a.score).slice(0, 5);
     const ours = analogy(kv, 'w0', 'w1', 'w2', { method: 'mul', topn: 5, epsilon: eps });
     assert.deepEqual(ours.map((x) => x.word), direct.map((x) => x.word));
-    ours.forEach((x, i) => assert.ok(close(x.score, direct[i]!.score, 1e-9), `${x.score} ${direct[i]!.score}`));
+    ours.forEach((x, i) => assertClose(x.score, direct[i]!.score, 1e-9, `${i}`));
   }
   // With one positive word, the ranking is mostSimilar's.
   assert.deepEqual(mostSimilarCosmul(kv, { positive: ['w7'], topn: 5 }).map((x) => x.word), mostSimilar(kv, { positive: ['w7'], topn: 5 }).map((x) => x.word));
@@ -73,9 +72,9 @@ test('3CosMul: ((1+cos b)/2 · (1+cos c)/2) / ((1+cos a)/2 + ε), checked agains
 
 test('similarity and doesntMatch', () => {
   const kv = compass();
-  assert.ok(close(similarity(kv, 'east', 'north'), 0));
-  assert.ok(close(similarity(kv, 'east', 'west'), -1));
-  assert.ok(close(similarity(kv, 'ne', 'ne'), 1));
+  assertClose(similarity(kv, 'east', 'north'), 0);
+  assertClose(similarity(kv, 'east', 'west'), -1);
+  assertClose(similarity(kv, 'ne', 'ne'), 1);
   assert.equal(doesntMatch(kv, ['east', 'east10', 'ne', 'south']), 'south');
   assert.equal(doesntMatch(kv, ['north']), 'north');
 });
@@ -111,11 +110,11 @@ test('the WebAssembly scan and the JavaScript scan agree (one query and blocks)'
   const q = Float32Array.from({ length: d }, () => rng.gaussian());
   const a = wasm.distances(q, n).slice();
   const b = js.distances(q, n).slice();
-  for (let i = 0; i < n; i++) assert.ok(close(a[i]!, b[i]!, 1e-5), `row ${i}: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < n; i++) assertClose(a[i]!, b[i]!, 1e-5, `row ${i}`);
   const qs = Float32Array.from({ length: 7 * d }, () => rng.gaussian());
   const ba = wasm.block(qs, 7, 100, 300).slice();
   const bb = js.block(qs, 7, 100, 300).slice();
-  for (let i = 0; i < ba.length; i++) assert.ok(close(ba[i]!, bb[i]!, 1e-5));
+  for (let i = 0; i < ba.length; i++) assertClose(ba[i]!, bb[i]!, 1e-5, `${i}`);
   assert.deepEqual(wasm.unitRow(5), js.unitRow(5));
 });
 
