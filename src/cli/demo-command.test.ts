@@ -67,12 +67,15 @@ test('the listening history is seeded and mostly within a genre', () => {
   assert.ok(same / pairs > 0.4, `consecutive plays in one genre: ${same / pairs}`);
 });
 
-test('omnivec demo --no-serve builds docs, words and albums offline; text queries find the right file; a second run reuses it', { timeout: 55_000 }, () => withTempDir('omnivec-demo-', async (tmp) => {
+test('omnivec demo --no-serve builds docs, words and albums offline; text queries find the right file; a second run reuses it', { timeout: 55_000 }, (t) => withTempDir('omnivec-demo-', async (tmp) => {
   const dir = join(tmp, 'demo');
   const out = capture();
   const t0 = performance.now();
   await program(out).parseAsync(['--db', dir, 'demo', '--no-serve'], { from: 'user' });
   const seconds = (performance.now() - t0) / 1000;
+  // A generous bound, not a benchmark: docs/cli.md says ~3 s on 2 cores (2.3 s in a full run, the
+  // machine shared); 30 s, 10× that, fails only for a build gone wrong (a training loop that does
+  // not end, the corpus read per paragraph), not for a busy machine.
   assert.ok(seconds < 30, `built in ${seconds.toFixed(1)} s`);
   const marker = JSON.parse(readFileSync(join(dir, DEMO_MARKER), 'utf8')) as { complete: boolean };
   assert.equal(marker.complete, true);
@@ -108,13 +111,16 @@ test('omnivec demo --no-serve builds docs, words and albums offline; text querie
     await server.close();
   }
 
-  // A second run reuses the folder (no rebuild); --force rebuilds it.
+  // A second run reuses the folder: the marker's build time stays (the clock cannot tell, a rebuild
+  // takes 2–3 s); --force rebuilds it.
+  const builtFirst = (JSON.parse(readFileSync(join(dir, DEMO_MARKER), 'utf8')) as { built: string }).built;
   const again = capture();
   const t1 = performance.now();
   await program(again).parseAsync(['--db', dir, 'demo', '--no-serve'], { from: 'user' });
-  assert.ok(performance.now() - t1 < 2000);
+  t.diagnostic(`demo: built in ${seconds.toFixed(1)} s (docs/cli.md: ~3 s on 2 cores); reused in ${(performance.now() - t1).toFixed(0)} ms`);
   assert.ok(again.lines.some((l) => /docs .* records/.test(l)), again.lines.join('\n'));
   const before = (JSON.parse(readFileSync(join(dir, DEMO_MARKER), 'utf8')) as { built: string }).built;
+  assert.equal(before, builtFirst, 'the second run rebuilt the demo instead of reusing it');
   await program(capture()).parseAsync(['--db', dir, 'demo', '--no-serve', '--force'], { from: 'user' });
   assert.notEqual((JSON.parse(readFileSync(join(dir, DEMO_MARKER), 'utf8')) as { built: string }).built, before, '--force rebuilds');
 }));

@@ -14,7 +14,7 @@ import type { EncoderService } from './context.js';
 import sharp from 'sharp';
 import { createImageEncoder } from '../encoders/image/index.js';
 import { writeConvImageModel, writeTinyTextModel } from '../../test/helpers/onnx-build.js';
-import { rejectsCode } from '../../test/helpers/assertions.js';
+import { assertClose, rejectsCode } from '../../test/helpers/assertions.js';
 
 const VOCAB = ['hello', 'world', 'king', 'queen', 'cat', 'dog', 'car', 'truck', 'the', 'a'];
 const DIM = 8;
@@ -35,11 +35,6 @@ before(async () => {
   writeFileSync(join(matryoshka, 'omnivec.json'), JSON.stringify({ kind: 'text', matryoshka: [4, 8] }));
 });
 after(() => rmSync(root, { recursive: true, force: true }));
-
-const near = (a: ArrayLike<number>, b: ArrayLike<number>, eps = 1e-6): void => {
-  assert.equal(a.length, b.length, 'length');
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= eps, `component ${i}: ${a[i]} vs ${b[i]}`);
-};
 
 /** A fresh database and service (closed after `fn`). */
 async function withService(options: Partial<EncoderServiceOptions>, fn: (s: EncoderService, db: Database, dir: string) => Promise<void>): Promise<void> {
@@ -77,7 +72,7 @@ test('a --encoder flag: vectors and token counts equal the encoder\'s own, compu
   const own = await createTextEncoder(tiny, { threads: 1 });
   try {
     const ref = await own.encodeDetailed(texts);
-    r.vectors.forEach((v, i) => near(v, ref.vectors[i]!));
+    r.vectors.forEach((v, i) => assertClose(v, ref.vectors[i]!));
     assert.equal(r.tokens, ref.tokens.reduce((a, b) => a + b, 0));
     assert.equal(r.tokens, 4 + 7 + 4 + 3); // [CLS] … [SEP]; "and" is one [UNK]
     // Requests in flight together each get their own answers back.
@@ -85,7 +80,7 @@ test('a --encoder flag: vectors and token counts equal the encoder\'s own, compu
     const answers = await Promise.all(batches.map((b) => s.embedTexts('mini', b)));
     for (let k = 0; k < batches.length; k++) {
       const want = await own.encode(batches[k]!);
-      answers[k]!.vectors.forEach((v, i) => near(v, want[i]!));
+      answers[k]!.vectors.forEach((v, i) => assertClose(v, want[i]!));
     }
   } finally {
     await own.close();
@@ -108,7 +103,7 @@ test('dimensions: allowed when omnivec.json declares them, equal to the encoder 
   const own = await createTextEncoder(matryoshka, { threads: 1, dimensions: 4 });
   try {
     const ref = await own.encode(texts);
-    r.vectors.forEach((v, i) => near(v, ref[i]!));
+    r.vectors.forEach((v, i) => assertClose(v, ref[i]!));
     assert.ok(Math.abs(Math.hypot(...r.vectors[0]!) - 1) < 1e-6, 'renormalised');
   } finally {
     await own.close();
@@ -126,8 +121,8 @@ test('a SIF model stored in DIR/models is served under its spec name, in this th
   const list = await s.list();
   assert.deepEqual(list.map((e) => [e.name, e.source]), [[spec.model, 'database']]);
   const r = await s.embedTexts(spec.model, ['the cat', 'dog car']);
-  near(r.vectors[0]!, model.encode(['the cat'])[0]!);
-  near(r.vectors[1]!, model.encode(['dog car'])[0]!);
+  assertClose(r.vectors[0]!, model.encode(['the cat'])[0]!);
+  assertClose(r.vectors[1]!, model.encode(['dog car'])[0]!);
   assert.equal(r.tokens, 4);
   const info = await s.info(spec.model);
   assert.equal(info.kind, 'sif');
@@ -153,8 +148,8 @@ test('collections\' bound specs: by source path (also model@d), by stored model;
     assert.deepEqual(await s.forCollection(bySource), { name: 'tiny', kind: 'text' });
     assert.deepEqual(await s.forCollection(byFlag), { name: 'mini', kind: 'text' });
     assert.deepEqual(await s.forCollection(cut), { name: 'mrl@4', kind: 'text' });
-    near((await s.embedTexts('mrl@4', ['the king'])).vectors[0]!, (await mrl.encode(['the king']))[0]!);
-    near((await s.embedTexts('tiny', ['the king'], { mode: 'query' })).vectors[0]!, (await own.encode(['the king']))[0]!);
+    assertClose((await s.embedTexts('mrl@4', ['the king'])).vectors[0]!, (await mrl.encode(['the king']))[0]!);
+    assertClose((await s.embedTexts('tiny', ['the king'], { mode: 'query' })).vectors[0]!, (await own.encode(['the king']))[0]!);
 
     const reason = async (c: typeof none): Promise<string> => {
       const f = await s.forCollection(c);
@@ -209,8 +204,11 @@ test('an encode in the worker does not block the event loop', async (t) => {
   assert.equal(r.vectors.length, texts.length);
   t.diagnostic(`encode ${ms.toFixed(0)} ms, ${ticks} timer ticks, longest gap ${maxGap.toFixed(1)} ms`);
   // Tokenising and running 8,000 texts takes hundreds of ms; the timer kept firing throughout.
+  // Generous bounds, not a benchmark: an encode on this thread stalls the loop for about the whole
+  // batch (the gap ≈ ms); in its worker the longest gap is a few ms (7.8 ms of 281 ms in a full run,
+  // the machine shared). Half the batch tells the two apart with room for a busy machine.
   assert.ok(ms > 150, `the batch took ${ms.toFixed(0)} ms: too short to tell`);
-  assert.ok(maxGap < Math.max(60, ms / 4), `the event loop stalled for ${maxGap.toFixed(0)} ms during a ${ms.toFixed(0)} ms encode (${ticks} ticks)`);
+  assert.ok(maxGap < ms / 2, `the event loop stalled for ${maxGap.toFixed(0)} ms during a ${ms.toFixed(0)} ms encode (${ticks} ticks)`);
 });
 
 test('an image model in its worker: file bytes in, the encoder\'s vectors out; bytes that do not decode are encoder_error', async () => {
@@ -223,7 +221,7 @@ test('an image model in its worker: file bytes in, the encoder\'s vectors out; b
     const own = await createImageEncoder(model.dir, { threads: 1 });
     try {
       const want = await own.encode(images);
-      r.vectors.forEach((v, i) => near(v, want[i]!, 1e-5));
+      r.vectors.forEach((v, i) => assertClose(v, want[i]!, 1e-5));
     } finally {
       await own.close();
     }

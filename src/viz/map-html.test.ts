@@ -24,7 +24,7 @@ test('mapHtml: data inline and escaped, many labels folded into (other), argumen
   throwsCode(() => mapHtml({ ids, points, labels: ['a'] }), 'invalid_argument', /labels: expected 30 entries/);
 });
 
-test('the HTML map in Chromium: offline, drawn, hover shows the record, zoom and pan stay smooth at 10,000 points', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium' }, async () => {
+test('the HTML map in Chromium: offline, drawn, hover shows the record, zoom, pan and resize at 10,000 points', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium' }, async () => {
   const { chromium } = await import('playwright-core');
   await withTempDir('omnivec-projhtml-', async (dir) => {
     const rng = new Random(2);
@@ -73,22 +73,19 @@ test('the HTML map in Chromium: offline, drawn, hover shows the record, zoom and
       assert.match(text, /the text of rec-\d+/);
       assert.match(text, /topic: topic \d/);
 
-      // Zoom and pan: 30 wheel steps and a drag, each answered within a frame budget on average.
-      const t = Date.now();
+      // Zoom and pan: 30 wheel steps and a drag, then 10 resizes, without a page error (checked below).
+      // How fast each is answered is a benchmark figure, not a test's: `npm run bench:projection --
+      // --methods ''` times them against a frame at 60 fps.
       for (let i = 0; i < 30; i++) await page.mouse.wheel(0, -60);
       await page.mouse.move(500, 400);
       await page.mouse.down();
       for (let i = 0; i < 20; i++) await page.mouse.move(500 + i * 10, 400 + i * 5);
       await page.mouse.up();
       await page.evaluate('new Promise((r) => requestAnimationFrame(r))');
-      const perEvent = (Date.now() - t) / 52;
-      assert.ok(perEvent < 100, `ms per zoom/pan event at 10,000 points: ${perEvent.toFixed(1)}`);
-      const frame = await page.evaluate<number>(`(() => {
-        const t0 = performance.now();
+      await page.evaluate(`(() => {
         for (let i = 0; i < 10; i++) window.dispatchEvent(new Event('resize'));
-        return new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now() - t0)));
+        return new Promise((resolve) => requestAnimationFrame(resolve));
       })()`);
-      process.stdout.write(`# html map, 10,000 points: ${perEvent.toFixed(1)} ms per zoom/pan event (with the driver's round trip), a redraw within ${frame.toFixed(1)} ms\n`);
       await page.locator('#legend .item').first().click();
       assert.equal(await page.locator('#legend .item.off').count(), 1, 'a legend click hides a label');
       assert.deepEqual(requests, [], 'the page fetched nothing');

@@ -210,7 +210,10 @@ test('close() stops a running worker', async () => {
     const t = performance.now();
     await svc.close();
     await rejectsCode(run, 'shutting_down', /stopped/);
-    assert.ok(performance.now() - t < 2000, 'close() did not wait for the computation');
+    // The rejection says close() stopped the computation rather than waited for it (a finished one
+    // resolves). The clock only guards against a hang: the whole t-SNE of these 700 points takes
+    // ~1.5 s here, so a bound cannot tell waiting from stopping; 10 s is far from any machine's noise.
+    assert.ok(performance.now() - t < 10_000, 'close() did not wait for the computation');
     assert.equal(existsSync(join(dir, 'projections', 'pts')), false, 'nothing cached from a stopped computation');
   });
 });
@@ -227,6 +230,8 @@ test('a running map nobody asks about is stopped when another waits for the only
       const t = performance.now();
       const pca = await svc.compute('pts', { method: 'pca', sample: 700, seed: 1 });
       assert.equal(pca.ids.length, 700);
+      // A hang guard, not a measure (the t-SNE alone takes ~1.5 s here): that the t-SNE was stopped
+      // shows below, where asking for it again finds it running, not done.
       assert.ok(performance.now() - t < 20_000, `PCA waited ${(performance.now() - t).toFixed(0)} ms behind the abandoned t-SNE`);
       // The stopped map is not remembered as a failure: asking again starts it again.
       const again = await svc.get('pts', tsne);

@@ -10,6 +10,8 @@ import { OmnivecError } from '../../errors.js';
 import { createRemoteEncoder, planBatches, type RemoteEncoderOptions } from './index.js';
 import { textHash } from './checkpoint.js';
 import { retryAfterMs, backoffDelay, DEFAULT_BACKOFF } from './retry.js';
+import { batchRows } from '../common.js';
+import type { Encoding } from '../types.js';
 
 // A deterministic OpenAI-compatible /v1/embeddings on 127.0.0.1: the vector of a text is a
 // normalised function of sha256(text); `dimensions` keeps a prefix and renormalises, as
@@ -136,7 +138,8 @@ const FAST = { initialMs: 5, maxMs: 20, factor: 2, jitter: 0.5 };
 const enc = (o: Partial<RemoteEncoderOptions> = {}) => createRemoteEncoder({ baseURL: api.url, model: 'test-embed', backoff: FAST, ...o });
 const texts = (n: number, prefix = 'text') => Array.from({ length: n }, (_, i) => `${prefix} number ${i}`);
 
-function assertVectors(got: Float32Array[], inputs: string[], dims = FULL_DIM): void {
+function assertVectors(batch: Encoding, inputs: string[], dims = FULL_DIM): void {
+  const got = batchRows(batch);
   assert.equal(got.length, inputs.length);
   got.forEach((v, i) => assert.deepEqual(v, expected(inputs[i], dims), `vector ${i} (${inputs[i]})`));
 }
@@ -168,7 +171,7 @@ test('base64 and float wire formats give the same vectors, in input order; spec 
     await e.close();
     await rejectsCode(e.encode(inputs), 'invalid_argument', /closed/);
   }
-  assert.deepEqual(await enc().encode([]), []);
+  assert.deepEqual(batchRows(await enc().encode([])), []);
 });
 
 test('dimensions are sent, named in the spec, and checked; the key goes in Authorization', async () => {
@@ -235,15 +238,16 @@ test('empty and over-long inputs are refused up front, naming the index', async 
 });
 
 test('429 honours Retry-After (seconds) and retry-after-ms over the computed backoff', async () => {
-  // The computed backoff would be 5 s: a test that does not honour the header times out.
-  const slowBackoff = { initialMs: 5000, maxMs: 5000, factor: 1, jitter: 0 };
+  // The computed backoff would be 20 s; the headers say 1 s and 150 ms. The upper bounds, 10 s, are
+  // generous (the waits take the header's time and a few ms here): they only tell the header from the backoff.
+  const slowBackoff = { initialMs: 20_000, maxMs: 20_000, factor: 1, jitter: 0 };
   api.reset((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' }, body: { error: { message: 'Rate limit reached' } } } : undefined));
   const warnings: string[] = [];
   let t0 = Date.now();
   const e = enc({ backoff: slowBackoff, onWarning: (m) => warnings.push(m) });
   assertVectors(await e.encode(['a']), ['a']);
   let ms = Date.now() - t0;
-  assert.ok(ms >= 950 && ms < 4000, `waited ${ms} ms for Retry-After: 1`);
+  assert.ok(ms >= 950 && ms < 10_000, `waited ${ms} ms for Retry-After: 1`);
   assert.equal(api.received.length, 2);
   assert.deepEqual(e.usage, { requests: 2, retries: 1, promptTokens: 1 });
   assert.match(warnings[0], /429 Too Many Requests: Rate limit reached; retry 1 of 6/);
@@ -252,7 +256,7 @@ test('429 honours Retry-After (seconds) and retry-after-ms over the computed bac
   t0 = Date.now();
   await enc({ backoff: slowBackoff }).encode(['a']);
   ms = Date.now() - t0;
-  assert.ok(ms >= 140 && ms < 4000, `waited ${ms} ms for retry-after-ms: 150`);
+  assert.ok(ms >= 140 && ms < 10_000, `waited ${ms} ms for retry-after-ms: 150`);
 
   const h = (o: Record<string, string>) => new Headers(o);
   const now = Date.parse('2026-01-01T00:00:00Z');
@@ -295,10 +299,12 @@ test('400, 401 and 404 are not retried; the server message and status are surfac
 });
 
 test('a slow response times out and is retried; abort stops at once', async () => {
-  api.reset(() => ({ delayMs: 1500 }));
+  // A response would come after 20 s: two attempts that wait for it take 40 s, two that time out
+  // 0.2 s (and a backoff of ms). The bound, 10 s, is generous: it only tells the two apart.
+  api.reset(() => ({ delayMs: 20_000 }));
   const t0 = Date.now();
   await rejectsCode(enc({ timeoutMs: 100, retries: 1 }).encode(['a']), 'encoder_error', /no response within timeoutMs = 100.*gave up after 2 attempts/);
-  assert.ok(Date.now() - t0 < 1000);
+  assert.ok(Date.now() - t0 < 10_000, `two attempts with timeoutMs = 100 took ${Date.now() - t0} ms`);
   assert.equal(api.received.length, 2);
 
   api.reset(() => ({ status: 503 }));
@@ -336,12 +342,12 @@ test('checkpoint: a run failing after 2 of 5 batches keeps them; the rerun reque
   assert.deepEqual(progress, [4, 6, 8, 10]);
   api.reset();
   const clean = await enc({ maxBatch: 2 }).encode(inputs);
-  assert.deepEqual(got, clean);
+  assert.deepEqual(batchRows(got), batchRows(clean));
   assertVectors(got, inputs);
 
   // Complete: a third run sends nothing.
   api.reset();
-  assert.deepEqual(await enc(o).encode(inputs), clean);
+  assert.deepEqual(batchRows(await enc(o).encode(inputs)), batchRows(clean));
   assert.equal(api.received.length, 0);
 });
 
