@@ -4,27 +4,11 @@ import { parseMetric } from '../vector/metric.js';
 import { checkDim } from '../vector/batch.js';
 import { MAX_ID, NO_ID, type BatchSearchResult, type SearchOptions } from './types.js';
 
-/** Shared argument checks and small tools of the index implementations. */
-
-export function checkK(k: unknown): asserts k is number {
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
-    throw new OmnivecError('invalid_argument', `k: expected an integer ≥ 1, got ${describe(k)}`);
-  }
-}
+/** Shared checks and small tools of the index implementations (argument checks: src/checks.ts). */
 
 export function checkIndexShape(dim: unknown, metric: unknown): { dim: number; metric: Metric } {
   checkDim(dim);
   return { dim, metric: parseMetric(metric) };
-}
-
-/** An integer option within [min, max], or its default when undefined. */
-export function intOption(name: string, value: unknown, fallback: number, min: number, max = 2 ** 31 - 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new OmnivecError('invalid_argument',
-      `${name}: expected an integer from ${min} to ${max}, got ${describe(value)}`);
-  }
-  return value;
 }
 
 /**

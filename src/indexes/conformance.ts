@@ -7,6 +7,7 @@
 import { describe as suite, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OmnivecError } from '../errors.js';
+import { MAX_K } from '../checks.js';
 import { Random } from '../vector/random.js';
 import type { Metric } from '../vector/metric.js';
 import type { VectorBatch } from '../vector/batch.js';
@@ -302,7 +303,8 @@ export function runConformance(name: string, opts: ConformanceOptions): void {
       expectError(() => index.add([-1], good(1)), 'invalid_argument', /ids\[0\]: expected an integer from 0/);
       expectError(() => index.add([1.5], good(1)), 'invalid_argument', /ids\[0\]/);
       expectError(() => index.add([1, 2], good(1)), 'invalid_argument', /one id per vector/);
-      expectError(() => index.search(q, 0), 'invalid_argument', /k: expected an integer ≥ 1, got the number 0/);
+      expectError(() => index.search(q, 0), 'invalid_argument', /k: expected an integer from 1 to 100000, got the number 0/);
+      expectError(() => index.search(q, MAX_K + 1), 'invalid_argument', /k: expected an integer from 1 to 100000, got the number 100001/);
       expectError(() => index.search(q, -3), 'invalid_argument', /k: expected/);
       expectError(() => index.search(q, 2.5), 'invalid_argument', /k: expected/);
       expectError(() => index.search(new Float32Array(dim - 1), k), 'dimension_mismatch', new RegExp(`expected dimension ${dim}, got ${dim - 1}`));

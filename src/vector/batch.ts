@@ -1,4 +1,5 @@
 import { OmnivecError, describe } from '../errors.js';
+import { checkInt } from '../checks.js';
 
 /**
  * A batch of `count` vectors of `dim` components, row after row in one `Float32Array`.
@@ -44,9 +45,7 @@ export function row(batch: VectorBatch, i: number): Float32Array {
 }
 
 export function checkDim(dim: unknown): asserts dim is number {
-  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || dim > 65536) {
-    throw new OmnivecError('invalid_argument', `dim: expected an integer from 1 to 65536, got ${describe(dim)}`);
-  }
+  checkInt(dim, 'dim', { min: 1, max: 65536 });
 }
 
 /**

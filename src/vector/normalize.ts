@@ -1,4 +1,4 @@
-import { OmnivecError, describe } from '../errors.js';
+import { checkInt } from '../checks.js';
 import type { VectorBatch } from './batch.js';
 
 /** Scales `v` in place to unit Euclidean length; a zero vector is left as it is. Returns the old norm. */
@@ -26,10 +26,7 @@ export function normalizeBatch(batch: VectorBatch): VectorBatch {
  * nomic, bge-m3 variants) expect. Refuses a target larger than the source dimension.
  */
 export function truncate(batch: VectorBatch, dimensions: number, options: { normalize?: boolean } = {}): VectorBatch {
-  if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > batch.dim) {
-    throw new OmnivecError('invalid_argument',
-      `dimensions: expected an integer from 1 to ${batch.dim} (the vectors' dimension), got ${describe(dimensions)}`);
-  }
+  checkInt(dimensions, 'dimensions', { min: 1, max: batch.dim, note: "the vectors' dimension" });
   const out = new Float32Array(batch.count * dimensions);
   for (let r = 0; r < batch.count; r++) {
     out.set(batch.data.subarray(r * batch.dim, r * batch.dim + dimensions), r * dimensions);

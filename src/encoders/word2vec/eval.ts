@@ -10,7 +10,8 @@ import { fileError } from '../../io/block-reader.js';
 import { corrupt, quote } from '../../io/common.js';
 import { TopK } from '../../vector/heap.js';
 import { createTokenizer } from '../text/tokenizer.js';
-import { KeyedVectors } from './keyed-vectors.js';
+import { checkPositiveInt } from '../../checks.js';
+import { KeyedVectors, checkKv } from './keyed-vectors.js';
 import { BLOCK_QUERIES, BLOCK_ROWS, scannerOf } from './query.js';
 
 export interface AnalogyEvalOptions {
@@ -132,15 +133,7 @@ function flag(name: string, v: unknown, dflt: boolean): boolean {
 }
 
 function restrict(kv: KeyedVectors, v: unknown): number {
-  if (v === undefined) return Math.min(kv.size, 300000);
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-    throw new OmnivecError('invalid_argument', `restrictVocab: expected a positive integer, got ${describe(v)}`);
-  }
-  return Math.min(kv.size, v);
-}
-
-function checkKv(kv: unknown): asserts kv is KeyedVectors {
-  if (!(kv instanceof KeyedVectors)) throw new OmnivecError('invalid_argument', `kv: expected KeyedVectors, got ${describe(kv)}`);
+  return Math.min(kv.size, checkPositiveInt(v, 'restrictVocab', { fallback: 300000 }));
 }
 
 function checkOptions(options: unknown, known: readonly string[]): void {

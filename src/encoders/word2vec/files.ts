@@ -14,6 +14,7 @@ import { fileError, fileSize, withReader } from '../../io/block-reader.js';
 import { corrupt, decodeUtf8, quote, stripBom, type OpenedRecords, type ImportRecord } from '../../io/common.js';
 import { withSink } from '../../io/sink.js';
 import { openWord2vecBinary, openWord2vecText, writeWord2vec } from '../../io/word2vec.js';
+import { checkPositiveInt } from '../../checks.js';
 import { KeyedVectors } from './keyed-vectors.js';
 
 export type WordVectorFormat = 'word2vec' | 'word2vec-binary' | 'fasttext';
@@ -113,9 +114,7 @@ export async function loadWordVectors(path: string, options: LoadWordVectorsOpti
     throw new OmnivecError('invalid_argument', `format: expected one of auto, ${FORMATS.join(', ')}, got ${describe(format)}`);
   }
   const limit = options.limit;
-  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
-    throw new OmnivecError('invalid_argument', `limit: expected a positive integer, got ${describe(limit)}`);
-  }
+  if (limit !== undefined) checkPositiveInt(limit, 'limit');
   if (options.counts !== undefined) checkPath('counts', options.counts);
   const binary = format === 'auto' ? await detectBinary(path) : format === 'word2vec-binary';
   const readOptions = { limit, blockSize: options.blockSize };

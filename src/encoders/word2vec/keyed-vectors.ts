@@ -7,7 +7,13 @@
  * `words.length × dim`), `counts` (corpus frequency of each word, or null when unknown, e.g. a
  * file without counts), `indexOf`, `has`, `vector`, `row`. Query methods live beside it.
  */
-import { OmnivecError, invalidArgument } from '../../errors.js';
+import { OmnivecError, describe, invalidArgument } from '../../errors.js';
+import { checkPositiveInt } from '../../checks.js';
+
+/** Refuses anything but KeyedVectors (the queries' and evaluations' first argument). */
+export function checkKv(kv: unknown): asserts kv is KeyedVectors {
+  if (!(kv instanceof KeyedVectors)) throw invalidArgument(`kv: expected KeyedVectors, got ${describe(kv)}`);
+}
 
 export class KeyedVectors {
   readonly words: readonly string[];
@@ -18,7 +24,7 @@ export class KeyedVectors {
   #unit: Float32Array | null = null;
 
   constructor(words: readonly string[], vectors: Float32Array, dim: number, counts: Float64Array | null = null) {
-    if (!Number.isInteger(dim) || dim < 1) throw invalidArgument(`dim: expected a positive integer, got ${dim}`);
+    checkPositiveInt(dim, 'dim');
     if (vectors.length !== words.length * dim) {
       throw invalidArgument(`vectors: expected ${words.length} × ${dim} = ${words.length * dim} numbers, got ${vectors.length}`);
     }

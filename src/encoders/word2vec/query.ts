@@ -9,7 +9,8 @@
 import { OmnivecError, describe } from '../../errors.js';
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
-import { KeyedVectors } from './keyed-vectors.js';
+import { checkInt } from '../../checks.js';
+import { KeyedVectors, checkKv } from './keyed-vectors.js';
 
 /** A word of the vocabulary, or a vector of the vectors' dimension (used as it is, not normalised). */
 export type QueryTerm = string | Float32Array;
@@ -179,21 +180,10 @@ function dot(a: Float32Array, b: Float32Array): number {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-function checkKv(kv: unknown): asserts kv is KeyedVectors {
-  if (!(kv instanceof KeyedVectors)) throw new OmnivecError('invalid_argument', `kv: expected KeyedVectors, got ${describe(kv)}`);
-}
-
-function countOption(name: string, v: unknown, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new OmnivecError('invalid_argument', `${name}: expected an integer ≥ ${min}, got ${describe(v)}`);
-  }
-  return v;
-}
 
 /** The rows searched: all, or the first `restrictVocab`. */
 function searchRows(kv: KeyedVectors, restrictVocab: unknown): number {
-  return Math.min(kv.size, countOption('restrictVocab', restrictVocab, kv.size, 1));
+  return Math.min(kv.size, checkInt(restrictVocab, 'restrictVocab', { min: 1, fallback: kv.size }));
 }
 
 interface Term { vector: Float32Array; row: number }
@@ -263,7 +253,7 @@ export function smallest(dist: Float32Array, k: number, exclude: readonly number
 export function mostSimilar(kv: KeyedVectors, options: MostSimilarOptions): Neighbour[] {
   checkKv(kv);
   if (options === null || typeof options !== 'object') throw new OmnivecError('invalid_argument', `options: expected {positive, negative?, topn?}, got ${describe(options)}`);
-  const topn = countOption('topn', options.topn, 10, 0);
+  const topn = checkInt(options.topn, 'topn', { min: 0, fallback: 10 });
   const n = searchRows(kv, options.restrictVocab);
   const scanner = scannerOf(kv);
   const pos = terms(kv, scanner, options.positive, 'positive');
@@ -292,7 +282,7 @@ function finish(kv: KeyedVectors, rows: Uint32Array, score: (row: number) => num
 export function mostSimilarCosmul(kv: KeyedVectors, options: CosmulOptions): Neighbour[] {
   checkKv(kv);
   if (options === null || typeof options !== 'object') throw new OmnivecError('invalid_argument', `options: expected {positive, negative?, topn?}, got ${describe(options)}`);
-  const topn = countOption('topn', options.topn, 10, 0);
+  const topn = checkInt(options.topn, 'topn', { min: 0, fallback: 10 });
   const n = searchRows(kv, options.restrictVocab);
   const epsilon = options.epsilon ?? 1e-3;
   if (typeof epsilon !== 'number' || !(epsilon > 0) || !Number.isFinite(epsilon)) {

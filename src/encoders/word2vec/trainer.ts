@@ -11,6 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { createTokenizer, type Tokenizer, type TokenizerSpec } from '../text/tokenizer.js';
+import { checkInt, checkNumber } from '../../checks.js';
 import { Random } from '../../vector/random.js';
 import { startWorker } from '../../workers.js';
 import type { TrainReply, TrainWorkerData } from './train-worker.js';
@@ -123,52 +124,37 @@ const CHUNK = 1 << 20;
 const LAYOUT_START = 65_536;
 const PAGE = 65_536;
 
-function intOption(name: string, v: unknown, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalidArgument(`${name}: expected an integer from ${min} to ${max}, got ${describe(v)}`);
-  }
-  return v;
-}
-
-function numOption(name: string, v: unknown, def: number, min: number, max: number, minOpen = false): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (minOpen && v === min) || v > max) {
-    throw invalidArgument(`${name}: expected a number ${minOpen ? 'above' : 'from'} ${min}${max < Infinity ? ` to ${max}` : ''}, got ${describe(v)}`);
-  }
-  return v;
-}
 
 /** Options with defaults applied and checked; `invalid_argument` names the bad one. */
 export function resolveWord2VecOptions(o: Word2VecOptions = {}): ResolvedWord2VecOptions {
   if (o.model !== undefined && o.model !== 'cbow' && o.model !== 'skipgram') {
     throw invalidArgument(`model: expected "cbow" or "skipgram", got ${describe(o.model)}`);
   }
-  const window = o.window === 'all' ? 'all' : intOption('window', o.window, 5, 1, 1_000_000);
+  const window = o.window === 'all' ? 'all' : checkInt(o.window, 'window', { min: 1, max: 1_000_000, fallback: 5 });
   const hs = o.hs ?? false;
   if (typeof hs !== 'boolean') throw invalidArgument(`hs: expected a boolean, got ${describe(hs)}`);
-  const negative = intOption('negative', o.negative, hs ? 0 : 5, 0, 1000);
+  const negative = checkInt(o.negative, 'negative', { min: 0, max: 1000, fallback: hs ? 0 : 5 });
   if (!hs && negative === 0) throw invalidArgument('negative: 0 without hs leaves nothing to train; set negative ≥ 1 or hs: true');
-  const alpha = numOption('alpha', o.alpha, 0.025, 0, 10, true);
-  const minAlpha = numOption('minAlpha', o.minAlpha, 0.0001, 0, alpha);
+  const alpha = checkNumber(o.alpha, 'alpha', { min: 0, minExclusive: true, max: 10, fallback: 0.025 });
+  const minAlpha = checkNumber(o.minAlpha, 'minAlpha', { min: 0, max: alpha, fallback: 0.0001 });
   const tok = o.tokenizer;
   const tokenizer: TokenizerSpec = tok === undefined ? { kind: 'words' } : ('tokenize' in tok ? tok.spec : tok);
   return {
     model: o.model ?? 'cbow',
-    dim: intOption('dim', o.dim, 100, 1, 10_000),
+    dim: checkInt(o.dim, 'dim', { min: 1, max: 10_000, fallback: 100 }),
     window,
     negative,
     hs,
-    sample: numOption('sample', o.sample, 1e-3, 0, 1),
-    minCount: intOption('minCount', o.minCount, 5, 1, Number.MAX_SAFE_INTEGER),
-    maxVocab: o.maxVocab === undefined ? null : intOption('maxVocab', o.maxVocab, 0, 1, 2 ** 31 - 1),
-    epochs: intOption('epochs', o.epochs, 5, 1, 100_000),
+    sample: checkNumber(o.sample, 'sample', { min: 0, max: 1, fallback: 1e-3 }),
+    minCount: checkInt(o.minCount, 'minCount', { min: 1, fallback: 5 }),
+    maxVocab: o.maxVocab === undefined ? null : checkInt(o.maxVocab, 'maxVocab', { min: 1, max: 2 ** 31 - 1 }),
+    epochs: checkInt(o.epochs, 'epochs', { min: 1, max: 100_000, fallback: 5 }),
     alpha,
     minAlpha,
     cbowMean: o.cbowMean ?? true,
     shuffle: o.shuffle ?? false,
-    seed: intOption('seed', o.seed, 1, 0, 2 ** 52),
-    threads: intOption('threads', o.threads, Math.max(1, availableParallelism()), 1, 256),
+    seed: checkInt(o.seed, 'seed', { min: 0, max: 2 ** 52, fallback: 1 }),
+    threads: checkInt(o.threads, 'threads', { min: 1, max: 256, fallback: Math.max(1, availableParallelism()) }),
     tokenizer,
   };
 }
@@ -383,7 +369,7 @@ export async function trainWord2Vec(corpus: Corpus, options: Word2VecOptions = {
   const o = resolveWord2VecOptions(options);
   const tokenizer: Tokenizer = options.tokenizer !== undefined && 'tokenize' in options.tokenizer
     ? options.tokenizer : createTokenizer(o.tokenizer);
-  const budget = numOption('memoryBudget', options.memoryBudget, 512 * 2 ** 20, 0, Infinity);
+  const budget = checkNumber(options.memoryBudget, 'memoryBudget', { min: 0, fallback: 512 * 2 ** 20 });
   const onProgress = options.onProgress;
   const t0 = performance.now();
   const { counter, store } = await readCorpus(corpus, tokenizer, budget, (words) => onProgress?.({

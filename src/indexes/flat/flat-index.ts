@@ -6,9 +6,10 @@ import { normalizeInPlace } from '../../vector/normalize.js';
 import { TopK } from '../../vector/heap.js';
 import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
 import {
-  checkIndexShape, checkK, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter, SlotMap,
+  checkIndexShape, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter, SlotMap,
   type ResolvedFilter,
 } from '../common.js';
+import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchResult, VectorIndex } from '../types.js';
 
 export interface FlatIndexOptions {

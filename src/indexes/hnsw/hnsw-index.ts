@@ -7,9 +7,10 @@ import { TopK } from '../../vector/heap.js';
 import { Random } from '../../vector/random.js';
 import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
 import {
-  checkIndexShape, checkK, checkNewIds, emptyBatchResult, emptyIndexError, intOption, resolveFilter, SlotMap,
+  checkIndexShape, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter, SlotMap,
   type ResolvedFilter,
 } from '../common.js';
+import { checkInt, checkK } from '../../checks.js';
 import { NO_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { Graph } from './graph.js';
 
@@ -101,10 +102,10 @@ export class HnswIndex implements VectorIndex {
 
   constructor(options: HnswIndexOptions) {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
-    const m = intOption('m', options.m, 16, 2, 256);
-    const efConstruction = intOption('efConstruction', options.efConstruction, 200, 1, 100_000);
-    const efSearch = intOption('efSearch', options.efSearch, 64, 1, 100_000);
-    const seed = intOption('seed', options.seed, 42, 0, 2 ** 32 - 1);
+    const m = checkInt(options.m, 'm', { min: 2, max: 256, fallback: 16 });
+    const efConstruction = checkInt(options.efConstruction, 'efConstruction', { min: 1, max: 100_000, fallback: 200 });
+    const efSearch = checkInt(options.efSearch, 'efSearch', { min: 1, max: 100_000, fallback: 64 });
+    const seed = checkInt(options.seed, 'seed', { min: 0, max: 2 ** 32 - 1, fallback: 42 });
     this.dim = dim;
     this.metric = metric;
     this.params = Object.freeze({ m, efConstruction, efSearch, seed });
@@ -681,7 +682,7 @@ export class HnswIndex implements VectorIndex {
     checkQuery(query, this.dim);
     checkK(k);
     const filter = resolveFilter(options);
-    const ef = Math.max(k, intOption('efSearch', options?.efSearch, this.params.efSearch, 1, 1_000_000));
+    const ef = Math.max(k, checkInt(options?.efSearch, 'efSearch', { min: 1, max: 1_000_000, fallback: this.params.efSearch }));
     if (this.#live === 0) throw emptyIndexError();
     const ids = new Uint32Array(Math.min(k, this.#live));
     const distances = new Float32Array(ids.length);
@@ -693,7 +694,7 @@ export class HnswIndex implements VectorIndex {
     checkBatch(queries, this.dim, 'queries');
     checkK(k);
     const filter = resolveFilter(options);
-    const ef = Math.max(k, intOption('efSearch', options?.efSearch, this.params.efSearch, 1, 1_000_000));
+    const ef = Math.max(k, checkInt(options?.efSearch, 'efSearch', { min: 1, max: 1_000_000, fallback: this.params.efSearch }));
     if (this.#live === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
     for (let q = 0; q < queries.count; q++) {

@@ -7,9 +7,10 @@ import { normalizeInPlace } from '../../vector/normalize.js';
 import { TopK } from '../../vector/heap.js';
 import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
 import {
-  checkIndexShape, checkK, checkNewIds, emptyBatchResult, emptyIndexError, intOption, resolveFilter,
+  checkIndexShape, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter,
   type ResolvedFilter,
 } from '../common.js';
+import { checkInt, checkK } from '../../checks.js';
 import { FlatIndex } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
@@ -98,14 +99,14 @@ export class IvfIndex implements VectorIndex {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
     this.dim = dim;
     this.metric = metric;
-    this.#nListOption = intOption('nList', options.nList, 0, 1, MAX_LISTS);
-    this.#nProbeOption = intOption('nProbe', options.nProbe, 0, 1, MAX_LISTS);
+    this.#nListOption = checkInt(options.nList, 'nList', { min: 1, max: MAX_LISTS, fallback: 0 });
+    this.#nProbeOption = checkInt(options.nProbe, 'nProbe', { min: 1, max: MAX_LISTS, fallback: 0 });
     if (this.#nListOption > 0 && this.#nProbeOption > this.#nListOption) {
       throw new OmnivecError('invalid_argument',
         `nProbe: expected at most nList (${this.#nListOption}), got the number ${this.#nProbeOption}`);
     }
-    this.#seed = intOption('seed', options.seed, 42, 0, 0xffffffff);
-    this.#iterations = intOption('iterations', options.iterations, 20, 0, 10_000);
+    this.#seed = checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 });
+    this.#iterations = checkInt(options.iterations, 'iterations', { min: 0, max: 10_000, fallback: 20 });
     this.#code = metricCode(metric);
     this.#stride = dim * 4;
     this.#block = Math.max(16, Math.min(4096, Math.floor(BLOCK_BYTES / this.#stride)));
@@ -312,11 +313,7 @@ export class IvfIndex implements VectorIndex {
   #probeCount(options: SearchOptions | undefined): number {
     const v = options?.nProbe;
     if (v === undefined) return this.#nProbe;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new OmnivecError('invalid_argument',
-        `nProbe: expected an integer ≥ 1 (values above nList = ${this.#nList} scan every list), got ${describe(v)}`);
-    }
-    return Math.min(v, this.#nList);
+    return Math.min(checkInt(v, 'nProbe', { min: 1, note: `values above nList = ${this.#nList} scan every list` }), this.#nList);
   }
 
   /**

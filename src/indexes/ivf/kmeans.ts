@@ -1,10 +1,10 @@
-import { OmnivecError, describe } from '../../errors.js';
+import { OmnivecError } from '../../errors.js';
 import { Arena } from '../../vector/arena.js';
 import { checkBatch, checkDim, type VectorBatch } from '../../vector/batch.js';
 import { parseMetric, type Metric } from '../../vector/metric.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
 import { Random } from '../../vector/random.js';
-import { intOption } from '../common.js';
+import { checkInt } from '../../checks.js';
 import { FlatIndex } from '../flat/flat-index.js';
 
 export interface KMeansOptions {
@@ -37,17 +37,15 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
   checkBatch(data, data?.dim, 'sample');
   checkDim(data.dim);
   const metric = parseMetric(options?.metric);
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
-    throw new OmnivecError('invalid_argument', `k: expected an integer ≥ 1, got ${describe(k)}`);
-  }
+  checkInt(k, 'k', { min: 1 });
   if (data.count === 0) throw new OmnivecError('invalid_argument', 'sample: expected at least one vector, got an empty batch');
   if (k > data.count) {
     throw new OmnivecError('invalid_argument',
       `k: expected at most the number of sample vectors (${data.count}), got ${k}; give a larger sample or ask for fewer clusters`);
   }
-  const iterations = intOption('iterations', options.iterations, 20, 0, 10_000);
-  const seed = intOption('seed', options.seed, 42, 0, 0xffffffff);
-  const maxSamples = intOption('maxSamples', options.maxSamples, Math.min(SAMPLES_PER_CENTROID * k, 2 ** 31 - 1), k);
+  const iterations = checkInt(options.iterations, 'iterations', { min: 0, max: 10_000, fallback: 20 });
+  const seed = checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 });
+  const maxSamples = checkInt(options.maxSamples, 'maxSamples', { min: k, max: 2 ** 31 - 1, fallback: Math.min(SAMPLES_PER_CENTROID * k, 2 ** 31 - 1) });
   const rng = new Random(seed);
   const dim = data.dim;
   const stride = dim * 4;

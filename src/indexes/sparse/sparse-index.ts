@@ -1,5 +1,6 @@
 import { OmnivecError, describe } from '../../errors.js';
-import { checkK, SlotMap } from '../common.js';
+import { checkInt, checkK } from '../../checks.js';
+import { SlotMap } from '../common.js';
 import { MAX_ID } from '../types.js';
 import { TopK } from '../../vector/heap.js';
 
@@ -392,9 +393,7 @@ export class SparseIndex {
 
   /** Adds the sparse vector of `slot`; refuses a slot already present (`already_exists`). An empty vector is held but never matches. */
   add(slot: number, v: SparseVector): void {
-    if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 0 || slot > MAX_ID) {
-      throw new OmnivecError('invalid_argument', `slot: expected an integer from 0 to ${MAX_ID}, got ${describe(slot)}`);
-    }
+    checkInt(slot, 'slot', { min: 0, max: MAX_ID });
     if (this.#map.slotOf(slot) !== undefined) {
       throw new OmnivecError('already_exists', `slot: slot ${slot} is already in the sparse index; remove it first to replace it`, { slot });
     }
