@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import AjvCompiler from '@fastify/ajv-compiler';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
+import { loadFastify, type FastifyModules } from './fastify.js';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { Database, openDatabase } from '../db/database.js';
 import { checkCollectionName } from '../db/names.js';
@@ -94,7 +94,7 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
  * parameters are strings on the wire, so there coercion stays on. `verbose` gives the error
  * handler the value that came.
  */
-function validatorFactory(): NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']> {
+function validatorFactory(AjvCompiler: FastifyModules['ajvCompiler']): NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']> {
   const pool = AjvCompiler();
   type Options = NonNullable<Parameters<typeof pool>[1]>;
   return (externalSchemas, ajvOptions) => {
@@ -148,6 +148,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   const apiKey = options.apiKey;
   if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length === 0)) throw invalidArgument('apiKey: expected a non-empty string');
   const allowedHosts = new Set(checkAllowedHosts(options.allowedHosts));
+  const { fastify: Fastify, ajvCompiler } = await loadFastify();
   const ownDb = typeof options.db === 'string';
   const db = typeof options.db === 'string' ? await openDatabase(options.db) : options.db;
   let encoders: EncoderService;
@@ -167,7 +168,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     bodyLimit,
     // Our own 503 (in the documented error shape) comes from the first onRequest hook.
     return503OnClosing: false,
-    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
+    schemaController: { compilersFactory: { buildValidator: validatorFactory(ajvCompiler) } },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A URL that does not decode (`%E0%A4%A`), or a path parameter over MAX_PARAM_LENGTH, fails
     // before routing, outside the error handler.

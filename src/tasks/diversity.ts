@@ -3,7 +3,6 @@
  * distance, the distribution of pairwise cosine similarities (a histogram, drawn by
  * `histogramSvg` / `histogramPng`), and how well a subset covers the whole.
  */
-import sharp from 'sharp';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
@@ -14,6 +13,7 @@ import { normalizeInPlace } from '../vector/normalize.js';
 import { Random } from '../vector/random.js';
 import { EXACT_LIMIT, checkInt, selectRecords, type OnProgress } from './common.js';
 import { distanceBetween } from './classify.js';
+import { loadSharp } from '../encoders/image/sharp.js';
 
 /** Up to this many records, every pair is measured. */
 export const EXACT_PAIRS_LIMIT = 2000;
@@ -263,5 +263,7 @@ export function histogramSvg(h: Histogram, options: HistogramPictureOptions = {}
 
 /** The same chart as PNG (the SVG rendered by sharp). */
 export async function histogramPng(h: Histogram, options: HistogramPictureOptions = {}): Promise<Buffer> {
-  return sharp(Buffer.from(histogramSvg(h, options))).png().toBuffer();
+  const svg = histogramSvg(h, options);
+  const sharp = await loadSharp();
+  return sharp(Buffer.from(svg)).png().toBuffer();
 }

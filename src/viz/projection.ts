@@ -1,7 +1,5 @@
-import { PCA } from 'ml-pca';
-import { UMAP } from 'umap-js';
-import { TSNE } from '@saehrimnir/druidjs';
 import { describe, invalidArgument } from '../errors.js';
+import { loadPca, loadTsne, loadUmap } from './projection-libraries.js';
 import { Random } from '../vector/random.js';
 
 /**
@@ -64,6 +62,7 @@ export function* projectSteps(vectors: readonly ArrayLike<number>[], options: Pr
   let Y: number[][];
   if (method === 'pca') {
     yield { phase: 'pca', done: 0, total: 1 };
+    const PCA = loadPca();
     const pca = new PCA(X, { center: true, scale: false });
     const k = Math.min(2, dim);
     Y = pca.predict(X, { nComponents: k }).to2DArray().map((r) => (k === 2 ? r : [r[0]!, 0]));
@@ -71,6 +70,7 @@ export function* projectSteps(vectors: readonly ArrayLike<number>[], options: Pr
     const perplexity = options.perplexity ?? Math.max(2, Math.min(30, Math.floor((n - 1) / 3)));
     const iterations = options.iterations ?? 500;
     yield { phase: 'affinities', done: 0, total: 1 };
+    const TSNE = loadTsne();
     const tsne = new TSNE(X, { perplexity, epsilon: 10, d: 2, seed });
     tsne.check_init();
     yield { phase: 'optimising', done: 0, total: iterations };
@@ -85,6 +85,7 @@ export function* projectSteps(vectors: readonly ArrayLike<number>[], options: Pr
     }
   } else {
     const rng = new Random(seed);
+    const UMAP = loadUmap();
     const umap = new UMAP({
       nComponents: 2, nNeighbors: options.nNeighbors ?? Math.max(2, Math.min(15, n - 1)), minDist: options.minDist ?? 0.1,
       random: () => rng.next(), ...(options.iterations !== undefined ? { nEpochs: options.iterations } : {}),

@@ -1,5 +1,5 @@
-import sharp from 'sharp';
 import { describe, invalidArgument } from '../errors.js';
+import { loadSharp } from '../encoders/image/sharp.js';
 
 /**
  * A scatter plot of 2-D points coloured by label, as SVG (text) or PNG (the SVG rendered by
@@ -64,5 +64,7 @@ export function scatterSvg(points: Float32Array, options: ScatterOptions = {}): 
 }
 
 export async function scatterPng(points: Float32Array, options: ScatterOptions = {}): Promise<Buffer> {
-  return sharp(Buffer.from(scatterSvg(points, options))).png().toBuffer();
+  const svg = scatterSvg(points, options);
+  const sharp = await loadSharp();
+  return sharp(Buffer.from(svg)).png().toBuffer();
 }

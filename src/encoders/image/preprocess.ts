@@ -14,8 +14,8 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
+import { loadSharp } from './sharp.js';
 
 /** A path to an image file, or the encoded bytes (JPEG, PNG, WebP, …). */
 export type ImageInput = string | Buffer | Uint8Array;
@@ -199,6 +199,7 @@ export async function decodeImage(input: ImageInput, label: string): Promise<Rgb
   } catch (e) {
     throw new OmnivecError('corrupt_file', `image ${label}: ${String(input)} cannot be read (${(e as Error).message})`);
   }
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(bytes, { failOn: 'error' })
       .rotate()
