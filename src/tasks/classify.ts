@@ -11,7 +11,8 @@ import type { VectorBatch } from '../vector/batch.js';
 import type { Metric } from '../vector/metric.js';
 import { userScore } from '../vector/metric.js';
 import { normalizeInPlace } from '../vector/normalize.js';
-import { checkInt, checkKAgainst, labelsOf, selectRecords } from './common.js';
+import { checkK } from '../checks.js';
+import { checkKAgainst, labelsOf, selectRecords } from './common.js';
 import { ZERO_OUTPUT, noVectorError } from '../encoders/no-vector.js';
 
 /** One classified record (or query vector). */
@@ -377,7 +378,7 @@ export async function evaluateClassifier(c: Collection, options: EvaluateOptions
     const preds = await knnBatch(c, vectorsOfIds(c, ids), ids, k, labels, both(options.where, hasLabel(field)), options.weighted === true);
     return report('knn', k, ids.map((id) => labels.get(id)!), preds.map((p) => p.label));
   }
-  if (options.k !== undefined) checkInt(options.k, 'k', 1);
+  if (options.k !== undefined) checkK(options.k, 'k');
   const sel = selectRecords(c, { where: options.where, metadatas: true });
   const all = labelsOf(sel, field, c.name);
   const { dim, metric } = sel;

@@ -10,7 +10,8 @@ import { jsonable } from '../vector/json.js';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Metadata, Where } from '../db/where.js';
-import { checkInt, checkKAgainst, selectRecords, type OnProgress } from './common.js';
+import { checkInt } from '../checks.js';
+import { checkKAgainst, selectRecords, type OnProgress } from './common.js';
 import { fitKMeans, silhouetteScore, type KMeansFit, type KMeansMethod } from './kmeans.js';
 
 export interface ClusterOptions {
@@ -65,13 +66,13 @@ export async function clusterCollection(c: Collection, options: ClusterOptions =
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   const method = options.method ?? 'kmeans';
   if (method !== 'kmeans' && method !== 'minibatch') throw invalidArgument(`method: expected "kmeans" or "minibatch", got ${describe(method)}`);
-  const seed = options.seed === undefined ? 42 : checkInt(options.seed, 'seed', 0, 0xffffffff);
-  if (options.k !== undefined) checkInt(options.k, 'k', 1);
+  const seed = options.seed === undefined ? 42 : checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff });
+  if (options.k !== undefined) checkInt(options.k, 'k', { min: 1 });
   const kMinGiven = options.kMin !== undefined;
   const kMaxGiven = options.kMax !== undefined;
   if (options.k !== undefined && (kMinGiven || kMaxGiven)) throw invalidArgument('k: give either k or the range kMin..kMax to choose it from, not both');
-  const kMin = kMinGiven ? checkInt(options.kMin, 'kMin', 2) : 2;
-  let kMax = kMaxGiven ? checkInt(options.kMax, 'kMax', 2) : 10;
+  const kMin = kMinGiven ? checkInt(options.kMin, 'kMin', { min: 2 }) : 2;
+  let kMax = kMaxGiven ? checkInt(options.kMax, 'kMax', { min: 2 }) : 10;
   if (kMax < kMin) throw invalidArgument(`kMax: expected at least kMin (${kMin}), got ${kMax}`);
   const writeField = options.writeField;
   if (writeField !== undefined && (typeof writeField !== 'string' || !FIELD.test(writeField))) {

@@ -8,6 +8,7 @@ import type { Collection } from '../db/collection.js';
 import type { Metadata, Where } from '../db/where.js';
 import type { Metric } from '../vector/metric.js';
 import { fmix32 } from '../vector/random.js';
+import { checkInt, checkK } from '../checks.js';
 
 /** Most records a task reads at once. */
 export const MAX_RECORDS = 200_000;
@@ -53,17 +54,9 @@ export interface TaskProgress {
 
 export type OnProgress = (p: TaskProgress) => void;
 
-/** An integer in [min, max] or a typed error naming `what`. */
-export function checkInt(value: unknown, what: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidArgument(`${what}: expected an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got ${describe(value)}`);
-  }
-  return value;
-}
-
 /** k must leave at least one record besides the query: k ≤ n − 1 (or ≤ n when `self` is false). */
 export function checkKAgainst(k: unknown, n: number, what = 'k', self = true): number {
-  const kk = checkInt(k, what, 1);
+  const kk = checkK(k, what);
   const most = self ? n - 1 : n;
   if (kk > most) {
     throw invalidArgument(`${what}: ${kk} is larger than the records can give: the selection has ${n} record${n === 1 ? '' : 's'}${self ? ', so at most k = ' + most + ' neighbours besides each record itself' : ''}`);
@@ -110,10 +103,10 @@ export function spreadSample(ids: readonly string[], size: number, seed: number)
  */
 export function selectRecords(c: Collection, options: SelectOptions = {}): Selection {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
-  const sample = options.sample === undefined ? MAX_RECORDS : checkInt(options.sample, 'sample', 1, MAX_RECORDS);
+  const sample = options.sample === undefined ? MAX_RECORDS : checkInt(options.sample, 'sample', { min: 1, max: MAX_RECORDS });
   const sampling = options.sampling ?? 'first';
   if (sampling !== 'first' && sampling !== 'spread') throw invalidArgument(`sampling: expected "first" or "spread", got ${describe(sampling)}`);
-  const seed = options.seed === undefined ? 42 : checkInt(options.seed, 'seed', 0, 0xffffffff);
+  const seed = options.seed === undefined ? 42 : checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff });
   const include = options.metadatas === true ? (['vectors', 'metadatas'] as const) : (['vectors'] as const);
   for (let attempt = 0; ; attempt++) {
     const before = c.info().seq;

@@ -9,7 +9,8 @@
 import { describe, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
-import { checkInt, checkKAgainst, selectRecords, type OnProgress } from './common.js';
+import { checkK, checkNumber } from '../checks.js';
+import { checkKAgainst, selectRecords, type OnProgress } from './common.js';
 import { selectionNeighbours } from './neighbours.js';
 
 export interface DedupeOptions {
@@ -41,26 +42,19 @@ export interface DedupeResult {
   groups: string[][];
 }
 
-function finite(v: unknown, what: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw invalidArgument(`${what}: expected a number from ${min} to ${max}, got ${describe(v)}`);
-  }
-  return v;
-}
-
 export async function dedupe(c: Collection, options: DedupeOptions = {}): Promise<DedupeResult> {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
-  if (options.k !== undefined) checkInt(options.k, 'k', 1);
+  if (options.k !== undefined) checkK(options.k, 'k');
   const l2 = c.metric === 'l2';
   let threshold = 0.95;
   let maxDistance = 0;
   if (l2) {
     if (options.threshold !== undefined) throw invalidArgument(`threshold: "${c.name}" measures l2 distances; give maxDistance (the largest Euclidean distance of a pair) instead of a similarity threshold`);
     if (options.maxDistance === undefined) throw invalidArgument(`maxDistance: required for "${c.name}" (metric l2): the largest Euclidean distance of a pair (0 for exact copies)`);
-    maxDistance = finite(options.maxDistance, 'maxDistance', 0, Number.MAX_VALUE);
+    maxDistance = checkNumber(options.maxDistance, 'maxDistance', { min: 0, max: Number.MAX_VALUE });
   } else {
     if (options.maxDistance !== undefined) throw invalidArgument(`maxDistance: "${c.name}" measures ${c.metric} similarity; give threshold (the smallest similarity of a pair) instead`);
-    if (options.threshold !== undefined) threshold = finite(options.threshold, 'threshold', -Number.MAX_VALUE, Number.MAX_VALUE);
+    if (options.threshold !== undefined) threshold = checkNumber(options.threshold, 'threshold', { min: -Number.MAX_VALUE, max: Number.MAX_VALUE });
   }
   const sel = selectRecords(c, { where: options.where, sample: options.sample });
   const k = checkKAgainst(options.k ?? Math.min(10, Math.max(1, sel.n - 1)), sel.n);

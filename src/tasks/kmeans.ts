@@ -21,6 +21,7 @@ import { fillEmptyClusters, seedPlusPlus } from '../indexes/ivf/kmeans.js';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { VectorBatch } from '../vector/batch.js';
 import { normalizeInPlace } from '../vector/normalize.js';
+import { checkInt, checkNumber } from '../checks.js';
 import { Random } from '../vector/random.js';
 import { KernelPoints, type KernelCode } from './distances.js';
 
@@ -62,14 +63,6 @@ const BLOCK = 256;
 /** Mini-batch: stop after this many batches without a better smoothed inertia (scikit-learn's default). */
 const MAX_NO_IMPROVEMENT = 10;
 
-function intIn(v: unknown, what: string, min: number, max: number, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalidArgument(`${what}: expected an integer from ${min} to ${max}, got ${describe(v)}`);
-  }
-  return v;
-}
-
 /** k-means of a batch of points (see the file's comment). */
 export function fitKMeans(batch: VectorBatch, options: FitKMeansOptions): KMeansFit {
   if (batch === null || typeof batch !== 'object' || !(batch.data instanceof Float32Array)) {
@@ -78,16 +71,15 @@ export function fitKMeans(batch: VectorBatch, options: FitKMeansOptions): KMeans
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   const { dim, count: n } = batch;
   if (n === 0) throw new OmnivecError('empty_index', 'k-means: no points to cluster');
-  const k = intIn(options.k, 'k', 1, Number.MAX_SAFE_INTEGER, 0);
+  const k = checkInt(options.k, 'k', { min: 1, fallback: 0 });
   if (k > n) throw invalidArgument(`k: ${k} is larger than the number of points (${n}); ask for at most ${n} clusters`);
   const method = options.method ?? 'kmeans';
   if (method !== 'kmeans' && method !== 'minibatch') throw invalidArgument(`method: expected "kmeans" or "minibatch", got ${describe(method)}`);
-  const nInit = intIn(options.nInit, 'nInit', 1, 1000, 3);
-  const maxIter = intIn(options.maxIter, 'maxIter', 1, 100_000, method === 'kmeans' ? 300 : 100);
-  const batchSize = intIn(options.batchSize, 'batchSize', 1, 1 << 20, 1024);
-  const seed = intIn(options.seed, 'seed', 0, 0xffffffff, 42);
-  const tol = options.tol ?? 1e-4;
-  if (typeof tol !== 'number' || !(tol >= 0) || !Number.isFinite(tol)) throw invalidArgument(`tol: expected a number ≥ 0, got ${describe(tol)}`);
+  const nInit = checkInt(options.nInit, 'nInit', { min: 1, max: 1000, fallback: 3 });
+  const maxIter = checkInt(options.maxIter, 'maxIter', { min: 1, max: 100_000, fallback: method === 'kmeans' ? 300 : 100 });
+  const batchSize = checkInt(options.batchSize, 'batchSize', { min: 1, max: 1 << 20, fallback: 1024 });
+  const seed = checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 });
+  const tol = checkNumber(options.tol, 'tol', { min: 0, fallback: 1e-4 });
   const init = options.init ?? 'k-means++';
   if (init !== 'k-means++' && init !== 'random') throw invalidArgument(`init: expected "k-means++" or "random", got ${describe(init)}`);
   const spherical = options.spherical === true;
@@ -342,8 +334,8 @@ function miniBatch(kp: KernelPoints, k: number, code: KernelCode, spherical: boo
 export function silhouetteScore(batch: VectorBatch, labels: ArrayLike<number>, options: { distance?: 'euclidean' | 'cosine'; sample?: number; seed?: number } = {}): number {
   const { dim, count: n } = batch;
   if (labels.length !== n) throw invalidArgument(`labels: expected ${n} labels (one per point), got ${labels.length}`);
-  const sample = intIn(options.sample, 'sample', 2, Number.MAX_SAFE_INTEGER, 2000);
-  const rng = new Random(intIn(options.seed, 'seed', 0, 0xffffffff, 42));
+  const sample = checkInt(options.sample, 'sample', { min: 2, fallback: 2000 });
+  const rng = new Random(checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 }));
   const cosine = options.distance === 'cosine';
   let rows: Uint32Array;
   if (n <= sample) {

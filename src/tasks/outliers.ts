@@ -17,7 +17,8 @@ import { describe, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
 import type { Metric } from '../vector/metric.js';
-import { checkInt, checkKAgainst, selectRecords, type OnProgress } from './common.js';
+import { checkInt, checkK, checkNumber } from '../checks.js';
+import { checkKAgainst, selectRecords, type OnProgress } from './common.js';
 import { selectionNeighbours, type Neighbours } from './neighbours.js';
 
 export type OutlierMethod = 'knn' | 'lof';
@@ -78,12 +79,10 @@ export async function outliers(c: Collection, options: OutliersOptions = {}): Pr
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   const method = options.method ?? 'knn';
   if (method !== 'knn' && method !== 'lof') throw invalidArgument(`method: expected "knn" or "lof", got ${describe(method)}`);
-  if (options.k !== undefined) checkInt(options.k, 'k', 1);
-  const top = options.top === undefined ? undefined : checkInt(options.top, 'top', 1);
+  if (options.k !== undefined) checkK(options.k, 'k');
+  const top = options.top === undefined ? undefined : checkInt(options.top, 'top', { min: 1 });
   const threshold = options.threshold;
-  if (threshold !== undefined && (typeof threshold !== 'number' || !Number.isFinite(threshold))) {
-    throw invalidArgument(`threshold: expected a finite number, got ${describe(threshold)}`);
-  }
+  if (threshold !== undefined) checkNumber(threshold, 'threshold');
   const sel = selectRecords(c, { where: options.where, sample: options.sample });
   const k = checkKAgainst(options.k ?? Math.min(10, Math.max(1, sel.n - 1)), sel.n);
   const nb = await selectionNeighbours(c, sel, k, options.where, options.onProgress);

@@ -9,7 +9,7 @@ import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
 import { userScore } from '../vector/metric.js';
 import { normalizeInPlace } from '../vector/normalize.js';
-import { checkInt } from './common.js';
+import { checkInt, checkK } from '../checks.js';
 
 export interface RecommendFromCollectionOptions {
   /** Items like this one (never returned itself). */
@@ -53,8 +53,8 @@ export async function recommendFromCollection(c: Collection, options: RecommendF
   const hasItem = options.item !== undefined;
   const hasHistory = options.history !== undefined;
   if (hasItem === hasHistory) throw invalidArgument(`expected one of item and history, got ${hasItem ? 'both' : 'neither'}`);
-  const k = checkInt(options.k ?? RECOMMEND_DEFAULTS.k, 'k', 1, 10_000);
-  const recent = checkInt(options.recent ?? RECOMMEND_DEFAULTS.recent, 'recent', 1);
+  const k = checkK(options.k ?? RECOMMEND_DEFAULTS.k, 'k');
+  const recent = checkInt(options.recent ?? RECOMMEND_DEFAULTS.recent, 'recent', { min: 1 });
   const decay = options.decay ?? RECOMMEND_DEFAULTS.decay;
   if (typeof decay !== 'number' || !(decay > 0 && decay <= 1)) throw invalidArgument(`decay: expected a number in (0, 1], got ${describe(decay)}`);
   const exclude = options.exclude === undefined ? [] : checkIds(options.exclude, 'exclude');
