@@ -11,7 +11,8 @@ import type { VectorBatch } from '../vector/batch.js';
 import type { Metric } from '../vector/metric.js';
 import { normalizeInPlace } from '../vector/normalize.js';
 import { Random } from '../vector/random.js';
-import { EXACT_LIMIT, checkInt, selectRecords, type OnProgress } from './common.js';
+import { checkInt, checkNumber } from '../checks.js';
+import { EXACT_LIMIT, selectRecords, type OnProgress } from './common.js';
 import { distanceBetween } from './classify.js';
 import { loadSharp } from '../encoders/image/sharp.js';
 
@@ -71,7 +72,7 @@ export interface DiversityResult {
 /** Mean distance and cosine-similarity figures of the pairs of n × dim rows (the core, no collection). */
 export function pairStatistics(vectors: Float32Array, dim: number, metric: Metric, options: { bins?: number; seed?: number } = {}): Omit<DiversityResult, 'coverage'> {
   const n = vectors.length / dim;
-  const bins = checkInt(options.bins ?? 20, 'bins', 1, 1000);
+  const bins = checkInt(options.bins ?? 20, 'bins', { min: 1, max: 1000 });
   if (n < 2) throw new OmnivecError('empty_index', `diversity: needs at least 2 records, got ${n}`);
   const unit = vectors.slice();
   for (let i = 0; i < n; i++) normalizeInPlace(unit, i * dim, dim);
@@ -166,7 +167,7 @@ async function coverage(c: Collection, sel: { ids: string[]; vectors: Float32Arr
   let radius = o.radius;
   let radiusFrom: Coverage['radiusFrom'] = 'given';
   if (radius !== undefined) {
-    if (typeof radius !== 'number' || !Number.isFinite(radius) || radius < 0) throw invalidArgument(`radius: expected a non-negative number, got ${describe(radius)}`);
+    radius = checkNumber(radius, 'radius', { min: 0 });
   } else {
     radiusFrom = 'median nearest-neighbour distance';
     if (sel.n < 2) throw new OmnivecError('empty_index', 'coverage: the median nearest-neighbour distance needs at least 2 records; give radius');
