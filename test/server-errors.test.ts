@@ -124,10 +124,10 @@ test('duplicate ids: within a batch or already stored, the whole add is refused'
 });
 
 test('k out of range, limit out of range', async () => {
-  await refused(() => call('POST', '/api/collections/c/query', { vector: [1, 0, 0, 0], k: 0 }), 400, 'invalid_argument', ['k', 'from 1 to 10000', 'number 0']);
-  await refused(() => call('POST', '/api/collections/c/query', { vector: [1, 0, 0, 0], k: 10001 }), 400, 'invalid_argument', ['k', 'number 10001']);
+  await refused(() => call('POST', '/api/collections/c/query', { vector: [1, 0, 0, 0], k: 0 }), 400, 'invalid_argument', ['k', 'from 1 to 100000', 'number 0']);
+  await refused(() => call('POST', '/api/collections/c/query', { vector: [1, 0, 0, 0], k: 100001 }), 400, 'invalid_argument', ['k', 'from 1 to 100000', 'number 100001']);
   await refused(() => call('POST', '/api/collections/c/query', { vector: [1, 0, 0, 0], k: 2.5 }), 400, 'invalid_argument', ['k', 'integer']);
-  await refused(() => call('POST', '/api/collections/c/get', { limit: 20000 }), 400, 'invalid_argument', ['limit']);
+  await refused(() => call('POST', '/api/collections/c/get', { limit: 100001 }), 400, 'invalid_argument', ['limit', 'from 1 to 100000']);
 });
 
 test('oversize body: 413 before parsing', async () => {

@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
+import { intArg } from '../checks.js';
 import { createClip, DEFAULT_TEMPLATES, type LabelProbability } from '../encoders/clip/clip.js';
 import { locateModel } from '../encoders/onnx/model-folder.js';
 import { openDatabase } from '../db/database.js';
@@ -15,7 +16,7 @@ import { createEncoderService } from '../server/encoders.js';
 import {
   classifyCentroid, classifyKnn, evaluateClassifier, zeroShot, type ClassifierReport, type Prediction,
 } from '../tasks/classify.js';
-import { dbDir, int, jsonArg, stdout, type Out } from './db-commands.js';
+import { dbDir, jsonArg, stdout, type Out } from './db-commands.js';
 
 export interface ClassifyOpts {
   image?: string[];
@@ -65,9 +66,9 @@ export async function cmdClassify(o: ClassifyOpts, out: Out): Promise<ClassifyRe
     if (v !== undefined) throw invalidArgument(`${flag}: goes with a collection (classify NAME ${flag} …), not with --image`);
   }
   const labels = parseLabels(o.labels!);
-  const top = int('--top', o.top) ?? Math.min(5, labels.length);
+  const top = intArg(o.top, '--top') ?? Math.min(5, labels.length);
   const where = await locateModel(o.model!, { allowNetwork: o.allowNetwork, files: ['onnx/text_model.onnx', 'onnx/vision_model.onnx'] });
-  const clip = await createClip(where.path, { threads: int('--threads', o.threads), batchSize: int('--batch-size', o.batchSize), name: where.name });
+  const clip = await createClip(where.path, { threads: intArg(o.threads, '--threads'), batchSize: intArg(o.batchSize, '--batch-size'), name: where.name });
   let reports: ClassifyReport[];
   try {
     const results = await clip.zeroShotBatch(o.image!, labels, { templates: o.template ?? DEFAULT_TEMPLATES, top });
@@ -123,7 +124,7 @@ export async function cmdClassifyCollection(dir: string, name: string, o: Classi
       }
       if (o.template !== undefined && o.template.length > 1) throw invalidArgument('--template: give one template for a collection');
       const labels = parseLabels(o.labels);
-      const service = createEncoderService({ db, dbDir: dir, allowNetwork: o.allowNetwork === true, threads: int('--threads', o.threads) });
+      const service = createEncoderService({ db, dbDir: dir, allowNetwork: o.allowNetwork === true, threads: intArg(o.threads, '--threads') });
       try {
         const enc = await service.forCollection(c);
         if (enc.name === undefined) throw invalidArgument(`--labels: the collection ${name} has no encoder to encode the labels with (${enc.reason})`);
@@ -144,7 +145,7 @@ export async function cmdClassifyCollection(dir: string, name: string, o: Classi
     if (o.template !== undefined) throw invalidArgument('--template: goes with zero-shot --labels, not with --label-field');
     const method = o.method ?? 'knn';
     if (method !== 'knn' && method !== 'centroid') throw invalidArgument(`--method: expected knn or centroid, got ${JSON.stringify(method)}`);
-    const k = int('--k', o.k);
+    const k = intArg(o.k, '--k');
     const labelField = o.labelField!;
     if (o.evaluate === true) {
       if (ids !== undefined) throw invalidArgument('--id: --evaluate classifies every labelled record (each left out in turn), not chosen ones');

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
+import { intArg, numberArg } from '../checks.js';
 import { openDatabase, type Database } from '../db/database.js';
 import type { Where } from '../db/where.js';
 import { clusterCollection, clusterJson, type ClusterResult } from '../tasks/cluster.js';
@@ -12,8 +13,7 @@ import { outliers, type OutlierMethod } from '../tasks/outliers.js';
 import { dedupe } from '../tasks/dedupe.js';
 import type { KMeansMethod } from '../tasks/kmeans.js';
 import type { OnProgress } from '../tasks/common.js';
-import { int, jsonArg, type Out } from './db-commands.js';
-import { num } from './train-commands.js';
+import { jsonArg, type Out } from './db-commands.js';
 import { Progress } from './progress.js';
 
 export interface ClusterOpts {
@@ -66,9 +66,9 @@ export async function cmdCluster(dir: string, name: string, o: ClusterOpts, out:
   const r = await withDb(dir, o.write === undefined, async (db) => {
     try {
       return await clusterCollection(db.getCollection(name), {
-        k: int('--k', o.k), kMin: int('--k-min', o.kMin, 2), kMax: int('--k-max', o.kMax, 2), method,
-        where: jsonArg<Where>('--where', o.where), sample: int('--sample', o.sample), seed: int('--seed', o.seed, 0, 0xffffffff),
-        maxIter: int('--max-iter', o.maxIter), writeField: o.write, onProgress: bar.on,
+        k: intArg(o.k, '--k'), kMin: intArg(o.kMin, '--k-min', { min: 2 }), kMax: intArg(o.kMax, '--k-max', { min: 2 }), method,
+        where: jsonArg<Where>('--where', o.where), sample: intArg(o.sample, '--sample'), seed: intArg(o.seed, '--seed', { min: 0, max: 0xffffffff }),
+        maxIter: intArg(o.maxIter, '--max-iter'), writeField: o.write, onProgress: bar.on,
       });
     } finally {
       bar.done();
@@ -98,8 +98,8 @@ export async function cmdOutliers(dir: string, name: string, o: OutliersOpts, ou
   const list = await withDb(dir, true, async (db) => {
     try {
       return await outliers(db.getCollection(name), {
-        method, k: int('--k', o.k), top: int('--top', o.top), threshold: num('--threshold', o.threshold),
-        where: jsonArg<Where>('--where', o.where), sample: int('--sample', o.sample), onProgress: bar.on,
+        method, k: intArg(o.k, '--k'), top: intArg(o.top, '--top'), threshold: numberArg(o.threshold, '--threshold'),
+        where: jsonArg<Where>('--where', o.where), sample: intArg(o.sample, '--sample'), onProgress: bar.on,
       });
     } finally {
       bar.done();
@@ -117,8 +117,8 @@ export async function cmdDedupe(dir: string, name: string, o: DedupeOpts, out: O
   const r = await withDb(dir, true, async (db) => {
     try {
       return await dedupe(db.getCollection(name), {
-        threshold: num('--threshold', o.threshold), maxDistance: num('--max-distance', o.maxDistance), k: int('--k', o.k),
-        where: jsonArg<Where>('--where', o.where), sample: int('--sample', o.sample), onProgress: bar.on,
+        threshold: numberArg(o.threshold, '--threshold'), maxDistance: numberArg(o.maxDistance, '--max-distance'), k: intArg(o.k, '--k'),
+        where: jsonArg<Where>('--where', o.where), sample: intArg(o.sample, '--sample'), onProgress: bar.on,
       });
     } finally {
       bar.done();

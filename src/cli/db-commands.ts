@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OmnivecError, describe } from '../errors.js';
+import { intArg, MAX_K } from '../checks.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { DB_FILE } from '../db/schema.js';
 import type { Collection, QueryResult } from '../db/collection.js';
@@ -34,15 +35,6 @@ async function withDb<T>(dir: string, readOnly: boolean, fn: (db: Database) => P
   }
 }
 
-export function int(name: string, v: string | undefined, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isInteger(n) || n < min || n > max) {
-    throw new OmnivecError('invalid_argument', `${name}: expected an integer ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `of at least ${min}`}, got ${JSON.stringify(v)}`);
-  }
-  return n;
-}
-
 /** A JSON option (`--where`, `--where-document`, …), parsed or refused naming the flag. */
 export function jsonArg<T>(name: string, v: string | undefined): T | undefined {
   if (v === undefined) return undefined;
@@ -74,7 +66,7 @@ export function indexSpecFrom(o: CreateOpts): unknown {
   const kind = o.index ?? 'auto';
   const spec: Record<string, unknown> = { kind };
   const num = (flag: string, key: string, v: string | undefined): void => {
-    const n = int(flag, v);
+    const n = intArg(v, flag);
     if (n !== undefined) spec[key] = n;
   };
   num('--m', 'm', o.m);
@@ -86,11 +78,11 @@ export function indexSpecFrom(o: CreateOpts): unknown {
 }
 
 export async function cmdCreate(dir: string, name: string, o: CreateOpts, out: Out): Promise<void> {
-  const dim = int('--dim', o.dim, 1, 65536);
+  const dim = intArg(o.dim, '--dim', { min: 1, max: 65536 });
   if (dim === undefined) throw new OmnivecError('invalid_argument', '--dim: required (the vectors\' dimension)');
   await withDb(dir, false, async (db) => {
     const c = await db.createCollection({
-      name, dim, metric: o.metric as never, index: indexSpecFrom(o), indexDims: int('--index-dims', o.indexDims),
+      name, dim, metric: o.metric as never, index: indexSpecFrom(o), indexDims: intArg(o.indexDims, '--index-dims'),
       tokenize: o.tokenize, encoder: o.encoder === undefined ? undefined : { model: o.encoder, dim },
     });
     out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind}) in ${db.dir}`);
@@ -155,10 +147,10 @@ const n = (x: number): string => x.toLocaleString('en-US');
  * how to continue (`--skip`); an error after the first commit says what was committed.
  */
 export async function cmdImport(dir: string, name: string, file: string, o: ImportOpts, out: Out, interrupt: InterruptOptions = {}): Promise<void> {
-  const batchSize = int('--batch', o.batch, 1, 1_000_000) ?? IMPORT_BATCH;
-  const skip = int('--skip', o.skip, 0) ?? 0;
-  const limit = int('--limit', o.limit);
-  const dimOpt = int('--dim', o.dim);
+  const batchSize = intArg(o.batch, '--batch', { min: 1, max: 1_000_000 }) ?? IMPORT_BATCH;
+  const skip = intArg(o.skip, '--skip', { min: 0 }) ?? 0;
+  const limit = intArg(o.limit, '--limit');
+  const dimOpt = intArg(o.dim, '--dim');
   const src = await openRecords(file, { format: o.format as ImportFormat | undefined, metadataPath: o.metadata, limit: limit === undefined ? undefined : skip + limit });
   await whileInterruptible('the current batch', (signal) => withDb(dir, false, async (db) => {
     let c: Collection | undefined = db.hasCollection(name) ? db.getCollection(name) : undefined;
@@ -196,7 +188,7 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
           const dim = dimOpt ?? src.dim ?? batch[0]?.vector.length;
           if (dim === undefined) throw new OmnivecError('invalid_argument', `${file}: no records${skip > 0 ? ` after the ${n(skip)} skipped` : ''}, so no dimension to create "${name}" with; pass --dim or create it first`);
           c = await db.createCollection({
-            name, dim, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: int('--index-dims', o.indexDims),
+            name, dim, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: intArg(o.indexDims, '--index-dims'),
             records: batch, onProgress,
           });
           out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind})`);
@@ -302,10 +294,10 @@ function printHits(res: QueryResult, o: { json?: boolean }, out: Out): void {
 }
 
 export async function cmdQuery(dir: string, name: string, o: QueryOpts, out: Out): Promise<void> {
-  const k = int('-k', o.k, 1, 100_000) ?? 10;
+  const k = intArg(o.k, '-k', { min: 1, max: MAX_K }) ?? 10;
   const where = jsonArg<Where>('--where', o.where);
   const whereDocument = jsonArg<WhereDocument>('--where-document', o.whereDocument);
-  const knobs = { efSearch: int('--ef-search', o.efSearch), nProbe: int('--n-probe', o.nProbe) };
+  const knobs = { efSearch: intArg(o.efSearch, '--ef-search'), nProbe: intArg(o.nProbe, '--n-probe') };
   const modes = [o.vector, o.id, o.vectors, o.text].filter((x) => x !== undefined).length;
   if (modes === 0) throw new OmnivecError('invalid_argument', 'query: expected one of --vector, --id, --text, or --vectors FILE --out FILE');
   if (o.vectors !== undefined && modes > 1) throw new OmnivecError('invalid_argument', 'query: --vectors (a batch) cannot be combined with --vector, --id or --text');
@@ -342,7 +334,7 @@ export async function cmdGet(dir: string, name: string, ids: string[], o: { wher
     const c = db.getCollection(name);
     const res = c.get({
       ids: ids.length > 0 ? ids : undefined, where: jsonArg('--where', o.where), whereDocument: jsonArg('--where-document', o.whereDocument),
-      limit: int('--limit', o.limit), offset: int('--offset', o.offset, 0), include: o.vectors === true ? ['documents', 'metadatas', 'vectors'] : ['documents', 'metadatas'],
+      limit: intArg(o.limit, '--limit'), offset: intArg(o.offset, '--offset', { min: 0 }), include: o.vectors === true ? ['documents', 'metadatas', 'vectors'] : ['documents', 'metadatas'],
     });
     if (ids.length > 0 && res.ids.length < ids.length) {
       const missing = ids.filter((id) => !res.ids.includes(id));
@@ -415,7 +407,7 @@ export async function cmdCompact(dir: string, name: string | undefined, o: { dro
 export async function cmdEvaluate(dir: string, name: string, o: { sample?: string; k?: string; efSearch?: string; nProbe?: string; json?: boolean }, out: Out): Promise<void> {
   await withDb(dir, true, async (db) => {
     const c = db.getCollection(name);
-    const r = await c.evaluate({ sample: int('--sample', o.sample), k: int('-k', o.k), efSearch: int('--ef-search', o.efSearch), nProbe: int('--n-probe', o.nProbe) });
+    const r = await c.evaluate({ sample: intArg(o.sample, '--sample'), k: intArg(o.k, '-k'), efSearch: intArg(o.efSearch, '--ef-search'), nProbe: intArg(o.nProbe, '--n-probe') });
     if (o.json === true) { out.json(r); return; }
     out.line(`${name}: ${r.indexKind} recall@${r.k} = ${r.recall.toFixed(4)} on ${r.sample} of its own vectors; ${r.indexQps.toFixed(0)} queries/s (exact search: ${r.exactQps.toFixed(0)} queries/s)`);
   });

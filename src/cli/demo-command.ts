@@ -9,8 +9,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
+import { intArg } from '../checks.js';
 import { createServer } from '../server/app.js';
-import { int, type Out } from './db-commands.js';
+import type { Out } from './db-commands.js';
 import { buildDemo, type DemoBuildReport } from './demo-build.js';
 import { isLoopback, untilSignalled } from './serve-command.js';
 
@@ -85,8 +86,8 @@ function openBrowser(url: string, log: (s: string) => void): void {
 /** `omnivec demo`: prepare, then serve until SIGINT / SIGTERM (unless `serve` is false). */
 export async function cmdDemo(dir: string, o: DemoOpts, out: Out, signals: NodeJS.EventEmitter = process): Promise<void> {
   const host = o.host ?? '127.0.0.1';
-  const port = int('--port', o.port, 0, 65535) ?? 8080;
-  const threads = int('--threads', o.threads, 1, 1024);
+  const port = intArg(o.port, '--port', { min: 0, max: 65535 }) ?? 8080;
+  const threads = intArg(o.threads, '--threads', { min: 1, max: 1024 });
   if (!isLoopback(host)) {
     throw invalidArgument(`--host ${host}: the demo serves loopback addresses only; for another address use omnivec serve --db ${dir} --host ${host} --api-key KEY`);
   }

@@ -7,11 +7,11 @@ import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
+import { intArg, numberArg } from '../checks.js';
 import { openDatabase } from '../db/database.js';
 import type { Where } from '../db/where.js';
 import { diversity, histogramPng, histogramSvg, type DiversityOptions, type DiversityResult } from '../tasks/diversity.js';
-import { int, jsonArg, type Out } from './db-commands.js';
-import { num } from './train-commands.js';
+import { jsonArg, type Out } from './db-commands.js';
 
 export interface DiversityOpts {
   where?: string;
@@ -37,11 +37,11 @@ export async function cmdDiversity(dir: string, name: string, o: DiversityOpts, 
   if (o.radius !== undefined && subsetWhere === undefined && subsetIds === undefined) throw invalidArgument('--radius: goes with --subset-where or --subset-ids');
   const options: DiversityOptions = {
     ...(where !== undefined ? { where } : {}),
-    ...(o.sample !== undefined ? { sample: int('--sample', o.sample) } : {}),
+    ...(o.sample !== undefined ? { sample: intArg(o.sample, '--sample') } : {}),
     ...(subsetWhere !== undefined ? { subset: { where: subsetWhere } } : subsetIds !== undefined ? { subset: { ids: subsetIds } } : {}),
-    ...(o.radius !== undefined ? { radius: num('--radius', o.radius) } : {}),
-    ...(o.bins !== undefined ? { bins: int('--bins', o.bins, 1, 1000) } : {}),
-    ...(o.seed !== undefined ? { seed: int('--seed', o.seed, 0) } : {}),
+    ...(o.radius !== undefined ? { radius: numberArg(o.radius, '--radius') } : {}),
+    ...(o.bins !== undefined ? { bins: intArg(o.bins, '--bins', { min: 1, max: 1000 }) } : {}),
+    ...(o.seed !== undefined ? { seed: intArg(o.seed, '--seed', { min: 0 }) } : {}),
   };
   const db = await openDatabase(dir, { readOnly: true });
   let r: DiversityResult;

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
+import { numberArg } from '../checks.js';
 import { openDatabase } from '../db/database.js';
 import type { EncoderSpec } from '../db/collection.js';
 import type { RecordInput } from '../db/records.js';
@@ -17,7 +18,6 @@ import { createBgeM3 } from '../encoders/bge-m3/index.js';
 import { locateModel } from '../encoders/onnx/model-folder.js';
 import { writeJsonl, writeNpy, type ImportRecord } from '../io/index.js';
 import { dbDir, type Out } from './db-commands.js';
-import { num } from './train-commands.js';
 import { Progress } from './progress.js';
 
 export interface EmbedOpts {
@@ -161,11 +161,11 @@ async function cmdEmbedM3(dbDirOf: () => string, o: EmbedOpts, out: Out): Promis
   if (o.output !== undefined) outputFormat(o.output);
   const where = await locateModel(o.model!, { allowNetwork: o.allowNetwork });
   const m3 = await createBgeM3(where.path, {
-    threads: num('--threads', o.threads), batchSize: num('--batch-size', o.batchSize), maxLength: num('--max-length', o.maxLength),
-    dimensions: num('--dimensions', o.dimensions), forceDimensions: o.forceDimensions, name: where.name,
+    threads: numberArg(o.threads, '--threads'), batchSize: numberArg(o.batchSize, '--batch-size'), maxLength: numberArg(o.maxLength, '--max-length'),
+    dimensions: numberArg(o.dimensions, '--dimensions'), forceDimensions: o.forceDimensions, name: where.name,
   });
   try {
-    const { kind, items } = inputItems(o.input!, m3.textEncoder, { size: num('--chunk-size', o.chunkSize), overlap: num('--chunk-overlap', o.chunkOverlap) });
+    const { kind, items } = inputItems(o.input!, m3.textEncoder, { size: numberArg(o.chunkSize, '--chunk-size'), overlap: numberArg(o.chunkOverlap, '--chunk-overlap') });
     if (kind !== 'text') throw invalidArgument(`--m3: ${o.input} holds images; BGE-M3 embeds text`);
     const progress = o.quiet === true ? undefined : new Progress('embed');
     const records = await m3.toRecords(items.map((it) => it.id), items.map((it) => it.text!), { onProgress: (d, t) => progress?.update(d, t, 'texts') });
@@ -190,12 +190,12 @@ export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): P
   const mode = o.mode as TextMode | undefined;
   if (mode !== undefined && mode !== 'query' && mode !== 'passage') throw invalidArgument(`--mode: expected query or passage, got ${JSON.stringify(o.mode)}`);
   const enc: AnyEncoder = await openEncoder(o.model, {
-    threads: num('--threads', o.threads), batchSize: num('--batch-size', o.batchSize), dimensions: num('--dimensions', o.dimensions),
-    forceDimensions: o.forceDimensions, maxLength: num('--max-length', o.maxLength), allowNetwork: o.allowNetwork,
+    threads: numberArg(o.threads, '--threads'), batchSize: numberArg(o.batchSize, '--batch-size'), dimensions: numberArg(o.dimensions, '--dimensions'),
+    forceDimensions: o.forceDimensions, maxLength: numberArg(o.maxLength, '--max-length'), allowNetwork: o.allowNetwork,
     baseURL: o.baseUrl, checkpoint: o.checkpoint, truncation: o.truncate === false ? 'error' : 'truncate',
   });
   try {
-    const { kind, items } = inputItems(o.input, enc.text as OnnxTextEncoder | undefined, { size: num('--chunk-size', o.chunkSize), overlap: num('--chunk-overlap', o.chunkOverlap) });
+    const { kind, items } = inputItems(o.input, enc.text as OnnxTextEncoder | undefined, { size: numberArg(o.chunkSize, '--chunk-size'), overlap: numberArg(o.chunkOverlap, '--chunk-overlap') });
     const progress = o.quiet === true ? undefined : new Progress('embed');
     const onProgress = (done: number, total: number): void => progress?.update(done, total, kind === 'text' ? 'texts' : 'images');
     let vectors: Float32Array[];
@@ -269,7 +269,7 @@ export async function cmdSimilarity(o: SimilarityOpts, out: Out): Promise<number
   const a = textsFrom('a', o.a, o.aFile);
   const b = textsFrom('b', o.b, o.bFile);
   const mode = o.mode as TextMode | undefined;
-  const enc = await openEncoder(o.model, { threads: num('--threads', o.threads), dimensions: num('--dimensions', o.dimensions), forceDimensions: o.forceDimensions });
+  const enc = await openEncoder(o.model, { threads: numberArg(o.threads, '--threads'), dimensions: numberArg(o.dimensions, '--dimensions'), forceDimensions: o.forceDimensions });
   try {
     if (enc.text === undefined) throw invalidArgument(`--model: ${o.model} is not a text encoder (its kind: ${enc.kind})`);
     const va = await enc.text.encode(a, { mode });

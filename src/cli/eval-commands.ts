@@ -7,11 +7,12 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError, describe } from '../errors.js';
+import { intArg } from '../checks.js';
 import { loadWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
 import type { KeyedVectors } from '../encoders/word2vec/keyed-vectors.js';
 import { evaluateAnalogies, evaluateWordPairs, type AnalogyEvalResult, type WordPairsResult } from '../encoders/word2vec/eval.js';
 import { mostSimilar, mostSimilarCosmul, type Neighbour } from '../encoders/word2vec/query.js';
-import { int, type Out } from './db-commands.js';
+import type { Out } from './db-commands.js';
 
 /** Options every command that reads a vector file takes. */
 export interface VectorFileOpts {
@@ -26,7 +27,7 @@ async function loadVectors(o: VectorFileOpts): Promise<KeyedVectors> {
   if (o.vectors === undefined || o.vectors === '') throw new OmnivecError('invalid_argument', '--vectors: required (a word2vec text or binary file, or a fastText .vec file)');
   const format = o.format ?? 'auto';
   if (!FORMATS.includes(format)) throw new OmnivecError('invalid_argument', `--format: expected one of ${FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
-  return loadWordVectors(o.vectors, { format: format as WordVectorFormat | 'auto', limit: int('--limit', o.limit) });
+  return loadWordVectors(o.vectors, { format: format as WordVectorFormat | 'auto', limit: intArg(o.limit, '--limit') });
 }
 
 function method(v: string | undefined): 'add' | 'mul' {
@@ -55,7 +56,7 @@ export async function cmdEvalAnalogy(o: EvalAnalogyOpts, out: Out): Promise<Anal
     throw new OmnivecError('invalid_argument', '--questions: required (an analogy file in the questions-words.txt format: ": section" lines, then "a b c d" lines)');
   }
   const m = method(o.method);
-  const restrictVocab = int('--restrict-vocab', o.restrictVocab);
+  const restrictVocab = intArg(o.restrictVocab, '--restrict-vocab');
   const kv = await loadVectors(o);
   const r = await evaluateAnalogies(kv, o.questions, { method: m, restrictVocab, caseInsensitive: o.caseSensitive !== true });
   if (o.json === true) {
@@ -96,7 +97,7 @@ export async function cmdEvalSimilarity(o: EvalSimilarityOpts, out: Out): Promis
   if (!Array.isArray(files) || files.length === 0) {
     throw new OmnivecError('invalid_argument', '--pairs: required (one or more files of "word1<TAB>word2<TAB>score" lines, e.g. wordsim353.tsv)');
   }
-  const restrictVocab = int('--restrict-vocab', o.restrictVocab);
+  const restrictVocab = intArg(o.restrictVocab, '--restrict-vocab');
   const kv = await loadVectors(o);
   const results: (WordPairsResult & { file: string })[] = [];
   for (const file of files) {
@@ -137,8 +138,8 @@ export interface SimilarOpts extends VectorFileOpts {
 export async function cmdSimilar(words: string[], o: SimilarOpts, out: Out): Promise<Neighbour[]> {
   if (!Array.isArray(words) || words.length === 0) throw new OmnivecError('invalid_argument', `words: expected one or more words, got ${describe(words)}`);
   const m = method(o.method);
-  const topn = int('-k', o.k) ?? 10;
-  const restrictVocab = int('--restrict-vocab', o.restrictVocab);
+  const topn = intArg(o.k, '-k') ?? 10;
+  const restrictVocab = intArg(o.restrictVocab, '--restrict-vocab');
   const kv = await loadVectors(o);
   const q = { positive: words, negative: o.negative ?? [], topn, restrictVocab };
   const hits = m === 'add' ? mostSimilar(kv, q) : mostSimilarCosmul(kv, q);

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
+import { intArg, numberArg } from '../checks.js';
 import { openDatabase } from '../db/database.js';
 import type { Where } from '../db/where.js';
 import { recommendFromCollection, type ItemScore } from '../tasks/recommend.js';
@@ -13,8 +14,8 @@ import { recommend, type Recommendation, type RecommendQuery } from '../encoders
 import { ITEM2VEC_DEFAULTS, item2vecTrainerOptions, type Item2VecOptions } from '../encoders/item2vec/train.js';
 import { loadWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
 import type { Word2VecModel } from '../encoders/word2vec/trainer.js';
-import { dbDir, int, jsonArg, type Out } from './db-commands.js';
-import { flag, num, trainAndStore } from './train-commands.js';
+import { dbDir, jsonArg, type Out } from './db-commands.js';
+import { flag, trainAndStore } from './train-commands.js';
 
 /** Options of `train item2vec`, as commander hands them over. */
 export interface TrainItem2VecOpts {
@@ -61,18 +62,18 @@ const ids = (args: readonly string[]): string[] => args.flatMap((s) => s.split(/
 /** Item2Vec options from the command line (undefined where the default applies). */
 export function item2vecOptionsFrom(o: TrainItem2VecOpts): Item2VecOptions {
   let window: number | 'all' | undefined;
-  if (o.window !== undefined) window = o.window === 'all' ? 'all' : int('--window', o.window, 1, 10_000);
+  if (o.window !== undefined) window = o.window === 'all' ? 'all' : intArg(o.window, '--window', { min: 1, max: 10_000 });
   return {
-    dim: int('--dim', o.dim, 1, 10_000),
+    dim: intArg(o.dim, '--dim', { min: 1, max: 10_000 }),
     window,
     shuffle: o.shuffle,
-    negative: int('--negative', o.negative, 1, 1000),
-    sample: num('--sample', o.sample),
-    minCount: int('--min-count', o.minCount, 1),
-    epochs: int('--epochs', o.epochs, 1),
-    alpha: num('--alpha', o.alpha),
-    seed: int('--seed', o.seed, 0),
-    threads: int('--threads', o.threads, 1, 256),
+    negative: intArg(o.negative, '--negative', { min: 1, max: 1000 }),
+    sample: numberArg(o.sample, '--sample'),
+    minCount: intArg(o.minCount, '--min-count', { min: 1 }),
+    epochs: intArg(o.epochs, '--epochs', { min: 1 }),
+    alpha: numberArg(o.alpha, '--alpha'),
+    seed: intArg(o.seed, '--seed', { min: 0 }),
+    threads: intArg(o.threads, '--threads', { min: 1, max: 256 }),
   };
 }
 
@@ -107,10 +108,10 @@ export async function cmdRecommend(o: RecommendOpts, out: Out): Promise<Recommen
     if (o.recent !== undefined || o.decay !== undefined) throw invalidArgument('--recent and --decay go with --history, not --item');
     query = { item: o.item };
   } else {
-    const decay = num('--decay', o.decay);
-    query = { history: history!, recent: int('--recent', o.recent), decay };
+    const decay = numberArg(o.decay, '--decay');
+    query = { history: history!, recent: intArg(o.recent, '--recent'), decay };
   }
-  const minCount = int('--min-count', o.minCount, 1);
+  const minCount = intArg(o.minCount, '--min-count', { min: 1 });
   if (minCount !== undefined && minCount > 1 && o.counts === undefined) {
     throw invalidArgument('--min-count: needs --counts FILE (the counts written by train item2vec --save-vocab)');
   }
@@ -118,7 +119,7 @@ export async function cmdRecommend(o: RecommendOpts, out: Out): Promise<Recommen
   if (!FORMATS.includes(format)) throw invalidArgument(`--format: expected one of ${FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
   const kv = await loadWordVectors(o.vectors, { format: format as WordVectorFormat | 'auto', ...(o.counts !== undefined ? { counts: o.counts } : {}) });
   const recs = recommend(kv, query, {
-    k: int('-k', o.k) ?? 10,
+    k: intArg(o.k, '-k') ?? 10,
     ...(o.exclude !== undefined ? { exclude: ids(o.exclude) } : {}),
     ...(minCount !== undefined ? { minCount } : {}),
   });
@@ -140,7 +141,7 @@ export async function cmdRecommendCollection(dir: string, name: string, o: Recom
   if ((o.item === undefined) === (history === undefined)) throw invalidArgument('expected one of --item ID and --history ID…');
   if (o.item !== undefined && (o.recent !== undefined || o.decay !== undefined)) throw invalidArgument('--recent and --decay go with --history, not --item');
   let where = jsonArg<Where>('--where', o.where);
-  const minCount = int('--min-count', o.minCount, 1);
+  const minCount = intArg(o.minCount, '--min-count', { min: 1 });
   if (minCount !== undefined && minCount > 1) {
     const m: Where = { count: { $gte: minCount } };
     where = where === undefined ? m : { $and: [where, m] };
@@ -150,9 +151,9 @@ export async function cmdRecommendCollection(dir: string, name: string, o: Recom
     const c = db.getCollection(name);
     const recs = await recommendFromCollection(c, {
       ...(o.item !== undefined ? { item: o.item } : { history: history! }),
-      k: int('-k', o.k) ?? 10,
-      ...(o.recent !== undefined ? { recent: int('--recent', o.recent) } : {}),
-      ...(o.decay !== undefined ? { decay: num('--decay', o.decay) } : {}),
+      k: intArg(o.k, '-k') ?? 10,
+      ...(o.recent !== undefined ? { recent: intArg(o.recent, '--recent') } : {}),
+      ...(o.decay !== undefined ? { decay: numberArg(o.decay, '--decay') } : {}),
       ...(o.exclude !== undefined ? { exclude: ids(o.exclude) } : {}),
       ...(where !== undefined ? { where } : {}),
     });

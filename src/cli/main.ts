@@ -2,6 +2,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { OmnivecError } from '../errors.js';
+import { MAX_K } from '../checks.js';
 import { releaseHeldLocksSync } from '../db/lock.js';
 import { endProgressLines } from './progress.js';
 import {
@@ -97,7 +98,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .option('--out <file>', 'with --vectors: the .ivecs file for the neighbour ids')
     .option('--where <json>', 'metadata filter, e.g. \'{"year": {"$gte": 2000}}\'')
     .option('--where-document <json>', 'document filter, e.g. \'{"$contains": "space"}\'')
-    .option('-k, --k <k>', 'number of neighbours (default 10)')
+    .option('-k, --k <k>', `number of neighbours, 1 to ${MAX_K} (default 10)`)
     .option('--ef-search <n>', 'HNSW candidate list')
     .option('--n-probe <n>', 'IVF lists to scan')
     .option('--json', 'print JSON')
@@ -117,7 +118,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .option('--drop-invalid', 'delete the records whose stored vector holds a non-finite value (verify lists them)')
     .action((name: string | undefined, o: { dropInvalid?: boolean }) => cmdCompact(db(), name, o, out));
   p.command('evaluate <name>').description('recall@k of the index against exact search on a sample of its own vectors')
-    .option('--sample <n>', 'queries (default 1000)').option('-k, --k <k>', 'k (default 10)')
+    .option('--sample <n>', 'queries (default 1000)').option('-k, --k <k>', `neighbours per query, 1 to ${MAX_K} (default 10)`)
     .option('--ef-search <n>', 'HNSW candidate list').option('--n-probe <n>', 'IVF lists to scan')
     .option('--json', 'print JSON')
     .action((name: string, o) => cmdEvaluate(db(), name, o, out));

@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
+import { numberArg } from '../checks.js';
 import { openDatabase } from '../db/database.js';
 import { PROJECTION_METHODS, type ProjectionMethod } from '../viz/projection.js';
 import { createProjectionService, DEFAULT_REQUEST } from '../viz/projection-service.js';
@@ -15,7 +16,6 @@ import { scatterPng, scatterSvg } from '../viz/scatter.js';
 import { mapHtml, MISSING_LABEL } from '../viz/map-html.js';
 import { writeProjectorMap } from '../viz/projector-export.js';
 import { dbDir, type Out } from './db-commands.js';
-import { num } from './train-commands.js';
 
 export interface ProjectOpts {
   method?: string;
@@ -57,8 +57,8 @@ export async function cmdProject(dir: string, name: string, o: ProjectOpts, out:
   if (o.out === undefined && o.projector === undefined) throw invalidArgument('--out or --projector: say what to write (map.png, map.svg, map.html, or a folder for the Embedding Projector)');
   const ext = o.out === undefined ? undefined : extname(o.out).toLowerCase();
   if (ext !== undefined && !OUT_KINDS.includes(ext)) throw invalidArgument(`--out: expected a file ending in .png, .svg or .html, got ${JSON.stringify(o.out)}`);
-  const sample = num('--sample', o.sample) ?? DEFAULT_REQUEST.sample;
-  const seed = num('--seed', o.seed) ?? DEFAULT_REQUEST.seed;
+  const sample = numberArg(o.sample, '--sample') ?? DEFAULT_REQUEST.sample;
+  const seed = numberArg(o.seed, '--seed') ?? DEFAULT_REQUEST.seed;
   const db = await openDatabase(dir, { readOnly: true });
   const service = createProjectionService({ db, dbDir: dir, cache: o.cache !== false });
   try {

@@ -4,8 +4,9 @@
  */
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
+import { intArg } from '../checks.js';
 import { createServer, DEFAULT_BODY_LIMIT } from '../server/app.js';
-import { int, type Out } from './db-commands.js';
+import type { Out } from './db-commands.js';
 
 export interface ServeOpts {
   host?: string;
@@ -57,13 +58,13 @@ export function isLoopback(host: string): boolean {
  */
 export async function cmdServe(dir: string, o: ServeOpts, out: Out, signals: NodeJS.EventEmitter = process): Promise<void> {
   const host = o.host ?? '127.0.0.1';
-  const port = int('--port', o.port, 0, 65535) ?? 8080;
+  const port = intArg(o.port, '--port', { min: 0, max: 65535 }) ?? 8080;
   const apiKey = o.apiKey ?? (process.env.OMNIVEC_API_KEY || undefined);
   if (apiKey === undefined && !isLoopback(host) && o.insecure !== true) {
     throw invalidArgument(`--host ${host}: refusing to serve a non-loopback address without --api-key (or $OMNIVEC_API_KEY): anyone who can reach it could read and change the database; pass --insecure to do it anyway`);
   }
   const bodyLimit = o.bodyLimit === undefined ? DEFAULT_BODY_LIMIT : parseSize(o.bodyLimit, '--body-limit');
-  const threads = int('--threads', o.threads, 1, 1024);
+  const threads = intArg(o.threads, '--threads', { min: 1, max: 1024 });
   const encoders = parseEncoders(o.encoder ?? []);
   const server = await createServer({
     db: dir, apiKey, bodyLimit, encoders, allowNetwork: o.allowNetwork === true, threads,

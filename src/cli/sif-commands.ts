@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError } from '../errors.js';
+import { intArg, numberArg } from '../checks.js';
 import { createTokenizer, type Tokenizer, type TokenizerSpec } from '../encoders/text/tokenizer.js';
 import type { KeyedVectors } from '../encoders/word2vec/keyed-vectors.js';
 import { loadWordVectors } from '../encoders/word2vec/files.js';
@@ -16,17 +17,8 @@ import { STS_SPLITS, evaluateSts, readSts, stsFile, type StsResult, type StsSpli
 import { openDatabase } from '../db/database.js';
 import type { RecordInput } from '../db/records.js';
 import { storedModelDir } from '../encoders/stored-models.js';
-import { dbDir, int, type Out } from './db-commands.js';
+import { dbDir, type Out } from './db-commands.js';
 import { Progress } from './progress.js';
-
-function num(name: string, v: string | undefined, min: number, minOpen: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min || (minOpen && n === min)) {
-    throw new OmnivecError('invalid_argument', `${name}: expected a number ${minOpen ? 'above' : 'from'} ${min}, got ${JSON.stringify(v)}`);
-  }
-  return n;
-}
 
 function tokenizerArg(v: string | undefined): Tokenizer {
   if (v === undefined) return createTokenizer();
@@ -108,8 +100,8 @@ export async function cmdEvalSts(o: EvalStsOpts, out: Out): Promise<EvalStsRepor
     }
     sif = await loadSif(o.model);
   } else {
-    const a = num('--a', o.a, 0, true) ?? DEFAULT_A;
-    const components = int('--components', o.components, 0, 10_000) ?? 1;
+    const a = numberArg(o.a, '--a', { min: 0, minExclusive: true }) ?? DEFAULT_A;
+    const components = intArg(o.components, '--components', { min: 0, max: 10_000 }) ?? 1;
     const kv = await loadWordVectors(o.vectors!, { format: (o.vectorsFormat ?? 'auto') as 'auto', counts: o.counts });
     const tokenizer = tokenizerArg(o.tokenizer);
     // Default fitting set: every STS-B split beside the evaluated file (the sentences only, never the scores).
@@ -169,8 +161,8 @@ export async function cmdTrainSif(o: TrainSifOpts, out: Out, db?: string): Promi
     throw new OmnivecError('invalid_argument', '--output or --into: say where the model goes (a folder, or the database with a collection bound to it)');
   }
   if (o.into === undefined && o.metric !== undefined) throw new OmnivecError('invalid_argument', '--metric: applies to the collection --into creates, but no --into was given');
-  const a = num('--a', o.a, 0, true) ?? DEFAULT_A;
-  const components = int('--components', o.components, 0, 10_000) ?? 1;
+  const a = numberArg(o.a, '--a', { min: 0, minExclusive: true }) ?? DEFAULT_A;
+  const components = intArg(o.components, '--components', { min: 0, max: 10_000 }) ?? 1;
   const frequencies = frequenciesArg(o.frequencies);
   const tokenizer = tokenizerArg(o.tokenizer);
   let kv: KeyedVectors;
@@ -187,9 +179,9 @@ export async function cmdTrainSif(o: TrainSifOpts, out: Out, db?: string): Promi
     }
     const progress = new Progress('train word2vec');
     const m = await trainWord2Vec(o.input, {
-      dim: int('--dim', o.dim), epochs: int('--epochs', o.epochs), window: int('--window', o.window), minCount: int('--min-count', o.minCount, 1),
-      model: o.model as 'cbow' | 'skipgram' | undefined, threads: int('--threads', o.threads, 1, 1024) ?? availableParallelism(),
-      seed: int('--seed', o.seed, 0), tokenizer: tokenizer.spec,
+      dim: intArg(o.dim, '--dim'), epochs: intArg(o.epochs, '--epochs'), window: intArg(o.window, '--window'), minCount: intArg(o.minCount, '--min-count', { min: 1 }),
+      model: o.model as 'cbow' | 'skipgram' | undefined, threads: intArg(o.threads, '--threads', { min: 1, max: 1024 }) ?? availableParallelism(),
+      seed: intArg(o.seed, '--seed', { min: 0 }), tokenizer: tokenizer.spec,
       onProgress: (p) => progress.update(p.words, p.phase === 'train' ? p.totalWords : undefined, p.phase === 'train' ? 'words trained' : 'words read'),
     });
     progress.done();

@@ -5,11 +5,12 @@
 import type { Command } from 'commander';
 import { openDatabase } from '../db/database.js';
 import { OmnivecError, invalidArgument } from '../errors.js';
+import { intArg, numberArg } from '../checks.js';
 import type { KeyedVectors } from '../encoders/word2vec/keyed-vectors.js';
 import { saveWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
 import { trainWord2Vec, type Word2VecModel, type Word2VecOptions, type Word2VecProgress } from '../encoders/word2vec/trainer.js';
 import type { TokenizerSpec } from '../encoders/text/tokenizer.js';
-import { int, type Out } from './db-commands.js';
+import { type Out } from './db-commands.js';
 import { Progress } from './progress.js';
 
 export interface Word2VecCliOpts {
@@ -27,13 +28,6 @@ export function flag(name: string, v: boolean | string | undefined): boolean | u
   throw invalidArgument(`${name}: expected 0 or 1, got ${JSON.stringify(v)}`);
 }
 
-export function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw invalidArgument(`${name}: expected a number, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 function tokenizerFrom(o: Word2VecCliOpts): TokenizerSpec {
   const t = o.tokenizer ?? 'words';
   if (t === 'whitespace') return { kind: 'whitespace' };
@@ -47,21 +41,21 @@ export function word2vecOptionsFrom(o: Word2VecCliOpts): Word2VecOptions {
   if (o.iter !== undefined && o.epochs !== undefined && o.iter !== o.epochs) throw invalidArgument('--iter and --epochs are the same option; give one');
   const cbow = flag('--cbow', o.cbow);
   const hs = flag('--hs', o.hs);
-  const negative = int('--negative', o.negative, 0, 1000);
+  const negative = intArg(o.negative, '--negative', { min: 0, max: 1000 });
   return {
     model: cbow === false ? 'skipgram' : 'cbow',
-    dim: int('--size', o.size ?? o.dim, 1, 10_000),
-    window: o.window === 'all' ? 'all' : int('--window', o.window, 1),
+    dim: intArg(o.size ?? o.dim, '--size', { min: 1, max: 10_000 }),
+    window: o.window === 'all' ? 'all' : intArg(o.window, '--window', { min: 1 }),
     negative: negative ?? (hs === true ? 0 : undefined),
     hs,
-    sample: num('--sample', o.sample),
-    minCount: int('--min-count', o.minCount, 1),
-    maxVocab: int('--max-vocab', o.maxVocab, 1),
-    epochs: int('--iter', o.iter ?? o.epochs, 1),
-    alpha: num('--alpha', o.alpha),
-    minAlpha: num('--min-alpha', o.minAlpha),
-    seed: int('--seed', o.seed, 0),
-    threads: int('--threads', o.threads, 1, 256),
+    sample: numberArg(o.sample, '--sample'),
+    minCount: intArg(o.minCount, '--min-count', { min: 1 }),
+    maxVocab: intArg(o.maxVocab, '--max-vocab', { min: 1 }),
+    epochs: intArg(o.iter ?? o.epochs, '--iter', { min: 1 }),
+    alpha: numberArg(o.alpha, '--alpha'),
+    minAlpha: numberArg(o.minAlpha, '--min-alpha'),
+    seed: intArg(o.seed, '--seed', { min: 0 }),
+    threads: intArg(o.threads, '--threads', { min: 1, max: 256 }),
     tokenizer: tokenizerFrom(o),
   };
 }

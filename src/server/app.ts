@@ -2,6 +2,7 @@
  * The server (docs/server.md): one fastify app over one database. Wires the shared context, the
  * auth hook, the error handler, 404 / 405, the route files and the graceful close.
  */
+import { checkInt, checkPositiveInt } from '../checks.js';
 import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
@@ -144,7 +145,7 @@ export function listenError(e: unknown, port: number, host: string): unknown {
 export async function createServer(options: ServerOptions): Promise<OmnivecServer> {
   if (options === null || typeof options !== 'object') throw invalidArgument('createServer: expected options { db, apiKey?, bodyLimit?, … }');
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  if (!Number.isInteger(bodyLimit) || bodyLimit < 1) throw invalidArgument(`bodyLimit: expected a positive integer (bytes), got ${String(bodyLimit)}`);
+  checkPositiveInt(bodyLimit, 'bodyLimit');
   const apiKey = options.apiKey;
   if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length === 0)) throw invalidArgument('apiKey: expected a non-empty string');
   const allowedHosts = new Set(checkAllowedHosts(options.allowedHosts));
@@ -287,7 +288,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   })());
 
   const listen = async (port = 8080, host = '127.0.0.1'): Promise<string> => {
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`port: expected an integer from 0 to 65535, got ${String(port)}`);
+    checkInt(port, 'port', { min: 0, max: 65535 });
     try {
       const url = await app.listen({ port, host });
       // The name it listens on is answered by the Host check too (an address already is).

@@ -3,6 +3,7 @@
  * leave-one-out evaluation, zero-shot through the collection's served encoder), `/recommend` and
  * `/diversity`. The schemas catch wrong types; the tasks' own checks have the last word.
  */
+import { MAX_K } from '../checks.js';
 import type { FastifyInstance } from 'fastify';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
@@ -32,7 +33,7 @@ const CLASSIFY_BODY = {
   properties: {
     method: { type: 'string', enum: ['knn', 'centroid', 'zero-shot'], description: 'default: knn with labelField, zero-shot with labels' },
     labelField: { type: 'string', minLength: 1, description: 'knn / centroid: the metadata field holding the known labels' },
-    k: { type: 'integer', minimum: 1, maximum: 10000, description: 'knn: neighbours that vote (default 5)' },
+    k: { type: 'integer', minimum: 1, maximum: MAX_K, description: 'knn: neighbours that vote (default 5)' },
     weighted: { type: 'boolean', description: 'knn: votes weighted by similarity' },
     ids: { ...IDS, description: 'classify these stored records (knn: each left out of its own neighbours); default: the unlabelled records (zero-shot: every record)' },
     vectors: { type: 'array', items: VECTOR, minItems: 1, description: 'knn / centroid: classify these query vectors' },
@@ -50,7 +51,7 @@ const RECOMMEND_BODY = {
   properties: {
     item: { type: 'string', minLength: 1, description: 'items like this record' },
     history: { ...IDS, description: 'records the user consumed, oldest first' },
-    k: { type: 'integer', minimum: 1, maximum: 10000 },
+    k: { type: 'integer', minimum: 1, maximum: MAX_K },
     recent: { type: 'integer', minimum: 1, description: 'the last n history items make the query (default 5)' },
     decay: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'weight decay^j of the j-th most recent item (default 0.8)' },
     exclude: { type: 'array', items: { type: 'string' }, description: 'never recommended' },

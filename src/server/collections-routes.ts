@@ -4,6 +4,7 @@
  * /openapi.json); the library's own checks stay the last word on values (dimension, ids, filters).
  * Texts and images without vectors go through the collection's served encoder.
  */
+import { MAX_K } from '../checks.js';
 import type { FastifyInstance } from 'fastify';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection, Include, QueryOptions, QueryResult } from '../db/collection.js';
@@ -63,7 +64,7 @@ const GET_BODY = {
     ids: IDS,
     where: WHERE,
     whereDocument: WHERE_DOCUMENT,
-    limit: { type: 'integer', minimum: 1, maximum: 10000, description: 'default 100 (ignored with ids)' },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_K, description: 'default 100 (ignored with ids)' },
     offset: { type: 'integer', minimum: 0 },
     include: INCLUDE,
   },
@@ -87,7 +88,7 @@ const QUERY_BODY = {
     sparse: { type: 'object', description: '{ token: weight } or { indices, values }' },
     multiVector: { type: 'array', items: VECTOR, description: 'query token vectors: re-rank the candidates by MaxSim' },
     hybrid: { type: 'boolean', description: 'with text: the text is also the fullText query' },
-    k: { type: 'integer', minimum: 1, maximum: 10000 },
+    k: { type: 'integer', minimum: 1, maximum: MAX_K },
     where: WHERE,
     whereDocument: WHERE_DOCUMENT,
     fusion: {
@@ -100,7 +101,7 @@ const QUERY_BODY = {
       ],
       description: '"rrf" (default) or { weights: { dense, fullText, sparse } } over min-max normalised scores',
     },
-    candidates: { type: 'integer', minimum: 1, maximum: 100000 },
+    candidates: { type: 'integer', minimum: 1, maximum: MAX_K },
     funnel: { type: 'integer', minimum: 1, maximum: 1000 },
     efSearch: { type: 'integer', minimum: 1, maximum: 100000 },
     nProbe: { type: 'integer', minimum: 1, maximum: 1000000 },

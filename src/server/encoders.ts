@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
+import { checkPositiveInt } from '../checks.js';
 import { startWorker } from '../workers.js';
 import type { Database } from '../db/database.js';
 import type { EncoderSpec } from '../db/collection.js';
@@ -387,7 +388,7 @@ export function createEncoderService(options: EncoderServiceOptions): EncoderSer
   function outputDims(entry: Entry, b: Backend, dimensions: number | undefined): number | undefined {
     if (dimensions === undefined) return undefined;
     if (b.kind === 'remote') {
-      if (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1) throw invalidArgument(`dimensions: expected a positive integer, got ${describe(dimensions)}`);
+      checkPositiveInt(dimensions, 'dimensions');
       return dimensions;
     }
     return checkDimensions(dimensions, b.dim, b.matryoshka, false, entry.name);

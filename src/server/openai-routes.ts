@@ -5,6 +5,7 @@
  * returned at unit length, as OpenAI's are (its clients take the dot product as the cosine);
  * `"normalize": false` (an omnivec extension) returns the encoder's raw output.
  */
+import { checkPositiveInt } from '../checks.js';
 import { endianness } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
@@ -111,9 +112,7 @@ function checkBody(body: unknown): void {
     throw invalidArgument(`input: expected a string or an array of strings, got ${describe(input)}`);
   }
   if (typeof b.model !== 'string' || b.model === '') throw invalidArgument(`model: expected the name of a served encoder (GET /v1/models), got ${describe(b.model)}`);
-  if (b.dimensions !== undefined && (typeof b.dimensions !== 'number' || !Number.isInteger(b.dimensions) || b.dimensions < 1)) {
-    throw invalidArgument(`dimensions: expected a positive integer, got ${describe(b.dimensions)}`);
-  }
+  if (b.dimensions !== undefined) checkPositiveInt(b.dimensions, 'dimensions');
   if (b.encoding_format !== undefined && b.encoding_format !== 'float' && b.encoding_format !== 'base64') {
     throw invalidArgument(`encoding_format: expected "float" or "base64", got ${describe(b.encoding_format)}`);
   }
