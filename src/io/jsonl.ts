@@ -4,6 +4,7 @@
  * `"text"` stands for the document when there is no `"document"`; any other key becomes a
  * metadata field (the `"metadata"` object's own fields win on a clash).
  */
+import { isPlainObject } from '../checks.js';
 import { fileSize, readerIterable, type BlockReader } from './block-reader.js';
 import {
   DimCheck, checkRecordVector, corrupt, decodeUtf8, eachRecord, formatVector, nonFinite, quote, stripBom,
@@ -43,13 +44,9 @@ function describeJson(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 /** Turns one parsed line into a record. */
 function recordFromJson(path: string, where: Where, row: number, obj: unknown, prefix: string, dims: DimCheck): ImportRecord {
-  if (!isObject(obj)) throw corrupt(path, where, 'a JSON object', describeJson(obj));
+  if (!isPlainObject(obj)) throw corrupt(path, where, 'a JSON object', describeJson(obj));
   const rawId = obj.id;
   let id: string;
   if (typeof rawId === 'string' && rawId !== '') id = rawId;
@@ -88,7 +85,7 @@ function recordFromJson(path: string, where: Where, row: number, obj: unknown, p
   }
 
   const meta = obj.metadata;
-  if (meta !== undefined && meta !== null && !isObject(meta)) {
+  if (meta !== undefined && meta !== null && !isPlainObject(meta)) {
     throw corrupt(path, where, '"metadata": an object', describeJson(meta));
   }
   let metadata: Record<string, unknown> | undefined;
@@ -96,7 +93,7 @@ function recordFromJson(path: string, where: Where, row: number, obj: unknown, p
     if (RESERVED.has(k) || k === docKey) continue;
     (metadata ??= {})[k] = obj[k];
   }
-  if (isObject(meta)) {
+  if (isPlainObject(meta)) {
     for (const k of Object.keys(meta)) (metadata ??= {})[k] = meta[k];
   }
   if (metadata !== undefined) rec.metadata = metadata;

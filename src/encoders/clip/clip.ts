@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
+import { checkPositiveInt } from '../../checks.js';
 import { checkDimensions, normalizeVector, type MatryoshkaDecl } from '../matryoshka.js';
 import { openModelFolder } from '../onnx/model-folder.js';
 import { OnnxSession, type TensorData } from '../onnx/session.js';
@@ -196,12 +197,6 @@ function rows(data: Float32Array, n: number, d: number): Float32Array[] {
   return Array.from({ length: n }, (_, r) => data.slice(r * d, (r + 1) * d));
 }
 
-function positiveInt(name: string, v: unknown, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw invalidArgument(`${name}: expected a positive integer, got ${describe(v)}`);
-  return v;
-}
-
 function checkArray(name: string, v: unknown): asserts v is readonly unknown[] {
   if (!Array.isArray(v)) throw invalidArgument(`${name}: expected an array, got ${describe(v)}`);
 }
@@ -212,7 +207,7 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   const dir = resolve(folder);
   if (!existsSync(dir)) throw new OmnivecError('not_found', `CLIP model folder ${folder} not found`);
-  const batchSize = positiveInt('batchSize', options.batchSize, DEFAULT_BATCH);
+  const batchSize = checkPositiveInt(options.batchSize, 'batchSize', { fallback: DEFAULT_BATCH });
   if (options.truncate !== undefined && typeof options.truncate !== 'boolean') throw invalidArgument(`truncate: expected a boolean, got ${describe(options.truncate)}`);
   const graphs = findGraphs(dir);
   const folderInfo = openModelFolder(dir, { file: relative(dir, graphs.text), name: options.name });
@@ -338,7 +333,7 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
   async function zeroShotBatch(images: readonly (ImageInput | Float32Array)[], labels: readonly string[], options: ZeroShotOptions = {}): Promise<LabelProbability[][]> {
     live();
     checkArray('images', images);
-    const top = positiveInt('top', options?.top, labels?.length ?? 1);
+    const top = checkPositiveInt(options?.top, 'top', { fallback: labels?.length ?? 1 });
     const weights = await labelEmbeddings(labels, options.templates ?? DEFAULT_TEMPLATES);
     const encoded = await image.encode(images.filter((x) => !(x instanceof Float32Array)) as ImageInput[]);
     let next = 0;

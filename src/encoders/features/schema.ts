@@ -6,6 +6,7 @@
  * Reference: docs/features.md.
  */
 import { OmnivecError, describe } from '../../errors.js';
+import { isPlainObject } from '../../checks.js';
 
 /** The largest vector a schema may describe (the database's and the file formats' limit). */
 export const MAX_FEATURE_DIM = 65536;
@@ -126,10 +127,6 @@ const KEYS: Record<FeatureType, readonly string[]> = {
 
 function fail(path: string, expected: string, value: unknown): never {
   throw new OmnivecError('invalid_argument', `${path}: expected ${expected}, got ${describe(value)}`, { path });
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v);
 }
 
 function oneOf<T extends string>(path: string, list: readonly T[], v: unknown, fallback: T): T {

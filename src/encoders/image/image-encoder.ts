@@ -1,4 +1,5 @@
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
+import { isPlainObject } from '../../checks.js';
 import { checkDimensions, normalizeVector, truncateVector, type MatryoshkaDecl } from '../matryoshka.js';
 import { openModelFolder } from '../onnx/model-folder.js';
 import { OnnxSession, type TensorData } from '../onnx/session.js';
@@ -67,14 +68,10 @@ export interface ImageEncodeOptions {
 
 const DEFAULT_BATCH = 16;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Layers a partial spec over a full one. Setting `resize` alone also sets `crop` to what it needs. */
 function overlay(base: ImageSpec, over: Partial<ImageSpec> | undefined, what: string): ImageSpec {
   if (over === undefined) return base;
-  if (!isObject(over)) throw invalidArgument(`${what}: expected an object of image spec fields, got ${describe(over)}`);
+  if (!isPlainObject(over)) throw invalidArgument(`${what}: expected an object of image spec fields, got ${describe(over)}`);
   const merged: ImageSpec = { ...base, ...(over as Partial<ImageSpec>) };
   if (over.resize !== undefined && over.crop === undefined) merged.crop = over.resize !== 'exact';
   return merged;

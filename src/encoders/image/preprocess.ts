@@ -15,6 +15,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
+import { checkPositiveInt, isPlainObject } from '../../checks.js';
 import { loadSharp } from './sharp.js';
 
 /** A path to an image file, or the encoded bytes (JPEG, PNG, WebP, …). */
@@ -60,17 +61,6 @@ export const DEFAULT_IMAGENET_SPEC: Readonly<ImageSpec> = Object.freeze<ImageSpe
 // ---------------------------------------------------------------------------------------------
 // Spec from a Hugging Face preprocessor_config.json
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function positiveInt(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw invalidArgument(`${what}: expected a positive integer, got ${describe(v)}`);
-  return v;
-}
-
 function triple(v: unknown, what: string): [number, number, number] {
   if (typeof v === 'number' && Number.isFinite(v)) return [v, v, v];
   if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
@@ -81,8 +71,8 @@ function triple(v: unknown, what: string): [number, number, number] {
 
 /** size / crop_size: an int, { height, width }, or { shortest_edge } (only for `size`). */
 function hwOf(v: unknown, what: string): [number, number] | undefined {
-  if (typeof v === 'number') return [positiveInt(v, what), v];
-  if (isObject(v) && v.height !== undefined && v.width !== undefined) return [positiveInt(v.height, `${what}.height`), positiveInt(v.width, `${what}.width`)];
+  if (typeof v === 'number') return [checkPositiveInt(v, what), v];
+  if (isPlainObject(v) && v.height !== undefined && v.width !== undefined) return [checkPositiveInt(v.height, `${what}.height`), checkPositiveInt(v.width, `${what}.width`)];
   return undefined;
 }
 
@@ -102,22 +92,22 @@ function hwOf(v: unknown, what: string): [number, number] | undefined {
  * Missing mean/std default to ImageNet's.
  */
 export function imageSpecFromPreprocessorConfig(json: unknown): ImageSpec {
-  if (!isObject(json)) throw invalidArgument(`preprocessor config: expected a JSON object, got ${describe(json)}`);
+  if (!isPlainObject(json)) throw invalidArgument(`preprocessor config: expected a JSON object, got ${describe(json)}`);
   const doCrop = json.do_center_crop !== false && json.crop_size !== undefined ? true : json.do_center_crop === true;
   const crop = hwOf(json.crop_size, 'preprocessor config crop_size');
   let spec: Pick<ImageSpec, 'size' | 'resize' | 'crop'>;
   const size = json.size;
-  if (isObject(size) && size.shortest_edge !== undefined && typeof json.crop_pct === 'number' && crop === undefined) {
+  if (isPlainObject(size) && size.shortest_edge !== undefined && typeof json.crop_pct === 'number' && crop === undefined) {
     // ConvNextImageProcessor (microsoft/resnet-50, convnext): below 384 the shorter side goes to
     // int(s / crop_pct) (224 / 0.875 = 256) and the centre s × s is kept; from 384 up, straight to s × s.
-    const s = positiveInt(size.shortest_edge, 'preprocessor config size.shortest_edge');
+    const s = checkPositiveInt(size.shortest_edge, 'preprocessor config size.shortest_edge');
     if (!(json.crop_pct > 0 && json.crop_pct <= 1)) throw invalidArgument(`preprocessor config crop_pct: expected a number in (0, 1], got ${describe(json.crop_pct)}`);
     spec = s < 384 ? { size: [s, s], resize: Math.trunc(s / json.crop_pct), crop: true } : { size: [s, s], resize: 'exact', crop: false };
-  } else if (isObject(size) && size.shortest_edge !== undefined) {
-    const s = positiveInt(size.shortest_edge, 'preprocessor config size.shortest_edge');
+  } else if (isPlainObject(size) && size.shortest_edge !== undefined) {
+    const s = checkPositiveInt(size.shortest_edge, 'preprocessor config size.shortest_edge');
     spec = { size: crop ?? [s, s], resize: s, crop: true };
   } else if (typeof size === 'number' && doCrop) {
-    const s = positiveInt(size, 'preprocessor config size');
+    const s = checkPositiveInt(size, 'preprocessor config size');
     spec = { size: crop ?? [s, s], resize: s, crop: true };
   } else {
     const hw = hwOf(size, 'preprocessor config size');
@@ -150,12 +140,12 @@ export function imageSpecFromPreprocessorConfig(json: unknown): ImageSpec {
 
 /** Checks every field; returns the spec with defaults filled in. */
 export function validateImageSpec(spec: ImageSpec): Required<ImageSpec> {
-  if (!isObject(spec)) throw invalidArgument(`image spec: expected an object, got ${describe(spec)}`);
+  if (!isPlainObject(spec)) throw invalidArgument(`image spec: expected an object, got ${describe(spec)}`);
   if (!Array.isArray(spec.size) || spec.size.length !== 2) throw invalidArgument(`image spec size: expected [height, width], got ${describe(spec.size)}`);
-  positiveInt(spec.size[0], 'image spec size[0] (height)');
-  positiveInt(spec.size[1], 'image spec size[1] (width)');
+  checkPositiveInt(spec.size[0], 'image spec size[0] (height)');
+  checkPositiveInt(spec.size[1], 'image spec size[1] (width)');
   if (spec.resize !== 'exact') {
-    positiveInt(spec.resize, 'image spec resize');
+    checkPositiveInt(spec.resize, 'image spec resize');
     if (spec.crop !== true) throw invalidArgument(`image spec crop: a shorter-side resize (resize: ${spec.resize}) needs crop: true so that every image comes out ${spec.size[0]}×${spec.size[1]}; got ${describe(spec.crop)} (use resize: "exact" to go straight to the size)`);
   }
   const mean = triple(spec.mean, 'image spec mean');
@@ -303,8 +293,8 @@ function clip8(acc: number): number {
  * then a vertical pass (only if the height changes) over just the rows it needs.
  */
 export function resizeRgb(img: RgbImage, width: number, height: number, resample: 'bilinear' | 'bicubic' = 'bilinear'): RgbImage {
-  positiveInt(width, 'resize width');
-  positiveInt(height, 'resize height');
+  checkPositiveInt(width, 'resize width');
+  checkPositiveInt(height, 'resize height');
   if (width === img.width && height === img.height) return { width, height, data: img.data.slice() };
   const filter = FILTERS[resample];
   let src = img;

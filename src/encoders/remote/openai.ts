@@ -1,4 +1,5 @@
 import { OmnivecError, invalidArgument, describe } from '../../errors.js';
+import { checkNonNegativeInt, checkNumber, checkPositiveInt } from '../../checks.js';
 import { CheckpointWriter, base64ToFloat32, loadCheckpoint } from './checkpoint.js';
 import { DEFAULT_BACKOFF, backoffDelay, isRetryableStatus, retryAfterMs, sleep, type BackoffOptions, type ResolvedBackoff } from './retry.js';
 
@@ -80,24 +81,6 @@ export interface RemoteUsage {
 
 const OPENAI_MAX_BATCH = 2048;
 
-function positiveInt(name: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw invalidArgument(`${name}: expected a positive integer, got ${describe(v)}`);
-  return v;
-}
-
-function nonNegative(name: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw invalidArgument(`${name}: expected a non-negative number, got ${describe(v)}`);
-  return v;
-}
-
-function nonNegativeInt(name: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalidArgument(`${name}: expected a non-negative integer, got ${describe(v)}`);
-  return v;
-}
-
 /** The default token count: characters / 3, rounded up. */
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 3);
 
@@ -149,29 +132,29 @@ export class RemoteEncoder {
     if (o.countTokens !== undefined && typeof o.countTokens !== 'function') throw invalidArgument(`countTokens: expected a function (text) => number, got ${describe(o.countTokens)}`);
     if (o.fetch !== undefined && typeof o.fetch !== 'function') throw invalidArgument(`fetch: expected a fetch function, got ${describe(o.fetch)}`);
     if (o.checkpoint !== undefined && (typeof o.checkpoint !== 'string' || o.checkpoint === '')) throw invalidArgument(`checkpoint: expected a file path, got ${describe(o.checkpoint)}`);
-    this.#dimensions = o.dimensions === undefined ? undefined : positiveInt('dimensions', o.dimensions, 0);
-    const dim = o.dim === undefined ? undefined : positiveInt('dim', o.dim, 0);
+    this.#dimensions = o.dimensions === undefined ? undefined : checkPositiveInt(o.dimensions, 'dimensions', { fallback: 0 });
+    const dim = o.dim === undefined ? undefined : checkPositiveInt(o.dim, 'dim', { fallback: 0 });
     if (dim !== undefined && this.#dimensions !== undefined && dim !== this.#dimensions) {
       throw invalidArgument(`dim: expected ${this.#dimensions} (the dimensions requested from the server), got ${dim}`);
     }
     this.#dim = dim ?? this.#dimensions;
     const b = o.backoff ?? {};
     this.#backoff = {
-      initialMs: nonNegative('backoff.initialMs', b.initialMs, DEFAULT_BACKOFF.initialMs),
-      maxMs: nonNegative('backoff.maxMs', b.maxMs, DEFAULT_BACKOFF.maxMs),
-      factor: nonNegative('backoff.factor', b.factor, DEFAULT_BACKOFF.factor),
-      jitter: Math.min(1, nonNegative('backoff.jitter', b.jitter, DEFAULT_BACKOFF.jitter)),
+      initialMs: checkNumber(b.initialMs, 'backoff.initialMs', { min: 0, fallback: DEFAULT_BACKOFF.initialMs }),
+      maxMs: checkNumber(b.maxMs, 'backoff.maxMs', { min: 0, fallback: DEFAULT_BACKOFF.maxMs }),
+      factor: checkNumber(b.factor, 'backoff.factor', { min: 0, fallback: DEFAULT_BACKOFF.factor }),
+      jitter: Math.min(1, checkNumber(b.jitter, 'backoff.jitter', { min: 0, fallback: DEFAULT_BACKOFF.jitter })),
     };
     this.#o = {
       model: o.model,
       encodingFormat: o.encodingFormat ?? 'base64',
-      maxBatch: positiveInt('maxBatch', o.maxBatch, OPENAI_MAX_BATCH),
-      maxBatchTokens: positiveInt('maxBatchTokens', o.maxBatchTokens, 300_000),
-      maxInputTokens: positiveInt('maxInputTokens', o.maxInputTokens, 8191),
+      maxBatch: checkPositiveInt(o.maxBatch, 'maxBatch', { fallback: OPENAI_MAX_BATCH }),
+      maxBatchTokens: checkPositiveInt(o.maxBatchTokens, 'maxBatchTokens', { fallback: 300_000 }),
+      maxInputTokens: checkPositiveInt(o.maxInputTokens, 'maxInputTokens', { fallback: 8191 }),
       countTokens: o.countTokens ?? estimateTokens,
-      retries: nonNegativeInt('retries', o.retries, 6),
-      timeoutMs: positiveInt('timeoutMs', o.timeoutMs, 60_000),
-      concurrency: positiveInt('concurrency', o.concurrency, 2),
+      retries: checkNonNegativeInt(o.retries, 'retries', { fallback: 6 }),
+      timeoutMs: checkPositiveInt(o.timeoutMs, 'timeoutMs', { fallback: 60_000 }),
+      concurrency: checkPositiveInt(o.concurrency, 'concurrency', { fallback: 2 }),
       fetch: o.fetch ?? globalThis.fetch,
       headers: { ...o.headers },
     };
