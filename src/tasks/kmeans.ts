@@ -337,21 +337,7 @@ export function silhouetteScore(batch: VectorBatch, labels: ArrayLike<number>, o
   const sample = checkInt(options.sample, 'sample', { min: 2, fallback: 2000 });
   const rng = new Random(checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 }));
   const cosine = options.distance === 'cosine';
-  let rows: Uint32Array;
-  if (n <= sample) {
-    rows = new Uint32Array(n);
-    for (let i = 0; i < n; i++) rows[i] = i;
-  } else {
-    const perm = new Uint32Array(n);
-    for (let i = 0; i < n; i++) perm[i] = i;
-    for (let i = 0; i < sample; i++) {
-      const j = i + rng.int(n - i);
-      const t = perm[i]!;
-      perm[i] = perm[j]!;
-      perm[j] = t;
-    }
-    rows = perm.slice(0, sample).sort();
-  }
+  const rows = rng.sample(n, sample);
   const m = rows.length;
   const data = new Float32Array(m * dim);
   for (let i = 0; i < m; i++) data.set(batch.data.subarray(rows[i]! * dim, (rows[i]! + 1) * dim), i * dim);

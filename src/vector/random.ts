@@ -72,6 +72,24 @@ export class Random {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * `size` distinct integers of [0, n), uniformly (a partial Fisher–Yates shuffle of 0 … n − 1),
+   * ascending — so copies of the chosen rows read their source in order. When size ≥ n: all of
+   * them, without drawing.
+   */
+  sample(n: number, size: number): Uint32Array {
+    const perm = new Uint32Array(n);
+    for (let i = 0; i < n; i++) perm[i] = i;
+    if (size >= n) return perm;
+    for (let i = 0; i < size; i++) {
+      const j = i + this.int(n - i);
+      const t = perm[i]!;
+      perm[i] = perm[j]!;
+      perm[j] = t;
+    }
+    return perm.slice(0, size).sort();
+  }
+
   /** Fisher–Yates shuffle in place. */
   shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {

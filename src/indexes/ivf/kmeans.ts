@@ -52,7 +52,8 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
 
   // Training points in an arena of their own (the seeding pass runs distRange over them), cosine
   // rows normalised. Every allocation happens before the views below are taken: no growth later.
-  const rows = pickRows(data.count, maxSamples, rng);
+  // A seeded subsample (ascending row numbers), or undefined to keep every row.
+  const rows = data.count <= maxSamples ? undefined : rng.sample(data.count, maxSamples);
   const n = rows === undefined ? data.count : rows.length;
   const arena = new Arena(n * stride + n * 4 + 4096);
   const ptsPtr = arena.alloc(n * stride);
@@ -94,21 +95,6 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
     update(points, dim, labels, nearest.distances, centroids, k, spherical);
   }
   return centroids;
-}
-
-/** Row numbers of a seeded subsample of `maxSamples` rows out of `count` (ascending), or undefined to keep all. */
-function pickRows(count: number, maxSamples: number, rng: Random): Uint32Array | undefined {
-  if (count <= maxSamples) return undefined;
-  const perm = new Uint32Array(count);
-  for (let i = 0; i < count; i++) perm[i] = i;
-  // Partial Fisher–Yates: the first maxSamples places end up a uniform sample without repeats.
-  for (let i = 0; i < maxSamples; i++) {
-    const j = i + rng.int(count - i);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
-  return perm.slice(0, maxSamples).sort(); // ascending: copies read the source in order
 }
 
 /**
