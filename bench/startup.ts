@@ -3,8 +3,9 @@
  * (docs/benchmarks.md, "bench:startup"), beside the vector packages installed as peers.
  *
  * Every measurement is a fresh `node` process that times one `await import(entry)` with
- * performance.now() (the module graph's resolve, read, compile and evaluate; Node's own start-up,
- * ~40 ms, is outside it and is shown separately as "process"). omnivec is imported by its package
+ * performance.now() (the module graph's resolve, read, compile and evaluate) and the CPU time it
+ * took (less inflated by a busy machine); the whole process, Node's own start-up included, is shown
+ * as "process". omnivec is imported by its package
  * name, so the `exports` map is what is measured, and that resolves to the built `dist/` (the npm
  * script builds it first when src/ is newer), as a project that installed omnivec would load it.
  * The processes are interleaved (one of each entry and peer per round, then the next round) so a
@@ -69,6 +70,8 @@ interface Job {
   /** What the child imports (a package specifier or a file URL); none for the bare process. */
   specifier?: string;
   importMs: number[];
+  /** CPU time (user + system, every thread) the process spent in the import. */
+  cpuMs: number[];
   processMs: number[];
 }
 
@@ -84,8 +87,8 @@ const versionOf = (name: string): string | undefined => {
   return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version : undefined;
 };
 
-const jobs: Job[] = [{ label: 'node (empty process)', kind: 'node', importMs: [], processMs: [] }];
-for (const [key] of entries) jobs.push({ label: nameOf(key), kind: 'omnivec', specifier: nameOf(key), importMs: [], processMs: [] });
+const jobs: Job[] = [{ label: 'node (empty process)', kind: 'node', importMs: [], cpuMs: [], processMs: [] }];
+for (const [key] of entries) jobs.push({ label: nameOf(key), kind: 'omnivec', specifier: nameOf(key), importMs: [], cpuMs: [], processMs: [] });
 if (baselineDir !== undefined) {
   // The entries that build exported (its package.json beside its dist/; without one, the root only).
   const dir = resolve(baselineDir);
@@ -93,22 +96,24 @@ if (baselineDir !== undefined) {
   const exported = existsSync(manifest) ? Object.keys((JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: Record<string, unknown> }).exports ?? { '.': 1 }) : ['.'];
   for (const [key, v] of entries) {
     const file = join(dir, (v as { import: string }).import.replace(/^\.\/dist\//, ''));
-    if (exported.includes(key) && existsSync(file)) jobs.push({ label: `${nameOf(key)} (baseline)`, kind: 'baseline', specifier: pathToFileURL(file).href, importMs: [], processMs: [] });
+    if (exported.includes(key) && existsSync(file)) jobs.push({ label: `${nameOf(key)} (baseline)`, kind: 'baseline', specifier: pathToFileURL(file).href, importMs: [], cpuMs: [], processMs: [] });
   }
 }
 const peers = PEERS.filter((p) => versionOf(p.name) !== undefined);
-for (const p of peers) jobs.push({ label: p.name, kind: 'peer', specifier: p.name, importMs: [], processMs: [] });
-for (const s of SEAMS) if (versionOf(s.name) !== undefined) jobs.push({ label: s.name, kind: 'seam', specifier: s.name, importMs: [], processMs: [] });
+for (const p of peers) jobs.push({ label: p.name, kind: 'peer', specifier: p.name, importMs: [], cpuMs: [], processMs: [] });
+for (const s of SEAMS) if (versionOf(s.name) !== undefined) jobs.push({ label: s.name, kind: 'seam', specifier: s.name, importMs: [], cpuMs: [], processMs: [] });
 
-function runOnce(job: Job): { importMs: number; processMs: number } {
+function runOnce(job: Job): { importMs: number; cpuMs: number; processMs: number } {
   const code = job.specifier === undefined
-    ? 'process.stdout.write("0")'
-    : `const t = performance.now(); await import(${JSON.stringify(job.specifier)}); process.stdout.write(String(performance.now() - t));`;
+    ? 'process.stdout.write("[0, 0]")'
+    : `const c = process.cpuUsage(); const t = performance.now(); await import(${JSON.stringify(job.specifier)});
+       const ms = performance.now() - t; const u = process.cpuUsage(c); process.stdout.write(JSON.stringify([ms, (u.user + u.system) / 1000]));`;
   const t0 = performance.now();
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
   const processMs = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${job.label}: the import failed (exit ${String(r.status)}):\n${r.stderr}`);
-  return { importMs: Number(r.stdout), processMs };
+  const [importMs, cpuMs] = JSON.parse(r.stdout) as [number, number];
+  return { importMs, cpuMs, processMs };
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
@@ -120,6 +125,7 @@ for (let round = 0; round <= RUNS; round++) {
     const r = runOnce(job);
     if (round === 0) continue;
     job.importMs.push(r.importMs);
+    job.cpuMs.push(r.cpuMs);
     job.processMs.push(r.processMs);
   }
   if (round > 0) process.stderr.write(`  round ${round}/${RUNS}\n`);
@@ -139,26 +145,27 @@ lines.push('## Start-up: import time of each entry (`npm run bench:startup`)', '
 lines.push(`- Machine: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} logical CPUs, shared with other work (load average ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end: figures are slower than on a quiet machine, peers measured in the same rounds); Node ${process.version}`);
 lines.push(`- Date: ${new Date().toISOString()}; commit ${commit}; ${RUNS} rounds after a warm-up round, every import in a fresh process, entries and peers interleaved`);
 lines.push('- omnivec is imported by its package name through the `exports` map, i.e. from the built `dist/` (what a project that installed it loads), not from src/ through tsx.');
-lines.push('- import ms = median of the time one `await import(entry)` takes inside the process (resolve, read, compile, evaluate); process ms = median wall time of the whole `node -e` process (Node\'s own start-up included; the first row is an empty process).');
+lines.push('- import ms = median of the time one `await import(entry)` takes inside the process (resolve, read, compile, evaluate); CPU ms = the CPU time (user + system, all threads) the process spent in that import, which a busy machine inflates much less than the wall time; process ms = median wall time of the whole `node -e` process (Node\'s own start-up included; the first row is an empty process).');
 if (baselineDir !== undefined) lines.push(`- Baseline: the same entries from \`${baselineDir}\` (another build's dist/), in the same rounds.`);
 lines.push('');
-lines.push('| entry | import ms (median) | min–max | process ms | target | |');
-lines.push('| --- | ---: | ---: | ---: | ---: | --- |');
+lines.push('| entry | import ms (median) | min–max | CPU ms | process ms | target | |');
+lines.push('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const j of jobs.filter((x) => x.kind === 'node' || x.kind === 'omnivec' || x.kind === 'baseline')) {
   const target = TARGETS[j.label];
   const m = median(j.importMs);
   const verdict = target === undefined ? '' : m <= target ? 'met' : 'missed';
-  lines.push(`| ${j.kind === 'node' ? j.label : `\`${j.label}\``} | ${j.kind === 'node' ? '—' : ms(m)} | ${j.kind === 'node' ? '—' : spread(j)} | ${ms(median(j.processMs))} | ${target === undefined ? '' : `≤ ${target}`} | ${verdict} |`);
+  lines.push(`| ${j.kind === 'node' ? j.label : `\`${j.label}\``} | ${j.kind === 'node' ? '—' : ms(m)} | ${j.kind === 'node' ? '—' : spread(j)} | ${j.kind === 'node' ? '—' : ms(median(j.cpuMs))} | ${ms(median(j.processMs))} | ${target === undefined ? '' : `≤ ${target}`} | ${verdict} |`);
 }
 lines.push('');
 if (peers.length > 0) {
   lines.push('Peers, in the same rounds. Ratio = peer import ms ÷ omnivec import ms (above 1: omnivec loads faster).', '');
-  lines.push('| peer | version | what | import ms | omnivec entry | omnivec ms | ratio |');
-  lines.push('| --- | --- | --- | ---: | --- | ---: | ---: |');
+  lines.push('| peer | version | what | import ms | CPU ms | omnivec entry | omnivec ms | omnivec CPU ms | ratio |');
+  lines.push('| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |');
   for (const p of peers) {
-    const peer = median(byLabel.get(p.name)!.importMs);
-    const ours = median(byLabel.get(p.versus)!.importMs);
-    lines.push(`| ${p.name} | ${versionOf(p.name)!} | ${p.what} | ${ms(peer)} | \`${p.versus}\` | ${ms(ours)} | ${(peer / ours).toFixed(2)}× |`);
+    const peer = byLabel.get(p.name)!;
+    const ours = byLabel.get(p.versus)!;
+    const ratio = median(peer.importMs) / median(ours.importMs);
+    lines.push(`| ${p.name} | ${versionOf(p.name)!} | ${p.what} | ${ms(median(peer.importMs))} | ${ms(median(peer.cpuMs))} | \`${p.versus}\` | ${ms(median(ours.importMs))} | ${ms(median(ours.cpuMs))} | ${ratio.toFixed(2)}× |`);
   }
   const missing = PEERS.filter((p) => versionOf(p.name) === undefined).map((p) => p.name);
   if (missing.length > 0) lines.push('', `Not installed, so not measured: ${missing.join(', ')}.`);
@@ -167,9 +174,9 @@ if (peers.length > 0) {
 const seams = jobs.filter((j) => j.kind === 'seam');
 if (seams.length > 0) {
   lines.push('Dependencies that no entry loads: each is imported on first use, behind one seam (its cost alone, in the same rounds).', '');
-  lines.push('| package | version | import ms | loaded by |');
-  lines.push('| --- | --- | ---: | --- |');
-  for (const j of seams) lines.push(`| ${j.label} | ${versionOf(j.label)!} | ${ms(median(j.importMs))} | \`${SEAMS.find((s) => s.name === j.label)!.seam}\` |`);
+  lines.push('| package | version | import ms | CPU ms | loaded by |');
+  lines.push('| --- | --- | ---: | ---: | --- |');
+  for (const j of seams) lines.push(`| ${j.label} | ${versionOf(j.label)!} | ${ms(median(j.importMs))} | ${ms(median(j.cpuMs))} | \`${SEAMS.find((s) => s.name === j.label)!.seam}\` |`);
 }
 const md = lines.join('\n');
 process.stdout.write(md + '\n');
@@ -179,7 +186,10 @@ if (write) {
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const json = {
     date: new Date().toISOString(), commit, node: process.version, runs: RUNS, loadAverage: [load0, load1], targets: TARGETS,
-    rows: jobs.map((j) => ({ label: j.label, kind: j.kind, importMs: j.importMs, processMs: j.processMs, medianImportMs: median(j.importMs), medianProcessMs: median(j.processMs) })),
+    rows: jobs.map((j) => ({
+      label: j.label, kind: j.kind, importMs: j.importMs, cpuMs: j.cpuMs, processMs: j.processMs,
+      medianImportMs: median(j.importMs), medianCpuMs: median(j.cpuMs), medianProcessMs: median(j.processMs),
+    })),
   };
   writeFileSync(join(ROOT, 'bench', 'results', 'startup.json'), JSON.stringify(json, null, 2) + '\n');
   writeFileSync(join(ROOT, 'bench', 'results', 'startup.md'), md + '\n');
