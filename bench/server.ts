@@ -138,7 +138,7 @@ async function main(): Promise<void> {
 
     // Read-only peer database: reads follow the server's commits without taking the lock.
     const peerDb = await openDatabase(dbDir, { readOnly: true });
-    const peer = peerDb.getCollection('vectors');
+    const peer = await peerDb.getCollection('vectors');
 
     const run = async (scenario: string, concurrency: number, itemsPerRequest: number, note: string,
       o: Omit<Parameters<typeof runLoad>[0], 'concurrency' | 'seconds' | 'maxRequests'>, inProcess?: () => Promise<number>): Promise<void> => {

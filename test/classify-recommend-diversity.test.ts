@@ -175,7 +175,7 @@ test('POST /api/collections/:name/classify, /recommend, /diversity', async () =>
     await call('POST', '/api/collections', { name: 'docs', encoder: 'hash' });
     const docs = ['the red apple and the green apple', 'a fast car on the road', 'apple pie with apple', 'the car and the truck'];
     const db = server.ctx.db;
-    await db.getCollection('docs').add({ ids: ['d1', 'd2', 'd3', 'd4'], vectors: docs.map((t) => hashText(t, 32)), documents: docs });
+    await (await db.getCollection('docs')).add({ ids: ['d1', 'd2', 'd3', 'd4'], vectors: docs.map((t) => hashText(t, 32)), documents: docs });
     r = await call('POST', '/api/collections/docs/classify', { labels: ['apple', 'car'] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual((r.body.predictions as { id: string; label: string }[]).map((p) => [p.id, p.label]), [['d1', 'apple'], ['d2', 'car'], ['d3', 'apple'], ['d4', 'car']]);

@@ -29,7 +29,7 @@ function writeData(path: string): void {
 async function count(db: string, name: string): Promise<number | undefined> {
   const d = await openDatabase(db, { readOnly: true });
   try {
-    return d.hasCollection(name) ? d.getCollection(name).count() : undefined;
+    return (await d.hasCollection(name)) ? await (await d.getCollection(name)).count() : undefined;
   } finally {
     await d.close();
   }
@@ -115,9 +115,9 @@ test('Ctrl-C during omnivec import: exit 130, says what was committed (= the cou
     assert.equal(rest.code, 0, rest.stderr);
     const d = await openDatabase(db, { readOnly: true });
     try {
-      const c = d.getCollection('sift');
-      assert.equal(c.count(), COUNT);
-      const ids = new Set(c.list());
+      const c = await d.getCollection('sift');
+      assert.equal((await c.count()), COUNT);
+      const ids = new Set((await c.list()));
       for (let i = 0; i < COUNT; i += 997) assert.ok(ids.has(`r${i}`), `r${i}`);
     } finally {
       await d.close();

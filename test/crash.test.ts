@@ -65,12 +65,12 @@ test(`crash safety: ${CYCLES} SIGKILLs during writes lose no acknowledged write 
       acks += acked.length;
       const db = await openDatabase(dir);
       try {
-        const c = db.getCollection('c');
+        const c = await db.getCollection('c');
         const rep = await c.verify();
         assert.deepEqual(rep.problems, [], `cycle ${cycle}: verify`);
         // Read everything stored.
         const stored = new Map<string, number>();
-        for (const r of c.iterate()) stored.set(r.id, r.metadata!.v as number);
+        for await (const r of c.iterate()) stored.set(r.id, r.metadata!.v as number);
         if (inflight !== undefined && inflight.op !== 'flush') {
           inflightSeen++;
           // The write in flight is atomic: all of it or none of it.
@@ -87,7 +87,7 @@ test(`crash safety: ${CYCLES} SIGKILLs during writes lose no acknowledged write 
         // The index answers for the records: a stored record is its own nearest neighbour.
         const some = [...stored.keys()].slice(0, 5);
         for (const id of some) {
-          const got = c.get({ ids: [id], include: ['vectors'] });
+          const got = await c.get({ ids: [id], include: ['vectors'] });
           const res = await c.query({ vector: got.vectors![0]!, k: 1, efSearch: 500 });
           assert.equal(res.distances[0], 0, `cycle ${cycle}: ${id} found by its own vector`);
         }

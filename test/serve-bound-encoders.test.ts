@@ -21,6 +21,7 @@ import type { Out } from '../src/cli/db-commands.js';
 import { createServer } from '../src/server/app.js';
 import { withTempDir, rejectsCode } from './helpers/assertions.js';
 import { writeTinyTextModel } from './helpers/onnx-build.js';
+import { batchRows } from '../src/encoders/common.js';
 
 /** Runs the CLI as main.ts builds it (a --db option, train / eval / embed commands). */
 async function cli(db: string, args: string[]): Promise<string[]> {
@@ -63,9 +64,9 @@ test('train sif --into: the model in DIR/models, the sentences in a bound collec
   {
     const d = await openDatabase(db);
     try {
-      const c = d.getCollection('sentences');
+      const c = await d.getCollection('sentences');
       assert.equal(c.encoder?.model, model);
-      assert.deepEqual(c.get({ include: ['documents'] }).ids.sort(), ['line-1', 'line-2', 'line-4', 'line-5', 'line-6', 'line-8']);
+      assert.deepEqual((await c.get({ include: ['documents'] })).ids.sort(), ['line-1', 'line-2', 'line-4', 'line-5', 'line-6', 'line-8']);
     } finally {
       await d.close();
     }
@@ -123,8 +124,8 @@ test('embed --into records the model folder as the spec\'s source; the server op
   await cli(db, ['embed', '--model', tiny.dir, '--input', lines, '--into', 'things', '--quiet', '--threads', '1']);
   const d = await openDatabase(db);
   try {
-    assert.equal(d.getCollection('things').encoder?.source, tiny.dir);
-    assert.equal(d.getCollection('things').encoder?.model, 'tiny');
+    assert.equal((await d.getCollection('things')).encoder?.source, tiny.dir);
+    assert.equal((await d.getCollection('things')).encoder?.model, 'tiny');
   } finally {
     await d.close();
   }
@@ -136,7 +137,7 @@ test('embed --into records the model folder as the spec\'s source; the server op
     assert.deepEqual(q.json.documents, ['cat', 'dog']);
     const v = await post(url, '/v1/embeddings', { model: 'tiny', input: 'truck' });
     const own = await createTextEncoder(tiny.dir, { threads: 1 });
-    const want = (await own.encode(['truck']))[0]!;
+    const want = (batchRows(await own.encode(['truck'])))[0]!;
     await own.close();
     const got = (v.json.data as { embedding: number[] }[])[0]!.embedding;
     got.forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-6));

@@ -86,9 +86,9 @@ test('4 writers and 4 readers for 3 s: every acknowledged write is there, also a
 
     const db = await openDatabase(dir);
     try {
-      const c = db.getCollection('c');
-      assert.equal(c.count(), acked.size);
-      await check(async (ids) => c.get({ ids, include: ['vectors'] }) as never);
+      const c = await db.getCollection('c');
+      assert.equal((await c.count()), acked.size);
+      await check(async (ids) => (await c.get({ ids, include: ['vectors'] })) as never);
       assert.equal((await db.verify()).c!.ok, true);
     } finally {
       await db.close();
@@ -160,9 +160,9 @@ test('graceful shutdown: writes in flight finish and are kept; requests after cl
 
     const db = await openDatabase(dir);
     try {
-      const c = db.getCollection('docs');
-      assert.equal(c.count(), N * 3 + 1);
-      const got = c.get({ ids: ['a0', `c${N - 1}`, 'raw1'], include: ['vectors', 'documents'] });
+      const c = await db.getCollection('docs');
+      assert.equal((await c.count()), N * 3 + 1);
+      const got = await c.get({ ids: ['a0', `c${N - 1}`, 'raw1'], include: ['vectors', 'documents'] });
       assert.deepEqual(got.ids, ['a0', `c${N - 1}`, 'raw1']);
       assertClose(got.vectors![0]!, hashText('doc 0 alpha', DIM), 1e-6, 'doc 0 alpha');
     } finally {

@@ -7,7 +7,7 @@ import { openDatabase } from '../../src/db/database.js';
 const [dir, name] = process.argv.slice(2);
 const s = performance.now();
 const db = await openDatabase(dir!);
-const c = db.getCollection(name!);
+const c = await db.getCollection(name!);
 await c.open();
 const seconds = (performance.now() - s) / 1000;
 const st = c.indexStatus();

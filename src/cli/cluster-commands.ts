@@ -65,7 +65,7 @@ export async function cmdCluster(dir: string, name: string, o: ClusterOpts, out:
   const bar = progress(`cluster ${name}`);
   const r = await withDb(dir, o.write === undefined, async (db) => {
     try {
-      return await clusterCollection(db.getCollection(name), {
+      return await clusterCollection(await db.getCollection(name), {
         k: intArg(o.k, '--k'), kMin: intArg(o.kMin, '--k-min', { min: 2 }), kMax: intArg(o.kMax, '--k-max', { min: 2 }), method,
         where: jsonArg<Where>('--where', o.where), sample: intArg(o.sample, '--sample'), seed: intArg(o.seed, '--seed', { min: 0, max: 0xffffffff }),
         maxIter: intArg(o.maxIter, '--max-iter'), writeField: o.write, onProgress: bar.on,
@@ -97,7 +97,7 @@ export async function cmdOutliers(dir: string, name: string, o: OutliersOpts, ou
   const bar = progress(`outliers ${name}`);
   const list = await withDb(dir, true, async (db) => {
     try {
-      return await outliers(db.getCollection(name), {
+      return await outliers(await db.getCollection(name), {
         method, k: intArg(o.k, '--k'), top: intArg(o.top, '--top'), threshold: numberArg(o.threshold, '--threshold'),
         where: jsonArg<Where>('--where', o.where), sample: intArg(o.sample, '--sample'), onProgress: bar.on,
       });
@@ -116,7 +116,7 @@ export async function cmdDedupe(dir: string, name: string, o: DedupeOpts, out: O
   const bar = progress(`dedupe ${name}`);
   const r = await withDb(dir, true, async (db) => {
     try {
-      return await dedupe(db.getCollection(name), {
+      return await dedupe(await db.getCollection(name), {
         threshold: numberArg(o.threshold, '--threshold'), maxDistance: numberArg(o.maxDistance, '--max-distance'), k: intArg(o.k, '--k'),
         where: jsonArg<Where>('--where', o.where), sample: intArg(o.sample, '--sample'), onProgress: bar.on,
       });

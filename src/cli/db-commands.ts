@@ -2,12 +2,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OmnivecError, describe } from '../errors.js';
 import { intArg, MAX_K } from '../checks.js';
-import { openDatabase, type Database } from '../db/database.js';
-import { DB_FILE } from '../db/schema.js';
+import { openDatabase, hasDatabaseFile, type Database } from '../db/database.js';
 import type { Collection, QueryResult } from '../db/collection.js';
 import type { Where, WhereDocument } from '../db/where.js';
 import { openRecords, readFvecs, writeIvecs, writeJsonl, writeProjector, type ImportFormat, type ImportRecord } from '../io/index.js';
-import { projectorColumns } from '../io/projector.js';
+import { ProjectorColumns } from '../io/projector.js';
 import { Progress } from './progress.js';
 import { whileInterruptible, type InterruptOptions } from './interrupt.js';
 
@@ -91,12 +90,12 @@ export async function cmdCreate(dir: string, name: string, o: CreateOpts, out: O
 
 export async function cmdList(dir: string, o: { json?: boolean }, out: Out): Promise<void> {
   // No database yet: no collections (and no folder made for it).
-  if (!existsSync(join(dir, DB_FILE))) {
+  if (!hasDatabaseFile(dir)) {
     if (o.json === true) out.json([]);
     return;
   }
   await withDb(dir, true, async (db) => {
-    const list = db.listCollections();
+    const list = await db.listCollections();
     if (o.json === true) {
       out.json(list.map((c) => ({ name: c.name, dim: c.dim, metric: c.metric, index: c.index.kind, count: c.count })));
       return;
@@ -107,8 +106,8 @@ export async function cmdList(dir: string, o: { json?: boolean }, out: Out): Pro
 
 export async function cmdInfo(dir: string, name: string, o: { json?: boolean }, out: Out): Promise<void> {
   await withDb(dir, true, async (db) => {
-    const c = db.getCollection(name);
-    const i = c.info();
+    const c = await db.getCollection(name);
+    const i = await c.info();
     if (o.json === true) {
       out.json({ name: i.name, dim: i.dim, metric: i.metric, index: i.index.kind, count: i.count, indexParams: i.index, encoder: i.encoder, indexDims: i.indexDims ?? null, seq: i.seq, created: i.created });
       return;
@@ -153,7 +152,7 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
   const dimOpt = intArg(o.dim, '--dim');
   const src = await openRecords(file, { format: o.format as ImportFormat | undefined, metadataPath: o.metadata, limit: limit === undefined ? undefined : skip + limit });
   await whileInterruptible('the current batch', (signal) => withDb(dir, false, async (db) => {
-    let c: Collection | undefined = db.hasCollection(name) ? db.getCollection(name) : undefined;
+    let c: Collection | undefined = await db.hasCollection(name) ? await db.getCollection(name) : undefined;
     const created = c === undefined;
     const total = src.count === undefined ? undefined : Math.max(0, Math.min(src.count, skip + (limit ?? Infinity)) - skip);
     const bar = new Progress(`import ${name}:`);
@@ -205,23 +204,25 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
       // Where in the file the refused record is, and what the earlier batches committed.
       const at = /^(?:add|upsert)\[(\d+)\]/.exec(e.message);
       const where = at === null ? '' : `${file}: record ${n(skip + committed + Number(at[1]))} (from 0): `;
+      const now = c === undefined ? 0 : await c.count();
       const done = committed === 0
-        ? (created ? `; nothing was imported, and "${name}" was not created` : `; nothing of this batch was imported ("${name}" has ${n(c!.count())} records)`)
-        : `; ${n(committed)} records before it were committed to "${name}" (now ${n(c!.count())}) — fix the file and rerun with ${rerun()} to continue`;
+        ? (created ? `; nothing was imported, and "${name}" was not created` : `; nothing of this batch was imported ("${name}" has ${n(now)} records)`)
+        : `; ${n(committed)} records before it were committed to "${name}" (now ${n(now)}) — fix the file and rerun with ${rerun()} to continue`;
       throw new OmnivecError(e.code, `${where}${e.message}${done}`, e.details === undefined ? undefined : { ...e.details });
     } finally {
       bar.done();
       await it.return?.().catch(() => undefined);
     }
     if (signal.aborted) {
+      const now = c === undefined ? 0 : await c.count();
       const what = committed === 0
-        ? `nothing was committed${created ? `; "${name}" was not created` : ` to "${name}" (${n(c!.count())} records)`}`
-        : `${n(committed)} records committed to "${name}" (now ${n(c!.count())})`;
+        ? `nothing was committed${created ? `; "${name}" was not created` : ` to "${name}" (${n(now)} records)`}`
+        : `${n(committed)} records committed to "${name}" (now ${n(now)})`;
       const rest = exhausted && !pending ? `; that is all of ${file}` : `; the rest of ${file} was not read — rerun with ${rerun()} to continue`;
       throw new OmnivecError('interrupted', what + rest, { committed, skip: skip + committed });
     }
     await c!.flush();
-    out.line(`imported ${n(committed)} records from ${file} (${src.format}) into ${name} in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${n(c!.count())} records now`);
+    out.line(`imported ${n(committed)} records from ${file} (${src.format}) into ${name} in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${n(await c!.count())} records now`);
   }), interrupt);
 }
 
@@ -236,12 +237,12 @@ export async function cmdExport(dir: string, name: string, o: { format?: string;
   const format = o.format ?? 'jsonl';
   if (format !== 'jsonl' && format !== 'projector') throw new OmnivecError('invalid_argument', `--format: expected jsonl or projector, got ${JSON.stringify(format)}`);
   await withDb(dir, true, async (db) => {
-    const c = db.getCollection(name);
+    const c = await db.getCollection(name);
     // Rows an older version let in with a non-finite vector are skipped (JSON cannot hold them,
     // and a null would make a file that cannot be imported back), and named on stderr.
     const skipped: string[] = [];
-    const records = function* (onSkip?: (id: string) => void): Generator<ImportRecord> {
-      for (const r of c.iterate()) {
+    const records = async function* (onSkip?: (id: string) => void): AsyncGenerator<ImportRecord> {
+      for await (const r of c.iterate()) {
         if (!exportable(r.vector, c.dim)) { onSkip?.(r.id); continue; }
         const rec: ImportRecord = { id: r.id, vector: r.vector };
         if (r.document !== null) rec.document = r.document;
@@ -263,7 +264,9 @@ export async function cmdExport(dir: string, name: string, o: { format?: string;
     }
     const base = o.out ?? `${name}-projector`;
     // Columns: every record's fields (a first pass over the collection), as project --projector writes them.
-    const columns = projectorColumns(records());
+    const acc = new ProjectorColumns();
+    for await (const r of records()) acc.add(r);
+    const columns = acc.result();
     if (columns.skipped.length > 0) {
       process.stderr.write(`omnivec: warning: metadata field${columns.skipped.length === 1 ? '' : 's'} ${columns.skipped.map((k) => JSON.stringify(k)).join(', ')} not written: metadata.tsv keeps id, document and text for itself\n`);
     }
@@ -277,7 +280,7 @@ export async function cmdExport(dir: string, name: string, o: { format?: string;
 }
 
 export interface QueryOpts {
-  vector?: string; id?: string; text?: string; vectors?: string; out?: string; where?: string; whereDocument?: string;
+  vector?: string; id?: string; text?: string; fullText?: string; vectors?: string; out?: string; where?: string; whereDocument?: string;
   k?: string; json?: boolean; efSearch?: string; nProbe?: string;
 }
 
@@ -298,12 +301,15 @@ export async function cmdQuery(dir: string, name: string, o: QueryOpts, out: Out
   const where = jsonArg<Where>('--where', o.where);
   const whereDocument = jsonArg<WhereDocument>('--where-document', o.whereDocument);
   const knobs = { efSearch: intArg(o.efSearch, '--ef-search'), nProbe: intArg(o.nProbe, '--n-probe') };
-  const modes = [o.vector, o.id, o.vectors, o.text].filter((x) => x !== undefined).length;
-  if (modes === 0) throw new OmnivecError('invalid_argument', 'query: expected one of --vector, --id, --text, or --vectors FILE --out FILE');
-  if (o.vectors !== undefined && modes > 1) throw new OmnivecError('invalid_argument', 'query: --vectors (a batch) cannot be combined with --vector, --id or --text');
+  const dense = [o.vector, o.id, o.text].filter((x) => x !== undefined).length;
+  if (dense > 1) throw new OmnivecError('invalid_argument', 'query: expected at most one of --vector, --id and --text (each makes the dense query); add --full-text for a BM25 query fused with it');
+  if (dense === 0 && o.vectors === undefined && o.fullText === undefined) {
+    throw new OmnivecError('invalid_argument', 'query: expected one of --vector, --id, --text, --full-text, or --vectors FILE --out FILE');
+  }
+  if (o.vectors !== undefined && (dense > 0 || o.fullText !== undefined)) throw new OmnivecError('invalid_argument', 'query: --vectors (a batch) cannot be combined with --vector, --id, --text or --full-text');
   if (o.vectors !== undefined && o.out === undefined) throw new OmnivecError('invalid_argument', 'query --vectors: expected --out R.ivecs for the neighbour ids');
   await withDb(dir, true, async (db) => {
-    const c = db.getCollection(name);
+    const c = await db.getCollection(name);
     if (o.vectors !== undefined) {
       const queries = await readFvecs(o.vectors);
       const t0 = performance.now();
@@ -323,16 +329,16 @@ export async function cmdQuery(dir: string, name: string, o: QueryOpts, out: Out
       return;
     }
     let res: QueryResult;
-    if (o.id !== undefined) res = await c.queryById(o.id, { k, where, whereDocument, text: o.text, ...knobs });
-    else res = await c.query({ vector: o.vector === undefined ? undefined : parseVector(o.vector), text: o.text, k, where, whereDocument, ...knobs });
+    if (o.id !== undefined) res = await c.queryById(o.id, { k, where, whereDocument, fullText: o.fullText, ...knobs });
+    else res = await c.query({ vector: o.vector === undefined ? undefined : parseVector(o.vector), text: o.text, fullText: o.fullText, k, where, whereDocument, ...knobs });
     printHits(res, o, out);
   });
 }
 
 export async function cmdGet(dir: string, name: string, ids: string[], o: { where?: string; whereDocument?: string; limit?: string; offset?: string; json?: boolean; vectors?: boolean }, out: Out): Promise<void> {
   await withDb(dir, true, async (db) => {
-    const c = db.getCollection(name);
-    const res = c.get({
+    const c = await db.getCollection(name);
+    const res = await c.get({
       ids: ids.length > 0 ? ids : undefined, where: jsonArg('--where', o.where), whereDocument: jsonArg('--where-document', o.whereDocument),
       limit: intArg(o.limit, '--limit'), offset: intArg(o.offset, '--offset', { min: 0 }), include: o.vectors === true ? ['documents', 'metadatas', 'vectors'] : ['documents', 'metadatas'],
     });
@@ -352,9 +358,9 @@ export async function cmdGet(dir: string, name: string, ids: string[], o: { wher
 
 export async function cmdDelete(dir: string, name: string, ids: string[], o: { where?: string; whereDocument?: string }, out: Out): Promise<void> {
   await withDb(dir, false, async (db) => {
-    const c = db.getCollection(name);
+    const c = await db.getCollection(name);
     const n = await c.delete({ ids: ids.length > 0 ? ids : undefined, where: jsonArg('--where', o.where), whereDocument: jsonArg('--where-document', o.whereDocument) });
-    out.line(`deleted ${n} records from ${name}; ${c.count()} left`);
+    out.line(`deleted ${n} records from ${name}; ${await c.count()} left`);
   });
 }
 
@@ -406,7 +412,7 @@ export async function cmdCompact(dir: string, name: string | undefined, o: { dro
 
 export async function cmdEvaluate(dir: string, name: string, o: { sample?: string; k?: string; efSearch?: string; nProbe?: string; json?: boolean }, out: Out): Promise<void> {
   await withDb(dir, true, async (db) => {
-    const c = db.getCollection(name);
+    const c = await db.getCollection(name);
     const r = await c.evaluate({ sample: intArg(o.sample, '--sample'), k: intArg(o.k, '-k'), efSearch: intArg(o.efSearch, '--ef-search'), nProbe: intArg(o.nProbe, '--n-probe') });
     if (o.json === true) { out.json(r); return; }
     out.line(`${name}: ${r.indexKind} recall@${r.k} = ${r.recall.toFixed(4)} on ${r.sample} of its own vectors; ${r.indexQps.toFixed(0)} queries/s (exact search: ${r.exactQps.toFixed(0)} queries/s)`);

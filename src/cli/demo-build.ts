@@ -255,7 +255,7 @@ export async function buildDemo(dir: string, options: DemoBuildOptions = {}): Pr
       records.push({ id: `${p.file}:${p.line}`, vector: v, document: p.text, metadata: { file: p.file, section: p.section, title: p.title } });
     });
     await docs.add(records);
-    collections.push({ name: 'docs', count: docs.count(), dim: sif.dim, what: 'paragraphs of the documentation, SIF over Word2Vec trained on them; text queries work' });
+    collections.push({ name: 'docs', count: (await docs.count()), dim: sif.dim, what: 'paragraphs of the documentation, SIF over Word2Vec trained on them; text queries work' });
 
     // Each word tagged with the file it occurs in most (a colour for the map).
     const perFile = new Map<string, Map<string, number>>();
@@ -274,8 +274,8 @@ export async function buildDemo(dir: string, options: DemoBuildOptions = {}): Pr
     }
     const words = await db.createCollection({ name: 'words', dim: kv.dim, metric: 'cosine' });
     await words.add(wordRecords);
-    collections.push({ name: 'words', count: words.count(), dim: kv.dim, what: 'the Word2Vec word vectors behind docs, coloured by the file each word is most used in' });
-    log(`docs: ${docs.count()} paragraphs and ${words.count()} words stored (${elapsed()})`);
+    collections.push({ name: 'words', count: (await words.count()), dim: kv.dim, what: 'the Word2Vec word vectors behind docs, coloured by the file each word is most used in' });
+    log(`docs: ${(await docs.count())} paragraphs and ${(await words.count())} words stored (${elapsed()})`);
 
     const history = listeningHistory();
     const items = await trainItem2Vec(history.sequences, { dim: 32, epochs: 10, window: 20, threads, seed: 1 });
@@ -285,8 +285,8 @@ export async function buildDemo(dir: string, options: DemoBuildOptions = {}): Pr
     await albums.add(history.albums.filter((a) => items.has(a.id)).map((a) => ({
       id: a.id, vector: items.vector(a.id), document: `${a.title} (${a.genre})`, metadata: { title: a.title, genre: a.genre, plays: plays.get(a.id) ?? 0 },
     })));
-    collections.push({ name: 'albums', count: albums.count(), dim: items.dim, what: `Item2Vec on ${history.sequences.length.toLocaleString('en-US')} synthetic listening histories; albums of a genre gather` });
-    log(`albums: Item2Vec on ${history.sequences.length} users, ${albums.count()} albums stored (${elapsed()})`);
+    collections.push({ name: 'albums', count: (await albums.count()), dim: items.dim, what: `Item2Vec on ${history.sequences.length.toLocaleString('en-US')} synthetic listening histories; albums of a genre gather` });
+    log(`albums: Item2Vec on ${history.sequences.length} users, ${(await albums.count())} albums stored (${elapsed()})`);
   } finally {
     await db.close();
   }

@@ -83,15 +83,15 @@ test('omnivec demo --no-serve builds docs, words and albums offline; text querie
 
   const db = await openDatabase(dir, { readOnly: true });
   try {
-    const counts = Object.fromEntries(db.listCollections().map((c) => [c.name, c.count]));
+    const counts = Object.fromEntries((await db.listCollections()).map((c) => [c.name, c.count]));
     assert.ok(counts.docs! > 300, `docs: ${counts.docs}`);
     assert.ok(counts.words! > 1000, `words: ${counts.words}`);
     assert.equal(counts.albums, 240);
-    assert.equal(db.getCollection('docs').encoder?.kind, 'sif');
-    const got = await db.getCollection('albums').get({ ids: ['jazz-01'], include: ['metadatas'] });
+    assert.equal((await db.getCollection('docs')).encoder?.kind, 'sif');
+    const got = await (await db.getCollection('albums')).get({ ids: ['jazz-01'], include: ['metadatas'] });
     assert.equal(got.metadatas?.[0]?.genre, 'jazz');
     // Albums of a genre gather: most neighbours of a jazz album are jazz.
-    const near = await db.getCollection('albums').queryById('jazz-01', { k: 10 });
+    const near = await (await db.getCollection('albums')).queryById('jazz-01', { k: 10 });
     assert.ok(near.ids.filter((id) => id.startsWith('jazz-')).length >= 7, near.ids.join(' '));
   } finally {
     await db.close();

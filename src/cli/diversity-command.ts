@@ -46,7 +46,7 @@ export async function cmdDiversity(dir: string, name: string, o: DiversityOpts, 
   const db = await openDatabase(dir, { readOnly: true });
   let r: DiversityResult;
   try {
-    r = await diversity(db.getCollection(name), options);
+    r = await diversity(await db.getCollection(name), options);
   } finally {
     await db.close();
   }

@@ -33,10 +33,10 @@ test('omnivec embed: text lines to .npy and into a collection; a folder of docum
     assert.match(bytes.toString('latin1', 10, 80), /'shape': \(4, 300\)/);
     const d = await openDatabase(db);
     try {
-      const c = d.getCollection('words');
-      assert.equal(c.count(), 4);
+      const c = await d.getCollection('words');
+      assert.equal((await c.count()), 4);
       assert.equal(c.encoder?.model, 'w2v');
-      const father = c.get({ ids: ['1'], include: ['vectors'] }).vectors![0]!;
+      const father = (await c.get({ ids: ['1'], include: ['vectors'] })).vectors![0]!;
       const hits = await c.query({ vector: father, k: 2 });
       assert.deepEqual(hits.documents, ['father', 'mother']);
     } finally {
@@ -129,9 +129,9 @@ test('omnivec embed: a folder of images (ResNet-style 2048-d pooled output) into
     assert.ok(said.includes(`wrote 60 2048-d vectors to ${join(dir, 'img.npy')}`), said.join('\n'));
     const d = await openDatabase(db);
     try {
-      const c = d.getCollection('images');
-      assert.equal(c.count(), 60);
-      const got = c.get({ ids: ['sunflower/image_0001.jpg'], include: ['metadatas'] });
+      const c = await d.getCollection('images');
+      assert.equal((await c.count()), 60);
+      const got = await c.get({ ids: ['sunflower/image_0001.jpg'], include: ['metadatas'] });
       assert.deepEqual(got.metadatas, [{ path: 'sunflower/image_0001.jpg', label: 'sunflower' }]);
     } finally {
       await d.close();
@@ -160,7 +160,7 @@ test('omnivec embed --m3: BGE-M3 dense, sparse and multi-vector outputs stored i
     const m3 = await createBgeM3(folder, { threads: 1 });
     const d = await openDatabase(db);
     try {
-      const c = d.getCollection('m3docs');
+      const c = await d.getCollection('m3docs');
       const q = await m3.encode(['bread oven'], { mode: 'query' });
       const bySparse = await c.query({ sparse: q.sparse[0]!, k: 3 });
       assert.equal(bySparse.ids[0], '2', `sparse: ${JSON.stringify(bySparse)}`);

@@ -99,9 +99,9 @@ test('encode features: the films walkthrough — fit, save the schema, .npy / .j
     // The collection: ids, metadata, vectors; a film's nearest neighbour is itself.
     const db = await openDatabase(join(dir, 'db'), { readOnly: true });
     try {
-      const c = db.getCollection('films');
-      assert.equal(c.count(), 1000);
-      const got = c.get({ ids: ['film-0042'], include: ['metadatas', 'vectors'] });
+      const c = await db.getCollection('films');
+      assert.equal((await c.count()), 1000);
+      const got = await c.get({ ids: ['film-0042'], include: ['metadatas', 'vectors'] });
       assert.deepEqual(got.vectors![0], enc.encode(rows[41]!));
       assert.deepEqual(got.metadatas![0]!.cast, rows[41]!.cast!.split('|'));
       const hits = await c.query({ vector: enc.encode(rows[41]!), k: 1 });
@@ -139,9 +139,9 @@ test('encode features is registered under `encode` and reads the root --db; JSON
       '--input', join(dir, 'rows.jsonl'), '--id-field', 'key', '--into', 'rows', '--index', 'flat', '--metric', 'ip'], { from: 'user' });
     const db = await openDatabase(join(dir, 'db'), { readOnly: true });
     try {
-      const c = db.getCollection('rows');
+      const c = await db.getCollection('rows');
       assert.deepEqual([c.dim, c.metric, c.indexSpec.kind], [4, 'ip', 'flat']);
-      const got = c.get({ include: ['metadatas', 'vectors'] });
+      const got = await c.get({ include: ['metadatas', 'vectors'] });
       assert.deepEqual(got.ids, ['k1', '7']);
       assert.deepEqual(got.vectors!.map((v) => [...v]), [[1, 0, 1, 1], [0, 1, 0, 0]]);
       assert.deepEqual(got.metadatas![0], { genre: 'a', tags: ['x', 'y'], extra: '{"deep":1}' });

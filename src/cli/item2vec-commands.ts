@@ -148,7 +148,7 @@ export async function cmdRecommendCollection(dir: string, name: string, o: Recom
   }
   const db = await openDatabase(dir, { readOnly: true });
   try {
-    const c = db.getCollection(name);
+    const c = await db.getCollection(name);
     const recs = await recommendFromCollection(c, {
       ...(o.item !== undefined ? { item: o.item } : { history: history! }),
       k: intArg(o.k, '-k') ?? 10,

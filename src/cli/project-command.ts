@@ -62,7 +62,7 @@ export async function cmdProject(dir: string, name: string, o: ProjectOpts, out:
   const db = await openDatabase(dir, { readOnly: true });
   const service = createProjectionService({ db, dbDir: dir, cache: o.cache !== false });
   try {
-    const c = db.getCollection(name);
+    const c = await db.getCollection(name);
     const bar = progressLine(`${method} map of ${name}`);
     let result;
     try {
@@ -72,7 +72,7 @@ export async function cmdProject(dir: string, name: string, o: ProjectOpts, out:
     }
     const { ids } = result;
     const points = result.points instanceof Float32Array ? result.points : Float32Array.from(result.points);
-    const got = c.get({ ids, include: ['metadatas', 'documents', ...(o.projector !== undefined ? ['vectors' as const] : [])] });
+    const got = await c.get({ ids, include: ['metadatas', 'documents', ...(o.projector !== undefined ? ['vectors' as const] : [])] });
     if (got.ids.length !== ids.length) throw new OmnivecError('internal', `${name}: ${ids.length - got.ids.length} mapped records were deleted while the map was made; run again`);
     const metadatas = got.metadatas!;
     let labels: string[] | undefined;

@@ -106,8 +106,8 @@ export async function vectorsIntoCollection(dbDir: string, name: string, kv: Key
   const db = await openDatabase(dbDir);
   try {
     let c;
-    if (db.hasCollection(name)) {
-      c = db.getCollection(name);
+    if ((await db.hasCollection(name))) {
+      c = await db.getCollection(name);
       if (c.dim !== kv.dim) {
         throw new OmnivecError('dimension_mismatch', `--into ${name}: the collection holds ${c.dim}-d vectors, the model ${kv.dim}-d; use another collection`);
       }
@@ -131,7 +131,7 @@ export async function vectorsIntoCollection(dbDir: string, name: string, kv: Key
     const n = await c.upsert(records(), { onProgress: (x: { done: number; total?: number }) => p.update(x.done, x.total ?? kv.size, 'vectors') });
     p.done();
     await c.flush();
-    out.line(`stored ${n} vectors in ${name}; ${c.count()} records now`);
+    out.line(`stored ${n} vectors in ${name}; ${(await c.count())} records now`);
   } finally {
     db.close();
   }

@@ -38,7 +38,7 @@ test('collections: create, list, info, get, drop; names and specs are checked', 
     const c = await db.createCollection({ name: 'films', dim: 4, metric: 'l2', index: 'flat' });
     assert.equal(c.dim, 4);
     await db.createCollection({ name: 'b', dim: 8, index: { kind: 'hnsw', m: 8 } });
-    assert.deepEqual(db.listCollections().map((x) => [x.name, x.dim, x.metric, x.count]), [['b', 8, 'cosine', 0], ['films', 4, 'l2', 0]]);
+    assert.deepEqual((await db.listCollections()).map((x) => [x.name, x.dim, x.metric, x.count]), [['b', 8, 'cosine', 0], ['films', 4, 'l2', 0]]);
     await rejects(db.createCollection({ name: 'films', dim: 4 }), 'already_exists');
     await rejects(db.createCollection({ name: 'bad name!', dim: 4 }), 'invalid_argument', /collection name/);
     await rejects(db.createCollection({ name: 'x', dim: 0 }), 'invalid_argument');
@@ -46,10 +46,10 @@ test('collections: create, list, info, get, drop; names and specs are checked', 
     await rejects(db.createCollection({ name: 'x', dim: 4, index: 'lsh' }), 'invalid_argument', /index.kind/);
     await rejects(db.createCollection({ name: 'x', dim: 4, index: { kind: 'hnsw', nList: 3 } }), 'invalid_argument', /nList/);
     await rejects(db.createCollection({ name: 'x', dim: 4, encoder: { model: 'm', dim: 5 } }), 'dimension_mismatch');
-    await rejects(async () => db.getCollection('nope'), 'not_found', /there are: b, films/);
+    await rejects(async () => (await db.getCollection('nope')), 'not_found', /there are: b, films/);
     await db.dropCollection('b');
-    await rejects(async () => db.getCollection('b'), 'not_found');
-    assert.deepEqual(db.listCollections().map((x) => x.name), ['films']);
+    await rejects(async () => (await db.getCollection('b')), 'not_found');
+    assert.deepEqual((await db.listCollections()).map((x) => x.name), ['films']);
     await db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -66,12 +66,12 @@ test('records: add, get, upsert, update, delete, count, peek, list; refused call
       { id: 'b', vector: [1, 0, 0], document: 'a dog ran' },
     ]);
     await c.add({ ids: ['c', 'd'], vectors: new Float32Array([2, 0, 0, 3, 0, 0]), metadatas: [{ n: 3 }, null] });
-    assert.equal(c.count(), 4);
-    assert.deepEqual(c.get({ ids: ['b', 'zz', 'a'] }).ids, ['b', 'a']);
-    assert.deepEqual(c.get({ ids: ['a'] }).metadatas, [{ n: 1, tag: 'x' }]);
-    assert.deepEqual(c.get({ where: { n: { $gte: 1 } } }).ids, ['a', 'c']);
-    assert.deepEqual(c.peek(2).ids, ['a', 'b']);
-    assert.deepEqual(c.list({ offset: 1, limit: 2 }), ['b', 'c']);
+    assert.equal((await c.count()), 4);
+    assert.deepEqual((await c.get({ ids: ['b', 'zz', 'a'] })).ids, ['b', 'a']);
+    assert.deepEqual((await c.get({ ids: ['a'] })).metadatas, [{ n: 1, tag: 'x' }]);
+    assert.deepEqual((await c.get({ where: { n: { $gte: 1 } } })).ids, ['a', 'c']);
+    assert.deepEqual((await c.peek(2)).ids, ['a', 'b']);
+    assert.deepEqual((await c.list({ offset: 1, limit: 2 })), ['b', 'c']);
     // Refused: duplicate id (stored, and within the call), wrong dim, NaN, bad metadata → nothing written.
     await rejects(c.add([{ id: 'e', vector: [4, 0, 0] }, { id: 'a', vector: [9, 9, 9] }]), 'already_exists', /"a"/);
     // The same id twice in one call is malformed input (docs/hardening.md §1), not a clash with what is stored.
@@ -80,17 +80,17 @@ test('records: add, get, upsert, update, delete, count, peek, list; refused call
     await rejects(c.add([{ id: 'h', vector: [1, NaN, 2] }]), 'invalid_argument', /\[1\]: expected a finite number/);
     await rejects(c.add([{ id: 'i', vector: [1, 2, 3], metadata: { nested: { x: 1 } } as never }]), 'invalid_argument', /metadata/);
     await rejects(c.add({ ids: ['j', 'k'], vectors: new Float32Array(3) }), 'invalid_argument', /2 × 3/);
-    assert.equal(c.count(), 4);
-    assert.deepEqual(c.get({ ids: ['e', 'f', 'g', 'h', 'i', 'j'] }).ids, []);
+    assert.equal((await c.count()), 4);
+    assert.deepEqual((await c.get({ ids: ['e', 'f', 'g', 'h', 'i', 'j'] })).ids, []);
     // Upsert replaces; update changes only what is given.
     await c.upsert([{ id: 'a', vector: [10, 0, 0], document: 'replaced' }, { id: 'e', vector: [4, 0, 0] }]);
-    assert.deepEqual(c.get({ ids: ['a'], include: ['documents', 'metadatas', 'vectors'] }), {
+    assert.deepEqual((await c.get({ ids: ['a'], include: ['documents', 'metadatas', 'vectors'] })), {
       ids: ['a'], documents: ['replaced'], metadatas: [null], vectors: [new Float32Array([10, 0, 0])],
     });
     await c.update([{ id: 'b', metadata: { n: 2 } }]);
-    assert.deepEqual(c.get({ ids: ['b'], include: ['documents', 'metadatas'] }), { ids: ['b'], documents: ['a dog ran'], metadatas: [{ n: 2 }] });
+    assert.deepEqual((await c.get({ ids: ['b'], include: ['documents', 'metadatas'] })), { ids: ['b'], documents: ['a dog ran'], metadatas: [{ n: 2 }] });
     await rejects(c.update([{ id: 'b', document: 'x' }, { id: 'missing', document: 'y' }]), 'not_found', /missing/);
-    assert.deepEqual(c.get({ ids: ['b'] }).documents, ['a dog ran']);
+    assert.deepEqual((await c.get({ ids: ['b'] })).documents, ['a dog ran']);
     // Queries see every write.
     const q = await c.query({ vector: [4.1, 0, 0], k: 2 });
     assert.deepEqual(q.ids, ['e', 'd']);
@@ -123,11 +123,11 @@ test('streaming input: an async iterable of any length goes through in one trans
       }
     }
     await rejects(c.add(gen(true)), 'dimension_mismatch', /add\[9000\]/);
-    assert.equal(c.count(), 0, 'a refused record rolls back the chunks already stored');
+    assert.equal((await c.count()), 0, 'a refused record rolls back the chunks already stored');
     let progress = 0;
     assert.equal(await c.add(gen(false), { onProgress: (p) => { if (p.phase === 'store') progress = p.done; } }), 10_000);
     assert.equal(progress, 10_000);
-    assert.equal(c.count(), 10_000);
+    assert.equal((await c.count()), 10_000);
     assert.equal(c.indexStatus().size, 10_000);
     await db.close();
   } finally {
@@ -148,7 +148,7 @@ test('persistence: reopening loads the snapshot and catches up from the records 
     assert.deepEqual(readdirSync(join(dir, 'indexes')).filter((f) => f.endsWith('.idx')).length, 1);
 
     db = await openDatabase(dir);
-    c = db.getCollection('p');
+    c = await db.getCollection('p');
     await c.open();
     assert.equal(c.indexStatus().origin, 'snapshot');
     assert.equal(c.indexStatus().caughtUp, 0);
@@ -162,7 +162,7 @@ test('persistence: reopening loads the snapshot and catches up from the records 
     // Release the lock as a killed process would (its pid is ours, so remove the file by hand).
     rmSync(join(dir, 'LOCK'));
     const db2 = await openDatabase(dir);
-    const c2 = db2.getCollection('p');
+    const c2 = await db2.getCollection('p');
     await c2.open();
     const st = c2.indexStatus();
     assert.equal(st.origin, 'snapshot');
@@ -191,7 +191,7 @@ test('a damaged snapshot is never fatal: the index is derived from the records a
     writeFileSync(join(dir, 'indexes', '.c1-9.idx.abc.tmp'), 'left by a crash');
     db = await openDatabase(dir);
     assert.ok(!readdirSync(join(dir, 'indexes')).some((f) => f.endsWith('.tmp')));
-    const c2 = db.getCollection('d');
+    const c2 = await db.getCollection('d');
     assert.deepEqual((await c2.query({ vector: [1.1, 1, 1, 1], k: 1 })).ids, ['b']);
     assert.equal(c2.indexStatus().origin, 'records');
     const rep = await c2.verify();
@@ -213,7 +213,7 @@ test('one writer: a second writer gets `locked`; read-only handles follow the wr
     const c = await db.createCollection({ name: 'r', dim: 2, metric: 'l2', index: 'flat' });
     await c.add([{ id: 'a', vector: [0, 0] }]);
     const ro = await openDatabase(dir, { readOnly: true });
-    const rc = ro.getCollection('r');
+    const rc = await ro.getCollection('r');
     assert.deepEqual((await rc.query({ vector: [0, 0], k: 5 })).ids, ['a']);
     await c.add([{ id: 'b', vector: [0.1, 0] }]);
     assert.deepEqual((await rc.query({ vector: [0, 0], k: 5 })).ids, ['a', 'b'], 'the reader sees the committed write');
@@ -293,7 +293,7 @@ test('id-only queries (ids from memory) agree with full queries through adds, de
     await c.upsert([{ id: 'a5', vector: vec() }, { id: 'new3', vector: vec() }]);
     await assert.rejects(c.delete({ where: {} }), /empty filter matches every record/);
     await same();
-    assert.equal(c.count(), 50);
+    assert.equal((await c.count()), 50);
     await db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -87,14 +87,14 @@ test('hybrid: BM25 full text, sparse dot product, RRF and weighted fusion, MaxSi
     await c.add(docs.map((d, i) => ({ id: `d${i}`, vector: vecs[i]!, document: d, sparse: sparse[i], multiVector: mv[i], metadata: { i } })));
 
     // Full text alone: BM25 finds the documents with the term, best first.
-    const t = await c.query({ text: 'cat', k: 10 });
+    const t = await c.query({ fullText: 'cat', k: 10 });
     assert.deepEqual(new Set(t.ids), new Set(['d0', 'd1', 'd3', 'd4']));
-    const tf = await c.query({ text: 'cat', k: 10, where: { i: { $gte: 2 } } });
+    const tf = await c.query({ fullText: 'cat', k: 10, where: { i: { $gte: 2 } } });
     assert.deepEqual(new Set(tf.ids), new Set(['d3', 'd4']));
-    const td = await c.query({ text: 'cat', k: 10, whereDocument: { $contains: 'dog' } });
+    const td = await c.query({ fullText: 'cat', k: 10, whereDocument: { $contains: 'dog' } });
     assert.deepEqual(new Set(td.ids), new Set(['d1', 'd4']));
-    assert.deepEqual((await c.query({ text: '"quantum" (NEAR* -', k: 3 })).ids, ['d2'], 'FTS5 syntax in user text is quoted, not parsed');
-    assert.deepEqual((await c.query({ text: '   ', k: 3 })).ids, []);
+    assert.deepEqual((await c.query({ fullText: '"quantum" (NEAR* -', k: 3 })).ids, ['d2'], 'FTS5 syntax in user text is quoted, not parsed');
+    assert.deepEqual((await c.query({ fullText: '   ', k: 3 })).ids, []);
 
     // Sparse alone: ranking by dot product.
     const s = await c.query({ sparse: { cat: 1, dog: 0.5 }, k: 10 });
@@ -106,37 +106,37 @@ test('hybrid: BM25 full text, sparse dot product, RRF and weighted fusion, MaxSi
 
     // Dense + text fused by RRF equals RRF over the two lists computed separately.
     const dense = await c.query({ vector: [1, 0.2, 0], k: 6 });
-    const text = await c.query({ text: 'cat dog', k: 6 });
+    const text = await c.query({ fullText: 'cat dog', k: 6 });
     const slot = (id: string): number => Number(id.slice(1)) + 1;
     const expect = reciprocalRankFusion([
       { ids: dense.ids.map(slot), scores: dense.scores }, { ids: text.ids.map(slot), scores: text.scores },
     ], { limit: 3 });
-    const fused = await c.query({ vector: [1, 0.2, 0], text: 'cat dog', k: 3 });
+    const fused = await c.query({ vector: [1, 0.2, 0], fullText: 'cat dog', k: 3 });
     assert.equal(fused.ids.length, 3);
     // Slots are SQLite rowids (d0 is slot 1 here): map the expected slots back to ids through the two lists.
     const bySlot = new Map(dense.ids.map((id) => [slot(id), id]));
     for (const id of text.ids) bySlot.set(slot(id), id);
     assert.deepEqual(fused.ids, Array.from(expect.ids, (x) => bySlot.get(x)!));
-    const weighted = await c.query({ vector: [1, 0.2, 0], text: 'cat dog', k: 3, fusion: { weights: { dense: 1, text: 0 } } });
+    const weighted = await c.query({ vector: [1, 0.2, 0], fullText: 'cat dog', k: 3, fusion: { weights: { dense: 1, fullText: 0 } } });
     assert.deepEqual(weighted.ids, dense.ids.slice(0, 3), 'text weight 0: the dense order');
 
     // MaxSim re-ranking of the candidates.
     const qmv = [[1, 0], [0, 1]];
-    const mres = await c.query({ text: 'cat', multiVector: qmv, k: 4 });
+    const mres = await c.query({ fullText: 'cat', multiVector: qmv, k: 4 });
     const expected = ['d0', 'd1', 'd3', 'd4'].map((id) => {
       const m = mv[Number(id.slice(1))]!;
       return [id, maxSim(new Float32Array(qmv.flat()), 2, new Float32Array(m.flat()), m.length, 2)] as const;
     }).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     assert.deepEqual(mres.ids, expected.map(([id]) => id));
-    await assert.rejects(c.query({ text: 'cat', multiVector: [[1, 0, 0]], k: 2 }), /dimension 2/);
+    await assert.rejects(c.query({ fullText: 'cat', multiVector: [[1, 0, 0]], k: 2 }), /dimension 2/);
     await assert.rejects(c.add([{ id: 'x', vector: [1, 0, 0], multiVector: [[1, 2, 3]] }]), /dimension 2/);
     await assert.rejects(c.add([{ id: 'x', vector: [1, 0, 0], sparse: { a: NaN } }]), /finite/);
-    await assert.rejects(c.query({ k: 2 }), /at least one of vector, text, sparse/);
+    await assert.rejects(c.query({ k: 2 }), /at least one of vector, text, fullText, sparse/);
 
     // Deletes and upserts reach the sparse and full-text indexes.
     await c.delete({ ids: ['d0'] });
     await c.upsert([{ id: 'd3', vector: [0, 0, 1], document: 'nothing about felines', sparse: { stock: 1 } }]);
-    assert.deepEqual(new Set((await c.query({ text: 'cat', k: 10 })).ids), new Set(['d1', 'd4']));
+    assert.deepEqual(new Set((await c.query({ fullText: 'cat', k: 10 })).ids), new Set(['d1', 'd4']));
     assert.deepEqual(new Set((await c.query({ sparse: { cat: 1 }, k: 10 })).ids), new Set(['d1', 'd4']));
   });
 });
@@ -175,7 +175,7 @@ test('sparse writes follow the sparse index rules: out-of-range weights and repe
     await c.add([{ id: 'a', vector: [0, 0], sparse: { indices: [3, 9], values: [0.5, 2] } }]);
     await assert.rejects(c.add([{ id: 'b', vector: [0, 0], sparse: { big: 1e39 } }]), /float32|range|finite/);
     await assert.rejects(c.add([{ id: 'b', vector: [0, 0], sparse: { indices: [3, 3], values: [1, 1] } }]), /unique indices/);
-    assert.equal(c.count(), 1);
+    assert.equal((await c.count()), 1);
     const r = await c.query({ sparse: { indices: [9], values: [1] }, k: 5 });
     assert.deepEqual(r.ids, ['a']);
     assert.equal(r.scores[0], 2);

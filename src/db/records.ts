@@ -282,3 +282,10 @@ export function prepareRow(r: RecordInput, i: number, ctx: PrepareContext): Prep
   if (sparse === undefined && ctx.mode !== 'update') sparse = null;
   return { id, vector, document, metadata, sparse, multiVector: mv };
 }
+
+/** The same id twice in one write call (docs/hardening.md §1; Chroma refuses it too). */
+export function duplicateId(mode: string, id: string, first: number | undefined, at: number): OmnivecError {
+  return new OmnivecError('invalid_argument',
+    `${mode}[${at}].id: the id ${JSON.stringify(id)} appears twice in this call${first === undefined ? '' : ` (also at ${mode}[${first}])`}; ids must be unique within one call`,
+    { id });
+}

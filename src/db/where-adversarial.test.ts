@@ -120,7 +120,7 @@ test('property: adversarial keys and values — SQL on the stored JSONB equals t
     for (const value of BAD_VALUES) {
       await assert.rejects(c.add([{ id: 'bad', vector: [1, 1], metadata: { a: value } }]), (e: unknown) => e instanceof OmnivecError && e.code === 'invalid_argument');
     }
-    assert.equal(c.count(), n);
+    assert.equal((await c.count()), n);
     const oracle = (w: Where | undefined, wd: WhereDocument | undefined): string[] =>
       metas.flatMap((m, i) => ((w === undefined || matchesWhere(m, w)) && (wd === undefined || matchesWhereDocument(docs[i]!, wd)) ? [`r${i}`] : []));
     let refused = 0;
@@ -133,18 +133,18 @@ test('property: adversarial keys and values — SQL on the stored JSONB equals t
       const wd = rng.next() < 0.2 ? randomWhereDocument(rng) : undefined;
       const label = JSON.stringify({ where, wd }).slice(0, 300);
       if (usesBad(where)) {
-        assert.throws(() => c.get({ where, whereDocument: wd }), (e: unknown) => e instanceof OmnivecError && e.code === 'invalid_argument', label);
+        await assert.rejects(c.get({ where, whereDocument: wd }), (e: unknown) => e instanceof OmnivecError && e.code === 'invalid_argument', label);
         await assert.rejects(c.delete({ where }), (e: unknown) => e instanceof OmnivecError && e.code === 'invalid_argument', label);
         refused++;
         continue;
       }
       const want = oracle(where, wd);
-      assert.deepEqual(c.get({ where, whereDocument: wd, include: [] }).ids, want, label);
+      assert.deepEqual((await c.get({ where, whereDocument: wd, include: [] })).ids, want, label);
       const hits = await c.query({ vector: [1, 1], k: n, where, whereDocument: wd, include: [] });
       assert.deepEqual([...hits.ids].sort(), [...want].sort(), `query ${label}`);
       if (want.length > 0 && want.length < n) split++;
     }
-    assert.equal(c.count(), n, 'no refused delete removed anything');
+    assert.equal((await c.count()), n, 'no refused delete removed anything');
     assert.ok(refused > 40, `only ${refused} filters used an unrepresentable key or value`);
     assert.ok(split > filters / 4, `only ${split} filters split the records`);
   });
@@ -161,7 +161,7 @@ test('property: deletes by adversarial filters remove exactly what the evaluator
       const gone = metas.flatMap((m, i) => (matchesWhere(m, where) ? [`r${i}`] : []));
       if (Object.keys(where).length === 0) continue;
       assert.equal(await c.delete({ where }), gone.length, JSON.stringify(where).slice(0, 300));
-      const left = new Set(c.list());
+      const left = new Set((await c.list()));
       for (const id of gone) assert.ok(!left.has(id));
       assert.equal(left.size, metas.length - gone.length);
     }

@@ -4,9 +4,10 @@ import Database from 'better-sqlite3';
 import { OmnivecError } from '../errors.js';
 import { Random } from '../vector/random.js';
 import {
-  checkMetadata, checkWhere, checkWhereDocument, compareCodePoints, compileFilter, filterKey, matchesWhere,
+  checkMetadata, checkWhere, checkWhereDocument, compareCodePoints, filterKey, matchesWhere,
   matchesWhereDocument, type Metadata, type Scalar, type Where, type WhereDocument,
 } from './where.js';
+import { compileFilter } from './store/sqlite/where-sql.js';
 
 const COLUMNS = { metadata: 'metadata', document: 'document' };
 

@@ -1,8 +1,9 @@
 import { describe, invalidArgument } from '../errors.js';
 
 /**
- * The metadata filter language (`where`) and the document filter (`whereDocument`): validation,
- * compilation to one SQLite boolean expression, and an evaluator in JS with the same semantics.
+ * The metadata filter language (`where`) and the document filter (`whereDocument`): validation and
+ * an evaluator in JS — the oracle every record store's compilation is tested against (the embedded
+ * store's SQL is in store/sqlite/where-sql.ts).
  * `docs/filters.md` is the user-facing description; the rules in short:
  *
  * - a field's condition holds when ANY element of an array value satisfies it ($eq, $in, $gt, …);
@@ -12,9 +13,6 @@ import { describe, invalidArgument } from '../errors.js';
  *   alike), strings by code point, booleans and null by identity (true is not 1);
  * - `null` in $eq / $in matches a stored null and a missing field.
  *
- * The SQL evaluates every sub-expression to 0 or 1 (never NULL), so NOT is exact. Each field test
- * is one `CASE json_type(metadata, path) … END`: the type of the stored value is looked up once and
- * picks the branch (an array branch scans the elements with json_each).
  */
 
 export type Scalar = string | number | boolean | null;
@@ -36,14 +34,8 @@ export const MAX_FILTER_DEPTH = 32;
  */
 export const MAX_FILTER_CONDITIONS = 4096;
 
-/** SQLite's limit on parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER of this build). */
-const MAX_SQL_PARAMS = 32766;
-
-/** Above this many values of one type, $in / $nin pass their list as one JSON parameter. */
-const INLINE_LIST_MAX = 16;
-
 const FIELD_OPERATORS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$not'] as const;
-type FieldOperator = (typeof FIELD_OPERATORS)[number];
+export type FieldOperator = (typeof FIELD_OPERATORS)[number];
 const FIELD_OPERATOR_SET: ReadonlySet<string> = new Set(FIELD_OPERATORS);
 const FIELD_OPERATOR_LIST = FIELD_OPERATORS.join(', ');
 
@@ -65,7 +57,7 @@ export function isWellFormed(s: string): boolean {
 }
 
 /** What came, for messages: describe() plus booleans and the keys of an object. */
-function got(value: unknown): string {
+export function got(value: unknown): string {
   if (typeof value === 'boolean') return `the boolean ${value}`;
   if (isPlainObject(value)) {
     const keys = Object.keys(value);
@@ -85,7 +77,7 @@ function child(base: string, key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
 }
 
-function fail(path: string, message: string): never {
+export function fail(path: string, message: string): never {
   throw invalidArgument(`${path}: ${message}`, { path });
 }
 
@@ -407,363 +399,6 @@ export function matchesWhereDocument(document: string | null, wd: WhereDocument)
     }
   }
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Compilation to SQL
-// ---------------------------------------------------------------------------------------------
-
-/** A piece of SQL that evaluates to 0 or 1 and is safe to embed as an operand (self-delimited). */
-interface Fragment {
-  sql: string;
-  params: unknown[];
-}
-/** A constant (folded at compile time) or SQL. */
-type Expr = boolean | Fragment;
-
-/** Operands joined flat (`a OR b OR …`) up to this many; wider lists nest in groups of it. */
-const JOIN_FANOUT = 16;
-
-/**
- * `(a OP b OP …)` as a balanced tree: SQLite parses a flat chain of n operators into an expression
- * n deep and refuses depth 1 000, so a 1 000-branch `$or` failed; groups of JOIN_FANOUT nested
- * keep the depth at ~JOIN_FANOUT × log_JOIN_FANOUT(n) (64 at 4 096 operands).
- */
-function joinBalanced(parts: Fragment[], op: 'AND' | 'OR'): Fragment {
-  if (parts.length <= JOIN_FANOUT) {
-    return { sql: `(${parts.map((p) => p.sql).join(` ${op} `)})`, params: parts.flatMap((p) => p.params) };
-  }
-  const groups: Fragment[] = [];
-  const size = Math.ceil(parts.length / JOIN_FANOUT);
-  for (let i = 0; i < parts.length; i += size) groups.push(joinBalanced(parts.slice(i, i + size), op));
-  return joinBalanced(groups, op);
-}
-
-function sqlAnd(items: Expr[]): Expr {
-  const parts: Fragment[] = [];
-  for (const item of items) {
-    if (item === false) return false;
-    if (item !== true) parts.push(item);
-  }
-  if (parts.length === 0) return true;
-  if (parts.length === 1) return parts[0]!;
-  return joinBalanced(parts, 'AND');
-}
-
-function sqlOr(items: Expr[]): Expr {
-  const parts: Fragment[] = [];
-  for (const item of items) {
-    if (item === true) return true;
-    if (item !== false) parts.push(item);
-  }
-  if (parts.length === 0) return false;
-  if (parts.length === 1) return parts[0]!;
-  return joinBalanced(parts, 'OR');
-}
-
-function sqlNot(item: Expr): Expr {
-  if (typeof item === 'boolean') return !item;
-  return { sql: `(NOT ${item.sql})`, params: item.params };
-}
-
-/** A field condition as a formula over atoms that each hold when ANY element matches. */
-type Atom =
-  | { kind: 'in'; values: Scalar[] } // $eq (one value) and $in
-  | { kind: 'cmp'; op: '>' | '>=' | '<' | '<='; value: number | string }
-  | { kind: 'exists' };
-type Formula =
-  | { kind: 'atom'; atom: Atom }
-  | { kind: 'and'; items: Formula[] }
-  | { kind: 'not'; item: Formula };
-
-const CMP = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
-
-function formulaOf(condition: unknown): Formula {
-  if (condition === null || typeof condition !== 'object') return { kind: 'atom', atom: { kind: 'in', values: [condition as Scalar] } };
-  const ops = condition as Record<string, unknown>;
-  const items: Formula[] = [];
-  for (const op of Object.keys(ops)) {
-    const operand = ops[op];
-    switch (op as FieldOperator) {
-      case '$eq': items.push({ kind: 'atom', atom: { kind: 'in', values: [operand as Scalar] } }); break;
-      case '$ne': items.push({ kind: 'not', item: { kind: 'atom', atom: { kind: 'in', values: [operand as Scalar] } } }); break;
-      case '$in': items.push({ kind: 'atom', atom: { kind: 'in', values: operand as Scalar[] } }); break;
-      case '$nin': items.push({ kind: 'not', item: { kind: 'atom', atom: { kind: 'in', values: operand as Scalar[] } } }); break;
-      case '$gt':
-      case '$gte':
-      case '$lt':
-      case '$lte':
-        items.push({ kind: 'atom', atom: { kind: 'cmp', op: CMP[op as keyof typeof CMP], value: operand as number | string } });
-        break;
-      case '$exists': {
-        const exists: Formula = { kind: 'atom', atom: { kind: 'exists' } };
-        items.push(operand === true ? exists : { kind: 'not', item: exists });
-        break;
-      }
-      case '$not': items.push({ kind: 'not', item: formulaOf(operand) }); break;
-    }
-  }
-  return items.length === 1 ? items[0]! : { kind: 'and', items };
-}
-
-/**
- * The JSON types a stored value can have (`json_type`), in the order the CASE tests them, plus
- * `missing` (json_type is NULL: no such key, or no metadata at all).
- */
-const BRANCHES = ['text', 'integer', 'real', 'array', 'true', 'false', 'null'] as const;
-type Branch = (typeof BRANCHES)[number] | 'missing';
-
-function dedupe<T>(values: T[]): T[] {
-  return [...new Set(values)];
-}
-
-/**
- * `lhs = ?` / `lhs IN (?, …)` / `lhs IN (SELECT … FROM json_each(?))` for a non-empty list of
- * strings or numbers (false for an empty one). Long lists travel as one JSON parameter so a
- * filter never runs out of SQL variables; numbers are compared as REAL on both sides.
- */
-function inList(lhs: string, lhsParams: unknown[], values: (string | number)[], numeric: boolean): Expr {
-  if (values.length === 0) return false;
-  if (values.length === 1) return { sql: `(${lhs} = ?)`, params: [...lhsParams, values[0]] };
-  if (values.length <= INLINE_LIST_MAX) {
-    return { sql: `(${lhs} IN (${values.map(() => '?').join(', ')}))`, params: [...lhsParams, ...values] };
-  }
-  const item = numeric ? 'CAST(value AS REAL)' : 'value';
-  return { sql: `(${lhs} IN (SELECT ${item} FROM json_each(?)))`, params: [...lhsParams, JSON.stringify(values)] };
-}
-
-/**
- * The stored scalar at `path` for a branch whose type is known. Integers are read as REAL: a
- * double above 2⁵³ is written to JSON as its shortest decimal (633762049816333400), which SQLite
- * parses as that exact 64-bit integer; converting it back to REAL gives the original double.
- */
-function storedScalar(column: string, path: string, branch: 'text' | 'integer' | 'real'): Fragment {
-  return branch === 'integer'
-    ? { sql: `CAST(json_extract(${column}, ?) AS REAL)`, params: [path] }
-    : { sql: `json_extract(${column}, ?)`, params: [path] };
-}
-
-const ELEMENT = 'e_';
-
-/** The test of one array element (json_each row `e_`) for an atom. */
-function elementTest(atom: Atom): Expr {
-  if (atom.kind === 'exists') return true;
-  if (atom.kind === 'cmp') {
-    if (typeof atom.value === 'number') {
-      return { sql: `(${ELEMENT}.type IN ('integer', 'real') AND CAST(${ELEMENT}.value AS REAL) ${atom.op} ?)`, params: [atom.value] };
-    }
-    return { sql: `(${ELEMENT}.type = 'text' AND ${ELEMENT}.value ${atom.op} ?)`, params: [atom.value] };
-  }
-  const strings = dedupe(atom.values.filter((v): v is string => typeof v === 'string'));
-  const numbers = dedupe(atom.values.filter((v): v is number => typeof v === 'number'));
-  const types: string[] = [];
-  if (atom.values.includes(true)) types.push("'true'");
-  if (atom.values.includes(false)) types.push("'false'");
-  if (atom.values.includes(null)) types.push("'null'");
-  const parts: Expr[] = [];
-  if (strings.length > 0) {
-    parts.push(sqlAnd([{ sql: `(${ELEMENT}.type = 'text')`, params: [] }, inList(`${ELEMENT}.value`, [], strings, false)]));
-  }
-  if (numbers.length > 0) {
-    parts.push(sqlAnd([
-      { sql: `(${ELEMENT}.type IN ('integer', 'real'))`, params: [] },
-      inList(`CAST(${ELEMENT}.value AS REAL)`, [], numbers, true),
-    ]));
-  }
-  if (types.length > 0) parts.push({ sql: `(${ELEMENT}.type IN (${types.join(', ')}))`, params: [] });
-  return sqlOr(parts);
-}
-
-/** An atom on the stored value when its JSON type is `branch`. */
-function atomAt(atom: Atom, branch: Branch, column: string, path: string): Expr {
-  if (atom.kind === 'exists') return branch !== 'missing';
-  if (branch === 'array') {
-    const test = elementTest(atom);
-    if (typeof test === 'boolean') return test;
-    return { sql: `EXISTS (SELECT 1 FROM json_each(${column}, ?) AS ${ELEMENT} WHERE ${test.sql})`, params: [path, ...test.params] };
-  }
-  if (atom.kind === 'cmp') {
-    const numeric = typeof atom.value === 'number';
-    if (numeric ? branch !== 'integer' && branch !== 'real' : branch !== 'text') return false;
-    const lhs = storedScalar(column, path, branch as 'text' | 'integer' | 'real');
-    return { sql: `(${lhs.sql} ${atom.op} ?)`, params: [...lhs.params, atom.value] };
-  }
-  switch (branch) {
-    case 'missing':
-    case 'null': return atom.values.includes(null);
-    case 'true': return atom.values.includes(true);
-    case 'false': return atom.values.includes(false);
-    case 'text': {
-      const strings = dedupe(atom.values.filter((v): v is string => typeof v === 'string'));
-      if (strings.length === 0) return false;
-      const lhs = storedScalar(column, path, branch);
-      return inList(lhs.sql, lhs.params, strings, false);
-    }
-    default: {
-      const numbers = dedupe(atom.values.filter((v): v is number => typeof v === 'number'));
-      if (numbers.length === 0) return false;
-      const lhs = storedScalar(column, path, branch);
-      return inList(lhs.sql, lhs.params, numbers, true);
-    }
-  }
-}
-
-function formulaAt(f: Formula, branch: Branch, column: string, path: string): Expr {
-  switch (f.kind) {
-    case 'atom': return atomAt(f.atom, branch, column, path);
-    case 'and': return sqlAnd(f.items.map((item) => formulaAt(item, branch, column, path)));
-    case 'not': return sqlNot(formulaAt(f.item, branch, column, path));
-  }
-}
-
-/** The SQLite JSON path of a top-level key: `$."…"`, the key written as a JSON string (escapes included). */
-export function jsonPath(key: string): string {
-  return `$.${JSON.stringify(key)}`;
-}
-
-/**
- * One field's condition: `CASE json_type(col, path) WHEN 'text' THEN … WHEN 'array' THEN
- * EXISTS(…) … ELSE <missing> END`, with the branches whose outcome is the missing one left out.
- * An object value (never stored: metadata is validated) falls into ELSE like a missing key.
- */
-function compileField(column: string, key: string, condition: unknown): Expr {
-  const formula = formulaOf(condition);
-  const path = jsonPath(key);
-  const missing = formulaAt(formula, 'missing', column, path);
-  if (typeof missing !== 'boolean') throw new Error('where: a missing field must fold to a constant');
-  const whens: [string, Expr][] = [];
-  for (const branch of BRANCHES) {
-    const e = formulaAt(formula, branch, column, path);
-    if (e !== missing) whens.push([branch, e]);
-  }
-  if (whens.length === 0) return missing;
-  if (whens.length === BRANCHES.length && whens.every(([, e]) => e === !missing)) {
-    return { sql: `(json_type(${column}, ?) IS ${missing ? '' : 'NOT '}NULL)`, params: [path] };
-  }
-  const params: unknown[] = [path];
-  let sql = `CASE json_type(${column}, ?)`;
-  for (const [branch, e] of whens) {
-    if (typeof e === 'boolean') {
-      sql += ` WHEN '${branch}' THEN ${e ? 1 : 0}`;
-    } else {
-      sql += ` WHEN '${branch}' THEN ${e.sql}`;
-      params.push(...e.params);
-    }
-  }
-  sql += ` ELSE ${missing ? 1 : 0} END`;
-  return { sql, params };
-}
-
-/** The values of a branch that only tests one field for equality (`{ f: v }`, `{ f: { $eq: v } }`, `{ f: { $in: [...] } }`). */
-function equalityBranch(w: Where): { key: string; values: Scalar[] } | undefined {
-  const keys = Object.keys(w);
-  if (keys.length !== 1 || keys[0]!.startsWith('$')) return undefined;
-  const key = keys[0]!;
-  const c = w[key];
-  if (c === null || typeof c !== 'object') return { key, values: [c as Scalar] };
-  const ops = Object.keys(c);
-  if (ops.length !== 1) return undefined;
-  const operand = (c as Record<string, unknown>)[ops[0]!];
-  if (ops[0] === '$eq') return { key, values: [operand as Scalar] };
-  if (ops[0] === '$in') return { key, values: operand as Scalar[] };
-  return undefined;
-}
-
-/**
- * An `$or`'s branches with the equality tests of one field merged into one `$in` (the same
- * records: "some element equals v₁" or "… v₂" is "some element is in {v₁, v₂}"), so a wide
- * `$or` over one field's values compiles to one list lookup instead of n comparisons.
- */
-function mergeOr(branches: Where[]): Where[] {
-  const byKey = new Map<string, { at: number; values: Scalar[]; count: number }>();
-  const out: (Where | undefined)[] = [];
-  for (const w of branches) {
-    const eq = equalityBranch(w);
-    if (eq === undefined) { out.push(w); continue; }
-    const have = byKey.get(eq.key);
-    if (have === undefined) {
-      byKey.set(eq.key, { at: out.length, values: [...eq.values], count: 1 });
-      out.push(w);
-    } else {
-      for (const v of eq.values) have.values.push(v);
-      have.count++;
-    }
-  }
-  for (const [key, g] of byKey) if (g.count > 1) out[g.at] = { [key]: { $in: g.values } };
-  return out as Where[];
-}
-
-function compileWhere(where: Where, column: string): Expr {
-  const parts: Expr[] = [];
-  for (const key of Object.keys(where)) {
-    const value = where[key];
-    if (key === '$and') parts.push(sqlAnd((value as Where[]).map((w) => compileWhere(w, column))));
-    else if (key === '$or') parts.push(sqlOr(mergeOr(value as Where[]).map((w) => compileWhere(w, column))));
-    else if (key === '$not') parts.push(sqlNot(compileWhere(value as Where, column)));
-    else parts.push(compileField(column, key, value));
-  }
-  return sqlAnd(parts);
-}
-
-function compileWhereDocument(wd: WhereDocument, column: string): Expr {
-  const parts: Expr[] = [];
-  for (const key of Object.keys(wd)) {
-    const value = wd[key];
-    switch (key) {
-      case '$contains':
-        parts.push({ sql: `(${column} IS NOT NULL AND instr(${column}, ?) > 0)`, params: [value] });
-        break;
-      case '$not_contains':
-        parts.push({ sql: `(${column} IS NULL OR instr(${column}, ?) = 0)`, params: [value] });
-        break;
-      case '$and':
-        parts.push(sqlAnd((value as WhereDocument[]).map((w) => compileWhereDocument(w, column))));
-        break;
-      case '$or':
-        parts.push(sqlOr((value as WhereDocument[]).map((w) => compileWhereDocument(w, column))));
-        break;
-    }
-  }
-  return sqlAnd(parts);
-}
-
-const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
-
-function checkColumn(name: unknown, what: string): string {
-  if (typeof name !== 'string' || !COLUMN_NAME.test(name)) {
-    fail(what, `expected a column name (letters, digits, _; optionally table.column), got ${got(name)}`);
-  }
-  return name;
-}
-
-/**
- * Compiles both filters into one SQL boolean expression over a table with a JSON text column
- * holding the metadata object (or NULL) and a TEXT column holding the document (or NULL). The
- * expression is 0 or 1 on every row (never NULL). `{ sql: '1', params: [] }` when both filters
- * are absent or empty; '0' when they can never match. Params are positional (`?`). Validates
- * the filters first (OmnivecError 'invalid_argument').
- */
-export function compileFilter(
-  where: Where | undefined,
-  whereDocument: WhereDocument | undefined,
-  columns: { metadata: string; document: string },
-): { sql: string; params: unknown[] } {
-  const parts: Expr[] = [];
-  if (where !== undefined && where !== null) {
-    checkWhere(where);
-    parts.push(compileWhere(where, checkColumn(columns.metadata, 'columns.metadata')));
-  }
-  if (whereDocument !== undefined && whereDocument !== null) {
-    checkWhereDocument(whereDocument);
-    parts.push(compileWhereDocument(whereDocument, checkColumn(columns.document, 'columns.document')));
-  }
-  const e = sqlAnd(parts);
-  if (typeof e === 'boolean') return { sql: e ? '1' : '0', params: [] };
-  if (e.params.length > MAX_SQL_PARAMS - 16) {
-    // Unreachable within MAX_FILTER_CONDITIONS (≤ 5 parameters a condition); kept as a clear 400.
-    fail('where', `the filter compiles to ${e.params.length} SQL parameters, more than SQLite takes (${MAX_SQL_PARAMS}); use $in for long lists of values`);
-  }
-  return e;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -139,20 +139,31 @@ const RESERVED = new Set(['id', 'document', 'text']);
  * collection: `omnivec export --format projector` reads it once for this, once to write).
  */
 export function projectorColumns(records: Iterable<{ document?: string | null; metadata?: Record<string, unknown> | null }>): { fields: string[]; document: boolean; skipped: string[] } {
-  const fields: string[] = [];
-  const skipped: string[] = [];
-  const seen = new Set<string>();
-  let document = false;
-  for (const r of records) {
-    if (r.document !== undefined && r.document !== null) document = true;
+  const acc = new ProjectorColumns();
+  for (const r of records) acc.add(r);
+  return acc.result();
+}
+
+/** `projectorColumns` one record at a time (for records read asynchronously). */
+export class ProjectorColumns {
+  readonly #fields: string[] = [];
+  readonly #skipped: string[] = [];
+  readonly #seen = new Set<string>();
+  #document = false;
+
+  add(r: { document?: string | null; metadata?: Record<string, unknown> | null }): void {
+    if (r.document !== undefined && r.document !== null) this.#document = true;
     for (const k of Object.keys(r.metadata ?? {})) {
-      if (seen.has(k)) continue;
-      seen.add(k);
-      if (k === '' || RESERVED.has(k.toLowerCase())) skipped.push(k);
-      else fields.push(k);
+      if (this.#seen.has(k)) continue;
+      this.#seen.add(k);
+      if (k === '' || RESERVED.has(k.toLowerCase())) this.#skipped.push(k);
+      else this.#fields.push(k);
     }
   }
-  return { fields, document, skipped };
+
+  result(): { fields: string[]; document: boolean; skipped: string[] } {
+    return { fields: [...this.#fields], document: this.#document, skipped: [...this.#skipped] };
+  }
 }
 
 function tsvCell(text: string): string {

@@ -259,10 +259,10 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     return sendError(reply, 'not_found', `no route ${request.method} ${path}; /openapi.json lists the routes`);
   });
 
-  app.get('/healthz', { schema: { summary: 'liveness: status, version, number of collections, uptime', tags: ['meta'] } }, () => ({
+  app.get('/healthz', { schema: { summary: 'liveness: status, version, number of collections, uptime', tags: ['meta'] } }, async () => ({
     status: 'ok',
     version: ctx.version,
-    collections: db.listCollections().length,
+    collections: (await db.listCollections()).length,
     uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
   }));
   registerOpenApiRoute(app, routes, { version: ctx.version, secured: apiKey !== undefined, isPublic: isPublicRoute });

@@ -103,13 +103,13 @@ const only = (b: object, allowed: readonly string[], method: string): void => {
 };
 
 export function registerClassifyRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const collection = (name: string): Collection => ctx.db.getCollection(checkCollectionName(name));
+  const collection = (name: string): Promise<Collection> => ctx.db.getCollection(checkCollectionName(name));
   const tags = ['tasks'];
 
   app.post('/api/collections/:name/classify', {
     schema: { summary: 'classify records or vectors: k-NN or nearest centroid from a label field, zero-shot labels through the collection\'s encoder', tags, params: NAME_PARAMS, body: CLASSIFY_BODY },
   }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as ClassifyBody;
     const method = b.method ?? (b.labels !== undefined ? 'zero-shot' : 'knn');
     const where = b.where === undefined ? {} : { where: b.where };
@@ -145,7 +145,7 @@ export function registerClassifyRoutes(app: FastifyInstance, ctx: ServerContext)
   app.post('/api/collections/:name/recommend', {
     schema: { summary: 'records near an item, or near the recency-weighted mean of a history (history and item never returned)', tags, params: NAME_PARAMS, body: RECOMMEND_BODY },
   }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as RecommendBody;
     return { items: await recommendFromCollection(c, b) };
   });
@@ -153,7 +153,7 @@ export function registerClassifyRoutes(app: FastifyInstance, ctx: ServerContext)
   app.post('/api/collections/:name/diversity', {
     schema: { summary: 'mean pairwise distance, pairwise cosine similarity histogram, coverage of a subset', tags, params: NAME_PARAMS, body: DIVERSITY_BODY },
   }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as DiversityBody;
     const o: DiversityOptions = {
       ...(b.where !== undefined ? { where: b.where } : {}),

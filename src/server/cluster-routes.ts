@@ -74,13 +74,13 @@ interface OutliersBody { method?: OutlierMethod; k?: number; top?: number; thres
 interface DedupeBody { threshold?: number; maxDistance?: number; k?: number; where?: Where; sample?: number }
 
 export function registerClusterRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const collection = (name: string): Collection => ctx.db.getCollection(checkCollectionName(name));
+  const collection = (name: string): Promise<Collection> => ctx.db.getCollection(checkCollectionName(name));
   const tags = ['tasks'];
 
   app.post('/api/collections/:name/cluster', {
     schema: { summary: 'k-means clusters (k given or chosen by the silhouette); writeField stores each record\'s cluster number', tags, params: NAME_PARAMS, body: CLUSTER_BODY },
   }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as ClusterBody;
     const r = await clusterCollection(c, {
       k: b.k, kMin: b.kMin, kMax: b.kMax, method: b.method, where: b.where, sample: b.sample, seed: b.seed,
@@ -92,7 +92,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ServerContext):
   app.post('/api/collections/:name/outliers', {
     schema: { summary: 'the records farthest from their neighbours (k-th neighbour distance or LOF), most outlying first', tags, params: NAME_PARAMS, body: OUTLIERS_BODY },
   }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as OutliersBody;
     return { outliers: await outliers(c, { method: b.method, k: b.k, top: b.top, threshold: b.threshold, where: b.where, sample: b.sample }) };
   });
@@ -100,7 +100,7 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ServerContext):
   app.post('/api/collections/:name/dedupe', {
     schema: { summary: 'near-duplicate pairs and their groups', tags, params: NAME_PARAMS, body: DEDUPE_BODY },
   }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as DedupeBody;
     return dedupe(c, { threshold: b.threshold, maxDistance: b.maxDistance, k: b.k, where: b.where, sample: b.sample });
   });

@@ -183,7 +183,7 @@ function sameLength(body: { ids: unknown[] }, field: string, col: unknown[] | un
 }
 
 export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const collection = (name: string): Collection => ctx.db.getCollection(checkCollectionName(name));
+  const collection = (name: string): Promise<Collection> => ctx.db.getCollection(checkCollectionName(name));
 
   /** The served encoder that encodes `field` for the collection; 400 saying why when there is none. */
   const encoderFor = async (c: Collection, want: 'text' | 'image', field: string): Promise<string> => {
@@ -227,7 +227,7 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
 
   const tags = ['collections'];
 
-  app.get('/api/collections', { schema: { summary: 'list the collections', tags } }, () => ({ collections: ctx.db.listCollections() }));
+  app.get('/api/collections', { schema: { summary: 'list the collections', tags } }, async () => ({ collections: await ctx.db.listCollections() }));
 
   app.post('/api/collections', { schema: { summary: 'create a collection', tags, body: CREATE_BODY } }, async (req, reply) => {
     const b = req.body as CreateBody;
@@ -241,13 +241,13 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
     }
     if (dim === undefined) throw invalidArgument('dim: required (the vectors\' dimension) unless encoder names a served encoder, got nothing');
     const c = await ctx.db.createCollection({ name: b.name, dim, metric: b.metric, index: b.index, encoder, indexDims: b.indexDims, tokenize: b.tokenize });
-    return reply.code(201).send({ collection: c.info() });
+    return reply.code(201).send({ collection: await c.info() });
   });
 
   app.get('/api/collections/:name', { schema: { summary: 'a collection: info, index status, served encoder', tags, params: NAME_PARAMS } }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const enc = await ctx.encoders.forCollection(c);
-    return { collection: c.info(), index: c.indexStatus(), encoder: enc.name ?? null };
+    return { collection: await c.info(), index: c.indexStatus(), encoder: enc.name ?? null };
   });
 
   app.delete('/api/collections/:name', { schema: { summary: 'drop a collection', tags, params: NAME_PARAMS } }, async (req) => {
@@ -259,7 +259,7 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
   for (const mode of ['add', 'upsert', 'update'] as const) {
     const summary = { add: 'add records (refused whole when an id exists)', upsert: 'add or replace records', update: 'change fields of stored records' }[mode];
     app.post(`/api/collections/:name/${mode}`, { schema: { summary, tags, params: NAME_PARAMS, body: RECORDS_BODY } }, async (req) => {
-      const c = collection((req.params as { name: string }).name);
+      const c = await collection((req.params as { name: string }).name);
       const b = req.body as RecordsBody;
       const vectors = await vectorsOf(c, mode, b);
       const multiVectors = b.multiVectors?.map((m, i) => (m === null ? null : m.map((v, j) => tokenVector(v, `multiVectors[${i}][${j}]`))));
@@ -277,9 +277,9 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
   }
 
   app.post('/api/collections/:name/get', { schema: { summary: 'records by id or filter, paged', tags, params: NAME_PARAMS, body: GET_BODY } }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as GetBody;
-    const r = c.get({ ids: b.ids, where: b.where as never, whereDocument: b.whereDocument as never, limit: b.ids === undefined ? b.limit ?? 100 : undefined, offset: b.offset, include: b.include });
+    const r = await c.get({ ids: b.ids, where: b.where as never, whereDocument: b.whereDocument as never, limit: b.ids === undefined ? b.limit ?? 100 : undefined, offset: b.offset, include: b.include });
     const out: Record<string, unknown> = { ids: r.ids };
     if (r.documents !== undefined) out.documents = r.documents;
     if (r.metadatas !== undefined) out.metadatas = r.metadatas;
@@ -288,15 +288,15 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
   });
 
   app.post('/api/collections/:name/delete', { schema: { summary: 'delete records by id and / or filter', tags, params: NAME_PARAMS, body: DELETE_BODY } }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as DeleteBody;
     return { deleted: await c.delete({ ids: b.ids, where: b.where as never, whereDocument: b.whereDocument as never }) };
   });
 
-  app.get('/api/collections/:name/count', { schema: { summary: 'number of records', tags, params: NAME_PARAMS } }, async (req) => ({ count: collection((req.params as { name: string }).name).count() }));
+  app.get('/api/collections/:name/count', { schema: { summary: 'number of records', tags, params: NAME_PARAMS } }, async (req) => ({ count: await (await collection((req.params as { name: string }).name)).count() }));
 
   app.post('/api/collections/:name/query', { schema: { summary: 'nearest records to a vector, text, image or stored record; full-text, sparse, hybrid', tags, params: NAME_PARAMS, body: QUERY_BODY } }, async (req) => {
-    const c = collection((req.params as { name: string }).name);
+    const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as QueryBody;
     const given = (['vector', 'text', 'image', 'id'] as const).filter((k) => b[k] !== undefined);
     if (given.length > 1) throw invalidArgument(`query: expected at most one of vector, text, image, id, got ${given.join(' and ')}`);
@@ -309,10 +309,10 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
       efSearch: b.efSearch, nProbe: b.nProbe, include: b.include, sparse: b.sparse,
     };
     const fullText = b.fullText ?? (b.hybrid === true ? b.text : undefined);
-    if (fullText !== undefined) o.text = fullText;
+    if (fullText !== undefined) o.fullText = fullText;
     if (b.fusion !== undefined) {
       const w = typeof b.fusion === 'object' ? b.fusion.weights : undefined;
-      o.fusion = w === undefined ? 'rrf' : { weights: { dense: w.dense, text: w.fullText, sparse: w.sparse } };
+      o.fusion = w === undefined ? 'rrf' : { weights: { dense: w.dense, fullText: w.fullText, sparse: w.sparse } };
     }
     if (b.multiVector !== undefined) {
       o.multiVector = b.multiVector.map((v, i) => tokenVector(v, `multiVector[${i}]`));

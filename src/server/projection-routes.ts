@@ -55,9 +55,9 @@ function cut(text: string): string {
  * `total` (records the sample was drawn from) comes with the maps of our projection service
  * (`MapResult`); a service that does not give it (a test double) gets the collection's count now.
  */
-function mapBody(ctx: ServerContext, name: string, r: ProjectionResult & { total?: number }, include: readonly string[]): Record<string, unknown> {
-  const c = ctx.db.getCollection(name);
-  const count = c.count();
+async function mapBody(ctx: ServerContext, name: string, r: ProjectionResult & { total?: number }, include: readonly string[]): Promise<Record<string, unknown>> {
+  const c = await ctx.db.getCollection(name);
+  const count = await c.count();
   const body: Record<string, unknown> = {
     method: r.method, sample: r.sample, seed: r.seed, seq: r.seq, count,
     sampled: r.ids.length, total: r.total ?? count, ids: r.ids, points: pointList(r.points),
@@ -66,7 +66,7 @@ function mapBody(ctx: ServerContext, name: string, r: ProjectionResult & { total
   const wantMeta = include.includes('metadatas');
   if (wantDocs || wantMeta) {
     // Records deleted since the map was computed (a stale map) get null.
-    const got = c.get({ ids: r.ids, include: [...(wantDocs ? ['documents' as const] : []), ...(wantMeta ? ['metadatas' as const] : [])] });
+    const got = await c.get({ ids: r.ids, include: [...(wantDocs ? ['documents' as const] : []), ...(wantMeta ? ['metadatas' as const] : [])] });
     const at = new Map(got.ids.map((id, i) => [id, i]));
     if (wantMeta) body.metadatas = r.ids.map((id) => { const i = at.get(id); return i === undefined ? null : got.metadatas![i] ?? null; });
     if (wantDocs) {
@@ -94,11 +94,11 @@ export function registerProjectionRoutes(app: FastifyInstance, ctx: ServerContex
     const include = q.include === undefined || q.include === '' ? [] : q.include.split(',');
     const state = await ctx.projections.get(name, { method: q.method, sample: q.sample, seed: q.seed });
     if (state.status === 'error') throw new OmnivecError(state.code as OmnivecError['code'], state.message);
-    if (state.status === 'done') return { status: 'done', ...mapBody(ctx, name, state.result, include) };
+    if (state.status === 'done') return { status: 'done', ...(await mapBody(ctx, name, state.result, include)) };
     reply.code(202);
     return {
       status: 'running', phase: state.phase, progress: state.progress,
-      ...(state.stale !== undefined ? { stale: true, ...mapBody(ctx, name, state.stale, include) } : {}),
+      ...(state.stale !== undefined ? { stale: true, ...(await mapBody(ctx, name, state.stale, include)) } : {}),
     };
   });
 }

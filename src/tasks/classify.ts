@@ -141,10 +141,10 @@ const hasLabel = (field: string): Where => ({ [field]: { $ne: null } });
 const both = (a: Where | undefined, b: Where): Where => (a === undefined ? b : { $and: [a, b] });
 
 /** The labelled records (id → label) among those matching `where`; the shared empty / missing-field errors. */
-function labelledRecords(c: Collection, field: string, where: Where | undefined): Map<string, string> {
-  const got = c.get({ ...(where !== undefined ? { where } : {}), include: ['metadatas'] });
+async function labelledRecords(c: Collection, field: string, where: Where | undefined): Promise<Map<string, string>> {
+  const got = await c.get({ ...(where !== undefined ? { where } : {}), include: ['metadatas'] });
   if (got.ids.length === 0) {
-    throw new OmnivecError('empty_index', `${c.name}: no records to work on${where !== undefined ? ` (the filter ${JSON.stringify(where)} matches none of its ${c.count()} records)` : ' (the collection is empty)'}`);
+    throw new OmnivecError('empty_index', `${c.name}: no records to work on${where !== undefined ? ` (the filter ${JSON.stringify(where)} matches none of its ${await c.count()} records)` : ' (the collection is empty)'}`);
   }
   const out = new Map<string, string>();
   got.ids.forEach((id, i) => {
@@ -169,8 +169,8 @@ function checkTargets(c: Collection, t: Targets): void {
 }
 
 /** The stored vectors of `ids`, in that order; `not_found` naming the ids that are not stored. */
-function vectorsOfIds(c: Collection, ids: readonly string[]): VectorBatch {
-  const got = c.get({ ids, include: ['vectors'] });
+async function vectorsOfIds(c: Collection, ids: readonly string[]): Promise<VectorBatch> {
+  const got = await c.get({ ids, include: ['vectors'] });
   if (got.ids.length !== ids.length) {
     const have = new Set(got.ids);
     const missing = ids.filter((id) => !have.has(id));
@@ -183,8 +183,8 @@ function vectorsOfIds(c: Collection, ids: readonly string[]): VectorBatch {
 }
 
 /** Records of the selection without a label (the default targets). */
-function unlabelledIds(c: Collection, field: string, where: Where | undefined): string[] {
-  return c.get({ where: both(where, { [field]: { $eq: null } }), include: [] }).ids.sort();
+async function unlabelledIds(c: Collection, field: string, where: Where | undefined): Promise<string[]> {
+  return (await c.get({ where: both(where, { [field]: { $eq: null } }), include: [] })).ids.sort();
 }
 
 function rowOf(b: VectorBatch, i: number): Float32Array {
@@ -258,15 +258,15 @@ export async function classifyKnn(c: Collection, options: KnnOptions): Promise<P
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected { labelField, k?, ids?, vectors? }, got ${describe(options)}`);
   const field = checkField(options.labelField);
   checkTargets(c, options);
-  const labels = labelledRecords(c, field, options.where);
+  const labels = await labelledRecords(c, field, options.where);
   const weighted = options.weighted === true;
   let ids: readonly string[] | undefined = options.ids;
   if (ids === undefined && options.vectors === undefined) {
-    ids = unlabelledIds(c, field, options.where);
+    ids = await unlabelledIds(c, field, options.where);
     if (ids.length === 0) return [];
   }
   const k = checkKAgainst(options.k ?? 5, labels.size, 'k', ids !== undefined && ids.some((id) => labels.has(id)));
-  const queries = ids !== undefined ? vectorsOfIds(c, ids) : options.vectors!;
+  const queries = ids !== undefined ? await vectorsOfIds(c, ids) : options.vectors!;
   return knnBatch(c, queries, ids, k, labels, both(options.where, hasLabel(field)), weighted);
 }
 
@@ -320,7 +320,7 @@ export async function classifyCentroid(c: Collection, options: CentroidOptions):
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected { labelField, ids?, vectors? }, got ${describe(options)}`);
   const field = checkField(options.labelField);
   checkTargets(c, options);
-  const sel = selectRecords(c, { where: options.where, sample: options.sample, metadatas: true });
+  const sel = await selectRecords(c, { where: options.where, sample: options.sample, metadatas: true });
   const labels = labelsOf(sel, field, c.name);
   const model = labelCentroids(sel.vectors, sel.dim, labels, sel.metric);
   let ids = options.ids;
@@ -333,7 +333,7 @@ export async function classifyCentroid(c: Collection, options: CentroidOptions):
     rows.forEach((r, i) => data.set(sel.vectors.subarray(r * sel.dim, (r + 1) * sel.dim), i * sel.dim));
     queries = { data, dim: sel.dim, count: rows.length };
   } else {
-    queries = ids !== undefined ? vectorsOfIds(c, ids) : { ...options.vectors!, data: options.vectors!.data.slice() };
+    queries = ids !== undefined ? await vectorsOfIds(c, ids) : { ...options.vectors!, data: options.vectors!.data.slice() };
   }
   const out: Prediction[] = [];
   for (let i = 0; i < queries.count; i++) {
@@ -372,14 +372,14 @@ export async function evaluateClassifier(c: Collection, options: EvaluateOptions
   const method = options.method ?? 'knn';
   if (method !== 'knn' && method !== 'centroid') throw invalidArgument(`method: expected "knn" or "centroid", got ${describe(method)}`);
   if (method === 'knn') {
-    const labels = labelledRecords(c, field, options.where);
+    const labels = await labelledRecords(c, field, options.where);
     const ids = [...labels.keys()].sort();
     const k = checkKAgainst(options.k ?? 5, labels.size, 'k', true);
-    const preds = await knnBatch(c, vectorsOfIds(c, ids), ids, k, labels, both(options.where, hasLabel(field)), options.weighted === true);
+    const preds = await knnBatch(c, await vectorsOfIds(c, ids), ids, k, labels, both(options.where, hasLabel(field)), options.weighted === true);
     return report('knn', k, ids.map((id) => labels.get(id)!), preds.map((p) => p.label));
   }
   if (options.k !== undefined) checkK(options.k, 'k');
-  const sel = selectRecords(c, { where: options.where, metadatas: true });
+  const sel = await selectRecords(c, { where: options.where, metadatas: true });
   const all = labelsOf(sel, field, c.name);
   const { dim, metric } = sel;
   const rows: number[] = [];
@@ -461,9 +461,9 @@ export async function zeroShot(c: Collection, options: ZeroShotOptions): Promise
   let rows: VectorBatch;
   if (options.ids !== undefined) {
     ids = options.ids;
-    rows = vectorsOfIds(c, ids);
+    rows = await vectorsOfIds(c, ids);
   } else {
-    const sel = selectRecords(c, { where: options.where, sample: options.sample });
+    const sel = await selectRecords(c, { where: options.where, sample: options.sample });
     ids = sel.ids;
     rows = { data: sel.vectors, dim: sel.dim, count: sel.n };
   }

@@ -53,18 +53,18 @@ for (const metric of ['l2', 'cosine'] as const) {
 test('writeField: cluster numbers written into metadata, other fields, vectors and documents kept; where on the field', async () => {
   await withDb(async (db) => {
     const { c } = await blobCollection(db, 'w', 'l2', 3, 20);
-    const before = c.get({ ids: ['p0001'], include: ['vectors', 'documents', 'metadatas'] });
+    const before = await c.get({ ids: ['p0001'], include: ['vectors', 'documents', 'metadatas'] });
     const seq = c.seq;
     const r = await clusterCollection(c, { k: 3, writeField: 'cluster' });
     assert.deepEqual(r.written, { field: 'cluster', count: 60 });
     assert.equal(c.seq, seq + 1, 'one write (one transaction)');
-    const after = c.get({ ids: ['p0001'], include: ['vectors', 'documents', 'metadatas'] });
+    const after = await c.get({ ids: ['p0001'], include: ['vectors', 'documents', 'metadatas'] });
     assert.deepEqual(after.vectors, before.vectors);
     assert.deepEqual(after.documents, before.documents);
     const label = r.labels[r.ids.indexOf('p0001')]!;
     assert.deepEqual(after.metadatas![0], { ...before.metadatas![0], cluster: label });
     for (let k = 0; k < 3; k++) {
-      const got = c.get({ where: { cluster: k }, include: [] }).ids.sort();
+      const got = (await c.get({ where: { cluster: k }, include: [] })).ids.sort();
       assert.deepEqual(got, r.ids.filter((_, i) => r.labels[i] === k));
       assert.equal(got.length, r.sizes[k]);
     }

@@ -80,7 +80,7 @@ export async function clusterCollection(c: Collection, options: ClusterOptions =
   }
   const progress = options.onProgress;
 
-  const sel = selectRecords(c, { where: options.where, sample: options.sample });
+  const sel = await selectRecords(c, { where: options.where, sample: options.sample });
   const { n, dim } = sel;
   const spherical = sel.metric === 'cosine';
   const batch = { data: sel.vectors, dim, count: n };
@@ -157,7 +157,7 @@ export function clusterJson(r: ClusterResult, includeCentroids = false): Record<
  * sent, so they stay). One update call: one transaction.
  */
 async function writeLabels(c: Collection, ids: string[], labels: Int32Array, field: string): Promise<number> {
-  const stored = c.get({ ids, include: ['metadatas'] });
+  const stored = await c.get({ ids, include: ['metadatas'] });
   if (stored.ids.length !== ids.length) {
     throw new OmnivecError('not_found', `${c.name}: ${ids.length - stored.ids.length} of the clustered records were deleted while clustering; run again`);
   }

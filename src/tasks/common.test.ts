@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Random } from '../vector/random.js';
 import { selectRecords, spreadSample } from './common.js';
-import { throwsCode, withDatabase } from '../../test/helpers/assertions.js';
+import { rejectsCode, withDatabase } from '../../test/helpers/assertions.js';
 
 const numbered = (n: number, prefix = 'doc-'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);
 
@@ -58,24 +58,24 @@ test('selectRecords: sampling "spread" reads spreadSample\'s records with their 
     const recs = shuffled(ids, 2).map((id) => ({ id, vector: [Number(id.slice(4)), rng.gaussian(), 1], metadata: { odd: Number(id.slice(4)) % 2 } }));
     await c.add(recs);
 
-    const spread = selectRecords(c, { sample: 100, sampling: 'spread', seed: 9 });
+    const spread = await selectRecords(c, { sample: 100, sampling: 'spread', seed: 9 });
     assert.deepEqual(spread.ids, spreadSample(ids, 100, 9));
     assert.equal(spread.n, 100);
     assert.equal(spread.total, 600);
     spread.ids.forEach((id, i) => assert.equal(spread.vectors[i * 3], Number(id.slice(4)), `row ${i} is ${id}'s vector`));
     assert.ok(spread.ids.some((id) => Number(id.slice(4)) >= 500), 'records from the end of the id range too');
-    assert.deepEqual(selectRecords(c, { sample: 100, sampling: 'spread' }).ids, spreadSample(ids, 100, 42), 'seed 42 by default');
+    assert.deepEqual((await selectRecords(c, { sample: 100, sampling: 'spread' })).ids, spreadSample(ids, 100, 42), 'seed 42 by default');
 
-    const first = selectRecords(c, { sample: 100 });
+    const first = await selectRecords(c, { sample: 100 });
     assert.deepEqual(first.ids, ids.slice(0, 100), 'the default keeps the first N in id order');
     assert.equal(first.total, 600);
 
-    const filtered = selectRecords(c, { where: { odd: 1 }, sample: 50, sampling: 'spread', seed: 9 });
+    const filtered = await selectRecords(c, { where: { odd: 1 }, sample: 50, sampling: 'spread', seed: 9 });
     assert.equal(filtered.total, 300);
     assert.deepEqual(filtered.ids, spreadSample(ids.filter((_, i) => i % 2 === 1), 50, 9), 'the filter first, then the sample');
-    assert.equal(selectRecords(c, { sample: 1000, sampling: 'spread' }).n, 600, 'a sample larger than the collection takes it all');
+    assert.equal((await selectRecords(c, { sample: 1000, sampling: 'spread' })).n, 600, 'a sample larger than the collection takes it all');
 
-    throwsCode(() => selectRecords(c, { sampling: 'random' as 'first' }), 'invalid_argument', /sampling: expected "first" or "spread"/);
-    throwsCode(() => selectRecords(c, { sampling: 'spread', seed: -1 }), 'invalid_argument', /seed: expected an integer from 0/);
+    await rejectsCode(selectRecords(c, { sampling: 'random' as 'first' }), 'invalid_argument', /sampling: expected "first" or "spread"/);
+    await rejectsCode(selectRecords(c, { sampling: 'spread', seed: -1 }), 'invalid_argument', /seed: expected an integer from 0/);
   });
 });

@@ -101,7 +101,7 @@ export function spreadSample(ids: readonly string[], size: number, seed: number)
  * independent of insertion order). An empty selection is `empty_index`, naming the collection and
  * the filter.
  */
-export function selectRecords(c: Collection, options: SelectOptions = {}): Selection {
+export async function selectRecords(c: Collection, options: SelectOptions = {}): Promise<Selection> {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   const sample = options.sample === undefined ? MAX_RECORDS : checkInt(options.sample, 'sample', { min: 1, max: MAX_RECORDS });
   const sampling = options.sampling ?? 'first';
@@ -109,20 +109,20 @@ export function selectRecords(c: Collection, options: SelectOptions = {}): Selec
   const seed = options.seed === undefined ? 42 : checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff });
   const include = options.metadatas === true ? (['vectors', 'metadatas'] as const) : (['vectors'] as const);
   for (let attempt = 0; ; attempt++) {
-    const before = c.info().seq;
-    let ids = options.where === undefined ? c.list() : c.get({ where: options.where, include: [] }).ids;
+    const before = c.seq;
+    let ids = options.where === undefined ? await c.list() : (await c.get({ where: options.where, include: [] })).ids;
     const total = ids.length;
     if (sampling === 'spread') ids = spreadSample(ids, sample, seed);
     else {
       ids.sort();
       if (ids.length > sample) ids.length = sample;
     }
-    const got = ids.length === 0 ? { ids: [] as string[], vectors: [] as Float32Array[], metadatas: [] as (Metadata | null)[] } : c.get({ ids, include: [...include] });
-    const after = c.info().seq;
+    const got = ids.length === 0 ? { ids: [] as string[], vectors: [] as Float32Array[], metadatas: [] as (Metadata | null)[] } : await c.get({ ids, include: [...include] });
+    const after = c.seq;
     if (before !== after && attempt < 3) continue;
     const n = got.ids.length;
     if (n === 0) {
-      throw new OmnivecError('empty_index', `${c.name}: no records to work on${options.where !== undefined ? ` (the filter ${JSON.stringify(options.where)} matches none of its ${c.count()} records)` : ' (the collection is empty)'}`);
+      throw new OmnivecError('empty_index', `${c.name}: no records to work on${options.where !== undefined ? ` (the filter ${JSON.stringify(options.where)} matches none of its ${await c.count()} records)` : ' (the collection is empty)'}`);
     }
     if (total > MAX_RECORDS && options.sample === undefined) {
       throw invalidArgument(`${c.name}: ${total} records match; tasks read at most ${MAX_RECORDS} at once: give sample (the first N in id order) or a where filter`);

@@ -56,7 +56,7 @@ export async function dedupe(c: Collection, options: DedupeOptions = {}): Promis
     if (options.maxDistance !== undefined) throw invalidArgument(`maxDistance: "${c.name}" measures ${c.metric} similarity; give threshold (the smallest similarity of a pair) instead`);
     if (options.threshold !== undefined) threshold = checkNumber(options.threshold, 'threshold', { min: -Number.MAX_VALUE, max: Number.MAX_VALUE });
   }
-  const sel = selectRecords(c, { where: options.where, sample: options.sample });
+  const sel = await selectRecords(c, { where: options.where, sample: options.sample });
   const k = checkKAgainst(options.k ?? Math.min(10, Math.max(1, sel.n - 1)), sel.n);
   const nb = await selectionNeighbours(c, sel, k, options.where, options.onProgress);
   const { n, ids } = sel;

@@ -142,7 +142,7 @@ async function coverage(c: Collection, sel: { ids: string[]; vectors: Float32Arr
   if ('ids' in s) {
     const ids = s.ids;
     if (!Array.isArray(ids) || ids.length === 0) throw invalidArgument(`subset.ids: expected a non-empty array of record ids, got ${describe(ids)}`);
-    const got = c.get({ ids, include: ['vectors'] });
+    const got = await c.get({ ids, include: ['vectors'] });
     if (got.ids.length !== new Set(ids).size) {
       const have = new Set(got.ids);
       const missing = ids.filter((id) => !have.has(id));
@@ -154,7 +154,7 @@ async function coverage(c: Collection, sel: { ids: string[]; vectors: Float32Arr
     nearest = nearestDistances({ data, dim, count: m }, all, c.metric);
   } else {
     const where = o.where === undefined ? s.where : { $and: [o.where, s.where] };
-    m = c.get({ where, include: [] }).ids.length;
+    m = (await c.get({ where, include: [] })).ids.length;
     if (m === 0) throw new OmnivecError('empty_index', `subset: the filter ${JSON.stringify(s.where)} matches none of the records of ${c.name}`);
     // Through the collection's index: the nearest record matching the subset's filter.
     nearest = new Float32Array(sel.n);
@@ -201,7 +201,7 @@ async function coverage(c: Collection, sel: { ids: string[]; vectors: Float32Arr
  */
 export async function diversity(c: Collection, options: DiversityOptions = {}): Promise<DiversityResult> {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
-  const sel = selectRecords(c, { where: options.where, sample: options.sample });
+  const sel = await selectRecords(c, { where: options.where, sample: options.sample });
   options.onProgress?.({ phase: 'pairs', done: 0, total: 1 });
   const stats = pairStatistics(sel.vectors, sel.dim, sel.metric, { bins: options.bins, seed: options.seed });
   options.onProgress?.({ phase: 'pairs', done: 1, total: 1 });

@@ -97,7 +97,7 @@ test('neighbours through the index (over EXACT_LIMIT) agree with exact ones; a s
     for (const metric of ['l2', 'cosine'] as Metric[]) {
       const c = await db.createCollection({ name: `big-${metric}`, dim, metric, index: 'flat' });
       await c.add({ ids: ids(n), vectors: data });
-      const sel = selectRecords(c);
+      const sel = await selectRecords(c);
       const viaIndex = await selectionNeighbours(c, sel, 5, undefined);
       const exact = exactNeighbours(sel, 5);
       let same = 0;
@@ -105,7 +105,7 @@ test('neighbours through the index (over EXACT_LIMIT) agree with exact ones; a s
       assert.ok(same / (n * 5) > 0.999, `agreement ${same / (n * 5)}`);
       for (let i = 0; i < n * 5; i++) assert.ok(Math.abs(viaIndex.distances[i]! - exact.distances[i]!) < 1e-3);
       // A sample of 5100: neighbours outside it are dropped and the short rows recomputed.
-      const part = selectRecords(c, { sample: 5100 });
+      const part = await selectRecords(c, { sample: 5100 });
       const a = await selectionNeighbours(c, part, 5, undefined);
       const b = exactNeighbours(part, 5);
       for (let i = 0; i < 5100 * 5; i++) assert.ok(Math.abs(a.distances[i]! - b.distances[i]!) < 1e-3, `row ${Math.floor(i / 5)}`);

@@ -83,7 +83,7 @@ export async function outliers(c: Collection, options: OutliersOptions = {}): Pr
   const top = options.top === undefined ? undefined : checkInt(options.top, 'top', { min: 1 });
   const threshold = options.threshold;
   if (threshold !== undefined) checkNumber(threshold, 'threshold');
-  const sel = selectRecords(c, { where: options.where, sample: options.sample });
+  const sel = await selectRecords(c, { where: options.where, sample: options.sample });
   const k = checkKAgainst(options.k ?? Math.min(10, Math.max(1, sel.n - 1)), sel.n);
   const nb = await selectionNeighbours(c, sel, k, options.where, options.onProgress);
   const scores = outlierScores(nb, sel.n, sel.metric, method);

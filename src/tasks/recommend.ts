@@ -66,10 +66,10 @@ export async function recommendFromCollection(c: Collection, options: RecommendF
     query = checkIds(options.history, 'history');
     if (query.length === 0) throw invalidArgument('history: expected at least one item, got an empty array');
   }
-  if (c.count() === 0) throw new OmnivecError('empty_index', `${c.name}: no records to work on (the collection is empty)`);
+  if (await c.count() === 0) throw new OmnivecError('empty_index', `${c.name}: no records to work on (the collection is empty)`);
 
   const distinct = [...new Set(query)];
-  const got = c.get({ ids: distinct, include: ['vectors'] });
+  const got = await c.get({ ids: distinct, include: ['vectors'] });
   if (got.ids.length !== distinct.length) {
     const have = new Set(got.ids);
     const missing = distinct.filter((id) => !have.has(id));

@@ -103,7 +103,7 @@ test('cache: a hit starts no worker; the disk copy serves a new service; a write
     const fresh = await svc2.compute('pts', req);
     assert.equal(fresh.seq, c.seq);
     assert.equal(fresh.total, 61);
-    assert.deepEqual(fresh.ids, spreadSample(c.list(), 50, 42), 'the sample drawn again from the grown collection');
+    assert.deepEqual(fresh.ids, spreadSample((await c.list()), 50, 42), 'the sample drawn again from the grown collection');
     assert.equal(svc2.workersStarted, 1, 'the running computation was joined, not repeated');
 
     // Drop and re-create under the same name: neither the memory nor the disk copy is reused.

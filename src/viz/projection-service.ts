@@ -93,10 +93,10 @@ interface Sample {
  * collection has no more. It is re-read if a write came between its statements, and labelled with
  * the change number it saw.
  */
-function readSample(c: Collection, sample: number, seed: number): Sample {
+async function readSample(c: Collection, sample: number, seed: number): Promise<Sample> {
   let sel: Selection | undefined;
   try {
-    sel = selectRecords(c, { sample, sampling: 'spread', seed });
+    sel = await selectRecords(c, { sample, sampling: 'spread', seed });
   } catch (e) {
     if (!(e instanceof OmnivecError && e.code === 'empty_index')) throw e;
   }
@@ -185,7 +185,7 @@ class Projections implements LocalProjectionService {
   }
 
   async get(collection: string, request: ProjectionRequest): Promise<ProjectionState> {
-    const { c, r, key, gen, seq } = this.#open(collection, request);
+    const { c, r, key, gen, seq } = await this.#open(collection, request);
     const cached = await this.#cached(key, collection, r, gen);
     if (cached !== undefined && cached.seq === seq) return { status: 'done', result: cached };
     let job = this.#jobs.get(key);
@@ -200,7 +200,7 @@ class Projections implements LocalProjectionService {
 
   async compute(collection: string, request: ProjectionRequest, onProgress?: Listener): Promise<MapResult> {
     for (;;) {
-      const { c, r, key, gen, seq } = this.#open(collection, request);
+      const { c, r, key, gen, seq } = await this.#open(collection, request);
       const cached = await this.#cached(key, collection, r, gen);
       if (cached !== undefined && cached.seq === seq) {
         onProgress?.('done', 1);
@@ -239,12 +239,12 @@ class Projections implements LocalProjectionService {
     this.#memory.clear();
   }
 
-  #open(collection: string, request: ProjectionRequest): { c: Collection; r: ProjectionRequest; key: string; gen: Generation; seq: number } {
+  async #open(collection: string, request: ProjectionRequest): Promise<{ c: Collection; r: ProjectionRequest; key: string; gen: Generation; seq: number }> {
     if (this.#closed) throw new OmnivecError('shutting_down', 'projections: the service is closed');
     if (typeof collection !== 'string') throw invalidArgument(`collection: expected a name, got ${describe(collection)}`);
     const r = checkRequest(request);
-    const c = this.#db.getCollection(collection);
-    const seq = c.info().seq;
+    const c = await this.#db.getCollection(collection);
+    const seq = (await c.info()).seq;
     return { c, r, key: `${collection}\u0000${r.method}\u0000${r.sample}\u0000${r.seed}`, gen: { cid: c.cid, created: c.created }, seq };
   }
 
@@ -347,7 +347,7 @@ class Projections implements LocalProjectionService {
     try {
       if (this.#closed) throw new OmnivecError('shutting_down', 'projections: the service is closing');
       this.#report(job, 'reading', 0, 1);
-      const s = readSample(c, job.request.sample, job.request.seed);
+      const s = await readSample(c, job.request.sample, job.request.seed);
       this.#report(job, 'reading', 1, 1);
       // Worker start-up (module loading; about a second under tsx) shows as its own phase.
       this.#report(job, 'starting', 0, 1);

@@ -21,9 +21,9 @@ function vec(id: string, version: number): Float32Array {
 }
 
 const db = await openDatabase(dir!);
-const c = db.hasCollection('c') ? db.getCollection('c') : await db.createCollection({ name: 'c', dim: DIM, metric: 'l2', index: { kind: 'hnsw', m: 8, efConstruction: 40 } });
+const c = (await db.hasCollection('c')) ? await db.getCollection('c') : await db.createCollection({ name: 'c', dim: DIM, metric: 'l2', index: { kind: 'hnsw', m: 8, efConstruction: 40 } });
 await c.open();
-const ids = new Set(c.list());
+const ids = new Set(await c.list());
 let next = 0;
 const say = (s: string): void => { process.stdout.write(s + '\n'); };
 say('READY');

@@ -7,7 +7,7 @@
  * `runNextItemProtocol` (experiment.ts) runs it with Item2Vec; examples/movielens-item2vec,
  * bench/item2vec.ts and the tests use it. Design: docs/item2vec.md.
  */
-import { invalidArgument } from '../../errors.js';
+import { checkInt, checkK } from '../../checks.js';
 import type { KeyedVectors } from '../word2vec/keyed-vectors.js';
 import { recommend } from './recommend.js';
 
@@ -44,7 +44,7 @@ export interface NextItemScore {
  * rest of every sequence (all of it for the shorter ones) is the training data.
  */
 export function leaveLastOut(sequences: Sequences, minLength = 2): NextItemSplit {
-  if (!Number.isInteger(minLength) || minLength < 2) throw invalidArgument(`minLength: expected an integer ≥ 2, got ${minLength}`);
+  checkInt(minLength, 'minLength', { min: 2 });
   const train = new Map<string, string[]>();
   const heldOut = new Map<string, string>();
   for (const [user, seq] of sequences) {
@@ -60,8 +60,7 @@ export function leaveLastOut(sequences: Sequences, minLength = 2): NextItemSplit
 
 /** Scores a recommender on a split: hit rate@k and NDCG@k over the users with a held-out item. */
 export function evaluateNextItem(split: NextItemSplit, recommender: Recommender, options: { k?: number } = {}): NextItemScore {
-  const k = options.k ?? 10;
-  if (!Number.isInteger(k) || k < 1) throw invalidArgument(`k: expected a positive integer, got ${k}`);
+  const k = checkK(options.k ?? 10);
   let users = 0;
   let hits = 0;
   let gain = 0;

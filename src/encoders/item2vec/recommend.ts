@@ -4,6 +4,7 @@
  * Design: docs/item2vec.md.
  */
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
+import { checkK, checkPositiveInt } from '../../checks.js';
 import type { KeyedVectors } from '../word2vec/keyed-vectors.js';
 
 /** What to recommend for: one item, or a history of items (oldest first). */
@@ -51,8 +52,7 @@ export interface Recommendation {
  * message names them); `invalid_argument` for an empty history or bad options.
  */
 export function recommend(kv: KeyedVectors, query: RecommendQuery, options: RecommendOptions = {}): Recommendation[] {
-  const k = options.k ?? 10;
-  if (!Number.isInteger(k) || k < 1) throw invalidArgument(`k: expected a positive integer, got ${describe(k)}`);
+  const k = checkK(options.k ?? 10);
   if (query === null || typeof query !== 'object') throw invalidArgument(`query: expected {item} or {history}, got ${describe(query)}`);
 
   const d = kv.dim;
@@ -70,9 +70,7 @@ export function recommend(kv: KeyedVectors, query: RecommendQuery, options: Reco
     if (!Array.isArray(history)) throw invalidArgument(`history: expected an array of item ids, got ${describe(history)}`);
     if (history.length === 0) throw invalidArgument('history: expected at least one item, got an empty array');
     const recent = query.recent ?? Infinity;
-    if (recent !== Infinity && (!Number.isInteger(recent) || recent < 1)) {
-      throw invalidArgument(`recent: expected a positive integer, got ${describe(recent)}`);
-    }
+    if (recent !== Infinity) checkPositiveInt(recent, 'recent');
     const decay = query.decay ?? 1;
     if (typeof decay !== 'number' || !(decay > 0 && decay <= 1)) throw invalidArgument(`decay: expected a number in (0, 1], got ${describe(decay)}`);
     const rows: number[] = [];

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { OmnivecError } from '../errors.js';
+import { OmnivecError } from '../../../errors.js';
 
 /**
  * The SQLite schema of a database (docs/db.md, docs/file-format.md). `user_version` holds the

@@ -1,0 +1,310 @@
+/**
+ * A collection's ANN index as a cache of its records (docs/db.md, "Change numbers and the index
+ * sync rule"): loaded from the newest usable snapshot, else derived from the records; caught up
+ * from the store's change numbers; fed a write's vectors straight from memory after its commit;
+ * snapshotted after many changes and on close.
+ *
+ * Every change to the cached index goes through one queue (`#serial`): the store's reads are
+ * asynchronous, so without it a query catching the index up could interleave with a write applying
+ * its vectors and add a record twice.
+ */
+import { unlink } from 'node:fs/promises';
+import type { Metric } from '../vector/metric.js';
+import type { VectorBatch } from '../vector/batch.js';
+import type { VectorIndex } from '../indexes/types.js';
+import { FlatIndex } from '../indexes/flat/flat-index.js';
+import { buildEmpty, wantedKind, IVF_TRAIN_SAMPLE, type CollectionIndexSpec } from './index-spec.js';
+import { listSnapshots, loadNewestSnapshot, writeSnapshot } from './snapshots.js';
+import type { CollectionRecords, VectorChunk } from './store/types.js';
+import type { IndexStatus, WriteOptions } from './types.js';
+
+type OnProgress = WriteOptions['onProgress'];
+
+/** Vectors a write call stored, at the index's dimension, to go into the index after its commit. */
+export interface PendingVectors { slots: Uint32Array; data: Float32Array; count: number }
+
+interface IndexState {
+  index: VectorIndex;
+  /** The change number the index reflects. */
+  seq: number;
+  /** The change number of the newest snapshot on disk (0: none). */
+  snapSeq: number;
+  /** Records changed since that snapshot (drives automatic snapshots). */
+  changes: number;
+  /** Where the index came from when loaded: a snapshot file, or derived from all records. */
+  origin: 'snapshot' | 'records';
+  /** Records caught up from the change log since loading. */
+  caughtUp: number;
+}
+
+export interface IndexCacheOptions {
+  records: CollectionRecords;
+  indexDir: string;
+  cid: number;
+  /** The records' dimension. */
+  dim: number;
+  /** The index's dimension (the Matryoshka prefix when smaller than dim). */
+  indexDim: number;
+  metric: Metric;
+  spec: CollectionIndexSpec;
+  /** A read-only handle never writes snapshots. */
+  readOnly: boolean;
+}
+
+/** Rows read from the store per chunk while building or catching up. */
+const CHUNK = 8192;
+
+/** True when row i of a chunk holds only finite values (an older version could store others: docs/hardening.md §2). */
+function finiteRow(data: Float32Array, i: number, dim: number): boolean {
+  for (let j = i * dim, end = j + dim; j < end; j++) {
+    const x = data[j]!;
+    if (x - x !== 0) return false;
+  }
+  return true;
+}
+
+export class IndexCache {
+  readonly #o: IndexCacheOptions;
+  #state: IndexState | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Problems met loading snapshots (reported by verify until a good snapshot replaces them). */
+  #loadProblems: string[] = [];
+
+  constructor(options: IndexCacheOptions) {
+    this.#o = options;
+  }
+
+  /** Runs `fn` after every earlier change of the index has finished. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  get loadProblems(): readonly string[] {
+    return this.#loadProblems;
+  }
+
+  /** The index if loaded (no catch-up): for status and snapshots. */
+  get loaded(): VectorIndex | undefined {
+    return this.#state?.index;
+  }
+
+  /** The index holding every change up to `seq` (loaded from a snapshot above `tombFloor`, or derived from the records). */
+  current(seq: number, tombFloor: number, onProgress?: OnProgress): Promise<VectorIndex> {
+    const st = this.#state;
+    if (st !== undefined && st.seq === seq) return Promise.resolve(st.index); // the common case: no queue
+    return this.#serial(async () => {
+      const s = this.#state ?? await this.#load(seq, tombFloor);
+      await this.#sync(s, seq, onProgress);
+      return s.index;
+    });
+  }
+
+  /** An empty index at change 0, for a collection created and filled in one transaction (its records are not readable before the commit). */
+  initEmpty(): void {
+    this.#state = { index: this.#empty(wantedKind(this.#o.spec, 0), 0), seq: 0, snapSeq: 0, changes: 0, origin: 'records', caughtUp: 0 };
+  }
+
+  /**
+   * After a write committed change `after`: its vectors go into the index from memory when the
+   * index was at `before` (replaced slots removed first; the last write of a slot wins), else the
+   * index catches up from the store. Not loaded: nothing to do (it loads with the change in it).
+   */
+  afterWrite(pending: PendingVectors[], before: number, after: number, onProgress?: OnProgress): Promise<void> {
+    return this.#serial(async () => {
+      const st = this.#state;
+      if (st === undefined) return;
+      if (st.seq !== before || !this.#apply(st, pending, onProgress)) await this.#sync(st, after, onProgress);
+      st.seq = after;
+    });
+  }
+
+  /** After a delete committed change `after`. */
+  afterDelete(after: number): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#state !== undefined) await this.#sync(this.#state, after);
+    });
+  }
+
+  /** Rebuilds the index from every record (compact: no tombstones, a fresh graph) at change `seq`. */
+  rebuild(seq: number, count: number, onProgress?: OnProgress): Promise<VectorIndex> {
+    return this.#serial(async () => {
+      const index = await this.#build(wantedKind(this.#o.spec, count), count, onProgress);
+      if (this.#state === undefined) this.#state = { index, seq, snapSeq: 0, changes: Math.max(1, count), origin: 'records', caughtUp: 0 };
+      else Object.assign(this.#state, { index, seq, changes: Math.max(1, count) });
+      return index;
+    });
+  }
+
+  /** Writes a snapshot when the changes since the last one exceed max(50 000, size / 2); returns its change number. */
+  maybeSnapshot(): Promise<number | undefined> {
+    const st = this.#state;
+    if (st === undefined || st.changes < Math.max(50_000, st.index.size / 2)) return Promise.resolve(undefined);
+    return this.snapshot();
+  }
+
+  /**
+   * Saves the index as `c<cid>-<seq>.idx`, then drops older snapshots and the tombstones it covers.
+   * Returns the snapshot's change number (the new tombstone floor), undefined when nothing was written.
+   * The caller holds the database's writer mutex.
+   */
+  snapshot(): Promise<number | undefined> {
+    return this.#serial(async () => {
+      const st = this.#state;
+      if (st === undefined || this.#o.readOnly) return undefined;
+      if (st.seq === st.snapSeq && st.changes === 0) return undefined;
+      const seq = st.seq;
+      await writeSnapshot(st.index, this.#o.indexDir, this.#o.cid, seq);
+      for (const s of await listSnapshots(this.#o.indexDir)) {
+        if (s.cid === this.#o.cid && s.seq !== seq) await unlink(s.path).catch(() => undefined);
+      }
+      await this.#o.records.pruneTombstones(seq);
+      this.#loadProblems = []; // a good snapshot now replaces whatever failed to load
+      st.snapSeq = seq;
+      st.changes = 0;
+      return seq;
+    });
+  }
+
+  /** Read-only handles: tombstones up to `floor` were pruned by the writer, so an index older than that cannot catch up — reload it. */
+  invalidateBelow(floor: number): void {
+    if (this.#state !== undefined && this.#state.seq < floor) this.#state = undefined;
+  }
+
+  /** Forgets the index (close, drop). */
+  forget(): void {
+    this.#state = undefined;
+  }
+
+  status(): IndexStatus {
+    const st = this.#state;
+    if (st === undefined) return { loaded: false };
+    return { loaded: true, kind: st.index.kind, size: st.index.size, seq: st.seq, snapshotSeq: st.snapSeq, origin: st.origin, caughtUp: st.caughtUp, memoryBytes: st.index.stats().memoryBytes };
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  async #load(seq: number, tombFloor: number): Promise<IndexState> {
+    const o = this.#o;
+    const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric);
+    let state: IndexState;
+    if ('index' in found) {
+      state = { index: found.index, seq: found.seq, snapSeq: found.seq, changes: 0, origin: 'snapshot', caughtUp: 0 };
+    } else {
+      this.#loadProblems = found.problems;
+      // No usable snapshot: derive the index from the records (a fresh collection, or a damaged file).
+      const count = await o.records.count();
+      state = { index: await this.#build(wantedKind(o.spec, count), count), seq, snapSeq: 0, changes: count, origin: 'records', caughtUp: 0 };
+    }
+    this.#state = state;
+    return state;
+  }
+
+  #empty(kind: 'flat' | 'ivf' | 'hnsw', count: number): VectorIndex {
+    const { indexDim, metric, spec } = this.#o;
+    return kind === 'flat' ? new FlatIndex({ dim: indexDim, metric }) : buildEmpty({ ...spec, kind }, indexDim, metric, count);
+  }
+
+  async #build(kind: 'flat' | 'ivf' | 'hnsw', count: number, onProgress?: OnProgress): Promise<VectorIndex> {
+    const index = this.#empty(kind, count);
+    if (kind === 'ivf') {
+      const sample = this.#indexRows(await this.#o.records.sampleVectors(IVF_TRAIN_SAMPLE));
+      index.train(sample.batch);
+    }
+    await this.#addChunks(index, this.#o.records.vectors(undefined, CHUNK), count, onProgress);
+    return index;
+  }
+
+  /** A chunk's finite rows at the index's dimension. */
+  #indexRows(chunk: VectorChunk): { slots: Uint32Array; batch: VectorBatch } {
+    const { dim, indexDim } = this.#o;
+    let keep = 0;
+    const slots = new Uint32Array(chunk.count);
+    const data = new Float32Array(chunk.count * indexDim);
+    for (let i = 0; i < chunk.count; i++) {
+      if (!finiteRow(chunk.data, i, dim)) continue;
+      slots[keep] = chunk.slots[i]!;
+      data.set(indexDim === dim ? chunk.data.subarray(i * dim, (i + 1) * dim) : chunk.data.subarray(i * dim, i * dim + indexDim), keep * indexDim);
+      keep++;
+    }
+    return { slots: slots.subarray(0, keep), batch: { data: data.subarray(0, keep * indexDim), dim: indexDim, count: keep } };
+  }
+
+  /** Streams stored vectors into the index; rows that are not finite stay out (`verify` reports them). */
+  async #addChunks(index: VectorIndex, chunks: AsyncIterable<VectorChunk>, total: number | undefined, onProgress?: OnProgress): Promise<number> {
+    let done = 0;
+    for await (const chunk of chunks) {
+      const { slots, batch } = this.#indexRows(chunk);
+      if (batch.count > 0) index.add(slots, batch);
+      done += chunk.count;
+      onProgress?.({ phase: 'index', done, total });
+    }
+    return done;
+  }
+
+  /** The sync rule (docs/db.md): remove every changed slot the index holds, add every changed slot's current vector. */
+  async #sync(st: IndexState, seq: number, onProgress?: OnProgress): Promise<void> {
+    if (st.seq === seq) return;
+    const from = st.seq;
+    const { records, spec } = this.#o;
+    const stale = new Set<number>();
+    for (const slot of await records.deletedSince(from)) if (st.index.has(slot)) stale.add(slot);
+    let changed = 0;
+    let touched = stale.size;
+    for (const slot of await records.changedSince(from)) {
+      changed++;
+      if (st.index.has(slot)) {
+        if (!stale.has(slot)) stale.add(slot);
+        else touched--; // deleted and re-added at the same slot, or upserted: one change
+      }
+      touched++;
+    }
+    const total = st.index.size - stale.size + changed;
+    const want = wantedKind(spec, total);
+    if (want !== st.index.kind) {
+      // auto crossing to HNSW, or IVF reaching its training size: derive the new index once.
+      st.index = await this.#build(want, total, onProgress);
+      st.changes += total;
+    } else {
+      if (stale.size > 0) st.index.remove(Uint32Array.from(stale));
+      await this.#addChunks(st.index, records.vectors(from, CHUNK), changed, onProgress);
+      st.changes += stale.size + changed;
+    }
+    st.caughtUp += touched;
+    st.seq = seq;
+  }
+
+  /** A write's vectors from memory; false when the index kind must change (the caller catches up instead). */
+  #apply(st: IndexState, pending: PendingVectors[], onProgress?: OnProgress): boolean {
+    // The last write of a slot wins (kept for safety: a call cannot write a slot twice, records.ts refuses repeated ids).
+    const last = new Map<number, number>();
+    let total = 0;
+    pending.forEach((p, c) => { for (let i = 0; i < p.count; i++) last.set(p.slots[i]!, c * 0x100000 + i); total += p.count; });
+    const replaced: number[] = [];
+    for (const slot of last.keys()) if (st.index.has(slot)) replaced.push(slot);
+    const size = st.index.size - replaced.length + last.size;
+    if (wantedKind(this.#o.spec, size) !== st.index.kind) return false;
+    if (replaced.length > 0) st.index.remove(Uint32Array.from(replaced));
+    let done = 0;
+    const d = this.#o.indexDim;
+    for (let c = 0; c < pending.length; c++) {
+      let { slots, data, count } = pending[c]!;
+      if (last.size !== total) {
+        const keep: number[] = [];
+        for (let i = 0; i < count; i++) if (last.get(slots[i]!) === c * 0x100000 + i) keep.push(i);
+        if (keep.length !== count) {
+          const s2 = new Uint32Array(keep.length);
+          const d2 = new Float32Array(keep.length * d);
+          keep.forEach((i, j) => { s2[j] = slots[i]!; d2.set(data.subarray(i * d, (i + 1) * d), j * d); });
+          slots = s2; data = d2; count = keep.length;
+        }
+      }
+      if (count > 0) st.index.add(slots, { data, dim: d, count });
+      done += count;
+      onProgress?.({ phase: 'index', done, total: last.size });
+    }
+    st.changes += last.size;
+    return true;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The stored half of a write call (docs/db.md, "Change numbers"; docs/hardening.md §1): each chunk
+ * of the input is validated completely (records.ts), checked for ids repeated within the call, and
+ * handed to the store inside the caller's transaction; the vectors written are kept, at the index's
+ * dimension, to go into the index from memory after the commit (reading them back cost about half
+ * of a flat import).
+ */
+import { OmnivecError } from '../errors.js';
+import { TermDictionary, parseSparse } from '../indexes/sparse/sparse-index.js';
+import { recordChunks, prepareRow, duplicateId, type PreparedRow, type RecordsInput } from './records.js';
+import type { PendingVectors } from './index-cache.js';
+import type { RecordWriter } from './store/types.js';
+import type { WriteMode, WriteOptions } from './types.js';
+
+/** What the write path needs to know of its collection. */
+export interface WriteTarget {
+  dim: number;
+  indexDim: number;
+  /** The bound encoder's model name, when the collection has one. */
+  model: string | undefined;
+  multiVectorDim: number | undefined;
+  /** Keep the slots and ids written (the planner's id cache is loaded). */
+  trackIds: boolean;
+}
+
+export interface StoredWrite {
+  seq: number;
+  count: number;
+  pending: PendingVectors[];
+  /** Slots and ids of the rows written (for the id cache, when tracked). */
+  written: { slots: number[]; ids: string[] };
+  /** The multi-vector dimension after the call (fixed by the first record that has one). */
+  multiVectorDim: number | undefined;
+}
+
+/**
+ * Checks a sparse vector given as { token: weight } or { indices, values } with the same rules the
+ * sparse index applies (parseSparse: finite float32 weights, no repeated index, zeros dropped) and
+ * returns its canonical JSON ({ token: weight }), or null when no weight is left.
+ */
+export function canonicalSparse(value: unknown, what: string): string | null {
+  const dict = new TermDictionary();
+  const v = parseSparse(value, dict, what, true);
+  if (v.terms.length === 0) return null;
+  const out: Record<string, number> = {};
+  for (let i = 0; i < v.terms.length; i++) out[dict.token(v.terms[i]!)!] = v.weights[i]!;
+  return JSON.stringify(out);
+}
+
+/** Stores every record of `input` as change `seq` through `w` (inside the caller's transaction). */
+export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: WriteMode, input: RecordsInput, seq: number, options: WriteOptions = {}): Promise<StoredWrite> {
+  const pending: PendingVectors[] = [];
+  const written = { slots: [] as number[], ids: [] as string[] };
+  const d = target.indexDim;
+  const ctx = { dim: target.dim, mode, model: target.model, what: mode };
+  // Ids must be unique within a call: within a chunk by id, across chunks by the slot a row landed
+  // in (upsert and update return it; for add the store's unique id catches it).
+  const slotAt = new Map<number, number>();
+  let n = 0;
+  let mvDim = target.multiVectorDim;
+  for await (const chunk of recordChunks(input, target.dim, mode)) {
+    const rows: PreparedRow[] = new Array(chunk.length);
+    const sparse: (string | null | undefined)[] = new Array(chunk.length);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < chunk.length; i++) {
+      const row = prepareRow(chunk[i]!, n + i, ctx);
+      const first = seen.get(row.id);
+      if (first !== undefined) throw duplicateId(mode, row.id, first, n + i);
+      seen.set(row.id, n + i);
+      sparse[i] = row.sparse === undefined ? undefined : row.sparse === null ? null : canonicalSparse(row.sparse, `${mode}[${n + i}].sparse`);
+      if (row.multiVector) {
+        if (mvDim === undefined) mvDim = row.multiVector.dim;
+        else if (row.multiVector.dim !== mvDim) {
+          throw new OmnivecError('dimension_mismatch', `${mode}[${n + i}].multiVector: expected token vectors of dimension ${mvDim} (the collection's), got ${row.multiVector.dim}`);
+        }
+      }
+      rows[i] = row;
+    }
+    const slots = await w.writeRows(mode, { rows, sparse, first: n }, seq);
+    const vslots = new Uint32Array(rows.length);
+    const data = new Float32Array(rows.length * d);
+    const bytes = new Uint8Array(data.buffer);
+    let kept = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const slot = slots[i]!;
+      if (mode !== 'add') {
+        const first = slotAt.get(slot);
+        if (first !== undefined) throw duplicateId(mode, row.id, first, n + i);
+        slotAt.set(slot, n + i);
+      }
+      if (target.trackIds && mode !== 'update') { written.slots.push(slot); written.ids.push(row.id); }
+      if (row.vector !== undefined) {
+        vslots[kept] = slot;
+        bytes.set(row.vector.subarray(0, d * 4), kept++ * d * 4);
+      }
+    }
+    if (kept > 0) pending.push({ slots: vslots.subarray(0, kept), data: data.subarray(0, kept * d), count: kept });
+    n += chunk.length;
+    options.onProgress?.({ phase: 'store', done: n });
+  }
+  return { seq, count: n, pending, written, multiVectorDim: mvDim };
+}
