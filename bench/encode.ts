@@ -27,6 +27,7 @@ import { readStsSentences } from '../src/encoders/sif/index.js';
 import { updateBenchmarksMd } from './lib/report.js';
 import { loadOrt } from '../src/encoders/onnx/session.js';
 import { createTextEncoder, pool, TextTokenizer } from '../src/encoders/onnx/text-encoder.js';
+import { batchRows } from '../src/encoders/common.js';
 import { createImageEncoder, IMAGENET_MEAN, IMAGENET_STD, preprocessImages, type ImageSpec } from '../src/encoders/image/index.js';
 import { BENCH_MODELS, deriveVocabulary, wordPieceTokenizerJson, writeBenchModel, type BenchModel, type Vocabulary } from './lib/encode-models.js';
 
@@ -458,7 +459,7 @@ async function main(c: Config): Promise<void> {
         rows.push(...toPipelineRows('text', m.kind, b, measured));
         if (b === 32) {
           // The three compute the same vectors: ours vs the bare output pooled here, and vs transformers.js.
-          const vectors = await enc.encode(texts);
+          const vectors = batchRows(await enc.encode(texts));
           const first = Array.from(order.subarray(0, Math.min(b, order.length)));
           const state = (await bare.run(feeds[0]!)).last_hidden_state!;
           const [B, T, H] = state.dims as number[];
@@ -537,7 +538,7 @@ async function imagePipeline(c: Config, ort: Ort, threads: number, reps: number,
     logMeasured(`image osnet batch ${b}`, 'images', measured);
     rows.push(...toPipelineRows('image', 'osnet-x0.25', b, measured));
     if (b === BATCHES[BATCHES.length - 1]) {
-      const ours = await enc.encode(chunks[0]!);
+      const ours = batchRows(await enc.encode(chunks[0]!));
       const out = Object.values(await bare.run(feeds[0]!))[0]!;
       const D = out.dims[1]!;
       let worst = 1;

@@ -110,9 +110,15 @@ export function checkNumber(value: unknown, what: string, options: NumberOptions
   return value;
 }
 
-/** True for `{…}`: an object that is not null, not an array (a JSON object, an options bag). */
+/**
+ * True for a plain object — made by `{…}`, `JSON.parse` or `Object.create(null)` — and false for
+ * null, arrays, typed arrays, Maps, Dates and class instances: what a JSON object, an options bag
+ * or a spec is.
+ */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 // Command-line text: the flag's text as typed, parsed strictly (no "12abc", no "1e3" for an integer),

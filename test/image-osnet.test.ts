@@ -12,6 +12,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_IMAGENET_SPEC, createImageEncoder, decodeImage, fitImage, validateImageSpec, type ImageSpec } from '../src/encoders/image/index.js';
+import { batchRows } from '../src/encoders/common.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = [resolve(root, '../shared/data'), '/work/shared/data'].find((d) => existsSync(join(d, 'onnx-osnet-x0_25-reid')));
@@ -44,7 +45,7 @@ test('OSNet x0.25 on Caltech-101 (5 × 12): 512-d, normalised, batch = one by on
     assert.equal(enc.spec.image.resize, 'exact', 'a fixed 256 × 128 graph without a preprocessor config is resized straight to its size');
     assert.equal(enc.spec.model, 'osnet_x0_25_msmt17');
 
-    const vectors = await enc.encode(files);
+    const vectors = batchRows(await enc.encode(files));
     assert.equal(vectors.length, 60);
     for (const v of vectors) {
       assert.equal(v.length, 512);
@@ -53,14 +54,14 @@ test('OSNet x0.25 on Caltech-101 (5 × 12): 512-d, normalised, batch = one by on
     }
 
     // Not normalised when asked so, and in batches of 7 the same directions as in batches of 16.
-    const unnormalised = await raw.encode(files);
+    const unnormalised = batchRows(await raw.encode(files));
     const norms = unnormalised.map((v) => Math.sqrt(dot(v, v)));
     assert.ok(norms.some((n) => Math.abs(n - 1) > 0.1), 'raw features are not unit length');
     unnormalised.forEach((v, i) => v.forEach((x, k) => assert.ok(Math.abs(x / norms[i] - vectors[i][k]) < 1e-4)));
 
     // One image at a time gives the batch's vectors.
     for (const i of [0, 13, 27, 41, 59]) {
-      const [one] = await enc.encode([files[i]]);
+      const [one] = batchRows(await enc.encode([files[i]]));
       one.forEach((x, k) => assert.ok(Math.abs(x - vectors[i][k]) < 1e-4, `image ${i}, component ${k}: ${x} vs ${vectors[i][k]}`));
     }
 

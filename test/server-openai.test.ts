@@ -13,6 +13,7 @@ import { createServer, type OmnivecServer } from '../src/server/app.js';
 import { createEncoderService } from '../src/server/encoders.js';
 import { openDatabase } from '../src/db/database.js';
 import { createTextEncoder, type OnnxTextEncoder } from '../src/encoders/onnx/text-encoder.js';
+import { batchRows } from '../src/encoders/common.js';
 import { writeTinyTextModel } from './helpers/onnx-build.js';
 import { assertClose } from './helpers/assertions.js';
 
@@ -68,7 +69,7 @@ test('embeddings.create with a string (float): the encoder\'s vector, usage, the
   assert.equal(r.data[0]!.object, 'embedding');
   assert.equal(r.data[0]!.index, 0);
   assert.ok(Array.isArray(r.data[0]!.embedding));
-  assertClose(r.data[0]!.embedding, (await mini.encode(['Hello world']))[0]!);
+  assertClose(r.data[0]!.embedding, (batchRows(await mini.encode(['Hello world'])))[0]!);
   assert.equal(r.usage.prompt_tokens, 4);
   assert.equal(r.usage.total_tokens, 4);
 });
@@ -76,7 +77,7 @@ test('embeddings.create with a string (float): the encoder\'s vector, usage, the
 test('embeddings.create with a list and the client\'s default (base64 on the wire, decoded by the client)', async () => {
   const texts = ['the king', 'a cat and a dog', 'truck', 'queen queen queen'];
   const r = await client.embeddings.create({ model: 'mini', input: texts });
-  const want = await mini.encode(texts);
+  const want = batchRows(await mini.encode(texts));
   assert.deepEqual(r.data.map((d) => d.index), [0, 1, 2, 3]);
   r.data.forEach((d, i) => assertClose(Array.from(d.embedding as ArrayLike<number>), want[i]!));
   assert.equal(r.usage.prompt_tokens, await tokensOf(mini, texts));
@@ -86,7 +87,7 @@ test('encoding_format base64: little-endian float32 bytes, bit-for-bit the float
   const texts = ['hello', 'world car'];
   const r = await client.embeddings.create({ model: 'mini', input: texts, encoding_format: 'base64' });
   const f = await client.embeddings.create({ model: 'mini', input: texts, encoding_format: 'float' });
-  const want = await mini.encode(texts);
+  const want = batchRows(await mini.encode(texts));
   r.data.forEach((d, i) => {
     assert.equal(typeof d.embedding, 'string');
     const bytes = Buffer.from(d.embedding as unknown as string, 'base64');
@@ -99,7 +100,7 @@ test('encoding_format base64: little-endian float32 bytes, bit-for-bit the float
 
 test('dimensions: a Matryoshka model cuts and renormalises; a model that does not declare it is refused', async () => {
   const r = await client.embeddings.create({ model: 'mrl', input: ['the king', 'a dog'], dimensions: 4, encoding_format: 'float' });
-  const want = await mrl4.encode(['the king', 'a dog']);
+  const want = batchRows(await mrl4.encode(['the king', 'a dog']));
   r.data.forEach((d, i) => {
     assert.equal(d.embedding.length, 4);
     assertClose(d.embedding, want[i]!);
@@ -157,7 +158,7 @@ test('exactly 2,048 inputs are served', async () => {
   const r = await client.embeddings.create({ model: 'mini', input: texts });
   assert.equal(r.data.length, 2048);
   assert.equal(r.usage.prompt_tokens, 2048 * 4);
-  assertClose(Array.from(r.data[2047]!.embedding as ArrayLike<number>), (await mini.encode([texts[2047]!]))[0]!);
+  assertClose(Array.from(r.data[2047]!.embedding as ArrayLike<number>), (batchRows(await mini.encode([texts[2047]!])))[0]!);
 });
 
 test('a served encoder as a remote one: --encoder far=openai:mini against this server gives the same vectors and tokens', async () => {
@@ -169,7 +170,7 @@ test('a served encoder as a remote one: --encoder far=openai:mini against this s
   try {
     const texts = ['the king', 'a truck'];
     const r = await s.embedTexts('far', texts);
-    const want = await mini.encode(texts);
+    const want = batchRows(await mini.encode(texts));
     r.vectors.forEach((v, i) => assertClose(v, want[i]!));
     assert.equal(r.tokens, await tokensOf(mini, texts));
     const info = await s.info('far');
@@ -178,7 +179,7 @@ test('a served encoder as a remote one: --encoder far=openai:mini against this s
     assert.equal(info.spec.source, 'openai:mini');
     // dimensions are the API's own: asked of the remote model.
     const c = await s.embedTexts('cut', texts, { dimensions: 4 });
-    const want4 = await mrl4.encode(texts);
+    const want4 = batchRows(await mrl4.encode(texts));
     c.vectors.forEach((v, i) => assertClose(v, want4[i]!));
   } finally {
     await s.close();
@@ -204,7 +205,7 @@ test('vectors come back at unit length (OpenAI\'s clients take the dot product a
     assert.equal(doc.paths['/v1/embeddings']!.post.requestBody.content['application/json'].schema.properties.normalize?.type, 'boolean');
     const texts = ['the king', 'a cat and a dog', 'truck', 'queen queen queen'];
     const norm = (v: ArrayLike<number>): number => Math.hypot(...Array.from(v));
-    const raw = await own.encode(texts);
+    const raw = batchRows(await own.encode(texts));
     assert.ok(raw.every((v) => Math.abs(norm(v) - 1) > 0.01), 'the model\'s own vectors are not unit length');
     for (const request of [
       { model: 'raw', input: texts },
@@ -227,7 +228,7 @@ test('vectors come back at unit length (OpenAI\'s clients take the dot product a
     const r = await c.embeddings.create({ model: 'raw', input: texts, normalize: false } as Parameters<typeof c.embeddings.create>[0]);
     r.data.forEach((d, i) => assertClose(Array.from(d.embedding as ArrayLike<number>), raw[i]!, 1e-5));
     const r4 = await c.embeddings.create({ model: 'raw', input: texts, dimensions: 4, normalize: false, encoding_format: 'float' } as Parameters<typeof c.embeddings.create>[0]);
-    const raw4 = await own4.encode(texts);
+    const raw4 = batchRows(await own4.encode(texts));
     r4.data.forEach((d, i) => assertClose(d.embedding, raw4[i]!, 1e-5));
     const bad = await apiError(c.embeddings.create({ model: 'raw', input: 'hello', normalize: 'no' } as unknown as Parameters<typeof c.embeddings.create>[0]));
     assert.equal(bad.status, 400);

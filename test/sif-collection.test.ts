@@ -7,6 +7,7 @@ import { openDatabase } from '../src/db/database.js';
 import { OmnivecError } from '../src/errors.js';
 import { fitSif } from '../src/encoders/sif/index.js';
 import { trainWord2Vec } from '../src/encoders/word2vec/trainer.js';
+import { batchRows } from '../src/encoders/common.js';
 
 /** Sentences about four topics, each from its own words. */
 function sentences(n: number): string[] {
@@ -38,9 +39,9 @@ test('SIF as the encoder of a collection: text in, nearest sentences of the same
   try {
     const c = await db.createCollection({ name: 'sentences', dim: enc.dim, encoder: enc.spec });
     const docs = corpus.slice(0, 200);
-    const vectors = await enc.encode(docs);
+    const vectors = batchRows(await enc.encode(docs));
     await c.add({ ids: docs.map((_, i) => `s${i}`), vectors, documents: docs, metadatas: docs.map((_, i) => ({ topic: i % 4 })) });
-    const [q] = await enc.encode(['the captain of the ship at sea']);
+    const [q] = batchRows(await enc.encode(['the captain of the ship at sea']));
     const hits = await c.query({ vector: q!, k: 10 });
     assert.equal(hits.ids.length, 10);
     for (const m of hits.metadatas!) assert.equal((m as { topic: number }).topic, 0, `hits: ${hits.documents!.join(' | ')}`);

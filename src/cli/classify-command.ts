@@ -3,16 +3,17 @@
  * as the CLIP notebook prints it (`  flamingo: 97.31%`, most probable first); and with a collection
  * name, classification of its records (docs/tasks.md): k-NN or nearest centroid from a label
  * field (`--label-field`, `--evaluate` for leave-one-out accuracy), or zero-shot labels through
- * the collection's bound encoder (`--labels`).
+ * the collection's bound encoder (`--labels`), reopened from its spec by the encoder registry.
  */
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { intArg } from '../checks.js';
-import { createClip, DEFAULT_TEMPLATES, type LabelProbability } from '../encoders/clip/clip.js';
-import { locateModel } from '../encoders/onnx/model-folder.js';
+import { DEFAULT_TEMPLATES, type LabelProbability } from '../encoders/clip/clip.js';
+import { openModel, openResolved, resolveSpec, type OpenedModel } from '../encoders/registry.js';
+import { batchRows } from '../encoders/common.js';
+import type { EncoderSpec } from '../encoders/types.js';
 import { openDatabase } from '../db/database.js';
 import type { Where } from '../db/where.js';
-import { createEncoderService } from '../server/encoders.js';
 import {
   classifyCentroid, classifyKnn, evaluateClassifier, zeroShot, type ClassifierReport, type Prediction,
 } from '../tasks/classify.js';
@@ -67,14 +68,14 @@ export async function cmdClassify(o: ClassifyOpts, out: Out): Promise<ClassifyRe
   }
   const labels = parseLabels(o.labels!);
   const top = intArg(o.top, '--top') ?? Math.min(5, labels.length);
-  const where = await locateModel(o.model!, { allowNetwork: o.allowNetwork, files: ['onnx/text_model.onnx', 'onnx/vision_model.onnx'] });
-  const clip = await createClip(where.path, { threads: intArg(o.threads, '--threads'), batchSize: intArg(o.batchSize, '--batch-size'), name: where.name });
+  const model = await openModel(o.model!, { allowNetwork: o.allowNetwork, threads: intArg(o.threads, '--threads'), batchSize: intArg(o.batchSize, '--batch-size') },
+    { kind: 'clip', files: ['onnx/text_model.onnx', 'onnx/vision_model.onnx'] });
   let reports: ClassifyReport[];
   try {
-    const results = await clip.zeroShotBatch(o.image!, labels, { templates: o.template ?? DEFAULT_TEMPLATES, top });
+    const results = await model.clip!.zeroShotBatch(o.image!, labels, { templates: o.template ?? DEFAULT_TEMPLATES, top });
     reports = o.image!.map((image, i) => ({ image, labels: results[i]! }));
   } finally {
-    await clip.close();
+    await model.close();
   }
   if (o.json === true) {
     out.json(reports);
@@ -90,6 +91,22 @@ export async function cmdClassify(o: ClassifyOpts, out: Out): Promise<ClassifyRe
     for (const { label, probability } of r.labels) out.line(`  ${label.padStart(width)}: ${(100 * probability).toFixed(2)}%`);
   });
   return reports;
+}
+
+const noEncoder = (name: string, reason: string): OmnivecError => invalidArgument(`--labels: the collection ${name} has no encoder to encode the labels with (${reason})`);
+
+/** The model a collection's stored encoder spec stands for, opened through the registry (stored models of `dir` included). */
+async function openBound(c: { name: string; encoder: EncoderSpec | null }, dir: string, o: ClassifyOpts): Promise<OpenedModel> {
+  const spec = c.encoder;
+  if (spec === null) throw noEncoder(c.name, `collection ${c.name} has no bound encoder`);
+  const context = { dbDir: dir, allowNetwork: o.allowNetwork === true, threads: intArg(o.threads, '--threads') };
+  const r = resolveSpec(spec, context);
+  if ('reason' in r) throw noEncoder(c.name, `collection ${c.name}: ${r.reason}`);
+  try {
+    return await openResolved(r, context);
+  } catch (e) {
+    throw noEncoder(c.name, `collection ${c.name}: encoder "${spec.model}" cannot be opened: ${(e as Error).message}`);
+  }
 }
 
 /** Ids from variadic arguments, each possibly a list separated by commas or spaces. */
@@ -117,29 +134,29 @@ export async function cmdClassifyCollection(dir: string, name: string, o: Classi
   const ids = o.id === undefined ? undefined : idList(o.id);
   const db = await openDatabase(dir, { readOnly: true });
   try {
-    const c = db.getCollection(name);
+    const c = await db.getCollection(name);
     if (o.labels !== undefined) {
       for (const [v, flag] of [[o.method, '--method'], [o.k, '--k'], [o.evaluate, '--evaluate'], [o.weighted, '--weighted']] as const) {
         if (v !== undefined) throw invalidArgument(`${flag}: goes with --label-field, not with zero-shot --labels`);
       }
       if (o.template !== undefined && o.template.length > 1) throw invalidArgument('--template: give one template for a collection');
       const labels = parseLabels(o.labels);
-      const service = createEncoderService({ db, dbDir: dir, allowNetwork: o.allowNetwork === true, threads: intArg(o.threads, '--threads') });
+      const model = await openBound(c, dir, o);
       try {
-        const enc = await service.forCollection(c);
-        if (enc.name === undefined) throw invalidArgument(`--labels: the collection ${name} has no encoder to encode the labels with (${enc.reason})`);
-        if (enc.kind === 'image') throw invalidArgument(`--labels: the collection's encoder "${enc.name}" encodes images, not label texts`);
-        const encoderName = enc.name;
-        const clip = enc.kind === 'clip';
+        const spec = c.encoder!;
+        const text = model.text;
+        if (text === undefined) throw invalidArgument(`--labels: the collection's encoder "${spec.model}" encodes images, not label texts`);
+        if (text.dim !== c.dim) throw noEncoder(name, `collection ${name}: encoder "${spec.model}" gives ${text.dim}-d vectors, the collection holds ${c.dim}-d`);
+        const clip = model.kind === 'clip';
         const predictions = await zeroShot(c, {
           labels, clip, ...(o.template !== undefined ? { template: o.template[0]! } : {}), ...(where !== undefined ? { where } : {}), ...(ids !== undefined ? { ids } : {}),
-          encode: async (texts) => (await service.embedTexts(encoderName, texts, { mode: 'query' })).vectors,
+          encode: async (texts) => batchRows(await text.encode(texts, { mode: 'query' })),
         });
         if (o.json === true) out.json({ predictions });
         else printPredictions(predictions, out, clip);
         return { predictions };
       } finally {
-        await service.close();
+        await model.close();
       }
     }
     if (o.template !== undefined) throw invalidArgument('--template: goes with zero-shot --labels, not with --label-field');

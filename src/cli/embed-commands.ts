@@ -1,7 +1,8 @@
 /**
  * `omnivec embed`: pretrained encoders from the shell. Text lines, a folder of text files (each
  * document chunked by tokens) or a folder of images go through a model folder's encoder; the
- * vectors go to a .npy / .jsonl file and / or into a collection. See docs/encoders.md, "CLI".
+ * vectors go to a .npy / .jsonl file and / or into a collection. Models open through the encoder
+ * registry (src/encoders/registry.ts). See docs/encoders.md, "CLI".
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';
@@ -9,13 +10,12 @@ import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { numberArg } from '../checks.js';
 import { openDatabase } from '../db/database.js';
-import type { EncoderSpec } from '../db/collection.js';
 import type { RecordInput } from '../db/records.js';
 import { chunkText } from '../encoders/onnx/chunk.js';
-import { type OnnxTextEncoder, type TextMode } from '../encoders/onnx/text-encoder.js';
-import { openEncoder, type AnyEncoder } from '../encoders/open.js';
-import { createBgeM3 } from '../encoders/bge-m3/index.js';
-import { locateModel } from '../encoders/onnx/model-folder.js';
+import { OnnxTextEncoder, type TextMode } from '../encoders/onnx/text-encoder.js';
+import { openModel, type EncoderContext } from '../encoders/registry.js';
+import type { EncoderSpec, Encoding } from '../encoders/types.js';
+import { batchRows } from '../encoders/common.js';
 import { writeJsonl, writeNpy, type ImportRecord } from '../io/index.js';
 import { dbDir, type Out } from './db-commands.js';
 import { Progress } from './progress.js';
@@ -120,36 +120,29 @@ async function writeVectors(path: string, records: ImportRecord[], dim: number, 
   out.line(`wrote ${records.length} ${dim}-d ${what} to ${path}`);
 }
 
-/** The absolute path of a local --model (recorded as the spec's `source`); undefined for a hub id or a remote API. */
-function modelSource(model: string): string | undefined {
-  if (model.startsWith('openai:')) return undefined;
-  const p = resolve(model);
-  return existsSync(p) ? p : undefined;
-}
-
 /**
  * The --into step: opens the collection (created with the model as its encoder when missing; a
  * different dimension is refused), upserts the records and reports. `kinds` names what the
- * records carry, e.g. "dense, sparse and multi-vector". A collection it creates records the model
- * folder's absolute path as the spec's `source`, so `omnivec serve` can open the encoder to answer
- * text queries (docs/server.md, "Served encoders"); only `model` is compared with records'.
+ * records carry, e.g. "dense, sparse and multi-vector". A collection it creates stores the
+ * encoder's spec as the registry opened it, with `source` (the model folder's absolute path, or
+ * the hub id), so `omnivec serve` and `openEncoder(collection.encoder)` reopen the encoder to
+ * encode text queries (docs/encoders.md, "How a spec reopens"); only `model` is compared with records'.
  */
-async function storeInto(dir: string, name: string, records: readonly object[], model: { dim: number; spec: EncoderSpec; source?: string }, metric: string | undefined,
+async function storeInto(dir: string, name: string, records: readonly object[], model: { dim: number; spec: EncoderSpec }, metric: string | undefined,
   out: Out, kinds?: { created: string; stored: string }): Promise<void> {
   const db = await openDatabase(dir);
   try {
     let c;
-    if (db.hasCollection(name)) {
-      c = db.getCollection(name);
+    if (await db.hasCollection(name)) {
+      c = await db.getCollection(name);
       if (c.dim !== model.dim) throw new OmnivecError('dimension_mismatch', `--into ${name}: the collection holds ${c.dim}-d vectors, the model gives ${model.dim}-d`);
     } else {
-      const encoder = model.source === undefined ? model.spec : { ...model.spec, source: model.source };
-      c = await db.createCollection({ name, dim: model.dim, metric: (metric ?? 'cosine') as 'cosine', encoder });
+      c = await db.createCollection({ name, dim: model.dim, metric: (metric ?? 'cosine') as 'cosine', encoder: model.spec });
       out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, encoder ${model.spec.model}${kinds === undefined ? '' : `; ${kinds.created}`})`);
     }
     const n = await c.upsert(records as RecordInput[]);
     await c.flush();
-    out.line(`stored ${n} ${kinds?.stored ?? 'vectors'} in ${name}; ${c.count()} records now`);
+    out.line(`stored ${n} ${kinds?.stored ?? 'vectors'} in ${name}; ${await c.count()} records now`);
   } finally {
     await db.close();
   }
@@ -159,11 +152,10 @@ async function storeInto(dir: string, name: string, records: readonly object[], 
 async function cmdEmbedM3(dbDirOf: () => string, o: EmbedOpts, out: Out): Promise<void> {
   if (o.into === undefined) throw invalidArgument('--m3: --into COLLECTION is required (the sparse and multi-vector outputs live in a collection)');
   if (o.output !== undefined) outputFormat(o.output);
-  const where = await locateModel(o.model!, { allowNetwork: o.allowNetwork });
-  const m3 = await createBgeM3(where.path, {
-    threads: numberArg(o.threads, '--threads'), batchSize: numberArg(o.batchSize, '--batch-size'), maxLength: numberArg(o.maxLength, '--max-length'),
-    dimensions: numberArg(o.dimensions, '--dimensions'), forceDimensions: o.forceDimensions, name: where.name,
+  const model = await openModel(o.model!, contextOf(o), {
+    kind: 'bge-m3', maxLength: numberArg(o.maxLength, '--max-length'), dimensions: numberArg(o.dimensions, '--dimensions'), forceDimensions: o.forceDimensions,
   });
+  const m3 = model.bgeM3!;
   try {
     const { kind, items } = inputItems(o.input!, m3.textEncoder, { size: numberArg(o.chunkSize, '--chunk-size'), overlap: numberArg(o.chunkOverlap, '--chunk-overlap') });
     if (kind !== 'text') throw invalidArgument(`--m3: ${o.input} holds images; BGE-M3 embeds text`);
@@ -175,10 +167,15 @@ async function cmdEmbedM3(dbDirOf: () => string, o: EmbedOpts, out: Out): Promis
       const dense = full.map((r) => ({ id: r.id, vector: r.vector, document: r.document, metadata: r.metadata }));
       await writeVectors(o.output, dense, m3.dim, 'dense vectors', out);
     }
-    await storeInto(dbDirOf(), o.into, full, { dim: m3.dim, spec: m3.spec, source: modelSource(where.path) }, o.metric, out, { created: 'dense, sparse and multi-vector', stored: 'records (dense, sparse, multi-vector)' });
+    await storeInto(dbDirOf(), o.into, full, { dim: m3.dim, spec: m3.spec }, o.metric, out, { created: 'dense, sparse and multi-vector', stored: 'records (dense, sparse, multi-vector)' });
   } finally {
-    await m3.close();
+    await model.close();
   }
+}
+
+/** How the command's models open: threads, batch size, the network (no database: --model names a model, not a stored one). */
+function contextOf(o: { threads?: string; batchSize?: string; allowNetwork?: boolean }): EncoderContext {
+  return { threads: numberArg(o.threads, '--threads'), batchSize: numberArg(o.batchSize, '--batch-size'), allowNetwork: o.allowNetwork };
 }
 
 export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): Promise<void> {
@@ -189,22 +186,21 @@ export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): P
   if (o.output !== undefined) outputFormat(o.output);
   const mode = o.mode as TextMode | undefined;
   if (mode !== undefined && mode !== 'query' && mode !== 'passage') throw invalidArgument(`--mode: expected query or passage, got ${JSON.stringify(o.mode)}`);
-  const enc: AnyEncoder = await openEncoder(o.model, {
-    threads: numberArg(o.threads, '--threads'), batchSize: numberArg(o.batchSize, '--batch-size'), dimensions: numberArg(o.dimensions, '--dimensions'),
-    forceDimensions: o.forceDimensions, maxLength: numberArg(o.maxLength, '--max-length'), allowNetwork: o.allowNetwork,
+  const enc = await openModel(o.model, contextOf(o), {
+    dimensions: numberArg(o.dimensions, '--dimensions'), forceDimensions: o.forceDimensions, maxLength: numberArg(o.maxLength, '--max-length'),
     baseURL: o.baseUrl, checkpoint: o.checkpoint, truncation: o.truncate === false ? 'error' : 'truncate',
   });
   try {
-    const { kind, items } = inputItems(o.input, enc.text as OnnxTextEncoder | undefined, { size: numberArg(o.chunkSize, '--chunk-size'), overlap: numberArg(o.chunkOverlap, '--chunk-overlap') });
+    const { kind, items } = inputItems(o.input, enc.text instanceof OnnxTextEncoder ? enc.text : undefined, { size: numberArg(o.chunkSize, '--chunk-size'), overlap: numberArg(o.chunkOverlap, '--chunk-overlap') });
     const progress = o.quiet === true ? undefined : new Progress('embed');
     const onProgress = (done: number, total: number): void => progress?.update(done, total, kind === 'text' ? 'texts' : 'images');
-    let vectors: Float32Array[];
+    let vectors: Encoding;
     let truncated = 0;
     if (kind === 'text') {
       if (enc.text === undefined) throw invalidArgument(`--model: ${o.model} is not a text encoder (its kind: ${enc.kind}); --input gives texts`);
       const texts = items.map((it) => it.text!);
-      if (typeof (enc.text as OnnxTextEncoder).encodeDetailed === 'function') {
-        const r = await (enc.text as OnnxTextEncoder).encodeDetailed(texts, { mode, onProgress });
+      if (enc.text instanceof OnnxTextEncoder) {
+        const r = await enc.text.encodeDetailed(texts, { mode, onProgress });
         vectors = r.vectors;
         truncated = r.truncated.length;
       } else {
@@ -216,13 +212,14 @@ export async function cmdEmbed(dbDirOf: () => string, o: EmbedOpts, out: Out): P
     }
     progress?.done();
     const spec = kind === 'text' ? enc.text!.spec : enc.image!.spec;
-    const dim = kind === 'text' ? enc.text!.dim : enc.image!.dim;
+    const dim = vectors.dim;
+    const rows = batchRows(vectors);
     const records: ImportRecord[] = items.map((it, i) => ({
-      id: it.id, vector: vectors[i]!, metadata: it.metadata, ...(it.document !== undefined ? { document: it.document } : {}),
+      id: it.id, vector: rows[i]!, metadata: it.metadata, ...(it.document !== undefined ? { document: it.document } : {}),
     }));
     if (o.output !== undefined) await writeVectors(o.output, records, dim, 'vectors', out);
     if (truncated > 0) out.line(`note: ${truncated} text(s) were longer than ${spec.maxLength as number} tokens and were truncated`);
-    if (o.into !== undefined) await storeInto(dbDirOf(), o.into, records, { dim, spec, source: modelSource(o.model) }, o.metric, out);
+    if (o.into !== undefined) await storeInto(dbDirOf(), o.into, records, { dim, spec }, o.metric, out);
   } finally {
     await enc.close();
   }
@@ -269,11 +266,11 @@ export async function cmdSimilarity(o: SimilarityOpts, out: Out): Promise<number
   const a = textsFrom('a', o.a, o.aFile);
   const b = textsFrom('b', o.b, o.bFile);
   const mode = o.mode as TextMode | undefined;
-  const enc = await openEncoder(o.model, { threads: numberArg(o.threads, '--threads'), dimensions: numberArg(o.dimensions, '--dimensions'), forceDimensions: o.forceDimensions });
+  const enc = await openModel(o.model, { threads: numberArg(o.threads, '--threads') }, { dimensions: numberArg(o.dimensions, '--dimensions'), forceDimensions: o.forceDimensions });
   try {
     if (enc.text === undefined) throw invalidArgument(`--model: ${o.model} is not a text encoder (its kind: ${enc.kind})`);
-    const va = await enc.text.encode(a, { mode });
-    const vb = await enc.text.encode(b);
+    const va = batchRows(await enc.text.encode(a, { mode }));
+    const vb = batchRows(await enc.text.encode(b));
     const m = va.map((x) => vb.map((y) => {
       let s = 0;
       for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;

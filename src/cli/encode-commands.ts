@@ -280,8 +280,8 @@ export async function cmdEncodeFeatures(dir: string, o: EncodeFeaturesOpts, out:
     const db = await openDatabase(dir, { create: true });
     try {
       let c: Collection;
-      if (db.hasCollection(name)) {
-        c = db.getCollection(name);
+      if (await db.hasCollection(name)) {
+        c = await db.getCollection(name);
         if (c.dim !== enc.dim) {
           throw new OmnivecError('dimension_mismatch', `--into ${name}: the collection holds ${c.dim}-d vectors, the schema makes ${enc.dim}-d ones`,
             { expected: c.dim, actual: enc.dim });
@@ -299,7 +299,7 @@ export async function cmdEncodeFeatures(dir: string, o: EncodeFeaturesOpts, out:
       const n = await (o.upsert === true ? c.upsert(source, { onProgress }) : c.add(source, { onProgress }));
       index.done();
       await c.flush();
-      say(`added ${fmt(n)} records to ${name} in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${fmt(c.count())} records now`);
+      say(`added ${fmt(n)} records to ${name} in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${fmt(await c.count())} records now`);
     } finally {
       await db.close();
     }

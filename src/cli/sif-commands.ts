@@ -233,8 +233,8 @@ async function storeSifInto(dir: string, name: string, model: SifModel, input: s
   try {
     let created = false;
     let replaced = false;
-    if (db.hasCollection(name)) {
-      const c = db.getCollection(name);
+    if (await db.hasCollection(name)) {
+      const c = await db.getCollection(name);
       const bound = c.encoder;
       if (bound?.model !== spec.model) {
         if (bound === null || (bound.kind !== 'sif' && bound.kind !== 'average')) {
@@ -248,11 +248,11 @@ async function storeSifInto(dir: string, name: string, model: SifModel, input: s
         throw new OmnivecError('invalid_argument', `--metric: ${name} exists with metric ${c.metric}, got ${metric}`);
       }
     }
-    if (!db.hasCollection(name)) {
+    if (!(await db.hasCollection(name))) {
       await db.createCollection({ name, dim: model.dim, metric: (metric ?? 'cosine') as 'cosine', encoder: spec });
       created = !replaced;
     }
-    const c = db.getCollection(name);
+    const c = await db.getCollection(name);
     const modelDir = storedModelDir(dir, spec.model);
     await saveSif(model, modelDir, save);
     let stored = 0;
@@ -281,7 +281,7 @@ async function storeSifInto(dir: string, name: string, model: SifModel, input: s
     }
     await c.upsert(records());
     await c.flush();
-    return { modelDir, collection: name, metric: c.metric, created, replaced, stored, zero, count: c.count() };
+    return { modelDir, collection: name, metric: c.metric, created, replaced, stored, zero, count: await c.count() };
   } finally {
     await db.close();
   }

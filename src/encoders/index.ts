@@ -27,7 +27,7 @@ export {
 } from './word2vec/eval.js';
 export {
   fitSif, averageEncoder, sifWeights, SifModel, SifEncoder, saveSif, loadSif, evaluateSts, readSts,
-  type SifFitOptions, type SifFitStats, type TextEncoder, type TextEncoderSpec, type StsResult,
+  type SifFitOptions, type SifFitStats, type SifSpec, type StsResult,
 } from './sif/index.js';
 export * from './features/index.js';
 export * from './item2vec/index.js';
@@ -38,11 +38,18 @@ export { openModelFolder, locateModel, type ModelFolder } from './onnx/model-fol
 export { resolveHubModel, isHubId, hubModelFolder, type ResolveHubOptions } from './onnx/hub.js';
 export {
   createTextEncoder, OnnxTextEncoder, TextTokenizer, pool,
-  type TextEncoderOptions, type TextEncoderSpec as OnnxTextEncoderSpec, type Pooling, type TextMode, type DetailedEncoding, type TokenStatesBatch,
+  type TextEncoderOptions, type OnnxTextEncoderSpec, type Pooling, type TextMode, type DetailedEncoding, type TokenStatesBatch,
 } from './onnx/text-encoder.js';
 export { chunkText, type Chunk, type ChunkOptions } from './onnx/chunk.js';
 export { checkDimensions, truncateVector, normalizeVector, type MatryoshkaDecl } from './matryoshka.js';
-export { openEncoder, detectKind, type AnyEncoder, type EncoderKind, type OpenEncoderOptions } from './open.js';
+// The encoder contract and the registry (docs/encoders.md).
+// EncoderSpec: the database's (omnivec/db), the same shape.
+export type { Encoder, AnyEncoder, Encoding, EncodeOptions, EncoderInput, Modality, ImageInput } from './types.js';
+export {
+  openEncoder, openModel, openResolved, resolveReference, resolveSpec, checkReference, specOptions, detectKind, findStoredModel, hubCached,
+  type EncoderContext, type ModelOptions, type OpenedModel, type ModelKind, type ModelLocation, type ResolvedModel,
+} from './registry.js';
+export { batchRows } from './common.js';
 export * from './image/index.js';
 export * from './clip/index.js';
 export * from './bge-m3/index.js';

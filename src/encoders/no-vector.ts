@@ -7,6 +7,7 @@
  * queries and `/v1/embeddings`.
  */
 import { OmnivecError } from '../errors.js';
+import type { VectorBatch } from '../vector/batch.js';
 
 /** The reason of a closed-vocabulary encoder (SIF, averaged word vectors). */
 export const NO_KNOWN_WORD = "none of its words is in the model's vocabulary, so it has no vector";
@@ -42,4 +43,15 @@ export function refuseZeroVectors<V extends ArrayLike<number>>(vectors: V[], tex
     if (isZeroVector(vectors[i]!)) throw noVectorError(i, texts[i] ?? '', reason);
   }
   return vectors;
+}
+
+/** {@link refuseZeroVectors} over the rows of a batch; returns the batch. */
+export function refuseZeroRows<B extends VectorBatch>(batch: B, texts: readonly string[], reason: string = ZERO_OUTPUT): B {
+  const { data, dim } = batch;
+  for (let i = 0; i < batch.count; i++) {
+    let zero = true;
+    for (let j = i * dim, end = j + dim; j < end; j++) if (data[j] !== 0) { zero = false; break; }
+    if (zero) throw noVectorError(i, texts[i] ?? '', reason);
+  }
+  return batch;
 }

@@ -12,6 +12,7 @@ import { createImageEncoder } from '../encoders/image/index.js';
 import { registerProjectCommand } from '../cli/project-command.js';
 import type { Out } from '../cli/db-commands.js';
 import { withTempDir, throwsCode } from '../../test/helpers/assertions.js';
+import { batchRows } from '../encoders/common.js';
 
 /** Leave-one-out 1-NN accuracy of the labels in the 2-D map: how well the groups hold together. */
 function nnAccuracy(points: Float32Array, labels: readonly string[]): number {
@@ -73,7 +74,7 @@ test('omnivec project: the 5 Caltech classes (OSNet embeddings) form groups in t
     const classes = ['Leopards', 'Motorbikes', 'airplanes', 'starfish', 'sunflower'];
     const files = classes.flatMap((c) => Array.from({ length: 12 }, (_, i) => ({ c, f: join(images, c, `image_${String(i + 1).padStart(4, '0')}.jpg`) })));
     const enc = await createImageEncoder(join(DATA!, 'onnx-osnet-x0_25-reid/osnet_x0_25_msmt17.onnx'), { threads: 2 });
-    const vectors = await enc.encode(files.map((x) => x.f));
+    const vectors = batchRows(await enc.encode(files.map((x) => x.f)));
     await enc.close();
     const db = join(dir, 'db');
     const d = await openDatabase(db);

@@ -8,7 +8,7 @@
  *   createTopicCollection(dbDir, modelDir, options): opens the model as encoder `name` (default
  *     'tiny'), creates the collection bound to it and adds the records' vectors; closes both.
  */
-import { openEncoder } from '../../src/encoders/open.js';
+import { openEncoder } from '../../src/encoders/registry.js';
 import { openDatabase } from '../../src/db/database.js';
 import { Random } from '../../src/vector/random.js';
 import { writeTinyTextModel } from './onnx-build.js';
@@ -72,16 +72,15 @@ export function topicRecords(count: number, seed = 11): TopicRecords {
 export async function createTopicCollection(dbDir: string, modelDir: string, options: { name?: string; collection?: string; count?: number } = {}): Promise<TopicRecords> {
   const name = options.name ?? 'tiny';
   const records = topicRecords(options.count ?? 400);
-  const enc = await openEncoder(modelDir, { name, threads: 1 });
+  const text = await openEncoder(modelDir, { threads: 1, modality: 'text' }, { name });
   const db = await openDatabase(dbDir);
   try {
-    const text = enc.text!;
     const c = await db.createCollection({ name: options.collection ?? 'topics', dim: text.dim, encoder: text.spec });
     const vectors = await text.encode(records.documents, { mode: 'passage' });
     await c.add({ ids: records.ids, vectors, documents: records.documents, metadatas: records.metadatas });
   } finally {
     await db.close();
-    await enc.close();
+    await text.close();
   }
   return records;
 }

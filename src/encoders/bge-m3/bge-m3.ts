@@ -8,6 +8,9 @@ import {
   tokenWeights, tokenWeightsFromOutput, type LexicalWeights, type MultiVector, type TokenBatch,
 } from './heads.js';
 import { findLinear, type Linear } from './weights.js';
+import { encodingFromRows } from '../common.js';
+import { refuseZeroRows } from '../no-vector.js';
+import type { Encoder } from '../types.js';
 
 /**
  * BGE-M3 (Chen et al. 2024): one forward pass of XLM-RoBERTa gives the dense vector, the sparse
@@ -31,6 +34,8 @@ export interface BgeM3Options {
   dimensions?: number;
   /** Cut to `dimensions` even when omnivec.json does not declare Matryoshka training (BGE-M3 was not trained for it). */
   forceDimensions?: boolean;
+  /** Where the model is (an absolute path, a hub id), recorded in the spec so the registry can reopen it; set by the registry (src/encoders/registry.ts). */
+  source?: string;
 }
 
 export interface BgeM3EncodeOptions {
@@ -76,15 +81,6 @@ export interface HeadSources {
   dense: 'graph' | 'states' | 'missing';
   sparse: 'graph' | 'weights' | 'missing';
   colbert: 'graph' | 'weights' | 'missing';
-}
-
-/** A dense-only view for binding to a collection (`createCollection({ encoder: enc.spec })`). */
-export interface BgeM3DenseEncoder {
-  readonly dim: number;
-  readonly spec: BgeM3Spec;
-  encode(texts: readonly string[], options?: { mode?: TextMode; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<Float32Array[]>;
-  /** Closes the BGE-M3 model it views. */
-  close(): Promise<void>;
 }
 
 /** Token-level outputs the heads run on, in order of preference. */
@@ -178,7 +174,10 @@ export class BgeM3 {
       }
       if (heads.dense === 'missing') throw new OmnivecError('encoder_error', `${folder.onnxFile}: no token states (last_hidden_state) and no dense output (${HEAD_OUTPUT_NAMES.dense.join(', ')}); outputs: ${outs.join(', ')}`);
       const outDim = checkDimensions(options.dimensions, dim, folder.omnivec?.matryoshka as MatryoshkaDecl, options.forceDimensions, folder.name);
-      const spec: BgeM3Spec = { model: outDim === dim ? folder.name : `${folder.name}@${outDim}`, dim: outDim, kind: 'bge-m3', maxLength: text.maxLength };
+      const spec: BgeM3Spec = {
+        model: outDim === dim ? folder.name : `${folder.name}@${outDim}`, dim: outDim, kind: 'bge-m3', maxLength: text.maxLength,
+        ...(outDim !== dim ? { dimensions: outDim } : {}), ...(options.source !== undefined ? { source: options.source } : {}),
+      };
       return new BgeM3(text, spec, heads, sparse, colbert, colbertDim, unusedTokenIds(folder, text.tokenizer), folder.dir);
     } catch (e) {
       await text.close();
@@ -188,6 +187,11 @@ export class BgeM3 {
 
   /** Dense vectors, lexical weights and ColBERT vectors of `texts`, from one forward pass per batch. */
   async encode(texts: readonly string[], options: BgeM3EncodeOptions = {}): Promise<BgeM3Output> {
+    return (await this.#run(texts, options)).out;
+  }
+
+  /** {@link encode}, and the tokens fed (special tokens included). */
+  async #run(texts: readonly string[], options: BgeM3EncodeOptions): Promise<{ out: BgeM3Output; tokens: number }> {
     if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
     const want = { dense: options.dense ?? true, sparse: options.sparse ?? true, colbert: options.colbert ?? true };
     for (const k of ['sparse', 'colbert'] as const) {
@@ -202,7 +206,9 @@ export class BgeM3 {
       colbert: want.colbert ? new Array(texts.length) : [],
     };
     let done = 0;
+    let tokens = 0;
     for (const b of batches) {
+      for (const n of b.lengths) tokens += n;
       const part = this.#heads(b, want);
       for (let r = 0; r < b.order.length; r++) {
         const i = b.order[r]!;
@@ -213,7 +219,7 @@ export class BgeM3 {
       done += b.order.length;
       options.onProgress?.(done, texts.length);
     }
-    return out;
+    return { out, tokens };
   }
 
   #heads(b: TokenStatesBatch, want: { dense: boolean; sparse: boolean; colbert: boolean }): BgeM3Output {
@@ -251,12 +257,19 @@ export class BgeM3 {
     }));
   }
 
-  /** The dense output alone, as an encoder a collection binds. */
-  asEncoder(): BgeM3DenseEncoder {
+  /**
+   * The dense output alone, as an encoder of the contract (types.ts) a collection binds; `tokens`
+   * counts the tokens fed. Closing it closes this model.
+   */
+  asEncoder(): Encoder<'text'> & { readonly spec: BgeM3Spec } {
     return {
+      modality: 'text',
       dim: this.dim,
       spec: this.spec,
-      encode: async (texts, options = {}) => (await this.encode(texts, { ...options, dense: true, sparse: false, colbert: false })).dense,
+      encode: async (texts, options = {}) => {
+        const { out, tokens } = await this.#run(texts, { ...options, dense: true, sparse: false, colbert: false });
+        return refuseZeroRows(encodingFromRows(out.dense, this.dim, tokens), texts);
+      },
       close: () => this.close(),
     };
   }

@@ -4,7 +4,7 @@
  */
 export {
   createBgeM3, BgeM3,
-  type BgeM3Options, type BgeM3EncodeOptions, type BgeM3Output, type BgeM3Spec, type BgeM3Record, type BgeM3DenseEncoder, type HeadSources,
+  type BgeM3Options, type BgeM3EncodeOptions, type BgeM3Output, type BgeM3Spec, type BgeM3Record, type HeadSources,
 } from './bge-m3.js';
 export {
   denseHead, tokenWeights, lexicalWeights, colbertHead, lexicalTokens,

@@ -1,11 +1,17 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Command } from 'commander';
 import { createClip, zeroShotScores, CLIP_IMAGE_SPEC } from './clip.js';
+import { batchRows } from '../common.js';
+import { runEncoderConformance } from '../conformance.js';
+import { openEncoder } from '../registry.js';
+import type { Encoder } from '../types.js';
+import { writeTinyClip } from '../../../test/helpers/tiny-clip.js';
 import { openDatabase } from '../../db/database.js';
 import { registerClassify, type ClassifyReport } from '../../cli/classify-command.js';
 import type { Out } from '../../cli/db-commands.js';
@@ -128,7 +134,7 @@ test('toy CLIP: a red image is "red"; a yellowish one red with the probability w
     assert.ok(Math.abs(yellowish[1]!.probability - (1 - P_RED)) < 1e-4);
     assert.ok(Math.abs(yellowish.reduce((s, r) => s + r.probability, 0) - 1) < 1e-9);
     // top; an embedding computed before gives the same answer.
-    const [v] = await clip.image.encode([await png(255, 250, 0)]);
+    const [v] = batchRows(await clip.image.encode([await png(255, 250, 0)]));
     assert.ok(Math.abs(v![0]! - 1 / Math.sqrt(1 + Q * Q)) < 1e-4 && Math.abs(v![1]! - Q / Math.sqrt(1 + Q * Q)) < 1e-4);
     const top1 = await clip.zeroShot(v!, LABELS, { top: 1 });
     assert.equal(top1.length, 1);
@@ -164,7 +170,7 @@ test('templates: each label is the renormalised mean of its unit template embedd
     await rejectsCode(strict.text.encode(['red', Array.from({ length: 80 }, () => 'red').join(' ')]), 'invalid_argument', /texts\[1\]: 82 tokens/);
     const cut = await createClip(join(dir, 'toy'), { threads: 1 });
     // Cut to 75 tokens + <|endoftext|>: still all "red".
-    assert.deepEqual([...(await cut.text.encode([Array.from({ length: 80 }, () => 'red').join(' ')]))[0]!], [1, 0, 0]);
+    assert.deepEqual([...(batchRows(await cut.text.encode([Array.from({ length: 80 }, () => 'red').join(' ')])))[0]!], [1, 0, 0]);
     await cut.close();
   } finally {
     await strict.close();
@@ -185,7 +191,7 @@ test('layouts: one model.onnx with both towers; a text tower giving token states
       // Five texts of different lengths over three batches come back in input order.
       const texts = ['blue', 'a red thing', 'green', 'a photo of a green.', 'red red red red'];
       const progress: number[] = [];
-      const vecs = await clip.text.encode(texts, { onProgress: (done, total) => { assert.equal(total, 5); progress.push(done); } });
+      const vecs = batchRows(await clip.text.encode(texts, { onProgress: (done, total) => { assert.equal(total, 5); progress.push(done); } }));
       assert.deepEqual(progress, layout.fixed === true ? [1, 2, 3, 4, 5] : [2, 4, 5]);
       assert.deepEqual(vecs.map((v) => [...v].map((x) => Math.round(x * 1000) / 1000)), [
         [0, 0, 1], [0.707, 0, 0.707], [0, 1, 0], [0, 1, 0], [1, 0, 0],
@@ -214,7 +220,7 @@ test('folder errors: a missing tower, missing tokenizer files; dimensions refuse
   try {
     assert.equal(cut.image.dim, 2);
     assert.equal(cut.image.spec.model, 'm@2');
-    const [v] = await cut.image.encode([await png(255, 250, 0)]);
+    const [v] = batchRows(await cut.image.encode([await png(255, 250, 0)]));
     // (1, q) cut from (1, q, 0) and renormalised: the same direction here.
     assert.ok(Math.abs(v![0]! - 1 / Math.sqrt(1 + Q * Q)) < 1e-4 && v!.length === 2);
   } finally {
@@ -231,13 +237,13 @@ test('text → image search: image embeddings in a cosine collection, queried wi
   try {
     const images = { tomato: [230, 20, 10], leaf: [30, 200, 40], sky: [40, 90, 230], brick: [180, 60, 40] } as const;
     const ids = Object.keys(images);
-    const vectors = await clip.image.encode(await Promise.all(Object.values(images).map(([r, g, b]) => png(r, g, b))));
+    const vectors = batchRows(await clip.image.encode(await Promise.all(Object.values(images).map(([r, g, b]) => png(r, g, b)))));
     const col = await db.createCollection({ name: 'photos', dim: clip.image.dim, metric: 'cosine', encoder: clip.image.spec });
     await col.add({ ids, vectors });
-    const [q] = await clip.text.encode(['a photo of something red']);
+    const [q] = batchRows(await clip.text.encode(['a photo of something red']));
     const res = await col.query({ vector: q!, k: 2 });
     assert.deepEqual(res.ids, ['tomato', 'brick']);
-    const [sky] = await clip.text.encode(['blue']);
+    const [sky] = batchRows(await clip.text.encode(['blue']));
     assert.equal((await col.query({ vector: sky!, k: 1 })).ids[0], 'sky');
   } finally {
     await db.close();
@@ -273,7 +279,7 @@ test('real JPEGs (Caltech-101) through CLIP\'s default transform: the toy image 
   try {
     const root = '/work/shared/data/images-caltech101-5class';
     const files = ['sunflower', 'airplanes', 'Leopards', 'starfish', 'Motorbikes'].map((c) => join(root, c, readdirSync(join(root, c)).filter((f) => f.endsWith('.jpg')).sort()[0]!));
-    const vecs = await clip.image.encode(files);
+    const vecs = batchRows(await clip.image.encode(files));
     for (const [i, file] of files.entries()) {
       // Independently: sharp's own resize (shorter side 224) and centre crop, then the channel means.
       const { channels } = await sharp(file).rotate().resize(224, 224, { fit: 'cover', position: 'centre', kernel: 'cubic' }).removeAlpha().toColourspace('srgb').stats();
@@ -294,4 +300,25 @@ test('zeroShotScores: softmax of 100 × cosine, stable for large logits, ties in
   const s = Math.SQRT1_2;
   const half = zeroShotScores(Float32Array.of(s, s), axes.slice(0, 2), ['a', 'b']);
   assert.deepEqual(half.map((x) => x.probability), [0.5, 0.5]);
+});
+
+// The encoder contract (types.ts) through the registry: each tower of the tiny CLIP (three colour
+// axes; a text without a colour word is the zero vector, refused) is an encoder of its modality.
+const contractDir = mkdtempSync(join(tmpdir(), 'omnivec-clip-contract-'));
+after(() => rmSync(contractDir, { recursive: true, force: true }));
+let tinyClip: Promise<string> | undefined;
+const tinyClipDir = (): Promise<string> => (tinyClip ??= writeTinyClip(join(contractDir, 'tiny-clip')));
+runEncoderConformance('CLIP text tower', {
+  modality: 'text',
+  open: async () => await openEncoder(await tinyClipDir(), { threads: 1, modality: 'text' }) as Encoder<'text'>,
+  context: { threads: 1 },
+  inputs: ['a photo of a red.', 'mint', 'blue red blue', 'a mint thing and a blue one'],
+  zeroText: 'a photo of a banana.',
+});
+runEncoderConformance('CLIP image tower', {
+  modality: 'image',
+  open: async () => await openEncoder(await tinyClipDir(), { threads: 1, modality: 'image' }) as Encoder<'image'>,
+  context: { threads: 1 },
+  inputs: await Promise.all([png(255, 0, 0), png(20, 200, 90, 30, 50), png(10, 20, 250, 64, 33)]),
+  skip: { 'zero vector': 'images: docs/hardening.md §6 is about texts (an image has pixels, so a vector)' },
 });

@@ -7,11 +7,16 @@ import { openModelFolder } from '../onnx/model-folder.js';
 import { OnnxSession, type TensorData } from '../onnx/session.js';
 import { imageSpecFromPreprocessorConfig, preprocessImages, type ImageInput, type ImageSpec } from '../image/preprocess.js';
 import { ClipTokenizer, CLIP_CONTEXT_LENGTH, loadClipTokenizer, type ClipBatch } from './bpe.js';
+import { emptyEncoding } from '../common.js';
+import { refuseZeroRows } from '../no-vector.js';
+import type { EncodeOptions, Encoder, Encoding } from '../types.js';
 
 /**
  * CLIP (Radford et al. 2021, "Learning Transferable Visual Models From Natural Language
  * Supervision"): a text tower and an image tower whose outputs share one space, so that a text
- * embedding finds images and a list of labels classifies an image zero-shot. See docs/clip.md.
+ * embedding finds images and a list of labels classifies an image zero-shot. Each tower is an
+ * encoder of the contract (types.ts), a text one and an image one; zero-shot sits on top of the
+ * two. See docs/clip.md.
  *
  * A folder holds `text_model.onnx` + `vision_model.onnx` (Hugging Face's export names, also under
  * `onnx/`) or one `model.onnx` taking both inputs; the tokenizer files (see bpe.ts); optionally
@@ -47,6 +52,8 @@ export interface ClipOptions {
   truncate?: boolean;
   /** The model name recorded in the specs. Default: the folder's name. */
   name?: string;
+  /** Where the model is (an absolute path, a hub id), recorded in the spec so the registry can reopen it; set by the registry (src/encoders/registry.ts). */
+  source?: string;
 }
 
 export interface ClipEncoderSpec {
@@ -59,17 +66,9 @@ export interface ClipEncoderSpec {
   [key: string]: unknown;
 }
 
-export interface EncodeOptions {
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
-}
-
-/** The encoder contract of docs/encoders.md. */
-export interface Encoder<I> {
-  readonly dim: number;
+/** One tower: an encoder of the contract whose spec says which tower it is. */
+export interface ClipTower<M extends 'text' | 'image'> extends Encoder<M> {
   readonly spec: ClipEncoderSpec;
-  encode(inputs: readonly I[], options?: EncodeOptions): Promise<Float32Array[]>;
-  close(): Promise<void>;
 }
 
 export interface ZeroShotOptions {
@@ -85,8 +84,10 @@ export interface LabelProbability {
 }
 
 export interface Clip {
-  readonly text: Encoder<string>;
-  readonly image: Encoder<ImageInput>;
+  /** Texts → the joint space (`mode` is ignored: CLIP has no prefixes). */
+  readonly text: ClipTower<'text'>;
+  /** Images → the joint space. */
+  readonly image: ClipTower<'image'>;
   readonly tokenizer: ClipTokenizer;
   /** One vector per label: the templates' text embeddings, each unit length, averaged, renormalised (the original's zero-shot weights). */
   labelEmbeddings(labels: readonly string[], templates?: readonly string[]): Promise<Float32Array[]>;
@@ -249,7 +250,9 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
     throw e;
   }
   const model = dim === modelDim ? folderInfo.name : `${folderInfo.name}@${dim}`;
-  const spec = (tower: 'text' | 'image'): ClipEncoderSpec => ({ model, dim, kind: 'clip', tower, ...(dim !== modelDim ? { dimensions: dim } : {}) });
+  const spec = (tower: 'text' | 'image'): ClipEncoderSpec => ({
+    model, dim, kind: 'clip', tower, ...(dim !== modelDim ? { dimensions: dim } : {}), ...(options.source !== undefined ? { source: options.source } : {}),
+  });
   // Cut to `dim` (a copy when cutting), unit length: zero-shot and cosine search both want unit vectors.
   const finish = (v: Float32Array): Float32Array => normalizeVector(v.length === dim ? v : v.slice(0, dim));
   let closed = false;
@@ -263,48 +266,55 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
     await closeAll();
   };
 
-  async function batches<I>(inputs: readonly I[], order: readonly number[], size: number, options: EncodeOptions | undefined, run: (chunk: I[]) => Promise<Float32Array[]>): Promise<Float32Array[]> {
-    const out = new Array<Float32Array>(inputs.length);
+  /** Runs `inputs` in batches of `size` in `order`, each row cut and normalised into the batch's row for its input. */
+  async function batches<I>(inputs: readonly I[], order: readonly number[], size: number, tokens: number, options: EncodeOptions | undefined, run: (chunk: I[]) => Promise<Float32Array[]>): Promise<Encoding> {
+    const out = emptyEncoding(inputs.length, dim, tokens);
     for (let s = 0; s < order.length; s += size) {
       options?.signal?.throwIfAborted();
       const idx = order.slice(s, s + size);
       const vecs = await run(idx.map((i) => inputs[i]!));
-      idx.forEach((i, k) => { out[i] = finish(vecs[k]!); });
+      idx.forEach((i, k) => { out.data.set(finish(vecs[k]!), i * dim); });
       options?.onProgress?.(Math.min(s + size, order.length), order.length);
     }
     return out;
   }
 
-  const text: Encoder<string> = {
+  const text: ClipTower<'text'> = {
+    modality: 'text',
     dim,
     spec: spec('text'),
     async encode(texts, options) {
       live();
       checkArray('texts', texts);
       // Sorted by token count so that each batch pads little (results come back in input order).
+      let tokens = 0;
       const lengths = texts.map((t, i) => {
         if (typeof t !== 'string') throw invalidArgument(`texts[${i}]: expected a string, got ${describe(t)}`);
         const n = tokenizer.tokenize(t).length + 2;
         if (n > contextLength && !truncate) {
           throw invalidArgument(`texts[${i}]: ${n} tokens (special tokens included) do not fit the context length ${contextLength} (${describe(t)}); create the model with truncate: true to cut it`);
         }
+        // The tokens the tower runs: BPE tokens, start and end, cut at the context length.
+        tokens += Math.min(n, contextLength);
         return n;
       });
       const order = texts.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
-      return batches(texts, order, textTower.fixedTextBatch ?? batchSize, options, (chunk) =>
+      const out = await batches(texts, order, textTower.fixedTextBatch ?? batchSize, tokens, options, (chunk) =>
         textTower.text(tokenizer.encodeBatch(chunk, { contextLength, truncate, padToLongest: textTower.fixedLength === undefined }), size));
+      return refuseZeroRows(out, texts);
     },
     close,
   };
 
   let imageChecked = false;
-  const image: Encoder<ImageInput> = {
+  const image: ClipTower<'image'> = {
+    modality: 'image',
     dim,
     spec: spec('image'),
     async encode(images, options) {
       live();
       checkArray('images', images);
-      return batches(images, images.map((_, i) => i), imageTower.fixedImageBatch ?? batchSize, options, async (chunk) => {
+      return batches(images, images.map((_, i) => i), imageTower.fixedImageBatch ?? batchSize, 0, options, async (chunk) => {
         const vecs = await imageTower.image(await preprocessImages(chunk, imageSpec), emptyText);
         if (!imageChecked) {
           if (vecs[0]!.length !== modelDim) throw new OmnivecError('encoder_error', `${graphs.vision}: image embeddings have ${vecs[0]!.length} dimensions, the text tower's ${modelDim}; the towers are not one CLIP model`);
@@ -319,12 +329,12 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
   async function labelEmbeddings(labels: readonly string[], templates: readonly string[] = DEFAULT_TEMPLATES): Promise<Float32Array[]> {
     checkLabels(labels, templates);
     const prompts = labels.flatMap((l) => templates.map((t) => t.replaceAll('{label}', l)));
-    const vecs = await text.encode(prompts);
+    const vecs = (await text.encode(prompts)).data;
     return labels.map((_, i) => {
       const mean = new Float32Array(dim);
       for (let k = 0; k < templates.length; k++) {
-        const v = vecs[i * templates.length + k]!;
-        for (let j = 0; j < dim; j++) mean[j]! += v[j]!;
+        const o = (i * templates.length + k) * dim;
+        for (let j = 0; j < dim; j++) mean[j]! += vecs[o + j]!;
       }
       return normalizeVector(mean);
     });
@@ -335,10 +345,10 @@ export async function createClip(folder: string, options: ClipOptions = {}): Pro
     checkArray('images', images);
     const top = checkPositiveInt(options?.top, 'top', { fallback: labels?.length ?? 1 });
     const weights = await labelEmbeddings(labels, options.templates ?? DEFAULT_TEMPLATES);
-    const encoded = await image.encode(images.filter((x) => !(x instanceof Float32Array)) as ImageInput[]);
+    const encoded = (await image.encode(images.filter((x) => !(x instanceof Float32Array)) as ImageInput[])).data;
     let next = 0;
     const vectors = images.map((x, i) => {
-      if (!(x instanceof Float32Array)) return encoded[next++]!;
+      if (!(x instanceof Float32Array)) return encoded.subarray(dim * next, dim * ++next);
       if (x.length !== dim) throw invalidArgument(`images[${i}]: an image embedding needs ${dim} numbers, got ${x.length}`);
       return normalizeVector(x.slice());
     });

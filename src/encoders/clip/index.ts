@@ -6,5 +6,5 @@ export {
 } from './bpe.js';
 export {
   createClip, zeroShotScores, CLIP_IMAGE_SPEC, DEFAULT_TEMPLATES, CLIP_LOGIT_SCALE,
-  type Clip, type ClipOptions, type ClipEncoderSpec, type Encoder, type EncodeOptions, type ZeroShotOptions, type LabelProbability,
+  type Clip, type ClipOptions, type ClipEncoderSpec, type ClipTower, type ZeroShotOptions, type LabelProbability,
 } from './clip.js';

@@ -1,11 +1,17 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { buildModel, writeModel, type NodeSpec } from '../../../test/helpers/onnx-build.js';
-import { rejectsCode, withTempDir } from '../../../test/helpers/assertions.js';
+import { buildModel, writeConvImageModel, writeModel, type NodeSpec } from '../../../test/helpers/onnx-build.js';
+import { assertClose, rejectsCode, withTempDir } from '../../../test/helpers/assertions.js';
 import { createImageEncoder } from './image-encoder.js';
+import { batchRows } from '../common.js';
+import { runEncoderConformance } from '../conformance.js';
+import { openEncoder } from '../registry.js';
+import type { Encoder } from '../types.js';
 import { preprocessImages, type ImageSpec } from './preprocess.js';
 
 /**
@@ -60,11 +66,6 @@ async function expected(images: Buffer[], spec: ImageSpec, normalize: boolean): 
   });
 }
 
-function close(a: Float32Array, b: Float32Array, tol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-}
-
 const CLIP_LIKE = { size: { shortest_edge: 24 }, crop_size: { height: 20, width: 20 }, do_center_crop: true, image_mean: [0.5, 0.4, 0.3], image_std: [0.2, 0.25, 0.3], resample: 3 };
 
 test('folder with preprocessor_config.json: W · mean(pixels) + b, normalised, in input order over batches', async () => {
@@ -83,12 +84,12 @@ test('folder with preprocessor_config.json: W · mean(pixels) + b, normalised, i
       assert.deepEqual(JSON.parse(JSON.stringify(enc.spec)), enc.spec, 'the spec is plain JSON');
       const images = await Promise.all([[30, 40], [50, 20], [24, 24], [17, 61], [40, 30]].map(([w, h], i) => png(w, h, i + 1)));
       const progress: number[][] = [];
-      const got = await enc.encode(images, { onProgress: (done, total) => progress.push([done, total]) });
+      const got = batchRows(await enc.encode(images, { onProgress: (done, total) => progress.push([done, total]) }));
       assert.deepEqual(progress, [[2, 5], [4, 5], [5, 5]]);
       const want = await expected(images, enc.spec.image, true);
-      got.forEach((v, i) => close(v, want[i], 1e-5, `image ${i}`));
+      got.forEach((v, i) => assertClose(v, want[i], 1e-5, `image ${i}`));
       for (const v of got) assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5);
-      assert.deepEqual(await enc.encode([]), []);
+      assert.deepEqual(batchRows(await enc.encode([])), []);
     } finally {
       await enc.close();
     }
@@ -107,12 +108,12 @@ test('a feature map [B, C, H, W] is averaged over H × W: the same vectors as th
       assert.equal(map.dim, C);
       assert.equal(pooled.spec.model, 'pooled');
       assert.deepEqual(pooled.spec.image.size, [224, 224], 'no config, no fixed size: the ImageNet default');
-      const a = await pooled.encode(images);
-      const b = await map.encode(images);
+      const a = batchRows(await pooled.encode(images));
+      const b = batchRows(await map.encode(images));
       const want = await expected(images, pooled.spec.image, false);
       for (let i = 0; i < 2; i++) {
-        close(a[i], want[i], 1e-4, `pooled ${i}`);
-        close(b[i], want[i], 1e-4, `map ${i}`);
+        assertClose(a[i], want[i], 1e-4, `pooled ${i}`);
+        assertClose(b[i], want[i], 1e-4, `map ${i}`);
       }
       await rejectsCode(createImageEncoder(join(dir, 'map'), { pooling: 'none' }), 'invalid_argument', /feature map.*"mean"/);
       await rejectsCode(createImageEncoder(join(dir, 'pooled.onnx'), { pooling: 'mean' }), 'invalid_argument', /already pooled/);
@@ -131,9 +132,9 @@ test('a graph fixed at [1, 3, 16, 8]: exact resize to 16 × 8 with ImageNet stat
       assert.equal(enc.batchSize, 1);
       assert.deepEqual(enc.spec.image, { size: [16, 8], resize: 'exact', crop: false, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], resample: 'bilinear', rescale: 1 / 255, cropOffset: 'round' });
       const images = await Promise.all([png(40, 30, 5), png(9, 19, 6), png(8, 16, 7)]);
-      const got = await enc.encode(images);
+      const got = batchRows(await enc.encode(images));
       const want = await expected(images, enc.spec.image, true);
-      got.forEach((v, i) => close(v, want[i], 1e-5, `image ${i}`));
+      got.forEach((v, i) => assertClose(v, want[i], 1e-5, `image ${i}`));
       await rejectsCode(createImageEncoder(dir, { spec: { size: [32, 16] } }), 'invalid_argument', /16 × 8.*32 × 16/);
     } finally {
       await enc.close();
@@ -155,8 +156,8 @@ test('spec layers: preprocessor_config.json < omnivec.json "image" < options.spe
       assert.deepEqual([b.spec.image.size, b.spec.image.resize, b.spec.image.crop], [[14, 14], 16, true]);
       assert.equal(b.spec.normalize, true);
       const img = [await png(30, 20, 9)];
-      close((await a.encode(img))[0], (await expected(img, a.spec.image, false))[0], 1e-5, 'a');
-      close((await b.encode(img))[0], (await expected(img, b.spec.image, true))[0], 1e-5, 'b');
+      assertClose((batchRows(await a.encode(img)))[0], (await expected(img, a.spec.image, false))[0], 1e-5, 'a');
+      assertClose((batchRows(await b.encode(img)))[0], (await expected(img, b.spec.image, true))[0], 1e-5, 'b');
     } finally {
       await a.close();
       await b.close();
@@ -181,11 +182,11 @@ test('dimensions: refused unless Matryoshka is declared or forced, never beyond 
       assert.equal(cut.spec.model, 'mrl@2');
       assert.equal(cut.spec.dimensions, 2);
       assert.equal(forced.dim, 3);
-      const f = (await full.encode(img))[0];
+      const f = (batchRows(await full.encode(img)))[0];
       const n2 = Math.hypot(f[0], f[1]);
-      close((await cut.encode(img))[0], Float32Array.from([f[0] / n2, f[1] / n2]), 1e-5, 'cut');
+      assertClose((batchRows(await cut.encode(img)))[0], Float32Array.from([f[0] / n2, f[1] / n2]), 1e-5, 'cut');
       const n3 = Math.hypot(f[0], f[1], f[2]);
-      close((await forced.encode(img))[0], Float32Array.from([f[0] / n3, f[1] / n3, f[2] / n3]), 1e-5, 'forced');
+      assertClose((batchRows(await forced.encode(img)))[0], Float32Array.from([f[0] / n3, f[1] / n3, f[2] / n3]), 1e-5, 'forced');
     } finally {
       await full.close();
       await cut.close();
@@ -218,4 +219,18 @@ test('errors: graphs it cannot feed, bad options, inputs named by their index ac
       await enc.close();
     }
   });
+});
+
+// The encoder contract (types.ts) through the registry, on a 1 × 1 conv model at 16 × 16 pixels.
+const contractDir = mkdtempSync(join(tmpdir(), 'omnivec-image-contract-'));
+after(() => rmSync(contractDir, { recursive: true, force: true }));
+let contractModel: Promise<string> | undefined;
+const convModel = (): Promise<string> => (contractModel ??= writeConvImageModel(join(contractDir, 'conv'), { channels: 5, size: [16, 16], bias: Float32Array.from([0.1, 0, -0.1, 0.2, 0]) }).then((m) => m.dir));
+const contractImages = await Promise.all([png(20, 16, 11), png(16, 30, 12), png(9, 9, 13)]);
+runEncoderConformance('ONNX image (1 × 1 conv, pooled)', {
+  modality: 'image',
+  open: async () => await openEncoder(await convModel(), { threads: 1 }) as Encoder<'image'>,
+  context: { threads: 1 },
+  inputs: contractImages,
+  skip: { 'zero vector': 'images: docs/hardening.md §6 is about texts (an image has pixels, so a vector)' },
 });

@@ -1,6 +1,8 @@
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { isPlainObject } from '../../checks.js';
-import { checkDimensions, normalizeVector, truncateVector, type MatryoshkaDecl } from '../matryoshka.js';
+import { checkDimensions, normalizeVector, type MatryoshkaDecl } from '../matryoshka.js';
+import { emptyEncoding } from '../common.js';
+import type { EncodeOptions, Encoder, Encoding } from '../types.js';
 import { openModelFolder } from '../onnx/model-folder.js';
 import { OnnxSession, type TensorData } from '../onnx/session.js';
 import {
@@ -18,7 +20,7 @@ import {
  * An image embedding model from an ONNX graph with one NCHW float input: preprocessing as
  * torchvision / transformers do it (see preprocess.ts), the graph through onnxruntime-node, then
  * the pooled output or the mean of a feature map, Matryoshka truncation and L2 normalisation.
- * See docs/images.md.
+ * Implements the encoder contract (types.ts). See docs/images.md.
  */
 
 export type ImagePooling = 'none' | 'mean';
@@ -46,6 +48,8 @@ export interface ImageEncoderOptions {
   file?: string;
   /** The model name to record in the spec (default: the folder's or file's name). */
   name?: string;
+  /** Where the model is (an absolute path, a hub id), recorded in the spec so the registry can reopen it; set by the registry (src/encoders/registry.ts). */
+  source?: string;
 }
 
 export interface ImageEncoderSpec {
@@ -61,10 +65,8 @@ export interface ImageEncoderSpec {
   [key: string]: unknown;
 }
 
-export interface ImageEncodeOptions {
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
-}
+/** The contract's options (`mode` is ignored: images take no prefix). */
+export type ImageEncodeOptions = EncodeOptions;
 
 const DEFAULT_BATCH = 16;
 
@@ -83,7 +85,8 @@ function fixed(shape: readonly (number | string)[] | undefined, axis: number): n
   return typeof d === 'number' && d > 0 ? d : undefined;
 }
 
-export class ImageEncoder {
+export class ImageEncoder implements Encoder<'image'> {
+  readonly modality = 'image' as const;
   readonly dim: number;
   readonly spec: ImageEncoderSpec;
   readonly session: OnnxSession;
@@ -169,6 +172,7 @@ export class ImageEncoder {
         model: dim === modelDim ? name : `${name}@${dim}`,
         dim, kind: 'image', image, output, pooling, normalize,
         ...(dim !== modelDim ? { dimensions: dim } : {}),
+        ...(options.source !== undefined ? { source: options.source } : {}),
       };
       return new ImageEncoder(session, input.name, spec, modelDim, batchSize);
     } catch (e) {
@@ -187,10 +191,11 @@ export class ImageEncoder {
     return this.#batchSize;
   }
 
-  /** One vector per image, in input order. Paths that do not exist → not_found; undecodable → corrupt_file. */
-  async encode(inputs: readonly ImageInput[], options: ImageEncodeOptions = {}): Promise<Float32Array[]> {
+  /** One vector per image, row i for input i (tokens 0). Paths that do not exist → not_found; undecodable → corrupt_file. */
+  async encode(inputs: readonly ImageInput[], options: ImageEncodeOptions = {}): Promise<Encoding> {
     if (!Array.isArray(inputs)) throw invalidArgument(`images: expected an array of paths or encoded images, got ${describe(inputs)}`);
-    const vectors: Float32Array[] = new Array(inputs.length);
+    const dim = this.dim;
+    const vectors = emptyEncoding(inputs.length, dim);
     const bs = this.#batchSize;
     const prepare = (start: number): Promise<{ data: Float32Array; dims: [number, 3, number, number] }> => {
       const p = preprocessImages(inputs.slice(start, start + bs), this.spec.image, { indexOffset: start });
@@ -206,10 +211,9 @@ export class ImageEncoder {
       const out = (await this.session.run({ [this.#input]: { type: 'float32', data: tensor.data, dims: tensor.dims } }, [this.spec.output]))[this.spec.output]!;
       const B = tensor.dims[0];
       for (let r = 0; r < B; r++) {
-        let v = rowOf(out, r, this.#modelDim);
-        v = truncateVector(v, this.dim, false);
-        if (this.spec.normalize) normalizeVector(v);
-        vectors[start + r] = v;
+        const row = vectors.data.subarray((start + r) * dim, (start + r + 1) * dim);
+        row.set(rowOf(out, r, this.#modelDim).subarray(0, dim));
+        if (this.spec.normalize) normalizeVector(row);
       }
       options.onProgress?.(start + B, inputs.length);
     }

@@ -18,8 +18,10 @@ import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { checkPositiveInt, isPlainObject } from '../../checks.js';
 import { loadSharp } from './sharp.js';
 
-/** A path to an image file, or the encoded bytes (JPEG, PNG, WebP, …). */
-export type ImageInput = string | Buffer | Uint8Array;
+import type { ImageInput } from '../types.js';
+
+/** A path to an image file, or the encoded bytes (JPEG, PNG, WebP, …): the contract's (types.ts). */
+export type { ImageInput };
 
 export interface ImageSpec {
   /** [height, width] of the tensor fed to the model. */

@@ -4,8 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTextEncoder } from './text-encoder.js';
+import { batchRows } from '../common.js';
+import { runEncoderConformance } from '../conformance.js';
+import { openEncoder } from '../registry.js';
+import type { Encoder } from '../types.js';
 import { OmnivecError } from '../../errors.js';
 import { writeTinyTextModel, writeWord2VecTextModel, type TinyTextModel } from '../../../test/helpers/onnx-build.js';
+import { assertClose } from '../../../test/helpers/assertions.js';
 
 let root: string;
 let tiny: TinyTextModel;
@@ -21,10 +26,6 @@ const VECTORS = Float32Array.from([
   0, 0, 0, 0, // :
 ]);
 
-const close = (a: ArrayLike<number>, b: ArrayLike<number>, eps = 1e-6): void => {
-  assert.equal(a.length, b.length, 'length');
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= eps, `component ${i}: ${a[i]} vs ${b[i]} (got [${Array.from(a).join(", ")}], want [${Array.from(b).join(", ")}])`);
-};
 const isErr = (code: string, re?: RegExp) => (e: unknown): boolean => e instanceof OmnivecError && e.code === code && (re === undefined || re.test(e.message));
 
 before(async () => {
@@ -41,18 +42,18 @@ test('text encoder: cls, mean and last pooling by hand (specials included, paddi
     assert.equal(mean.dim, DIM);
     assert.equal(mean.maxLength, 8);
     // [CLS] hello world [SEP]: (0.5·1 + e0 + e1 − 0.25·1) / 4
-    const [m] = await mean.encode(['Hello world']);
-    close(m!, [(0.5 + 1 - 0.25) / 4, (0.5 + 1 - 0.25) / 4, (0.5 - 0.25) / 4, (0.5 - 0.25) / 4]);
-    close((await cls.encode(['Hello world']))[0]!, [0.5, 0.5, 0.5, 0.5]);
-    close((await last.encode(['Hello world']))[0]!, [-0.25, -0.25, -0.25, -0.25]);
+    const [m] = batchRows(await mean.encode(['Hello world']));
+    assertClose(m!, [(0.5 + 1 - 0.25) / 4, (0.5 + 1 - 0.25) / 4, (0.5 - 0.25) / 4, (0.5 - 0.25) / 4]);
+    assertClose((batchRows(await cls.encode(['Hello world'])))[0]!, [0.5, 0.5, 0.5, 0.5]);
+    assertClose((batchRows(await last.encode(['Hello world'])))[0]!, [-0.25, -0.25, -0.25, -0.25]);
     // In a batch with a longer text (so this one is padded) the answer is the same.
-    const batch = await mean.encode(['king', 'Hello world king queen hello', 'Hello world']);
-    close(batch[2]!, m!);
-    close(batch[0]!, [(0.5 - 0.25) / 3, (0.5 - 0.25) / 3, (0.5 + 1 - 0.25) / 3, (0.5 - 0.25) / 3]);
+    const batch = batchRows(await mean.encode(['king', 'Hello world king queen hello', 'Hello world']));
+    assertClose(batch[2]!, m!);
+    assertClose(batch[0]!, [(0.5 - 0.25) / 3, (0.5 - 0.25) / 3, (0.5 + 1 - 0.25) / 3, (0.5 - 0.25) / 3]);
     // Without length bucketing (input order kept in the batches), the same answers.
     const plain = await createTextEncoder(tiny.dir, { pooling: 'mean', normalize: false, threads: 1, batchSize: 2, bucketing: false });
-    const again = await plain.encode(['king', 'Hello world king queen hello', 'Hello world']);
-    for (let i = 0; i < 3; i++) close(again[i]!, batch[i]!);
+    const again = batchRows(await plain.encode(['king', 'Hello world king queen hello', 'Hello world']));
+    for (let i = 0; i < 3; i++) assertClose(again[i]!, batch[i]!);
     await plain.close();
   } finally {
     await mean.close();
@@ -67,19 +68,19 @@ test('text encoder: normalisation, prefixes, truncation reported or refused, Mat
     const enc = await createTextEncoder(tiny.dir, { threads: 1, batchSize: 2 });
     try {
       assert.equal(enc.spec.pooling, 'mean');
-      const [v] = await enc.encode(['hello world']);
+      const [v] = batchRows(await enc.encode(['hello world']));
       let s = 0;
       for (const x of v!) s += x * x;
       assert.ok(Math.abs(s - 1) < 1e-6, 'unit length');
       // mode query prepends the prefix: the same as the prefixed text as a passage.
-      close((await enc.encode(['king'], { mode: 'query' }))[0]!, (await enc.encode(['query: king']))[0]!);
+      assertClose((batchRows(await enc.encode(['king'], { mode: 'query' })))[0]!, (batchRows(await enc.encode(['query: king'])))[0]!);
       // 9 tokens with specials > 8: cut, keeping [SEP] at the end, and reported.
       const long = 'hello world king queen hello world king';
       const r = await enc.encodeDetailed(['king', long]);
       assert.deepEqual(r.truncated, [1]);
       assert.deepEqual([...r.tokens], [3, 8]);
-      const cut = await enc.encode(['hello world king queen hello world']);
-      close(r.vectors[1]!, cut[0]!);
+      const cut = batchRows(await enc.encode(['hello world king queen hello world']));
+      assertClose(batchRows(r.vectors)[1]!, cut[0]!);
     } finally {
       await enc.close();
     }
@@ -91,8 +92,8 @@ test('text encoder: normalisation, prefixes, truncation reported or refused, Mat
     const half = await createTextEncoder(tiny.dir, { threads: 1, dimensions: 2 });
     assert.equal(half.dim, 2);
     assert.equal(half.spec.model, 'tiny@2');
-    const [h] = await half.encode(['hello world']);
-    close(h!, [Math.SQRT1_2, Math.SQRT1_2]);
+    const [h] = batchRows(await half.encode(['hello world']));
+    assertClose(h!, [Math.SQRT1_2, Math.SQRT1_2]);
     await half.close();
     await assert.rejects(createTextEncoder(tiny.dir, { dimensions: 3 }), isErr('invalid_argument', /Matryoshka sizes 4, 2, not 3/));
     await assert.rejects(createTextEncoder(tiny.dir, { dimensions: 5 }), isErr('invalid_argument', /5 is larger than the 4 dimensions/));
@@ -107,7 +108,7 @@ test('text encoder: a pooled graph output is used as is; missing and corrupt fil
   const enc = await createTextEncoder(pooled.dir, { threads: 1, normalize: false });
   assert.equal(enc.spec.output, 'sentence_embedding');
   assert.equal(enc.spec.pooling, 'none');
-  close((await enc.encode(['hello world']))[0]!, [(0.5 + 1 - 0.25) / 4, (0.5 + 1 - 0.25) / 4, 0.25 / 4, 0.25 / 4]);
+  assertClose((batchRows(await enc.encode(['hello world'])))[0]!, [(0.5 + 1 - 0.25) / 4, (0.5 + 1 - 0.25) / 4, 0.25 / 4, 0.25 / 4]);
   await enc.close();
   await assert.rejects(createTextEncoder(join(root, 'nope')), isErr('not_found', /model folder .*nope does not exist/));
   const broken = join(root, 'broken');
@@ -129,7 +130,7 @@ test('text encoder with real weights (word2vec 1k, mean pooling): related words 
     // (The 1,000 words hold neither "queen" nor "apple": pairs from the file instead.)
     const dot = (a: Float32Array, b: Float32Array): number => a.reduce((s, x, i) => s + x * b[i]!, 0);
     for (const [w, near, far] of [['father', 'mother', 'machine'], ['wine', 'beer', 'gun'], ['man', 'woman', 'money'], ['river', 'sea', 'phone']] as const) {
-      const [a, b, c] = await enc.encode([w, near, far]);
+      const [a, b, c] = batchRows(await enc.encode([w, near, far]));
       assert.ok(dot(a!, b!) > dot(a!, c!) + 0.05, `${w}·${near} ${dot(a!, b!)} vs ${w}·${far} ${dot(a!, c!)}`);
     }
     assert.equal(enc.dim, 300);
@@ -164,7 +165,7 @@ test('text encoder from a hub id: refused offline naming the files, downloaded i
     assert.equal(requests, 0, 'no request while the network is not allowed');
     const enc = await createTextEncoder('acme/tiny-text', { allowNetwork: true, threads: 1, pooling: 'cls', normalize: false });
     assert.equal(enc.spec.model, 'acme/tiny-text');
-    close((await enc.encode(['hello']))[0]!, [0.5, 0.5, 0.5, 0.5]);
+    assertClose((batchRows(await enc.encode(['hello'])))[0]!, [0.5, 0.5, 0.5, 0.5]);
     await enc.close();
     const before = requests;
     const again = await createTextEncoder('acme/tiny-text', { threads: 1 });
@@ -177,4 +178,18 @@ test('text encoder from a hub id: refused offline naming the files, downloaded i
       else process.env[k] = v;
     }
   }
+});
+
+// The encoder contract (types.ts) through the registry. The special tokens' rows and the unknown
+// word's are zero here, so a text of unknown words has the zero vector and must be refused.
+let conformanceModel: Promise<string> | undefined;
+const zeroSpecials = (): Promise<string> => (conformanceModel ??= writeTinyTextModel(join(root, 'contract'), {
+  vocab: VOCAB, dim: DIM, vectors: VECTORS, lowercase: true, specialRows: { cls: 0, sep: 0, pad: 0, unk: 0 },
+}).then((m) => m.dir));
+runEncoderConformance('ONNX text (mean pooling, normalised)', {
+  modality: 'text',
+  open: async () => await openEncoder(await zeroSpecials(), { threads: 1 }) as Encoder<'text'>,
+  context: { threads: 1 },
+  inputs: ['hello world', 'king', 'Queen queen hello', 'world king queen hello world'],
+  zeroText: 'zebra yak',
 });

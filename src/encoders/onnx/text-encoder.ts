@@ -1,13 +1,17 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
-import { checkDimensions, normalizeVector, truncateVector, type MatryoshkaDecl } from '../matryoshka.js';
+import { checkDimensions, normalizeVector, type MatryoshkaDecl } from '../matryoshka.js';
+import { emptyEncoding } from '../common.js';
+import { refuseZeroRows } from '../no-vector.js';
+import type { EncodeOptions, Encoder, Encoding } from '../types.js';
 import { locateModel, openModelFolder, type ModelFolder } from './model-folder.js';
 import { OnnxSession, type TensorData } from './session.js';
 
 /**
  * A sentence encoder from a Hugging Face style folder: tokenizer.json through
  * `@huggingface/tokenizers`, the graph through onnxruntime-node, then pooling, Matryoshka
- * truncation and normalisation. See docs/encoders.md, "Text encoders".
+ * truncation and normalisation. See docs/encoders.md, "Text encoders". Implements the encoder
+ * contract (types.ts).
  */
 
 export type Pooling = 'cls' | 'mean' | 'last' | 'none';
@@ -44,9 +48,11 @@ export interface TextEncoderOptions {
   name?: string;
   /** A hub id may download its missing files into the cache (default: OMNIVEC_ALLOW_NETWORK=1). */
   allowNetwork?: boolean;
+  /** Where the model is (an absolute path, a hub id), recorded in the spec so the registry can reopen it; set by the registry (src/encoders/registry.ts). */
+  source?: string;
 }
 
-export interface TextEncoderSpec {
+export interface OnnxTextEncoderSpec {
   model: string;
   dim: number;
   kind: 'text';
@@ -60,15 +66,9 @@ export interface TextEncoderSpec {
   [key: string]: unknown;
 }
 
-export interface EncodeOptions {
-  /** Which prefix to prepend: the query or the passage one. Default 'passage'. */
-  mode?: TextMode;
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
-}
-
 export interface DetailedEncoding {
-  vectors: Float32Array[];
+  /** The vectors (and their total tokens), as `encode` returns them. */
+  vectors: Encoding;
   /** Indices of the texts that were cut to maxLength. */
   truncated: number[];
   /** Tokens fed per text (after truncation, special tokens included). */
@@ -167,9 +167,10 @@ export class TextTokenizer {
   }
 }
 
-export class OnnxTextEncoder {
+export class OnnxTextEncoder implements Encoder<'text'> {
+  readonly modality = 'text' as const;
   readonly dim: number;
-  readonly spec: TextEncoderSpec;
+  readonly spec: OnnxTextEncoderSpec;
   readonly tokenizer: TextTokenizer;
   readonly session: OnnxSession;
   readonly maxLength: number;
@@ -178,7 +179,7 @@ export class OnnxTextEncoder {
   readonly #truncation: 'truncate' | 'error';
   readonly #bucketing: boolean;
 
-  private constructor(session: OnnxSession, tokenizer: TextTokenizer, spec: TextEncoderSpec, modelDim: number, batchSize: number,
+  private constructor(session: OnnxSession, tokenizer: TextTokenizer, spec: OnnxTextEncoderSpec, modelDim: number, batchSize: number,
     truncation: 'truncate' | 'error', bucketing: boolean) {
     this.session = session;
     this.tokenizer = tokenizer;
@@ -240,12 +241,13 @@ export class OnnxTextEncoder {
       const declared = o.matryoshka as MatryoshkaDecl;
       const name = folder.name;
       const dim = checkDimensions(options.dimensions, modelDim, declared, options.forceDimensions, name);
-      const spec: TextEncoderSpec = {
+      const spec: OnnxTextEncoderSpec = {
         model: dim === modelDim ? name : `${name}@${dim}`,
         dim, kind: 'text', pooling, normalize, maxLength, output,
         ...(queryPrefix !== undefined ? { queryPrefix } : {}),
         ...(passagePrefix !== undefined ? { passagePrefix } : {}),
         ...(dim !== modelDim ? { dimensions: dim } : {}),
+        ...(options.source !== undefined ? { source: options.source } : {}),
       };
       return new OnnxTextEncoder(session, tokenizer, spec, modelDim, batchSize, truncation, options.bucketing ?? true);
     } catch (e) {
@@ -306,29 +308,38 @@ export class OnnxTextEncoder {
     return out;
   }
 
+  /**
+   * {@link encode}, plus which texts were cut to maxLength and the tokens of each. A text whose
+   * vector is the zero vector is refused (docs/hardening.md §6).
+   */
   async encodeDetailed(texts: readonly string[], options: EncodeOptions = {}): Promise<DetailedEncoding> {
     const { ids, truncated } = this.#prepare(texts, options.mode);
-    const vectors: Float32Array[] = new Array(texts.length);
+    const tokens = Int32Array.from(ids, (r) => r.length);
+    let total = 0;
+    for (const n of tokens) total += n;
+    const dim = this.dim;
+    const vectors = emptyEncoding(texts.length, dim, total);
     let done = 0;
     for await (const b of this.#batches(ids, options.signal)) {
       const out = b.outputs[this.spec.output]!;
       const data = out.data as Float32Array;
       const [B, T, H] = b.dims;
       for (let r = 0; r < B; r++) {
-        let v: Float32Array;
-        if (out.dims.length === 2) v = data.slice(r * H, (r + 1) * H);
-        else v = pool(data, r, T, H, b.lengths[r]!, this.spec.pooling);
-        v = truncateVector(v, this.dim, false);
-        if (this.spec.normalize) normalizeVector(v);
-        vectors[b.order[r]!] = v;
+        // Pooled (or the graph's own [B, H] row), cut to `dim`, written into the batch's row.
+        const row = vectors.data.subarray(b.order[r]! * dim, (b.order[r]! + 1) * dim);
+        if (out.dims.length === 2) row.set(data.subarray(r * H, r * H + dim));
+        else row.set(pool(data, r, T, H, b.lengths[r]!, this.spec.pooling).subarray(0, dim));
+        if (this.spec.normalize) normalizeVector(row);
       }
       done += B;
       options.onProgress?.(done, texts.length);
     }
-    return { vectors, truncated, tokens: Int32Array.from(ids, (r) => r.length) };
+    refuseZeroRows(vectors, texts);
+    return { vectors, truncated, tokens };
   }
 
-  async encode(texts: readonly string[], options: EncodeOptions = {}): Promise<Float32Array[]> {
+  /** One vector per text (row i of the batch is text i), and the tokens run. */
+  async encode(texts: readonly string[], options: EncodeOptions = {}): Promise<Encoding> {
     return (await this.encodeDetailed(texts, options)).vectors;
   }
 

@@ -11,13 +11,17 @@ import { createRemoteEncoder, planBatches, type RemoteEncoderOptions } from './i
 import { textHash } from './checkpoint.js';
 import { retryAfterMs, backoffDelay, DEFAULT_BACKOFF } from './retry.js';
 import { batchRows } from '../common.js';
+import { runEncoderConformance } from '../conformance.js';
+import { openEncoder } from '../registry.js';
+import type { Encoder } from '../types.js';
 import type { Encoding } from '../types.js';
 
 // A deterministic OpenAI-compatible /v1/embeddings on 127.0.0.1: the vector of a text is a
 // normalised function of sha256(text); `dimensions` keeps a prefix and renormalises, as
-// text-embedding-3 does. Each request may be scripted to fail.
+// text-embedding-3 does; ZERO_TEXT gets the zero vector. Each request may be scripted to fail.
 
 const FULL_DIM = 16;
+const ZERO_TEXT = 'the zero vector, please';
 
 function fullVector(text: string): Float32Array {
   const h = createHash('sha256').update(text).digest();
@@ -108,7 +112,7 @@ class FakeApi {
     }
     const dims = body.dimensions ?? FULL_DIM;
     let data = body.input.map((text, index) => {
-      const v = expected(text, dims);
+      const v = text === ZERO_TEXT ? new Float32Array(dims) : expected(text, dims);
       const embedding = body.encoding_format === 'base64' ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v);
       return { object: 'embedding', index, embedding };
     });
@@ -406,4 +410,15 @@ test('options are checked', () => {
   assert.throws(() => enc({ maxBatch: 0 }), /maxBatch: expected a positive integer, got the number 0/);
   assert.throws(() => enc({ retries: -1 }), /retries: expected a non-negative integer/);
   assert.throws(() => enc({ encodingFormat: 'json' as 'float' }), /encodingFormat: expected 'base64' or 'float'/);
+});
+
+// The encoder contract (types.ts) through the registry: `openai:MODEL` against the fake API; a spec
+// naming a remote API reopens only with the network allowed.
+runEncoderConformance('remote (OpenAI-compatible)', {
+  modality: 'text',
+  open: async () => await openEncoder('openai:test-embed', {}, { baseURL: api.url }) as Encoder<'text'>,
+  context: { allowNetwork: true },
+  inputs: texts(4),
+  zeroText: ZERO_TEXT,
+  tolerance: 0,
 });

@@ -2,6 +2,9 @@ import { OmnivecError, invalidArgument, describe } from '../../errors.js';
 import { checkNonNegativeInt, checkNumber, checkPositiveInt } from '../../checks.js';
 import { CheckpointWriter, base64ToFloat32, loadCheckpoint } from './checkpoint.js';
 import { DEFAULT_BACKOFF, backoffDelay, isRetryableStatus, retryAfterMs, sleep, type BackoffOptions, type ResolvedBackoff } from './retry.js';
+import { encodingFromRows } from '../common.js';
+import { refuseZeroRows } from '../no-vector.js';
+import type { EncodeOptions, Encoder, Encoding } from '../types.js';
 
 /**
  * A client for OpenAI-compatible `POST /v1/embeddings` (OpenAI, Azure-style proxies, vLLM, TEI,
@@ -61,13 +64,11 @@ export interface RemoteEncoderSpec {
   [key: string]: unknown;
 }
 
-export interface RemoteEncodeOptions {
-  /** Accepted for the encoder contract; remote models take no prefix from omnivec. */
-  mode?: 'query' | 'passage';
-  /** Inputs done (including those found in the checkpoint) out of the total, after each batch. */
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
-}
+/**
+ * The contract's options: `mode` is accepted but unused (remote models take no prefix from
+ * omnivec); `onProgress` counts inputs found in the checkpoint as done.
+ */
+export type RemoteEncodeOptions = EncodeOptions;
 
 /** Counters since the encoder was created. */
 export interface RemoteUsage {
@@ -106,7 +107,8 @@ export function planBatches(indices: readonly number[], tokens: readonly number[
   return batches;
 }
 
-export class RemoteEncoder {
+export class RemoteEncoder implements Encoder<'text'> {
+  readonly modality = 'text' as const;
   readonly #o: Required<Pick<RemoteEncoderOptions, 'model' | 'encodingFormat' | 'maxBatch' | 'maxBatchTokens' | 'maxInputTokens' | 'countTokens' | 'retries' | 'timeoutMs' | 'concurrency' | 'fetch' | 'headers'>>;
   readonly #url: string;
   readonly #baseURL: string;
@@ -192,15 +194,20 @@ export class RemoteEncoder {
     this.#closed = true;
   }
 
-  /** One vector per text, in input order. */
-  async encode(texts: readonly string[], options: RemoteEncodeOptions = {}): Promise<Float32Array[]> {
+  /**
+   * One vector per text, row i for text i; `tokens` is the API's `usage.prompt_tokens` summed over
+   * this call's requests (0 for texts found in the checkpoint). A zero vector is refused
+   * (docs/hardening.md §6).
+   */
+  async encode(texts: readonly string[], options: RemoteEncodeOptions = {}): Promise<Encoding> {
     if (this.#closed) throw invalidArgument(`encode: the remote encoder for ${this.#specModel()} is closed`);
     if (!Array.isArray(texts)) throw invalidArgument(`texts: expected an array of strings, got ${describe(texts)}`);
     const tokens = this.#checkInputs(texts);
     const signal = options.signal;
     signal?.throwIfAborted();
     const n = texts.length;
-    if (n === 0) return [];
+    // No input, nothing asked: the dimension is known, or 0 until a first response tells it.
+    if (n === 0) return { data: new Float32Array(0), dim: this.#dim ?? 0, count: 0, tokens: 0 };
 
     let results: (Float32Array | undefined)[] = new Array(n).fill(undefined);
     let done = 0;
@@ -223,12 +230,14 @@ export class RemoteEncoder {
     // A pool of `concurrency` workers over the batches. On the first permanent failure no new batch
     // starts, but those in flight finish and are checkpointed: they are paid for.
     let next = 0;
+    let tokensUsed = 0;
     let failure: { error: unknown } | undefined;
     const worker = async (): Promise<void> => {
       while (failure === undefined && next < batches.length) {
         const batch = batches[next++];
         try {
-          const vectors = await this.#request(batch.map((i) => texts[i]), signal);
+          const { vectors, tokens: used } = await this.#request(batch.map((i) => texts[i]), signal);
+          tokensUsed += used;
           if (writer !== undefined) await writer.append(batch.map((i, k) => ({ i, text: texts[i], vector: vectors[k] })));
           batch.forEach((i, k) => (results[i] = vectors[k]));
           done += batch.length;
@@ -244,7 +253,7 @@ export class RemoteEncoder {
       await writer?.close();
     }
     if (failure !== undefined) throw failure.error;
-    return results as Float32Array[];
+    return refuseZeroRows(encodingFromRows(results as Float32Array[], this.#dim!, tokensUsed), texts);
   }
 
   /** Token estimates per input; refuses non-strings, empty strings and over-long inputs. */
@@ -263,8 +272,8 @@ export class RemoteEncoder {
     return tokens;
   }
 
-  /** One batch through the API with the retry policy; the vectors in input order. */
-  async #request(input: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
+  /** One batch through the API with the retry policy; the vectors in input order and the tokens it reports. */
+  async #request(input: string[], signal: AbortSignal | undefined): Promise<{ vectors: Float32Array[]; tokens: number }> {
     const body = JSON.stringify({
       input,
       model: this.#o.model,
@@ -307,7 +316,7 @@ export class RemoteEncoder {
     }
   }
 
-  #parse(text: string, count: number): Float32Array[] {
+  #parse(text: string, count: number): { vectors: Float32Array[]; tokens: number } {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -339,8 +348,9 @@ export class RemoteEncoder {
       out[i] = v;
     }
     const usage = (json as { usage?: { prompt_tokens?: unknown } }).usage;
-    if (typeof usage?.prompt_tokens === 'number') this.#usage.promptTokens += usage.prompt_tokens;
-    return out as Float32Array[];
+    const tokens = typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : 0;
+    this.#usage.promptTokens += tokens;
+    return { vectors: out as Float32Array[], tokens };
   }
 }
 

@@ -3,7 +3,7 @@
  */
 export {
   fitSif, averageEncoder, sifWeights, resolveTokenizer, SifModel, SifEncoder, DEFAULT_A,
-  type SifFitOptions, type SifFitStats, type SifJson, type CountsSource, type TextEncoder, type TextEncoderSpec,
+  type SifFitOptions, type SifFitStats, type SifJson, type CountsSource, type SifSpec,
 } from './sif.js';
 export { saveSif, loadSif, readSifJson, readTextLines, SIF_JSON, type SaveSifOptions, type SifFiles, type SifFolderJson } from './files.js';
 export {

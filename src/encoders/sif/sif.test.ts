@@ -1,9 +1,18 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { KeyedVectors } from '../word2vec/keyed-vectors.js';
 import type { Tokenizer } from '../text/tokenizer.js';
-import { averageEncoder, fitSif, SifModel, sifWeights } from './sif.js';
+import { averageEncoder, fitSif, SifModel, sifWeights, type SifSpec } from './sif.js';
+import { saveSif } from './files.js';
 import { assertClose, rejectsCode, throwsCode } from '../../../test/helpers/assertions.js';
+import { batchRows } from '../common.js';
+import { runEncoderConformance } from '../conformance.js';
+import { openEncoder } from '../registry.js';
+import { storedModelDir } from '../stored-models.js';
+import type { Encoder } from '../types.js';
 
 /** A whitespace tokenizer, lower-casing nothing (the tests' own, independent of createTokenizer). */
 const ws: Tokenizer = { spec: { kind: 'whitespace' }, tokenize: (s) => s.split(/\s+/).filter((t) => t.length > 0) };
@@ -143,7 +152,7 @@ test('asEncoder: async encode, dim, a spec naming the model by content', async (
   assert.deepEqual({ ...enc.spec, model: '' }, {
     model: '', kind: 'sif', dim: 2, a: 0.2, components: 1, normalizeWords: false, tokenizer: { kind: 'whitespace' },
   });
-  assert.deepEqual(await enc.encode(['the cat']), model.encode(['the cat']));
+  assert.deepEqual(batchRows(await enc.encode(['the cat'])), model.encode(['the cat']));
   assert.equal(model.asEncoder('my-sif').spec.model, 'my-sif');
   const other = await fitSif(kv, ['the cat', 'the dog'], { a: 0.5, tokenizer: ws });
   assert.notEqual(other.fingerprint(), model.fingerprint());
@@ -180,4 +189,45 @@ test('normalizeWords averages unit word vectors; the default tokenizer is {kind:
   const back = SifModel.fromJSON(JSON.parse(JSON.stringify(model.toJSON())), kv);
   assert.deepEqual(back.encode(['the cat']), model.encode(['the cat']));
   assert.equal(back.fingerprint(), model.fingerprint());
+});
+
+// The encoder contract (types.ts) through the registry: a SIF model stored in a database folder
+// (found by its spec's name, as a collection bound to it finds it), and the plain average saved to
+// a folder (found by path). A text without a known word has no vector and is refused.
+const contractDir = mkdtempSync(join(tmpdir(), 'omnivec-sif-contract-'));
+after(() => rmSync(contractDir, { recursive: true, force: true }));
+const contractKv = new KeyedVectors(['the', 'a', 'cat', 'kitten', 'dog', 'car', 'truck'],
+  Float32Array.from([1, 1, 1, 0, 0.9, 1, 1.1, 0, 0, 0, 0.2, 1, 0.1, 0, 0.2, 0.9, 0, 0.2, 0, 1, 1, -1, 0, 0, 0.9, -1, 0.1, 0]), 4,
+  Float64Array.from([1000, 800, 10, 5, 12, 9, 6]));
+const contractTexts = ['the cat', 'a kitten and a dog', 'the truck', 'car car cat'];
+let stored: Promise<{ spec: SifSpec; dbDir: string }> | undefined;
+const storedSif = (): Promise<{ spec: SifSpec; dbDir: string }> => (stored ??= (async () => {
+  const model = await fitSif(contractKv, contractTexts);
+  const dbDir = join(contractDir, 'db');
+  await saveSif(model, storedModelDir(dbDir, model.spec().model));
+  return { spec: model.spec(), dbDir };
+})());
+runEncoderConformance('SIF (a stored model, found by its spec)', {
+  modality: 'text',
+  open: async () => {
+    const { spec, dbDir } = await storedSif();
+    return await openEncoder(spec, { dbDir }) as Encoder<'text'>;
+  },
+  context: { dbDir: join(contractDir, 'db') },
+  inputs: contractTexts,
+  zeroText: 'qwzx zzyzx',
+  tolerance: 0,
+});
+let averageDir: Promise<string> | undefined;
+runEncoderConformance('averaged word vectors (a folder)', {
+  modality: 'text',
+  open: async () => await openEncoder(await (averageDir ??= (async () => {
+    const dir = join(contractDir, 'average');
+    await saveSif(averageEncoder(contractKv), dir);
+    return dir;
+  })())) as Encoder<'text'>,
+  context: {},
+  inputs: contractTexts,
+  zeroText: 'qwzx',
+  tolerance: 0,
 });

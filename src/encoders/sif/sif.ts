@@ -5,8 +5,9 @@
  * set of sentence vectors removed. Design and measurements: docs/sif.md.
  *
  * `fitSif` fits a {@link SifModel}; `averageEncoder` builds the plain unweighted mean for
- * comparison. Both encode synchronously (`encode`, `encodeBatch`); `asEncoder()` wraps them as a
- * {@link TextEncoder} (async `encode`, `dim`, JSON `spec`) that a collection can bind.
+ * comparison. Both encode synchronously (`encode`, `encodeBatch`); `asEncoder()` wraps them as an
+ * encoder of the contract (types.ts: async `encode` to a batch, `dim`, JSON `spec`) that a
+ * collection can bind.
  */
 import { createHash } from 'node:crypto';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
@@ -14,6 +15,7 @@ import type { KeyedVectors } from '../word2vec/keyed-vectors.js';
 import { createTokenizer, type Tokenizer, type TokenizerSpec } from '../text/tokenizer.js';
 import { GramAccumulator, topEigenvectors } from './linalg.js';
 import { NO_KNOWN_WORD, ZERO_OUTPUT, isZeroVector, noVectorError } from '../no-vector.js';
+import type { EncodeOptions, Encoder, Encoding } from '../types.js';
 
 /** Where the word probabilities p(w) come from. */
 export type CountsSource = 'vectors' | 'corpus';
@@ -76,24 +78,13 @@ export interface SifJson {
   stats: SifFitStats | null;
 }
 
-/** A spec a collection can store to name the encoder that made its vectors. */
-export interface TextEncoderSpec {
-  /** Identifies the model: records from another model are refused by a bound collection. */
+/** The spec of a SIF (or plain average) model, as a collection stores it. */
+export interface SifSpec {
+  /** Identifies the model (default `<kind>:<fingerprint>`): records from another model are refused by a bound collection. */
   model: string;
   dim: number;
   kind: 'sif' | 'average';
   [key: string]: unknown;
-}
-
-/** A text → vector encoder, as collections bind them. */
-export interface TextEncoder {
-  readonly dim: number;
-  readonly spec: TextEncoderSpec;
-  /**
-   * One vector per text; a text without a known word is refused (`invalid_argument` naming its
-   * position and text: it has no vector, docs/hardening.md §6).
-   */
-  encode(texts: readonly string[]): Promise<Float32Array[]>;
 }
 
 export interface SifEncodeOptions {
@@ -289,7 +280,7 @@ export class SifModel {
   }
 
   /** The spec a collection stores; `model` defaults to `<kind>:<fingerprint>`. */
-  spec(model?: string): TextEncoderSpec {
+  spec(model?: string): SifSpec {
     return {
       model: model ?? `${this.kind}:${this.fingerprint()}`,
       kind: this.kind,
@@ -301,9 +292,12 @@ export class SifModel {
     };
   }
 
-  /** This model as a {@link TextEncoder} for collections. */
-  asEncoder(model?: string): SifEncoder {
-    return new SifEncoder(this, model);
+  /**
+   * This model as an encoder of the contract (types.ts), for collections and the registry; `source`
+   * (the model's folder) is recorded in its spec when given.
+   */
+  asEncoder(model?: string, options: { source?: string } = {}): SifEncoder {
+    return new SifEncoder(this, model, options);
   }
 
   /** The model without its word vectors and weights (they go in files: `saveSif`). */
@@ -387,22 +381,39 @@ export function checkSifJson(json: unknown): SifJson {
   return j as unknown as SifJson;
 }
 
-/** A {@link SifModel} behind the collection-facing {@link TextEncoder} interface. */
-export class SifEncoder implements TextEncoder {
+/** A {@link SifModel} behind the encoder contract (types.ts). */
+export class SifEncoder implements Encoder<'text'> {
+  readonly modality = 'text' as const;
   readonly model: SifModel;
-  readonly spec: TextEncoderSpec;
+  readonly spec: SifSpec;
+  #closed = false;
 
-  constructor(model: SifModel, name?: string) {
+  constructor(model: SifModel, name?: string, options: { source?: string } = {}) {
     this.model = model;
     this.spec = model.spec(name);
+    if (options.source !== undefined) this.spec.source = options.source;
   }
 
   get dim(): number { return this.model.dim; }
 
-  /** One vector per text; a text without a known word is refused (see {@link SifModel.encode}). */
-  async encode(texts: readonly string[]): Promise<Float32Array[]> {
+  /**
+   * One vector per text, row i for text i; `tokens` counts the words the tokenizer cut. A text
+   * without a known word is refused (see {@link SifModel.encode}). `mode` is ignored.
+   */
+  async encode(texts: readonly string[], options: EncodeOptions = {}): Promise<Encoding> {
+    if (this.#closed) throw invalidArgument(`${this.spec.model}: the encoder is closed`);
     if (!Array.isArray(texts)) throw invalidArgument(`texts: expected an array of strings, got ${describe(texts)}`);
-    return this.model.encode(texts);
+    options?.signal?.throwIfAborted();
+    const data = this.model.encodeBatch(texts);
+    let tokens = 0;
+    for (const t of texts) tokens += this.model.tokenizer.tokenize(t).length;
+    options?.onProgress?.(texts.length, texts.length);
+    return { data, dim: this.dim, count: texts.length, tokens };
+  }
+
+  /** Nothing to release (pure JS); encoding after it is refused, as for every encoder. */
+  async close(): Promise<void> {
+    this.#closed = true;
   }
 }
 

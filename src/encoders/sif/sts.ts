@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { pearson, spearman } from './correlation.js';
 import { SifEncoder, SifModel } from './sif.js';
+import { batchRows } from '../common.js';
+import type { VectorBatch } from '../../vector/batch.js';
 
 /** The pairs of one STS file. */
 export interface StsPairs {
@@ -99,9 +101,13 @@ export interface StsResult {
   zeroPairs: number;
 }
 
-/** Something that encodes texts: a function, or an object with `encode` (SifModel, TextEncoder). */
-export type EncodeFn = (texts: string[]) => Float32Array[] | Promise<Float32Array[]>;
-export type Encodes = EncodeFn | { encode(texts: string[]): Float32Array[] | Promise<Float32Array[]> };
+/** Vectors of texts: one array per text, or one batch (an encoder's `Encoding`). */
+type Vectors = Float32Array[] | VectorBatch;
+/** Something that encodes texts: a function, or an object with `encode` (SifModel, any encoder of the contract). */
+export type EncodeFn = (texts: string[]) => Vectors | Promise<Vectors>;
+export type Encodes = EncodeFn | { encode(texts: string[]): Vectors | Promise<Vectors> };
+
+const asRows = (v: Vectors): Float32Array[] | unknown => (!Array.isArray(v) && v !== null && typeof v === 'object' && v.data instanceof Float32Array ? batchRows(v) : v);
 
 /** Cosine of two vectors in float64; 0 when either is zero (flagged by `zero`). */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): { cos: number; zero: boolean } {
@@ -130,8 +136,8 @@ export async function evaluateSts(encoder: Encodes, source: string | StsPairs): 
       : (() => { throw invalidArgument(`encoder: expected a function or an object with encode(texts), got ${describe(encoder)}`); })();
   const pairs = typeof source === 'string' ? await readSts(source) : source;
   const n = pairs.scores.length;
-  const v1 = await encode(pairs.sentences1);
-  const v2 = await encode(pairs.sentences2);
+  const v1 = asRows(await encode(pairs.sentences1)) as Float32Array[];
+  const v2 = asRows(await encode(pairs.sentences2)) as Float32Array[];
   if (!Array.isArray(v1) || v1.length !== n || !Array.isArray(v2) || v2.length !== n) {
     throw new OmnivecError('encoder_error', `encoder: expected ${n} vectors per side, got ${Array.isArray(v1) ? v1.length : describe(v1)} and ${Array.isArray(v2) ? v2.length : describe(v2)}`);
   }
