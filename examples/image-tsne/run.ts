@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createImageEncoder, openDatabase, project, scatterPng, type ProjectionMethod } from '../../src/index.js';
+import { batchRows, createImageEncoder, openDatabase, project, scatterPng, type ProjectionMethod } from '../../src/index.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -52,7 +52,7 @@ if (files.length < 3) fail(`--images ${values.images}: found ${files.length} ima
 
 const t0 = performance.now();
 const encoder = await createImageEncoder(values.model!, { threads: Number(values.threads) });
-const vectors = await encoder.encode(files);
+const vectors = batchRows(await encoder.encode(files));
 await encoder.close();
 const encodeSeconds = (performance.now() - t0) / 1000;
 
