@@ -5,7 +5,8 @@
  * (the model folder recorded as `source`), `embed --m3 --into` (a BGE-M3 spec), a collection made
  * by the server with a `--encoder` name (found after a restart without the flag), and a hub id in
  * the local cache. The reopened encoder gives the vectors the collection holds, and a text query
- * finds its neighbours.
+ * finds its neighbours — also as `collection.query({ text })` in a database opened with the
+ * registry's `specEncoders`.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ import { storedModelDir } from '../src/encoders/stored-models.js';
 import { hubModelFolder } from '../src/encoders/onnx/hub.js';
 import { createTextEncoder } from '../src/encoders/onnx/text-encoder.js';
 import { createBgeM3 } from '../src/encoders/bge-m3/index.js';
-import { openEncoder } from '../src/encoders/registry.js';
+import { openEncoder, specEncoders } from '../src/encoders/registry.js';
 import { batchRows } from '../src/encoders/common.js';
 import { openDatabase } from '../src/db/database.js';
 import type { EncoderSpec } from '../src/encoders/types.js';
@@ -62,6 +63,22 @@ async function stored(db: string, name: string, ids: string[]): Promise<{ spec: 
   }
 }
 
+/** The ids of the k nearest records to `text`, through `query({ text })` in a database that encodes with the registry. */
+async function textQuery(db: string, name: string, text: string, k: number): Promise<string[]> {
+  const encoders = specEncoders({ dbDir: db, threads: 1 });
+  const d = await openDatabase(db, { readOnly: true, encodeText: encoders.encodeText });
+  try {
+    const c = await d.getCollection(name);
+    const first = (await c.query({ text, k })).ids;
+    // The second query reuses the encoder opened for the first.
+    assert.deepEqual((await c.query({ text, k })).ids, first);
+    return first;
+  } finally {
+    await d.close();
+    await encoders.close();
+  }
+}
+
 /** The ids of the k nearest records to `vector`. */
 async function nearest(db: string, name: string, vector: Float32Array, k: number): Promise<string[]> {
   const d = await openDatabase(db, { readOnly: true });
@@ -100,6 +117,7 @@ test('train sif --into: the collection\'s spec reopens the stored SIF model (DIR
     const q = batchRows(await enc.encode(['kitten']))[0]!;
     assertClose(q, direct);
     assert.deepEqual((await nearest(dir, 'sentences', q, 2)).sort(), ['line-1', 'line-2']);
+    assert.deepEqual((await textQuery(dir, 'sentences', 'kitten', 2)).sort(), ['line-1', 'line-2']);
     await rejectsCode(enc.encode(['qwzx']), 'invalid_argument', /text\[0\] "qwzx": none of its words is in the model's vocabulary/);
   } finally {
     await enc.close();
@@ -127,6 +145,7 @@ test('embed --into: the collection\'s spec reopens the model folder from its sou
     const q = batchRows(await enc.encode(['kitten'], { mode: 'query' }))[0]!;
     assertClose(q, batchRows(await own.encode(['kitten'], { mode: 'query' }))[0]!);
     assert.deepEqual(await nearest(dir, 'things', q, 2), ['1', '2']);
+    assert.deepEqual(await textQuery(dir, 'things', 'kitten', 2), ['1', '2']);
     // The unknown word and the zeroed special tokens: the zero vector, refused.
     await rejectsCode(enc.encode(['zebra']), 'invalid_argument', /text\[0\] "zebra": the encoder gives it the zero vector/);
   } finally {

@@ -46,8 +46,8 @@ export { checkDimensions, truncateVector, normalizeVector, type MatryoshkaDecl }
 // EncoderSpec: the database's (omnivec/db), the same shape.
 export type { Encoder, AnyEncoder, Encoding, EncodeOptions, EncoderInput, Modality, ImageInput } from './types.js';
 export {
-  openEncoder, openModel, openResolved, resolveReference, resolveSpec, checkReference, specOptions, detectKind, findStoredModel, hubCached,
-  type EncoderContext, type ModelOptions, type OpenedModel, type ModelKind, type ModelLocation, type ResolvedModel,
+  openEncoder, openModel, openResolved, resolveReference, resolveSpec, checkReference, specOptions, specEncoders, detectKind, findStoredModel, hubCached,
+  type EncoderContext, type SpecEncoders, type ModelOptions, type OpenedModel, type ModelKind, type ModelLocation, type ResolvedModel,
 } from './registry.js';
 export { batchRows } from './common.js';
 export * from './image/index.js';

@@ -22,7 +22,7 @@ import { createBgeM3, type BgeM3 } from './bge-m3/bge-m3.js';
 import { createRemoteEncoder } from './remote/openai.js';
 import { SIF_JSON, loadSif } from './sif/files.js';
 import { listStoredModels, storedModelDir, type StoredModel } from './stored-models.js';
-import type { AnyEncoder, Encoder, EncoderSpec, Modality } from './types.js';
+import type { AnyEncoder, Encoder, EncoderSpec, Encoding, Modality } from './types.js';
 
 /** What a model is: decides which encoders it opens (CLIP: a text and an image one). */
 export type ModelKind = 'text' | 'image' | 'clip' | 'bge-m3' | 'sif' | 'remote';
@@ -358,4 +358,41 @@ export async function openEncoder(spec: EncoderSpec | string, context: EncoderCo
   }
   // Every encoder's close closes its whole model (CLIP: the other tower shares its sessions).
   return enc;
+}
+
+/** Text encoders for stored specs, each opened once: what a database encodes text queries with. */
+export interface SpecEncoders {
+  /**
+   * The vectors of query texts (the model's query prefix) through the encoder `spec` stands for,
+   * opened by {@link openEncoder} (modality text) on first use and kept open; a spec that cannot be
+   * opened is tried again on the next call.
+   */
+  encodeText(spec: EncoderSpec, texts: string[]): Promise<Encoding>;
+  /** Closes every encoder opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * Encoders for collections' stored specs: `openDatabase(dir, { encodeText: encoders.encodeText })`
+ * makes `collection.query({ text })` encode through the collection's bound encoder.
+ */
+export function specEncoders(context: EncoderContext = {}): SpecEncoders {
+  const open = new Map<string, Promise<AnyEncoder>>();
+  return {
+    async encodeText(spec, texts) {
+      const key = JSON.stringify(spec);
+      let p = open.get(key);
+      if (p === undefined) {
+        p = openEncoder(spec, { ...context, modality: 'text' });
+        open.set(key, p);
+        p.catch(() => { if (open.get(key) === p) open.delete(key); });
+      }
+      return (await p as Encoder<'text'>).encode(texts, { mode: 'query' });
+    },
+    async close() {
+      const all = [...open.values()];
+      open.clear();
+      await Promise.all(all.map((p) => p.then((e) => e.close(), () => undefined)));
+    },
+  };
 }
