@@ -43,8 +43,7 @@ export {
 export { chunkText, type Chunk, type ChunkOptions } from './onnx/chunk.js';
 export { checkDimensions, truncateVector, normalizeVector, type MatryoshkaDecl } from './matryoshka.js';
 // The encoder contract and the registry (docs/encoders.md).
-// EncoderSpec: the database's (omnivec/db), the same shape.
-export type { Encoder, AnyEncoder, Encoding, EncodeOptions, EncoderInput, Modality, ImageInput } from './types.js';
+export type { Encoder, AnyEncoder, Encoding, EncodeOptions, EncoderSpec, EncoderInput, Modality, ImageInput } from './types.js';
 export {
   openEncoder, openModel, openResolved, resolveReference, resolveSpec, checkReference, specOptions, specEncoders, detectKind, findStoredModel, hubCached,
   type EncoderContext, type SpecEncoders, type ModelOptions, type OpenedModel, type ModelKind, type ModelLocation, type ResolvedModel,
