@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OmnivecError, describe } from '../errors.js';
 import { intArg, MAX_K } from '../checks.js';

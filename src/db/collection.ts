@@ -6,6 +6,7 @@
  * collection's change number. Get one from `Database.createCollection` / `getCollection`.
  */
 import { OmnivecError, describe } from '../errors.js';
+import { checkK, checkOffset } from '../checks.js';
 import type { Metric } from '../vector/metric.js';
 import type { VectorBatch } from '../vector/batch.js';
 import { jsonable } from '../vector/json.js';
@@ -42,18 +43,8 @@ export interface CollectionContext {
 
 const DEFAULT_INCLUDE: readonly Include[] = ['documents', 'metadatas'];
 
-function checkK(k: unknown, what = 'k'): number {
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 100_000) {
-    throw new OmnivecError('invalid_argument', `${what}: expected an integer from 1 to 100000, got ${describe(k)}`);
-  }
-  return k;
-}
-
 function checkPage(o: { limit?: number; offset?: number }, what: string): { limit: number; offset: number } {
-  const limit = o.limit === undefined ? -1 : checkK(o.limit, `${what}.limit`);
-  const offset = o.offset ?? 0;
-  if (!Number.isInteger(offset) || offset < 0) throw new OmnivecError('invalid_argument', `${what}.offset: expected a non-negative integer, got ${describe(offset)}`);
-  return { limit, offset };
+  return { limit: o.limit === undefined ? -1 : checkK(o.limit, `${what}.limit`), offset: o.offset === undefined ? 0 : checkOffset(o.offset, `${what}.offset`) };
 }
 
 export class Collection {

@@ -8,6 +8,7 @@
 import { unlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OmnivecError, describe } from '../errors.js';
+import { checkInt } from '../checks.js';
 import { parseMetric, type Metric } from '../vector/metric.js';
 import { checkDim } from '../vector/batch.js';
 import { checkCollectionName } from './names.js';
@@ -126,12 +127,7 @@ export class Database {
         throw new OmnivecError('dimension_mismatch', `encoder.dim: the encoder "${e.model}" makes ${e.dim}-d vectors, the collection is ${options.dim}-d`);
       }
     }
-    if (options.indexDims !== undefined) {
-      const d = options.indexDims;
-      if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > options.dim) {
-        throw new OmnivecError('invalid_argument', `indexDims: expected an integer from 1 to ${options.dim} (the dimension), got ${describe(d)}`);
-      }
-    }
+    if (options.indexDims !== undefined) checkInt(options.indexDims, 'indexDims', { min: 1, max: options.dim, note: 'the dimension' });
     const tokenize = options.tokenize ?? 'porter unicode61 remove_diacritics 2';
     if (typeof tokenize !== 'string' || !/^[A-Za-z0-9_ "'.-]+$/.test(tokenize)) throw new OmnivecError('invalid_argument', `tokenize: expected an FTS5 tokenizer such as "unicode61" or "trigram", got ${describe(tokenize)}`);
     if (options.records !== undefined && (options.records === null || typeof options.records !== 'object')) {

@@ -1,4 +1,5 @@
 import { OmnivecError, describe } from '../errors.js';
+import { checkInt, checkNonNegativeInt } from '../checks.js';
 
 /**
  * Hybrid-search helpers: fusing ranked lists from several signals (dense, FTS5 text, sparse),
@@ -175,11 +176,7 @@ function checkWeights(weights: unknown, count: number, required: boolean): numbe
 }
 
 function checkLimit(limit: unknown): number {
-  if (limit === undefined) return Infinity;
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) {
-    throw new OmnivecError('invalid_argument', `limit: expected an integer ≥ 0, got ${describe(limit)}`);
-  }
-  return limit;
+  return limit === undefined ? Infinity : checkNonNegativeInt(limit, 'limit');
 }
 
 /**
@@ -223,15 +220,11 @@ export function maxSim(query: Float32Array, queryCount: number, doc: Float32Arra
 }
 
 function checkTokens(data: unknown, count: unknown, dim: unknown, what: string): void {
-  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || dim > 65536) {
-    throw new OmnivecError('invalid_argument', `dim: expected an integer from 1 to 65536, got ${describe(dim)}`);
-  }
+  dim = checkInt(dim, 'dim', { min: 1, max: 65536 });
   if (!(data instanceof Float32Array)) {
     throw new OmnivecError('invalid_argument', `${what}: expected a Float32Array of token vectors, got ${describe(data)}`);
   }
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
-    throw new OmnivecError('invalid_argument', `${what}Count: expected an integer ≥ 0, got ${describe(count)}`);
-  }
+  count = checkNonNegativeInt(count, `${what}Count`);
   if (data.length !== count * dim) {
     throw new OmnivecError('dimension_mismatch',
       `${what}: expected ${what}Count × dim = ${count} × ${dim} = ${count * dim} numbers, got ${data.length}`);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { openDatabase, type Database } from './database.js';
 import type { Collection } from './collection.js';
 import { matchesWhere, MAX_FILTER_CONDITIONS, type Metadata, type Where } from './where.js';
-import { rejectsCode, throwsCode, withDatabase, withTempDir } from '../../test/helpers/assertions.js';
+import { rejectsCode, withDatabase, withTempDir } from '../../test/helpers/assertions.js';
 import { plantRecord } from '../../test/helpers/plant.js';
 
 async function three(db: Database, index: 'flat' | 'hnsw' = 'flat'): Promise<Collection> {

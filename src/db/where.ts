@@ -1,4 +1,5 @@
 import { describe, invalidArgument } from '../errors.js';
+import { isPlainObject } from '../checks.js';
 
 /**
  * The metadata filter language (`where`) and the document filter (`whereDocument`): validation and
@@ -43,11 +44,6 @@ const FIELD_OPERATOR_LIST = FIELD_OPERATORS.join(', ');
 // Validation
 // ---------------------------------------------------------------------------------------------
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
