@@ -220,14 +220,14 @@ export function maxSim(query: Float32Array, queryCount: number, doc: Float32Arra
 }
 
 function checkTokens(data: unknown, count: unknown, dim: unknown, what: string): void {
-  dim = checkInt(dim, 'dim', { min: 1, max: 65536 });
+  const d = checkInt(dim, 'dim', { min: 1, max: 65536 });
   if (!(data instanceof Float32Array)) {
     throw new OmnivecError('invalid_argument', `${what}: expected a Float32Array of token vectors, got ${describe(data)}`);
   }
-  count = checkNonNegativeInt(count, `${what}Count`);
-  if (data.length !== count * dim) {
+  const n = checkNonNegativeInt(count, `${what}Count`);
+  if (data.length !== n * d) {
     throw new OmnivecError('dimension_mismatch',
-      `${what}: expected ${what}Count × dim = ${count} × ${dim} = ${count * dim} numbers, got ${data.length}`);
+      `${what}: expected ${what}Count × dim = ${n} × ${d} = ${n * d} numbers, got ${data.length}`);
   }
 }
 
