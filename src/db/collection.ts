@@ -9,19 +9,18 @@ import { OmnivecError, describe } from '../errors.js';
 import { checkK, checkOffset } from '../checks.js';
 import type { Metric } from '../vector/metric.js';
 import type { VectorBatch } from '../vector/batch.js';
-import { jsonable } from '../vector/json.js';
-import { checkWhere, checkWhereDocument, type Where } from './where.js';
-import { prepareRow, checkId, vectorBytes, readF32, type RecordsInput } from './records.js';
+import { checkId, type RecordsInput } from './records.js';
 import type { Mutex } from './mutex.js';
 import type { CollectionIndexSpec } from './index-spec.js';
 import { IndexCache } from './index-cache.js';
-import { QueryPlanner, fieldsOf, shape, type PlannedQuery } from './planner.js';
-import { storeRecords, type StoredWrite } from './writes.js';
-import { evaluateIndex, findInvalid, isValidVector, scanAll, verifyCollection, type MaintenanceContext } from './maintenance.js';
+import { QueryPlanner, fieldsOf, shape } from './planner.js';
+import { checkDelete, storeRecords, type StoredWrite } from './writes.js';
+import { compactCollection, evaluateIndex, isValidVector, scanAll, verifyCollection, type MaintenanceContext } from './maintenance.js';
+import { DEFAULT_INCLUDE, checkFilter, checkQueryBatch, planQuery, withoutSelf } from './query-options.js';
 import type { CollectionRecords, RecordStore } from './store/types.js';
 import type {
   BatchQueryOptions, BatchQueryResult, CollectionInfo, CollectionMeta, CompactOptions, CompactReport, DeleteOptions,
-  EncoderSpec, EvaluateOptions, EvaluateReport, GetOptions, GetResult, Include, IndexStatus, QueryOptions, QueryResult,
+  EncoderSpec, EvaluateOptions, EvaluateReport, GetOptions, GetResult, IndexStatus, QueryOptions, QueryResult,
   StoredEntry, VerifyReport, WriteMode, WriteOptions,
 } from './types.js';
 
@@ -40,8 +39,6 @@ export interface CollectionContext {
   /** Encodes query texts with the collection's encoder; undefined: `query({ text })` is refused. */
   encodeText?: TextEncodeFn;
 }
-
-const DEFAULT_INCLUDE: readonly Include[] = ['documents', 'metadatas'];
 
 function checkPage(o: { limit?: number; offset?: number }, what: string): { limit: number; offset: number } {
   return { limit: o.limit === undefined ? -1 : checkK(o.limit, `${what}.limit`), offset: o.offset === undefined ? 0 : checkOffset(o.offset, `${what}.offset`) };
@@ -151,7 +148,7 @@ export class Collection {
     await this.#refresh();
     if (options === null || typeof options !== 'object') throw new OmnivecError('invalid_argument', `get: expected options { ids?, where?, limit?, offset? }, got ${describe(options)}`);
     const include = options.include ?? DEFAULT_INCLUDE;
-    const filter = this.#filter(options.where, options.whereDocument);
+    const filter = checkFilter(options.where, options.whereDocument);
     if (options.ids !== undefined) {
       if (!Array.isArray(options.ids)) throw new OmnivecError('invalid_argument', `get.ids: expected an array of strings, got ${describe(options.ids)}`);
       const ids = options.ids.map((id, i) => checkId(id, `get.ids[${i}]`));
@@ -176,12 +173,6 @@ export class Collection {
     for await (const r of scanAll(this.#records, { vector: true, document: true, metadata: true })) {
       yield { id: r.id, vector: r.vector!, document: r.document ?? null, metadata: r.metadata ?? null };
     }
-  }
-
-  #filter(where: Where | undefined, whereDocument: Record<string, unknown> | undefined): { where?: Where; whereDocument?: Record<string, unknown> } {
-    if (where !== undefined) checkWhere(where, 'where');
-    if (whereDocument !== undefined) checkWhereDocument(whereDocument, 'whereDocument');
-    return { where, whereDocument };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -244,22 +235,13 @@ export class Collection {
   /** Deletes records by id and / or filter (at least one must be given); returns how many were deleted. */
   async delete(options: DeleteOptions): Promise<number> {
     this.#writable();
-    if (options === null || typeof options !== 'object' || (options.ids === undefined && options.where === undefined && options.whereDocument === undefined)) {
-      throw new OmnivecError('invalid_argument', `delete: expected { ids } and / or { where, whereDocument }, got ${describe(options)}; to delete everything, drop the collection`);
-    }
-    if (options.ids !== undefined && !Array.isArray(options.ids)) throw new OmnivecError('invalid_argument', `delete.ids: expected an array of strings, got ${describe(options.ids)}`);
-    const empty = (x: unknown): boolean => x === undefined || (x !== null && typeof x === 'object' && Object.keys(x).length === 0);
-    if (options.ids === undefined && empty(options.where) && empty(options.whereDocument)) {
-      throw new OmnivecError('invalid_argument', 'delete: an empty filter matches every record; to delete everything, drop the collection');
-    }
-    const ids = (options.ids ?? []).map((id, i) => checkId(id, `delete.ids[${i}]`));
-    const filter = this.#filter(options.where, options.whereDocument);
+    const { ids, filter } = checkDelete(options);
     return this.#ctx.mutex.run(async () => {
       this.#alive();
       await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
       const seq = this.#meta.seq + 1;
       const gone = await this.#records.write(async (w) => {
-        const slots = options.ids !== undefined ? await w.deleteIds(ids, filter, seq) : await w.deleteWhere(filter, seq);
+        const slots = ids !== undefined ? await w.deleteIds(ids, filter, seq) : await w.deleteWhere(filter, seq);
         if (slots.length > 0) await w.setHead(seq);
         return slots;
       });
@@ -325,30 +307,6 @@ export class Collection {
   // -------------------------------------------------------------------------------------------
   // Queries
 
-  #queryVector(v: unknown, what: string): Float32Array {
-    if (v instanceof Float32Array && v.length === this.dim) {
-      for (let j = 0; j < v.length; j++) if (!Number.isFinite(v[j]!)) throw new OmnivecError('invalid_argument', `${what}[${j}]: expected a finite number, got ${describe(v[j])}`);
-      return v;
-    }
-    return readF32(vectorBytes(v, this.dim, what));
-  }
-
-  /** The dense query vector of `text`, through the collection's bound encoder. */
-  async #encodeText(text: unknown): Promise<Float32Array> {
-    if (typeof text !== 'string') throw new OmnivecError('invalid_argument', `query.text: expected a string, got ${describe(text)}`);
-    if (this.encoder === null) {
-      throw new OmnivecError('invalid_argument', `query.text: collection "${this.name}" has no encoder bound, so text cannot be turned into a vector; query by vector, or use fullText for a BM25 query over the documents`);
-    }
-    if (this.#ctx.encodeText === undefined) {
-      throw new OmnivecError('encoder_error', `query.text: this database was opened without encoders; encode the text with "${this.encoder.model}" and query by vector`);
-    }
-    const batch = await this.#ctx.encodeText(this.encoder, [text]);
-    if (batch.dim !== this.dim || batch.count !== 1) {
-      throw new OmnivecError('dimension_mismatch', `query.text: the encoder "${this.encoder.model}" made ${batch.count} vector(s) of dimension ${batch.dim}, the collection is ${this.dim}-d`);
-    }
-    return batch.data.subarray(0, this.dim);
-  }
-
   /**
    * Searches the collection: dense (`vector`, or `text` through the bound encoder), BM25 full text
    * (`fullText`), sparse (`sparse`), any mix of them fused, optionally re-ranked by MaxSim
@@ -356,30 +314,10 @@ export class Collection {
    * records) hits whenever the dense signal is used alone.
    */
   async query(o: QueryOptions): Promise<QueryResult> {
-    if (o === null || typeof o !== 'object') throw new OmnivecError('invalid_argument', `query: expected options { vector?, text?, fullText?, sparse?, k, where? }, got ${describe(o)}`);
     await this.#refresh();
-    const k = checkK(o.k ?? 10);
-    if (o.vector !== undefined && o.text !== undefined) throw new OmnivecError('invalid_argument', 'query: expected one of vector and text (both make the dense query), got both');
-    const vector = o.vector !== undefined ? this.#queryVector(o.vector, 'query.vector') : o.text !== undefined ? await this.#encodeText(o.text) : undefined;
-    if (o.fullText !== undefined && typeof o.fullText !== 'string') throw new OmnivecError('invalid_argument', `query.fullText: expected a string, got ${describe(o.fullText)}`);
-    if (vector === undefined && o.fullText === undefined && o.sparse === undefined) {
-      throw new OmnivecError('invalid_argument', 'query: expected at least one of vector, text, fullText, sparse');
-    }
-    let mvq: PlannedQuery['multiVector'];
-    if (o.multiVector !== undefined) {
-      const prepared = prepareRow({ id: 'query', multiVector: o.multiVector }, 0, { dim: this.dim, mode: 'update', model: undefined, what: 'query' });
-      mvq = prepared.multiVector ?? undefined;
-      const mvDim = this.#meta.options.multiVectorDim;
-      if (mvq !== undefined && mvDim !== undefined && mvq.dim !== mvDim) {
-        throw new OmnivecError('dimension_mismatch', `query.multiVector: expected token vectors of dimension ${mvDim}, got ${mvq.dim}`);
-      }
-    }
-    return this.#planner.query({
-      vector, fullText: o.fullText, sparse: o.sparse, multiVector: mvq, k,
-      candidates: o.candidates === undefined ? Math.max(10 * k, 100) : checkK(o.candidates, 'query.candidates'),
-      filter: this.#filter(o.where, o.whereDocument), fusion: o.fusion, funnel: o.funnel, efSearch: o.efSearch, nProbe: o.nProbe,
-      include: o.include ?? DEFAULT_INCLUDE,
-    });
+    return this.#planner.query(await planQuery({
+      name: this.name, dim: this.dim, encoder: this.encoder, multiVectorDim: this.#meta.options.multiVectorDim, encodeText: this.#ctx.encodeText,
+    }, o));
   }
 
   /** Neighbours of a stored record (the record itself left out). */
@@ -392,35 +330,15 @@ export class Collection {
       throw new OmnivecError('invalid_argument', `query.id: the stored vector of ${JSON.stringify(id)} is not ${this.dim} finite numbers (written by an older version); delete it or upsert it with a finite vector`, { id });
     }
     const k = checkK(options.k ?? 10);
-    const res = await this.query({ ...options, vector: v, k: k + 1 });
-    const at = res.ids.indexOf(id);
-    const drop = at >= 0 ? at : res.ids.length > k ? res.ids.length - 1 : -1;
-    if (drop < 0) return res;
-    const pick = <T>(a: T[] | undefined): T[] | undefined => (a === undefined ? undefined : a.filter((_, i) => i !== drop));
-    const out: QueryResult = {
-      ids: pick(res.ids)!,
-      distances: res.distances.filter((_, i) => i !== drop),
-      scores: res.scores.filter((_, i) => i !== drop),
-    };
-    // Only the fields the query included (an `undefined` field would print as a key with no value).
-    if (res.documents !== undefined) out.documents = pick(res.documents);
-    if (res.metadatas !== undefined) out.metadatas = pick(res.metadatas);
-    if (res.vectors !== undefined) out.vectors = pick(res.vectors);
-    return jsonable(out);
+    return withoutSelf(await this.query({ ...options, vector: v, k: k + 1 }), id, k);
   }
 
   /** Many dense queries at once (benchmarks, `omnivec query --vectors`). */
   async queryBatch(queries: VectorBatch, k: number, options: BatchQueryOptions = {}): Promise<BatchQueryResult> {
     await this.#refresh();
     checkK(k);
-    if (queries === null || typeof queries !== 'object' || !(queries.data instanceof Float32Array)) {
-      throw new OmnivecError('invalid_argument', `queryBatch: expected a VectorBatch { data, dim, count }, got ${describe(queries)}`);
-    }
-    if (queries.dim !== this.dim) throw new OmnivecError('dimension_mismatch', `queryBatch: expected queries of dimension ${this.dim}, got ${queries.dim}`);
-    for (let i = 0; i < queries.data.length; i++) {
-      if (!Number.isFinite(queries.data[i]!)) throw new OmnivecError('invalid_argument', `queryBatch: query ${Math.floor(i / queries.dim)} component ${i % queries.dim}: expected a finite number, got ${queries.data[i]}`);
-    }
-    this.#filter(options.where, options.whereDocument);
+    checkQueryBatch(queries, this.dim);
+    checkFilter(options.where, options.whereDocument);
     return this.#planner.queryBatch(queries, k, options);
   }
 
@@ -442,23 +360,13 @@ export class Collection {
     this.#writable();
     return this.#ctx.mutex.run(async () => {
       await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
-      const invalid = await findInvalid(this.#records, this.dim);
-      const dropped: string[] = [];
-      if (options.dropInvalid === true && invalid.length > 0) {
-        const seq = this.#meta.seq + 1;
-        await this.#records.write(async (w) => {
-          await w.deleteSlots(invalid.map((x) => x.slot), seq);
-          await w.setHead(seq);
-        });
+      const report = await compactCollection(this.#maintenance(), options, (seq, slots) => {
         this.#meta.seq = seq;
-        this.#planner.noteWrite(undefined, invalid.map((x) => x.slot));
-        dropped.push(...invalid.map((x) => x.id));
-      }
-      const count = await this.#records.count();
-      const index = await this.#cache.rebuild(this.#meta.seq, count, options.onProgress);
+        this.#planner.noteWrite(undefined, slots);
+      });
       this.#planner.forgetSparse();
       await this.#snapshot();
-      return { records: count, indexed: index.size, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
+      return report;
     });
   }
 

@@ -13,7 +13,7 @@ import { OmnivecError } from '../errors.js';
 import type { IndexCache } from './index-cache.js';
 import { listSnapshots } from './snapshots.js';
 import type { CollectionRecords, StoredRecord } from './store/types.js';
-import type { EvaluateOptions, EvaluateReport, VerifyReport } from './types.js';
+import type { CompactOptions, CompactReport, EvaluateOptions, EvaluateReport, VerifyReport } from './types.js';
 
 export interface MaintenanceContext {
   name: string;
@@ -152,4 +152,28 @@ export async function evaluateIndex(c: MaintenanceContext, k: number, sampleWant
   }
   const indexMs = performance.now() - t0;
   return { k, sample, recall: total === 0 ? 1 : hits / total, indexQps: sample / (indexMs / 1000), exactQps: sample / (exactMs / 1000), indexKind: index.kind };
+}
+
+/**
+ * Rebuilds the index from the records (no tombstones, a fresh graph) at the collection's change
+ * number; records whose stored vector is not finite stay out and are listed, or with `dropInvalid`
+ * are deleted first (one write: `onDelete` gets its change number and the slots). The caller holds
+ * the writer mutex and snapshots afterwards.
+ */
+export async function compactCollection(c: MaintenanceContext, options: CompactOptions, onDelete: (seq: number, slots: number[]) => void): Promise<CompactReport> {
+  const invalid = await findInvalid(c.records, c.dim);
+  const dropped: string[] = [];
+  if (options.dropInvalid === true && invalid.length > 0) {
+    const seq = c.head().seq + 1;
+    const slots = invalid.map((x) => x.slot);
+    await c.records.write(async (w) => {
+      await w.deleteSlots(slots, seq);
+      await w.setHead(seq);
+    });
+    onDelete(seq, slots);
+    dropped.push(...invalid.map((x) => x.id));
+  }
+  const count = await c.records.count();
+  const index = await c.cache.rebuild(c.head().seq, count, options.onProgress);
+  return { records: count, indexed: index.size, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
 }

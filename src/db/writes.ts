@@ -5,12 +5,13 @@
  * dimension, to go into the index from memory after the commit (reading them back cost about half
  * of a flat import).
  */
-import { OmnivecError } from '../errors.js';
+import { OmnivecError, describe } from '../errors.js';
 import { TermDictionary, parseSparse } from '../indexes/sparse/sparse-index.js';
-import { recordChunks, prepareRow, duplicateId, type PreparedRow, type RecordsInput } from './records.js';
+import { recordChunks, prepareRow, duplicateId, checkId, type PreparedRow, type RecordsInput } from './records.js';
+import { checkFilter } from './query-options.js';
 import type { PendingVectors } from './index-cache.js';
-import type { RecordWriter } from './store/types.js';
-import type { WriteMode, WriteOptions } from './types.js';
+import type { RecordFilter, RecordWriter } from './store/types.js';
+import type { DeleteOptions, WriteMode, WriteOptions } from './types.js';
 
 /** What the write path needs to know of its collection. */
 export interface WriteTarget {
@@ -100,4 +101,17 @@ export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: W
     options.onProgress?.({ phase: 'store', done: n });
   }
   return { seq, count: n, pending, written, multiVectorDim: mvDim };
+}
+
+/** A delete's options: ids (checked) and / or a filter; an empty one is refused (drop the collection instead). */
+export function checkDelete(options: DeleteOptions): { ids: string[] | undefined; filter: RecordFilter } {
+  if (options === null || typeof options !== 'object' || (options.ids === undefined && options.where === undefined && options.whereDocument === undefined)) {
+    throw new OmnivecError('invalid_argument', `delete: expected { ids } and / or { where, whereDocument }, got ${describe(options)}; to delete everything, drop the collection`);
+  }
+  if (options.ids !== undefined && !Array.isArray(options.ids)) throw new OmnivecError('invalid_argument', `delete.ids: expected an array of strings, got ${describe(options.ids)}`);
+  const empty = (x: unknown): boolean => x === undefined || (x !== null && typeof x === 'object' && Object.keys(x).length === 0);
+  if (options.ids === undefined && empty(options.where) && empty(options.whereDocument)) {
+    throw new OmnivecError('invalid_argument', 'delete: an empty filter matches every record; to delete everything, drop the collection');
+  }
+  return { ids: options.ids?.map((id, i) => checkId(id, `delete.ids[${i}]`)), filter: checkFilter(options.where, options.whereDocument) };
 }
