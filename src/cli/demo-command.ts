@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { intArg } from '../checks.js';
-import { createServer } from '../server/app.js';
+import { createServer } from '../server/index.js';
 import type { Out } from './db-commands.js';
 import { buildDemo, type DemoBuildReport } from './demo-build.js';
 import { isLoopback, untilSignalled } from './serve-command.js';

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
 import { intArg } from '../checks.js';
-import { createServer, DEFAULT_BODY_LIMIT } from '../server/app.js';
+import { createServer, DEFAULT_BODY_LIMIT } from '../server/index.js';
 import type { Out } from './db-commands.js';
 
 export interface ServeOpts {
