@@ -5,6 +5,7 @@
  */
 import type { Database } from '../db/database.js';
 import type { Collection, EncoderSpec } from '../db/collection.js';
+import type { ProjectionService } from '../viz/types.js';
 
 export type ServedKind = 'text' | 'image' | 'clip' | 'remote' | 'sif';
 
@@ -43,35 +44,8 @@ export interface EncoderService {
   close(): Promise<void>;
 }
 
-export interface ProjectionRequest {
-  method: 'pca' | 'tsne' | 'umap';
-  sample: number;
-  seed: number;
-}
-
-export type ProjectionState =
-  | { status: 'running'; phase: string; progress: number; stale?: ProjectionResult }
-  | { status: 'done'; result: ProjectionResult }
-  | { status: 'error'; code: string; message: string };
-
-export interface ProjectionResult {
-  method: 'pca' | 'tsne' | 'umap';
-  sample: number;
-  seed: number;
-  /** The collection's change number the map was computed at. */
-  seq: number;
-  ids: string[];
-  /** [x0, y0, x1, y1, …] */
-  points: Float32Array | number[];
-}
-
-export interface ProjectionService {
-  /** The map if cached and current, else starts (or joins) its computation and reports progress. */
-  get(collection: string, request: ProjectionRequest): Promise<ProjectionState>;
-  /** Waits for a computation to finish (CLI and tests). */
-  compute(collection: string, request: ProjectionRequest, onProgress?: (phase: string, progress: number) => void): Promise<ProjectionResult>;
-  close(): Promise<void>;
-}
+// The projection service's contract belongs to the maps (src/viz/types.ts); re-exported for the route files.
+export type { ProjectionRequest, ProjectionResult, ProjectionService, ProjectionState } from '../viz/types.js';
 
 export interface ServerContext {
   db: Database;

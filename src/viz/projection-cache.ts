@@ -10,7 +10,7 @@
  */
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ProjectionResult } from '../server/context.js';
+import type { ProjectionResult } from './types.js';
 import type { ProjectionMethod } from './projection.js';
 
 export const CACHE_FORMAT = 'omnivec-projection';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { Collection } from '../db/collection.js';
-import type { ProjectionRequest, ProjectionService, ProjectionState } from '../server/context.js';
+import type { ProjectionRequest, ProjectionService, ProjectionState } from './types.js';
 import { PROJECTION_METHODS, type ProjectionMethod } from './projection.js';
 import type { ProjectionWorkerInput, ProjectionWorkerMessage } from './projection-worker.js';
 import { cachePath, readCached, writeCached, type Generation, type MapResult } from './projection-cache.js';
