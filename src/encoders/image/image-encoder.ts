@@ -212,7 +212,9 @@ export class ImageEncoder implements Encoder<'image'> {
       const B = tensor.dims[0];
       for (let r = 0; r < B; r++) {
         const row = vectors.data.subarray((start + r) * dim, (start + r + 1) * dim);
-        row.set(rowOf(out, r, this.#modelDim).subarray(0, dim));
+        const m = this.#modelDim;
+        if (out.dims.length === 2) row.set((out.data as Float32Array).subarray(r * m, r * m + dim));
+        else row.set(rowOf(out, r, m).subarray(0, dim));
         if (this.spec.normalize) normalizeVector(row);
       }
       options.onProgress?.(start + B, inputs.length);
