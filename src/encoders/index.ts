@@ -43,7 +43,8 @@ export {
 export { chunkText, type Chunk, type ChunkOptions } from './onnx/chunk.js';
 export { checkDimensions, truncateVector, normalizeVector, type MatryoshkaDecl } from './matryoshka.js';
 // The encoder contract and the registry (docs/encoders.md).
-export type { Encoder, AnyEncoder, Encoding, EncodeOptions, EncoderSpec, EncoderInput, Modality, ImageInput } from './types.js';
+// EncoderSpec: omnivec/db's, the same shape (the root entry exports both; one name for it there).
+export type { Encoder, AnyEncoder, Encoding, EncodeOptions, EncoderInput, Modality, ImageInput } from './types.js';
 export {
   openEncoder, openModel, openResolved, resolveReference, resolveSpec, checkReference, specOptions, specEncoders, detectKind, findStoredModel, hubCached,
   type EncoderContext, type SpecEncoders, type ModelOptions, type OpenedModel, type ModelKind, type ModelLocation, type ResolvedModel,

@@ -6,7 +6,6 @@
  * Implementations run the suite in `conformance.ts`.
  */
 import type { VectorBatch } from '../vector/batch.js';
-import type { EncoderSpec } from '../db/types.js';
 
 /** What an encoder takes. CLIP's towers are two encoders, one of each modality, sharing a space. */
 export type Modality = 'text' | 'image';
@@ -19,15 +18,19 @@ export type EncoderInput<M extends Modality> = M extends 'text' ? string : Image
 
 /**
  * An encoder as plain JSON: what a collection stores (`createCollection({ encoder: enc.spec })`)
- * and what `openEncoder(spec, context)` reopens. The database owns the type (src/db/types.ts: a
- * collection stores it); the keys' meaning is the encoders'. `model` names the model (records
- * carrying another `model` are refused by a bound collection); `@D` ends it when the vectors were
- * cut to D Matryoshka dimensions (then `dimensions: D` too). Common keys besides: `dim`, `kind`
- * (`text`, `image`, `clip`, `bge-m3`, `sif`, `average`, `remote`), `source` (where the model is: a
- * folder's absolute path, a hub id; set by the registry), CLIP's `tower`, and each kind's own
- * choices (pooling, prefixes, maxLength, the image transform, a remote API's baseURL …).
+ * and what `openEncoder(spec, context)` reopens. `model` names the model (records carrying another
+ * `model` are refused by a bound collection); `@D` ends it when the vectors were cut to D
+ * Matryoshka dimensions (then `dimensions: D` too). Common keys besides: `dim`, `kind` (`text`,
+ * `image`, `clip`, `bge-m3`, `sif`, `average`, `remote`), `source` (where the model is: a folder's
+ * absolute path, a hub id; set by the registry), CLIP's `tower`, and each kind's own choices
+ * (pooling, prefixes, maxLength, the image transform, a remote API's baseURL …). The database
+ * (a layer above) stores it; src/db/types.ts declares the same shape.
  */
-export type { EncoderSpec };
+export interface EncoderSpec {
+  model: string;
+  dim?: number;
+  [key: string]: unknown;
+}
 
 export interface EncodeOptions {
   /** Texts: which of the model's prefixes to prepend (default 'passage'); models without prefixes and images ignore it. */
