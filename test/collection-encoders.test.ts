@@ -79,6 +79,16 @@ async function textQuery(db: string, name: string, text: string, k: number): Pro
   }
 }
 
+/** The same through a database opened with no options: a library user's `query({ text })` (the default encoders). */
+async function plainTextQuery(db: string, name: string, text: string, k: number): Promise<string[]> {
+  const d = await openDatabase(db, { readOnly: true });
+  try {
+    return (await (await d.getCollection(name)).query({ text, k })).ids;
+  } finally {
+    await d.close();
+  }
+}
+
 /** The ids of the k nearest records to `vector`. */
 async function nearest(db: string, name: string, vector: Float32Array, k: number): Promise<string[]> {
   const d = await openDatabase(db, { readOnly: true });
@@ -118,6 +128,10 @@ test('train sif --into: the collection\'s spec reopens the stored SIF model (DIR
     assertClose(q, direct);
     assert.deepEqual((await nearest(dir, 'sentences', q, 2)).sort(), ['line-1', 'line-2']);
     assert.deepEqual((await textQuery(dir, 'sentences', 'kitten', 2)).sort(), ['line-1', 'line-2']);
+    assert.deepEqual((await plainTextQuery(dir, 'sentences', 'kitten', 2)).sort(), ['line-1', 'line-2']);
+    // The CLI's --text means the same: encoded through the collection's encoder.
+    const hits = JSON.parse((await omnivec(dir, ['query', 'sentences', '--text', 'kitten', '-k', '2', '--json'])).join('\n')) as { id: string }[];
+    assert.deepEqual(hits.map((h) => h.id).sort(), ['line-1', 'line-2']);
     await rejectsCode(enc.encode(['qwzx']), 'invalid_argument', /text\[0\] "qwzx": none of its words is in the model's vocabulary/);
   } finally {
     await enc.close();

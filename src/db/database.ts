@@ -34,8 +34,14 @@ export interface OpenOptions {
   durability?: 'full' | 'normal';
   /** Create the directory and database when missing (default true; false for read-only). */
   create?: boolean;
-  /** Encodes query texts with a collection's bound encoder (`collection.query({ text })`). */
+  /**
+   * Encodes query texts with a collection's bound encoder (`collection.query({ text })`). Default:
+   * the encoder registry reopens the collection's stored spec (a model folder, a model stored in
+   * `DIR/models/`, a cached hub id), once per spec, closed with the database.
+   */
   encodeText?: TextEncodeFn;
+  /** With the default `encodeText`: may a spec's model be downloaded from the hub, or a remote API called (default false). */
+  allowNetwork?: boolean;
 }
 
 export interface CreateCollectionOptions {
@@ -72,10 +78,21 @@ export class Database {
   #collections = new Map<string, Collection>();
   #closed = false;
 
-  private constructor(store: RecordStore, encodeText: TextEncodeFn | undefined) {
+  /** The default query-text encoders, opened on first use (the registry loads lazily: ONNX and sharp stay unloaded until a text is encoded). */
+  #encoders: { encodeText: TextEncodeFn; close(): Promise<void> } | undefined;
+
+  private constructor(store: RecordStore, options: OpenOptions) {
     this.#store = store;
     this.dir = store.location;
     this.readOnly = store.readOnly;
+    const allowNetwork = options.allowNetwork === true;
+    const encodeText: TextEncodeFn = options.encodeText ?? (async (spec, texts) => {
+      if (this.#encoders === undefined) {
+        const { specEncoders } = await import('../encoders/registry.js');
+        this.#encoders ??= specEncoders({ dbDir: this.dir, allowNetwork });
+      }
+      return this.#encoders.encodeText(spec, texts);
+    });
     this.#ctx = { store, mutex: new Mutex(), readOnly: store.readOnly, encodeText };
   }
 
@@ -88,7 +105,7 @@ export class Database {
         `openDatabase: ${scheme}:// locations are not supported by this version (the embedded store takes a directory path); got ${JSON.stringify(location.replace(/\/\/[^@/]*@/, '//…@'))}`);
     }
     const store = SqliteStore.open(location, options);
-    const db = new Database(store, options.encodeText);
+    const db = new Database(store, options);
     try {
       if (!store.readOnly) await db.#cleanFiles(store);
     } catch (e) {
@@ -248,7 +265,13 @@ export class Database {
       for (const c of this.#collections.values()) await c.closeIndex();
     });
     this.#closed = true;
-    await this.#store.close();
+    const encoders = this.#encoders;
+    this.#encoders = undefined;
+    try {
+      await encoders?.close();
+    } finally {
+      await this.#store.close();
+    }
   }
 }
 

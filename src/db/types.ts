@@ -8,12 +8,10 @@ import type { VectorBatch } from '../vector/batch.js';
 import type { Metadata, Where, WhereDocument } from './where.js';
 import type { CollectionIndexSpec } from './index-spec.js';
 
-export interface EncoderSpec {
-  /** Model name or path; records carrying `model` must name this one. */
-  model: string;
-  dim?: number;
-  [key: string]: unknown;
-}
+import type { EncoderSpec } from '../encoders/types.js';
+
+/** The spec of the encoder bound to a collection (plain JSON; the encoder registry reopens it). */
+export type { EncoderSpec };
 
 export interface CollectionOptions {
   /** Matryoshka funnel: the index holds the first `indexDims` components. */
