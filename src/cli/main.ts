@@ -1,7 +1,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { OmnivecError } from '../errors.js';
+import { OmnivecError, type ErrorCode } from '../errors.js';
 import { MAX_K } from '../checks.js';
 import { releaseHeldLocksSync } from '../db/lock.js';
 import { endProgressLines } from './progress.js';
@@ -25,9 +25,10 @@ import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
 /**
  * The `omnivec` command. Errors map to exit codes in one table (docs/cli.md); usage errors exit 2.
  */
-export const EXIT_CODES: Record<string, number> = {
+export const EXIT_CODES: Record<ErrorCode, number> = {
   invalid_argument: 2,
   dimension_mismatch: 2,
+  invalid_json: 2,
   not_found: 3,
   already_exists: 4,
   corrupt_file: 5,
@@ -39,6 +40,14 @@ export const EXIT_CODES: Record<string, number> = {
   empty_index: 8,
   capacity_exceeded: 9,
   interrupted: 130,
+  // The server's own codes; a CLI command meets them only through a library call that reports one.
+  unauthorized: 1,
+  forbidden: 1,
+  method_not_allowed: 1,
+  payload_too_large: 1,
+  unsupported_media_type: 1,
+  shutting_down: 1,
+  internal: 1,
 };
 
 function version(): string {
@@ -174,7 +183,7 @@ export async function main(argv: string[], out: Out = stdout): Promise<number> {
     }
     if (e instanceof OmnivecError) {
       process.stderr.write(`omnivec: ${e.code}: ${e.message}${cliAdvice(e)}\n`);
-      return EXIT_CODES[e.code] ?? 1;
+      return EXIT_CODES[e.code];
     }
     const errno = e as NodeJS.ErrnoException;
     if (typeof errno.code === 'string' && FILE_ERRNO.has(errno.code) && typeof errno.path === 'string') {

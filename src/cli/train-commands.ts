@@ -131,9 +131,9 @@ export async function vectorsIntoCollection(dbDir: string, name: string, kv: Key
     const n = await c.upsert(records(), { onProgress: (x: { done: number; total?: number }) => p.update(x.done, x.total ?? kv.size, 'vectors') });
     p.done();
     await c.flush();
-    out.line(`stored ${n} vectors in ${name}; ${(await c.count())} records now`);
+    out.line(`stored ${n} vectors in ${name}; ${await c.count()} records now`);
   } finally {
-    db.close();
+    await db.close();
   }
 }
 

@@ -173,7 +173,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A URL that does not decode (`%E0%A4%A`), or a path parameter over MAX_PARAM_LENGTH, fails
     // before routing, outside the error handler.
-    frameworkErrors: (error, request, reply) => sendError(reply, 'invalid_argument', routerErrorMessage(error, request.url)),
+    frameworkErrors: (error, request, reply) => { void sendError(reply, 'invalid_argument', routerErrorMessage(error, request.url)); },
     // Bytes that are not HTTP (a malformed header line, …): answered in the documented shape too.
     clientErrorHandler: (error, socket) => {
       if (!socket.writable) return;
