@@ -61,7 +61,7 @@ const dbDir = values.db ?? mkdtempSync(join(tmpdir(), 'omnivec-image-tsne-'));
 const db = await openDatabase(dbDir);
 let correct = 0;
 try {
-  if (db.hasCollection('images')) await db.dropCollection('images');
+  if (await db.hasCollection('images')) await db.dropCollection('images');
   const col = await db.createCollection({ name: 'images', dim: encoder.dim, metric: 'cosine', encoder: encoder.spec });
   await col.add(files.map((f, i) => ({ id: `${labels[i]}/${f.split(/[\\/]/).pop()}`, vector: vectors[i]!, metadata: { label: labels[i]!, file: f } })));
   // Leave-one-out 1-NN: the nearest other image has the same class.
