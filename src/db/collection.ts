@@ -314,10 +314,13 @@ export class Collection {
    * records) hits whenever the dense signal is used alone.
    */
   async query(o: QueryOptions): Promise<QueryResult> {
-    await this.#refresh();
-    return this.#planner.query(await planQuery({
+    // A writer's handle is always current: no store round trip on the query path.
+    if (this.#ctx.readOnly) await this.#refresh();
+    else this.#alive();
+    const plan = planQuery({
       name: this.name, dim: this.dim, encoder: this.encoder, multiVectorDim: this.#meta.options.multiVectorDim, encodeText: this.#ctx.encodeText,
-    }, o));
+    }, o);
+    return this.#planner.query(plan instanceof Promise ? await plan : plan);
   }
 
   /** Neighbours of a stored record (the record itself left out). */

@@ -90,6 +90,12 @@ export class IndexCache {
     return this.#state?.index;
   }
 
+  /** The index when it already holds every change up to `seq` (the common case: no promise), else undefined. */
+  currentIndex(seq: number): VectorIndex | undefined {
+    const st = this.#state;
+    return st !== undefined && st.seq === seq ? st.index : undefined;
+  }
+
   /** The index holding every change up to `seq` (loaded from a snapshot above `tombFloor`, or derived from the records). */
   current(seq: number, tombFloor: number, onProgress?: OnProgress): Promise<VectorIndex> {
     const st = this.#state;

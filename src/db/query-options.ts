@@ -56,12 +56,22 @@ async function encodeText(t: QueryTarget, text: unknown): Promise<Float32Array> 
   return batch.data.subarray(0, t.dim);
 }
 
-/** Checks a query's options; encodes `text` through the bound encoder. */
-export async function planQuery(t: QueryTarget, o: QueryOptions): Promise<PlannedQuery> {
+/**
+ * Checks a query's options; encodes `text` through the bound encoder. Synchronous unless there is
+ * a text to encode (the query path then takes no promise turn for it).
+ */
+export function planQuery(t: QueryTarget, o: QueryOptions): PlannedQuery | Promise<PlannedQuery> {
   if (o === null || typeof o !== 'object') throw new OmnivecError('invalid_argument', `query: expected options { vector?, text?, fullText?, sparse?, k, where? }, got ${describe(o)}`);
-  const k = checkK(o.k ?? 10);
   if (o.vector !== undefined && o.text !== undefined) throw new OmnivecError('invalid_argument', 'query: expected one of vector and text (both make the dense query), got both');
-  const vector = o.vector !== undefined ? queryVector(o.vector, t.dim, 'query.vector') : o.text !== undefined ? await encodeText(t, o.text) : undefined;
+  if (o.text !== undefined) {
+    checkK(o.k ?? 10); // before the encoder runs
+    return encodeText(t, o.text).then((vector) => plan(t, o, vector));
+  }
+  return plan(t, o, o.vector !== undefined ? queryVector(o.vector, t.dim, 'query.vector') : undefined);
+}
+
+function plan(t: QueryTarget, o: QueryOptions, vector: Float32Array | undefined): PlannedQuery {
+  const k = checkK(o.k ?? 10);
   if (o.fullText !== undefined && typeof o.fullText !== 'string') throw new OmnivecError('invalid_argument', `query.fullText: expected a string, got ${describe(o.fullText)}`);
   if (vector === undefined && o.fullText === undefined && o.sparse === undefined) {
     throw new OmnivecError('invalid_argument', 'query: expected at least one of vector, text, fullText, sparse');

@@ -422,6 +422,11 @@ function isEmpty(filter: Record<string, unknown> | undefined): boolean {
 export function filterKey(where?: Where, whereDocument?: WhereDocument): string {
   if (where !== undefined && where !== null) checkWhere(where);
   if (whereDocument !== undefined && whereDocument !== null) checkWhereDocument(whereDocument);
+  return checkedFilterKey(where, whereDocument);
+}
+
+/** `filterKey` of filters already validated (the query planner's: checked once per query). */
+export function checkedFilterKey(where?: Where, whereDocument?: WhereDocument): string {
   return JSON.stringify([
     isEmpty(where) ? null : canonical(where),
     isEmpty(whereDocument) ? null : canonical(whereDocument),
