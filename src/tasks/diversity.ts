@@ -14,7 +14,7 @@ import { Random } from '../vector/random.js';
 import { checkInt, checkNumber } from '../checks.js';
 import { EXACT_LIMIT, selectRecords, type OnProgress } from './common.js';
 import { distanceBetween } from './classify.js';
-import { loadSharp } from '../encoders/image/sharp.js';
+import { svgToPng } from '../encoders/image/sharp.js';
 
 /** Up to this many records, every pair is measured. */
 export const EXACT_PAIRS_LIMIT = 2000;
@@ -264,7 +264,5 @@ export function histogramSvg(h: Histogram, options: HistogramPictureOptions = {}
 
 /** The same chart as PNG (the SVG rendered by sharp). */
 export async function histogramPng(h: Histogram, options: HistogramPictureOptions = {}): Promise<Buffer> {
-  const svg = histogramSvg(h, options);
-  const sharp = await loadSharp();
-  return sharp(Buffer.from(svg)).png().toBuffer();
+  return svgToPng(histogramSvg(h, options));
 }

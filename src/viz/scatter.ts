@@ -1,5 +1,5 @@
 import { describe, invalidArgument } from '../errors.js';
-import { loadSharp } from '../encoders/image/sharp.js';
+import { svgToPng } from '../encoders/image/sharp.js';
 
 /**
  * A scatter plot of 2-D points coloured by label, as SVG (text) or PNG (the SVG rendered by
@@ -64,7 +64,5 @@ export function scatterSvg(points: Float32Array, options: ScatterOptions = {}): 
 }
 
 export async function scatterPng(points: Float32Array, options: ScatterOptions = {}): Promise<Buffer> {
-  const svg = scatterSvg(points, options);
-  const sharp = await loadSharp();
-  return sharp(Buffer.from(svg)).png().toBuffer();
+  return svgToPng(scatterSvg(points, options));
 }

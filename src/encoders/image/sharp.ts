@@ -18,3 +18,9 @@ export async function loadSharp(): Promise<Sharp> {
   });
   return sharpPromise;
 }
+
+/** An SVG picture rendered to PNG (the maps' and the tasks' charts). */
+export async function svgToPng(svg: string): Promise<Buffer> {
+  const sharp = await loadSharp();
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
