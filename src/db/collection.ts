@@ -194,7 +194,7 @@ export class Collection {
   }
 
   #writeTarget(): Parameters<typeof storeRecords>[1] {
-    return { dim: this.dim, indexDim: this.indexDim, model: this.encoder?.model, multiVectorDim: this.#meta.options.multiVectorDim, trackIds: this.#planner.tracksIds };
+    return { dim: this.dim, indexDim: this.indexDim, model: this.encoder?.model, multiVectorDim: this.#meta.options.multiVectorDim, options: this.#meta.options, trackIds: this.#planner.tracksIds };
   }
 
   async #write(mode: WriteMode, input: RecordsInput, options: WriteOptions = {}): Promise<number> {
@@ -203,12 +203,8 @@ export class Collection {
       this.#alive();
       // The index must be current before the write so the write's vectors can go in from memory.
       await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
-      const seq = this.#meta.seq + 1;
-      const stored = await this.#records.write(async (w) => {
-        const s = await storeRecords(w, this.#writeTarget(), mode, input, seq, options);
-        await w.setHead(seq, s.multiVectorDim !== this.#meta.options.multiVectorDim ? { ...this.#meta.options, multiVectorDim: s.multiVectorDim } : undefined);
-        return s;
-      });
+      const stored = await this.#records.write((w) => storeRecords(w, this.#writeTarget(), mode, input, options));
+      if (stored.count === 0) return 0; // nothing written: the change number stays
       return this.afterCommit(stored, options);
     });
   }
@@ -239,12 +235,10 @@ export class Collection {
     return this.#ctx.mutex.run(async () => {
       this.#alive();
       await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
-      const seq = this.#meta.seq + 1;
-      const gone = await this.#records.write(async (w) => {
-        const slots = ids !== undefined ? await w.deleteIds(ids, filter, seq) : await w.deleteWhere(filter, seq);
-        if (slots.length > 0) await w.setHead(seq);
-        return slots;
-      });
+      const { gone, seq } = await this.#records.write(async (w) => ({
+        gone: ids !== undefined ? await w.deleteIds(ids, filter) : await w.deleteWhere(filter),
+        seq: w.seq,
+      }));
       if (gone.length > 0) {
         this.#meta.seq = seq;
         this.#planner.noteWrite(undefined, gone);

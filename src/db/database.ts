@@ -158,10 +158,8 @@ export class Database {
         { name, dim: options.dim, metric, indexSpec, encoder: options.encoder ?? null, options: collectionOptions, created: new Date().toISOString() },
         records === undefined ? undefined : async (_records, w) => {
           // The first change of the new collection, in the transaction that creates it.
-          const target = { dim: options.dim, indexDim: options.indexDims ?? options.dim, model: options.encoder?.model, multiVectorDim: undefined, trackIds: false };
-          const stored = await storeRecords(w, target, 'add', records, 1, { onProgress });
-          await w.setHead(1, stored.multiVectorDim !== undefined ? { ...collectionOptions, multiVectorDim: stored.multiVectorDim } : undefined);
-          return stored;
+          const target = { dim: options.dim, indexDim: options.indexDims ?? options.dim, model: options.encoder?.model, multiVectorDim: undefined, options: collectionOptions, trackIds: false };
+          return storeRecords(w, target, 'add', records, { onProgress });
         },
       );
       if (filled === undefined) {
@@ -172,6 +170,7 @@ export class Database {
       // Its index starts empty at change 0 (the records were not readable before the commit) and
       // takes the first change's vectors from memory.
       const c = new Collection(this.#ctx, { ...meta, seq: 0, options: collectionOptions });
+      if (filled.count === 0) { this.#collections.set(name, c); return c; }
       this.#collections.set(name, c);
       c.prepareFill();
       await c.afterCommit(filled, { onProgress });

@@ -164,11 +164,10 @@ export async function compactCollection(c: MaintenanceContext, options: CompactO
   const invalid = await findInvalid(c.records, c.dim);
   const dropped: string[] = [];
   if (options.dropInvalid === true && invalid.length > 0) {
-    const seq = c.head().seq + 1;
     const slots = invalid.map((x) => x.slot);
-    await c.records.write(async (w) => {
-      await w.deleteSlots(slots, seq);
-      await w.setHead(seq);
+    const seq = await c.records.write(async (w) => {
+      await w.deleteSlots(slots);
+      return w.seq;
     });
     onDelete(seq, slots);
     dropped.push(...invalid.map((x) => x.id));

@@ -11,7 +11,7 @@ import { recordChunks, prepareRow, duplicateId, checkId, type PreparedRow, type 
 import { checkFilter } from './query-options.js';
 import type { PendingVectors } from './index-cache.js';
 import type { RecordFilter, RecordWriter } from './store/types.js';
-import type { DeleteOptions, WriteMode, WriteOptions } from './types.js';
+import type { CollectionOptions, DeleteOptions, WriteMode, WriteOptions } from './types.js';
 
 /** What the write path needs to know of its collection. */
 export interface WriteTarget {
@@ -20,6 +20,8 @@ export interface WriteTarget {
   /** The bound encoder's model name, when the collection has one. */
   model: string | undefined;
   multiVectorDim: number | undefined;
+  /** The collection's options now (a write that fixes the multi-vector dimension commits them changed). */
+  options: CollectionOptions;
   /** Keep the slots and ids written (the planner's id cache is loaded). */
   trackIds: boolean;
 }
@@ -48,8 +50,8 @@ export function canonicalSparse(value: unknown, what: string): string | null {
   return JSON.stringify(out);
 }
 
-/** Stores every record of `input` as change `seq` through `w` (inside the caller's transaction). */
-export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: WriteMode, input: RecordsInput, seq: number, options: WriteOptions = {}): Promise<StoredWrite> {
+/** Stores every record of `input` through `w` (inside the caller's transaction, as its change `w.seq`). */
+export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: WriteMode, input: RecordsInput, options: WriteOptions = {}): Promise<StoredWrite> {
   const pending: PendingVectors[] = [];
   const written = { slots: [] as number[], ids: [] as string[] };
   const d = target.indexDim;
@@ -77,7 +79,7 @@ export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: W
       }
       rows[i] = row;
     }
-    const slots = await w.writeRows(mode, { rows, sparse, first: n }, seq);
+    const slots = await w.writeRows(mode, { rows, sparse, first: n });
     const vslots = new Uint32Array(rows.length);
     const data = new Float32Array(rows.length * d);
     const bytes = new Uint8Array(data.buffer);
@@ -100,7 +102,8 @@ export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: W
     n += chunk.length;
     options.onProgress?.({ phase: 'store', done: n });
   }
-  return { seq, count: n, pending, written, multiVectorDim: mvDim };
+  if (mvDim !== target.multiVectorDim && mvDim !== undefined) await w.setOptions({ ...target.options, multiVectorDim: mvDim });
+  return { seq: w.seq, count: n, pending, written, multiVectorDim: mvDim };
 }
 
 /** A delete's options: ids (checked) and / or a filter; an empty one is refused (drop the collection instead). */

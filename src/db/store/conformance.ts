@@ -36,17 +36,17 @@ function isCode(code: string): (e: unknown) => boolean {
 }
 
 /** Writes records as the write path does (validated by prepareRow), one chunk. */
-async function write(w: RecordWriter, mode: WriteMode, records: RecordInput[], seq: number, first = 0): Promise<Uint32Array> {
+async function write(w: RecordWriter, mode: WriteMode, records: RecordInput[], first = 0): Promise<Uint32Array> {
   const rows = records.map((r, i) => prepareRow(r, first + i, { dim: DIM, mode, model: undefined, what: mode }));
   const sparse = rows.map((r) => (r.sparse === undefined ? undefined : r.sparse === null ? null : JSON.stringify(r.sparse)));
-  return w.writeRows(mode, { rows, sparse, first }, seq);
+  return w.writeRows(mode, { rows, sparse, first });
 }
 
+/** One write call as change `seq` (the store numbers a collection's changes 1, 2, 3, …). */
 async function commit(records: CollectionRecords, mode: WriteMode, input: RecordInput[], seq: number): Promise<Uint32Array> {
   return records.write(async (w) => {
-    const slots = await write(w, mode, input, seq);
-    await w.setHead(seq);
-    return slots;
+    assert.equal(w.seq, seq, 'the transaction takes the next change number');
+    return write(w, mode, input);
   });
 }
 
@@ -113,13 +113,13 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
 
     check('createCollection with fill: the records commit with the collection; a throwing fill creates nothing', () => withStore(async (store) => {
       await assert.rejects(store.createCollection(newCollection('x'), async (_r, w) => {
-        await write(w, 'add', corpus(3), 1);
+        await write(w, 'add', corpus(3));
         throw new OmnivecError('invalid_argument', 'refused');
       }), isCode('invalid_argument'));
       assert.equal(await store.findCollection('x'), undefined);
       const { meta, filled } = await store.createCollection(newCollection('x'), async (_r, w) => {
-        const slots = await write(w, 'add', corpus(3), 1);
-        await w.setHead(1);
+        assert.equal(w.seq, 1);
+        const slots = await write(w, 'add', corpus(3));
         return slots.length;
       });
       assert.equal(filled, 3);
@@ -147,15 +147,18 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
       await commit(records, 'add', [{ id: 'a', vector: vec(1) }], 1);
       await assert.rejects(commit(records, 'add', [{ id: 'n', vector: vec(2) }, { id: 'a', vector: vec(3) }], 2), (e: unknown) => isCode('already_exists')(e) && /add\[1\]\.id/.test((e as Error).message));
       await assert.rejects(records.write(async (w) => {
-        await write(w, 'add', [{ id: 'd', vector: vec(2) }], 2);
-        await write(w, 'add', [{ id: 'd', vector: vec(3) }], 2, 1);
+        await write(w, 'add', [{ id: 'd', vector: vec(2) }]);
+        await write(w, 'add', [{ id: 'd', vector: vec(3) }], 1);
       }), (e: unknown) => isCode('invalid_argument')(e) && /add\[1\]\.id: the id "d" appears twice in this call/.test((e as Error).message));
       await assert.rejects(commit(records, 'update', [{ id: 'ghost', metadata: { a: 1 } }], 2), isCode('not_found'));
       await assert.rejects(records.write(async (w) => {
-        await write(w, 'add', [{ id: 'e', vector: vec(5) }], 2);
+        await write(w, 'add', [{ id: 'e', vector: vec(5) }]);
         throw new Error('the caller fails');
       }), /the caller fails/);
       assert.deepEqual(await records.listIds({ limit: -1, offset: 0 }), ['a']);
+      // Rolled-back and empty transactions leave the change number: the next write is change 2.
+      await records.write(async (w) => { assert.equal(w.seq, 2); return w.deleteIds(['nope'], {}); });
+      await commit(records, 'add', [{ id: 'f', vector: vec(6) }], 2);
     }));
 
     check('reads: count, getByIds in the order asked, getPage / listIds / scan in slot order, bySlots, vectorOfId exact float32', withCollection(async (records) => {
@@ -210,13 +213,13 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
     check('deletes: by ids (and filter), by filter, by slots; tombstones in deletedSince; pruneTombstones moves the floor', withCollection(async (records, meta, store) => {
       const input = corpus(30);
       const slots = await commit(records, 'add', input, 1);
-      const gone1 = await records.write(async (w) => { const s = await w.deleteIds(['r001', 'r002', 'nope'], {}, 2); await w.setHead(2); return s; });
+      const gone1 = await records.write((w) => w.deleteIds(['r001', 'r002', 'nope'], {}));
       assert.deepEqual(gone1.sort((a, b) => a - b), [slots[1]!, slots[2]!].sort((a, b) => a - b));
       const filter = { where: { genre: 'jazz' } as Where };
       const jazz = input.flatMap((r, k) => (k > 2 && matchesWhere((r.metadata ?? null) as Metadata | null, filter.where) ? [slots[k]!] : []));
-      const gone2 = await records.write(async (w) => { const s = await w.deleteWhere(filter, 3); await w.setHead(3); return s; });
+      const gone2 = await records.write((w) => w.deleteWhere(filter));
       assert.deepEqual(gone2.sort((a, b) => a - b), jazz.sort((a, b) => a - b));
-      await records.write(async (w) => { await w.deleteSlots([slots[0]!], 4); await w.setHead(4); });
+      await records.write(async (w) => { assert.equal(w.seq, 4); await w.deleteSlots([slots[0]!]); });
       assert.equal(await records.count(), 30 - 3 - jazz.length);
       assert.deepEqual((await records.deletedSince(1)).sort((a, b) => a - b), [slots[0]!, slots[1]!, slots[2]!, ...jazz].sort((a, b) => a - b));
       assert.deepEqual((await records.deletedSince(3)), [slots[0]!]);
@@ -251,9 +254,7 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
           prepareRow({ id: 'a', vector: vec(1), sparse: { cat: 1 }, multiVector: [[1, 0], [0, 1]] }, 0, { dim: DIM, mode: 'add', model: undefined, what: 'add' }),
           prepareRow({ id: 'b', vector: vec(2) }, 1, { dim: DIM, mode: 'add', model: undefined, what: 'add' }),
         ];
-        const s = await w.writeRows('add', { rows, sparse: ['{"cat":1}', null], first: 0 }, 1);
-        await w.setHead(1);
-        return s;
+        return w.writeRows('add', { rows, sparse: ['{"cat":1}', null], first: 0 });
       });
       assert.deepEqual(await records.sparseRows(undefined), [[slots[0]!, '{"cat":1}']]);
       const mv = await records.multiVectors([slots[0]!, slots[1]!]);
@@ -285,10 +286,9 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
     check('isolation: reads see committed data only, also while a write is open', withCollection(async (records) => {
       await commit(records, 'add', [{ id: 'a', vector: vec(1) }], 1);
       await records.write(async (w) => {
-        await write(w, 'add', [{ id: 'b', vector: vec(2) }], 2);
+        await write(w, 'add', [{ id: 'b', vector: vec(2) }]);
         assert.equal(await records.count(), 1, 'the open write is not visible');
         assert.deepEqual(await records.getByIds(['b'], {}, {}), []);
-        await w.setHead(2);
       });
       assert.equal(await records.count(), 2);
     }));

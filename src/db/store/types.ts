@@ -64,22 +64,40 @@ export interface RowsToWrite {
   first: number;
 }
 
-/** Writes of one transaction on one collection. */
+/**
+ * Writes of one transaction on one collection. The transaction's change number `seq` is the
+ * collection's last one + 1, read when the transaction began, with the collection's writers
+ * serialised by the store (SQLite's write lock; PostgreSQL's row lock on the collection). It is
+ * committed with the rows when anything was written or deleted; a transaction that changed nothing
+ * leaves the change number as it was.
+ */
 export interface RecordWriter {
+  /** This transaction's change number (stamped on the rows it writes and the tombstones of its deletes). */
+  readonly seq: number;
   /**
    * Stores a chunk and returns each row's slot. `add` refuses an id already stored
    * (`already_exists`) or written earlier in this call (`invalid_argument`, "appears twice");
    * `update` refuses an id not stored (`not_found`); `upsert` replaces the whole row.
    */
-  writeRows(mode: WriteMode, chunk: RowsToWrite, seq: number): Promise<Uint32Array>;
+  writeRows(mode: WriteMode, chunk: RowsToWrite): Promise<Uint32Array>;
   /** Deletes these ids (those also matching `filter`, when given); returns the slots deleted. */
-  deleteIds(ids: readonly string[], filter: RecordFilter, seq: number): Promise<number[]>;
+  deleteIds(ids: readonly string[], filter: RecordFilter): Promise<number[]>;
   /** Deletes every record matching `filter`; returns the slots deleted. */
-  deleteWhere(filter: RecordFilter, seq: number): Promise<number[]>;
+  deleteWhere(filter: RecordFilter): Promise<number[]>;
   /** Deletes records by slot (compact's repair of invalid rows). */
-  deleteSlots(slots: readonly number[], seq: number): Promise<void>;
-  /** Commits the collection's new change number (and options, when they changed) with the rows. */
-  setHead(seq: number, options?: CollectionOptions): Promise<void>;
+  deleteSlots(slots: readonly number[]): Promise<void>;
+  /** Commits the collection's options with the write (the multi-vector dimension a first record fixes). */
+  setOptions(options: CollectionOptions): Promise<void>;
+}
+
+/** How a store that searches vectors itself answers a dense query. */
+export interface NearestOptions {
+  efSearch?: number;
+  nProbe?: number;
+  /** Matryoshka funnel (indexDims): candidates = funnel × k by the prefix, re-ranked with the full vectors. */
+  funnel?: number;
+  /** Exact search (no index): evaluate's ground truth. */
+  exact?: boolean;
 }
 
 /** The records of one collection. */
@@ -119,6 +137,13 @@ export interface CollectionRecords {
   check(): Promise<string[]>;
   /** Runs `fn` in one transaction on this collection. */
   write<T>(fn: (w: RecordWriter) => Promise<T>): Promise<T>;
+  /**
+   * Present on stores that search vectors themselves (pgvector): the k nearest records to `query`
+   * among those matching `filter`, nearest first, in omnivec's distance conventions (l2 squared,
+   * 1 − a·b, 1 − cos), min(k, matches) of them. The embedded store leaves it out: its collections
+   * search an index cache derived from `vectors()`.
+   */
+  nearest?(query: Float32Array, k: number, filter: RecordFilter, options: NearestOptions): Promise<{ slots: Uint32Array; distances: Float32Array }>;
 }
 
 export interface RecordStore {

@@ -210,7 +210,9 @@ export class SqliteRecords implements CollectionRecords {
     const w = this.#c.w;
     w.exec('BEGIN IMMEDIATE');
     try {
-      const out = await fn(this.writer());
+      const writer = this.writer();
+      const out = await fn(writer);
+      writer.commitHead();
       w.exec('COMMIT');
       return out;
     } catch (e) {
@@ -219,13 +221,27 @@ export class SqliteRecords implements CollectionRecords {
     }
   }
 
-  /** @internal The writes of the open transaction (`write`, and createCollection's fill). */
-  writer(): RecordWriter {
+  /**
+   * @internal The writes of the open transaction (`write`, and createCollection's fill). Its change
+   * number is read inside the transaction (BEGIN IMMEDIATE holds the database's write lock);
+   * `commitHead` stores it when anything changed.
+   */
+  writer(): RecordWriter & { commitHead(): void } {
     const r = this.#t.records;
     const meta = this.#meta;
+    const cw = this.#c.w;
+    const seq = (cw.prepare('SELECT seq FROM collections WHERE cid = ?').pluck().get(meta.cid) as number) + 1;
+    let touched = false;
+    let options: CollectionOptions | undefined;
     const tomb = (): BetterSqlite3.Statement => this.#stmt('tomb', () => `INSERT INTO ${this.#t.tombs}(slot, seq) VALUES (?, ?)`, 'w');
     return {
-      writeRows: async (mode: WriteMode, chunk: RowsToWrite, seq: number): Promise<Uint32Array> => {
+      seq,
+      commitHead: (): void => {
+        if (options !== undefined) cw.prepare('UPDATE collections SET options = ? WHERE cid = ?').run(JSON.stringify(options), meta.cid);
+        if (touched) cw.prepare('UPDATE collections SET seq = ? WHERE cid = ?').run(seq, meta.cid);
+      },
+      writeRows: async (mode: WriteMode, chunk: RowsToWrite): Promise<Uint32Array> => {
+        if (chunk.rows.length > 0) touched = true;
         const insert = this.#stmt('ins', () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)`, 'w');
         const upsert = this.#stmt('ups', () => `INSERT INTO ${r}(id, vector, document, metadata, sparse, multivector, vseq) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)
           ON CONFLICT(id) DO UPDATE SET vector = excluded.vector, document = excluded.document, metadata = excluded.metadata,
@@ -270,29 +286,31 @@ export class SqliteRecords implements CollectionRecords {
         }
         return slots;
       },
-      deleteIds: async (ids: readonly string[], filter: RecordFilter, seq: number): Promise<number[]> => {
+      deleteIds: async (ids: readonly string[], filter: RecordFilter): Promise<number[]> => {
         const f = this.#filter(filter);
-        const del = this.#c.w.prepare(`DELETE FROM ${r} WHERE id = ? AND (${f.sql}) RETURNING slot`).pluck();
+        const del = cw.prepare(`DELETE FROM ${r} WHERE id = ? AND (${f.sql}) RETURNING slot`).pluck();
         const gone: number[] = [];
         for (const id of ids) {
           const slot = del.get(id, ...f.params) as number | undefined;
           if (slot !== undefined) { tomb().run(slot, seq); gone.push(slot); }
         }
+        if (gone.length > 0) touched = true;
         return gone;
       },
-      deleteWhere: async (filter: RecordFilter, seq: number): Promise<number[]> => {
+      deleteWhere: async (filter: RecordFilter): Promise<number[]> => {
         const f = this.#filter(filter);
-        const gone = this.#c.w.prepare(`DELETE FROM ${r} WHERE ${f.sql} RETURNING slot`).pluck().all(...f.params) as number[];
+        const gone = cw.prepare(`DELETE FROM ${r} WHERE ${f.sql} RETURNING slot`).pluck().all(...f.params) as number[];
         for (const slot of gone) tomb().run(slot, seq);
+        if (gone.length > 0) touched = true;
         return gone;
       },
-      deleteSlots: async (slots: readonly number[], seq: number): Promise<void> => {
+      deleteSlots: async (slots: readonly number[]): Promise<void> => {
         const del = this.#stmt('delSlot', () => `DELETE FROM ${r} WHERE slot = ?`, 'w');
         for (const slot of slots) { del.run(slot); tomb().run(slot, seq); }
+        if (slots.length > 0) touched = true;
       },
-      setHead: async (seq: number, options?: CollectionOptions): Promise<void> => {
-        if (options !== undefined) this.#c.w.prepare('UPDATE collections SET options = ? WHERE cid = ?').run(JSON.stringify(options), meta.cid);
-        this.#c.w.prepare('UPDATE collections SET seq = ? WHERE cid = ?').run(seq, meta.cid);
+      setOptions: async (o: CollectionOptions): Promise<void> => {
+        options = o;
       },
     };
   }

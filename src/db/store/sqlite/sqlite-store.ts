@@ -201,7 +201,9 @@ export class SqliteStore implements RecordStore {
       let filled: T | undefined;
       if (fill !== undefined) {
         const records = new SqliteRecords({ w, r: this.#r }, meta);
-        filled = await fill(records, records.writer());
+        const writer = records.writer();
+        filled = await fill(records, writer);
+        writer.commitHead();
       }
       w.exec('COMMIT');
       return { meta: toMeta(this.#r.prepare('SELECT * FROM collections WHERE cid = ?').get(cid) as CatalogueRow), filled };
