@@ -56,6 +56,8 @@ export class Collection {
   readonly #ctx: CollectionContext;
   readonly #records: CollectionRecords;
   readonly #cache: IndexCache;
+  /** The store searches vectors itself (pgvector): no index cache, and other writers may change the records (docs/record-store.md). */
+  readonly #native: boolean;
   readonly #planner: QueryPlanner;
   #dropped = false;
 
@@ -70,6 +72,7 @@ export class Collection {
     this.encoder = meta.encoder;
     this.created = meta.created;
     this.#records = ctx.store.records(meta);
+    this.#native = this.#records.nearest !== undefined;
     const indexDim = meta.options.indexDims ?? meta.dim;
     this.#cache = new IndexCache({
       records: this.#records, indexDir: ctx.store.indexDir ?? '', cid: meta.cid, dim: meta.dim, indexDim,
@@ -94,7 +97,7 @@ export class Collection {
 
   #maintenance(): MaintenanceContext {
     return {
-      name: this.name, cid: this.cid, dim: this.dim, indexDim: this.indexDim, metric: this.metric, indexDir: this.#ctx.store.indexDir,
+      name: this.name, cid: this.cid, dim: this.dim, indexDim: this.indexDim, metric: this.metric, indexDir: this.#ctx.store.indexDir, native: this.#native,
       records: this.#records, cache: this.#cache, head: () => ({ seq: this.#meta.seq, tombFloor: this.#meta.tombFloor }),
     };
   }
@@ -108,10 +111,18 @@ export class Collection {
     if (this.#ctx.readOnly) throw new OmnivecError('read_only', `collection "${this.name}": the database is open read-only; open it for writing to change it`);
   }
 
-  /** Read-only handles follow the writer: pick up its committed changes before reading. */
+  /** The index cache brought up to the collection's change number (nothing to do when the store searches itself). */
+  async #current(): Promise<void> {
+    if (!this.#native) await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
+  }
+
+  /**
+   * Read-only handles follow the writer, and a server store's handles follow the other writers:
+   * pick up the committed change number before reading.
+   */
   async #refresh(): Promise<void> {
     this.#alive();
-    if (!this.#ctx.readOnly) return;
+    if (!this.#ctx.readOnly && !this.#native) return;
     const head = await this.#ctx.store.head(this.cid);
     if (head === undefined) {
       this.#dropped = true;
@@ -202,7 +213,7 @@ export class Collection {
     return this.#ctx.mutex.run(async () => {
       this.#alive();
       // The index must be current before the write so the write's vectors can go in from memory.
-      await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
+      await this.#current();
       const stored = await this.#records.write((w) => storeRecords(w, this.#writeTarget(), mode, input, options));
       if (stored.count === 0) return 0; // nothing written: the change number stays
       return this.afterCommit(stored, options);
@@ -225,7 +236,7 @@ export class Collection {
 
   /** @internal For `Database.createCollection({ records })`: an empty index at change 0, before `afterCommit` of the first change. */
   prepareFill(): void {
-    this.#cache.initEmpty();
+    if (!this.#native) this.#cache.initEmpty();
   }
 
   /** Deletes records by id and / or filter (at least one must be given); returns how many were deleted. */
@@ -234,7 +245,7 @@ export class Collection {
     const { ids, filter } = checkDelete(options);
     return this.#ctx.mutex.run(async () => {
       this.#alive();
-      await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
+      await this.#current();
       const { gone, seq } = await this.#records.write(async (w) => ({
         gone: ids !== undefined ? await w.deleteIds(ids, filter) : await w.deleteWhere(filter),
         seq: w.seq,
@@ -268,7 +279,7 @@ export class Collection {
     this.#alive();
     if (this.#ctx.readOnly) return;
     return this.#ctx.mutex.run(async () => {
-      await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
+      await this.#current();
       await this.#snapshot();
     });
   }
@@ -281,7 +292,7 @@ export class Collection {
   /** Loads the index now (otherwise it is loaded on first use). */
   async open(): Promise<void> {
     await this.#refresh();
-    await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
+    await this.#current();
   }
 
   /** @internal Called by Database.close(): snapshot if loaded and changed. */
@@ -308,8 +319,8 @@ export class Collection {
    * records) hits whenever the dense signal is used alone.
    */
   async query(o: QueryOptions): Promise<QueryResult> {
-    // A writer's handle is always current: no store round trip on the query path.
-    if (this.#ctx.readOnly) await this.#refresh();
+    // A writer's handle of the embedded store is always current: no store round trip on the query path.
+    if (this.#ctx.readOnly || this.#native) await this.#refresh();
     else this.#alive();
     const plan = planQuery({
       name: this.name, dim: this.dim, encoder: this.encoder, multiVectorDim: this.#meta.options.multiVectorDim, encodeText: this.#ctx.encodeText,
@@ -356,7 +367,7 @@ export class Collection {
   async compact(options: CompactOptions = {}): Promise<CompactReport> {
     this.#writable();
     return this.#ctx.mutex.run(async () => {
-      await this.#cache.current(this.#meta.seq, this.#meta.tombFloor);
+      await this.#current();
       const report = await compactCollection(this.#maintenance(), options, (seq, slots) => {
         this.#meta.seq = seq;
         this.#planner.noteWrite(undefined, slots);

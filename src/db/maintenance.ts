@@ -23,6 +23,8 @@ export interface MaintenanceContext {
   metric: Metric;
   /** Where snapshots live (the embedded store); undefined: none to check. */
   indexDir: string | undefined;
+  /** The store searches vectors itself: no index cache to check or rebuild. */
+  native: boolean;
   records: CollectionRecords;
   cache: IndexCache;
   head(): { seq: number; tombFloor: number };
@@ -63,7 +65,7 @@ export async function findInvalid(records: CollectionRecords, dim: number): Prom
 export async function verifyCollection(c: MaintenanceContext): Promise<VerifyReport> {
   const problems: string[] = [];
   const { seq, tombFloor } = c.head();
-  const index = await c.cache.current(seq, tombFloor);
+  const index = c.native ? undefined : await c.cache.current(seq, tombFloor);
   problems.push(...c.cache.loadProblems);
   problems.push(...await c.records.check());
   let records = 0;
@@ -84,6 +86,7 @@ export async function verifyCollection(c: MaintenanceContext): Promise<VerifyRep
       problems.push(`record ${JSON.stringify(r.id)}: vector holds a non-finite value (${repair})`);
       continue;
     }
+    if (index === undefined) continue; // the store's own index is the store's to check
     const got = index.getVector(r.slot);
     if (got === undefined) { problems.push(`record ${JSON.stringify(r.id)} (slot ${r.slot}) is missing from the index`); continue; }
     tmp.set(v.subarray(0, d));
@@ -93,7 +96,7 @@ export async function verifyCollection(c: MaintenanceContext): Promise<VerifyRep
     if (diff > 1e-5) problems.push(`record ${JSON.stringify(r.id)} (slot ${r.slot}): the index holds another vector (max difference ${diff})`);
     if (problems.length > 100) { problems.push('… stopped after 100 problems'); break; }
   }
-  if (problems.length <= 100 && index.size !== records - invalid.length) {
+  if (index !== undefined && problems.length <= 100 && index.size !== records - invalid.length) {
     problems.push(`the index holds ${index.size} vectors, the records ${records - invalid.length} valid ones`);
   }
   let snapshots = 0;
@@ -108,7 +111,7 @@ export async function verifyCollection(c: MaintenanceContext): Promise<VerifyRep
       }
     }
   }
-  return { ok: problems.length === 0, checked: { records, indexed: index.size, snapshots }, problems, invalid };
+  return { ok: problems.length === 0, checked: { records, indexed: index?.size ?? records - invalid.length, snapshots }, problems, invalid };
 }
 
 /**
@@ -116,6 +119,7 @@ export async function verifyCollection(c: MaintenanceContext): Promise<VerifyRep
  * queries (seeded), with both query rates.
  */
 export async function evaluateIndex(c: MaintenanceContext, k: number, sampleWanted: number, options: EvaluateOptions): Promise<EvaluateReport> {
+  if (c.native) return evaluateNative(c, k, sampleWanted, options);
   const { seq, tombFloor } = c.head();
   const index = await c.cache.current(seq, tombFloor);
   const n = index.size;
@@ -173,6 +177,34 @@ export async function compactCollection(c: MaintenanceContext, options: CompactO
     dropped.push(...invalid.map((x) => x.id));
   }
   const count = await c.records.count();
-  const index = await c.cache.rebuild(c.head().seq, count, options.onProgress);
-  return { records: count, indexed: index.size, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
+  // A store that searches itself rebuilds its own index (the database's reclaim step).
+  const indexed = c.native ? count - (dropped.length > 0 ? 0 : invalid.length) : (await c.cache.rebuild(c.head().seq, count, options.onProgress)).size;
+  return { records: count, indexed, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
+}
+
+/** Recall of a store's own vector search against its exact search, on a seeded sample of its own vectors. */
+async function evaluateNative(c: MaintenanceContext, k: number, sampleWanted: number, options: EvaluateOptions): Promise<EvaluateReport> {
+  const nearest = c.records.nearest!.bind(c.records);
+  const all: { slot: number; vector: Float32Array }[] = [];
+  for await (const r of scanAll(c.records, { vector: true })) if (isValidVector(r.vector, c.dim)) all.push({ slot: r.slot, vector: r.vector! });
+  if (all.length === 0) throw new OmnivecError('empty_index', `evaluate: collection "${c.name}" is empty`);
+  const sample = Math.min(all.length, sampleWanted);
+  const order = Uint32Array.from(all, (_, i) => i);
+  new Random(options.seed ?? 7).shuffle(order);
+  const queries = Array.from(order.subarray(0, sample), (i) => all[i]!.vector);
+  let t0 = performance.now();
+  const truth: Uint32Array[] = [];
+  for (const q of queries) truth.push((await nearest(q, k, {}, { exact: true })).slots);
+  const exactMs = performance.now() - t0;
+  t0 = performance.now();
+  let hits = 0;
+  let total = 0;
+  for (let i = 0; i < sample; i++) {
+    const res = await nearest(queries[i]!, k, {}, { efSearch: options.efSearch, nProbe: options.nProbe });
+    const want = new Set(truth[i]!);
+    total += want.size;
+    for (const s of res.slots) if (want.has(s)) hits++;
+  }
+  const indexMs = performance.now() - t0;
+  return { k, sample, recall: total === 0 ? 1 : hits / total, indexQps: sample / (indexMs / 1000), exactQps: sample / (exactMs / 1000), indexKind: 'store' };
 }

@@ -121,6 +121,8 @@ export class QueryPlanner {
     // Validated by the caller (query-options.ts checkFilter) before the query reached the planner.
     const key = checkedFilterKey(where, whereDocument);
     if (key === NO_FILTER_KEY) return undefined;
+    // A server store has other writers this process does not see: its answers are not cached.
+    if (this.#native !== undefined) return this.#c.records.matchingSlots({ where, whereDocument }).then((slots) => new IdSet(slots));
     const seq = this.#c.head().seq;
     const hit = this.#filters.get(key);
     if (hit !== undefined && hit.seq === seq) {
@@ -149,17 +151,33 @@ export class QueryPlanner {
    * query in bench:db's cached-filter figures).
    */
   query(q: PlannedQuery): QueryResult | Promise<QueryResult> {
+    if (this.#native !== undefined) return this.#run(q, undefined, undefined);
     const index = this.#index();
     const allow = this.allowed(q.filter.where, q.filter.whereDocument);
     if (index instanceof Promise || allow instanceof Promise) return Promise.all([index, allow]).then(([i, a]) => this.#run(q, i, a));
     return this.#run(q, index, allow);
   }
 
-  #run(q: PlannedQuery, index: VectorIndex, allow: IdSet | undefined): QueryResult | Promise<QueryResult> {
+  /** The store's own vector search (pgvector), when it has one: dense queries go there, filters pushed down. */
+  get #native(): CollectionRecords['nearest'] {
+    return this.#c.records.nearest;
+  }
+
+  /** Dense candidates from the index cache (with the allow-list) or from the store's own search (filter pushed down). */
+  #denseOf(index: VectorIndex | undefined, q: Float32Array, k: number, allow: IdSet | undefined, o: { filter: RecordFilter; funnel: number | undefined; efSearch: number | undefined; nProbe: number | undefined }):
+    { ids: Uint32Array; distances: Float32Array } | Promise<{ ids: Uint32Array; distances: Float32Array }> {
+    if (index === undefined) {
+      const funnel = this.#c.indexDim !== this.#c.dim ? o.funnel ?? 10 : undefined;
+      return this.#c.records.nearest!(q, k, o.filter, { efSearch: o.efSearch, nProbe: o.nProbe, funnel }).then((r) => ({ ids: r.slots, distances: r.distances }));
+    }
+    return this.#dense(index, q, k, allow, o);
+  }
+
+  #run(q: PlannedQuery, index: VectorIndex | undefined, allow: IdSet | undefined): QueryResult | Promise<QueryResult> {
     const signals = (q.vector !== undefined ? 1 : 0) + (q.fullText !== undefined ? 1 : 0) + (q.sparse !== undefined ? 1 : 0);
     // One dense signal, no re-ranking: the plain (filtered) nearest-neighbour search.
     if (signals === 1 && q.vector !== undefined && q.multiVector === undefined) {
-      const res = this.#dense(index, q.vector, q.k, allow, q);
+      const res = this.#denseOf(index, q.vector, q.k, allow, q);
       const done = (r: { ids: Uint32Array; distances: Float32Array }): QueryResult | Promise<QueryResult> =>
         this.#assemble(r.ids, r.distances, Float32Array.from(r.distances, (d) => userScore(this.#c.metric, d)), q.include);
       return res instanceof Promise ? res.then(done) : done(res);
@@ -167,13 +185,13 @@ export class QueryPlanner {
     return this.#hybrid(q, index, allow, signals);
   }
 
-  async #hybrid(q: PlannedQuery, index: VectorIndex, allow: IdSet | undefined, signals: number): Promise<QueryResult> {
+  async #hybrid(q: PlannedQuery, index: VectorIndex | undefined, allow: IdSet | undefined, signals: number): Promise<QueryResult> {
     const lists: RankedList[] = [];
     const names: ('dense' | 'fullText' | 'sparse')[] = [];
     const denseDist = new Map<number, number>();
     const limit = q.multiVector === undefined && signals === 1 ? q.k : q.candidates;
     if (q.vector !== undefined) {
-      const res = await this.#dense(index, q.vector, limit, allow, q);
+      const res = await this.#denseOf(index, q.vector, limit, allow, q);
       res.ids.forEach((s, i) => denseDist.set(s, res.distances[i]!));
       // Fusion wants higher = better: the negated index distance (monotone in every metric).
       lists.push({ ids: res.ids, scores: Float32Array.from(res.distances, (d) => -d) });
@@ -187,7 +205,9 @@ export class QueryPlanner {
     if (q.sparse !== undefined) {
       const sp = await this.#ensureSparse();
       const sq = parseSparse(q.sparse, sp.dict, 'query.sparse', false) as SparseVector;
-      lists.push(sp.index.search(sq, limit, allow === undefined ? undefined : { allow }));
+      // A store with its own search gave no allow-list: the sparse index needs one for a filter.
+      const allowed = index === undefined ? await this.allowed(q.filter.where, q.filter.whereDocument) : allow;
+      lists.push(sp.index.search(sq, limit, allowed === undefined ? undefined : { allow: allowed }));
       names.push('sparse');
     }
     let fused: { ids: Uint32Array; scores: Float32Array };
@@ -219,21 +239,23 @@ export class QueryPlanner {
 
   /** Many dense queries at once (benchmarks, `omnivec query --vectors`). */
   async queryBatch(queries: VectorBatch, k: number, options: BatchQueryOptions): Promise<BatchQueryResult> {
-    const index = await this.#index();
-    const allow = await this.allowed(options.where, options.whereDocument);
+    const native = this.#native !== undefined;
+    const index = native ? undefined : await this.#index();
+    const allow = native ? undefined : await this.allowed(options.where, options.whereDocument);
     const n = queries.count;
     const dim = this.#c.dim;
     const distances = new Float32Array(n * k).fill(Infinity);
     const counts = new Uint32Array(n);
     const slotRows: Uint32Array[] = [];
-    if (this.#c.indexDim === dim && index.size > 0 && (allow === undefined || allow.size > 0)) {
+    const filter = { where: options.where, whereDocument: options.whereDocument };
+    if (index !== undefined && this.#c.indexDim === dim && index.size > 0 && (allow === undefined || allow.size > 0)) {
       const res = index.searchBatch(queries, k, { allow, efSearch: options.efSearch, nProbe: options.nProbe });
       distances.set(res.distances);
       counts.set(res.counts);
       for (let i = 0; i < n; i++) slotRows.push(res.ids.subarray(i * k, i * k + res.counts[i]!));
     } else {
       for (let i = 0; i < n; i++) {
-        const r = await this.#dense(index, queries.data.subarray(i * dim, (i + 1) * dim), k, allow, { funnel: undefined, efSearch: options.efSearch, nProbe: options.nProbe });
+        const r = await this.#denseOf(index, queries.data.subarray(i * dim, (i + 1) * dim), k, allow, { filter, funnel: undefined, efSearch: options.efSearch, nProbe: options.nProbe });
         distances.set(r.distances, i * k);
         counts[i] = r.ids.length;
         slotRows.push(r.ids);
