@@ -5,6 +5,8 @@
 //     assertion's actual / expected, the test's diagnostics, and the file's last lines of stdout /
 //     stderr when the file failed;
 //   - the 10 slowest files;
+//   - the skipped tests, one line per distinct reason (how many, in which files): a skip is never
+//     silent (the PostgreSQL tests skip without a server, saying why);
 //   - the runner's summary, last, in the TAP reporter's exact words (`# tests N`, `# pass N`,
 //     `# fail N`, `# skipped N`, `# todo N`, `# duration_ms N`, ...): CI reads the closing
 //     `# pass N` / `# fail N` lines.
@@ -94,6 +96,15 @@ export default async function* concise(source) {
   let head = 0; // order[head] is the file whose block is under way
   let finished = 0;
   let anyFailure = false;
+  const skipped = new Map(); // reason → { tests, suites, files }
+  const noteSkip = (file, reason, isSuite) => {
+    const why = typeof reason === 'string' && reason.trim() !== '' ? reason.trim() : '(no reason given)';
+    let k = skipped.get(why);
+    if (k === undefined) { k = { tests: 0, suites: 0, files: new Set() }; skipped.set(why, k); }
+    if (isSuite) k.suites++;
+    else k.tests++;
+    k.files.add(show(file));
+  };
 
   const selfExpected = (s) => s.reportedTop === 0 || (s.end.passed === false && s.end.failureType !== 'subtestsFailed');
   const over = (s) => !s.done && s.end !== undefined && s.reportedTop >= s.enqueued && (!selfExpected(s) || s.selfSeen);
@@ -205,6 +216,7 @@ export default async function* concise(source) {
         else if (data.nesting === 0) s.reportedTop++;
         const isSuite = data.details?.type === 'suite';
         if (type === 'test:pass') {
+          if (data.skip !== undefined && data.skip !== false) noteSkip(file, data.skip, isSuite);
           if (isSuite) break;
           if (data.skip !== undefined) s.skip++;
           else if (data.todo !== undefined) s.todo++;
@@ -258,6 +270,15 @@ export default async function* concise(source) {
   if (anyFailure) {
     const failed = [...files].filter(([, s]) => s.fail > 0).map(([f]) => show(f));
     if (failed.length > 0) out += `\n${red('failed files')} (details above):\n${failed.map((f) => `  ${f}`).join('\n')}\n`;
+  }
+  if (skipped.size > 0) {
+    out += '\nskipped, by reason:\n';
+    for (const [why, k] of skipped) {
+      const what = [k.tests > 0 ? `${k.tests} test${k.tests === 1 ? '' : 's'}` : '', k.suites > 0 ? `${k.suites} suite${k.suites === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ');
+      const files = [...k.files];
+      const where = files.length <= 3 ? files.join(', ') : `${files.slice(0, 3).join(', ')} and ${files.length - 3} more`;
+      out += `  ${what} (${where}): ${why.replace(/\s*\n\s*/g, ' ')}\n`;
+    }
   }
   if (process.env.OMNIVEC_TAP_FILE) out += `\nthe full TAP output: ${process.env.OMNIVEC_TAP_FILE}\n`;
   out += '\n' + summary.map((m) => `# ${m}`).join('\n') + '\n';
