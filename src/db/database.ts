@@ -18,6 +18,7 @@ import { parseIndexSpec } from './index-spec.js';
 import { listSnapshots, removeTempFiles } from './snapshots.js';
 import { storeRecords, type StoredWrite } from './writes.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { isPostgresUrl } from './store/postgres/url.js';
 
 export { hasDatabaseFile } from './store/sqlite/sqlite-store.js';
 import type { RecordStore } from './store/types.js';
@@ -81,15 +82,23 @@ export class Database {
   /** The default query-text encoders, opened on first use (the registry loads lazily: ONNX and sharp stay unloaded until a text is encoded). */
   #encoders: { encodeText: TextEncodeFn; close(): Promise<void> } | undefined;
 
-  private constructor(store: RecordStore, options: OpenOptions) {
+  /**
+   * Where this database keeps files beside its records — models stored by `train sif --into`
+   * (`models/`), the projection cache (`projections/`): the directory itself for the embedded
+   * store, a local folder for a server store (docs/postgres.md).
+   */
+  readonly filesDir: string;
+
+  private constructor(store: RecordStore, options: OpenOptions, filesDir: string) {
     this.#store = store;
     this.dir = store.location;
+    this.filesDir = filesDir;
     this.readOnly = store.readOnly;
     const allowNetwork = options.allowNetwork === true;
     const encodeText: TextEncodeFn = options.encodeText ?? (async (spec, texts) => {
       if (this.#encoders === undefined) {
         const { specEncoders } = await import('../encoders/registry.js');
-        this.#encoders ??= specEncoders({ dbDir: this.dir, allowNetwork });
+        this.#encoders ??= specEncoders({ dbDir: this.filesDir, allowNetwork });
       }
       return this.#encoders.encodeText(spec, texts);
     });
@@ -100,12 +109,18 @@ export class Database {
   static async open(location: string, options: OpenOptions = {}): Promise<Database> {
     if (typeof location !== 'string' || location.length === 0) throw new OmnivecError('invalid_argument', `openDatabase: expected a directory path, got ${describe(location)}`);
     if (URL_LOCATION.test(location)) {
+      if (isPostgresUrl(location)) {
+        // Loaded only when used: node-postgres stays out of `import 'omnivec'`.
+        const { PostgresStore } = await import('./store/postgres/postgres-store.js');
+        const store = await PostgresStore.open(location, { readOnly: options.readOnly });
+        return new Database(store, options, store.filesDir);
+      }
       const scheme = location.slice(0, location.indexOf(':'));
       throw new OmnivecError('invalid_argument',
-        `openDatabase: ${scheme}:// locations are not supported by this version (the embedded store takes a directory path); got ${JSON.stringify(location.replace(/\/\/[^@/]*@/, '//…@'))}`);
+        `openDatabase: expected a directory path or a postgres:// URL, got a ${scheme}:// location (${JSON.stringify(location.replace(/\/\/[^@/]*@/, '//…@'))}); it is never taken for a directory name`);
     }
     const store = SqliteStore.open(location, options);
-    const db = new Database(store, options);
+    const db = new Database(store, options, store.location);
     try {
       if (!store.readOnly) await db.#cleanFiles(store);
     } catch (e) {
@@ -229,7 +244,7 @@ export class Database {
       const indexDir = this.#store.indexDir;
       if (indexDir !== undefined) for (const s of await listSnapshots(indexDir)) if (s.cid === c.cid) await unlink(s.path).catch(() => undefined);
       // Its cached maps (the projection service's, docs/projections.md): keyed to this collection's generation, so only clutter now.
-      await rm(join(this.dir, 'projections', name), { recursive: true, force: true }).catch(() => undefined);
+      await rm(join(this.filesDir, 'projections', name), { recursive: true, force: true }).catch(() => undefined);
     });
   }
 

@@ -8,6 +8,7 @@ import {
   matchesWhereDocument, type Metadata, type Scalar, type Where, type WhereDocument,
 } from './where.js';
 import { compileFilter } from './store/sqlite/where-sql.js';
+import { randomFilters } from '../../test/helpers/where-random.js';
 
 const COLUMNS = { metadata: 'metadata', document: 'document' };
 
@@ -223,81 +224,7 @@ test('long $in / $nin lists travel as one JSON parameter and agree with the eval
 
 // --- Seeded property test: SQL == JS on random records and random filters ---------------------------
 
-const KEYS = ['a', 'b', 'c', 'x.y', 'q"\\k', '😀'];
-const SCALARS: Scalar[] = [
-  null, true, false, 0, 1, -1, 2, 3, 1.5, -0.5, 2.5, 1e20, 633762049816333400, 0.1 + 0.2, 0.3,
-  '', 'a', 'b', 'ab', 'B', 'é', '😀', '\uE000', 'a\u0000b', '1', 'true', 'null',
-];
-const WORDS = ['a', 'b', 'ab', 'é', '😀', ' ', '\u0000', 'Fox', 'fox'];
-
-function pick<T>(rng: Random, xs: readonly T[]): T {
-  return xs[rng.int(xs.length)]!;
-}
-
-function randomRecord(rng: Random): [Metadata | null, string | null] {
-  let metadata: Metadata | null = null;
-  if (rng.next() >= 0.08) {
-    metadata = {};
-    for (const key of KEYS) {
-      const r = rng.next();
-      if (r < 0.3) continue;
-      metadata[key] = r < 0.5 ? Array.from({ length: rng.int(4) }, () => pick(rng, SCALARS)) : pick(rng, SCALARS);
-    }
-  }
-  const document = rng.next() < 0.1 ? null : Array.from({ length: rng.int(5) }, () => pick(rng, WORDS)).join('');
-  return [metadata, document];
-}
-
-function randomRangeValue(rng: Random): number | string {
-  for (;;) {
-    const v = pick(rng, SCALARS);
-    if (typeof v === 'number' || typeof v === 'string') return v;
-  }
-}
-
-function randomOperators(rng: Random, depth: number): Record<string, unknown> {
-  const ops: Record<string, unknown> = {};
-  const n = 1 + rng.int(2);
-  for (let i = 0; i < n; i++) {
-    const op = pick(rng, ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$not']);
-    switch (op) {
-      case '$eq':
-      case '$ne': ops[op] = pick(rng, SCALARS); break;
-      case '$in':
-      case '$nin': {
-        const len = rng.next() < 0.05 ? 17 + rng.int(10) : 1 + rng.int(4);
-        ops[op] = Array.from({ length: len }, () => pick(rng, SCALARS));
-        break;
-      }
-      case '$exists': ops[op] = rng.next() < 0.5; break;
-      case '$not': ops[op] = depth > 0 && rng.next() < 0.7 ? randomOperators(rng, depth - 1) : pick(rng, SCALARS); break;
-      default: ops[op] = randomRangeValue(rng);
-    }
-  }
-  return ops;
-}
-
-function randomWhere(rng: Random, depth: number): Where {
-  const r = rng.next();
-  if (depth > 0 && r < 0.15) return { [pick(rng, ['$and', '$or'])]: Array.from({ length: 1 + rng.int(3) }, () => randomWhere(rng, depth - 1)) };
-  if (depth > 0 && r < 0.22) return { $not: randomWhere(rng, depth - 1) };
-  const where: Where = {};
-  const n = rng.next() < 0.8 ? 1 : 2;
-  for (let i = 0; i < n; i++) {
-    where[pick(rng, KEYS)] = rng.next() < 0.25 ? pick(rng, SCALARS) : randomOperators(rng, 2);
-  }
-  if (depth > 0 && rng.next() < 0.1) where.$or = [randomWhere(rng, depth - 1), randomWhere(rng, depth - 1)];
-  return where;
-}
-
-function randomWhereDocument(rng: Random, depth: number): WhereDocument {
-  const r = rng.next();
-  if (depth > 0 && r < 0.3) {
-    return { [pick(rng, ['$and', '$or'])]: Array.from({ length: 1 + rng.int(3) }, () => randomWhereDocument(rng, depth - 1)) };
-  }
-  const needle = Array.from({ length: 1 + rng.int(2) }, () => pick(rng, WORDS)).join('');
-  return { [r < 0.65 ? '$contains' : '$not_contains']: needle };
-}
+const { record: randomRecord, where: randomWhere, whereDocument: randomWhereDocument } = randomFilters();
 
 test('property: compiled SQL selects exactly the records the JS evaluator matches', () => {
   const rng = new Random(20240611);

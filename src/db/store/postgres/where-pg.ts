@@ -1,0 +1,311 @@
+/**
+ * `where` / `whereDocument` compiled to one PostgreSQL boolean expression over a records table's
+ * `metadata jsonb` and `document text` (the PostgreSQL store). The language and its JS evaluator
+ * live in ../../where.ts; the filter property tests hold this compilation to that evaluator on every
+ * record, as they hold the SQLite one (../sqlite/where-sql.ts).
+ *
+ * Every sub-expression is true or false, never NULL, so NOT is exact. Each field test is one
+ * `CASE jsonb_typeof(metadata -> key) … END`: the stored value's type picks the branch. Numbers
+ * compare as `numeric` against the parameter written as the double's shortest decimal (what
+ * JSON.stringify stored), so comparisons are exact; strings compare in the "C" collation, which is
+ * code point order, as the evaluator's `compareCodePoints`. Keys and values travel as parameters;
+ * PostgreSQL text cannot hold NUL (U+0000), so a filter value with one is refused.
+ */
+import { OmnivecError } from '../../../errors.js';
+import { checkWhere, checkWhereDocument, type FieldOperator, type Scalar, type Where, type WhereDocument } from '../../where.js';
+
+/** A piece of SQL (true / false, never NULL) with `?` placeholders, self-delimited. */
+interface Fragment {
+  sql: string;
+  params: unknown[];
+}
+type Expr = boolean | Fragment;
+
+/** Operands joined flat up to this many; wider lists nest (keeps the expression shallow). */
+const JOIN_FANOUT = 16;
+
+function joinBalanced(parts: Fragment[], op: 'AND' | 'OR'): Fragment {
+  if (parts.length <= JOIN_FANOUT) return { sql: `(${parts.map((p) => p.sql).join(` ${op} `)})`, params: parts.flatMap((p) => p.params) };
+  const groups: Fragment[] = [];
+  const size = Math.ceil(parts.length / JOIN_FANOUT);
+  for (let i = 0; i < parts.length; i += size) groups.push(joinBalanced(parts.slice(i, i + size), op));
+  return joinBalanced(groups, op);
+}
+
+function sqlAnd(items: Expr[]): Expr {
+  const parts: Fragment[] = [];
+  for (const item of items) {
+    if (item === false) return false;
+    if (item !== true) parts.push(item);
+  }
+  if (parts.length === 0) return true;
+  return parts.length === 1 ? parts[0]! : joinBalanced(parts, 'AND');
+}
+
+function sqlOr(items: Expr[]): Expr {
+  const parts: Fragment[] = [];
+  for (const item of items) {
+    if (item === true) return true;
+    if (item !== false) parts.push(item);
+  }
+  if (parts.length === 0) return false;
+  return parts.length === 1 ? parts[0]! : joinBalanced(parts, 'OR');
+}
+
+function sqlNot(item: Expr): Expr {
+  return typeof item === 'boolean' ? !item : { sql: `(NOT ${item.sql})`, params: item.params };
+}
+
+type Atom =
+  | { kind: 'in'; values: Scalar[] }
+  | { kind: 'cmp'; op: '>' | '>=' | '<' | '<='; value: number | string }
+  | { kind: 'exists' };
+type Formula =
+  | { kind: 'atom'; atom: Atom }
+  | { kind: 'and'; items: Formula[] }
+  | { kind: 'not'; item: Formula };
+
+const CMP = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
+
+function formulaOf(condition: unknown): Formula {
+  if (condition === null || typeof condition !== 'object') return { kind: 'atom', atom: { kind: 'in', values: [condition as Scalar] } };
+  const ops = condition as Record<string, unknown>;
+  const items: Formula[] = [];
+  for (const op of Object.keys(ops)) {
+    const operand = ops[op];
+    switch (op as FieldOperator) {
+      case '$eq': items.push({ kind: 'atom', atom: { kind: 'in', values: [operand as Scalar] } }); break;
+      case '$ne': items.push({ kind: 'not', item: { kind: 'atom', atom: { kind: 'in', values: [operand as Scalar] } } }); break;
+      case '$in': items.push({ kind: 'atom', atom: { kind: 'in', values: operand as Scalar[] } }); break;
+      case '$nin': items.push({ kind: 'not', item: { kind: 'atom', atom: { kind: 'in', values: operand as Scalar[] } } }); break;
+      case '$gt':
+      case '$gte':
+      case '$lt':
+      case '$lte':
+        items.push({ kind: 'atom', atom: { kind: 'cmp', op: CMP[op as keyof typeof CMP], value: operand as number | string } });
+        break;
+      case '$exists': {
+        const exists: Formula = { kind: 'atom', atom: { kind: 'exists' } };
+        items.push(operand === true ? exists : { kind: 'not', item: exists });
+        break;
+      }
+      case '$not': items.push({ kind: 'not', item: formulaOf(operand) }); break;
+    }
+  }
+  return items.length === 1 ? items[0]! : { kind: 'and', items };
+}
+
+/** The JSON types a stored value can have (`jsonb_typeof`, booleans split), plus `missing`. */
+const BRANCHES = ['string', 'number', 'array', 'true', 'false', 'null'] as const;
+type Branch = (typeof BRANCHES)[number] | 'missing';
+
+function noNul(s: string): string {
+  if (s.includes('\u0000')) {
+    throw new OmnivecError('invalid_argument', `where: PostgreSQL text cannot hold NUL (U+0000), got a value with one (${JSON.stringify(s.slice(0, 40))}); no record stored there can hold it either`);
+  }
+  return s;
+}
+
+/** A number as the shortest decimal of the double (what JSON.stringify stored), for a `numeric` parameter. */
+function decimal(x: number): string {
+  return Object.is(x, -0) ? '0' : String(x);
+}
+
+function strings(values: Scalar[]): string[] {
+  return [...new Set(values.filter((v): v is string => typeof v === 'string'))].map(noNul);
+}
+
+function numbers(values: Scalar[]): string[] {
+  return [...new Set(values.filter((v): v is number => typeof v === 'number').map(decimal))];
+}
+
+/** `lhs = ?` or `lhs = ANY(?::type[])` for a non-empty list. */
+function inList(lhs: Fragment, values: string[], type: 'text' | 'numeric'): Expr {
+  if (values.length === 0) return false;
+  if (values.length === 1) return { sql: `(${lhs.sql} = ?::${type})`, params: [...lhs.params, values[0]] };
+  return { sql: `(${lhs.sql} = ANY(?::${type}[]))`, params: [...lhs.params, values] };
+}
+
+/**
+ * The test of one array element (`e_.v`, a jsonb scalar) for an atom: one CASE on the element's
+ * type, so a cast only ever sees a value of its type (PostgreSQL does not promise to short-circuit AND).
+ */
+function elementTest(atom: Atom): Expr {
+  if (atom.kind === 'exists') return true;
+  const whens: [string, Expr][] = [];
+  if (atom.kind === 'cmp') {
+    if (typeof atom.value === 'number') whens.push(['number', { sql: `((e_.v)::numeric ${atom.op} ?::numeric)`, params: [decimal(atom.value)] }]);
+    else whens.push(['string', { sql: `((e_.v #>> '{}') COLLATE "C" ${atom.op} ?::text)`, params: [noNul(atom.value)] }]);
+  } else {
+    const s = strings(atom.values);
+    if (s.length > 0) whens.push(['string', inList({ sql: `(e_.v #>> '{}')`, params: [] }, s, 'text')]);
+    const n = numbers(atom.values);
+    if (n.length > 0) whens.push(['number', inList({ sql: '(e_.v)::numeric', params: [] }, n, 'numeric')]);
+    const t = atom.values.includes(true);
+    const f = atom.values.includes(false);
+    if (t || f) whens.push(['boolean', t && f ? true : { sql: `(e_.v = ?::jsonb)`, params: [t ? 'true' : 'false'] }]);
+    if (atom.values.includes(null)) whens.push(['null', true]);
+  }
+  const live = whens.filter(([, e]) => e !== false);
+  if (live.length === 0) return false;
+  const params: unknown[] = [];
+  let sql = '(CASE jsonb_typeof(e_.v)';
+  for (const [type, e] of live) {
+    if (typeof e === 'boolean') sql += ` WHEN '${type}' THEN TRUE`;
+    else { sql += ` WHEN '${type}' THEN ${e.sql}`; params.push(...e.params); }
+  }
+  return { sql: `${sql} ELSE FALSE END)`, params };
+}
+
+/** The stored value at `key` (`column -> key`). */
+function value(column: string, key: string): Fragment {
+  return { sql: `(${column} -> ?::text)`, params: [key] };
+}
+
+function atomAt(atom: Atom, branch: Branch, column: string, key: string): Expr {
+  if (atom.kind === 'exists') return branch !== 'missing';
+  if (branch === 'array') {
+    const test = elementTest(atom);
+    if (typeof test === 'boolean') return test;
+    return { sql: `EXISTS (SELECT 1 FROM jsonb_array_elements(${column} -> ?::text) AS e_(v) WHERE ${test.sql})`, params: [key, ...test.params] };
+  }
+  if (atom.kind === 'cmp') {
+    if (typeof atom.value === 'number') {
+      if (branch !== 'number') return false;
+      const v = value(column, key);
+      return { sql: `(${v.sql}::numeric ${atom.op} ?::numeric)`, params: [...v.params, decimal(atom.value)] };
+    }
+    if (branch !== 'string') return false;
+    return { sql: `((${column} ->> ?::text) COLLATE "C" ${atom.op} ?::text)`, params: [key, noNul(atom.value)] };
+  }
+  switch (branch) {
+    case 'missing':
+    case 'null': return atom.values.includes(null);
+    case 'true': return atom.values.includes(true);
+    case 'false': return atom.values.includes(false);
+    case 'string': return inList({ sql: `(${column} ->> ?::text)`, params: [key] }, strings(atom.values), 'text');
+    case 'number': {
+      const v = value(column, key);
+      return inList({ sql: `${v.sql}::numeric`, params: v.params }, numbers(atom.values), 'numeric');
+    }
+  }
+}
+
+function formulaAt(f: Formula, branch: Branch, column: string, key: string): Expr {
+  switch (f.kind) {
+    case 'atom': return atomAt(f.atom, branch, column, key);
+    case 'and': return sqlAnd(f.items.map((item) => formulaAt(item, branch, column, key)));
+    case 'not': return sqlNot(formulaAt(f.item, branch, column, key));
+  }
+}
+
+/** The CASE that tells the stored value's type, with `true` / `false` told apart. */
+function typeCase(column: string, key: string): Fragment {
+  return {
+    sql: `(CASE jsonb_typeof(${column} -> ?::text) WHEN 'boolean' THEN (${column} ->> ?::text) ELSE jsonb_typeof(${column} -> ?::text) END)`,
+    params: [key, key, key],
+  };
+}
+
+function compileField(column: string, key: string, condition: unknown): Expr {
+  const formula = formulaOf(condition);
+  const missing = formulaAt(formula, 'missing', column, key);
+  if (typeof missing !== 'boolean') throw new Error('where: a missing field must fold to a constant');
+  const whens: [Branch, Expr][] = [];
+  for (const branch of BRANCHES) {
+    const e = formulaAt(formula, branch, column, key);
+    if (e !== missing) whens.push([branch, e]);
+  }
+  if (whens.length === 0) return missing;
+  if (whens.length === BRANCHES.length && whens.every(([, e]) => e === !missing)) {
+    return { sql: `(jsonb_typeof(${column} -> ?::text) IS ${missing ? '' : 'NOT '}NULL)`, params: [key] };
+  }
+  const t = typeCase(column, key);
+  const params: unknown[] = [...t.params];
+  let sql = `(CASE ${t.sql}`;
+  for (const [branch, e] of whens) {
+    if (typeof e === 'boolean') sql += ` WHEN '${branch}' THEN ${e ? 'TRUE' : 'FALSE'}`;
+    else { sql += ` WHEN '${branch}' THEN ${e.sql}`; params.push(...e.params); }
+  }
+  sql += ` ELSE ${missing ? 'TRUE' : 'FALSE'} END)`;
+  return { sql, params };
+}
+
+/** An `$or`'s equality tests of one field merged into one `$in` (the same records; one ANY instead of n comparisons). */
+function mergeOr(branches: Where[]): Where[] {
+  const byKey = new Map<string, { at: number; values: Scalar[]; count: number }>();
+  const out: Where[] = [];
+  for (const w of branches) {
+    const keys = Object.keys(w);
+    const key = keys[0];
+    let values: Scalar[] | undefined;
+    if (keys.length === 1 && !key!.startsWith('$')) {
+      const c = w[key!];
+      if (c === null || typeof c !== 'object') values = [c as Scalar];
+      else {
+        const ops = Object.keys(c);
+        const operand = (c as Record<string, unknown>)[ops[0]!];
+        if (ops.length === 1 && ops[0] === '$eq') values = [operand as Scalar];
+        else if (ops.length === 1 && ops[0] === '$in') values = operand as Scalar[];
+      }
+    }
+    if (values === undefined) { out.push(w); continue; }
+    const have = byKey.get(key!);
+    if (have === undefined) { byKey.set(key!, { at: out.length, values: [...values], count: 1 }); out.push(w); } else { have.values.push(...values); have.count++; }
+  }
+  for (const [key, g] of byKey) if (g.count > 1) out[g.at] = { [key]: { $in: g.values } };
+  return out;
+}
+
+function compileWhere(where: Where, column: string): Expr {
+  const parts: Expr[] = [];
+  for (const key of Object.keys(where)) {
+    const v = where[key];
+    if (key === '$and') parts.push(sqlAnd((v as Where[]).map((w) => compileWhere(w, column))));
+    else if (key === '$or') parts.push(sqlOr(mergeOr(v as Where[]).map((w) => compileWhere(w, column))));
+    else if (key === '$not') parts.push(sqlNot(compileWhere(v as Where, column)));
+    else parts.push(compileField(column, key, v));
+  }
+  return sqlAnd(parts);
+}
+
+function compileWhereDocument(wd: WhereDocument, column: string): Expr {
+  const parts: Expr[] = [];
+  for (const key of Object.keys(wd)) {
+    const v = wd[key];
+    switch (key) {
+      case '$contains': parts.push({ sql: `(${column} IS NOT NULL AND strpos(${column}, ?::text) > 0)`, params: [noNul(v as string)] }); break;
+      case '$not_contains': parts.push({ sql: `(${column} IS NULL OR strpos(${column}, ?::text) = 0)`, params: [noNul(v as string)] }); break;
+      case '$and': parts.push(sqlAnd((v as WhereDocument[]).map((w) => compileWhereDocument(w, column)))); break;
+      case '$or': parts.push(sqlOr((v as WhereDocument[]).map((w) => compileWhereDocument(w, column)))); break;
+    }
+  }
+  return sqlAnd(parts);
+}
+
+/**
+ * Both filters as one PostgreSQL boolean expression (`TRUE` when absent) with `$n` placeholders
+ * numbered from `firstParam`, over the given `metadata` (jsonb) and `document` (text) columns.
+ * Validates the filters first.
+ */
+export function compileFilterPg(
+  where: Where | undefined,
+  whereDocument: WhereDocument | undefined,
+  columns: { metadata: string; document: string },
+  firstParam = 1,
+): { sql: string; params: unknown[] } {
+  const parts: Expr[] = [];
+  if (where !== undefined && where !== null) {
+    checkWhere(where);
+    parts.push(compileWhere(where, columns.metadata));
+  }
+  if (whereDocument !== undefined && whereDocument !== null) {
+    checkWhereDocument(whereDocument);
+    parts.push(compileWhereDocument(whereDocument, columns.document));
+  }
+  const e = sqlAnd(parts);
+  if (typeof e === 'boolean') return { sql: e ? 'TRUE' : 'FALSE', params: [] };
+  // `?` never appears in the SQL above but as a placeholder (no jsonb `?` operators, no literals with one).
+  let n = firstParam;
+  return { sql: e.sql.replace(/\?/g, () => `$${n++}`), params: e.params };
+}

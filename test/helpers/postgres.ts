@@ -1,0 +1,46 @@
+/**
+ * A real PostgreSQL + pgvector server for the tests (docs/postgres.md, "Tests"): `.ci/run` starts
+ * one and sets OMNIVEC_TEST_PG_URL (a superuser URL on loopback); without it the PostgreSQL tests
+ * skip, saying why. Each test gets a database of its own, dropped afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/** The server's URL, or undefined. */
+export const PG_URL = process.env.OMNIVEC_TEST_PG_URL || undefined;
+
+/** The reason PostgreSQL tests skip (false when a server is there). */
+export const PG_SKIP: string | false = PG_URL === undefined
+  ? 'no PostgreSQL server: set OMNIVEC_TEST_PG_URL=postgres://… (.ci/run starts one with pgvector; scripts in .ci/postgres-up.sh)'
+  : false;
+
+/** The URL of database `name` on the test server. */
+export function databaseUrl(name: string): string {
+  const u = new URL(PG_URL!);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Runs `fn` with the URL of a fresh database (pgvector created in it), dropped afterwards whatever happens. */
+export async function withPgDatabase(prefix: string, fn: (url: string) => Promise<void>): Promise<void> {
+  if (PG_URL === undefined) throw new Error(PG_SKIP as string);
+  const name = `${prefix.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  try {
+    await fn(databaseUrl(name));
+  } finally {
+    const again = new pg.Client({ connectionString: PG_URL });
+    await again.connect();
+    try {
+      await again.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    } finally {
+      await again.end();
+    }
+  }
+}
