@@ -15,6 +15,10 @@
  *
  * Options: --quick (20k vectors, 200k reopen, fewer sweep points), --n N, --reopen-n N (0: skip),
  * --no-lancedb, --no-write (do not update bench/results and BENCHMARKS.md).
+ *
+ * `--store postgres://…` runs instead the embedded store and that PostgreSQL database side by side
+ * (bench/lib/db-stores.ts: import, recall and QPS along efSearch, filters at 50 / 1 / 0.1 %, with
+ * ratios) into the `db-postgres` section of BENCHMARKS.md; with --quick, --n and --no-write.
  */
 import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +26,7 @@ import { execFileSync } from 'node:child_process';
 import { syntheticClusters, type BenchDataset } from './lib/datasets.js';
 import { groundTruth, meanRecall, K } from './lib/measure.js';
 import { updateBenchmarksMd } from './lib/report.js';
+import { runStoreComparison } from './lib/db-stores.js';
 import { runLanceDb, qpsAtRecall, directoryBytes, LANCEDB_VERSION, type CurvePoint, type PeerResult } from './lib/lancedb-peer.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { FlatIndex } from '../src/indexes/flat/flat-index.js';
@@ -39,6 +44,7 @@ const N = Number(value('--n') ?? (quick ? 20_000 : 100_000));
 const REOPEN_N = Number(value('--reopen-n') ?? (quick ? 200_000 : 1_000_000));
 const lancedb = !flag('--no-lancedb');
 const write = !flag('--no-write');
+const store = value('--store');
 const EF = quick ? [16, 32, 64, 128] : [10, 16, 24, 32, 48, 64, 96, 128, 192, 256];
 const ROOT = join(import.meta.dirname, '..');
 const TMP = join(ROOT, '.omnivec-tmp');
@@ -83,6 +89,12 @@ async function importFile(dbDir: string, file: string, index: unknown): Promise<
 }
 
 async function main(): Promise<void> {
+  if (store !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(store)) throw new Error(`--store: expected a postgres:// URL, got ${JSON.stringify(store)}`);
+    rmSync(work, { recursive: true, force: true });
+    await runStoreComparison({ url: store, quick, n: N, write, root: ROOT, tmp: TMP, log });
+    return;
+  }
   log(`data: ${N} × 128 synthetic clusters + 1000 queries`);
   const ds: BenchDataset = syntheticClusters(`synthetic-${N / 1000}k`, N);
   const gt = groundTruth(ds);
