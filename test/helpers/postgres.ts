@@ -11,7 +11,7 @@ export const PG_URL = process.env.OMNIVEC_TEST_PG_URL || undefined;
 
 /** The reason PostgreSQL tests skip (false when a server is there). */
 export const PG_SKIP: string | false = PG_URL === undefined
-  ? 'no PostgreSQL server: set OMNIVEC_TEST_PG_URL=postgres://… (.ci/run starts one with pgvector; scripts in .ci/postgres-up.sh)'
+  ? 'no PostgreSQL server: set OMNIVEC_TEST_PG_URL=postgres://… (`sudo .ci/postgres-up.sh` starts one with pgvector and prints its URL; .ci/run does so before npm test)'
   : false;
 
 /** The URL of database `name` on the test server. */
