@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,12 +6,17 @@ import { join, relative } from 'node:path';
 import { writeFvecs, readIvecs } from '../src/io/index.js';
 import { FlatIndex } from '../src/indexes/flat/flat-index.js';
 import { Random } from '../src/vector/random.js';
+import { PG_SKIP, withPgDatabase } from './helpers/postgres.js';
 import { ROOT, assertCloneUnchanged, cloneState, omnivec, omnivecLines, readmeBlock, runBlock } from './helpers/readme.js';
 
 /** What the walkthrough writes into its folder: none of it may appear in the clone. */
 const WRITES = ['films.jsonl', 'omnivec-data', 'result.ivecs', 'films-backup.jsonl', 'films-map', 'bad.jsonl'];
 
-test('the README database walkthrough runs as written in a fresh folder (nothing written into the clone); import + query --vectors --out round-trips a TEXMEX set', async (t) => {
+/**
+ * The walkthrough on the embedded store (./omnivec-data), or with OMNIVEC_DB set to `db` in the
+ * block's shell (a PostgreSQL database: the same lines, the same answers).
+ */
+async function walkthrough(t: TestContext, db?: string): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'omnivec-cli-readme-'));
   try {
     // $SIFT: a TEXMEX-format dataset (base, queries) and its exact ground truth.
@@ -42,7 +47,7 @@ test('the README database walkthrough runs as written in a fresh folder (nothing
     const lines = omnivecLines(block);
     assert.ok(lines.length >= 15);
     // Started in the clone, as a reader would: the block's first line moves to a scratch folder.
-    const run = await runBlock(block, { cwd: ROOT, tmp, env: { SIFT: sift } });
+    const run = await runBlock(block, { cwd: ROOT, tmp, env: { SIFT: sift, ...(db === undefined ? {} : { OMNIVEC_DB: db }) } });
     assert.equal(run.status, 0, run.explain);
     assert.equal(run.calls.length, lines.length, `one call per omnivec line\n${run.explain}`);
     assert.ok(run.calls.every((c) => c.code === 0), run.explain);
@@ -80,17 +85,34 @@ test('the README database walkthrough runs as written in a fresh folder (nothing
     assert.match(out('omnivec verify'), /films: ok/);
 
     // Errors map to exit codes (the same command, in the walkthrough's folder).
-    const code = async (...args: string[]): Promise<number> => (await omnivec(args, dir)).code;
+    const code = async (...args: string[]): Promise<number> => (await omnivec(args, dir, undefined, undefined, db)).code;
     assert.equal(await code('info', 'nope'), 3);
     assert.equal(await code('create', 'films', '--dim', '4'), 4);
     assert.equal(await code('query', 'films', '--vector', '1,2'), 2);
     assert.equal(await code('query', 'films', '--vector', '1,2,3,4', '--where', '{"year": {"$bad": 1}}'), 2);
     writeFileSync(join(dir, 'bad.jsonl'), '{"id": "x", "vector": [1, 2, 3, 4]}\n{"id": "y", "vector": [1, 2, "three", 4]}\n');
     assert.equal(await code('import', 'films', 'bad.jsonl'), 5);
-    const listed = await omnivec(['list'], dir);
+    const listed = await omnivec(['list'], dir, undefined, undefined, db);
     assert.deepEqual([listed.code, listed.out], [0, 'films\t4\tcosine\tauto\t5\n'], 'the refused import changed nothing (x was not stored)');
 
+    if (db !== undefined) assert.ok(!existsSync(join(dir, 'omnivec-data')), 'with OMNIVEC_DB=postgres://… nothing is written to ./omnivec-data');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+test('the README database walkthrough runs as written in a fresh folder (nothing written into the clone); import + query --vectors --out round-trips a TEXMEX set', async (t) => {
+  await walkthrough(t);
+});
+
+test('the README database walkthrough, line for line, with OMNIVEC_DB=postgres://… (PostgreSQL + pgvector)', { skip: PG_SKIP }, async (t) => {
+  const files = mkdtempSync(join(tmpdir(), 'omnivec-cli-readme-files-'));
+  const prev = process.env.OMNIVEC_FILES;
+  process.env.OMNIVEC_FILES = files;
+  try {
+    await withPgDatabase('cli_readme', (url) => walkthrough(t, url));
+  } finally {
+    if (prev === undefined) delete process.env.OMNIVEC_FILES; else process.env.OMNIVEC_FILES = prev;
+    rmSync(files, { recursive: true, force: true });
   }
 });

@@ -141,7 +141,7 @@ export async function cmdClassifyCollection(dir: string, name: string, o: Classi
       }
       if (o.template !== undefined && o.template.length > 1) throw invalidArgument('--template: give one template for a collection');
       const labels = parseLabels(o.labels);
-      const model = await openBound(c, dir, o);
+      const model = await openBound(c, db.filesDir, o);
       try {
         const spec = c.encoder!;
         const text = model.text;

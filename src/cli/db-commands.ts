@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OmnivecError, describe } from '../errors.js';
 import { intArg, MAX_K } from '../checks.js';
-import { openDatabase, hasDatabaseFile, type Database } from '../db/database.js';
+import { openDatabase, hasDatabaseFile, isServerLocation, type Database } from '../db/database.js';
 import type { Collection, QueryResult } from '../db/collection.js';
+import { migrateCollection } from '../db/migrate.js';
 import type { Where, WhereDocument } from '../db/where.js';
 import { openRecords, readFvecs, writeIvecs, writeJsonl, writeProjector, type ImportFormat, type ImportRecord } from '../io/index.js';
 import { ProjectorColumns } from '../io/projector.js';
@@ -90,7 +91,7 @@ export async function cmdCreate(dir: string, name: string, o: CreateOpts, out: O
 
 export async function cmdList(dir: string, o: { json?: boolean }, out: Out): Promise<void> {
   // No database yet: no collections (and no folder made for it).
-  if (!hasDatabaseFile(dir)) {
+  if (!isServerLocation(dir) && !hasDatabaseFile(dir)) {
     if (o.json === true) out.json([]);
     return;
   }
@@ -241,12 +242,16 @@ export async function cmdExport(dir: string, name: string, o: { format?: string;
     // Rows an older version let in with a non-finite vector are skipped (JSON cannot hold them,
     // and a null would make a file that cannot be imported back), and named on stderr.
     const skipped: string[] = [];
+    // JSON Lines carries sparse and multi-vectors too (a migration or backup loses nothing); the projector cannot.
+    const all = format === 'jsonl';
     const records = async function* (onSkip?: (id: string) => void): AsyncGenerator<ImportRecord> {
-      for await (const r of c.iterate()) {
+      for await (const r of c.iterate({ sparse: all, multiVector: all })) {
         if (!exportable(r.vector, c.dim)) { onSkip?.(r.id); continue; }
         const rec: ImportRecord = { id: r.id, vector: r.vector };
         if (r.document !== null) rec.document = r.document;
         if (r.metadata !== null) rec.metadata = r.metadata;
+        if (r.sparse != null) rec.sparse = r.sparse;
+        if (r.multiVector != null) rec.multiVector = r.multiVector;
         yield rec;
       }
     };
@@ -419,3 +424,60 @@ export async function cmdEvaluate(dir: string, name: string, o: { sample?: strin
   });
 }
 
+
+export interface MigrateOpts {
+  from?: string;
+  to?: string;
+  batch?: string;
+}
+
+/**
+ * `omnivec migrate [names...] --to LOCATION [--from LOCATION]`: copies collections (all of the
+ * source's when none is named) between databases — a directory and a postgres:// URL either way
+ * (docs/postgres.md, "Migrating"). Every name is checked free at the destination before anything is
+ * copied; each collection is all or nothing (a failed or interrupted one is dropped there again);
+ * the source is opened read-only and never changed.
+ */
+export async function cmdMigrate(defaultFrom: string, names: string[], o: MigrateOpts, out: Out, interrupt: InterruptOptions = {}): Promise<void> {
+  const fromLoc = o.from ?? defaultFrom;
+  if (o.to === undefined) throw new OmnivecError('invalid_argument', '--to: say where to copy the collections (a directory or a postgres:// URL)');
+  const batch = intArg(o.batch, '--batch', { min: 1, max: 1_000_000 }) ?? IMPORT_BATCH;
+  const from = await openDatabase(fromLoc, { readOnly: true });
+  try {
+    const to = await openDatabase(o.to);
+    try {
+      if (from.dir === to.dir) throw new OmnivecError('invalid_argument', `--to: the destination is the source (${from.dir})`);
+      const wanted = names.length > 0 ? names : (await from.listCollections()).map((c) => c.name);
+      if (wanted.length === 0) { out.line(`no collections in ${from.dir}: nothing to migrate`); return; }
+      for (const name of wanted) await from.getCollection(name);
+      const taken: string[] = [];
+      for (const name of wanted) if (await to.hasCollection(name)) taken.push(name);
+      if (taken.length > 0) {
+        throw new OmnivecError('already_exists', `${to.dir} already has ${taken.map((t) => JSON.stringify(t)).join(', ')}; drop ${taken.length === 1 ? 'it' : 'them'} there first or name the others (nothing was copied)`);
+      }
+      const done: string[] = [];
+      await whileInterruptible('the current batch', async (signal) => {
+        for (const name of wanted) {
+          const bar = new Progress(`migrate ${name}:`);
+          const t0 = performance.now();
+          try {
+            const rep = await migrateCollection(from, to, name, { batch, signal, onProgress: (d, total) => bar.update(d, total) });
+            bar.done();
+            done.push(name);
+            out.line(`migrated ${name}: ${n(rep.records)} records from ${from.dir} to ${to.dir} in ${((performance.now() - t0) / 1000).toFixed(2)} s${rep.models.length > 0 ? `; copied the stored model ${rep.models.join(', ')}` : ''}`);
+          } catch (e) {
+            bar.done();
+            if (e instanceof OmnivecError && done.length > 0) {
+              throw new OmnivecError(e.code, `${e.message}; already migrated: ${done.join(', ')}`);
+            }
+            throw e;
+          }
+        }
+      }, interrupt);
+    } finally {
+      await to.close();
+    }
+  } finally {
+    await from.close();
+  }
+}

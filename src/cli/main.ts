@@ -7,7 +7,7 @@ import { releaseHeldLocksSync } from '../db/lock.js';
 import { endProgressLines } from './progress.js';
 import {
   dbDir, stdout, cmdCreate, cmdList, cmdInfo, cmdDrop, cmdImport, cmdExport, cmdQuery, cmdGet, cmdDelete,
-  cmdVerify, cmdCompact, cmdEvaluate, type Out,
+  cmdVerify, cmdCompact, cmdMigrate, type MigrateOpts, cmdEvaluate, type Out,
 } from './db-commands.js';
 import { registerTrainCommands } from './train-commands.js';
 import { registerItem2VecCommands } from './item2vec-commands.js';
@@ -59,7 +59,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
   const p = new Command('omnivec')
     .description('embed anything, store and search the vectors')
     .version(version(), '-v, --version')
-    .addOption(new Option('--db <dir>', 'database directory').env('OMNIVEC_DB').default('./omnivec-data'))
+    .addOption(new Option('--db <location>', 'database: a directory, or a postgres://user@host:port/db URL').env('OMNIVEC_DB').default('./omnivec-data'))
     .showHelpAfterError('(run omnivec help for the commands)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
@@ -127,6 +127,11 @@ function program(out: Out, setCode: (c: number) => void): Command {
   p.command('compact [name]').description('rebuild indexes from the records, reclaim deleted space')
     .option('--drop-invalid', 'delete the records whose stored vector holds a non-finite value (verify lists them)')
     .action((name: string | undefined, o: { dropInvalid?: boolean }) => cmdCompact(db(), name, o, out));
+  p.command('migrate [names...]').description('copy collections (all when none is named) to another database: a directory or a postgres:// URL, either way')
+    .requiredOption('--to <location>', 'the destination database (a directory or postgres://user@host:port/db)')
+    .option('--from <location>', 'the source database (default: --db)')
+    .option('--batch <n>', 'records per transaction (default 4096)')
+    .action((names: string[], o: MigrateOpts) => cmdMigrate(db(), names, o, out));
   p.command('evaluate <name>').description('recall@k of the index against exact search on a sample of its own vectors')
     .option('--sample <n>', 'queries (default 1000)').option('-k, --k <k>', `neighbours per query, 1 to ${MAX_K} (default 10)`)
     .option('--ef-search <n>', 'HNSW candidate list').option('--n-probe <n>', 'IVF lists to scan')

@@ -60,7 +60,7 @@ export async function cmdProject(dir: string, name: string, o: ProjectOpts, out:
   const sample = numberArg(o.sample, '--sample') ?? DEFAULT_REQUEST.sample;
   const seed = numberArg(o.seed, '--seed') ?? DEFAULT_REQUEST.seed;
   const db = await openDatabase(dir, { readOnly: true });
-  const service = createProjectionService({ db, dbDir: dir, cache: o.cache !== false });
+  const service = createProjectionService({ db, dbDir: db.filesDir, cache: o.cache !== false });
   try {
     const c = await db.getCollection(name);
     const bar = progressLine(`${method} map of ${name}`);

@@ -253,7 +253,7 @@ async function storeSifInto(dir: string, name: string, model: SifModel, input: s
       created = !replaced;
     }
     const c = await db.getCollection(name);
-    const modelDir = storedModelDir(dir, spec.model);
+    const modelDir = storedModelDir(db.filesDir, spec.model);
     await saveSif(model, modelDir, save);
     let stored = 0;
     let zero = 0;

@@ -86,6 +86,11 @@ export class Collection {
   }
 
   /** The dimension the index holds (the Matryoshka prefix when `indexDims` is set). */
+  /** The full-text tokenizer the collection was created with (SQLite FTS5 syntax). */
+  get tokenize(): string {
+    return this.#meta.options.tokenize;
+  }
+
   get indexDim(): number {
     return this.#meta.options.indexDims ?? this.dim;
   }
@@ -178,11 +183,21 @@ export class Collection {
     return this.#records.listIds({ limit: options.limit ?? -1, offset: options.offset ?? 0 });
   }
 
-  /** Every record, streamed in storage order (export). */
-  async *iterate(): AsyncGenerator<StoredEntry> {
+  /**
+   * Every record, streamed in storage order (export, migrate). With `sparse` / `multiVector` the
+   * entries carry those too (`null` when the record has none).
+   */
+  async *iterate(options: { sparse?: boolean; multiVector?: boolean } = {}): AsyncGenerator<StoredEntry> {
     await this.#refresh();
-    for await (const r of scanAll(this.#records, { vector: true, document: true, metadata: true })) {
-      yield { id: r.id, vector: r.vector!, document: r.document ?? null, metadata: r.metadata ?? null };
+    const fields = { vector: true, document: true, metadata: true, sparse: options.sparse === true, multiVector: options.multiVector === true };
+    for await (const r of scanAll(this.#records, fields)) {
+      const e: StoredEntry = { id: r.id, vector: r.vector!, document: r.document ?? null, metadata: r.metadata ?? null };
+      if (fields.sparse) e.sparse = r.sparse == null ? null : JSON.parse(r.sparse) as Record<string, number>;
+      if (fields.multiVector) {
+        const dim = this.#meta.options.multiVectorDim;
+        e.multiVector = r.multiVector == null || dim === undefined ? null : { data: r.multiVector, dim, count: r.multiVector.length / dim };
+      }
+      yield e;
     }
   }
 

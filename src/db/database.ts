@@ -70,6 +70,11 @@ export interface CreateCollectionOptions {
 /** A location that names a server instead of a directory (`postgres://…`, `http://…`). */
 const URL_LOCATION = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
+/** True for a location that names a server (a URL such as `postgres://…`), not a directory. */
+export function isServerLocation(location: string): boolean {
+  return URL_LOCATION.test(location);
+}
+
 export class Database {
   /** The directory (or URL) the database was opened from. */
   readonly dir: string;

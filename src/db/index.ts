@@ -5,6 +5,7 @@
  */
 export { OmnivecError, type ErrorCode } from '../errors.js';
 export { openDatabase, Database, type OpenOptions, type CreateCollectionOptions } from './database.js';
+export { migrateCollection, type MigrateOptions, type MigrateReport } from './migrate.js';
 export {
   Collection, type CollectionInfo, type QueryOptions, type QueryResult, type BatchQueryResult, type GetOptions, type GetResult,
   type WriteOptions, type VerifyReport, type EvaluateReport, type EncoderSpec, type IndexStatus,

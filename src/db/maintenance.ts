@@ -12,7 +12,7 @@ import { Random } from '../vector/random.js';
 import { OmnivecError } from '../errors.js';
 import type { IndexCache } from './index-cache.js';
 import { listSnapshots } from './snapshots.js';
-import type { CollectionRecords, StoredRecord } from './store/types.js';
+import type { CollectionRecords, Fields, StoredRecord } from './store/types.js';
 import type { CompactOptions, CompactReport, EvaluateOptions, EvaluateReport, VerifyReport } from './types.js';
 
 export interface MaintenanceContext {
@@ -44,7 +44,7 @@ export function isValidVector(v: Float32Array | undefined, dim: number): boolean
 }
 
 /** Every stored record, a page at a time, in slot order. */
-export async function* scanAll(records: CollectionRecords, fields: { vector?: boolean; document?: boolean; metadata?: boolean }): AsyncGenerator<StoredRecord> {
+export async function* scanAll(records: CollectionRecords, fields: Fields): AsyncGenerator<StoredRecord> {
   let after = -1;
   for (;;) {
     const page = await records.scan(after, PAGE, fields);

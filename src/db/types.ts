@@ -79,6 +79,10 @@ export interface StoredEntry {
   vector: Float32Array;
   document: string | null;
   metadata: Metadata | null;
+  /** With `iterate({ sparse: true })`: `{ token: weight }`, or null. */
+  sparse?: Record<string, number> | null;
+  /** With `iterate({ multiVector: true })`: the token vectors, or null. */
+  multiVector?: VectorBatch | null;
 }
 
 export interface QueryOptions {

@@ -4,6 +4,7 @@
  * float32 formatting used by every text writer.
  */
 import { OmnivecError } from '../errors.js';
+import type { VectorBatch } from '../vector/batch.js';
 
 /** One vector with its id, as every reader yields it and every writer consumes it. */
 export interface ImportRecord {
@@ -11,6 +12,10 @@ export interface ImportRecord {
   vector: Float32Array;
   document?: string;
   metadata?: Record<string, unknown>;
+  /** JSON Lines only: a sparse vector, `{ token: weight }` (or `{ indices, values }` when read). */
+  sparse?: Record<string, unknown>;
+  /** JSON Lines only: token vectors (ColBERT-style multi-vector). */
+  multiVector?: VectorBatch;
 }
 
 export type ImportFormat = 'jsonl' | 'csv' | 'npy' | 'fvecs' | 'word2vec' | 'word2vec-binary' | 'projector';

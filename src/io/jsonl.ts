@@ -1,8 +1,11 @@
 /**
- * JSON Lines: one object a line, `{ "id", "vector" | "embedding", "document"?, "metadata"? }`.
- * Blank lines are skipped. Ids are strings; integer ids are accepted and written in decimal.
- * `"text"` stands for the document when there is no `"document"`; any other key becomes a
- * metadata field (the `"metadata"` object's own fields win on a clash).
+ * JSON Lines: one object a line, `{ "id", "vector" | "embedding", "document"?, "metadata"?,
+ * "sparse"?, "multiVector"? }`. Blank lines are skipped. Ids are strings; integer ids are accepted
+ * and written in decimal. `"text"` stands for the document when there is no `"document"`; any other
+ * key becomes a metadata field (the `"metadata"` object's own fields win on a clash). `"sparse"` is
+ * `{ token: weight }` or `{ "indices": [...], "values": [...] }` (checked when stored),
+ * `"multiVector"` an array of equally long arrays of numbers. The writer sorts object keys, so a
+ * collection exports the same bytes from any store (docs/file-formats.md).
  */
 import { isPlainObject } from '../checks.js';
 import { fileSize, readerIterable, type BlockReader } from './block-reader.js';
@@ -11,6 +14,7 @@ import {
   type ImportRecord, type OpenedRecords, type ReadOptions, type RecordSource, type Where,
 } from './common.js';
 import { withSink } from './sink.js';
+import type { VectorBatch } from '../vector/batch.js';
 
 /**
  * The parsed value of every non-blank line of a JSON Lines file (a BOM on line 1 allowed), with its
@@ -34,7 +38,12 @@ export async function* jsonValues(r: BlockReader, path: string): AsyncGenerator<
   }
 }
 
-const RESERVED = new Set(['id', 'vector', 'embedding', 'document', 'metadata']);
+const RESERVED = new Set(['id', 'vector', 'embedding', 'document', 'metadata', 'sparse', 'multiVector']);
+
+/** Sets an own property whatever the key (`__proto__` too, which plain assignment would turn into the prototype). */
+function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
 
 function describeJson(v: unknown): string {
   if (v === null) return 'null';
@@ -91,13 +100,48 @@ function recordFromJson(path: string, where: Where, row: number, obj: unknown, p
   let metadata: Record<string, unknown> | undefined;
   for (const k of Object.keys(obj)) {
     if (RESERVED.has(k) || k === docKey) continue;
-    (metadata ??= {})[k] = obj[k];
+    setOwn(metadata ??= {}, k, obj[k]);
   }
   if (isPlainObject(meta)) {
-    for (const k of Object.keys(meta)) (metadata ??= {})[k] = meta[k];
+    for (const k of Object.keys(meta)) setOwn(metadata ??= {}, k, meta[k]);
   }
   if (metadata !== undefined) rec.metadata = metadata;
+
+  const sparse = obj.sparse;
+  if (sparse !== undefined && sparse !== null) {
+    if (!isPlainObject(sparse)) throw corrupt(path, where, '"sparse": an object ({ token: weight } or { indices, values })', describeJson(sparse));
+    rec.sparse = sparse;
+  }
+  const mv = obj.multiVector;
+  if (mv !== undefined && mv !== null) rec.multiVector = multiVectorFromJson(path, where, mv);
   return rec;
+}
+
+/** `"multiVector"`: a non-empty array of equally long, non-empty arrays of finite numbers. */
+function multiVectorFromJson(path: string, where: Where, raw: unknown): VectorBatch {
+  const what = '"multiVector": a non-empty array of equally long arrays of numbers';
+  if (!Array.isArray(raw) || raw.length === 0) throw corrupt(path, where, what, describeJson(raw));
+  const first: unknown = raw[0];
+  if (!Array.isArray(first) || first.length === 0) throw corrupt(path, where, what, `[0] is ${describeJson(first)}`);
+  const dim = first.length;
+  const data = new Float32Array(raw.length * dim);
+  for (let i = 0; i < raw.length; i++) {
+    const row: unknown = raw[i];
+    if (!Array.isArray(row) || row.length !== dim) throw corrupt(path, where, what, `[${i}] is ${Array.isArray(row) ? `${row.length} long, [0] ${dim}` : describeJson(row)}`);
+    for (let j = 0; j < dim; j++) {
+      const v: unknown = row[j];
+      if (typeof v !== 'number') throw corrupt(path, where, `"multiVector"[${i}][${j}]: a number`, describeJson(v));
+      data[i * dim + j] = v;
+      if (data[i * dim + j]! - data[i * dim + j]! !== 0) throw corrupt(path, where, `"multiVector"[${i}][${j}]: a finite float32`, String(v));
+    }
+  }
+  return { data, dim, count: raw.length };
+}
+
+/** An object as JSON with its keys sorted (UTF-16 code unit order, JavaScript's default sort; values as JSON.stringify writes them). */
+function sortedJson(o: Record<string, unknown>): string {
+  const keys = Object.keys(o).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(o[k])}`).join(',')}}`;
 }
 
 export async function openJsonl(path: string, options: ReadOptions): Promise<OpenedRecords> {
@@ -117,8 +161,9 @@ export async function openJsonl(path: string, options: ReadOptions): Promise<Ope
 }
 
 /**
- * Writes records as JSON Lines (`id`, `vector` as shortest float32 decimals, then `document` and
- * `metadata` when present). All vectors must share one dimension. Returns the count.
+ * Writes records as JSON Lines (`id`, `vector` as shortest float32 decimals, then `document`,
+ * `metadata` (keys sorted), `sparse` (likewise) and `multiVector` (shortest float32
+ * decimals) when present). All vectors must share one dimension. Returns the count.
  */
 export async function writeJsonl(path: string, records: RecordSource): Promise<number> {
   return withSink(path, async (sink) => {
@@ -129,7 +174,14 @@ export async function writeJsonl(path: string, records: RecordSource): Promise<n
       checkRecordVector(rec, count, dim);
       let line = `{"id":${JSON.stringify(rec.id)},"vector":[${formatVector(rec.vector, ',')}]`;
       if (rec.document !== undefined) line += `,"document":${JSON.stringify(rec.document)}`;
-      if (rec.metadata !== undefined) line += `,"metadata":${JSON.stringify(rec.metadata)}`;
+      if (rec.metadata !== undefined) line += `,"metadata":${sortedJson(rec.metadata)}`;
+      if (rec.sparse !== undefined) line += `,"sparse":${sortedJson(rec.sparse)}`;
+      if (rec.multiVector !== undefined) {
+        const { data, dim, count } = rec.multiVector;
+        const rows: string[] = [];
+        for (let i = 0; i < count; i++) rows.push(`[${formatVector(data.subarray(i * dim, (i + 1) * dim), ',')}]`);
+        line += `,"multiVector":[${rows.join(',')}]`;
+      }
       await sink.write(line + '}\n');
       count++;
     }

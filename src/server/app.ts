@@ -155,8 +155,8 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   let encoders: EncoderService;
   let projections: ProjectionService;
   try {
-    encoders = options.encoderService ?? createEncoderService({ db, dbDir: db.dir, encoders: options.encoders, allowNetwork: options.allowNetwork, threads: options.threads });
-    projections = options.projectionService ?? createProjectionService({ db, dbDir: db.dir });
+    encoders = options.encoderService ?? createEncoderService({ db, dbDir: db.filesDir, encoders: options.encoders, allowNetwork: options.allowNetwork, threads: options.threads });
+    projections = options.projectionService ?? createProjectionService({ db, dbDir: db.filesDir });
   } catch (e) {
     if (ownDb) await db.close();
     throw e;

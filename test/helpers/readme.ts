@@ -69,15 +69,17 @@ const out = (sink: (s: string) => void): Out => ({
 });
 
 /**
- * Runs this checkout's CLI in this process, in `cwd`, with ./omnivec-data as the default database;
- * what it writes to stderr meanwhile goes to `errSink` (and `err`) instead.
+ * Runs this checkout's CLI in this process, in `cwd`, with ./omnivec-data as the default database
+ * (or `db` as OMNIVEC_DB, as the block's shell had it); what it writes to stderr meanwhile goes to
+ * `errSink` (and `err`) instead.
  */
 export async function omnivec(argv: string[], cwd: string, sink: (s: string) => void = () => undefined,
-  errSink: (s: string) => void = () => undefined): Promise<{ code: number; out: string; err: string }> {
+  errSink: (s: string) => void = () => undefined, dbLocation?: string): Promise<{ code: number; out: string; err: string }> {
   const prev = process.cwd();
   const db = process.env.OMNIVEC_DB;
   let printed = '';
-  delete process.env.OMNIVEC_DB;
+  if (dbLocation === undefined) delete process.env.OMNIVEC_DB;
+  else process.env.OMNIVEC_DB = dbLocation;
   process.chdir(cwd);
   try {
     const { result: code, stderr: err } = await capture(() => main(argv, out((s) => { printed += s; sink(s); })), { tee: errSink });
@@ -85,6 +87,7 @@ export async function omnivec(argv: string[], cwd: string, sink: (s: string) => 
   } finally {
     process.chdir(prev);
     if (db !== undefined) process.env.OMNIVEC_DB = db;
+    else delete process.env.OMNIVEC_DB;
   }
 }
 
@@ -112,12 +115,12 @@ export async function runBlock(block: string, opts: { cwd: string; tmp: string; 
       buf += d.toString();
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      const { argv, cwd } = JSON.parse(buf.slice(0, nl)) as { argv: string[]; cwd: string };
+      const { argv, cwd, db } = JSON.parse(buf.slice(0, nl)) as { argv: string[]; cwd: string; db?: string };
       const send = (m: unknown): void => { sock.write(JSON.stringify(m) + '\n'); };
       queue = queue.then(async () => {
         let r: { code: number; out: string };
         try {
-          r = await omnivec(argv, cwd, (s) => send({ out: s }), (s) => send({ err: s }));
+          r = await omnivec(argv, cwd, (s) => send({ out: s }), (s) => send({ err: s }), db);
         } catch (e) {
           send({ err: `omnivec (test harness): ${(e as Error).stack ?? String(e)}\n` });
           r = { code: 70, out: '' };
@@ -156,7 +159,7 @@ export async function runBlock(block: string, opts: { cwd: string; tmp: string; 
 const CLIENT = `
 const { connect } = require('node:net');
 const s = connect(process.env.OMNIVEC_TEST_SOCKET);
-s.write(JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd() }) + '\\n');
+s.write(JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), db: process.env.OMNIVEC_DB }) + '\\n');
 let buf = '';
 s.on('data', (d) => {
   buf += d;

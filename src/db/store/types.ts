@@ -28,6 +28,10 @@ export interface Fields {
   document?: boolean;
   metadata?: boolean;
   vector?: boolean;
+  /** The sparse vector, as the canonical JSON the write stored (`{ token: weight }`; key order is the store's). */
+  sparse?: boolean;
+  /** The multi-vector: count × multiVectorDim float32 values. */
+  multiVector?: boolean;
 }
 
 /** A stored record; the fields not asked for are absent. `vector` is the stored float32 values. */
@@ -37,6 +41,8 @@ export interface StoredRecord {
   document?: string | null;
   metadata?: Metadata | null;
   vector?: Float32Array;
+  sparse?: string | null;
+  multiVector?: Float32Array | null;
 }
 
 export interface RecordFilter {

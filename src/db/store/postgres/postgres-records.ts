@@ -60,7 +60,10 @@ function noNul(s: string | null | undefined, what: string, json = false): void {
   }
 }
 
-interface Row { slot: number; id: string; document?: string | null; metadata?: Metadata | null; vector?: string }
+interface Row { slot: number; id: string; document?: string | null; metadata?: Metadata | null; vector?: string; sparse?: string | null; multivector?: Buffer | null }
+
+/** A write of at least this many rows into an empty table takes the bulk path (index built after the load). */
+const BULK_ROWS = 1000;
 
 export class PostgresRecords implements CollectionRecords {
   readonly #pool: Pool;
@@ -84,7 +87,8 @@ export class PostgresRecords implements CollectionRecords {
   }
 
   #columns(fields: Fields): string {
-    return `slot, id${fields.document === true ? ', document' : ''}${fields.metadata === true ? ', metadata' : ''}${fields.vector === true ? ', vector::text AS vector' : ''}`;
+    return `slot, id${fields.document === true ? ', document' : ''}${fields.metadata === true ? ', metadata' : ''}${fields.vector === true ? ', vector::text AS vector' : ''}`
+      + `${fields.sparse === true ? ', sparse::text AS sparse' : ''}${fields.multiVector === true ? ', multivector' : ''}`;
   }
 
   #record(row: Row): StoredRecord {
@@ -92,6 +96,8 @@ export class PostgresRecords implements CollectionRecords {
     if (row.document !== undefined) out.document = row.document;
     if (row.metadata !== undefined) out.metadata = row.metadata;
     if (row.vector !== undefined) out.vector = parseVector(row.vector);
+    if (row.sparse !== undefined) out.sparse = row.sparse === null ? null : JSON.stringify(JSON.parse(row.sparse));
+    if (row.multivector !== undefined) out.multiVector = row.multivector === null ? null : f32(row.multivector);
     return out;
   }
 
@@ -316,6 +322,21 @@ export class PostgresRecords implements CollectionRecords {
     const seq = Number(row.seq) + 1;
     let touched = false;
     let options: CollectionOptions | undefined;
+    // The bulk path: a large write into an empty table loads it without the HNSW index and builds
+    // the index once at the end of the transaction (pgvector builds 10k × 32 in 5.7 s, inserts into
+    // a built index in 13.6 s). The dropped index holds the table's lock until commit; the table was empty.
+    let rebuild: string | undefined;
+    let bulkChecked = false;
+    const bulkStart = async (rows: number): Promise<void> => {
+      if (bulkChecked || rows < BULK_ROWS) return;
+      bulkChecked = true;
+      const kind = meta.indexSpec.kind;
+      if (kind === 'flat' || kind === 'ivf') return;
+      const q = (await client.query(`SELECT to_regclass($1) IS NOT NULL AS indexed, NOT EXISTS (SELECT 1 FROM ${t.records}) AS empty`, [`${SCHEMA}.c${meta.cid}_vec`])).rows[0] as { indexed: boolean; empty: boolean };
+      if (!q.indexed || !q.empty) return;
+      rebuild = vectorIndexSql(meta.cid, meta.dim, meta.metric, meta.indexSpec, meta.options.indexDims, 'hnsw');
+      if (rebuild !== undefined) await client.query(`DROP INDEX ${SCHEMA}.c${meta.cid}_vec`);
+    };
     const tomb = async (slots: number[]): Promise<void> => {
       if (slots.length > 0) await client.query(`INSERT INTO ${t.tombs}(slot, seq) SELECT unnest($1::bigint[]), $2`, [slots, seq]);
     };
@@ -323,6 +344,7 @@ export class PostgresRecords implements CollectionRecords {
       seq,
       commitHead: async (): Promise<void> => {
         if (options !== undefined) await client.query(`UPDATE ${SCHEMA}.collections SET options = $1 WHERE cid = $2`, [JSON.stringify(options), meta.cid]);
+        if (rebuild !== undefined) await client.query(rebuild);
         if (!touched) return;
         await client.query(`UPDATE ${SCHEMA}.collections SET seq = $1 WHERE cid = $2`, [seq, meta.cid]);
         await this.#maybeBuildIvf(client);
@@ -331,6 +353,7 @@ export class PostgresRecords implements CollectionRecords {
         const { rows, sparse, first } = chunk;
         if (rows.length === 0) return new Uint32Array(0);
         touched = true;
+        if (mode !== 'update') await bulkStart(rows.length);
         rows.forEach((r, i) => {
           noNul(r.document, `${mode}[${first + i}].document`);
           noNul(r.metadata, `${mode}[${first + i}].metadata`, true);

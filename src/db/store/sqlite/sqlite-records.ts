@@ -22,7 +22,7 @@ export interface SqliteConnections {
   r: Sqlite;
 }
 
-interface Row { slot: number; id: string; document?: string | null; metadata?: string | null; vector?: Buffer }
+interface Row { slot: number; id: string; document?: string | null; metadata?: string | null; vector?: Buffer; sparse?: string | null; multivector?: Buffer | null }
 
 function isUniqueError(e: unknown): boolean {
   return e instanceof Error && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -56,7 +56,8 @@ export class SqliteRecords implements CollectionRecords {
 
   /** `slot, id[, document][, json(metadata)][, vector]`. */
   #columns(fields: Fields): string {
-    return `slot, id${fields.document === true ? ', document' : ''}${fields.metadata === true ? ', json(metadata) AS metadata' : ''}${fields.vector === true ? ', vector' : ''}`;
+    return `slot, id${fields.document === true ? ', document' : ''}${fields.metadata === true ? ', json(metadata) AS metadata' : ''}${fields.vector === true ? ', vector' : ''}`
+      + `${fields.sparse === true ? ', sparse' : ''}${fields.multiVector === true ? ', multivector' : ''}`;
   }
 
   #record(row: Row): StoredRecord {
@@ -64,6 +65,8 @@ export class SqliteRecords implements CollectionRecords {
     if (row.document !== undefined) out.document = row.document;
     if (row.metadata !== undefined) out.metadata = row.metadata === null ? null : JSON.parse(row.metadata) as Metadata;
     if (row.vector !== undefined) out.vector = readF32(row.vector);
+    if (row.sparse !== undefined) out.sparse = row.sparse;
+    if (row.multivector !== undefined) out.multiVector = row.multivector === null ? null : readF32(row.multivector);
     return out;
   }
 
