@@ -4,10 +4,8 @@
  * zero-shot (a closed vocabulary: an unknown label is refused) and the fake hashing encoder for
  * the server's.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../src/db/database.js';
 import { fitSif } from '../src/encoders/sif/index.js';
@@ -20,6 +18,7 @@ import type { Out } from '../src/cli/db-commands.js';
 import { createServer } from '../src/server/app.js';
 import { fakeEncoders, hashText, FAKE_MODEL } from './helpers/fake-encoders.js';
 import { client } from './helpers/http.js';
+import { testEachLocation } from './helpers/stores.js';
 
 function capture(): Out & { lines: string[]; text: () => string; parsed: () => unknown } {
   const lines: string[] = [];
@@ -49,8 +48,8 @@ function sentences(n: number, seed: number): string[] {
 }
 
 /** Two labelled clusters (l2, 3-d) with two unlabelled points; item vectors; a SIF-bound collection. */
-async function setUp(dir: string): Promise<void> {
-  const db = await openDatabase(dir);
+async function setUp(location: string): Promise<void> {
+  const db = await openDatabase(location);
   try {
     const rng = new Random(4);
     const pts = await db.createCollection({ name: 'pts', dim: 3, metric: 'l2' });
@@ -80,7 +79,7 @@ async function setUp(dir: string): Promise<void> {
     const w2v = await trainWord2Vec(corpus, { dim: 24, minCount: 2, epochs: 5, threads: 1, model: 'skipgram', sample: 0, seed: 3 });
     const sif = await fitSif(w2v.wv, corpus);
     const enc = sif.asEncoder();
-    await saveSif(sif, storedModelDir(dir, enc.spec.model));
+    await saveSif(sif, storedModelDir(db.filesDir, enc.spec.model));
     const sent = await db.createCollection({ name: 'sentences', dim: enc.dim, encoder: enc.spec });
     const docs = corpus.slice(0, 30);
     await sent.add({ ids: docs.map((_, i) => `s${String(i).padStart(2, '0')}`), vectors: await enc.encode(docs), documents: docs, metadatas: docs.map((_, i) => ({ topic: i % 3 })) });
@@ -89,9 +88,8 @@ async function setUp(dir: string): Promise<void> {
   }
 }
 
-test('omnivec classify NAME (knn, centroid, --evaluate, zero-shot through the stored SIF), recommend NAME, diversity NAME', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-cli-tasks-'));
-  try {
+testEachLocation('omnivec classify NAME (knn, centroid, --evaluate, zero-shot through the stored SIF), recommend NAME, diversity NAME', async (dir, tmp) => {
+  {
     await setUp(dir);
     let out = capture();
     assert.equal(await main(['--db', dir, 'classify', 'pts', '--label-field', 'side'], out), 0, out.text());
@@ -130,13 +128,13 @@ test('omnivec classify NAME (knn, centroid, --evaluate, zero-shot through the st
     assert.equal(await main(['--db', dir, 'recommend', 'items', '--vectors', 'x.txt', '--item', 'a'], capture()), 2);
 
     out = capture();
-    const png = join(dir, 'hist.png');
+    const png = join(tmp, 'hist.png');
     assert.equal(await main(['--db', dir, 'diversity', 'pts', '--subset-where', '{"side": "left"}', '--bins', '10', '--out', png], out), 0, out.text());
     assert.match(out.text(), /pts: 42 records \(l2\), every pair \(861\)/);
     assert.match(out.text(), /coverage of the subset \(20 records\)/);
     assert.ok(readFileSync(png).subarray(1, 4).toString() === 'PNG');
     out = capture();
-    const svg = join(dir, 'hist.svg');
+    const svg = join(tmp, 'hist.svg');
     assert.equal(await main(['--db', dir, 'diversity', 'pts', '--subset-ids', 'p00', 'p01', '--json', '--out', svg], out), 0, out.text());
     const d = out.parsed() as { n: number; coverage: { subset: number } };
     assert.equal(d.n, 42);
@@ -144,13 +142,10 @@ test('omnivec classify NAME (knn, centroid, --evaluate, zero-shot through the st
     assert.ok(existsSync(svg));
     assert.equal(await main(['--db', dir, 'diversity', 'pts', '--out', 'x.gif'], capture()), 2);
     assert.equal(await main(['--db', dir, 'diversity', 'nope'], capture()), 3);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
-});
+}, { timeout: 120_000 });
 
-test('POST /api/collections/:name/classify, /recommend, /diversity', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-http-tasks-'));
+testEachLocation('POST /api/collections/:name/classify, /recommend, /diversity', async (dir) => {
   await setUp(dir);
   const enc = fakeEncoders({ dim: 32, kind: 'text' });
   const server = await createServer({ db: dir, encoderService: enc });
@@ -215,6 +210,5 @@ test('POST /api/collections/:name/classify, /recommend, /diversity', async () =>
     assert.equal(FAKE_MODEL, 'hash-model');
   } finally {
     await server.close();
-    rmSync(dir, { recursive: true, force: true });
   }
-});
+}, { timeout: 120_000 });

@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type OmnivecServer } from '../src/server/app.js';
+import { PG_SKIP, createPgDatabase } from './helpers/postgres.js';
+import type { StoreKind } from './helpers/stores.js';
 import { openDatabase } from '../src/db/database.js';
 import { createTopicCollection, topicRecords, writeTopicModel } from './helpers/topic-collection.js';
 import { Random } from '../src/vector/random.js';
@@ -130,18 +132,28 @@ async function isolatedPoint(page: Page, ids: readonly string[], clearance: numb
 }
 
 
-interface Fixture { dir: string; dbDir: string; modelDir: string }
-let built: Promise<Fixture> | undefined;
+interface Fixture { dir: string; dbDir: string; modelDir: string; drop: () => Promise<void> }
+const built = new Map<StoreKind, Promise<Fixture>>();
 
 /**
- * The database both tests serve (one server at a time: the writer lock): "topics", bound to the
+ * The database the tests serve (one server at a time: the writer lock): "topics", bound to the
  * tiny model, and a smaller collection listed before it, so choosing "topics" is a real choice.
+ * `dbDir` is a directory, or for PostgreSQL a fresh database's URL (its map caches in OMNIVEC_FILES).
  */
-function fixture(): Promise<Fixture> {
-  built ??= (async () => {
+function fixture(kind: StoreKind = 'embedded'): Promise<Fixture> {
+  let f = built.get(kind);
+  if (f !== undefined) return f;
+  f = (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'omnivec-explorer-'));
     const modelDir = join(dir, 'model');
-    const dbDir = join(dir, 'db');
+    let dbDir = join(dir, 'db');
+    let drop = async (): Promise<void> => undefined;
+    if (kind === 'postgres') {
+      const pgdb = await createPgDatabase('explorer');
+      dbDir = pgdb.url;
+      drop = pgdb.drop;
+      process.env.OMNIVEC_FILES = join(dir, 'pg-files');
+    }
     await writeTopicModel(modelDir);
     await createTopicCollection(dbDir, modelDir, { count: RECORDS });
     const db = await openDatabase(dbDir);
@@ -153,9 +165,10 @@ function fixture(): Promise<Fixture> {
     } finally {
       await db.close();
     }
-    return { dir, dbDir, modelDir };
+    return { dir, dbDir, modelDir, drop };
   })();
-  return built;
+  built.set(kind, f);
+  return f;
 }
 
 /**
@@ -176,14 +189,20 @@ function skewedRecords(): { id: string; vector: number[]; document: string; meta
 }
 
 after(async () => {
-  if (built !== undefined) rmSync((await built).dir, { recursive: true, force: true });
+  for (const f of built.values()) {
+    const { dir, drop } = await f;
+    await drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  delete process.env.OMNIVEC_FILES;
 });
 
-test('explorer: pick a collection, map with progress, search, hover, click for neighbours (chromium)', { skip: SKIP, timeout: 90_000 }, async () => {
+/** The first explorer walk: on the embedded store (its screenshot is the README's picture), and on PostgreSQL. */
+async function pickMapSearchHoverClick(kind: StoreKind): Promise<void> {
   let server: OmnivecServer | undefined;
   let browser: Browser | undefined;
   try {
-    const { dbDir, modelDir } = await fixture();
+    const { dbDir, modelDir } = await fixture(kind);
     server = await createServer({ db: dbDir, encoders: { tiny: modelDir } });
     const base = await server.listen(0);
     browser = await launch();
@@ -308,13 +327,17 @@ test('explorer: pick a collection, map with progress, search, hover, click for n
     await page.mouse.move(5, 5);
     await page.locator('[data-testid=tooltip]').waitFor({ state: 'hidden' });
     await page.waitForTimeout(100);
-    await page.screenshot({ path: SCREENSHOT });
+    if (kind === 'embedded') await page.screenshot({ path: SCREENSHOT });
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();
     await server?.close();
   }
-});
+}
+
+test('explorer: pick a collection, map with progress, search, hover, click for neighbours (chromium)', { skip: SKIP, timeout: 90_000 }, () => pickMapSearchHoverClick('embedded'));
+
+test('explorer on PostgreSQL: the same walk over a postgres:// database (chromium)', { skip: SKIP || PG_SKIP, timeout: 90_000 }, () => pickMapSearchHoverClick('postgres'));
 
 test('explorer with an API key: asks for it on 401, says when it is refused, keeps it; API errors shown as sent (chromium)', { skip: SKIP, timeout: 60_000 }, async () => {
   const KEY = 'open-sesame';

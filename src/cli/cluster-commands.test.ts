@@ -1,12 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { openDatabase } from '../db/database.js';
 import { main } from './main.js';
 import type { Out } from './db-commands.js';
 import { blobs } from '../../test/helpers/blobs.js';
+import { testEachLocation } from '../../test/helpers/stores.js';
 
 function capture(): Out & { lines: string[]; text: () => string; parsed: () => unknown } {
   const lines: string[] = [];
@@ -19,9 +16,8 @@ function capture(): Out & { lines: string[]; text: () => string; parsed: () => u
   };
 }
 
-test('omnivec cluster / outliers / dedupe: tables, --json, --write then a where on the written field', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'omnivec-cli-cluster-'));
-  try {
+testEachLocation('omnivec cluster / outliers / dedupe: tables, --json, --write then a where on the written field', async (dir) => {
+  {
     const { batch } = blobs(3, 20, 6, 2, 0.3);
     const ids = Array.from({ length: 60 }, (_, i) => `r${String(i).padStart(2, '0')}`);
     const db = await openDatabase(dir);
@@ -77,7 +73,5 @@ test('omnivec cluster / outliers / dedupe: tables, --json, --write then a where 
     assert.equal(await main(['--db', dir, 'outliers', 'pts', '--method', 'zscore'], capture()), 2);
     assert.equal(await main(['--db', dir, 'dedupe', 'pts', '--max-distance', '1'], capture()), 2);
     assert.equal(await main(['--db', dir, 'cluster', 'pts', '--where', '{bad json'], capture()), 2);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
-});
+}, { timeout: 120_000 });

@@ -21,8 +21,8 @@ export function databaseUrl(name: string): string {
   return u.toString();
 }
 
-/** Runs `fn` with the URL of a fresh database (pgvector created in it), dropped afterwards whatever happens. */
-export async function withPgDatabase(prefix: string, fn: (url: string) => Promise<void>): Promise<void> {
+/** A fresh database on the test server: its URL, and `drop()` to remove it (connections forced off). */
+export async function createPgDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
   if (PG_URL === undefined) throw new Error(PG_SKIP as string);
   const name = `${prefix.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_URL });
@@ -32,15 +32,26 @@ export async function withPgDatabase(prefix: string, fn: (url: string) => Promis
   } finally {
     await admin.end();
   }
+  return {
+    url: databaseUrl(name),
+    drop: async () => {
+      const again = new pg.Client({ connectionString: PG_URL });
+      await again.connect();
+      try {
+        await again.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await again.end();
+      }
+    },
+  };
+}
+
+/** Runs `fn` with the URL of a fresh database, dropped afterwards whatever happens. */
+export async function withPgDatabase(prefix: string, fn: (url: string) => Promise<void>): Promise<void> {
+  const d = await createPgDatabase(prefix);
   try {
-    await fn(databaseUrl(name));
+    await fn(d.url);
   } finally {
-    const again = new pg.Client({ connectionString: PG_URL });
-    await again.connect();
-    try {
-      await again.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    } finally {
-      await again.end();
-    }
+    await d.drop();
   }
 }
