@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'encoder_error'
   | 'locked'
   | 'read_only'
+  // A database server that cannot be reached, or went away (docs/postgres.md).
+  | 'unavailable'
   // A long command stopped by the user (SIGINT): the CLI exits 130 (docs/hardening.md).
   | 'interrupted'
   // The server's own (docs/server.md):

@@ -39,6 +39,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   not_trained: 8,
   empty_index: 8,
   capacity_exceeded: 9,
+  unavailable: 10,
   interrupted: 130,
   // The server's own codes; a CLI command meets them only through a library call that reports one.
   unauthorized: 1,

@@ -24,6 +24,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   encoder_error: 422,
   capacity_exceeded: 507,
   locked: 503,
+  unavailable: 503,
   shutting_down: 503,
   // Never sent by the server (a CLI user's Ctrl-C); 503 if a long task ever reports it.
   interrupted: 503,

@@ -29,8 +29,9 @@ export { isPostgresUrl } from './url.js';
 export function redact(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password !== '') u.password = '…';
-    return u.toString();
+    if (u.password === '') return u.toString();
+    u.password = 'PASSWORD';
+    return u.toString().replace(':PASSWORD@', ':…@');
   } catch {
     return url.replace(/\/\/[^@/]*@/, '//…@');
   }
@@ -60,12 +61,10 @@ function toMeta(r: CatalogueRow): CollectionMeta {
 function connectError(where: string, e: unknown): OmnivecError {
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'EAI_AGAIN') {
-    return new OmnivecError('not_found', `database ${where}: cannot reach the PostgreSQL server (${code}); is it running, and is the host and port right?`);
-  }
+  if (e instanceof OmnivecError) return e;
   if (code === '3D000') return new OmnivecError('not_found', `database ${where}: no such database on the server (${err.message}); create it with CREATE DATABASE`);
   if (code === '28P01' || code === '28000') return new OmnivecError('unauthorized', `database ${where}: the server refused the login (${err.message})`);
-  return new OmnivecError('not_found', `database ${where}: cannot connect (${err.message ?? String(e)})`);
+  return new OmnivecError('unavailable', `database ${where}: cannot connect (${err.message ?? String(e)})`);
 }
 
 export class PostgresStore implements RecordStore {
@@ -104,7 +103,7 @@ export class PostgresStore implements RecordStore {
       connectionString: url,
       max: options.maxConnections ?? 4,
       ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
-    });
+    }, where);
     pool.on('error', () => undefined); // an idle connection dropped by the server: the next checkout reconnects
     let client: PoolClient;
     try {
