@@ -59,7 +59,7 @@ function parseVector(v: string): number[] {
 
 export interface CreateOpts {
   dim: string; metric?: string; index?: string; indexDims?: string; m?: string; efConstruction?: string;
-  efSearch?: string; nList?: string; nProbe?: string; tokenize?: string; encoder?: string;
+  efSearch?: string; nList?: string; nProbe?: string; tokenize?: string; encoder?: string; shardBy?: string;
 }
 
 export function indexSpecFrom(o: CreateOpts): unknown {
@@ -83,7 +83,7 @@ export async function cmdCreate(dir: string, name: string, o: CreateOpts, out: O
   await withDb(dir, false, async (db) => {
     const c = await db.createCollection({
       name, dim, metric: o.metric as never, index: indexSpecFrom(o), indexDims: intArg(o.indexDims, '--index-dims'),
-      tokenize: o.tokenize, encoder: o.encoder === undefined ? undefined : { model: o.encoder, dim },
+      tokenize: o.tokenize, encoder: o.encoder === undefined ? undefined : { model: o.encoder, dim }, shardBy: o.shardBy as never,
     });
     out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind}) in ${db.dir}`);
   });
@@ -188,7 +188,7 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
           const dim = dimOpt ?? src.dim ?? batch[0]?.vector.length;
           if (dim === undefined) throw new OmnivecError('invalid_argument', `${file}: no records${skip > 0 ? ` after the ${n(skip)} skipped` : ''}, so no dimension to create "${name}" with; pass --dim or create it first`);
           c = await db.createCollection({
-            name, dim, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: intArg(o.indexDims, '--index-dims'),
+            name, dim, metric: o.metric as never, index: indexSpecFrom({ dim: '0', ...o }), indexDims: intArg(o.indexDims, '--index-dims'), shardBy: o.shardBy as never,
             records: batch, onProgress,
           });
           out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind})`);

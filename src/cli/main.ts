@@ -74,7 +74,8 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .option('--ef-construction <n>', 'HNSW: candidate list while building (default 200)')
     .option('--ef-search <n>', 'HNSW: default candidate list while searching (default 64)')
     .option('--n-list <n>', 'IVF: number of lists (default 4·√n)')
-    .option('--n-probe <n>', 'IVF: lists scanned per query');
+    .option('--n-probe <n>', 'IVF: lists scanned per query')
+    .option('--shard-by <how>', 'Citus: collection (its tables on one node; default) or id (records spread over every node)');
 
   indexOptions(p.command('create <name>').description('create a collection')
     .requiredOption('--dim <d>', 'vector dimension'))

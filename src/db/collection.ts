@@ -86,6 +86,11 @@ export class Collection {
   }
 
   /** The dimension the index holds (the Matryoshka prefix when `indexDims` is set). */
+  /** How a Citus cluster shards the collection, when it was given at creation. */
+  get shardBy(): 'collection' | 'id' | undefined {
+    return this.#meta.options.shardBy;
+  }
+
   /** The full-text tokenizer the collection was created with (SQLite FTS5 syntax). */
   get tokenize(): string {
     return this.#meta.options.tokenize;

@@ -59,6 +59,12 @@ export interface CreateCollectionOptions {
   /** FTS5 tokenizer for documents. Default 'porter unicode61 remove_diacritics 2'. */
   tokenize?: string;
   /**
+   * On a Citus cluster: `collection` (default) keeps the collection's tables on one node (many
+   * collections spread over the nodes), `id` hash-distributes its records by id over every node
+   * (one large collection). Stored everywhere, used by Citus only (docs/postgres.md, "Citus").
+   */
+  shardBy?: 'collection' | 'id';
+  /**
    * Records to add in the same transaction as the creation (LanceDB's `createTable(name, data)`):
    * when one is refused, the collection is not created either (docs/hardening.md §7).
    */
@@ -170,8 +176,15 @@ export class Database {
     if (options.records !== undefined && (options.records === null || typeof options.records !== 'object')) {
       throw new OmnivecError('invalid_argument', `createCollection.records: expected records (an array or iterable of { id, vector, ... }, or { ids, vectors, ... }), got ${describe(options.records)}`);
     }
+    if (options.shardBy !== undefined && options.shardBy !== 'collection' && options.shardBy !== 'id') {
+      throw new OmnivecError('invalid_argument', `shardBy: expected "collection" or "id", got ${describe(options.shardBy)}`);
+    }
     const onProgress = options.onProgress;
-    const collectionOptions = { tokenize, ...(options.indexDims !== undefined && options.indexDims !== options.dim ? { indexDims: options.indexDims } : {}) };
+    const collectionOptions = {
+      tokenize,
+      ...(options.indexDims !== undefined && options.indexDims !== options.dim ? { indexDims: options.indexDims } : {}),
+      ...(options.shardBy !== undefined ? { shardBy: options.shardBy } : {}),
+    };
     const records = options.records;
     return this.#ctx.mutex.run(async () => {
       const { meta, filled } = await this.#store.createCollection<StoredWrite>(

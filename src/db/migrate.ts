@@ -97,6 +97,7 @@ function create(to: Database, src: Collection, records: RecordInput[]): Promise<
     ...(src.encoder !== null ? { encoder: src.encoder } : {}),
     ...(src.indexDim !== src.dim ? { indexDims: src.indexDim } : {}),
     tokenize: src.tokenize,
+    ...(src.shardBy !== undefined ? { shardBy: src.shardBy } : {}),
     records,
   });
 }

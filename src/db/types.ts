@@ -20,6 +20,12 @@ export interface CollectionOptions {
   multiVectorDim?: number;
   /** Full-text tokenizer of the documents (SQLite FTS5 syntax). */
   tokenize: string;
+  /**
+   * On a Citus cluster: shard the collection as a whole (`collection`: its tables on one node,
+   * many collections spread over the nodes) or its records by id (`id`: one large collection over
+   * every node). Kept by every store (a migration carries it), used only by Citus (docs/postgres.md).
+   */
+  shardBy?: 'collection' | 'id';
 }
 
 /** A collection as its store keeps it. `seq` and `tombFloor` move with every write. */

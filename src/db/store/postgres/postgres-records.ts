@@ -73,7 +73,11 @@ export class PostgresRecords implements CollectionRecords {
   readonly #ie: IndexedExpression | undefined;
   readonly #defaultEf: number;
 
-  constructor(pool: Pool, meta: CollectionMeta, fts: FullTextProvider) {
+  /** On a Citus coordinator: pgvector's knobs go to the shards as SET LOCAL in a transaction. */
+  readonly #citus: boolean;
+
+  constructor(pool: Pool, meta: CollectionMeta, fts: FullTextProvider, citus = false) {
+    this.#citus = citus;
     this.#pool = pool;
     this.#meta = meta;
     this.#t = pgTables(meta.cid);
@@ -227,6 +231,14 @@ export class PostgresRecords implements CollectionRecords {
   // -------------------------------------------------------------------------------------------
   // Search
 
+  /** pgvector's knobs as statements (`SET` or `SET LOCAL`): iterative scans in relaxed order, ef_search, probes. */
+  #knobs(efSearch: number, probes: number | undefined, set: 'SET' | 'SET LOCAL'): string {
+    const s = [`${set} hnsw.iterative_scan = relaxed_order`, `${set} ivfflat.iterative_scan = relaxed_order`,
+      `${set} hnsw.ef_search = ${Math.min(1000, Math.max(1, Math.floor(efSearch)))}`];
+    if (probes !== undefined) s.push(`${set} ivfflat.probes = ${Math.max(1, Math.floor(probes))}`);
+    return s.join('; ');
+  }
+
   /** Sets pgvector's per-connection knobs when they differ from what this connection has. */
   async #settle(client: PoolClient, efSearch: number, probes: number | undefined): Promise<void> {
     let s = SETTINGS.get(client);
@@ -265,8 +277,21 @@ export class PostgresRecords implements CollectionRecords {
     const client = await this.#pool.connect();
     let found: { slots: Uint32Array; distances: Float32Array };
     try {
-      await this.#settle(client, options.efSearch ?? this.#defaultEf, options.nProbe);
-      found = this.#pairs(await client.query(sql, [...params, ...f.params]));
+      const ef = options.efSearch ?? this.#defaultEf;
+      if (this.#citus) {
+        // Session settings stay on the coordinator; SET LOCAL (with propagation) reaches every shard's connection.
+        await client.query(`BEGIN; SET LOCAL citus.propagate_set_commands = 'local'; ${this.#knobs(ef, options.nProbe, 'SET LOCAL')}`);
+        try {
+          found = this.#pairs(await client.query(sql, [...params, ...f.params]));
+          await client.query('COMMIT');
+        } catch (e) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        }
+      } else {
+        await this.#settle(client, ef, options.nProbe);
+        found = this.#pairs(await client.query(sql, [...params, ...f.params]));
+      }
     } finally {
       client.release();
     }
@@ -274,12 +299,16 @@ export class PostgresRecords implements CollectionRecords {
     return found;
   }
 
-  /** The exact k nearest among the records matching `filter` (OFFSET 0 keeps the planner from using the index). */
+  /**
+   * The exact k nearest among the records matching `filter`: ordered by the distance plus 0, an
+   * expression no vector index orders by, so the planner scans (and Citus pushes ORDER BY and
+   * LIMIT to each shard, merging k per shard).
+   */
   async #exact(query: Float32Array, k: number, filter: RecordFilter): Promise<{ slots: Uint32Array; distances: Float32Array }> {
     const f = this.#filter(filter, 3);
     const d = this.#distanceSql(`$1::vector(${this.#meta.dim})`);
     return this.#pairs(await this.#pool.query(
-      `SELECT slot, d FROM (SELECT slot, ${d} AS d FROM ${this.#t.records} WHERE ${f.sql} OFFSET 0) s ORDER BY d, slot LIMIT $2`,
+      `SELECT slot, (${d}) + 0 AS d FROM ${this.#t.records} WHERE ${f.sql} ORDER BY 2, 1 LIMIT $2`,
       [vectorText(query), k, ...f.params]));
   }
 

@@ -21,6 +21,8 @@ export interface PostgresStoreOptions {
   readOnly?: boolean;
   /** Largest number of pooled connections (default 4). */
   maxConnections?: number;
+  /** On Citus: how collections created without `shardBy` are sharded (default `collection`). */
+  shardBy?: 'collection' | 'id';
 }
 
 export { isPostgresUrl } from './url.js';
@@ -58,6 +60,20 @@ function toMeta(r: CatalogueRow): CollectionMeta {
 }
 
 /** How a connection failure reads: what the server said, and what to check. */
+/**
+ * The Citus version if the database has the extension, checked to be the coordinator (collections
+ * are created there; a worker would take them as local tables). Undefined on plain PostgreSQL.
+ */
+async function citusVersion(client: PoolClient, where: string): Promise<string | undefined> {
+  const row = (await client.query(`SELECT extversion FROM pg_extension WHERE extname = 'citus'`)).rows[0] as { extversion: string } | undefined;
+  if (row === undefined) return undefined;
+  const coordinator = (await client.query(`SELECT coalesce((SELECT groupid = 0 FROM pg_dist_local_group), true) AS ok`)).rows[0] as { ok: boolean };
+  if (!coordinator.ok) {
+    throw new OmnivecError('invalid_argument', `database ${where}: this is a Citus worker node; connect omnivec to the coordinator`);
+  }
+  return row.extversion;
+}
+
 function connectError(where: string, e: unknown): OmnivecError {
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
@@ -74,13 +90,18 @@ export class PostgresStore implements RecordStore {
   readonly indexDir = undefined;
   /** A local folder for what the embedded store keeps in its directory (stored models, map cache). */
   readonly filesDir: string;
+  /** The Citus version when the database is a Citus coordinator (collections are distributed tables). */
+  readonly citus: string | undefined;
+  readonly #shardBy: 'collection' | 'id';
   readonly #pool: Pool;
   readonly #fts: FullTextProvider;
   #closed = false;
 
-  private constructor(url: string, pool: Pool, readOnly: boolean) {
+  private constructor(url: string, pool: Pool, readOnly: boolean, citus: string | undefined, shardBy: 'collection' | 'id') {
+    this.#shardBy = shardBy;
     this.location = redact(url);
     this.readOnly = readOnly;
+    this.citus = citus;
     this.#pool = pool;
     this.#fts = fullTextProvider;
     const u = new URL(url);
@@ -112,7 +133,9 @@ export class PostgresStore implements RecordStore {
       await pool.end().catch(() => undefined);
       throw connectError(where, e);
     }
+    let citus: string | undefined;
     try {
+      citus = await citusVersion(client, where);
       if (readOnly) await checkSchema(client, where);
       else await initSchema(client, where, fullTextProvider.setupSql);
     } catch (e) {
@@ -121,7 +144,7 @@ export class PostgresStore implements RecordStore {
       throw e;
     }
     client.release();
-    return new PostgresStore(url, pool, readOnly);
+    return new PostgresStore(url, pool, readOnly, citus, options.shardBy ?? 'collection');
   }
 
   async listCollections(): Promise<CollectionMeta[]> {
@@ -152,7 +175,7 @@ export class PostgresStore implements RecordStore {
           if ((e as { code?: string }).code === '23505') throw new OmnivecError('already_exists', `collection "${c.name}" already exists in ${this.location}`, { name: c.name });
           throw e;
         }
-        await createCollectionTables(client, cid, c.dim, this.#fts.ddl);
+        await createCollectionTables(client, cid, c.dim, this.#fts.ddl, this.citus === undefined ? 'plain' : c.options.shardBy ?? this.#shardBy);
         const kind = c.indexSpec.kind === 'flat' || c.indexSpec.kind === 'ivf' ? undefined : 'hnsw';
         if (kind !== undefined) {
           const sql = vectorIndexSql(cid, c.dim, c.metric, c.indexSpec, c.options.indexDims, kind);
@@ -161,7 +184,7 @@ export class PostgresStore implements RecordStore {
         let meta = toMeta((await client.query(`SELECT * FROM ${SCHEMA}.collections WHERE cid = $1`, [cid])).rows[0] as CatalogueRow);
         let filled: T | undefined;
         if (fill !== undefined) {
-          const records = new PostgresRecords(this.#pool, meta, this.#fts);
+          const records = new PostgresRecords(this.#pool, meta, this.#fts, this.citus !== undefined);
           const writer = await records.writer(client);
           filled = await fill(records, writer);
           await writer.commitHead();
@@ -188,7 +211,7 @@ export class PostgresStore implements RecordStore {
   }
 
   records(meta: CollectionMeta): CollectionRecords {
-    return new PostgresRecords(this.#pool, meta, this.#fts);
+    return new PostgresRecords(this.#pool, meta, this.#fts, this.citus !== undefined);
   }
 
   async check(): Promise<string[]> {

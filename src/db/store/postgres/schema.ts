@@ -145,21 +145,37 @@ export function vectorIndexSql(cid: number, dim: number, metric: Metric, spec: C
   return `CREATE INDEX IF NOT EXISTS c${cid}_vec ON ${t.records} USING ivfflat (${ie.expr} ${opclass}) WITH (lists = ${lists})`;
 }
 
+/**
+ * Where a collection's tables live: one server (`plain`), or a Citus cluster with the collection's
+ * tables as one single-shard group on one node (`collection`) or its records hash-distributed by
+ * id over every node (`id`). Citus requires a unique key to hold the distribution column: sharded
+ * by id, `id` is the primary key and `slot` (still a sequence, so unique) has a plain index.
+ */
+export type TableLayout = 'plain' | 'collection' | 'id';
+
 /** Creates a collection's tables (in the caller's transaction). */
-export async function createCollectionTables(client: PoolClient, cid: number, dim: number, ftsDdl: (table: string, cid: number) => readonly string[]): Promise<void> {
+export async function createCollectionTables(client: PoolClient, cid: number, dim: number, ftsDdl: (table: string, cid: number) => readonly string[], layout: TableLayout = 'plain'): Promise<void> {
   const t = pgTables(cid);
+  const keys = layout === 'id' ? 'slot bigserial NOT NULL,\n    id text PRIMARY KEY' : 'slot bigserial PRIMARY KEY,\n    id text NOT NULL UNIQUE';
   await client.query(`CREATE TABLE ${t.records}(
-    slot bigserial PRIMARY KEY,
-    id text NOT NULL UNIQUE,
+    ${keys},
     vector vector(${dim}) NOT NULL,
     document text,
     metadata jsonb,
     sparse jsonb,
     multivector bytea,
     vseq bigint NOT NULL)`);
+  await client.query(`CREATE TABLE ${t.tombs}(slot bigint NOT NULL, seq bigint NOT NULL)`);
+  if (layout === 'collection') {
+    await client.query(`SELECT create_distributed_table($1, NULL, colocate_with => 'none')`, [t.records]);
+    await client.query(`SELECT create_distributed_table($1, NULL, colocate_with => $2)`, [t.tombs, t.records]);
+  } else if (layout === 'id') {
+    await client.query(`SELECT create_distributed_table($1, 'id')`, [t.records]);
+    await client.query(`SELECT create_distributed_table($1, 'slot', colocate_with => 'none')`, [t.tombs]);
+    await client.query(`CREATE INDEX c${cid}_slot ON ${t.records}(slot)`);
+  }
   await client.query(`CREATE INDEX c${cid}_vseq ON ${t.records}(vseq)`);
   await client.query(`CREATE INDEX c${cid}_meta ON ${t.records} USING gin (metadata jsonb_path_ops)`);
-  await client.query(`CREATE TABLE ${t.tombs}(slot bigint NOT NULL, seq bigint NOT NULL)`);
   await client.query(`CREATE INDEX c${cid}_tseq ON ${t.tombs}(seq)`);
   for (const sql of ftsDdl(t.records, cid)) await client.query(sql);
 }
