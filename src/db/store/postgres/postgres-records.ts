@@ -64,6 +64,8 @@ interface Row { slot: number; id: string; document?: string | null; metadata?: M
 
 /** A write of at least this many rows into an empty table takes the bulk path (index built after the load). */
 const BULK_ROWS = 1000;
+/** A transaction that wrote at least this many rows runs ANALYZE on the table after its commit. */
+const ANALYZE_ROWS = 1000;
 
 export class PostgresRecords implements CollectionRecords {
   readonly #pool: Pool;
@@ -225,6 +227,11 @@ export class PostgresRecords implements CollectionRecords {
     const res = await this.#pool.query(`SELECT i.indisvalid AS valid, i.indisready AS ready FROM pg_index i WHERE i.indexrelid = to_regclass($1)`, [`${SCHEMA}.c${this.#meta.cid}_vec`]);
     const row = res.rows[0] as { valid: boolean; ready: boolean } | undefined;
     if (row !== undefined && (!row.valid || !row.ready)) problems.push(`the vector index ${SCHEMA}.c${this.#meta.cid}_vec is not valid (an interrupted CREATE INDEX CONCURRENTLY?); run omnivec compact`);
+    if (row === undefined && this.#meta.indexSpec.kind === 'ivf') {
+      const n = await this.count();
+      const at = ivfTrainAt(this.#meta.indexSpec);
+      if (n >= at) problems.push(`the IVF index is not built although the collection holds ${n} records (it is built at ${at}, after a write); queries scan exactly until a write builds it`);
+    }
     return problems;
   }
 
@@ -328,12 +335,15 @@ export class PostgresRecords implements CollectionRecords {
   async write<T>(fn: (w: RecordWriter) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     try {
-      return await transaction(client, async () => {
-        const writer = await this.writer(client);
-        const out = await fn(writer);
+      let writer: Awaited<ReturnType<PostgresRecords['writer']>> | undefined;
+      const out = await transaction(client, async () => {
+        writer = await this.writer(client);
+        const o = await fn(writer);
         await writer.commitHead();
-        return out;
+        return o;
       });
+      await writer!.afterCommit();
+      return out;
     } finally {
       client.release();
     }
@@ -343,7 +353,7 @@ export class PostgresRecords implements CollectionRecords {
    * @internal The writes of one transaction on `client` (`write`, and createCollection's fill): the
    * collection's catalogue row is locked (`FOR UPDATE`) and its next change number taken.
    */
-  async writer(client: PoolClient): Promise<RecordWriter & { commitHead(): Promise<void> }> {
+  async writer(client: PoolClient): Promise<RecordWriter & { commitHead(): Promise<void>; afterCommit(): Promise<void> }> {
     const meta = this.#meta;
     const t = this.#t;
     const row = (await client.query(`SELECT seq FROM ${SCHEMA}.collections WHERE cid = $1 FOR UPDATE`, [meta.cid])).rows[0] as { seq: number } | undefined;
@@ -356,6 +366,7 @@ export class PostgresRecords implements CollectionRecords {
     // a built index in 13.6 s). The dropped index holds the table's lock until commit; the table was empty.
     let rebuild: string | undefined;
     let bulkChecked = false;
+    let rowsWritten = 0;
     const bulkStart = async (rows: number): Promise<void> => {
       if (bulkChecked || rows < BULK_ROWS) return;
       bulkChecked = true;
@@ -376,12 +387,25 @@ export class PostgresRecords implements CollectionRecords {
         if (rebuild !== undefined) await client.query(rebuild);
         if (!touched) return;
         await client.query(`UPDATE ${SCHEMA}.collections SET seq = $1 WHERE cid = $2`, [seq, meta.cid]);
-        await this.#maybeBuildIvf(client);
+      },
+      // After the commit, on `client` outside any transaction; best effort (the write is durable
+      // already, and the next write tries again): fresh planner statistics after a large write —
+      // the planner otherwise misjudges a filter's selectivity on a freshly loaded table and scans
+      // the HNSW index for a filter that the metadata index answers at once — and the IVF index
+      // once there is enough to train it.
+      afterCommit: async (): Promise<void> => {
+        try {
+          if (rowsWritten >= ANALYZE_ROWS) await client.query(`ANALYZE ${t.records}`);
+          await this.#maybeBuildIvf(client);
+        } catch {
+          // retried after the next write
+        }
       },
       writeRows: async (mode: WriteMode, chunk: RowsToWrite): Promise<Uint32Array> => {
         const { rows, sparse, first } = chunk;
         if (rows.length === 0) return new Uint32Array(0);
         touched = true;
+        rowsWritten += rows.length;
         if (mode !== 'update') await bulkStart(rows.length);
         rows.forEach((r, i) => {
           noNul(r.document, `${mode}[${first + i}].document`);

@@ -165,7 +165,8 @@ export class PostgresStore implements RecordStore {
     if (c.dim > VECTOR_MAX) throw new OmnivecError('invalid_argument', `dim: PostgreSQL's vector type holds at most ${VECTOR_MAX} dimensions, got ${c.dim}`);
     const client = await this.#pool.connect();
     try {
-      return await transaction(client, async () => {
+      let afterCommit: (() => Promise<void>) | undefined;
+      const created = await transaction(client, async () => {
         let cid: number;
         try {
           await client.query('SAVEPOINT omnivec_create');
@@ -188,10 +189,13 @@ export class PostgresStore implements RecordStore {
           const writer = await records.writer(client);
           filled = await fill(records, writer);
           await writer.commitHead();
+          afterCommit = writer.afterCommit;
           meta = toMeta((await client.query(`SELECT * FROM ${SCHEMA}.collections WHERE cid = $1`, [cid])).rows[0] as CatalogueRow);
         }
         return { meta, filled };
       });
+      await afterCommit?.();
+      return created;
     } finally {
       client.release();
     }

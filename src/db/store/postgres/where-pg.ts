@@ -207,7 +207,54 @@ function typeCase(column: string, key: string): Fragment {
   };
 }
 
+/** Values of a prefilter's `@>` tests at most; a longer `$in` is left to the CASE alone. */
+const PREFILTER_MAX = 16;
+
+/**
+ * The values one of which a matching record's field must hold (itself or as an array element),
+ * when the formula says so: an equality or `$in` of non-null values, alone or in an AND.
+ */
+function requiredValues(f: Formula): Scalar[] | undefined {
+  if (f.kind === 'atom') {
+    const a = f.atom;
+    if (a.kind !== 'in' || a.values.length === 0 || a.values.length > PREFILTER_MAX || a.values.includes(null)) return undefined;
+    return a.values;
+  }
+  if (f.kind === 'and') {
+    for (const item of f.items) {
+      const v = requiredValues(item);
+      if (v !== undefined) return v;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A condition every matching record meets that the GIN index on the column (`jsonb_path_ops`)
+ * answers: `col @> {"key": v}` (the value) or `col @> {"key": [v]}` (an array holding it), ORed
+ * over the values. ANDed before the exact CASE, it lets the planner find a selective equality
+ * filter's records by the index instead of testing every row (the CASE still decides).
+ */
+function prefilter(column: string, key: string, f: Formula): Fragment | undefined {
+  const values = requiredValues(f);
+  if (values === undefined) return undefined;
+  const docs: string[] = [];
+  for (const v of [...new Set(values)]) {
+    if (typeof v === 'string') noNul(v);
+    docs.push(JSON.stringify(Object.defineProperty({}, key, { value: v, enumerable: true })));
+    docs.push(JSON.stringify(Object.defineProperty({}, key, { value: [v], enumerable: true })));
+  }
+  return { sql: `(${docs.map(() => `${column} @> ?::jsonb`).join(' OR ')})`, params: docs };
+}
+
 function compileField(column: string, key: string, condition: unknown): Expr {
+  const e = compileFieldCase(column, key, condition);
+  if (typeof e === 'boolean') return e;
+  const pre = prefilter(column, key, formulaOf(condition));
+  return pre === undefined ? e : { sql: `(${pre.sql} AND ${e.sql})`, params: [...pre.params, ...e.params] };
+}
+
+function compileFieldCase(column: string, key: string, condition: unknown): Expr {
   const formula = formulaOf(condition);
   const missing = formulaAt(formula, 'missing', column, key);
   if (typeof missing !== 'boolean') throw new Error('where: a missing field must fold to a constant');
