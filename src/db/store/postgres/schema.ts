@@ -166,6 +166,8 @@ export async function createCollectionTables(client: PoolClient, cid: number, di
     multivector bytea,
     vseq bigint NOT NULL)`);
   await client.query(`CREATE TABLE ${t.tombs}(slot bigint NOT NULL, seq bigint NOT NULL)`);
+  // Tombstones have no key: logical replication (Citus's default shard move) needs a replica identity.
+  if (layout !== 'plain') await client.query(`ALTER TABLE ${t.tombs} REPLICA IDENTITY FULL`);
   if (layout === 'collection') {
     await client.query(`SELECT create_distributed_table($1, NULL, colocate_with => 'none')`, [t.records]);
     await client.query(`SELECT create_distributed_table($1, NULL, colocate_with => $2)`, [t.tombs, t.records]);
