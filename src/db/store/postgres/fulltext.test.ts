@@ -216,3 +216,28 @@ test('PostgreSQL: bm25Search returns the top k of FTS5\'s bm25 on a Zipf corpus 
     assert.deepEqual(Array.from((await bm25Search(c, tie, 'cat', 10, all)).slots), [1, 2, 3]);
   });
 });
+
+test('PostgreSQL: a document beyond tsvector\'s 16 383 positions keeps its term frequencies (up to 255)', { skip: PG_SKIP }, async () => {
+  const long = `${'filler words here '.repeat(6000)}${'cat '.repeat(100)}dog ${'mouse '.repeat(300)}`;
+  const docs = [long, 'cat dog', 'a cat sat on a mat', 'mouse'];
+  const { db } = fts5(docs);
+  await withFts(async (c) => {
+    const t = await table(c, 5, docs);
+    assert.deepEqual((await c.query(`SELECT doclen FROM ${t} ORDER BY slot`)).rows.map((r: { doclen: number }) => r.doclen), [18401, 2, 6, 1]);
+    for (const text of ['cat', 'dog', 'cat dog', 'a']) {
+      const want = db.prepare('SELECT rowid, -bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t), rowid').raw().all(ftsQuery(text)) as [number, number][];
+      const got = await bm25Search(c, t, text, 10, { sql: 'true', params: [] });
+      assert.deepEqual(Array.from(got.slots), want.map((w) => w[0]), text);
+      got.scores.forEach((s, i) => assert.ok(Math.abs(s - want[i]![1]) <= 1e-6 * Math.abs(want[i]![1]), `${text}: ${s} vs ${want[i]![1]}`));
+    }
+    // "mouse" 300 times, "filler" 6 000: stored as 255 (tsvector's cap) — the long document scores a little lower than in FTS5.
+    for (const [text, within] of [['mouse', 0.005], ['filler', 0.02]] as const) {
+      const got = await bm25Search(c, t, text, 10, { sql: 'true', params: [] });
+      const want = db.prepare('SELECT rowid, -bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t), rowid').raw().all(text) as [number, number][];
+      assert.deepEqual(Array.from(got.slots), want.map((w) => w[0]), text);
+      const first = want.find((w) => w[0] === 1)![1];
+      const score = got.scores[Array.from(got.slots).indexOf(1)]!;
+      assert.ok(score < first && score > first * (1 - within), `${text}: capped tf scores ${score} (FTS5 ${first})`);
+    }
+  });
+});

@@ -24,6 +24,13 @@ export const FTS_CONFIG = 'omnivec.fts';
 /** FTS5's bm25() constants (fts5_aux.c). */
 const K1 = 1.2;
 const B = 0.75;
+/**
+ * tsvector's limits: a lexeme keeps at most 255 positions (MAXNUMPOS − 1) and positions stop at
+ * 16 383 (MAXENTRYPOS − 1). A term frequency is exact up to 255 (its BM25 factor has saturated:
+ * 2.1897 at 255 against 2.2 for ever more); longer documents are stored by fts_long.
+ */
+const MAX_POSITIONS = 255;
+const MAX_POSITION = 16383;
 /** FTS5's IDF of a term in more than half of the rows (log ≤ 0). */
 const IDF_FLOOR = 1e-6;
 
@@ -173,6 +180,17 @@ export function fullTextSetupSql(): string[] {
       LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
       $f$SELECT string_agg('''' || replace(replace(l, chr(92), chr(92) || chr(92)), '''', '''''') || '''', ' <-> ' ORDER BY i)::tsquery
       FROM unnest(lex) WITH ORDINALITY AS x(l, i)$f$`,
+    // A document of ${MAX_POSITION} tokens or more: to_tsvector would clamp its positions to ${MAX_POSITION} (later
+    // occurrences of a lexeme then count once); its lexemes are counted over pieces of ${MAX_POSITIONS} tokens and
+    // stored with positions 1…min(tf, ${MAX_POSITIONS}): exact term frequencies, no phrase positions.
+    `CREATE OR REPLACE FUNCTION omnivec.fts_long(p text) RETURNS tsvector
+      LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+      $f$SELECT coalesce(string_agg('''' || replace(replace(x.lexeme, chr(92), chr(92) || chr(92)), '''', '''''') || ''':'
+          || array_to_string(ARRAY(SELECT generate_series(1, least(x.n, ${MAX_POSITIONS})::integer)), ','), ' '), '')::tsvector
+      FROM (SELECT u.lexeme, sum(cardinality(u.positions)) AS n
+        FROM (SELECT regexp_split_to_array(p, ' ') AS w) a, generate_series(1, cardinality(a.w), ${MAX_POSITIONS}) AS i,
+          unnest(to_tsvector('omnivec.fts', array_to_string(a.w[i:i + ${MAX_POSITIONS - 1}], ' '))) AS u
+        GROUP BY u.lexeme) x$f$`,
     // A phrase's occurrences (FTS5's phrase frequency): positions of its first lexeme followed by the others in order.
     `CREATE OR REPLACE FUNCTION omnivec.fts_phrase_tf(v tsvector, lex text[]) RETURNS integer
       LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
@@ -194,8 +212,8 @@ export function fullTextSetupSql(): string[] {
         NEW.doclen := NULL;
       ELSE
         p := omnivec.fts_prep(NEW.document);
-        NEW.tsv := to_tsvector('omnivec.fts', p);
         NEW.doclen := omnivec.fts_count_tokens(p);
+        NEW.tsv := CASE WHEN NEW.doclen < ${MAX_POSITION} THEN to_tsvector('omnivec.fts', p) ELSE omnivec.fts_long(p) END;
       END IF;
       RETURN NEW;
     END $f$`,
