@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { bm25Search, fts5Idf, fullTextDdl, fullTextSetupSql, queryTerms, separatorRanges } from './fulltext.js';
+import { bm25Search, fts5Idf, fullTextDdl, fullTextReindexSql, fullTextSetupSql, queryTerms, separatorRanges } from './fulltext.js';
 import { ftsQuery } from '../../fusion.js';
 import { PG_SKIP, withPgDatabase } from '../../../../test/helpers/postgres.js';
 
@@ -144,6 +144,11 @@ test('PostgreSQL: the triggers keep tsv, doclen and the table\'s counts through 
     await check('update to null');
     await c.query(`DELETE FROM ${t} WHERE id IN ('r1', 'r3')`);
     await check('delete');
+    const before = (await c.query(`SELECT slot, tsv::text, doclen FROM ${t} ORDER BY slot`)).rows;
+    await c.query(`UPDATE ${t} SET tsv = NULL`);
+    for (const sql of fullTextReindexSql(t)) await c.query(sql);
+    await check('reindex');
+    assert.deepEqual((await c.query(`SELECT slot, tsv::text, doclen FROM ${t} ORDER BY slot`)).rows, before, 'reindex recomputes tsv');
     await c.query(`TRUNCATE ${t}`);
     await check('truncate');
   });

@@ -21,6 +21,12 @@ import { ftsQuery } from '../../fusion.js';
 /** The text-search configuration of documents and query terms. */
 export const FTS_CONFIG = 'omnivec.fts';
 
+/**
+ * The version of the tokens (fts_prep, the configuration): a table indexed by another version must
+ * be re-indexed (fullTextReindexSql) before its documents and new queries agree.
+ */
+export const FULLTEXT_VERSION = 1;
+
 /** FTS5's bm25() constants (fts5_aux.c). */
 const K1 = 1.2;
 const B = 0.75;
@@ -277,6 +283,14 @@ export function fullTextDdl(table: string, cid: number, options: { counts?: 'tri
   }
   out.push(`CREATE INDEX IF NOT EXISTS c${cid}_tsv ON ${table} USING gin (tsv)`);
   return out;
+}
+
+/** Statements that recompute every document's tsv and doclen (after a change of FULLTEXT_VERSION); counts follow. */
+export function fullTextReindexSql(table: string): string[] {
+  return [
+    `UPDATE ${table} SET doclen = NULL WHERE document IS NOT NULL`,
+    `UPDATE ${table} SET document = document WHERE document IS NOT NULL`,
+  ];
 }
 
 /** The statement that forgets a table's counts (run with its DROP TABLE). */
