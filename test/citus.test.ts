@@ -47,10 +47,6 @@ if (CITUS_SKIP !== false) {
     runRecordStoreConformance(`Citus, sharded by ${shardBy}`, {
       open: async () => { await reset(); return PostgresStore.open(CITUS_URL!, { shardBy }); },
       cleanup: reset,
-      skip: {
-        'full text: BM25 best first among the documents with a term, the filter applied, user text never parsed as syntax':
-          'interim ts_rank full text until the BM25 module lands (docs/postgres.md, "Full text")',
-      },
     });
   }
 
@@ -127,6 +123,40 @@ if (CITUS_SKIP !== false) {
         await cit.close();
       }
     });
+  });
+
+  test('Citus: BM25 full text ranks as the embedded store (documents sharded by id; counts by a scan of the shards)', { timeout: 300_000 }, async () => {
+    await reset();
+    const rng = new Random(9);
+    // Zipf-like words: a few common ones in most documents, many rare ones.
+    const vocab = Array.from({ length: 400 }, (_, i) => `w${i}${['', 'ing', 's', 'ed'][i % 4]}`);
+    const word = (): string => vocab[Math.min(vocab.length - 1, Math.floor(Math.exp(rng.next() * Math.log(vocab.length + 1)) - 1))]!;
+    const docs = Array.from({ length: 800 }, () => Array.from({ length: 5 + rng.int(30) }, word).join(' '));
+    await withTempDir('omnivec-citus-bm25-', async (dir) => {
+      const emb = await openDatabase(dir);
+      const cit = await openDatabase(CITUS_URL!);
+      try {
+        for (const db of [emb, cit]) {
+          await db.createCollection({
+            name: 'docs', dim: 2, shardBy: 'id',
+            records: docs.map((d, i) => ({ id: `d${i}`, vector: [1, i], document: d, metadata: { odd: i % 2 === 1 } })),
+          });
+        }
+        const [ce, cc] = [await emb.getCollection('docs'), await cit.getCollection('docs')];
+        for (let q = 0; q < 40; q++) {
+          const text = Array.from({ length: 1 + rng.int(4) }, word).join(' ');
+          const where = q % 3 === 0 ? { odd: true } : undefined;
+          const a = await ce.query({ fullText: text, k: 20, where, include: [] });
+          const b = await cc.query({ fullText: text, k: 20, where, include: [] });
+          assert.deepEqual(b.ids, a.ids, `"${text}"`);
+          assert.deepEqual(Array.from(b.scores), Array.from(a.scores), `"${text}" scores`);
+        }
+      } finally {
+        await emb.close();
+        await cit.close();
+      }
+    });
+    await reset();
   });
 
   test('Citus: omnivec migrate embedded → Citus (sharded by id) → embedded, export byte-equal', { timeout: 300_000 }, async () => {

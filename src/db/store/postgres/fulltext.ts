@@ -338,11 +338,12 @@ const PILOT_POSTINGS = 3;
  */
 export async function bm25Search(
   client: Queryable, table: string, text: string, limit: number, filter: { sql: string; params: unknown[] },
+  options: { counts?: 'triggers' | 'scan' } = {},
 ): Promise<{ slots: Uint32Array; scores: Float32Array }> {
   const none = { slots: new Uint32Array(0), scores: new Float32Array(0) };
   const words = queryTerms(text);
   if (words.length === 0 || limit <= 0) return none;
-  const rows = (await client.query(
+  const rows = options.counts === 'scan' ? await termRowsByScan(client, table, words) : (await client.query(
     `WITH t AS (SELECT u.ord::integer AS ord, omnivec.fts_lexemes(u.term) AS lex FROM unnest($1::text[]) WITH ORDINALITY AS u(term, ord)),
        d AS (SELECT DISTINCT lex FROM t WHERE cardinality(lex) > 0),
        c AS (SELECT d.lex, omnivec.fts_tsquery(d.lex) AS tq FROM d)
@@ -381,6 +382,28 @@ export async function bm25Search(
     }
   }
   return { slots: Uint32Array.from(hits, (h) => h.slot), scores: Float32Array.from(hits, (h) => h.score) };
+}
+
+/**
+ * The terms' rows without `omnivec.fts_stats` and without a query that joins the table to anything
+ * (Citus: a distributed table is not joined to a local one, nor correlated under a CTE): the
+ * lexemes first, then one pass over the rows holding any term — documents and tokens of the whole
+ * table, and each term's df as a filtered count (Citus pushes the aggregates to the shards).
+ */
+async function termRowsByScan(client: Queryable, table: string, words: string[]): Promise<TermRow[]> {
+  const terms = (await client.query(
+    `SELECT u.ord::integer AS ord, l.lex, CASE WHEN cardinality(l.lex) > 0 THEN omnivec.fts_tsquery(l.lex)::text END AS tq
+     FROM unnest($1::text[]) WITH ORDINALITY AS u(term, ord), LATERAL (SELECT omnivec.fts_lexemes(u.term) AS lex) l ORDER BY u.ord`,
+    [words])).rows as { ord: number; lex: string[]; tq: string | null }[];
+  const queries = [...new Set(terms.map((t) => t.tq).filter((q): q is string => q !== null))];
+  const counts = queries.map((_, i) => `count(*) FILTER (WHERE tsv @@ $${i + 1}::tsquery) AS df${i}`);
+  const row = (await client.query(
+    `SELECT count(doclen) AS docs, coalesce(sum(doclen), 0) AS tokens${counts.length > 0 ? ', ' + counts.join(', ') : ''} FROM ${table}`,
+    queries)).rows[0] as Record<string, number | string>;
+  return terms.map((t) => ({
+    ord: t.ord, lex: t.lex, tq: t.tq, docs: row.docs!, tokens: row.tokens!,
+    df: t.tq === null ? null : row[`df${queries.indexOf(t.tq)}`]!,
+  }));
 }
 
 interface Hit { slot: number; score: number }

@@ -25,9 +25,5 @@ if (PG_SKIP !== false) {
     cleanup: async (store) => {
       await admin(`DROP DATABASE IF EXISTS "${names.get(store as PostgresStore)!}" WITH (FORCE)`);
     },
-    skip: {
-      'full text: BM25 best first among the documents with a term, the filter applied, user text never parsed as syntax':
-        'interim ts_rank full text until the BM25 module lands (docs/postgres.md, "Full text")',
-    },
   });
 }

@@ -15,6 +15,7 @@ import { createPool, type Pool, type PoolClient } from './pg.js';
 import { SCHEMA, VECTOR_MAX, checkSchema, createCollectionTables, initSchema, pgTables, transaction, vectorIndexSql } from './schema.js';
 import { PostgresRecords, type FullTextProvider } from './postgres-records.js';
 import { fullTextProvider } from './fulltext-provider.js';
+import { fullTextDropSql } from './fulltext.js';
 
 export interface PostgresStoreOptions {
   /** Refuse writes (the connections are set read-only, so the server refuses them too). */
@@ -103,7 +104,7 @@ export class PostgresStore implements RecordStore {
     this.readOnly = readOnly;
     this.citus = citus;
     this.#pool = pool;
-    this.#fts = fullTextProvider;
+    this.#fts = fullTextProvider(citus !== undefined);
     const u = new URL(url);
     this.filesDir = process.env.OMNIVEC_FILES ?? join(homedir(), '.cache', 'omnivec', 'postgres', `${u.hostname || 'localhost'}-${u.port || '5432'}-${u.pathname.replace(/^\//, '') || 'postgres'}`);
   }
@@ -137,7 +138,7 @@ export class PostgresStore implements RecordStore {
     try {
       citus = await citusVersion(client, where);
       if (readOnly) await checkSchema(client, where);
-      else await initSchema(client, where, fullTextProvider.setupSql);
+      else await initSchema(client, where, fullTextProvider(citus !== undefined).setupSql);
     } catch (e) {
       client.release();
       await pool.end().catch(() => undefined);
@@ -208,6 +209,7 @@ export class PostgresStore implements RecordStore {
         const t = pgTables(cid);
         await client.query(`DELETE FROM ${SCHEMA}.collections WHERE cid = $1`, [cid]);
         await client.query(`DROP TABLE IF EXISTS ${t.records}, ${t.tombs}`);
+        for (const sql of fullTextDropSql(t.records)) await client.query(sql);
       });
     } finally {
       client.release();

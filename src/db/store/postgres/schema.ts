@@ -7,6 +7,7 @@ import { OmnivecError } from '../../../errors.js';
 import type { Metric } from '../../../vector/metric.js';
 import type { CollectionIndexSpec } from '../../index-spec.js';
 import type { PoolClient } from './pg.js';
+import { FULLTEXT_VERSION, fullTextReindexSql } from './fulltext.js';
 
 export const PG_SCHEMA_VERSION = 1;
 export const SCHEMA = 'omnivec';
@@ -81,6 +82,20 @@ export async function initSchema(client: PoolClient, where: string, extraSql: re
       await client.query(`INSERT INTO ${SCHEMA}.meta(key, value) VALUES ('format', 'omnivec'), ('schema_version', $1), ('created', $2)`, [String(PG_SCHEMA_VERSION), new Date().toISOString()]);
     }
     for (const sql of extraSql) await client.query(sql);
+    // The documents' tokens are the full-text code's: a table indexed by an older version is redone.
+    const ft = (await client.query(`SELECT value FROM ${SCHEMA}.meta WHERE key = 'fulltext_version'`)).rows[0] as { value: string } | undefined;
+    const had = ft === undefined ? undefined : Number(ft.value);
+    if (had !== undefined && had > FULLTEXT_VERSION) {
+      throw new OmnivecError('unsupported_version', `database ${where}: its full-text index is version ${had}, written by a newer omnivec; this one reads up to ${FULLTEXT_VERSION} — upgrade omnivec`);
+    }
+    if (had !== FULLTEXT_VERSION) {
+      if (had !== undefined) {
+        for (const r of (await client.query(`SELECT cid FROM ${SCHEMA}.collections`)).rows as { cid: number }[]) {
+          for (const sql of fullTextReindexSql(pgTables(Number(r.cid)).records)) await client.query(sql);
+        }
+      }
+      await client.query(`INSERT INTO ${SCHEMA}.meta(key, value) VALUES ('fulltext_version', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [String(FULLTEXT_VERSION)]);
+    }
   });
 }
 
