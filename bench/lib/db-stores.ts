@@ -92,13 +92,21 @@ export function redactUrl(url: string): string {
   }
 }
 
-async function serverVersions(url: string): Promise<string> {
+/** The server's software, and its Citus cluster when it is a coordinator (then the collections are sharded by id over the workers). */
+async function serverVersions(url: string): Promise<{ software: string; citus: boolean }> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     const v = await c.query<{ v: string }>('SELECT current_setting($$server_version$$) AS v');
     const e = await c.query<{ v: string }>("SELECT coalesce(installed_version, default_version) AS v FROM pg_available_extensions WHERE name = 'vector'");
-    return `PostgreSQL ${v.rows[0]!.v.split(' ')[0]}, pgvector ${e.rows[0]?.v ?? '(not available)'}`;
+    let software = `PostgreSQL ${v.rows[0]!.v.split(' ')[0]}, pgvector ${e.rows[0]?.v ?? '(not available)'}`;
+    const citus = (await c.query<{ v: string }>("SELECT extversion AS v FROM pg_extension WHERE extname = 'citus'")).rows[0]?.v;
+    if (citus !== undefined) {
+      const workers = (await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_dist_node WHERE noderole = 'primary' AND groupid <> 0")).rows[0]!.n;
+      const shards = (await c.query<{ v: string }>("SELECT current_setting('citus.shard_count') AS v")).rows[0]!.v;
+      software += `, Citus ${citus} (a coordinator + ${workers} workers, all on this machine; collections sharded by id, ${shards} shards)`;
+    }
+    return { software, citus: citus !== undefined };
   } finally {
     await c.end();
   }
@@ -109,7 +117,8 @@ export async function runStoreComparison(o: StoreBenchOptions): Promise<void> {
   const EF = quick ? [10, 16, 32, 64, 128] : [10, 16, 24, 32, 48, 64, 96, 128, 192, 256];
   const load0 = loadavg();
   const started = new Date();
-  const software = await serverVersions(url);
+  const { software, citus } = await serverVersions(url);
+  const section = citus ? 'db-citus' : 'db-postgres';
   log(`data: ${N} × ${DIM} synthetic clusters + 1000 queries; embedded store vs ${redactUrl(url)} (${software})`);
   const ds = syntheticClusters(`synthetic-${N / 1000}k`, N);
   const gt = groundTruth(ds);
@@ -133,7 +142,7 @@ export async function runStoreComparison(o: StoreBenchOptions): Promise<void> {
     const importInto = async (side: Side, kind: 'flat' | 'hnsw'): Promise<{ c: Collection; seconds: number; flushSeconds: number }> => {
       const name = `bench_${kind}_${suffix}`;
       names.push(name);
-      const c = await dbs[side].createCollection({ name, dim: DIM, metric: 'l2', index: kind === 'flat' ? 'flat' : INDEX });
+      const c = await dbs[side].createCollection({ name, dim: DIM, metric: 'l2', index: kind === 'flat' ? 'flat' : INDEX, ...(citus ? { shardBy: 'id' as const } : {}) });
       const s = performance.now();
       await c.add(records());
       const added = performance.now();
@@ -222,17 +231,18 @@ export async function runStoreComparison(o: StoreBenchOptions): Promise<void> {
   process.stdout.write(md + '\n');
   if (o.write) {
     mkdirSync(join(o.root, 'bench', 'results'), { recursive: true });
-    writeFileSync(join(o.root, 'bench', 'results', 'db-postgres.json'), JSON.stringify(report, null, 2) + '\n');
-    writeFileSync(join(o.root, 'bench', 'results', 'db-postgres.md'), md + '\n');
+    writeFileSync(join(o.root, 'bench', 'results', `${section}.json`), JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(join(o.root, 'bench', 'results', `${section}.md`), md + '\n');
     const file = join(o.root, 'BENCHMARKS.md');
-    // The section sits right after the database section the first time.
+    // The section sits after the database sections the first time.
     if (existsSync(file)) {
       const text = readFileSync(file, 'utf8');
-      if (!text.includes('<!-- db-postgres:begin -->') && text.includes('<!-- db:end -->')) {
-        writeFileSync(file, text.replace('<!-- db:end -->', '<!-- db:end -->\n\n<!-- db-postgres:begin -->\n<!-- db-postgres:end -->'));
+      const after = text.includes('<!-- db-postgres:end -->') ? '<!-- db-postgres:end -->' : '<!-- db:end -->';
+      if (!text.includes(`<!-- ${section}:begin -->`) && text.includes(after)) {
+        writeFileSync(file, text.replace(after, `${after}\n\n<!-- ${section}:begin -->\n<!-- ${section}:end -->`));
       }
     }
-    updateBenchmarksMd(file, md, 'db-postgres');
+    updateBenchmarksMd(file, md, section);
   }
 }
 
@@ -267,7 +277,8 @@ function markdown(r: Report): string {
   const p = r.postgres;
   const la = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
   const lines: string[] = [];
-  lines.push(`### Database: the embedded store beside PostgreSQL + pgvector (\`npm run bench:db -- --store ${r.server}${r.quick ? ' --quick' : ''}\`)`, '');
+  const server = r.software.includes('Citus') ? 'a Citus cluster (PostgreSQL + pgvector)' : 'PostgreSQL + pgvector';
+  lines.push(`### Database: the embedded store beside ${server} (\`npm run bench:db -- --store ${r.server}${r.quick ? ' --quick' : ''}\`)`, '');
   lines.push(`- ${r.date.slice(0, 16).replace('T', ' ')} UTC, commit ${r.commit}; Node ${r.node}; ${r.software} on the same machine (${r.cpus}), on loopback. ` +
     `Load average ${la(r.loadavg.start)} at the start, ${la(r.loadavg.end)} at the end${Math.max(...r.loadavg.start, ...r.loadavg.end) > 2.5 ? ' (the machine was busy: other work shared its 2 cores; each figure is measured for both stores one right after the other)' : ''}.`);
   lines.push(`- Data: ${r.dataset}; metadata \`{ bucket }\` (a hash of the row, independent of the clusters). Both collections: HNSW, m ${r.index.m}, efConstruction ${r.index.efConstruction}, L2.`);
