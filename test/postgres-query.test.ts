@@ -95,3 +95,27 @@ test('the same queries on the embedded store and on PostgreSQL: exact hits equal
     });
   });
 });
+
+test('PostgreSQL beyond pgvector\'s index limits: 2 500 dims (a halfvec expression index), 4 500 (exact scans), a Matryoshka prefix; vectors read back as the float32 written', { skip: PG_SKIP, timeout: 300_000 }, async () => {
+  await withPgDatabase('pg_dims', async (url) => {
+    const db = await openDatabase(url);
+    try {
+      const rng = new Random(3);
+      for (const [dim, indexDims] of [[2500, undefined], [4500, undefined], [3000, 256]] as const) {
+        const name = `d${dim}_${indexDims ?? 'all'}`;
+        const vectors = Array.from({ length: 300 }, () => Float32Array.from({ length: dim }, () => rng.gaussian()));
+        const c = await db.createCollection({ name, dim, index: 'hnsw', ...(indexDims !== undefined ? { indexDims } : {}) });
+        await c.add({ ids: vectors.map((_, i) => `v${i}`), vectors } as never);
+        for (const i of [0, 17, 299]) {
+          const r = await c.query({ vector: vectors[i]!, k: 3 });
+          assert.equal(r.ids[0], `v${i}`, `${name}: a stored vector is its own nearest`);
+          assert.ok(Math.abs(r.distances[0]!) < 1e-5, `${name}: distance ${r.distances[0]}`);
+        }
+        const got = await c.get({ ids: ['v17'], include: ['vectors'] });
+        assert.deepEqual(Array.from(got.vectors![0]!), Array.from(vectors[17]!), `${name}: float32 values back as written`);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+});
