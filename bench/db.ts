@@ -24,7 +24,7 @@ import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync, readFileSync
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { syntheticClusters, type BenchDataset } from './lib/datasets.js';
-import { groundTruth, meanRecall, K } from './lib/measure.js';
+import { groundTruth, meanRecall, queryRate, K } from './lib/measure.js';
 import { updateBenchmarksMd } from './lib/report.js';
 import { runStoreComparison } from './lib/db-stores.js';
 import { runLanceDb, qpsAtRecall, directoryBytes, LANCEDB_VERSION, type CurvePoint, type PeerResult } from './lib/lancedb-peer.js';
@@ -58,17 +58,7 @@ const work = mkdtempSync(join(TMP, 'bench-db-'));
 interface Report { [k: string]: unknown }
 const report: Report = { date: new Date().toISOString(), node: process.version, n: N, dim: 128 };
 
-/** Sequential single-query rate: whole passes over the queries until ≥ 1 s, best of 2. */
-async function rate(nq: number, pass: () => Promise<void> | void): Promise<number> {
-  let best = 0;
-  for (let rep = 0; rep < 2; rep++) {
-    let passes = 0;
-    const s = performance.now();
-    do { await pass(); passes++; } while (performance.now() - s < 1000);
-    best = Math.max(best, (passes * nq) / secs(s));
-  }
-  return best;
-}
+const rate = queryRate;
 
 function idsArray(n: number): string[] {
   return Array.from({ length: n }, (_, i) => String(i));

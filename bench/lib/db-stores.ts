@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { syntheticClusters } from './datasets.js';
-import { groundTruth, meanRecall, K } from './measure.js';
+import { groundTruth, meanRecall, queryRate, K } from './measure.js';
 import { updateBenchmarksMd } from './report.js';
 import { FlatIndex } from '../../src/indexes/flat/flat-index.js';
 import { IdSet } from '../../src/indexes/common.js';
@@ -58,17 +58,7 @@ interface SideResult {
 
 const secs = (a: number): number => (performance.now() - a) / 1000;
 
-/** Sequential single-query rate: whole passes over the queries until ≥ 1 s, best of 2. */
-async function rate(nq: number, pass: () => Promise<void>): Promise<number> {
-  let best = 0;
-  for (let rep = 0; rep < 2; rep++) {
-    let passes = 0;
-    const s = performance.now();
-    do { await pass(); passes++; } while (performance.now() - s < 1000);
-    best = Math.max(best, (passes * nq) / secs(s));
-  }
-  return best;
-}
+const rate = queryRate;
 
 /** QPS at recall 0.95 along a sweep: log(QPS) interpolated between the points around it (as bench:ann). */
 function at95(curve: Point[]): { qps: number; how: string } | null {

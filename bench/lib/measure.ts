@@ -210,3 +210,15 @@ export function meanRecall(ds: BenchDataset, gt: GroundTruth, idsOf: (q: number)
   for (let q = 0; q < ds.queries.count; q++) s += recallAt(ds, gt, q, idsOf(q));
   return Math.round((s / ds.queries.count) * 1e6) / 1e6; // drops the float noise of the sum
 }
+
+/** Sequential single-query rate (queries/s): whole passes over `nq` queries until ≥ 1 s, best of 2 (bench:db, both stores). */
+export async function queryRate(nq: number, pass: () => Promise<void> | void): Promise<number> {
+  let best = 0;
+  for (let rep = 0; rep < 2; rep++) {
+    let passes = 0;
+    const s = performance.now();
+    do { await pass(); passes++; } while (performance.now() - s < 1000);
+    best = Math.max(best, (passes * nq) / ((performance.now() - s) / 1000));
+  }
+  return best;
+}

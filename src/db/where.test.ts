@@ -4,11 +4,11 @@ import Database from 'better-sqlite3';
 import { OmnivecError } from '../errors.js';
 import { Random } from '../vector/random.js';
 import {
-  checkMetadata, checkWhere, checkWhereDocument, compareCodePoints, filterKey, matchesWhere,
-  matchesWhereDocument, type Metadata, type Scalar, type Where, type WhereDocument,
+  checkMetadata, checkWhere, checkWhereDocument, compareCodePoints, filterKey,
+  type Metadata, type Scalar, type Where, type WhereDocument,
 } from './where.js';
 import { compileFilter } from './store/sqlite/where-sql.js';
-import { randomFilters } from '../../test/helpers/where-random.js';
+import { matchingSlots, randomFilters } from '../../test/helpers/where-random.js';
 
 const COLUMNS = { metadata: 'metadata', document: 'document' };
 
@@ -40,11 +40,7 @@ class Table {
 
   /** Slots matched by the JS evaluator. */
   js(where: Where | undefined, wd: WhereDocument | undefined): number[] {
-    const out: number[] = [];
-    this.records.forEach(([m, d], i) => {
-      if ((where === undefined || matchesWhere(m, where)) && (wd === undefined || matchesWhereDocument(d, wd))) out.push(i + 1);
-    });
-    return out;
+    return matchingSlots(this.records, where, wd);
   }
 
   close(): void {

@@ -4,7 +4,7 @@
  * PostgreSQL). `nul: false` leaves out strings with NUL (U+0000), which PostgreSQL text cannot hold.
  */
 import { Random } from '../../src/vector/random.js';
-import type { Metadata, Scalar, Where, WhereDocument } from '../../src/db/where.js';
+import { matchesWhere, matchesWhereDocument, type Metadata, type Scalar, type Where, type WhereDocument } from '../../src/db/where.js';
 
 export const KEYS = ['a', 'b', 'c', 'x.y', 'q"\\k', '😀'];
 const ALL_SCALARS: Scalar[] = [
@@ -94,4 +94,13 @@ export function randomFilters(options: { nul?: boolean } = {}): RandomFilters {
   }
 
   return { record, where, whereDocument };
+}
+
+/** The slots (1, 2, … in the order of `records`) the JS evaluator matches: the oracle of the SQL tests. */
+export function matchingSlots(records: readonly [Metadata | null, string | null][], where: Where | undefined, wd: WhereDocument | undefined): number[] {
+  const out: number[] = [];
+  records.forEach(([m, d], i) => {
+    if ((where === undefined || matchesWhere(m, where)) && (wd === undefined || matchesWhereDocument(d, wd))) out.push(i + 1);
+  });
+  return out;
 }

@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { Random } from '../../../vector/random.js';
-import { checkWhere, checkWhereDocument, matchesWhere, matchesWhereDocument, type Metadata, type Scalar, type Where, type WhereDocument } from '../../where.js';
+import { checkWhere, checkWhereDocument, type Metadata, type Scalar, type Where, type WhereDocument } from '../../where.js';
 import { compileFilterPg } from './where-pg.js';
 import { PG_SKIP, withPgDatabase } from '../../../../test/helpers/postgres.js';
-import { randomFilters } from '../../../../test/helpers/where-random.js';
+import { matchingSlots, randomFilters } from '../../../../test/helpers/where-random.js';
 
 const COLUMNS = { metadata: 'metadata', document: 'document' };
 
@@ -39,11 +39,7 @@ class PgTable {
   }
 
   js(where: Where | undefined, wd: WhereDocument | undefined): number[] {
-    const out: number[] = [];
-    this.records.forEach(([m, d], i) => {
-      if ((where === undefined || matchesWhere(m, where)) && (wd === undefined || matchesWhereDocument(d, wd))) out.push(i + 1);
-    });
-    return out;
+    return matchingSlots(this.records, where, wd);
   }
 }
 

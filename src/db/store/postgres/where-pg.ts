@@ -12,88 +12,8 @@
  * PostgreSQL text cannot hold NUL (U+0000), so a filter value with one is refused.
  */
 import { OmnivecError } from '../../../errors.js';
-import { checkWhere, checkWhereDocument, type FieldOperator, type Scalar, type Where, type WhereDocument } from '../../where.js';
-
-/** A piece of SQL (true / false, never NULL) with `?` placeholders, self-delimited. */
-interface Fragment {
-  sql: string;
-  params: unknown[];
-}
-type Expr = boolean | Fragment;
-
-/** Operands joined flat up to this many; wider lists nest (keeps the expression shallow). */
-const JOIN_FANOUT = 16;
-
-function joinBalanced(parts: Fragment[], op: 'AND' | 'OR'): Fragment {
-  if (parts.length <= JOIN_FANOUT) return { sql: `(${parts.map((p) => p.sql).join(` ${op} `)})`, params: parts.flatMap((p) => p.params) };
-  const groups: Fragment[] = [];
-  const size = Math.ceil(parts.length / JOIN_FANOUT);
-  for (let i = 0; i < parts.length; i += size) groups.push(joinBalanced(parts.slice(i, i + size), op));
-  return joinBalanced(groups, op);
-}
-
-function sqlAnd(items: Expr[]): Expr {
-  const parts: Fragment[] = [];
-  for (const item of items) {
-    if (item === false) return false;
-    if (item !== true) parts.push(item);
-  }
-  if (parts.length === 0) return true;
-  return parts.length === 1 ? parts[0]! : joinBalanced(parts, 'AND');
-}
-
-function sqlOr(items: Expr[]): Expr {
-  const parts: Fragment[] = [];
-  for (const item of items) {
-    if (item === true) return true;
-    if (item !== false) parts.push(item);
-  }
-  if (parts.length === 0) return false;
-  return parts.length === 1 ? parts[0]! : joinBalanced(parts, 'OR');
-}
-
-function sqlNot(item: Expr): Expr {
-  return typeof item === 'boolean' ? !item : { sql: `(NOT ${item.sql})`, params: item.params };
-}
-
-type Atom =
-  | { kind: 'in'; values: Scalar[] }
-  | { kind: 'cmp'; op: '>' | '>=' | '<' | '<='; value: number | string }
-  | { kind: 'exists' };
-type Formula =
-  | { kind: 'atom'; atom: Atom }
-  | { kind: 'and'; items: Formula[] }
-  | { kind: 'not'; item: Formula };
-
-const CMP = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
-
-function formulaOf(condition: unknown): Formula {
-  if (condition === null || typeof condition !== 'object') return { kind: 'atom', atom: { kind: 'in', values: [condition as Scalar] } };
-  const ops = condition as Record<string, unknown>;
-  const items: Formula[] = [];
-  for (const op of Object.keys(ops)) {
-    const operand = ops[op];
-    switch (op as FieldOperator) {
-      case '$eq': items.push({ kind: 'atom', atom: { kind: 'in', values: [operand as Scalar] } }); break;
-      case '$ne': items.push({ kind: 'not', item: { kind: 'atom', atom: { kind: 'in', values: [operand as Scalar] } } }); break;
-      case '$in': items.push({ kind: 'atom', atom: { kind: 'in', values: operand as Scalar[] } }); break;
-      case '$nin': items.push({ kind: 'not', item: { kind: 'atom', atom: { kind: 'in', values: operand as Scalar[] } } }); break;
-      case '$gt':
-      case '$gte':
-      case '$lt':
-      case '$lte':
-        items.push({ kind: 'atom', atom: { kind: 'cmp', op: CMP[op as keyof typeof CMP], value: operand as number | string } });
-        break;
-      case '$exists': {
-        const exists: Formula = { kind: 'atom', atom: { kind: 'exists' } };
-        items.push(operand === true ? exists : { kind: 'not', item: exists });
-        break;
-      }
-      case '$not': items.push({ kind: 'not', item: formulaOf(operand) }); break;
-    }
-  }
-  return items.length === 1 ? items[0]! : { kind: 'and', items };
-}
+import { checkWhere, checkWhereDocument, type Scalar, type Where, type WhereDocument } from '../../where.js';
+import { compileWhere, compileWhereDocument, formulaOf, sqlAnd, sqlNot, type Atom, type Expr, type Formula, type Fragment } from '../filter-sql.js';
 
 /** The JSON types a stored value can have (`jsonb_typeof`, booleans split), plus `missing`. */
 const BRANCHES = ['string', 'number', 'array', 'true', 'false', 'null'] as const;
@@ -278,58 +198,6 @@ function compileFieldCase(column: string, key: string, condition: unknown): Expr
   return { sql, params };
 }
 
-/** An `$or`'s equality tests of one field merged into one `$in` (the same records; one ANY instead of n comparisons). */
-function mergeOr(branches: Where[]): Where[] {
-  const byKey = new Map<string, { at: number; values: Scalar[]; count: number }>();
-  const out: Where[] = [];
-  for (const w of branches) {
-    const keys = Object.keys(w);
-    const key = keys[0];
-    let values: Scalar[] | undefined;
-    if (keys.length === 1 && !key!.startsWith('$')) {
-      const c = w[key!];
-      if (c === null || typeof c !== 'object') values = [c as Scalar];
-      else {
-        const ops = Object.keys(c);
-        const operand = (c as Record<string, unknown>)[ops[0]!];
-        if (ops.length === 1 && ops[0] === '$eq') values = [operand as Scalar];
-        else if (ops.length === 1 && ops[0] === '$in') values = operand as Scalar[];
-      }
-    }
-    if (values === undefined) { out.push(w); continue; }
-    const have = byKey.get(key!);
-    if (have === undefined) { byKey.set(key!, { at: out.length, values: [...values], count: 1 }); out.push(w); } else { have.values.push(...values); have.count++; }
-  }
-  for (const [key, g] of byKey) if (g.count > 1) out[g.at] = { [key]: { $in: g.values } };
-  return out;
-}
-
-function compileWhere(where: Where, column: string): Expr {
-  const parts: Expr[] = [];
-  for (const key of Object.keys(where)) {
-    const v = where[key];
-    if (key === '$and') parts.push(sqlAnd((v as Where[]).map((w) => compileWhere(w, column))));
-    else if (key === '$or') parts.push(sqlOr(mergeOr(v as Where[]).map((w) => compileWhere(w, column))));
-    else if (key === '$not') parts.push(sqlNot(compileWhere(v as Where, column)));
-    else parts.push(compileField(column, key, v));
-  }
-  return sqlAnd(parts);
-}
-
-function compileWhereDocument(wd: WhereDocument, column: string): Expr {
-  const parts: Expr[] = [];
-  for (const key of Object.keys(wd)) {
-    const v = wd[key];
-    switch (key) {
-      case '$contains': parts.push({ sql: `(${column} IS NOT NULL AND strpos(${column}, ?::text) > 0)`, params: [noNul(v as string)] }); break;
-      case '$not_contains': parts.push({ sql: `(${column} IS NULL OR strpos(${column}, ?::text) = 0)`, params: [noNul(v as string)] }); break;
-      case '$and': parts.push(sqlAnd((v as WhereDocument[]).map((w) => compileWhereDocument(w, column)))); break;
-      case '$or': parts.push(sqlOr((v as WhereDocument[]).map((w) => compileWhereDocument(w, column)))); break;
-    }
-  }
-  return sqlAnd(parts);
-}
-
 /**
  * Both filters as one PostgreSQL boolean expression (`TRUE` when absent) with `$n` placeholders
  * numbered from `firstParam`, over the given `metadata` (jsonb) and `document` (text) columns.
@@ -344,11 +212,14 @@ export function compileFilterPg(
   const parts: Expr[] = [];
   if (where !== undefined && where !== null) {
     checkWhere(where);
-    parts.push(compileWhere(where, columns.metadata));
+    parts.push(compileWhere(where, (key, condition) => compileField(columns.metadata, key, condition)));
   }
   if (whereDocument !== undefined && whereDocument !== null) {
     checkWhereDocument(whereDocument);
-    parts.push(compileWhereDocument(whereDocument, columns.document));
+    const column = columns.document;
+    parts.push(compileWhereDocument(whereDocument, (needle, negated) => (negated
+      ? { sql: `(${column} IS NULL OR strpos(${column}, ?::text) = 0)`, params: [noNul(needle)] }
+      : { sql: `(${column} IS NOT NULL AND strpos(${column}, ?::text) > 0)`, params: [noNul(needle)] })));
   }
   const e = sqlAnd(parts);
   if (typeof e === 'boolean') return { sql: e ? 'TRUE' : 'FALSE', params: [] };
