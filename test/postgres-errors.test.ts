@@ -25,10 +25,10 @@ async function refused(location: string, code: string, message: RegExp, options:
   });
 }
 
-async function admin(url: string, sql: string): Promise<void> {
+async function admin(url: string, sql: string): Promise<Record<string, unknown>[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
+  try { return (await c.query(sql)).rows as Record<string, unknown>[]; } finally { await c.end(); }
 }
 
 test('an unreachable server, another scheme: typed errors and exit codes, no folder named after the URL', async () => {
@@ -97,5 +97,28 @@ test('a missing database, a role that may not create the extension, a newer sche
     await refused(url, 'unsupported_version', /newer omnivec/, { readOnly: true });
     const r = await cli(['--db', url, 'list']);
     assert.equal(r.code, 5, r.stderr);
+  });
+});
+
+test('full-text version: a database indexed by an older omnivec is reindexed at open, one by a newer refused; shardBy checked', { skip: PG_SKIP, timeout: 60_000 }, async () => {
+  await withPgDatabase('pg_ftver', async (url) => {
+    let db = await openDatabase(url);
+    try {
+      await db.createCollection({ name: 'docs', dim: 2, records: [{ id: 'a', vector: [1, 0], document: 'boundary layer flow' }, { id: 'b', vector: [0, 1], document: 'heat transfer' }] });
+      await assert.rejects(db.createCollection({ name: 'x', dim: 2, shardBy: 'rows' as never }), (e: unknown) => e instanceof OmnivecError && e.code === 'invalid_argument' && /shardBy: expected "collection" or "id"/.test(e.message));
+    } finally {
+      await db.close();
+    }
+    // As an older version left it: its tokens gone, its version behind.
+    const cid = Number((await admin(url, `SELECT cid FROM omnivec.collections WHERE name = 'docs'`))[0]!.cid);
+    await admin(url, `ALTER TABLE omnivec.c${cid}_r DISABLE TRIGGER fts_row; UPDATE omnivec.c${cid}_r SET tsv = NULL, doclen = NULL; ALTER TABLE omnivec.c${cid}_r ENABLE TRIGGER fts_row; UPDATE omnivec.meta SET value = '0' WHERE key = 'fulltext_version'`);
+    db = await openDatabase(url);
+    try {
+      assert.deepEqual((await (await db.getCollection('docs')).query({ fullText: 'flows', k: 5, include: [] })).ids, ['a'], 'reindexed at open');
+    } finally {
+      await db.close();
+    }
+    await admin(url, `UPDATE omnivec.meta SET value = '99' WHERE key = 'fulltext_version'`);
+    await refused(url, 'unsupported_version', /full-text index is version 99, written by a newer omnivec/);
   });
 });
