@@ -1,7 +1,8 @@
 // Compiles the AssemblyScript kernels to WebAssembly and writes the bytes, base64-encoded, into a
 // generated TypeScript module beside them, so that the library loads them synchronously with no
 // file lookup at run time. Targets:
-//   src/vector/wasm/assembly/kernels.ts      → src/vector/wasm/kernels.generated.ts (distances)
+//   src/vector/wasm/assembly/kernels.ts      → src/vector/wasm/kernels.generated.ts (distances;
+//                                              shared memory for worker threads)
 //   src/encoders/word2vec/assembly/w2v.ts    → src/encoders/word2vec/w2v.generated.ts (training;
 //                                              shared memory for worker threads)
 // Both import the SIMD helpers (dot product, squared L2, horizontal sum) from
@@ -21,7 +22,10 @@ const SHARED = ['src/vector/wasm/assembly/simd.ts'];
 const targets = [
   {
     dir: 'src/vector/wasm/assembly', entry: 'kernels.ts', out: 'src/vector/wasm/kernels.generated.ts',
-    name: 'kernelsWasmBase64', flags: ['--enable', 'simd', '--importMemory', '--initialMemory', '1'],
+    name: 'kernelsWasmBase64',
+    // Shared memory: an index's arena is read (batch search) and written (parallel HNSW build) by
+    // worker threads (src/indexes/parallel/, docs/indexes/threads.md). The kernels use no atomics.
+    flags: ['--enable', 'simd,threads', '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536'],
   },
   {
     dir: 'src/encoders/word2vec/assembly', entry: 'w2v.ts', out: 'src/encoders/word2vec/w2v.generated.ts',

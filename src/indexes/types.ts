@@ -17,6 +17,13 @@ export interface SearchOptions {
   efSearch?: number;
   /** IVF: how many inverted lists to scan (at most nList). */
   nProbe?: number;
+  /**
+   * `searchBatch`: worker threads to answer the queries on (an integer ≥ 1; default: the index's
+   * `threads`). Each query is answered by one thread, so the answers are those of one thread.
+   * A `filter` function cannot cross threads: a batch with one runs on the calling thread
+   * (an `allow` list can). Ignored by `search`. See docs/indexes/threads.md.
+   */
+  threads?: number;
 }
 
 /** Hits of one query, nearest first: parallel arrays of ids and distances (length ≤ k). */
@@ -45,6 +52,11 @@ export interface AddOptions {
    * of vectors added so far and the total of this call. For progress bars on long builds.
    */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Worker threads for this call (an integer ≥ 1; default: the index's `threads`). HNSW inserts
+   * in parallel; `1` gives the single-thread result bit for bit. See docs/indexes/threads.md.
+   */
+  threads?: number;
 }
 
 export const NO_ID = 0xffffffff;

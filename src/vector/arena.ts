@@ -12,6 +12,12 @@ import { kernelsWasmBase64 } from './wasm/kernels.generated.js';
  * and dropping the index returns all of it to the garbage collector. Linear memory never shrinks,
  * so `committedBytes` is the high-water mark; compaction reuses freed space rather than returning it.
  * Limit: 4 GiB per index (32-bit WebAssembly addresses).
+ *
+ * The memory is shared (`shared: true`, maximum 4 GiB): worker threads attach to it
+ * (`Arena.attach`) to search or build an index in parallel (src/indexes/parallel/,
+ * docs/indexes/threads.md). Growing a shared memory does not detach the old buffer; it hands out a
+ * new, longer SharedArrayBuffer. Views are refreshed after every growth here; an attached arena
+ * refreshes its views with `sync()` (a job that may follow a growth calls it before reading).
  */
 
 interface KernelExports {
@@ -57,6 +63,8 @@ const ALIGN = 16;
 
 export class Arena {
   readonly #memory: WebAssembly.Memory;
+  /** False for an arena attached to another thread's memory: it reads and writes, never allocates. */
+  readonly owner: boolean;
   readonly k: KernelExports;
   /** Views over the whole memory; replaced after every growth (the old buffer is detached). */
   f32!: Float32Array;
@@ -66,11 +74,47 @@ export class Arena {
   #sizes = new Map<number, number>();
   #free: { ptr: number; size: number }[] = [];
 
-  constructor(initialBytes = PAGE) {
-    this.#memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(initialBytes / PAGE)), maximum: MAX_PAGES });
-    const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.#memory, abort: () => { throw new Error('wasm abort'); } } });
+  /**
+   * A new arena of at least `initialBytes`, or — given a shared `WebAssembly.Memory` (another
+   * arena's `memory`, sent to a worker) — a view of that memory with its own kernel instance,
+   * allocating nothing (see `Arena.attach`).
+   */
+  constructor(initialBytes: number | WebAssembly.Memory = PAGE, module?: WebAssembly.Module) {
+    if (typeof initialBytes === 'number') {
+      this.#memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(initialBytes / PAGE)), maximum: MAX_PAGES, shared: true });
+      this.owner = true;
+    } else {
+      this.#memory = initialBytes;
+      this.owner = false;
+    }
+    const instance = new WebAssembly.Instance(module ?? kernelModule(), { env: { memory: this.#memory, abort: () => { throw new Error('wasm abort'); } } });
     this.k = instance.exports as unknown as KernelExports;
     this.#refresh();
+  }
+
+  /**
+   * Attaches to an existing shared memory (in a worker thread) without allocating: the owner's
+   * pointers are valid here. `module` is the compiled kernels (`Arena.kernels()`), passed along
+   * so that the worker does not compile them again. The owner must not grow the memory while a
+   * worker uses it; call `sync()` before a job that may follow a growth.
+   */
+  static attach(memory: WebAssembly.Memory, module?: WebAssembly.Module): Arena {
+    return new Arena(memory, module);
+  }
+
+  /** The compiled kernels module (compiled once per thread; can be posted to a worker). */
+  static kernels(): WebAssembly.Module {
+    return kernelModule();
+  }
+
+  /** The shared linear memory (post it to a worker and `Arena.attach` it there). */
+  get memory(): WebAssembly.Memory {
+    return this.#memory;
+  }
+
+  /** Refreshes the views if the memory grew since they were made (in any thread); cheap. */
+  sync(): void {
+    if (this.u8.byteLength !== this.#memory.buffer.byteLength) this.#refresh();
   }
 
   /** Bytes of linear memory obtained from the system (the high-water mark). */
@@ -80,6 +124,7 @@ export class Arena {
 
   /** Allocates `bytes` (rounded up to 16) and returns the pointer. Contents are not cleared. */
   alloc(bytes: number): number {
+    if (!this.owner) throw new Error('arena: an attached arena does not allocate');
     const size = roundUp(Math.max(bytes, ALIGN));
     // Best fit among freed blocks.
     let best = -1;
@@ -140,6 +185,7 @@ export class Arena {
    * pointer. The last block grows in place, so a region allocated last never moves.
    */
   realloc(ptr: number, bytes: number): number {
+    if (!this.owner) throw new Error('arena: an attached arena does not allocate');
     const size = this.sizeOf(ptr);
     const want = roundUp(Math.max(bytes, ALIGN));
     if (want <= size) return ptr;
