@@ -11,14 +11,27 @@ import {
 } from '../common.js';
 import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchResult, VectorIndex } from '../types.js';
+import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
+import { QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
 
 export interface FlatIndexOptions {
   dim: number;
   metric?: Metric;
+  /**
+   * Threads of `searchBatch` (the calling thread and pool workers; not persisted). Default: every
+   * core (`os.availableParallelism()`). 1 runs the single-thread code. docs/indexes/threads.md.
+   */
+  threads?: number;
 }
 
-/** Queries handled together by the blocked batch kernel. */
-const QUERY_BLOCK = 64;
+/**
+ * A batch search goes to the workers only from this much work (queries × vectors × dim
+ * multiply-adds, about 1 ms on one core) and more than one query block; below, fanning out costs
+ * more than it saves (measured: docs/indexes/threads.md).
+ */
+export const MIN_PARALLEL_WORK = 1 << 24;
+/** Bytes of queries copied into the index's memory per round of a threaded batch search. */
+const ROUND_BYTES = 4 << 20;
 /** Bytes of stored vectors scanned per block: small enough to stay in L2 while a query block runs over it. */
 const BLOCK_BYTES = 256 * 1024;
 
@@ -49,9 +62,12 @@ export class FlatIndex implements VectorIndex {
   readonly #qPtr: number; // QUERY_BLOCK query vectors
   readonly #outPtr: number; // QUERY_BLOCK × block distances
   readonly #listPtr: number; // block slots for gathers
+  #threads: number;
+  #idMirror: Uint32Array | undefined; // slot → id in a SharedArrayBuffer, for the workers; undefined when stale
 
   constructor(options: FlatIndexOptions) {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
+    this.#threads = resolveThreads(options.threads);
     this.dim = dim;
     this.metric = metric;
     this.#code = metricCode(metric);
@@ -69,6 +85,15 @@ export class FlatIndex implements VectorIndex {
     return this.#n;
   }
 
+  /** Threads of `searchBatch` unless a call says otherwise (an integer ≥ 1; not persisted). */
+  get threads(): number {
+    return this.#threads;
+  }
+
+  set threads(value: number) {
+    this.#threads = checkThreads(value);
+  }
+
   train(): void {
     // Nothing to learn.
   }
@@ -79,8 +104,10 @@ export class FlatIndex implements VectorIndex {
 
   add(ids: ArrayLike<number>, vectors: VectorBatch, options?: AddOptions): void {
     checkBatch(vectors, this.dim);
+    if (options?.threads !== undefined) checkThreads(options.threads); // nothing to share out: a copy
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
     this.#reserve(this.#n + vectors.count);
+    this.#idMirror = undefined;
     const f32 = this.#arena.f32;
     const first = this.#n;
     // Rows are contiguous (stride = dim × 4): one copy for the whole batch.
@@ -99,6 +126,7 @@ export class FlatIndex implements VectorIndex {
       const id = ids[i]!;
       const slot = this.#slots.slotOf(id);
       if (slot === undefined) continue;
+      this.#idMirror = undefined;
       const last = this.#n - 1;
       if (slot !== last) {
         const lastId = this.#slots.idOf(last);
@@ -146,8 +174,14 @@ export class FlatIndex implements VectorIndex {
     checkBatch(queries, this.dim, 'queries');
     checkK(k);
     const filter = resolveFilter(options);
+    const threads = resolveThreads(options?.threads, this.#threads);
     if (this.#n === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
+    // A predicate or an allow-list is the calling thread's: filtered searches stay here.
+    if (threads > 1 && !filter.active && queries.count > QUERY_BLOCK && queries.count * this.#n * this.dim >= MIN_PARALLEL_WORK) {
+      this.#searchBatchParallel(queries, k, threads, result);
+      return result;
+    }
     if (filter.allowList !== undefined && filter.allowList.length * 4 < this.#n) {
       // Few allowed ids: gathering them per query beats scanning everything.
       for (let q = 0; q < queries.count; q++) {
@@ -189,6 +223,60 @@ export class FlatIndex implements VectorIndex {
       }
     }
     return result;
+  }
+
+  /**
+   * `searchBatch` without a filter on `threads` threads (docs/indexes/threads.md): in rounds of
+   * up to ROUND_BYTES of queries (a multiple of QUERY_BLOCK, so the blocks are those of the
+   * single-thread loop), each round's query blocks shared out by the pool (flat-jobs.ts). The
+   * round's queries and the workers' distance scratch are allocated at the top of the arena and
+   * freed at the end, so the vector region stays last and the memory grows by at most that once.
+   */
+  #searchBatchParallel(queries: VectorBatch, k: number, threads: number, result: BatchSearchResult): void {
+    const a = this.#arena;
+    const n = this.#n;
+    const perRound = Math.max(1, Math.floor(ROUND_BYTES / (QUERY_BLOCK * this.#stride))) * QUERY_BLOCK;
+    const roundQ = Math.min(perRound, Math.ceil(queries.count / QUERY_BLOCK) * QUERY_BLOCK);
+    let ids = this.#idMirror;
+    if (ids === undefined) {
+      ids = new Uint32Array(new SharedArrayBuffer(Math.max(4, n * 4)));
+      ids.set(this.#slots.table.subarray(0, n));
+      this.#idMirror = ids;
+    }
+    const scratch = new Uint32Array(new SharedArrayBuffer(threads * 4));
+    const outBytes = QUERY_BLOCK * this.#block * 4;
+    // Participant 0 (this thread) uses the index's own scratch; the workers get theirs here.
+    scratch[0] = this.#outPtr;
+    const extra = threads > 1 ? a.alloc((threads - 1) * outBytes) : 0;
+    for (let t = 1; t < threads; t++) scratch[t] = extra + (t - 1) * outBytes;
+    const qPtr = a.alloc(roundQ * this.#stride);
+    try {
+      const job: FlatSearchJob = {
+        memory: a.memory, module: Arena.kernels(),
+        code: this.#code, dim: this.dim, stride: this.#stride, block: this.#block, vecPtr: this.#ptr, n, ids,
+        qPtr, nq: 0, cap: Math.min(k, n), k, scratch,
+        outIds: new Uint32Array(new SharedArrayBuffer(roundQ * k * 4)),
+        outDists: new Float32Array(new SharedArrayBuffer(roundQ * k * 4)),
+        outCounts: new Uint32Array(new SharedArrayBuffer(roundQ * 4)),
+      };
+      for (let r0 = 0; r0 < queries.count; r0 += roundQ) {
+        const nq = Math.min(roundQ, queries.count - r0);
+        const f32 = a.f32;
+        f32.set(queries.data.subarray(r0 * this.dim, (r0 + nq) * this.dim), qPtr >> 2);
+        if (this.metric === 'cosine') for (let i = 0; i < nq; i++) normalizeInPlace(f32, (qPtr >> 2) + i * this.dim, this.dim);
+        job.nq = nq;
+        parallelFor(threads, Math.ceil(nq / QUERY_BLOCK), flatSearchTask, job, { grain: 1 });
+        for (let q = 0; q < nq; q++) {
+          const c = job.outCounts[q]!;
+          result.counts[r0 + q] = c;
+          result.ids.set(job.outIds.subarray(q * k, q * k + c), (r0 + q) * k);
+          result.distances.set(job.outDists.subarray(q * k, q * k + c), (r0 + q) * k);
+        }
+      }
+    } finally {
+      a.free(qPtr);
+      if (extra !== 0) a.free(extra);
+    }
   }
 
   /** Offers every (allowed) stored vector's distance to the query at `qPtr` to `heap`. */
@@ -255,7 +343,7 @@ export class FlatIndex implements VectorIndex {
       dim: this.dim,
       metric: this.metric,
       size: this.#n,
-      memoryBytes: this.#arena.committedBytes + this.#slots.bytes(),
+      memoryBytes: this.#arena.committedBytes + this.#slots.bytes() + (this.#idMirror?.byteLength ?? 0),
       vectorBytes: this.#n * this.#stride,
     };
   }

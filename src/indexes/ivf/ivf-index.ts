@@ -14,6 +14,8 @@ import { checkInt, checkK } from '../../checks.js';
 import { FlatIndex } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
+import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
+import { IVF_UNIT, ivfSearchTask, type IvfSearchJob } from './ivf-jobs.js';
 
 export interface IvfIndexOptions {
   dim: number;
@@ -29,6 +31,11 @@ export interface IvfIndexOptions {
   seed?: number;
   /** Lloyd iterations of k-means (0 keeps the k-means++ seeds). Default 20. */
   iterations?: number;
+  /**
+   * Threads of `train`, `add` and `searchBatch` (the calling thread and pool workers; not
+   * persisted). Default: every core. 1 runs the single-thread code. docs/indexes/threads.md.
+   */
+  threads?: number;
 }
 
 /** Most lists an index may have (list and position share one float64 in the id map). */
@@ -43,6 +50,22 @@ const GATHER_FRACTION = 1 / 32;
 const GROWTH = 1.5;
 const MIN_LIST_CAPACITY = 8;
 const NO_IDS = new Uint32Array(0);
+/**
+ * A batch's list scans go to the workers only from this many queries … and this much work
+ * (queries × vectors scanned, estimated as queries × size × nProbe / nList): about 1 ms on one core.
+ */
+const MIN_PARALLEL_QUERIES = 2 * IVF_UNIT;
+const MIN_PARALLEL_SCAN = 1 << 16;
+/** Bytes of queries copied into the index's memory per round of a threaded batch search. */
+const ROUND_BYTES = 4 << 20;
+
+/** The id mirror of the workers: every list's ids, list after list, in SharedArrayBuffers. */
+interface IdMirror {
+  listPtr: Uint32Array;
+  listSize: Uint32Array;
+  listStart: Uint32Array;
+  ids: Uint32Array;
+}
 
 /** The default nProbe: 1/16 of the lists, but at least 8 (all of them when there are fewer). */
 export function defaultNProbe(nList: number): number {
@@ -94,9 +117,12 @@ export class IvfIndex implements VectorIndex {
   #extra = new Uint32Array(0); // scratch: vectors an add puts in each list
   readonly #where = new Map<number, number>();
   #n = 0;
+  #threads: number;
+  #mirror: IdMirror | undefined; // for threaded searches; undefined when stale
 
   constructor(options: IvfIndexOptions) {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
+    this.#threads = resolveThreads(options.threads);
     this.dim = dim;
     this.metric = metric;
     this.#nListOption = checkInt(options.nList, 'nList', { min: 1, max: MAX_LISTS, fallback: 0 });
@@ -118,6 +144,15 @@ export class IvfIndex implements VectorIndex {
 
   get size(): number {
     return this.#n;
+  }
+
+  /** Threads of `train`, `add` and `searchBatch` unless a call says otherwise (an integer ≥ 1; not persisted). */
+  get threads(): number {
+    return this.#threads;
+  }
+
+  set threads(value: number) {
+    this.#threads = checkThreads(value);
   }
 
   get isTrained(): boolean {
@@ -155,7 +190,7 @@ export class IvfIndex implements VectorIndex {
     const nList = this.#nListOption > 0
       ? Math.min(this.#nListOption, n)
       : Math.min(n, Math.max(1, Math.round(4 * Math.sqrt(n))));
-    const centroids = kmeans(sample, nList, { metric: this.metric, iterations: this.#iterations, seed: this.#seed });
+    const centroids = kmeans(sample, nList, { metric: this.metric, iterations: this.#iterations, seed: this.#seed, threads: this.#threads });
     this.#install(centroids, nList);
     this.#nProbe = this.#nProbeOption > 0 ? Math.min(this.#nProbeOption, nList) : defaultNProbe(nList);
     this.#params = this.#makeParams();
@@ -179,6 +214,7 @@ export class IvfIndex implements VectorIndex {
     this.#extra = new Uint32Array(nList);
     this.#where.clear();
     this.#n = 0;
+    this.#mirror = undefined;
   }
 
   has(id: number): boolean {
@@ -192,9 +228,13 @@ export class IvfIndex implements VectorIndex {
         'add: expected a trained IVF index, got an untrained one; call train(sample) first with a representative sample of vectors');
     }
     checkBatch(vectors, this.dim);
+    const threads = resolveThreads(options?.threads, this.#threads);
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
     if (vectors.count === 0) return;
-    const lists = quantizer.searchBatch(vectors, 1).ids;
+    // The assignment (distances to the centroids) on `threads` threads; the appends below stay
+    // here, in input order, so the lists are those of one thread.
+    const lists = quantizer.searchBatch(vectors, 1, { threads }).ids;
+    this.#mirror = undefined;
     // Reserve every list first: if memory runs out, no vector has been added yet. `#extra` is all
     // zeros between calls (touched entries are reset), so a small add costs nothing per list.
     const extra = this.#extra;
@@ -230,6 +270,7 @@ export class IvfIndex implements VectorIndex {
       const id = ids[i]!;
       const w = this.#where.get(id);
       if (w === undefined) continue;
+      this.#mirror = undefined;
       const l = Math.floor(w / POS);
       const pos = w - l * POS;
       const last = --this.#listSize[l]!;
@@ -296,17 +337,89 @@ export class IvfIndex implements VectorIndex {
     checkK(k);
     const filter = resolveFilter(options);
     const nProbe = this.#probeCount(options);
+    const threads = resolveThreads(options?.threads, this.#threads);
     if (this.#n === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
     const heap = new TopK(Math.min(k, this.#n));
     const gather = this.#gatherPlan(filter, nProbe);
-    const probes = gather === undefined && nProbe < this.#nList ? this.#quantizer!.searchBatch(queries, nProbe).ids : undefined;
+    const probes = gather === undefined && nProbe < this.#nList ? this.#quantizer!.searchBatch(queries, nProbe, { threads }).ids : undefined;
+    // A predicate or an allow-list is the calling thread's: filtered searches stay here.
+    if (threads > 1 && !filter.active && queries.count >= MIN_PARALLEL_QUERIES &&
+      queries.count * ((this.#n * Math.min(nProbe, this.#nList)) / this.#nList) >= MIN_PARALLEL_SCAN) {
+      this.#scanParallel(queries, k, threads, probes, nProbe, result);
+      return result;
+    }
     for (let q = 0; q < queries.count; q++) {
       const query = queries.data.subarray(q * this.dim, (q + 1) * this.dim);
       this.#answer(query, heap, filter, gather, probes?.subarray(q * nProbe, (q + 1) * nProbe));
       result.counts[q] = heap.drainSorted(result.ids, result.distances, q * k);
     }
     return result;
+  }
+
+  /**
+   * The list scans of an unfiltered `searchBatch` on `threads` threads (docs/indexes/threads.md):
+   * in rounds of up to ROUND_BYTES of queries, each query answered by one participant
+   * (ivf-jobs.ts) exactly as `#answer` would. The round's queries and the workers' scratch are
+   * allocated at the top of the arena and freed at the end.
+   */
+  #scanParallel(queries: VectorBatch, k: number, threads: number, probes: Uint32Array | undefined, nProbe: number, result: BatchSearchResult): void {
+    const a = this.#arena;
+    const mirror = this.#idMirror();
+    const roundQ = Math.min(queries.count, Math.max(IVF_UNIT, Math.floor(ROUND_BYTES / this.#stride)));
+    const scratch = new Uint32Array(new SharedArrayBuffer(threads * 4));
+    const outBytes = this.#block * 4;
+    scratch[0] = this.#outPtr; // this thread's own scratch
+    const extra = threads > 1 ? a.alloc((threads - 1) * outBytes) : 0;
+    for (let t = 1; t < threads; t++) scratch[t] = extra + (t - 1) * outBytes;
+    const qPtr = a.alloc(roundQ * this.#stride);
+    try {
+      const job: IvfSearchJob = {
+        memory: a.memory, module: Arena.kernels(),
+        code: this.#code, dim: this.dim, stride: this.#stride, block: this.#block, nList: this.#nList, ...mirror,
+        qPtr, nq: 0, probes: probes === undefined ? undefined : new Uint32Array(new SharedArrayBuffer(roundQ * nProbe * 4)),
+        nProbe, cap: Math.min(k, this.#n), k, scratch,
+        outIds: new Uint32Array(new SharedArrayBuffer(roundQ * k * 4)),
+        outDists: new Float32Array(new SharedArrayBuffer(roundQ * k * 4)),
+        outCounts: new Uint32Array(new SharedArrayBuffer(roundQ * 4)),
+      };
+      for (let r0 = 0; r0 < queries.count; r0 += roundQ) {
+        const nq = Math.min(roundQ, queries.count - r0);
+        const f32 = a.f32;
+        f32.set(queries.data.subarray(r0 * this.dim, (r0 + nq) * this.dim), qPtr >> 2);
+        if (this.metric === 'cosine') for (let i = 0; i < nq; i++) normalizeInPlace(f32, (qPtr >> 2) + i * this.dim, this.dim);
+        job.probes?.set(probes!.subarray(r0 * nProbe, (r0 + nq) * nProbe));
+        job.nq = nq;
+        parallelFor(threads, nq, ivfSearchTask, job, { grain: IVF_UNIT });
+        for (let q = 0; q < nq; q++) {
+          const c = job.outCounts[q]!;
+          result.counts[r0 + q] = c;
+          result.ids.set(job.outIds.subarray(q * k, q * k + c), (r0 + q) * k);
+          result.distances.set(job.outDists.subarray(q * k, q * k + c), (r0 + q) * k);
+        }
+      }
+    } finally {
+      a.free(qPtr);
+      if (extra !== 0) a.free(extra);
+    }
+  }
+
+  /** The lists as the workers see them (built on first use after a change). */
+  #idMirror(): IdMirror {
+    if (this.#mirror !== undefined) return this.#mirror;
+    const nList = this.#nList;
+    const shared = (n: number): Uint32Array => new Uint32Array(new SharedArrayBuffer(Math.max(4, n * 4)));
+    const m: IdMirror = { listPtr: shared(nList), listSize: shared(nList), listStart: shared(nList), ids: shared(this.#n) };
+    m.listPtr.set(this.#listPtr);
+    m.listSize.set(this.#listSize);
+    let o = 0;
+    for (let l = 0; l < nList; l++) {
+      m.listStart[l] = o;
+      m.ids.set(this.#listIds[l]!.subarray(0, this.#listSize[l]!), o);
+      o += this.#listSize[l]!;
+    }
+    this.#mirror = m;
+    return m;
   }
 
   /** The nProbe of one search: the option clamped to nList, or the index's own. */
@@ -434,7 +547,9 @@ export class IvfIndex implements VectorIndex {
       squares += s * s;
       idBytes += this.#listIds[l]!.byteLength;
     }
-    const tables = this.#nList * 17 + this.#centroids.byteLength + idBytes + this.#where.size * 32;
+    const m = this.#mirror;
+    const mirrorBytes = m === undefined ? 0 : m.ids.byteLength + 3 * m.listPtr.byteLength;
+    const tables = this.#nList * 17 + this.#centroids.byteLength + idBytes + this.#where.size * 32 + mirrorBytes;
     return {
       kind: this.kind,
       dim: this.dim,

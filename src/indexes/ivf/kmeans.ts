@@ -6,6 +6,7 @@ import { normalizeInPlace } from '../../vector/normalize.js';
 import { Random } from '../../vector/random.js';
 import { checkInt } from '../../checks.js';
 import { FlatIndex } from '../flat/flat-index.js';
+import { resolveThreads } from '../parallel/pool.js';
 
 export interface KMeansOptions {
   metric: Metric;
@@ -15,6 +16,12 @@ export interface KMeansOptions {
   seed?: number;
   /** Largest training set; a larger sample is subsampled to this many rows. Default 256 × k (as Faiss). */
   maxSamples?: number;
+  /**
+   * Threads of each assignment step (the flat batch search of the points against the centroids).
+   * The result does not depend on it: each point's nearest centroid is computed by one thread,
+   * exactly as with one. Default: every core.
+   */
+  threads?: number;
 }
 
 /** Samples per centroid kept by default: more adds training time, hardly quality (Faiss's choice). */
@@ -45,6 +52,7 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
   }
   const iterations = checkInt(options.iterations, 'iterations', { min: 0, max: 10_000, fallback: 20 });
   const seed = checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 });
+  const threads = resolveThreads(options.threads);
   const maxSamples = checkInt(options.maxSamples, 'maxSamples', { min: k, max: 2 ** 31 - 1, fallback: Math.min(SAMPLES_PER_CENTROID * k, 2 ** 31 - 1) });
   const rng = new Random(seed);
   const dim = data.dim;
@@ -82,7 +90,7 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
     // Re-created per iteration: the centroids all move, and adding k vectors is cheap next to n × k distances.
     const quantizer = new FlatIndex({ dim, metric });
     quantizer.add(centroidIds, { data: centroids, dim, count: k });
-    const nearest = quantizer.searchBatch({ data: points, dim, count: n }, 1);
+    const nearest = quantizer.searchBatch({ data: points, dim, count: n }, 1, { threads });
     let changed = 0;
     for (let i = 0; i < n; i++) {
       const c = nearest.ids[i]!;

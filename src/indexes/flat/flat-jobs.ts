@@ -1,0 +1,104 @@
+/**
+ * The worker side of the flat index's threaded batch search (docs/indexes/threads-flat-ivf.md):
+ * pure functions over an index's shared WebAssembly memory, run by pool workers and by the calling
+ * thread alike. Nothing here allocates in the arena or touches index state: the caller lays out
+ * the queries, the id table and per-thread scratch beforehand, and reads the answers afterwards.
+ *
+ * Determinism: work is cut into the same query blocks (QUERY_BLOCK queries from the start of the
+ * batch) and record blocks as the single-thread loop in flat-index.ts, and each block runs the same
+ * kernel calls with the same arguments in the same order, so every query's distances — and therefore
+ * its heap, ids and order — are bit for bit those of one thread, whichever thread runs the block.
+ */
+import { Arena } from '../../vector/arena.js';
+import { TopK } from '../../vector/heap.js';
+import { defineTask } from '../parallel/pool.js';
+
+/** Queries handled together by the blocked batch kernel (flat-index.ts uses the same value). */
+export const QUERY_BLOCK = 64;
+
+/** The kernel the jobs call, bound to the index's (shared) memory. */
+export interface BlockKernel {
+  distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
+}
+
+/**
+ * One threaded flat batch search (one round of it): plain numbers and typed arrays over
+ * SharedArrayBuffers, so it crosses to workers with postMessage without copying.
+ */
+export interface FlatSearchJob {
+  /** The index's shared memory and the compiled kernels (`Arena.kernels()`), attached by each participant. */
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  /** Metric code (vector/metric.ts). */
+  code: number;
+  dim: number;
+  /** Bytes per vector (dim × 4). */
+  stride: number;
+  /** Records per block (flat-index.ts's #block). */
+  block: number;
+  /** Stored vectors: `n` rows at `vecPtr`. */
+  vecPtr: number;
+  n: number;
+  /** Slot → id of the stored vectors (at least n entries). */
+  ids: Uint32Array;
+  /** The round's queries, contiguous at `qPtr` (normalised for cosine), `nq` of them. */
+  qPtr: number;
+  nq: number;
+  /** Hits kept per query (min(k, n)) and the row length of the result (k). */
+  cap: number;
+  k: number;
+  /** Per-participant scratch for QUERY_BLOCK × block distances: `scratch[t]` for participant t. */
+  scratch: Uint32Array;
+  /** Answers of this round: query q's row at q × k; `counts[q]` hits. */
+  outIds: Uint32Array;
+  outDists: Float32Array;
+  outCounts: Uint32Array;
+}
+
+/** Query blocks of a job: the units its work is split into. */
+export function flatUnits(job: FlatSearchJob): number {
+  return Math.ceil(job.nq / QUERY_BLOCK);
+}
+
+/**
+ * Answers the queries of query blocks [b0, b1) of `job` on thread `t` (its scratch), writing their
+ * rows of the answer. `f32` is a view over the whole memory, current (taken after any growth).
+ */
+export function flatSearchBlocks(kernel: BlockKernel, f32: Float32Array, job: FlatSearchJob, b0: number, b1: number, t: number): void {
+  const { code, dim, stride, block, vecPtr, n, ids: table, k } = job;
+  const outPtr = job.scratch[t]!;
+  const heaps: TopK[] = [];
+  for (let i = 0; i < QUERY_BLOCK; i++) heaps.push(new TopK(job.cap));
+  for (let b = b0; b < b1; b++) {
+    const q0 = b * QUERY_BLOCK;
+    const nq = Math.min(QUERY_BLOCK, job.nq - q0);
+    const qs = job.qPtr + q0 * stride;
+    for (let x0 = 0; x0 < n; x0 += block) {
+      const nx = Math.min(block, n - x0);
+      kernel.distBlock(code, qs, nq, stride, vecPtr + x0 * stride, nx, stride, dim, outPtr);
+      for (let qi = 0; qi < nq; qi++) {
+        const heap = heaps[qi]!;
+        const row = (outPtr >> 2) + qi * nx;
+        let worst = heap.worst();
+        for (let j = 0; j < nx; j++) {
+          const d = f32[row + j]!;
+          if (d < worst) {
+            heap.push(table[x0 + j]!, d);
+            worst = heap.worst();
+          }
+        }
+      }
+    }
+    for (let qi = 0; qi < nq; qi++) {
+      job.outCounts[q0 + qi] = heaps[qi]!.drainSorted(job.outIds, job.outDists, (q0 + qi) * k);
+    }
+  }
+}
+
+interface FlatState { job: FlatSearchJob; arena: Arena; t: number }
+
+/** The pool task: items are query blocks of the round (`flatUnits`), grain 1. */
+export const flatSearchTask = defineTask(import.meta.url, 'flatSearchTask', {
+  setup: (job: FlatSearchJob, participant: number): FlatState => ({ job, arena: Arena.attach(job.memory, job.module), t: participant }),
+  run: (s: FlatState, start: number, end: number) => flatSearchBlocks(s.arena.k, s.arena.f32, s.job, start, end, s.t),
+});

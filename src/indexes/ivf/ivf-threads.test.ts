@@ -1,0 +1,84 @@
+/**
+ * Threaded IVF (docs/indexes/threads.md): training, add and batch search on several threads give
+ * the single-thread index and answers bit for bit.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { clusteredData, concat, expectError } from '../conformance.js';
+import { serializeIndex } from '../registry.js';
+import type { BatchSearchResult } from '../types.js';
+import { IvfIndex } from './ivf-index.js';
+import { kmeans } from './kmeans.js';
+
+/** Same counts, ids and distances (Object.is: bit-identical floats). */
+function assertSameAnswers(a: BatchSearchResult, b: BatchSearchResult, what: string): void {
+  assert.deepEqual(b.counts, a.counts, `${what}: counts`);
+  assert.deepEqual(b.ids, a.ids, `${what}: ids`);
+  for (let i = 0; i < a.distances.length; i++) {
+    if (!Object.is(a.distances[i], b.distances[i])) assert.fail(`${what}: distance ${i}: ${a.distances[i]} vs ${b.distances[i]}`);
+  }
+}
+
+const seq = (n: number): Uint32Array => Uint32Array.from({ length: n }, (_, i) => (i * 7919) % 100_003);
+
+test('ivf: train and add on 2 threads build the byte-identical index; batch search answers as one thread', () => {
+  const d = clusteredData(21, 6000, 300, 32);
+  const ids = seq(d.base.count);
+  for (const metric of ['l2', 'ip', 'cosine'] as const) {
+    const one = new IvfIndex({ dim: 32, metric, nList: 128, iterations: 5, seed: 3, threads: 1 });
+    one.train(d.base);
+    one.add(ids, d.base);
+    const two = new IvfIndex({ dim: 32, metric, nList: 128, iterations: 5, seed: 3, threads: 2 });
+    two.train(d.base);
+    two.add(ids.subarray(0, 4500), { ...d.base, data: d.base.data.subarray(0, 4500 * 32), count: 4500 });
+    two.add(ids.subarray(4500), { ...d.base, data: d.base.data.subarray(4500 * 32), count: 1500 }, { threads: 3 });
+    assert.deepEqual(concat(serializeIndex(two)), concat(serializeIndex(one)), `${metric}: the files`);
+    for (const options of [{}, { nProbe: 128 }, { nProbe: 1 }]) {
+      const want = one.searchBatch(d.queries, 10, options);
+      assertSameAnswers(want, two.searchBatch(d.queries, 10, options), `${metric} ${JSON.stringify(options)}`);
+      assertSameAnswers(want, one.searchBatch(d.queries, 10, { ...options, threads: 3 }), `${metric} ${JSON.stringify(options)}, 3 threads`);
+    }
+    // k beyond what one probed list holds: the unprobed lists are scanned too, on the workers as here.
+    assertSameAnswers(one.searchBatch(d.queries, 300, { nProbe: 1 }), two.searchBatch(d.queries, 300, { nProbe: 1 }), `${metric}: k 300, nProbe 1`);
+  }
+});
+
+test('ivf: the id mirror follows removals and adds; filters stay on the calling thread', () => {
+  const d = clusteredData(22, 4000, 200, 16);
+  const ids = seq(d.base.count);
+  const index = new IvfIndex({ dim: 16, nList: 32, iterations: 3, threads: 2 });
+  index.train(d.base);
+  index.add(ids.subarray(0, 3000), { ...d.base, data: d.base.data.subarray(0, 3000 * 16), count: 3000 });
+  const check = (what: string): void => assertSameAnswers(index.searchBatch(d.queries, 10, { threads: 1 }), index.searchBatch(d.queries, 10), what);
+  check('first');
+  index.remove(ids.subarray(0, 500));
+  check('after remove');
+  index.add(ids.subarray(3000), { ...d.base, data: d.base.data.subarray(3000 * 16), count: 1000 });
+  check('after add');
+  const filter = (id: number): boolean => id % 5 === 0;
+  assertSameAnswers(index.searchBatch(d.queries, 10, { filter, threads: 1 }), index.searchBatch(d.queries, 10, { filter }), 'filtered');
+});
+
+test('kmeans: the assignment on 2 threads gives the same centroids', () => {
+  const d = clusteredData(23, 10_000, 0, 32, 40);
+  for (const metric of ['l2', 'cosine'] as const) {
+    const one = kmeans(d.base, 64, { metric, iterations: 6, seed: 5, threads: 1 });
+    const two = kmeans(d.base, 64, { metric, iterations: 6, seed: 5, threads: 2 });
+    assert.deepEqual(two, one, metric);
+  }
+  expectError(() => kmeans(d.base, 4, { metric: 'l2', threads: 0 }), 'invalid_argument', /threads/);
+});
+
+test('ivf: threads must be an integer ≥ 1 (constructor, setter, add, searchBatch)', () => {
+  for (const bad of [0, -2, 2.5, '4', null]) expectError(() => new IvfIndex({ dim: 4, threads: bad as never }), 'invalid_argument', /threads/);
+  const index = new IvfIndex({ dim: 4, nList: 1 });
+  expectError(() => { index.threads = 1.5; }, 'invalid_argument', /threads/);
+  index.threads = 1;
+  assert.equal(index.threads, 1);
+  const one = { data: new Float32Array(4), dim: 4, count: 1 };
+  index.train(one);
+  expectError(() => index.add([1], one, { threads: 0 }), 'invalid_argument', /threads/);
+  assert.equal(index.size, 0);
+  index.add([1], one);
+  expectError(() => index.searchBatch(one, 1, { threads: -1 }), 'invalid_argument', /threads/);
+});
