@@ -177,9 +177,12 @@ export class FlatIndex implements VectorIndex {
     const threads = resolveThreads(options?.threads, this.#threads);
     if (this.#n === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
-    // A predicate or an allow-list is the calling thread's: filtered searches stay here.
-    if (threads > 1 && !filter.active && queries.count > QUERY_BLOCK && queries.count * this.#n * this.dim >= MIN_PARALLEL_WORK) {
-      this.#searchBatchParallel(queries, k, threads, result);
+    // A predicate is the calling thread's: such searches stay here. A large allow-list crosses as
+    // a mask over the slots (a small one is gathered per query, below).
+    const gather = filter.allowList !== undefined && filter.allowList.length * 4 < this.#n;
+    if (threads > 1 && (!filter.active || (options?.filter === undefined && !gather)) &&
+      queries.count > QUERY_BLOCK && queries.count * this.#n * this.dim >= MIN_PARALLEL_WORK) {
+      this.#searchBatchParallel(queries, k, threads, filter.allowList, result);
       return result;
     }
     if (filter.allowList !== undefined && filter.allowList.length * 4 < this.#n) {
@@ -226,13 +229,13 @@ export class FlatIndex implements VectorIndex {
   }
 
   /**
-   * `searchBatch` without a filter on `threads` threads (docs/indexes/threads.md): in rounds of
+   * `searchBatch` without a predicate on `threads` threads (docs/indexes/threads.md): in rounds of
    * up to ROUND_BYTES of queries (a multiple of QUERY_BLOCK, so the blocks are those of the
    * single-thread loop), each round's query blocks shared out by the pool (flat-jobs.ts). The
    * round's queries and the workers' distance scratch are allocated at the top of the arena and
    * freed at the end, so the vector region stays last and the memory grows by at most that once.
    */
-  #searchBatchParallel(queries: VectorBatch, k: number, threads: number, result: BatchSearchResult): void {
+  #searchBatchParallel(queries: VectorBatch, k: number, threads: number, allow: Uint32Array | undefined, result: BatchSearchResult): void {
     const a = this.#arena;
     const n = this.#n;
     const perRound = Math.max(1, Math.floor(ROUND_BYTES / (QUERY_BLOCK * this.#stride))) * QUERY_BLOCK;
@@ -242,6 +245,14 @@ export class FlatIndex implements VectorIndex {
       ids = new Uint32Array(new SharedArrayBuffer(Math.max(4, n * 4)));
       ids.set(this.#slots.table.subarray(0, n));
       this.#idMirror = ids;
+    }
+    let allowed: Uint8Array | undefined;
+    if (allow !== undefined) {
+      allowed = new Uint8Array(new SharedArrayBuffer(Math.max(1, n)));
+      for (let i = 0; i < allow.length; i++) {
+        const slot = this.#slots.slotOf(allow[i]!);
+        if (slot !== undefined) allowed[slot] = 1;
+      }
     }
     const scratch = new Uint32Array(new SharedArrayBuffer(threads * 4));
     const outBytes = QUERY_BLOCK * this.#block * 4;
@@ -253,7 +264,7 @@ export class FlatIndex implements VectorIndex {
     try {
       const job: FlatSearchJob = {
         memory: a.memory, module: Arena.kernels(),
-        code: this.#code, dim: this.dim, stride: this.#stride, block: this.#block, vecPtr: this.#ptr, n, ids,
+        code: this.#code, dim: this.dim, stride: this.#stride, block: this.#block, vecPtr: this.#ptr, n, ids, allowed,
         qPtr, nq: 0, cap: Math.min(k, n), k, scratch,
         outIds: new Uint32Array(new SharedArrayBuffer(roundQ * k * 4)),
         outDists: new Float32Array(new SharedArrayBuffer(roundQ * k * 4)),

@@ -41,6 +41,8 @@ export interface FlatSearchJob {
   n: number;
   /** Slot → id of the stored vectors (at least n entries). */
   ids: Uint32Array;
+  /** An allow-list as a mask over slots (1 = allowed), or undefined when the search is unfiltered. */
+  allowed: Uint8Array | undefined;
   /** The round's queries, contiguous at `qPtr` (normalised for cosine), `nq` of them. */
   qPtr: number;
   nq: number;
@@ -65,7 +67,7 @@ export function flatUnits(job: FlatSearchJob): number {
  * rows of the answer. `f32` is a view over the whole memory, current (taken after any growth).
  */
 export function flatSearchBlocks(kernel: BlockKernel, f32: Float32Array, job: FlatSearchJob, b0: number, b1: number, t: number): void {
-  const { code, dim, stride, block, vecPtr, n, ids: table, k } = job;
+  const { code, dim, stride, block, vecPtr, n, ids: table, k, allowed } = job;
   const outPtr = job.scratch[t]!;
   const heaps: TopK[] = [];
   for (let i = 0; i < QUERY_BLOCK; i++) heaps.push(new TopK(job.cap));
@@ -83,6 +85,7 @@ export function flatSearchBlocks(kernel: BlockKernel, f32: Float32Array, job: Fl
         for (let j = 0; j < nx; j++) {
           const d = f32[row + j]!;
           if (d < worst) {
+            if (allowed !== undefined && allowed[x0 + j] === 0) continue;
             heap.push(table[x0 + j]!, d);
             worst = heap.worst();
           }

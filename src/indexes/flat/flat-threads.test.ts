@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { BatchSearchResult } from '../types.js';
 import { clusteredData, expectError } from '../conformance.js';
 import { poolSize } from '../parallel/pool.js';
+import { IdSet } from '../common.js';
 import { FlatIndex } from './flat-index.js';
 
 /** Same counts, ids and distances (Object.is: bit-identical floats, Infinity padding included). */
@@ -38,7 +39,11 @@ test('flat: threaded searchBatch gives the single-thread answers bit for bit (ev
   index.remove([0, 17, 399]);
   assertSameAnswers(index.searchBatch(wide.queries, 5), index.searchBatch(wide.queries, 5, { threads: 2 }), 'after remove');
   const filter = (id: number): boolean => id % 3 !== 0;
-  assertSameAnswers(index.searchBatch(wide.queries, 5, { filter }), index.searchBatch(wide.queries, 5, { filter, threads: 2 }), 'filtered');
+  assertSameAnswers(index.searchBatch(wide.queries, 5, { filter }), index.searchBatch(wide.queries, 5, { filter, threads: 2 }), 'predicate');
+  // A large allow-list goes to the workers as a mask over the slots; a small one is gathered here.
+  for (const allow of [Array.from({ length: 300 }, (_, i) => i + 50), new IdSet([1, 2, 3, 398, 5000])]) {
+    assertSameAnswers(index.searchBatch(wide.queries, 5, { allow }), index.searchBatch(wide.queries, 5, { allow, threads: 2 }), 'allow');
+  }
   const before = index.stats().memoryBytes;
   index.searchBatch(wide.queries, 5, { threads: 2 });
   assert.equal(index.stats().memoryBytes, before, 'the round scratch is reused, not grown again');

@@ -343,10 +343,12 @@ export class IvfIndex implements VectorIndex {
     const heap = new TopK(Math.min(k, this.#n));
     const gather = this.#gatherPlan(filter, nProbe);
     const probes = gather === undefined && nProbe < this.#nList ? this.#quantizer!.searchBatch(queries, nProbe, { threads }).ids : undefined;
-    // A predicate or an allow-list is the calling thread's: filtered searches stay here.
-    if (threads > 1 && !filter.active && queries.count >= MIN_PARALLEL_QUERIES &&
+    // A predicate is the calling thread's: such searches stay here. A large allow-list crosses as a
+    // mask over the id mirror (a small one is gathered, below).
+    if (threads > 1 && (!filter.active || (options?.filter === undefined && gather === undefined)) &&
+      queries.count >= MIN_PARALLEL_QUERIES &&
       queries.count * ((this.#n * Math.min(nProbe, this.#nList)) / this.#nList) >= MIN_PARALLEL_SCAN) {
-      this.#scanParallel(queries, k, threads, probes, nProbe, result);
+      this.#scanParallel(queries, k, threads, probes, nProbe, filter.allowList, result);
       return result;
     }
     for (let q = 0; q < queries.count; q++) {
@@ -363,9 +365,20 @@ export class IvfIndex implements VectorIndex {
    * (ivf-jobs.ts) exactly as `#answer` would. The round's queries and the workers' scratch are
    * allocated at the top of the arena and freed at the end.
    */
-  #scanParallel(queries: VectorBatch, k: number, threads: number, probes: Uint32Array | undefined, nProbe: number, result: BatchSearchResult): void {
+  #scanParallel(queries: VectorBatch, k: number, threads: number, probes: Uint32Array | undefined, nProbe: number,
+    allow: Uint32Array | undefined, result: BatchSearchResult): void {
     const a = this.#arena;
     const mirror = this.#idMirror();
+    let allowed: Uint8Array | undefined;
+    if (allow !== undefined) {
+      allowed = new Uint8Array(new SharedArrayBuffer(Math.max(1, this.#n)));
+      for (let i = 0; i < allow.length; i++) {
+        const w = this.#where.get(allow[i]!);
+        if (w === undefined) continue;
+        const l = Math.floor(w / POS);
+        allowed[mirror.listStart[l]! + w - l * POS] = 1;
+      }
+    }
     const roundQ = Math.min(queries.count, Math.max(IVF_UNIT, Math.floor(ROUND_BYTES / this.#stride)));
     const scratch = new Uint32Array(new SharedArrayBuffer(threads * 4));
     const outBytes = this.#block * 4;
@@ -376,7 +389,7 @@ export class IvfIndex implements VectorIndex {
     try {
       const job: IvfSearchJob = {
         memory: a.memory, module: Arena.kernels(),
-        code: this.#code, dim: this.dim, stride: this.#stride, block: this.#block, nList: this.#nList, ...mirror,
+        code: this.#code, dim: this.dim, stride: this.#stride, block: this.#block, nList: this.#nList, ...mirror, allowed,
         qPtr, nq: 0, probes: probes === undefined ? undefined : new Uint32Array(new SharedArrayBuffer(roundQ * nProbe * 4)),
         nProbe, cap: Math.min(k, this.#n), k, scratch,
         outIds: new Uint32Array(new SharedArrayBuffer(roundQ * k * 4)),

@@ -41,6 +41,8 @@ export interface IvfSearchJob {
   listStart: Uint32Array;
   /** Every list's ids, list after list (the id mirror). */
   ids: Uint32Array;
+  /** An allow-list as a mask over the mirror's entries (1 = allowed), or undefined when unfiltered. */
+  allowed: Uint8Array | undefined;
   /** The round's queries, contiguous at `qPtr` (normalised for cosine), `nq` of them. */
   qPtr: number;
   nq: number;
@@ -83,7 +85,7 @@ function scanList(kernel: RangeKernel, f32: Float32Array, job: IvfSearchJob, t: 
   const n = job.listSize[l]!;
   const ptr = job.listPtr[l]!;
   const first = job.listStart[l]!;
-  const { code, block, stride, dim, ids } = job;
+  const { code, block, stride, dim, ids, allowed } = job;
   const outPtr = job.scratch[t]!;
   const out = outPtr >> 2;
   for (let x0 = 0; x0 < n; x0 += block) {
@@ -93,6 +95,7 @@ function scanList(kernel: RangeKernel, f32: Float32Array, job: IvfSearchJob, t: 
     for (let j = 0; j < nx; j++) {
       const d = f32[out + j]!;
       if (d < worst) {
+        if (allowed !== undefined && allowed[first + x0 + j] === 0) continue;
         heap.push(ids[first + x0 + j]!, d);
         worst = heap.worst();
       }

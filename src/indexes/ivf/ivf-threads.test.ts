@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusteredData, concat, expectError } from '../conformance.js';
 import { serializeIndex } from '../registry.js';
-import type { BatchSearchResult } from '../types.js';
+import type { BatchSearchResult, SearchOptions } from '../types.js';
+import { IdSet } from '../common.js';
 import { IvfIndex } from './ivf-index.js';
 import { kmeans } from './kmeans.js';
 
@@ -56,7 +57,14 @@ test('ivf: the id mirror follows removals and adds; filters stay on the calling 
   index.add(ids.subarray(3000), { ...d.base, data: d.base.data.subarray(3000 * 16), count: 1000 });
   check('after add');
   const filter = (id: number): boolean => id % 5 === 0;
-  assertSameAnswers(index.searchBatch(d.queries, 10, { filter, threads: 1 }), index.searchBatch(d.queries, 10, { filter }), 'filtered');
+  assertSameAnswers(index.searchBatch(d.queries, 10, { filter, threads: 1 }), index.searchBatch(d.queries, 10, { filter }), 'predicate');
+  // A large allow-list goes to the workers as a mask over the id mirror (nProbe 1: the unprobed
+  // lists are scanned too when the probed one has too few allowed ids); a small one is gathered here.
+  const allow = new IdSet(ids.filter((id) => id % 3 === 0));
+  const cases: [string, SearchOptions][] = [['large', { allow }], ['large, nProbe 1', { allow, nProbe: 1 }], ['small', { allow: Array.from(ids.subarray(3000, 3050)) }]];
+  for (const [what, options] of cases) {
+    assertSameAnswers(index.searchBatch(d.queries, 10, { ...options, threads: 1 }), index.searchBatch(d.queries, 10, options), `allow: ${what}`);
+  }
 });
 
 test('kmeans: the assignment on 2 threads gives the same centroids', () => {
