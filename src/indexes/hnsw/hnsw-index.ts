@@ -13,6 +13,11 @@ import {
 import { checkInt, checkK } from '../../checks.js';
 import { NO_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { Graph } from './graph.js';
+import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
+import {
+  hnswInsertTask, hnswSearchTask, INSERT_CTRL, NEEDS_EXACT, packUpper, scratchBytes, sharedCopy,
+  type InsertJobData, type SearchJobData, type SharedGraphData,
+} from './parallel.js';
 
 export interface HnswIndexOptions {
   dim: number;
@@ -23,8 +28,16 @@ export interface HnswIndexOptions {
   efConstruction?: number;
   /** Beam width while searching (raised to k when smaller). Default 64. */
   efSearch?: number;
-  /** Seed of the level generator: the same seed and insertion order build the same graph. Default 42. */
+  /**
+   * Seed of the level generator: the same seed and insertion order build the same graph (with
+   * `threads: 1`, or batches below the parallel threshold — docs/indexes/threads.md). Default 42.
+   */
   seed?: number;
+  /**
+   * Worker threads for `add` and `searchBatch` (an integer ≥ 1; default `os.availableParallelism()`;
+   * not persisted). `1`: today's single-thread code, bit for bit. See docs/indexes/threads.md.
+   */
+  threads?: number;
 }
 
 /** Removed nodes are reclaimed once they exceed this share of the live ones (or on `compact()`). */
@@ -42,6 +55,13 @@ const NODE_STATE = { live: 0, deleted: 1, free: 2 } as const;
  */
 const OPTIMIZE_GROWTH = 0.25;
 const OPTIMIZE_MIN = 1024;
+/**
+ * Threads are used for an `add` of at least this many vectors (smaller batches stay on the
+ * calling thread, so they build the same graph as one thread) and a `searchBatch` of at least
+ * PARALLEL_MIN_QUERIES queries. Measured in docs/indexes/threads.md.
+ */
+const PARALLEL_MIN_ADD = 5000;
+const PARALLEL_MIN_QUERIES = 32;
 
 /** Whether the link list whose count word is `arr[off]` holds `v`. */
 function hasLink(arr: Uint32Array, off: number, v: number): boolean {
@@ -91,6 +111,9 @@ export class HnswIndex implements VectorIndex {
   #pending: number[] = [];
   #free: number[] = [];
   #sinceOptimize = 0;
+  #threads: number;
+  /** The side tables in SharedArrayBuffers for batch-search jobs; dropped by every change. */
+  #shared: Pick<SharedGraphData, 'levels' | 'state' | 'upperOff' | 'upperPool'> | undefined;
   // Scratch for insertion.
   #w: TopK;
   #wSlots: Uint32Array;
@@ -106,6 +129,7 @@ export class HnswIndex implements VectorIndex {
     const efConstruction = checkInt(options.efConstruction, 'efConstruction', { min: 1, max: 100_000, fallback: 200 });
     const efSearch = checkInt(options.efSearch, 'efSearch', { min: 1, max: 100_000, fallback: 64 });
     const seed = checkInt(options.seed, 'seed', { min: 0, max: 2 ** 32 - 1, fallback: 42 });
+    this.#threads = resolveThreads(options.threads);
     this.dim = dim;
     this.metric = metric;
     this.params = Object.freeze({ m, efConstruction, efSearch, seed });
@@ -128,6 +152,15 @@ export class HnswIndex implements VectorIndex {
     return this.#live;
   }
 
+  /** Worker threads of `add` and `searchBatch` when a call does not say (not persisted). */
+  get threads(): number {
+    return this.#threads;
+  }
+
+  set threads(value: number) {
+    this.#threads = checkThreads(value);
+  }
+
   train(): void {
     // Nothing to learn.
   }
@@ -139,10 +172,16 @@ export class HnswIndex implements VectorIndex {
   add(ids: ArrayLike<number>, vectors: VectorBatch, options?: AddOptions): void {
     checkBatch(vectors, this.dim);
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
+    const threads = resolveThreads(options?.threads, this.#threads);
+    this.#shared = undefined;
     const g = this.#g;
     const fresh = Math.max(0, vectors.count - this.#free.length);
     g.reserve(g.count + fresh);
     g.ensureSideTables(g.count + fresh);
+    if (threads > 1 && vectors.count >= PARALLEL_MIN_ADD) {
+      this.#addParallel(checked, vectors, threads, options?.onProgress);
+      return;
+    }
     const onProgress = options?.onProgress;
     let reported = performance.now();
     for (let i = 0; i < vectors.count; i++) {
@@ -362,6 +401,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   remove(ids: ArrayLike<number>): number {
+    this.#shared = undefined;
     let removed = 0;
     for (let i = 0; i < ids.length; i++) {
       const slot = this.#slots.slotOf(ids[i]!);
@@ -392,6 +432,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   compact(): void {
+    this.#shared = undefined;
     if (this.#pending.length > 0) this.#consolidate();
   }
 
@@ -572,6 +613,7 @@ export class HnswIndex implements VectorIndex {
    * Results are unchanged; only internal slots move. Reclaims deleted nodes first.
    */
   optimize(): void {
+    this.#shared = undefined;
     if (this.#pending.length > 0) this.#consolidate();
     else this.#reconnect();
     this.#sinceOptimize = 0;
@@ -695,13 +737,191 @@ export class HnswIndex implements VectorIndex {
     checkK(k);
     const filter = resolveFilter(options);
     const ef = Math.max(k, checkInt(options?.efSearch, 'efSearch', { min: 1, max: 1_000_000, fallback: this.params.efSearch }));
+    const threads = resolveThreads(options?.threads, this.#threads);
     if (this.#live === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
+    // A predicate cannot cross threads; an allow-list that makes the search exact is answered here.
+    if (threads > 1 && queries.count >= PARALLEL_MIN_QUERIES && options?.filter === undefined &&
+      !(filter.active && this.#preferExact(filter, ef))) {
+      this.#searchBatchParallel(queries, k, ef, filter, threads, result);
+      return result;
+    }
     for (let q = 0; q < queries.count; q++) {
       result.counts[q] = this.#searchOne(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, ef, filter,
         result.ids, result.distances, q * k);
     }
     return result;
+  }
+
+  /** The graph as a job sees it, with `participants` scratch areas at `scratch` (see parallel.ts). */
+  #sharedData(scratch: number, tables: Pick<SharedGraphData, 'levels' | 'state' | 'upperOff' | 'upperPool'>): SharedGraphData {
+    const g = this.#g;
+    return {
+      memory: this.#arena.memory, module: Arena.kernels(), dim: this.dim, m: g.m, metricCode: g.metricCode,
+      base: g.base, recordBytes: g.recordBytes, count: g.count, ...tables,
+      entry: this.#entry, maxLevel: this.#maxLevel, scratch, scratchStride: scratchBytes(this.dim),
+    };
+  }
+
+  /**
+   * `searchBatch` on `threads` threads: the side tables go to SharedArrayBuffers (kept until the
+   * next change), each participant walks the shared graph read-only with its own scratch, and
+   * writes slots; ids are mapped here, and rows whose walk came up short are answered exactly here
+   * (as `#searchOne` does), so every row is the one-thread answer.
+   */
+  #searchBatchParallel(queries: VectorBatch, k: number, ef: number, filter: ResolvedFilter, threads: number, result: BatchSearchResult): void {
+    const g = this.#g;
+    const n = queries.count;
+    const dim = this.dim;
+    this.#shared ??= {
+      levels: sharedCopy(g.levels, g.count), state: sharedCopy(g.state, g.count), ...packUpper(g.upper, g.count),
+    };
+    let allow: Uint8Array | undefined;
+    if (filter.allowList !== undefined) {
+      allow = new Uint8Array(new SharedArrayBuffer(Math.max(1, g.count)));
+      for (const id of filter.allowList) {
+        const slot = this.#slots.slotOf(id);
+        if (slot !== undefined) allow[slot] = 1;
+      }
+    }
+    const shared = new Float32Array(new SharedArrayBuffer(n * dim * 4));
+    shared.set(queries.data.subarray(0, n * dim));
+    const scratch = this.#arena.alloc(threads * scratchBytes(dim));
+    const job: SearchJobData = {
+      g: this.#sharedData(scratch, this.#shared), queries: shared, k, ef, cosine: this.metric === 'cosine', live: this.#live, allow,
+      outSlots: new Uint32Array(new SharedArrayBuffer(n * k * 4)), outDists: new Float32Array(new SharedArrayBuffer(n * k * 4)),
+      counts: new Uint32Array(new SharedArrayBuffer(n * 4)),
+    };
+    try {
+      parallelFor(threads, n, hnswSearchTask, job, { grain: Math.max(4, Math.min(64, Math.ceil(n / (threads * 16)))) });
+    } finally {
+      this.#arena.free(scratch);
+    }
+    const table = this.#slots.table;
+    for (let q = 0; q < n; q++) {
+      const c = job.counts[q]!;
+      const o = q * k;
+      if (c === NEEDS_EXACT) {
+        const f32 = this.#arena.f32;
+        f32.set(queries.data.subarray(q * dim, (q + 1) * dim), this.#qPtr >> 2);
+        if (this.metric === 'cosine') normalizeInPlace(f32, this.#qPtr >> 2, dim);
+        result.counts[q] = this.#exact(k, filter, result.ids, result.distances, o);
+        continue;
+      }
+      result.counts[q] = c;
+      for (let i = 0; i < c; i++) {
+        result.ids[o + i] = table[job.outSlots[o + i]!]!;
+        result.distances[o + i] = job.outDists[o + i]!;
+      }
+    }
+  }
+
+  /**
+   * `add` on `threads` threads (docs/indexes/threads.md). Here, in order: slots, vectors, ids and
+   * levels (the same level sequence as one thread); an empty graph gets its first node. Then the
+   * participants link the nodes concurrently (parallel.ts: per-node locks, a global lock for the
+   * entry point). In-degrees are not kept during the job: they are recounted afterwards, and the
+   * reconnect pass splices in any node the concurrent pruning left without a path from the entry.
+   */
+  #addParallel(ids: Uint32Array, vectors: VectorBatch, threads: number, onProgress: AddOptions['onProgress']): void {
+    const g = this.#g;
+    const m1 = 1 + g.m;
+    const order = new Uint32Array(new SharedArrayBuffer(vectors.count * 4));
+    let n = 0;
+    for (let i = 0; i < vectors.count; i++) {
+      const slot = this.#free.length > 0 ? this.#free.pop()! : g.count++;
+      const off = g.vectorPtr(slot) >> 2;
+      const f32 = this.#arena.f32;
+      f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
+      if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      g.state[slot] = NODE_STATE.live;
+      this.#slots.set(ids[i]!, slot);
+      this.#live++;
+      if (this.#entry < 0) {
+        this.#insert(slot);
+        continue;
+      }
+      const level = this.#randomLevel();
+      g.levels[slot] = level;
+      g.upper[slot] = level > 0 ? new Uint32Array(level * m1) : undefined;
+      this.#arena.u32[g.link0(slot)] = 0;
+      order[n++] = slot;
+    }
+    const ctrl = new Int32Array(new SharedArrayBuffer(16));
+    ctrl[INSERT_CTRL.entry] = this.#entry;
+    ctrl[INSERT_CTRL.maxLevel] = this.#maxLevel;
+    const tables = { levels: sharedCopy(g.levels, g.count), state: sharedCopy(g.state, g.count), ...packUpper(g.upper, g.count) };
+    const scratch = this.#arena.alloc(threads * scratchBytes(this.dim));
+    const job: InsertJobData = {
+      g: this.#sharedData(scratch, tables), order: order.subarray(0, n), efConstruction: this.params.efConstruction,
+      locks: new Int32Array(new SharedArrayBuffer(g.count * 4)), ctrl,
+    };
+    let reported = performance.now();
+    const total = vectors.count;
+    const progress = onProgress === undefined ? undefined : (): void => {
+      if (performance.now() - reported > 250) {
+        onProgress(total - n + Atomics.load(ctrl, INSERT_CTRL.done), total);
+        reported = performance.now();
+      }
+    };
+    try {
+      parallelFor(threads, n, hnswInsertTask, job, { grain: 16, onChunk: progress });
+    } finally {
+      this.#arena.free(scratch);
+      // Whatever happened, take the links back (the job may have linked some nodes).
+      for (let s = 0; s < g.count; s++) {
+        const o = tables.upperOff[s]!;
+        if (o >= 0) g.upper[s] = tables.upperPool.slice(o, o + g.levels[s]! * m1);
+      }
+      this.#entry = Atomics.load(ctrl, INSERT_CTRL.entry);
+      this.#maxLevel = Atomics.load(ctrl, INSERT_CTRL.maxLevel);
+      // One thread keeps, for every node, an in-link from a node near it (the back link of an
+      // insert, or a splice after its nearest neighbour) and never prunes a node's last in-link.
+      // Concurrent pruning keeps no such count: restore the property here (#linkBack), then make
+      // sure every node has a path from the entry (#reconnect).
+      g.recountIndegree();
+      this.#linkBack();
+      this.#reconnect();
+    }
+    this.#sinceOptimize += vectors.count;
+    if (this.#live >= OPTIMIZE_MIN && this.#sinceOptimize >= OPTIMIZE_GROWTH * this.#live) this.optimize();
+    onProgress?.(vectors.count, vectors.count);
+  }
+
+  /**
+   * After a parallel add: every live node none of whose level-0 neighbours links back to it is
+   * spliced in after its nearest neighbour (as one thread does when every neighbour's heuristic
+   * pruned the new node). O(N·m0²) word compares and O(spliced·m0) distances. Returns how many.
+   */
+  #linkBack(): number {
+    const g = this.#g;
+    const u32 = this.#arena.u32;
+    let spliced = 0;
+    for (let x = 0; x < g.count; x++) {
+      if (g.state[x] !== NODE_STATE.live) continue;
+      const off = g.link0(x);
+      const cnt = u32[off]!;
+      if (cnt === 0) continue;
+      let back = false;
+      for (let i = 1; i <= cnt && !back; i++) back = hasLink(u32, g.link0(u32[off + i]!), x);
+      if (back) continue;
+      let y = -1;
+      let yd = Infinity;
+      const q = g.vectorPtr(x);
+      for (let i = 1; i <= cnt; i++) {
+        const v = u32[off + i]!;
+        if (g.state[v] !== NODE_STATE.live) continue;
+        const d = g.dist(q, v);
+        if (d < yd) {
+          yd = d;
+          y = v;
+        }
+      }
+      if (y < 0) continue;
+      this.#splice(y, x, 0);
+      spliced++;
+    }
+    return spliced;
   }
 
   #topK: TopK | undefined;

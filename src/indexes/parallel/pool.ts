@@ -139,8 +139,8 @@ export async function closePool(): Promise<void> {
 }
 
 /** The work loop of one participant; returns how many chunks it owns (done or taken on error). */
-export function claimLoop<D, S, R>(impl: TaskImpl<D, S, R>, data: D, participant: number, n: number, grain: number, ctrl: Int32Array):
-  { owned: number; result?: R; error?: unknown } {
+export function claimLoop<D, S, R>(impl: TaskImpl<D, S, R>, data: D, participant: number, n: number, grain: number, ctrl: Int32Array,
+  onChunk?: () => void): { owned: number; result?: R; error?: unknown } {
   const chunks = Math.ceil(n / grain);
   let owned = 0;
   let state: S | undefined;
@@ -156,6 +156,7 @@ export function claimLoop<D, S, R>(impl: TaskImpl<D, S, R>, data: D, participant
         started = true;
       }
       impl.run(state as S, c * grain, Math.min(n, (c + 1) * grain));
+      onChunk?.();
     }
     const result = started && impl.finish !== undefined ? impl.finish(state as S) : undefined;
     return { owned, result };
@@ -178,6 +179,8 @@ function rebuild(e: NonNullable<JobReply['error']>): Error {
 export interface ParallelForOptions {
   /** Items per claimed chunk (default: about 8 chunks per participant, at least 1 item). */
   grain?: number;
+  /** Called on the calling thread after each chunk it did (progress reports; must not throw). */
+  onChunk?: () => void;
 }
 
 /**
@@ -203,7 +206,7 @@ export function parallelFor<D, S, R>(threads: number, n: number, task: Task<D, S
       w.port.postMessage(msg);
     });
   }
-  const mine = claimLoop(task.impl, data, 0, n, grain, ctrl);
+  const mine = claimLoop(task.impl, data, 0, n, grain, ctrl, options.onChunk);
   Atomics.add(ctrl, CTRL.done, mine.owned);
   for (;;) {
     const done = Atomics.load(ctrl, CTRL.done);
