@@ -25,11 +25,14 @@ export interface FlatIndexOptions {
 }
 
 /**
- * A batch search goes to the workers only from this much work (queries × vectors × dim
- * multiply-adds, about 1 ms on one core) and more than one query block; below, fanning out costs
- * more than it saves (measured: docs/indexes/threads.md).
+ * When the flat and IVF indexes (and k-means) share work out (docs/indexes/threads.md). Below
+ * these sizes waking the workers costs more than it saves; the tests lower them to run every
+ * threaded path on small data.
+ * - `minWork`: multiply-adds of a batch search (queries × vectors compared × dim; 2²⁴ is about
+ *   1 ms on one core). A flat batch also needs more than one block of 64 queries.
+ * - `minPass`: points × dim of one k-means++ seeding pass (one point against all).
  */
-export const MIN_PARALLEL_WORK = 1 << 24;
+export const parallelThresholds = { minWork: 1 << 24, minPass: 1 << 20 };
 /** Bytes of queries copied into the index's memory per round of a threaded batch search. */
 const ROUND_BYTES = 4 << 20;
 /** Bytes of stored vectors scanned per block: small enough to stay in L2 while a query block runs over it. */
@@ -181,7 +184,7 @@ export class FlatIndex implements VectorIndex {
     // a mask over the slots (a small one is gathered per query, below).
     const gather = filter.allowList !== undefined && filter.allowList.length * 4 < this.#n;
     if (threads > 1 && (!filter.active || (options?.filter === undefined && !gather)) &&
-      queries.count > QUERY_BLOCK && queries.count * this.#n * this.dim >= MIN_PARALLEL_WORK) {
+      queries.count > QUERY_BLOCK && queries.count * this.#n * this.dim >= parallelThresholds.minWork) {
       this.#searchBatchParallel(queries, k, threads, filter.allowList, result);
       return result;
     }

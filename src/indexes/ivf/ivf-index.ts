@@ -11,7 +11,7 @@ import {
   type ResolvedFilter,
 } from '../common.js';
 import { checkInt, checkK } from '../../checks.js';
-import { FlatIndex } from '../flat/flat-index.js';
+import { FlatIndex, parallelThresholds } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
@@ -51,11 +51,11 @@ const GROWTH = 1.5;
 const MIN_LIST_CAPACITY = 8;
 const NO_IDS = new Uint32Array(0);
 /**
- * A batch's list scans go to the workers only from this many queries … and this much work
- * (queries × vectors scanned, estimated as queries × size × nProbe / nList): about 1 ms on one core.
+ * A batch's list scans go to the workers only from this many queries and from
+ * `parallelThresholds.minWork` multiply-adds (queries × vectors scanned × dim, the vectors
+ * scanned estimated as size × nProbe / nList), as the flat index's batches.
  */
 const MIN_PARALLEL_QUERIES = 2 * IVF_UNIT;
-const MIN_PARALLEL_SCAN = 1 << 16;
 /** Bytes of queries copied into the index's memory per round of a threaded batch search. */
 const ROUND_BYTES = 4 << 20;
 
@@ -347,7 +347,7 @@ export class IvfIndex implements VectorIndex {
     // mask over the id mirror (a small one is gathered, below).
     if (threads > 1 && (!filter.active || (options?.filter === undefined && gather === undefined)) &&
       queries.count >= MIN_PARALLEL_QUERIES &&
-      queries.count * ((this.#n * Math.min(nProbe, this.#nList)) / this.#nList) >= MIN_PARALLEL_SCAN) {
+      queries.count * ((this.#n * Math.min(nProbe, this.#nList)) / this.#nList) * this.dim >= parallelThresholds.minWork) {
       this.#scanParallel(queries, k, threads, probes, nProbe, filter.allowList, result);
       return result;
     }

@@ -112,3 +112,30 @@ export const ivfSearchTask = defineTask(import.meta.url, 'ivfSearchTask', {
   }),
   run: (s: IvfState, start: number, end: number) => ivfSearchQueries(s.arena.k, s.arena.f32, s.job, start, end, s.t, s.heap, s.probed),
 });
+
+/**
+ * Distances from one point to a range of consecutive points (`distRange`), for the k-means++
+ * seeding of kmeans.ts: each point's distance is one kernel evaluation whoever computes it, so
+ * cutting the range anywhere gives the single-thread distances bit for bit.
+ */
+export interface RangeDistJob {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  code: number;
+  /** The point compared with all (a pointer), the first of the n points, bytes between points. */
+  q: number;
+  base: number;
+  stride: number;
+  dim: number;
+  /** Where point i's distance goes: f32 at out + 4i. */
+  out: number;
+}
+
+interface RangeDistState { job: RangeDistJob; arena: Arena }
+
+/** The pool task: items are the points. */
+export const rangeDistTask = defineTask(import.meta.url, 'rangeDistTask', {
+  setup: (job: RangeDistJob): RangeDistState => ({ job, arena: Arena.attach(job.memory, job.module) }),
+  run: ({ job, arena }: RangeDistState, start: number, end: number) =>
+    arena.k.distRange(job.code, job.q, job.base + start * job.stride, job.stride, end - start, job.dim, job.out + start * 4),
+});

@@ -2,14 +2,20 @@
  * Threaded IVF (docs/indexes/threads.md): training, add and batch search on several threads give
  * the single-thread index and answers bit for bit.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusteredData, concat, expectError } from '../conformance.js';
 import { serializeIndex } from '../registry.js';
 import type { BatchSearchResult, SearchOptions } from '../types.js';
 import { IdSet } from '../common.js';
+import { parallelThresholds } from '../flat/flat-index.js';
 import { IvfIndex } from './ivf-index.js';
 import { kmeans } from './kmeans.js';
+
+// Every threaded path on small data: share out whatever can be.
+const saved = { ...parallelThresholds };
+before(() => Object.assign(parallelThresholds, { minWork: 0, minPass: 0 }));
+after(() => Object.assign(parallelThresholds, saved));
 
 /** Same counts, ids and distances (Object.is: bit-identical floats). */
 function assertSameAnswers(a: BatchSearchResult, b: BatchSearchResult, what: string): void {
@@ -23,24 +29,24 @@ function assertSameAnswers(a: BatchSearchResult, b: BatchSearchResult, what: str
 const seq = (n: number): Uint32Array => Uint32Array.from({ length: n }, (_, i) => (i * 7919) % 100_003);
 
 test('ivf: train and add on 2 threads build the byte-identical index; batch search answers as one thread', () => {
-  const d = clusteredData(21, 6000, 300, 32);
+  const d = clusteredData(21, 3000, 150, 16);
   const ids = seq(d.base.count);
   for (const metric of ['l2', 'ip', 'cosine'] as const) {
-    const one = new IvfIndex({ dim: 32, metric, nList: 128, iterations: 5, seed: 3, threads: 1 });
+    const one = new IvfIndex({ dim: 16, metric, nList: 48, iterations: 4, seed: 3, threads: 1 });
     one.train(d.base);
     one.add(ids, d.base);
-    const two = new IvfIndex({ dim: 32, metric, nList: 128, iterations: 5, seed: 3, threads: 2 });
+    const two = new IvfIndex({ dim: 16, metric, nList: 48, iterations: 4, seed: 3, threads: 2 });
     two.train(d.base);
-    two.add(ids.subarray(0, 4500), { ...d.base, data: d.base.data.subarray(0, 4500 * 32), count: 4500 });
-    two.add(ids.subarray(4500), { ...d.base, data: d.base.data.subarray(4500 * 32), count: 1500 }, { threads: 3 });
+    two.add(ids.subarray(0, 2000), { ...d.base, data: d.base.data.subarray(0, 2000 * 16), count: 2000 });
+    two.add(ids.subarray(2000), { ...d.base, data: d.base.data.subarray(2000 * 16), count: 1000 }, { threads: 3 });
     assert.deepEqual(concat(serializeIndex(two)), concat(serializeIndex(one)), `${metric}: the files`);
-    for (const options of [{}, { nProbe: 128 }, { nProbe: 1 }]) {
+    for (const options of [{}, { nProbe: 48 }, { nProbe: 1 }]) {
       const want = one.searchBatch(d.queries, 10, options);
       assertSameAnswers(want, two.searchBatch(d.queries, 10, options), `${metric} ${JSON.stringify(options)}`);
       assertSameAnswers(want, one.searchBatch(d.queries, 10, { ...options, threads: 3 }), `${metric} ${JSON.stringify(options)}, 3 threads`);
     }
     // k beyond what one probed list holds: the unprobed lists are scanned too, on the workers as here.
-    assertSameAnswers(one.searchBatch(d.queries, 300, { nProbe: 1 }), two.searchBatch(d.queries, 300, { nProbe: 1 }), `${metric}: k 300, nProbe 1`);
+    assertSameAnswers(one.searchBatch(d.queries, 150, { nProbe: 1 }), two.searchBatch(d.queries, 150, { nProbe: 1 }), `${metric}: k 150, nProbe 1`);
   }
 });
 
@@ -67,11 +73,11 @@ test('ivf: the id mirror follows removals and adds; filters stay on the calling 
   }
 });
 
-test('kmeans: the assignment on 2 threads gives the same centroids', () => {
-  const d = clusteredData(23, 10_000, 0, 32, 40);
+test('kmeans: the seeding and the assignment on 2 threads give the same centroids', () => {
+  const d = clusteredData(23, 3000, 0, 16, 40);
   for (const metric of ['l2', 'cosine'] as const) {
-    const one = kmeans(d.base, 64, { metric, iterations: 6, seed: 5, threads: 1 });
-    const two = kmeans(d.base, 64, { metric, iterations: 6, seed: 5, threads: 2 });
+    const one = kmeans(d.base, 48, { metric, iterations: 6, seed: 5, threads: 1 });
+    const two = kmeans(d.base, 48, { metric, iterations: 6, seed: 5, threads: 2 });
     assert.deepEqual(two, one, metric);
   }
   expectError(() => kmeans(d.base, 4, { metric: 'l2', threads: 0 }), 'invalid_argument', /threads/);

@@ -5,8 +5,9 @@ import { parseMetric, type Metric } from '../../vector/metric.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
 import { Random } from '../../vector/random.js';
 import { checkInt } from '../../checks.js';
-import { FlatIndex } from '../flat/flat-index.js';
-import { resolveThreads } from '../parallel/pool.js';
+import { FlatIndex, parallelThresholds } from '../flat/flat-index.js';
+import { parallelFor, resolveThreads } from '../parallel/pool.js';
+import { rangeDistTask, type RangeDistJob } from './ivf-jobs.js';
 
 export interface KMeansOptions {
   metric: Metric;
@@ -17,9 +18,9 @@ export interface KMeansOptions {
   /** Largest training set; a larger sample is subsampled to this many rows. Default 256 × k (as Faiss). */
   maxSamples?: number;
   /**
-   * Threads of each assignment step (the flat batch search of the points against the centroids).
-   * The result does not depend on it: each point's nearest centroid is computed by one thread,
-   * exactly as with one. Default: every core.
+   * Threads of each assignment step (the flat batch search of the points against the centroids)
+   * and of each k-means++ seeding pass (one point against all). The result does not depend on
+   * it: every distance is computed by one thread, exactly as with one. Default: every core.
    */
   threads?: number;
 }
@@ -74,8 +75,18 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
   const points = f32.subarray(base, base + n * dim);
 
   const out = outPtr >> 2;
+  // Each seeding pass (one point against all) is shared out when it is long enough to pay for
+  // waking the workers; the distances are the same whoever computes them.
+  const seedJob: RangeDistJob | undefined = threads > 1 && n * dim >= parallelThresholds.minPass
+    ? { memory: arena.memory, module: Arena.kernels(), code: 0, q: 0, base: ptsPtr, stride, dim, out: outPtr }
+    : undefined;
   const seeds = seedPlusPlus(n, k, rng, (row) => {
-    arena.k.distRange(0, ptsPtr + row * stride, ptsPtr, stride, n, dim, outPtr);
+    if (seedJob !== undefined) {
+      seedJob.q = ptsPtr + row * stride;
+      parallelFor(threads, n, rangeDistTask, seedJob, { grain: Math.ceil(n / (threads * 4)) });
+    } else {
+      arena.k.distRange(0, ptsPtr + row * stride, ptsPtr, stride, n, dim, outPtr);
+    }
     return arena.f32.subarray(out, out + n);
   });
   const centroids = new Float32Array(k * dim);
