@@ -854,8 +854,9 @@ export class HnswIndex implements VectorIndex {
     const scratch = this.#arena.alloc(threads * scratchBytes(this.dim));
     const job: InsertJobData = {
       g: this.#sharedData(scratch, tables), order: order.subarray(0, n), efConstruction: this.params.efConstruction,
-      locks: new Int32Array(new SharedArrayBuffer(g.count * 4)), ctrl,
+      locks: new Int32Array(new SharedArrayBuffer(g.count * 4)), ctrl, touched: new Uint8Array(new SharedArrayBuffer(g.count)),
     };
+    for (let i = 0; i < n; i++) job.touched[order[i]!] = 1;
     let reported = performance.now();
     const total = vectors.count;
     const progress = onProgress === undefined ? undefined : (): void => {
@@ -880,7 +881,7 @@ export class HnswIndex implements VectorIndex {
       // Concurrent pruning keeps no such count: restore the property here (#linkBack), then make
       // sure every node has a path from the entry (#reconnect).
       g.recountIndegree();
-      this.#linkBack();
+      this.#linkBack(job.touched);
       this.#reconnect();
     }
     this.#sinceOptimize += vectors.count;
@@ -889,16 +890,17 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * After a parallel add: every live node none of whose level-0 neighbours links back to it is
-   * spliced in after its nearest neighbour (as one thread does when every neighbour's heuristic
-   * pruned the new node). O(N·m0²) word compares and O(spliced·m0) distances. Returns how many.
+   * After a parallel add: every live node marked in `touched` (the new nodes, and those that were
+   * in a list when it was pruned) none of whose level-0 neighbours links back to it is spliced in
+   * after its nearest neighbour (as one thread does when every neighbour's heuristic pruned the
+   * new node). O(marked·m0²) word compares and O(spliced·m0) distances. Returns how many.
    */
-  #linkBack(): number {
+  #linkBack(touched: Uint8Array): number {
     const g = this.#g;
     const u32 = this.#arena.u32;
     let spliced = 0;
     for (let x = 0; x < g.count; x++) {
-      if (g.state[x] !== NODE_STATE.live) continue;
+      if (touched[x] !== 1 || g.state[x] !== NODE_STATE.live) continue;
       const off = g.link0(x);
       const cnt = u32[off]!;
       if (cnt === 0) continue;
@@ -1022,8 +1024,11 @@ export class HnswIndex implements VectorIndex {
         upperNodes++;
       }
     }
-    // levels and states (1 byte each), visited tags (2 bytes), the upper-links array (8 bytes).
-    const side = g.levels.byteLength * 4 + g.upper.length * 8;
+    // levels and states (1 byte each), visited tags (2 bytes), the upper-links array (8 bytes);
+    // the shared copy of the side tables for threaded batch searches, while there is one.
+    const sh = this.#shared;
+    const side = g.levels.byteLength * 4 + g.upper.length * 8 +
+      (sh === undefined ? 0 : sh.levels.byteLength + sh.state.byteLength + sh.upperOff.byteLength + sh.upperPool.byteLength);
     return {
       kind: this.kind,
       dim: this.dim,

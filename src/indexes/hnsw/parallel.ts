@@ -348,6 +348,11 @@ export interface InsertJobData {
   locks: Int32Array;
   /** `INSERT_CTRL`: the global lock, the entry point and top level (read and set under it), nodes done. */
   ctrl: Int32Array;
+  /**
+   * Set to 1 for every node that was in a level-0 list when it was pruned (it may have lost an
+   * in-link): with the new nodes, the only ones the caller's link-back pass needs to look at.
+   */
+  touched: Uint8Array;
 }
 
 interface InsertState {
@@ -468,6 +473,10 @@ function link(s: InsertState, from: number, to: number, level: number, max: numb
     const dists = s.sortDists;
     for (let i = 0; i < cnt; i++) slots[i] = arr[off + 1 + i]!;
     slots[cnt] = to;
+    if (level === 0) {
+      const touched = s.job.touched;
+      for (let i = 0; i < cnt; i++) touched[slots[i]!] = 1;
+    }
     const a = g.a;
     a.u32.set(slots.subarray(0, n), g.listPtr >> 2);
     a.k.distGather(g.code, g.vectorPtr(from), g.base, g.recordBytes, g.listPtr, n, g.dim, g.outPtr, 0);
