@@ -390,15 +390,30 @@ export const hnswInsertTask = defineTask(import.meta.url, 'hnswInsertTask', {
  * level (held through that whole insert, as hnswlib does) — so no cycle, no deadlock.
  */
 function insert(s: InsertState, slot: number): void {
-  const { job, g } = s;
-  const ctrl = job.ctrl;
-  const d = job.g;
-  const level = d.levels[slot]!;
+  const ctrl = s.job.ctrl;
+  const level = s.job.g.levels[slot]!;
   lock(ctrl, INSERT_CTRL.lock);
   const entry = Atomics.load(ctrl, INSERT_CTRL.entry);
   const maxLevel = Atomics.load(ctrl, INSERT_CTRL.maxLevel);
   const raises = level > maxLevel;
   if (!raises) unlock(ctrl, INSERT_CTRL.lock);
+  try {
+    linkNode(s, slot, level, entry, maxLevel);
+    if (raises) {
+      Atomics.store(ctrl, INSERT_CTRL.entry, slot);
+      Atomics.store(ctrl, INSERT_CTRL.maxLevel, level);
+    }
+  } finally {
+    // Released even if the insert failed, so that the other participants finish (and the error
+    // reaches the caller) instead of waiting forever.
+    if (raises) unlock(ctrl, INSERT_CTRL.lock);
+  }
+}
+
+/** The descent and the linking of `slot` on every layer up to `level` (see `insert`). */
+function linkNode(s: InsertState, slot: number, level: number, entry: number, maxLevel: number): void {
+  const { job, g } = s;
+  const d = job.g;
   const q = g.vectorPtr(slot);
   const k = g.a.k;
   let ep = entry;
@@ -438,11 +453,6 @@ function insert(s: InsertState, slot: number): void {
     for (let i = 0; i < kept; i++) link(s, s.sel[i]!, slot, lc, max);
     ep = s.wSlots[0]!;
     epDist = s.wDists[0]!;
-  }
-  if (raises) {
-    Atomics.store(ctrl, INSERT_CTRL.entry, slot);
-    Atomics.store(ctrl, INSERT_CTRL.maxLevel, level);
-    unlock(ctrl, INSERT_CTRL.lock);
   }
 }
 
