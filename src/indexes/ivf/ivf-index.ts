@@ -360,7 +360,8 @@ export class IvfIndex implements VectorIndex {
   }
 
   /**
-   * The list scans of an unfiltered `searchBatch` on `threads` threads (docs/indexes/threads.md):
+   * The list scans of a `searchBatch` without a predicate (an allow-list crosses as a mask over
+   * the id mirror) on `threads` threads (docs/indexes/threads.md):
    * in rounds of up to ROUND_BYTES of queries, each query answered by one participant
    * (ivf-jobs.ts) exactly as `#answer` would. The round's queries and the workers' scratch are
    * allocated at the top of the arena and freed at the end.
