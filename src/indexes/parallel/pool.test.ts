@@ -40,6 +40,9 @@ test('parallel: an error in a worker fails the job with its message and code', (
     (e: Error) => e.name === 'RangeError' && e.message === 'a worker failed' && /in a worker thread/.test(e.stack ?? ''));
   assert.throws(() => parallelFor(2, 1000, failingTask, { gate: gate(), code: 'invalid_argument' }, { grain: 1 }),
     (e: unknown) => e instanceof OmnivecError && e.code === 'invalid_argument' && /^item \d+ is bad$/.test(e.message) && typeof e.details?.item === 'number');
+  // Data that cannot cross threads (a function) fails the job with the clone error, nothing half done.
+  assert.throws(() => parallelFor(2, 1000, squareTask, { input: new Float64Array(1000), out: new Float64Array(1000), f: () => 1 } as never),
+    (e: Error) => e.name === 'DataCloneError');
   // The pool still works afterwards.
   const { out } = squares(2, 5000, 8, true);
   assert.equal(out[4999], 4999 * 4999);

@@ -197,16 +197,24 @@ export function parallelFor<D, S, R>(threads: number, n: number, task: Task<D, S
   const helpers = Math.min(threads, chunks) - 1;
   const ctrl = new Int32Array(new SharedArrayBuffer(16));
   const id = nextJob++;
-  let posted: PoolWorker[] = [];
+  const posted: PoolWorker[] = [];
+  let mine: ReturnType<typeof claimLoop<D, S, R>> | undefined;
   if (helpers > 0) {
-    ensureWorkers(helpers);
-    posted = pool.slice(0, helpers);
-    posted.forEach((w, i) => {
-      const msg: JobMessage = { id, url: task.url, name: task.name, data, participant: i + 1, n, grain, ctrl };
-      w.port.postMessage(msg);
-    });
+    try {
+      ensureWorkers(helpers);
+      for (const w of pool.slice(0, helpers)) {
+        const msg: JobMessage = { id, url: task.url, name: task.name, data, participant: posted.length + 1, n, grain, ctrl };
+        w.port.postMessage(msg); // throws DataCloneError on data that cannot cross threads
+        posted.push(w);
+      }
+    } catch (error) {
+      // Workers already posted to may be working: take every unclaimed chunk, wait for theirs.
+      Atomics.store(ctrl, CTRL.abort, 1);
+      const before = Atomics.exchange(ctrl, CTRL.next, chunks);
+      mine = { owned: Math.max(0, chunks - before), error };
+    }
   }
-  const mine = claimLoop(task.impl, data, 0, n, grain, ctrl, options.onChunk);
+  mine ??= claimLoop(task.impl, data, 0, n, grain, ctrl, options.onChunk);
   Atomics.add(ctrl, CTRL.done, mine.owned);
   for (;;) {
     const done = Atomics.load(ctrl, CTRL.done);
