@@ -4,7 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusteredData, concat, expectError } from '../conformance.js';
+import { clusteredData, concat, expectError, runConformance } from '../conformance.js';
 import { serializeIndex } from '../registry.js';
 import type { BatchSearchResult, SearchOptions } from '../types.js';
 import { IdSet } from '../common.js';
@@ -16,6 +16,10 @@ import { kmeans } from './kmeans.js';
 const saved = { ...parallelThresholds };
 before(() => Object.assign(parallelThresholds, { minWork: 0, minPass: 0 }));
 after(() => Object.assign(parallelThresholds, saved));
+
+// The whole conformance suite with the list scans shared out (its 60-query batches are threaded
+// at these thresholds; the flat index's need more than 64 queries, tested below instead).
+runConformance('ivf, 2 threads', { create: (s) => new IvfIndex({ ...s, nList: 16, seed: 1, threads: 2 }), exact: true, exactOptions: { nProbe: 16 } });
 
 /** Same counts, ids and distances (Object.is: bit-identical floats). */
 function assertSameAnswers(a: BatchSearchResult, b: BatchSearchResult, what: string): void {
