@@ -8,7 +8,7 @@ import type { BatchSearchResult } from '../types.js';
 import { HnswIndex } from './hnsw-index.js';
 
 // Above PARALLEL_MIN_ADD (5000), so that `add` with threads > 1 builds in parallel.
-const N = 8000;
+const N = 6000;
 const DIM = 16;
 const data = clusteredData(31, N, 400, DIM, 40);
 const ids = Uint32Array.from({ length: N }, (_, i) => i);
