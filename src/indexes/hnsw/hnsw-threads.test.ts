@@ -95,6 +95,27 @@ test('hnsw threads: a 2-thread build keeps the recall of one thread, reaches eve
   assert.deepEqual(concat(serializeIndex(loaded)), bytes);
 });
 
+test('hnsw threads: a parallel add into an index with removed nodes and free slots', () => {
+  const index = deserializeIndex(concat(serializeIndex(built1()))) as HnswIndex;
+  index.remove(ids.filter((id) => id % 10 === 0)); // 600: reclaimed, their slots freed
+  index.remove(ids.filter((id) => id % 10 === 1).subarray(0, 30)); // pending deletes
+  const more = clusteredData(32, N, 0, DIM, 40).base;
+  const moreIds = Uint32Array.from({ length: N }, (_, i) => N + i);
+  index.add(moreIds, more, { threads: 2 });
+  assert.equal(index.size, N - 630 + N);
+  const self = index.searchBatch(more, 1, { efSearch: 64, threads: 2 });
+  let missed = 0;
+  for (let i = 0; i < N; i++) {
+    if (self.ids[i] === N + i) continue;
+    missed++;
+    assert.equal(index.search(more.data.subarray(i * DIM, (i + 1) * DIM), 1, { efSearch: 2 * N }).ids[0], N + i, `vector ${N + i} unreachable`);
+  }
+  assert.ok(missed <= N / 1000, `${missed} new vectors not found by their own vector`);
+  assert.ok(!index.has(0) && !index.has(291) && index.has(301) && index.has(2));
+  const loaded = deserializeIndex(concat(serializeIndex(index))) as HnswIndex;
+  sameRows(index.searchBatch(data.queries, 10, { threads: 1 }), loaded.searchBatch(data.queries, 10, { threads: 2 }), 'loaded');
+});
+
 test('hnsw threads: thread counts are integers ≥ 1', () => {
   const bad = [0, -2, 1.5, NaN, '2'];
   const isInvalid = (e: unknown): boolean => e instanceof OmnivecError && e.code === 'invalid_argument' && /threads/.test(e.message);
