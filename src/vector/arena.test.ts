@@ -91,3 +91,25 @@ test('the last block grows in place; freed space is reused', () => {
   const c = arena.alloc(64);
   assert.equal(c, a, 'the freed block is reused');
 });
+
+test('an attached arena shares the memory, refreshes its views after growth and never allocates', () => {
+  const owner = new Arena();
+  const p = owner.alloc(64);
+  owner.f32.set([1, 2, 3, 4], p >> 2);
+  const view = Arena.attach(owner.memory, Arena.kernels());
+  assert.equal(view.owner, false);
+  assert.deepEqual(Array.from(view.f32.subarray(p >> 2, (p >> 2) + 4)), [1, 2, 3, 4]);
+  assert.equal(view.k.dot(p, p, 4), 30);
+  assert.ok(owner.memory.buffer instanceof SharedArrayBuffer);
+  // The owner grows the memory: the attached views are stale until sync().
+  const big = owner.alloc(4 << 20);
+  owner.f32[(big >> 2) + 1000] = 7;
+  assert.ok(view.u8.byteLength < owner.committedBytes);
+  view.sync();
+  assert.equal(view.u8.byteLength, owner.committedBytes);
+  assert.equal(view.f32[(big >> 2) + 1000], 7);
+  view.f32[p >> 2] = 9;
+  assert.equal(owner.f32[p >> 2], 9);
+  assert.throws(() => view.alloc(16), /attached arena does not allocate/);
+  assert.throws(() => view.realloc(p, 128), /attached arena does not allocate/);
+});
