@@ -14,6 +14,8 @@ import { checkInt, checkK } from '../../checks.js';
 import { FlatIndex } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
+import { checkQuantization, checkRescore, type Quantization } from '../quant/options.js';
+import { ProductQuantizer, PQ_CENTROIDS, checkPqM } from '../quant/pq.js';
 
 export interface IvfIndexOptions {
   dim: number;
@@ -29,7 +31,22 @@ export interface IvfIndexOptions {
   seed?: number;
   /** Lloyd iterations of k-means (0 keeps the k-means++ seeds). Default 20. */
   iterations?: number;
+  /**
+   * How the lists store vectors: 'none' (float32, IVF-Flat), 'pq' (IVF-PQ: `pqM` bytes a vector,
+   * residuals to the list's centroid), 'int8' or 'binary'. Quantised lists are scanned by code
+   * distance and the best `rescore × k` re-ranked by exact float32 distance. Default 'none'.
+   */
+  quantization?: Quantization;
+  /** Candidates re-scored = rescore × k (quantised indexes only). Default: see docs/indexes/ivf.md. */
+  rescore?: number;
+  /** PQ sub-quantisers (8 bits each); must divide dim. Default dim / 4 (see defaultPqM). */
+  pqM?: number;
 }
+
+/** Default `rescore` of IVF-PQ: chosen by measurement (docs/indexes/ivf.md, "IVF-PQ"). */
+export const IVF_DEFAULT_RESCORE = 4;
+/** Largest precomputed IVF-PQ l2 term table (nList × pqM × 256 floats); beyond, tables are built per list. */
+const MAX_PQ_TERM_BYTES = 256 * 1024 * 1024;
 
 /** Most lists an index may have (list and position share one float64 in the id map). */
 const MAX_LISTS = 1 << 20;
@@ -43,6 +60,7 @@ const GATHER_FRACTION = 1 / 32;
 const GROWTH = 1.5;
 const MIN_LIST_CAPACITY = 8;
 const NO_IDS = new Uint32Array(0);
+const NO_FLOATS = new Float32Array(0);
 
 /** The default nProbe: 1/16 of the lists, but at least 8 (all of them when there are fewer). */
 export function defaultNProbe(nList: number): number {
@@ -76,6 +94,18 @@ export class IvfIndex implements VectorIndex {
   readonly #nProbeOption: number; // 0 = auto
   readonly #seed: number;
   readonly #iterations: number;
+  readonly #quant: Quantization;
+  readonly #rescore: number;
+  readonly #pqM: number; // 0 unless quantization is 'pq'
+  /** Bytes of one list record: the float32 vector ('none') or its code. */
+  readonly #rec: number;
+  #pq: ProductQuantizer | undefined;
+  /** IVF-PQ with l2: per list, the query-independent term of the ADC table (nList × pqM × 256), when small enough. */
+  #pqTerms: Float32Array | undefined;
+  /** Quantised: each list's float32 vectors (normalised for cosine), positions as in the list, outside the arena. */
+  #listFloats: Float32Array[] = [];
+  #qTable = new Float32Array(0); // scratch: the query's own PQ table
+  #lTable = new Float32Array(0); // scratch: one list's PQ table
   #params: Readonly<Record<string, number>>;
   #nList = 0; // 0 until trained
   #nProbe = 0;
@@ -107,9 +137,19 @@ export class IvfIndex implements VectorIndex {
     }
     this.#seed = checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 });
     this.#iterations = checkInt(options.iterations, 'iterations', { min: 0, max: 10_000, fallback: 20 });
+    this.#quant = checkQuantization(options.quantization, 'ivf');
+    this.#rescore = checkRescore(options.rescore, 'rescore', IVF_DEFAULT_RESCORE);
+    this.#pqM = this.#quant === 'pq' ? checkPqM(options.pqM, dim) : 0;
+    if (this.#quant !== 'pq' && options.pqM !== undefined) {
+      throw new OmnivecError('invalid_argument', `pqM: only for quantization 'pq', got pqM = ${describe(options.pqM)} with quantization '${this.#quant}'`);
+    }
+    if (this.#quant === 'int8' || this.#quant === 'binary') {
+      throw new OmnivecError('invalid_argument', `quantization: '${this.#quant}' on IVF is not implemented yet; use 'pq' or 'none'`);
+    }
     this.#code = metricCode(metric);
     this.#stride = dim * 4;
-    this.#block = Math.max(16, Math.min(4096, Math.floor(BLOCK_BYTES / this.#stride)));
+    this.#rec = this.#quant === 'pq' ? this.#pqM : this.#stride;
+    this.#block = Math.max(16, Math.min(4096, Math.floor(BLOCK_BYTES / this.#rec)));
     this.#qPtr = this.#arena.alloc(this.#stride);
     this.#outPtr = this.#arena.alloc(this.#block * 4);
     this.#slotPtr = this.#arena.alloc(this.#block * 4);
@@ -131,12 +171,22 @@ export class IvfIndex implements VectorIndex {
 
   #makeParams(): Readonly<Record<string, number>> {
     const trained = this.isTrained;
-    return Object.freeze({
+    const base = {
       nList: trained ? this.#nList : this.#nListOption,
       nProbe: trained ? this.#nProbe : this.#nProbeOption,
       seed: this.#seed,
       iterations: this.#iterations,
-    });
+    };
+    if (this.#quant === 'none') return Object.freeze(base); // as before quantisation existed
+    const quant: Record<string, number | string> = { ...base, quantization: this.#quant, rescore: this.#rescore };
+    if (this.#quant === 'pq') quant.pqM = this.#pqM;
+    // params holds strings too since issue 16 (docs/indexes/scale.md).
+    return Object.freeze(quant) as unknown as Readonly<Record<string, number>>;
+  }
+
+  /** The quantisation of the lists ('none': float32). */
+  get quantization(): Quantization {
+    return this.#quant;
   }
 
   /**
@@ -151,14 +201,59 @@ export class IvfIndex implements VectorIndex {
     checkBatch(sample, this.dim, 'sample');
     const n = sample.count;
     if (n === 0) throw new OmnivecError('invalid_argument', 'sample: expected at least one vector to train on, got an empty batch');
+    if (this.#quant === 'pq' && n < PQ_CENTROIDS) {
+      throw new OmnivecError('invalid_argument',
+        `sample: IVF-PQ training needs at least ${PQ_CENTROIDS} vectors (one per centroid of each of the ${this.#pqM} sub-quantisers), got ${n}; give a larger sample, or use quantization 'none'`);
+    }
     // More lists than sample vectors would leave lists without a centroid of their own.
     const nList = this.#nListOption > 0
       ? Math.min(this.#nListOption, n)
       : Math.min(n, Math.max(1, Math.round(4 * Math.sqrt(n))));
     const centroids = kmeans(sample, nList, { metric: this.metric, iterations: this.#iterations, seed: this.#seed });
     this.#install(centroids, nList);
+    if (this.#quant === 'pq') this.#trainPq(sample);
     this.#nProbe = this.#nProbeOption > 0 ? Math.min(this.#nProbeOption, nList) : defaultNProbe(nList);
     this.#params = this.#makeParams();
+  }
+
+  /**
+   * IVF-PQ: the PQ codebooks, learnt on the residuals of the sample to their nearest centroid
+   * (Faiss's IndexIVFPQ, by_residual), then the l2 list terms.
+   */
+  #trainPq(sample: VectorBatch): void {
+    const residuals = this.#residuals(sample);
+    this.#setPq(ProductQuantizer.train({ data: residuals, dim: this.dim, count: sample.count }, this.#pqM, { seed: this.#seed }));
+  }
+
+  #setPq(pq: ProductQuantizer): void {
+    this.#pq = pq;
+    this.#qTable = new Float32Array(this.#pqM * PQ_CENTROIDS);
+    this.#lTable = new Float32Array(this.#pqM * PQ_CENTROIDS);
+    this.#pqTerms = undefined;
+    const per = this.#pqM * PQ_CENTROIDS;
+    if (this.metric === 'l2' && this.#nList * per * 4 <= MAX_PQ_TERM_BYTES) {
+      const terms = new Float32Array(this.#nList * per);
+      for (let l = 0; l < this.#nList; l++) pq.listTerms(this.#centroids, l * this.dim, terms, l * per);
+      this.#pqTerms = terms;
+    }
+  }
+
+  /**
+   * The vectors of a batch (normalised for cosine) minus their nearest centroid, and that
+   * centroid's number (`lists`, computed when not given).
+   */
+  #residuals(batch: VectorBatch, lists?: Uint32Array): Float32Array {
+    const dim = this.dim;
+    const out = batch.data.slice(0, batch.count * dim);
+    if (this.metric === 'cosine') for (let i = 0; i < batch.count; i++) normalizeInPlace(out, i * dim, dim);
+    const nearest = lists ?? this.#quantizer!.searchBatch(batch, 1).ids;
+    const c = this.#centroids;
+    for (let i = 0; i < batch.count; i++) {
+      const o = i * dim;
+      const co = nearest[i]! * dim;
+      for (let j = 0; j < dim; j++) out[o + j] = out[o + j]! - c[co + j]!;
+    }
+    return out;
   }
 
   /** Builds the quantizer over `centroids` and empty lists (freeing any old ones). */
@@ -175,6 +270,9 @@ export class IvfIndex implements VectorIndex {
     this.#listSize = new Uint32Array(nList);
     this.#listCap = new Uint32Array(nList);
     this.#listIds = new Array<Uint32Array>(nList).fill(NO_IDS);
+    this.#listFloats = this.#quant === 'none' ? [] : new Array<Float32Array>(nList).fill(NO_FLOATS);
+    this.#pq = undefined;
+    this.#pqTerms = undefined;
     this.#probed = new Uint8Array(nList);
     this.#extra = new Uint32Array(nList);
     this.#where.clear();
@@ -209,6 +307,11 @@ export class IvfIndex implements VectorIndex {
     } finally {
       for (let i = 0; i < vectors.count; i++) extra[lists[i]!] = 0;
     }
+    if (this.#quant !== 'none') {
+      this.#addCodes(checked, vectors, lists);
+      options?.onProgress?.(vectors.count, vectors.count);
+      return;
+    }
     const f32 = this.#arena.f32;
     for (let i = 0; i < vectors.count; i++) {
       const l = lists[i]!;
@@ -223,6 +326,27 @@ export class IvfIndex implements VectorIndex {
     options?.onProgress?.(vectors.count, vectors.count);
   }
 
+  /** Quantised add (lists reserved): each vector's code into the arena, its float32 vector beside. */
+  #addCodes(ids: Uint32Array, vectors: VectorBatch, lists: Uint32Array): void {
+    const dim = this.dim;
+    const n = vectors.count;
+    const codes = new Uint8Array(n * this.#rec);
+    const residuals = this.#residuals(vectors, lists);
+    this.#pq!.encode(residuals, n, codes);
+    const u8 = this.#arena.u8;
+    for (let i = 0; i < n; i++) {
+      const l = lists[i]!;
+      const pos = this.#listSize[l]!++;
+      u8.set(codes.subarray(i * this.#rec, (i + 1) * this.#rec), this.#listPtr[l]! + pos * this.#rec);
+      const floats = this.#listFloats[l]!;
+      floats.set(vectors.data.subarray(i * dim, (i + 1) * dim), pos * dim);
+      if (this.metric === 'cosine') normalizeInPlace(floats, pos * dim, dim);
+      this.#listIds[l]![pos] = ids[i]!;
+      this.#where.set(ids[i]!, l * POS + pos);
+    }
+    this.#n += n;
+  }
+
   remove(ids: ArrayLike<number>): number {
     let removed = 0;
     const u8 = this.#arena.u8;
@@ -235,7 +359,11 @@ export class IvfIndex implements VectorIndex {
       const last = --this.#listSize[l]!;
       if (pos !== last) {
         const ptr = this.#listPtr[l]!;
-        u8.copyWithin(ptr + pos * this.#stride, ptr + last * this.#stride, ptr + (last + 1) * this.#stride);
+        u8.copyWithin(ptr + pos * this.#rec, ptr + last * this.#rec, ptr + (last + 1) * this.#rec);
+        if (this.#quant !== 'none') {
+          const floats = this.#listFloats[l]!;
+          floats.copyWithin(pos * this.dim, last * this.dim, (last + 1) * this.dim);
+        }
         const moved = this.#listIds[l]![last]!;
         this.#listIds[l]![pos] = moved;
         this.#where.set(moved, w);
@@ -251,6 +379,10 @@ export class IvfIndex implements VectorIndex {
     const w = this.#where.get(id);
     if (w === undefined) return undefined;
     const l = Math.floor(w / POS);
+    if (this.#quant !== 'none') {
+      const off = (w - l * POS) * this.dim;
+      return this.#listFloats[l]!.slice(off, off + this.dim);
+    }
     const off = (this.#listPtr[l]! >> 2) + (w - l * POS) * this.dim;
     return this.#arena.f32.slice(off, off + this.dim);
   }
@@ -278,6 +410,10 @@ export class IvfIndex implements VectorIndex {
     const filter = resolveFilter(options);
     const nProbe = this.#probeCount(options);
     if (this.#n === 0) throw emptyIndexError();
+    if (this.#quant !== 'none') {
+      const r = this.#searchCodes({ data: query, dim: this.dim, count: 1 }, k, options, filter, nProbe);
+      return { ids: r.ids.slice(0, r.counts[0]), distances: r.distances.slice(0, r.counts[0]) };
+    }
     const heap = new TopK(Math.min(k, this.#n));
     const gather = this.#gatherPlan(filter, nProbe);
     // The quantizer's batch path for one query too: single and batched searches probe the same lists.
@@ -297,6 +433,7 @@ export class IvfIndex implements VectorIndex {
     const filter = resolveFilter(options);
     const nProbe = this.#probeCount(options);
     if (this.#n === 0) throw emptyIndexError();
+    if (this.#quant !== 'none') return this.#searchCodes(queries, k, options, filter, nProbe);
     const result = emptyBatchResult(queries.count, k);
     const heap = new TopK(Math.min(k, this.#n));
     const gather = this.#gatherPlan(filter, nProbe);
@@ -307,6 +444,142 @@ export class IvfIndex implements VectorIndex {
       result.counts[q] = heap.drainSorted(result.ids, result.distances, q * k);
     }
     return result;
+  }
+
+  /**
+   * Quantised search: per query, the probed lists' codes are scanned into the best rescore × k
+   * candidates by code distance, which are re-ranked by exact float32 distance (small allow-lists
+   * are compared exactly, without the lists). As for IVF-Flat, too few hits in the probed lists
+   * (a selective filter) scan the other lists too.
+   */
+  #searchCodes(queries: VectorBatch, k: number, options: SearchOptions | undefined, filter: ResolvedFilter, nProbe: number): BatchSearchResult {
+    const rescore = checkRescore((options as { rescore?: unknown } | undefined)?.rescore, 'rescore', this.#rescore);
+    const dim = this.dim;
+    const result = emptyBatchResult(queries.count, k);
+    const heap = new TopK(Math.min(k, this.#n));
+    const cand = new TopK(Math.min(k * rescore, this.#n));
+    const gather = this.#gatherPlan(filter, nProbe);
+    const probes = gather === undefined && nProbe < this.#nList ? this.#quantizer!.searchBatch(queries, nProbe) : undefined;
+    const q = new Float32Array(dim);
+    for (let qi = 0; qi < queries.count; qi++) {
+      q.set(queries.data.subarray(qi * dim, (qi + 1) * dim));
+      if (this.metric === 'cosine') normalizeInPlace(q, 0, dim);
+      if (gather !== undefined) {
+        this.#exactGather(q, gather, heap, filter);
+      } else {
+        this.#queryTable(q);
+        if (probes === undefined) {
+          for (let l = 0; l < this.#nList; l++) this.#scanCodes(q, l, this.#coarse(q, l), cand, filter);
+        } else {
+          const o = qi * nProbe;
+          for (let i = 0; i < nProbe; i++) this.#scanCodes(q, probes.ids[o + i]!, probes.distances[o + i]!, cand, filter);
+          if (cand.size < cand.capacity) {
+            // Too few hits: the lists not probed too (exact in the set of candidates, as IVF-Flat).
+            for (let i = 0; i < nProbe; i++) this.#probed[probes.ids[o + i]!] = 1;
+            for (let l = 0; l < this.#nList; l++) if (this.#probed[l] === 0) this.#scanCodes(q, l, this.#coarse(q, l), cand, filter);
+            for (let i = 0; i < nProbe; i++) this.#probed[probes.ids[o + i]!] = 0;
+          }
+        }
+        this.#rescoreInto(q, cand, heap);
+      }
+      result.counts[qi] = heap.drainSorted(result.ids, result.distances, qi * k);
+    }
+    return result;
+  }
+
+  /** The coarse distance of a (normalised) query to list l's centroid: ‖q − c‖² or 1 − q·c. */
+  #coarse(q: Float32Array, l: number): number {
+    const c = this.#centroids;
+    const o = l * this.dim;
+    let s = 0;
+    if (this.metric === 'l2') {
+      for (let j = 0; j < this.dim; j++) s += (q[j]! - c[o + j]!) ** 2;
+      return s;
+    }
+    for (let j = 0; j < this.dim; j++) s += q[j]! * c[o + j]!;
+    return 1 - s;
+  }
+
+  /** The per-query part of the ADC tables: −2 q·r for l2 (with list terms), −q·r for ip / cosine. */
+  #queryTable(q: Float32Array): void {
+    if (this.metric !== 'l2') this.#pq!.innerTable(q, this.#qTable, -1);
+    else if (this.#pqTerms !== undefined) this.#pq!.innerTable(q, this.#qTable, -2);
+  }
+
+  /**
+   * Offers list l's (allowed) codes to `cand` by ADC distance: the coarse distance `bias` plus
+   * m table look-ups. l2: ‖q − c‖² + Σ (‖r‖² + 2 c·r − 2 q·r) with the precomputed list terms,
+   * or ‖(q − c) − r‖² from a table of the residual query when they are too large to keep;
+   * ip / cosine: 1 − q·c − Σ q·r.
+   */
+  #scanCodes(q: Float32Array, l: number, bias: number, cand: TopK, filter: ResolvedFilter): void {
+    const n = this.#listSize[l]!;
+    if (n === 0) return;
+    const m = this.#pqM;
+    const pq = this.#pq!;
+    let table = this.#qTable;
+    if (this.metric === 'l2') {
+      table = this.#lTable;
+      const terms = this.#pqTerms;
+      if (terms !== undefined) {
+        const qt = this.#qTable;
+        const base = l * m * PQ_CENTROIDS;
+        for (let i = 0; i < table.length; i++) table[i] = terms[base + i]! + qt[i]!;
+      } else {
+        const r = new Float32Array(this.dim);
+        const c = this.#centroids;
+        for (let j = 0; j < this.dim; j++) r[j] = q[j]! - c[l * this.dim + j]!;
+        pq.l2Table(r, table);
+        bias = 0;
+      }
+    }
+    const u8 = this.#arena.u8;
+    const ids = this.#listIds[l]!;
+    let o = this.#listPtr[l]!;
+    let worst = cand.worst();
+    for (let i = 0; i < n; i++, o += m) {
+      let d = bias;
+      for (let j = 0, t = 0; j < m; j++, t += PQ_CENTROIDS) d += table[t + u8[o + j]!]!;
+      if (d < worst) {
+        const id = ids[i]!;
+        if (filter.active && !filter.accepts(id)) continue;
+        cand.push(id, d);
+        worst = cand.worst();
+      }
+    }
+  }
+
+  /** Exact float32 distance of the (normalised) query to the vector at `where`, summed in float64. */
+  #exact(q: Float32Array, w: number): number {
+    const l = Math.floor(w / POS);
+    const x = this.#listFloats[l]!;
+    const o = (w - l * POS) * this.dim;
+    let s = 0;
+    if (this.metric === 'l2') {
+      for (let j = 0; j < this.dim; j++) s += (q[j]! - x[o + j]!) ** 2;
+      return s;
+    }
+    for (let j = 0; j < this.dim; j++) s += q[j]! * x[o + j]!;
+    return 1 - s;
+  }
+
+  /** Moves the candidates into `heap` by exact distance (empties `cand`). */
+  #rescoreInto(q: Float32Array, cand: TopK, heap: TopK): void {
+    for (let i = 0; i < cand.size; i++) {
+      const id = cand.ids[i]!;
+      heap.push(id, Math.fround(this.#exact(q, this.#where.get(id)!)));
+    }
+    cand.clear();
+  }
+
+  /** A gather plan of a quantised index: exact distances from the float32 vectors. */
+  #exactGather(q: Float32Array, plan: Float64Array, heap: TopK, filter: ResolvedFilter): void {
+    for (let i = 0; i < plan.length; i++) {
+      const w = plan[i]!;
+      const l = Math.floor(w / POS);
+      const id = this.#listIds[l]![w - l * POS]!;
+      if (filter.accepts(id)) heap.push(id, Math.fround(this.#exact(q, w)));
+    }
   }
 
   /** The nProbe of one search: the option clamped to nList, or the index's own. */
@@ -415,7 +688,12 @@ export class IvfIndex implements VectorIndex {
     if (n <= cap) return;
     const next = Math.max(n, Math.ceil(cap * GROWTH), MIN_LIST_CAPACITY);
     const ptr = this.#listPtr[l]!;
-    this.#listPtr[l] = ptr === 0 ? this.#arena.alloc(next * this.#stride) : this.#arena.realloc(ptr, next * this.#stride);
+    this.#listPtr[l] = ptr === 0 ? this.#arena.alloc(next * this.#rec) : this.#arena.realloc(ptr, next * this.#rec);
+    if (this.#quant !== 'none') {
+      const floats = new Float32Array(next * this.dim);
+      floats.set(this.#listFloats[l]!.subarray(0, this.#listSize[l]! * this.dim));
+      this.#listFloats[l] = floats;
+    }
     const ids = new Uint32Array(next);
     ids.set(this.#listIds[l]!.subarray(0, this.#listSize[l]!));
     this.#listIds[l] = ids;
@@ -435,6 +713,7 @@ export class IvfIndex implements VectorIndex {
       idBytes += this.#listIds[l]!.byteLength;
     }
     const tables = this.#nList * 17 + this.#centroids.byteLength + idBytes + this.#where.size * 32;
+    if (this.#quant !== 'none') return this.#quantStats(min, max, squares, tables);
     return {
       kind: this.kind,
       dim: this.dim,
@@ -452,18 +731,60 @@ export class IvfIndex implements VectorIndex {
     };
   }
 
+  /** stats() of a quantised index: the float32 vectors kept for re-scoring are `rescoreBytes`, not `memoryBytes`. */
+  #quantStats(min: number, max: number, squares: number, tables: number): IndexStats {
+    let rescoreBytes = 0;
+    for (let l = 0; l < this.#nList; l++) rescoreBytes += this.#listFloats[l]!.byteLength;
+    const pqBytes = (this.#pq?.codebooks.byteLength ?? 0) + (this.#pq?.norms.byteLength ?? 0)
+      + (this.#pqTerms?.byteLength ?? 0) + this.#qTable.byteLength + this.#lTable.byteLength;
+    return {
+      kind: this.kind,
+      dim: this.dim,
+      metric: this.metric,
+      size: this.#n,
+      memoryBytes: this.#arena.committedBytes + (this.#quantizer?.stats().memoryBytes ?? 0) + tables + pqBytes,
+      vectorBytes: this.#n * this.#stride,
+      rescoreBytes,
+      quantization: this.#quant,
+      codeBytes: this.#rec,
+      nList: this.#nList,
+      nProbe: this.#nProbe,
+      listMin: min,
+      listMax: max,
+      listMean: this.#nList > 0 ? this.#n / this.#nList : 0,
+      imbalance: this.#n > 0 ? (squares * this.#nList) / (this.#n * this.#n) : 0,
+    };
+  }
+
   /** Layout in docs/indexes/ivf.md ("Payload"). */
   writePayload(w: BinaryWriter): void {
     w.json({ ...this.#params, nListOption: this.#nListOption, nProbeOption: this.#nProbeOption });
     w.u8(this.isTrained ? 1 : 0);
     if (!this.isTrained) return;
     w.f32s(this.#centroids);
+    if (this.#quant !== 'none') {
+      this.#writeCodes(w);
+      return;
+    }
     const f32 = this.#arena.f32;
     for (let l = 0; l < this.#nList; l++) {
       const n = this.#listSize[l]!;
       const p = this.#listPtr[l]! >> 2;
       w.u32s(this.#listIds[l]!.subarray(0, n));
       w.f32s(f32.subarray(p, p + n * this.dim));
+    }
+  }
+
+  /** The quantised payload after the centroids: codebooks, then per list ids, codes, float32 vectors. */
+  #writeCodes(w: BinaryWriter): void {
+    w.f32s(this.#pq!.codebooks);
+    const u8 = this.#arena.u8;
+    for (let l = 0; l < this.#nList; l++) {
+      const n = this.#listSize[l]!;
+      const p = this.#listPtr[l]!;
+      w.u32s(this.#listIds[l]!.subarray(0, n));
+      w.u8s(u8.subarray(p, p + n * this.#rec));
+      w.f32s(this.#listFloats[l]!.subarray(0, n * this.dim));
     }
   }
 
@@ -477,9 +798,15 @@ export class IvfIndex implements VectorIndex {
     };
     let index: IvfIndex;
     try {
+      // Files written before quantisation have no `quantization`: they read as 'none'.
+      const quantization = p.quantization === undefined ? undefined : checkQuantization(p.quantization, 'ivf');
+      const quantized = quantization !== undefined && quantization !== 'none';
       index = new IvfIndex({
         dim, metric, seed: num('seed'), iterations: num('iterations'),
         nList: num('nListOption') || undefined, nProbe: num('nProbeOption') || undefined,
+        quantization,
+        rescore: quantized ? num('rescore') : undefined,
+        pqM: quantization === 'pq' ? num('pqM') : undefined,
       });
     } catch (e) {
       if (e instanceof OmnivecError) r.fail('ivf params', e.message);
@@ -508,6 +835,10 @@ export class IvfIndex implements VectorIndex {
     index.#install(centroids, nList);
     index.#nProbe = nProbe;
     index.#params = index.#makeParams();
+    if (index.#quant !== 'none') {
+      index.#readCodes(r, count);
+      return index;
+    }
     let total = 0;
     for (let l = 0; l < nList; l++) {
       const ids = r.u32s(`ivf list ${l} ids`);
@@ -530,5 +861,45 @@ export class IvfIndex implements VectorIndex {
     r.end();
     index.#n = count;
     return index;
+  }
+
+  /** Reads what #writeCodes wrote (the index is trained, its lists empty). */
+  #readCodes(r: BinaryReader, count: number): void {
+    const dim = this.dim;
+    const codebooks = r.f32s('ivf pq codebooks', dim * PQ_CENTROIDS);
+    try {
+      checkFinite(codebooks, dim, 'codebooks');
+    } catch (e) {
+      r.fail('ivf pq codebooks', (e as Error).message);
+    }
+    this.#setPq(new ProductQuantizer(dim, this.#pqM, codebooks));
+    let total = 0;
+    for (let l = 0; l < this.#nList; l++) {
+      const ids = r.u32s(`ivf list ${l} ids`);
+      total += ids.length;
+      if (total > count) r.fail(`ivf list ${l} ids`, `the lists hold more vectors than the ${count} the header declares`);
+      const codes = r.u8s(`ivf list ${l} codes`, ids.length * this.#rec);
+      const floats = r.f32s(`ivf list ${l} vectors`, ids.length * dim);
+      if (ids.length === 0) continue;
+      try {
+        checkFinite(floats, dim, `list ${l} vectors`);
+      } catch (e) {
+        r.fail(`ivf list ${l} vectors`, (e as Error).message);
+      }
+      this.#reserve(l, ids.length);
+      this.#arena.u8.set(codes, this.#listPtr[l]!);
+      this.#listFloats[l]!.set(floats);
+      this.#listIds[l]!.set(ids);
+      this.#listSize[l] = ids.length;
+      for (let j = 0; j < ids.length; j++) {
+        const id = ids[j]!;
+        if (id > MAX_ID) r.fail(`ivf list ${l} ids`, `id ${id} is above the largest id ${MAX_ID}`);
+        if (this.#where.has(id)) r.fail(`ivf list ${l} ids`, `id ${id} appears twice`);
+        this.#where.set(id, l * POS + j);
+      }
+    }
+    if (total !== count) r.fail('ivf lists', `hold ${total} vectors, the header declares ${count}`);
+    r.end();
+    this.#n = count;
   }
 }
