@@ -17,6 +17,11 @@ export interface SearchOptions {
   efSearch?: number;
   /** IVF: how many inverted lists to scan (at most nList). */
   nProbe?: number;
+  /**
+   * Quantised indexes: re-rank the best `rescore × k` candidates by code distance with exact
+   * float32 distances (default: the index's `rescore`). Ignored when `quantization` is 'none'.
+   */
+  rescore?: number;
 }
 
 /** Hits of one query, nearest first: parallel arrays of ids and distances (length ≤ k). */
@@ -79,7 +84,7 @@ export interface VectorIndex {
   /** False only for an IVF index before `train`. */
   readonly isTrained: boolean;
   /** The construction parameters, as plain data (persisted with the index). */
-  readonly params: Readonly<Record<string, number>>;
+  readonly params: Readonly<Record<string, number | string>>;
 
   /** Learns what the index needs from a sample (IVF: the centroids); a no-op for the others. */
   train(sample: VectorBatch): void;

@@ -11,10 +11,23 @@ import {
 } from '../common.js';
 import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchResult, VectorIndex } from '../types.js';
+import { checkQuantization, checkRescore } from '../quant/options.js';
+import { QuantParts } from '../quant/quantized.js';
+import type { WarningHook } from '../quant/quantizer.js';
+import { rescoreInto } from '../quant/rescore.js';
 
 export interface FlatIndexOptions {
   dim: number;
   metric?: Metric;
+  /**
+   * 'none' (float32, default), 'int8' or 'binary': scan codes, re-score the best `rescore × k`
+   * with exact float32 distances (docs/indexes/quantization.md).
+   */
+  quantization?: 'none' | 'int8' | 'binary';
+  /** Quantised only: candidates re-scored per hit wanted (default DEFAULT_RESCORE). */
+  rescore?: number;
+  /** Quantised only: receives quantiser warnings instead of process.emitWarning. */
+  onWarning?: WarningHook;
 }
 
 /** Queries handled together by the blocked batch kernel. */
@@ -37,7 +50,7 @@ export class FlatIndex implements VectorIndex {
   readonly dim: number;
   readonly metric: Metric;
   readonly isTrained = true;
-  readonly params: Readonly<Record<string, number>> = {};
+  readonly params: Readonly<Record<string, number | string>>;
   readonly #arena: Arena;
   readonly #code: number;
   readonly #stride: number;
@@ -49,13 +62,26 @@ export class FlatIndex implements VectorIndex {
   readonly #qPtr: number; // QUERY_BLOCK query vectors
   readonly #outPtr: number; // QUERY_BLOCK × block distances
   readonly #listPtr: number; // block slots for gathers
+  /** Quantised storage (codes in the arena, floats for re-scoring outside it); undefined for 'none'. */
+  readonly #qp: QuantParts | undefined;
 
   constructor(options: FlatIndexOptions) {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
+    const quantization = checkQuantization(options.quantization, 'flat');
+    const rescore = checkRescore(options.rescore);
     this.dim = dim;
     this.metric = metric;
-    this.#code = metricCode(metric);
-    this.#stride = dim * 4;
+    if (quantization === 'none') {
+      this.#qp = undefined;
+      this.params = Object.freeze({});
+      this.#code = metricCode(metric);
+      this.#stride = dim * 4;
+    } else {
+      this.#qp = new QuantParts(quantization as 'int8' | 'binary', dim, metric, rescore, options.onWarning);
+      this.params = Object.freeze(this.#qp.params());
+      this.#code = this.#qp.metricCode;
+      this.#stride = this.#qp.codeBytes;
+    }
     this.#block = Math.max(16, Math.min(4096, Math.floor(BLOCK_BYTES / this.#stride)));
     this.#arena = new Arena();
     this.#qPtr = this.#arena.alloc(QUERY_BLOCK * this.#stride);
@@ -69,8 +95,14 @@ export class FlatIndex implements VectorIndex {
     return this.#n;
   }
 
-  train(): void {
-    // Nothing to learn.
+  /** Float32: nothing to learn. Quantised: learns the quantiser from `sample` (and re-encodes what is stored). */
+  train(sample?: VectorBatch): void {
+    const qp = this.#qp;
+    if (qp === undefined || sample === undefined) return;
+    checkBatch(sample, this.dim, 'sample');
+    if (sample.count === 0) return;
+    qp.train(sample.data, sample.count);
+    for (let s = 0; s < this.#n; s++) qp.reencode(s, this.#arena.u8, this.#ptr + s * this.#stride);
   }
 
   has(id: number): boolean {
@@ -81,6 +113,11 @@ export class FlatIndex implements VectorIndex {
     checkBatch(vectors, this.dim);
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
     this.#reserve(this.#n + vectors.count);
+    if (this.#qp !== undefined) {
+      this.#addQuantized(checked, vectors);
+      options?.onProgress?.(vectors.count, vectors.count);
+      return;
+    }
     const f32 = this.#arena.f32;
     const first = this.#n;
     // Rows are contiguous (stride = dim × 4): one copy for the whole batch.
@@ -93,6 +130,18 @@ export class FlatIndex implements VectorIndex {
     options?.onProgress?.(vectors.count, vectors.count);
   }
 
+  #addQuantized(ids: Uint32Array, vectors: VectorBatch): void {
+    const qp = this.#qp!;
+    qp.ensureTrained(vectors.data, vectors.count);
+    qp.store.reserve(this.#n + vectors.count);
+    const u8 = this.#arena.u8;
+    for (let i = 0; i < vectors.count; i++) {
+      const slot = this.#n++;
+      qp.put(slot, vectors.data, i, u8, this.#ptr + slot * this.#stride);
+      this.#slots.set(ids[i]!, slot);
+    }
+  }
+
   remove(ids: ArrayLike<number>): number {
     let removed = 0;
     for (let i = 0; i < ids.length; i++) {
@@ -103,6 +152,7 @@ export class FlatIndex implements VectorIndex {
       if (slot !== last) {
         const lastId = this.#slots.idOf(last);
         this.#arena.u8.copyWithin(this.#ptr + slot * this.#stride, this.#ptr + last * this.#stride, this.#ptr + (last + 1) * this.#stride);
+        this.#qp?.store.move(last, slot);
         this.#slots.set(lastId, slot);
       }
       this.#slots.delete(id);
@@ -115,6 +165,7 @@ export class FlatIndex implements VectorIndex {
   getVector(id: number): Float32Array | undefined {
     const slot = this.#slots.slotOf(id);
     if (slot === undefined) return undefined;
+    if (this.#qp !== undefined) return this.#qp.store.get(slot);
     const off = (this.#ptr >> 2) + slot * this.dim;
     return this.#arena.f32.slice(off, off + this.dim);
   }
@@ -132,6 +183,13 @@ export class FlatIndex implements VectorIndex {
     checkK(k);
     const filter = resolveFilter(options);
     if (this.#n === 0) throw emptyIndexError();
+    if (this.#qp !== undefined) {
+      const rescore = checkRescore(options?.rescore, 'rescore', this.#qp.rescore);
+      const ids = new Uint32Array(Math.min(k, this.#n));
+      const distances = new Float32Array(ids.length);
+      const n = this.#searchQuantized(query, k, rescore, filter, ids, distances, 0);
+      return n === ids.length ? { ids, distances } : { ids: ids.slice(0, n), distances: distances.slice(0, n) };
+    }
     this.#loadQueries(query, 0, 1);
     const heap = new TopK(Math.min(k, this.#n));
     this.#scanInto(heap, this.#qPtr, filter);
@@ -148,6 +206,15 @@ export class FlatIndex implements VectorIndex {
     const filter = resolveFilter(options);
     if (this.#n === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
+    if (this.#qp !== undefined) {
+      // Codes: one query at a time (the code kernels gain nothing from blocking).
+      const rescore = checkRescore(options?.rescore, 'rescore', this.#qp.rescore);
+      for (let q = 0; q < queries.count; q++) {
+        result.counts[q] = this.#searchQuantized(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, rescore, filter,
+          result.ids, result.distances, q * k);
+      }
+      return result;
+    }
     if (filter.allowList !== undefined && filter.allowList.length * 4 < this.#n) {
       // Few allowed ids: gathering them per query beats scanning everything.
       for (let q = 0; q < queries.count; q++) {
@@ -189,6 +256,31 @@ export class FlatIndex implements VectorIndex {
       }
     }
     return result;
+  }
+
+  #candIds = new Uint32Array(0);
+  #candSlots = new Uint32Array(0);
+  #candDists = new Float32Array(0);
+
+  /**
+   * A quantised search: the best `rescore × k` candidates by code distance, re-scored with their
+   * exact float32 distances; the best k written from `outOff`. Returns how many.
+   */
+  #searchQuantized(query: Float32Array, k: number, rescore: number, filter: ResolvedFilter,
+    outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
+    const qp = this.#qp!;
+    const want = Math.min(this.#n, Math.max(k, k * rescore));
+    if (this.#candIds.length < want) {
+      this.#candIds = new Uint32Array(want);
+      this.#candSlots = new Uint32Array(want);
+      this.#candDists = new Float32Array(want);
+    }
+    const q = qp.prepareQuery(query, this.#arena.u8, this.#qPtr);
+    const heap = new TopK(want);
+    this.#scanInto(heap, this.#qPtr, filter);
+    const n = heap.drainSorted(this.#candIds, this.#candDists);
+    for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
+    return rescoreInto(this.metric, q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
   }
 
   /** Offers every (allowed) stored vector's distance to the query at `qPtr` to `heap`. */
@@ -256,22 +348,42 @@ export class FlatIndex implements VectorIndex {
       metric: this.metric,
       size: this.#n,
       memoryBytes: this.#arena.committedBytes + this.#slots.bytes(),
-      vectorBytes: this.#n * this.#stride,
+      vectorBytes: this.#n * this.dim * 4,
+      quantization: this.#qp?.kind ?? 'none',
+      codeBytes: this.#stride,
+      rescoreBytes: this.#qp?.store.bytes ?? 0,
     };
   }
 
   writePayload(w: BinaryWriter): void {
     w.json(this.params);
     w.u32s(this.#slots.table.subarray(0, this.#n));
+    if (this.#qp !== undefined) {
+      // Quantised: the codes, then the quantiser's parameters and the float vectors.
+      w.u8s(this.#arena.u8.subarray(this.#ptr, this.#ptr + this.#n * this.#stride));
+      this.#qp.write(w, this.#n);
+      return;
+    }
     w.f32s(this.#arena.f32.subarray(this.#ptr >> 2, (this.#ptr >> 2) + this.#n * this.dim));
   }
 
   static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): FlatIndex {
-    r.json('flat params');
-    const index = new FlatIndex({ dim, metric });
+    const p = r.json<Partial<FlatIndexOptions>>('flat params');
+    let index: FlatIndex;
+    try {
+      // Params without `quantization` (every file before issue 16) read as 'none'.
+      index = new FlatIndex({ dim, metric, quantization: p.quantization, rescore: p.rescore });
+    } catch (e) {
+      return r.fail('flat params', (e as Error).message);
+    }
     const ids = r.u32s('flat ids', count);
     index.#reserve(count);
-    r.sectionInto(index.#arena.u8, index.#ptr, 4, 'flat vectors', count * dim); // straight into the arena
+    if (index.#qp === undefined) {
+      r.sectionInto(index.#arena.u8, index.#ptr, 4, 'flat vectors', count * dim); // straight into the arena
+    } else {
+      r.u8sInto(index.#arena.u8, index.#ptr, 'flat codes', count * index.#stride);
+      index.#qp.read(r, count);
+    }
     r.end();
     let maxId = 0;
     for (let i = 0; i < count; i++) if (ids[i]! > maxId) maxId = ids[i]!;

@@ -13,6 +13,10 @@ import {
 import { checkInt, checkK } from '../../checks.js';
 import { NO_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { Graph } from './graph.js';
+import { checkQuantization, checkRescore } from '../quant/options.js';
+import { QuantParts } from '../quant/quantized.js';
+import type { WarningHook } from '../quant/quantizer.js';
+import { rescoreInto } from '../quant/rescore.js';
 
 export interface HnswIndexOptions {
   dim: number;
@@ -25,6 +29,15 @@ export interface HnswIndexOptions {
   efSearch?: number;
   /** Seed of the level generator: the same seed and insertion order build the same graph. Default 42. */
   seed?: number;
+  /**
+   * 'none' (float32, default), 'int8' or 'binary': the graph is built and searched on codes, and
+   * the best `rescore × k` are re-scored with exact float32 distances (docs/indexes/quantization.md).
+   */
+  quantization?: 'none' | 'int8' | 'binary';
+  /** Quantised only: candidates re-scored per hit wanted (default: see docs/indexes/quantization.md). */
+  rescore?: number;
+  /** Quantised only: receives quantiser warnings instead of process.emitWarning. */
+  onWarning?: WarningHook;
 }
 
 /** Removed nodes are reclaimed once they exceed this share of the live ones (or on `compact()`). */
@@ -78,7 +91,7 @@ export class HnswIndex implements VectorIndex {
   readonly dim: number;
   readonly metric: Metric;
   readonly isTrained = true;
-  readonly params: Readonly<{ m: number; efConstruction: number; efSearch: number; seed: number }>;
+  readonly params: Readonly<{ m: number; efConstruction: number; efSearch: number; seed: number; quantization?: 'int8' | 'binary'; rescore?: number }>;
   readonly #arena: Arena;
   readonly #g: Graph;
   readonly #slots = new SlotMap();
@@ -99,6 +112,8 @@ export class HnswIndex implements VectorIndex {
   #oldLinks: Uint32Array;
   #sortSlots: Uint32Array;
   #sortDists: Float32Array;
+  /** Quantised storage (codes in the records, floats for re-scoring outside the arena); undefined for 'none'. */
+  readonly #qp: QuantParts | undefined;
 
   constructor(options: HnswIndexOptions) {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
@@ -106,14 +121,20 @@ export class HnswIndex implements VectorIndex {
     const efConstruction = checkInt(options.efConstruction, 'efConstruction', { min: 1, max: 100_000, fallback: 200 });
     const efSearch = checkInt(options.efSearch, 'efSearch', { min: 1, max: 100_000, fallback: 64 });
     const seed = checkInt(options.seed, 'seed', { min: 0, max: 2 ** 32 - 1, fallback: 42 });
+    const quantization = checkQuantization(options.quantization, 'hnsw');
+    const rescore = checkRescore(options.rescore);
     this.dim = dim;
     this.metric = metric;
-    this.params = Object.freeze({ m, efConstruction, efSearch, seed });
+    this.#qp = quantization === 'none' ? undefined : new QuantParts(quantization as 'int8' | 'binary', dim, metric, rescore, options.onWarning);
+    // 'none' keeps the params (and so the file bytes) of before quantisation existed.
+    this.params = Object.freeze(this.#qp === undefined ? { m, efConstruction, efSearch, seed } : { m, efConstruction, efSearch, seed, ...this.#qp.params() });
     this.#rng = new Random(seed);
     this.#levelMult = 1 / Math.log(m);
     this.#arena = new Arena();
     this.#qPtr = this.#arena.alloc(dim * 4);
-    this.#g = new Graph(this.#arena, dim, m, metricCode(metric));
+    this.#g = this.#qp === undefined
+      ? new Graph(this.#arena, dim, m, metricCode(metric))
+      : new Graph(this.#arena, dim, m, this.#qp.metricCode, this.#qp.codeBytes);
     const efc = Math.max(efConstruction, m);
     this.#w = new TopK(efc);
     this.#wSlots = new Uint32Array(efc);
@@ -128,8 +149,18 @@ export class HnswIndex implements VectorIndex {
     return this.#live;
   }
 
-  train(): void {
-    // Nothing to learn.
+  /**
+   * Float32: nothing to learn. Quantised: learns the quantiser from `sample`; codes already stored
+   * are re-encoded from the float vectors (the graph is kept).
+   */
+  train(sample?: VectorBatch): void {
+    const qp = this.#qp;
+    if (qp === undefined || sample === undefined) return;
+    checkBatch(sample, this.dim, 'sample');
+    if (sample.count === 0) return;
+    qp.train(sample.data, sample.count);
+    const g = this.#g;
+    for (let s = 0; s < g.count; s++) if (g.state[s] !== NODE_STATE.free) qp.reencode(s, this.#arena.u8, g.vectorPtr(s));
   }
 
   has(id: number): boolean {
@@ -143,6 +174,10 @@ export class HnswIndex implements VectorIndex {
     const fresh = Math.max(0, vectors.count - this.#free.length);
     g.reserve(g.count + fresh);
     g.ensureSideTables(g.count + fresh);
+    if (this.#qp !== undefined) {
+      this.#qp.ensureTrained(vectors.data, vectors.count);
+      this.#qp.store.reserve(g.count + fresh);
+    }
     const onProgress = options?.onProgress;
     let reported = performance.now();
     for (let i = 0; i < vectors.count; i++) {
@@ -151,10 +186,14 @@ export class HnswIndex implements VectorIndex {
         reported = performance.now();
       }
       const slot = this.#free.length > 0 ? this.#free.pop()! : g.count++;
-      const off = g.vectorPtr(slot) >> 2;
-      const f32 = this.#arena.f32;
-      f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
-      if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      if (this.#qp !== undefined) {
+        this.#qp.put(slot, vectors.data, i, this.#arena.u8, g.vectorPtr(slot));
+      } else {
+        const off = g.vectorPtr(slot) >> 2;
+        const f32 = this.#arena.f32;
+        f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
+        if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      }
       g.state[slot] = NODE_STATE.live;
       this.#slots.set(checked[i]!, slot);
       this.#insert(slot);
@@ -658,6 +697,7 @@ export class HnswIndex implements VectorIndex {
       if (state[s] === NODE_STATE.live) this.#slots.set(table[s]!, t);
       else this.#slots.setSlotId(t, table[s]!);
     }
+    this.#qp?.store.permute(order, n);
     this.#free = this.#free.map((s) => newOf[s]!).sort((x, y) => y - x);
     this.#entry = newOf[this.#entry]!;
     g.recountIndegree();
@@ -666,6 +706,7 @@ export class HnswIndex implements VectorIndex {
   getVector(id: number): Float32Array | undefined {
     const slot = this.#slots.slotOf(id);
     if (slot === undefined) return undefined;
+    if (this.#qp !== undefined) return this.#qp.store.get(slot);
     const off = this.#g.vectorPtr(slot) >> 2;
     return this.#arena.f32.slice(off, off + this.dim);
   }
@@ -686,7 +727,9 @@ export class HnswIndex implements VectorIndex {
     if (this.#live === 0) throw emptyIndexError();
     const ids = new Uint32Array(Math.min(k, this.#live));
     const distances = new Float32Array(ids.length);
-    const n = this.#searchOne(query, k, ef, filter, ids, distances, 0);
+    const n = this.#qp === undefined
+      ? this.#searchOne(query, k, ef, filter, ids, distances, 0)
+      : this.#searchQuantized(query, k, ef, checkRescore(options?.rescore, 'rescore', this.#qp.rescore), filter, ids, distances, 0);
     return n === ids.length ? { ids, distances } : { ids: ids.slice(0, n), distances: distances.slice(0, n) };
   }
 
@@ -697,6 +740,14 @@ export class HnswIndex implements VectorIndex {
     const ef = Math.max(k, checkInt(options?.efSearch, 'efSearch', { min: 1, max: 1_000_000, fallback: this.params.efSearch }));
     if (this.#live === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
+    if (this.#qp !== undefined) {
+      const rescore = checkRescore(options?.rescore, 'rescore', this.#qp.rescore);
+      for (let q = 0; q < queries.count; q++) {
+        result.counts[q] = this.#searchQuantized(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, ef, rescore, filter,
+          result.ids, result.distances, q * k);
+      }
+      return result;
+    }
     for (let q = 0; q < queries.count; q++) {
       result.counts[q] = this.#searchOne(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, ef, filter,
         result.ids, result.distances, q * k);
@@ -705,14 +756,43 @@ export class HnswIndex implements VectorIndex {
   }
 
   #topK: TopK | undefined;
+  #candIds = new Uint32Array(0);
+  #candSlots = new Uint32Array(0);
+  #candDists = new Float32Array(0);
+
+  /**
+   * A quantised search: the graph walk (or the exact path) on codes keeps the best `rescore × k`
+   * candidates (efSearch raised to at least that), which are re-scored with their exact float32
+   * distances; the best k are written from `outOff`. Returns how many.
+   */
+  #searchQuantized(query: Float32Array, k: number, ef: number, rescore: number, filter: ResolvedFilter,
+    outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
+    const qp = this.#qp!;
+    const want = Math.min(this.#live, Math.max(k, k * rescore));
+    if (this.#candIds.length < want) {
+      this.#candIds = new Uint32Array(want);
+      this.#candSlots = new Uint32Array(want);
+      this.#candDists = new Float32Array(want);
+    }
+    // The query normalised for cosine (for re-scoring); #searchOne encodes it.
+    const q = Float32Array.from(query);
+    if (this.metric === 'cosine') normalizeInPlace(q, 0, this.dim);
+    const n = this.#searchOne(q, want, Math.max(ef, want), filter, this.#candIds, this.#candDists, 0);
+    for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
+    return rescoreInto(this.metric, q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
+  }
 
   #searchOne(query: Float32Array, k: number, ef: number, filter: ResolvedFilter,
     outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
     const g = this.#g;
     const f32 = this.#arena.f32;
     const q = this.#qPtr;
-    f32.set(query, q >> 2);
-    if (this.metric === 'cosine') normalizeInPlace(f32, q >> 2, this.dim);
+    if (this.#qp !== undefined) {
+      this.#qp.q.encode(query, 0, this.#arena.u8, q); // already normalised by #searchQuantized
+    } else {
+      f32.set(query, q >> 2);
+      if (this.metric === 'cosine') normalizeInPlace(f32, q >> 2, this.dim);
+    }
     const table = this.#slots.table;
     let accept: ((slot: number) => boolean) | undefined;
     if (filter.active) {
@@ -811,6 +891,9 @@ export class HnswIndex implements VectorIndex {
       size: this.#live,
       memoryBytes: this.#arena.committedBytes + this.#slots.bytes() + upperBytes + side,
       vectorBytes: this.#live * this.dim * 4,
+      quantization: this.#qp?.kind ?? 'none',
+      codeBytes: this.#qp?.codeBytes ?? this.dim * 4,
+      rescoreBytes: this.#qp?.store.bytes ?? 0,
       linkBytes: this.#live * g.m0 * 4 + upperBytes,
       upperNodes,
       maxLevel: this.#maxLevel,
@@ -841,13 +924,17 @@ export class HnswIndex implements VectorIndex {
       }
     }
     w.u32s(upper);
+    // Quantised: the quantiser's parameters and the float vectors of every slot (the records hold codes).
+    this.#qp?.write(w, g.count);
   }
 
   static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): HnswIndex {
     const p = r.json<Partial<HnswIndexOptions>>('hnsw params');
     let index: HnswIndex;
     try {
-      index = new HnswIndex({ dim, metric, m: p.m, efConstruction: p.efConstruction, efSearch: p.efSearch, seed: p.seed });
+      // Params without `quantization` (every file before issue 16) read as 'none'.
+      index = new HnswIndex({ dim, metric, m: p.m, efConstruction: p.efConstruction, efSearch: p.efSearch, seed: p.seed,
+        quantization: p.quantization, rescore: p.rescore });
     } catch (e) {
       return r.fail('hnsw params', (e as Error).message);
     }
@@ -862,6 +949,7 @@ export class HnswIndex implements VectorIndex {
     g.ensureSideTables(slots);
     r.u8sInto(index.#arena.u8, g.base, 'records', slots * g.recordBytes); // straight into the arena
     const upper = r.u32s('upper links');
+    index.#qp?.read(r, slots);
     r.end();
     g.count = slots;
     const m1 = 1 + g.m;
