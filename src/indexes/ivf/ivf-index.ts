@@ -15,7 +15,7 @@ import { FlatIndex } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
 import { checkQuantization, checkRescore, type Quantization } from '../quant/options.js';
-import { ProductQuantizer, PQ_CENTROIDS, checkPqM } from '../quant/pq.js';
+import { ProductQuantizer, PQ_CENTROIDS, PQ_SCAN_BLOCK, checkPqM } from '../quant/pq.js';
 
 export interface IvfIndexOptions {
   dim: number;
@@ -100,12 +100,8 @@ export class IvfIndex implements VectorIndex {
   /** Bytes of one list record: the float32 vector ('none') or its code. */
   readonly #rec: number;
   #pq: ProductQuantizer | undefined;
-  /** IVF-PQ with l2: per list, the query-independent term of the ADC table (nList × pqM × 256), when small enough. */
-  #pqTerms: Float32Array | undefined;
   /** Quantised: each list's float32 vectors (normalised for cosine), positions as in the list, outside the arena. */
   #listFloats: Float32Array[] = [];
-  #qTable = new Float32Array(0); // scratch: the query's own PQ table
-  #lTable = new Float32Array(0); // scratch: one list's PQ table
   #params: Readonly<Record<string, number>>;
   #nList = 0; // 0 until trained
   #nProbe = 0;
@@ -227,14 +223,8 @@ export class IvfIndex implements VectorIndex {
 
   #setPq(pq: ProductQuantizer): void {
     this.#pq = pq;
-    this.#qTable = new Float32Array(this.#pqM * PQ_CENTROIDS);
-    this.#lTable = new Float32Array(this.#pqM * PQ_CENTROIDS);
-    this.#pqTerms = undefined;
-    const per = this.#pqM * PQ_CENTROIDS;
-    if (this.metric === 'l2' && this.#nList * per * 4 <= MAX_PQ_TERM_BYTES) {
-      const terms = new Float32Array(this.#nList * per);
-      for (let l = 0; l < this.#nList; l++) pq.listTerms(this.#centroids, l * this.dim, terms, l * per);
-      this.#pqTerms = terms;
+    if (this.metric === 'l2' && this.#nList * this.#pqM * PQ_CENTROIDS * 4 <= MAX_PQ_TERM_BYTES) {
+      pq.kernels.setListTerms(this.#centroids, this.#nList);
     }
   }
 
@@ -272,7 +262,6 @@ export class IvfIndex implements VectorIndex {
     this.#listIds = new Array<Uint32Array>(nList).fill(NO_IDS);
     this.#listFloats = this.#quant === 'none' ? [] : new Array<Float32Array>(nList).fill(NO_FLOATS);
     this.#pq = undefined;
-    this.#pqTerms = undefined;
     this.#probed = new Uint8Array(nList);
     this.#extra = new Uint32Array(nList);
     this.#where.clear();
@@ -502,8 +491,9 @@ export class IvfIndex implements VectorIndex {
 
   /** The per-query part of the ADC tables: −2 q·r for l2 (with list terms), −q·r for ip / cosine. */
   #queryTable(q: Float32Array): void {
-    if (this.metric !== 'l2') this.#pq!.innerTable(q, this.#qTable, -1);
-    else if (this.#pqTerms !== undefined) this.#pq!.innerTable(q, this.#qTable, -2);
+    const k = this.#pq!.kernels;
+    if (this.metric !== 'l2') k.setQuery(q, -1, false);
+    else if (k.hasListTerms) k.setQuery(q, -2, false);
   }
 
   /**
@@ -516,35 +506,35 @@ export class IvfIndex implements VectorIndex {
     const n = this.#listSize[l]!;
     if (n === 0) return;
     const m = this.#pqM;
-    const pq = this.#pq!;
-    let table = this.#qTable;
+    const k = this.#pq!.kernels;
+    let useList = false;
     if (this.metric === 'l2') {
-      table = this.#lTable;
-      const terms = this.#pqTerms;
-      if (terms !== undefined) {
-        const qt = this.#qTable;
-        const base = l * m * PQ_CENTROIDS;
-        for (let i = 0; i < table.length; i++) table[i] = terms[base + i]! + qt[i]!;
+      if (k.hasListTerms) {
+        k.listTable(l);
+        useList = true;
       } else {
+        // ‖r_q − r‖² − ‖r_q‖² from the residual query r_q = q − c; bias = ‖r_q‖² already.
         const r = new Float32Array(this.dim);
         const c = this.#centroids;
         for (let j = 0; j < this.dim; j++) r[j] = q[j]! - c[l * this.dim + j]!;
-        pq.l2Table(r, table);
-        bias = 0;
+        k.setQuery(r, -2, true);
       }
     }
     const u8 = this.#arena.u8;
     const ids = this.#listIds[l]!;
-    let o = this.#listPtr[l]!;
+    const ptr = this.#listPtr[l]!;
     let worst = cand.worst();
-    for (let i = 0; i < n; i++, o += m) {
-      let d = bias;
-      for (let j = 0, t = 0; j < m; j++, t += PQ_CENTROIDS) d += table[t + u8[o + j]!]!;
-      if (d < worst) {
-        const id = ids[i]!;
-        if (filter.active && !filter.accepts(id)) continue;
-        cand.push(id, d);
-        worst = cand.worst();
+    for (let x0 = 0; x0 < n; x0 += PQ_SCAN_BLOCK) {
+      const nx = Math.min(PQ_SCAN_BLOCK, n - x0);
+      const dist = k.scan(u8, ptr + x0 * m, nx, bias, useList);
+      for (let i = 0; i < nx; i++) {
+        const d = dist[i]!;
+        if (d < worst) {
+          const id = ids[x0 + i]!;
+          if (filter.active && !filter.accepts(id)) continue;
+          cand.push(id, d);
+          worst = cand.worst();
+        }
       }
     }
   }
@@ -735,8 +725,8 @@ export class IvfIndex implements VectorIndex {
   #quantStats(min: number, max: number, squares: number, tables: number): IndexStats {
     let rescoreBytes = 0;
     for (let l = 0; l < this.#nList; l++) rescoreBytes += this.#listFloats[l]!.byteLength;
-    const pqBytes = (this.#pq?.codebooks.byteLength ?? 0) + (this.#pq?.norms.byteLength ?? 0)
-      + (this.#pqTerms?.byteLength ?? 0) + this.#qTable.byteLength + this.#lTable.byteLength;
+    const pq = this.#pq;
+    const pqBytes = pq === undefined ? 0 : pq.codebooks.byteLength + pq.norms.byteLength + pq.kernels.bytes;
     return {
       kind: this.kind,
       dim: this.dim,

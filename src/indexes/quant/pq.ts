@@ -1,6 +1,8 @@
 import { OmnivecError, describe } from '../../errors.js';
 import type { VectorBatch } from '../../vector/batch.js';
+import v8 from 'node:v8';
 import { kmeans } from '../ivf/kmeans.js';
+import { pqWasmBase64 } from './pq.generated.js';
 
 /**
  * Product quantisation (Jégou, Douze & Schmid 2011), as Faiss's `ProductQuantizer` with 8 bits:
@@ -106,33 +108,16 @@ export class ProductQuantizer {
     return this.m;
   }
 
-  /**
-   * Encodes `count` vectors (rows of `data` from row 0) into `out` at `offset`, m bytes each: per
-   * sub-space the nearest centroid by squared L2 (‖c‖² − 2 x·c, smaller centroid number on ties).
-   */
+  /** The WebAssembly kernels and their memory (created on first use). */
+  get kernels(): PqKernels {
+    return this.#kernels ??= new PqKernels(this);
+  }
+
+  #kernels: PqKernels | undefined;
+
+  /** Encodes `count` vectors (rows of `data` from row 0) into `out` at `offset`, m bytes each (nearest centroid per sub-space). */
   encode(data: Float32Array, count: number, out: Uint8Array, offset = 0): void {
-    const { dim, m, dsub, codebooks, norms } = this;
-    for (let i = 0; i < count; i++) {
-      const x0 = i * dim;
-      const o = offset + i * m;
-      for (let j = 0; j < m; j++) {
-        const xs = x0 + j * dsub;
-        let best = Infinity;
-        let arg = 0;
-        let cb = j * PQ_CENTROIDS * dsub;
-        const nb = j * PQ_CENTROIDS;
-        for (let c = 0; c < PQ_CENTROIDS; c++, cb += dsub) {
-          let dot = 0;
-          for (let t = 0; t < dsub; t++) dot += data[xs + t]! * codebooks[cb + t]!;
-          const d = norms[nb + c]! - 2 * dot;
-          if (d < best) {
-            best = d;
-            arg = c;
-          }
-        }
-        out[o + j] = arg;
-      }
-    }
+    this.kernels.encode(data, count, out, offset);
   }
 
   /** Writes the reconstruction of the code at `codes[offset …]` into `out` (dim floats). */
@@ -143,53 +128,160 @@ export class ProductQuantizer {
       for (let t = 0; t < dsub; t++) out[outOffset + j * dsub + t] = codebooks[cb + t]!;
     }
   }
+}
 
-  /** table[j × 256 + c] = q_j · centroid(j, c): the inner-product table of a query. */
-  innerTable(query: Float32Array, table: Float32Array, scale = 1): void {
-    const { m, dsub, codebooks } = this;
-    let cb = 0;
-    for (let j = 0; j < m; j++) {
-      const qs = j * dsub;
-      for (let c = 0; c < PQ_CENTROIDS; c++, cb += dsub) {
-        let dot = 0;
-        for (let t = 0; t < dsub; t++) dot += query[qs + t]! * codebooks[cb + t]!;
-        table[j * PQ_CENTROIDS + c] = scale * dot;
-      }
+interface PqExports {
+  innerTable(q: number, cbT: number, m: number, dsub: number, table: number, scale: number, add: number): void;
+  addTables(a: number, b: number, out: number, n: number): void;
+  scan(codes: number, n: number, m: number, table: number, bias: number, out: number): void;
+  encode(x: number, n: number, cbT: number, norms: number, m: number, dsub: number, table: number, out: number): void;
+}
+
+let compiledPq: WebAssembly.Module | undefined;
+/** Compiled once, straight to the optimising tier (as src/vector/arena.ts does for the distance kernels). */
+function pqModule(): WebAssembly.Module {
+  if (compiledPq === undefined) {
+    const bytes = Buffer.from(pqWasmBase64, 'base64');
+    v8.setFlagsFromString('--no-liftoff');
+    try {
+      compiledPq = new WebAssembly.Module(bytes);
+    } finally {
+      v8.setFlagsFromString('--liftoff');
     }
   }
+  return compiledPq;
+}
 
-  /** table[j × 256 + c] = ‖q_j − centroid(j, c)‖²: the squared-L2 table of a (residual) query. */
-  l2Table(query: Float32Array, table: Float32Array): void {
-    const { m, dsub, codebooks } = this;
-    let cb = 0;
+/** Codes scanned per kernel call (bounds the scratch). */
+export const PQ_SCAN_BLOCK = 4096;
+/** Vectors encoded per kernel call. */
+const ENCODE_BLOCK = 256;
+const PAGE = 65536;
+
+/**
+ * The PQ kernels (src/indexes/quant/assembly/pq.ts) over a WebAssembly memory of their own holding
+ * the transposed codebooks, the ‖c‖² table, the query, its table, one list's table, scratch for
+ * codes and distances, and (IVF-PQ with l2) the per-list terms. A search uses it as:
+ * `setQuery` (the query's table), then per list `listTable` (l2 with terms), `scan`.
+ */
+export class PqKernels {
+  readonly #pq: ProductQuantizer;
+  readonly #memory: WebAssembly.Memory;
+  readonly #k: PqExports;
+  readonly #cbT: number;
+  readonly #norms: number;
+  readonly #q: number;
+  readonly #qTable: number;
+  readonly #lTable: number;
+  readonly #codes: number;
+  readonly #out: number;
+  readonly #x: number;
+  readonly #enc: number;
+  #terms = 0;
+  #lists = 0;
+  #f32!: Float32Array;
+  #u8!: Uint8Array;
+
+  constructor(pq: ProductQuantizer) {
+    this.#pq = pq;
+    const { dim, m, dsub } = pq;
+    const table = m * PQ_CENTROIDS * 4;
+    let top = 16;
+    const take = (bytes: number): number => { const p = top; top += (bytes + 15) & ~15; return p; };
+    this.#cbT = take(dim * PQ_CENTROIDS * 4);
+    this.#norms = take(table);
+    this.#q = take(dim * 4);
+    this.#qTable = take(table);
+    this.#lTable = take(table);
+    this.#codes = take(PQ_SCAN_BLOCK * m + 4);
+    this.#out = take(PQ_SCAN_BLOCK * 4);
+    this.#x = take(ENCODE_BLOCK * dim * 4);
+    this.#enc = take(ENCODE_BLOCK * m);
+    this.#terms = top;
+    this.#memory = new WebAssembly.Memory({ initial: Math.ceil(top / PAGE), maximum: 65536 });
+    const instance = new WebAssembly.Instance(pqModule(), { env: { memory: this.#memory, abort: () => { throw new Error('wasm abort'); } } });
+    this.#k = instance.exports as unknown as PqExports;
+    this.#refresh();
+    const f32 = this.#f32;
     for (let j = 0; j < m; j++) {
-      const qs = j * dsub;
-      for (let c = 0; c < PQ_CENTROIDS; c++, cb += dsub) {
-        let s = 0;
-        for (let t = 0; t < dsub; t++) {
-          const d = query[qs + t]! - codebooks[cb + t]!;
-          s += d * d;
-        }
-        table[j * PQ_CENTROIDS + c] = s;
+      for (let c = 0; c < PQ_CENTROIDS; c++) {
+        for (let t = 0; t < dsub; t++) f32[(this.#cbT >> 2) + (j * dsub + t) * PQ_CENTROIDS + c] = pq.codebooks[(j * PQ_CENTROIDS + c) * dsub + t]!;
       }
     }
+    f32.set(pq.norms, this.#norms >> 2);
+  }
+
+  #refresh(): void {
+    this.#f32 = new Float32Array(this.#memory.buffer);
+    this.#u8 = new Uint8Array(this.#memory.buffer);
+  }
+
+  /** Bytes of this memory. */
+  get bytes(): number {
+    return this.#memory.buffer.byteLength;
+  }
+
+  /** Whether IVF l2 list terms are installed. */
+  get hasListTerms(): boolean {
+    return this.#lists > 0;
   }
 
   /**
-   * The query-independent term of IVF-PQ's l2 distance for a list with centroid `centroid`
-   * (Faiss's precomputed table): out[j × 256 + c] = ‖r_jc‖² + 2 centroid_j · r_jc, so that
-   * ‖q − centroid − r‖² = ‖q − centroid‖² + Σ_j (out[j, c_j] − 2 q_j · r_jc_j).
+   * IVF-PQ with l2 (Faiss's precomputed table): for each of `nList` centroids (rows of
+   * `centroids`), terms[l][j, c] = ‖r_jc‖² + 2 centroid_j · r_jc, so that ‖q − centroid − r‖² =
+   * ‖q − centroid‖² + Σ_j (terms[l][j, c_j] − 2 q_j · r_jc_j). nList = 0 drops them.
    */
-  listTerms(centroid: Float32Array, centroidOffset: number, out: Float32Array, outOffset: number): void {
-    const { m, dsub, codebooks, norms } = this;
-    let cb = 0;
-    for (let j = 0; j < m; j++) {
-      const cs = centroidOffset + j * dsub;
-      for (let c = 0; c < PQ_CENTROIDS; c++, cb += dsub) {
-        let dot = 0;
-        for (let t = 0; t < dsub; t++) dot += centroid[cs + t]! * codebooks[cb + t]!;
-        out[outOffset + j * PQ_CENTROIDS + c] = norms[j * PQ_CENTROIDS + c]! + 2 * dot;
-      }
+  setListTerms(centroids: Float32Array, nList: number): void {
+    const { dim, m } = this.#pq;
+    const per = m * PQ_CENTROIDS * 4;
+    const end = this.#terms + nList * per;
+    const have = this.#memory.buffer.byteLength;
+    if (end > have) {
+      this.#memory.grow(Math.ceil((end - have) / PAGE));
+      this.#refresh();
+    }
+    for (let l = 0; l < nList; l++) {
+      this.#f32.set(centroids.subarray(l * dim, (l + 1) * dim), this.#q >> 2);
+      this.#k.innerTable(this.#q, this.#cbT, m, this.#pq.dsub, this.#terms + l * per, 2, this.#norms);
+    }
+    this.#lists = nList;
+  }
+
+  /**
+   * Installs the query's table: table[j, c] = scale · q_j · r_jc, plus ‖r_jc‖² when `withNorms`
+   * (scale −2 with norms: ‖q_j − r_jc‖² − ‖q_j‖², the l2 table of a residual query).
+   */
+  setQuery(q: Float32Array, scale: number, withNorms: boolean): void {
+    const { m, dsub } = this.#pq;
+    this.#f32.set(q, this.#q >> 2);
+    this.#k.innerTable(this.#q, this.#cbT, m, dsub, this.#qTable, scale, withNorms ? this.#norms : 0);
+  }
+
+  /** The table of list l: its terms plus the query's table (IVF-PQ l2 with terms). */
+  listTable(l: number): void {
+    const n = this.#pq.m * PQ_CENTROIDS;
+    this.#k.addTables(this.#terms + l * n * 4, this.#qTable, this.#lTable, n);
+  }
+
+  /**
+   * Distances of `n` ≤ PQ_SCAN_BLOCK codes (copied from `src` at `offset`): bias + Σ table look-ups,
+   * with the list's table (after `listTable`) or the query's. Returns a view of the n distances,
+   * valid until the next call.
+   */
+  scan(src: Uint8Array, offset: number, n: number, bias: number, useListTable: boolean): Float32Array {
+    const m = this.#pq.m;
+    this.#u8.set(src.subarray(offset, offset + n * m), this.#codes);
+    this.#k.scan(this.#codes, n, m, useListTable ? this.#lTable : this.#qTable, bias, this.#out);
+    return this.#f32.subarray(this.#out >> 2, (this.#out >> 2) + n);
+  }
+
+  encode(data: Float32Array, count: number, out: Uint8Array, offset: number): void {
+    const { dim, m, dsub } = this.#pq;
+    for (let i0 = 0; i0 < count; i0 += ENCODE_BLOCK) {
+      const n = Math.min(ENCODE_BLOCK, count - i0);
+      this.#f32.set(data.subarray(i0 * dim, (i0 + n) * dim), this.#x >> 2);
+      this.#k.encode(this.#x, n, this.#cbT, this.#norms, m, dsub, this.#qTable, this.#enc);
+      out.set(this.#u8.subarray(this.#enc, this.#enc + n * m), offset + i0 * m);
     }
   }
 }
