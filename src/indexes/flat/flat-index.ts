@@ -84,8 +84,10 @@ export class FlatIndex implements VectorIndex {
     }
     this.#block = Math.max(16, Math.min(4096, Math.floor(BLOCK_BYTES / this.#stride)));
     this.#arena = new Arena();
-    this.#qPtr = this.#arena.alloc(QUERY_BLOCK * this.#stride);
-    this.#outPtr = this.#arena.alloc(QUERY_BLOCK * this.#block * 4);
+    // A quantised index answers one query at a time (no blocked kernel): scratch for one query.
+    const queryBlock = this.#qp === undefined ? QUERY_BLOCK : 1;
+    this.#qPtr = this.#arena.alloc(queryBlock * this.#stride);
+    this.#outPtr = this.#arena.alloc(queryBlock * this.#block * 4);
     this.#listPtr = this.#arena.alloc(this.#block * 4);
     this.#ptr = this.#arena.alloc(this.#stride * 16); // allocated last: grows in place
     this.#capacity = 16;
