@@ -15,6 +15,7 @@ import { FlatIndex } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
 import { checkQuantization, checkRescore, type Quantization } from '../quant/options.js';
+import { createQuantizer, readQuantizer, type Quantizer, type WarningHook } from '../quant/quantizer.js';
 import { ProductQuantizer, PQ_CENTROIDS, PQ_SCAN_BLOCK, checkPqM } from '../quant/pq.js';
 
 export interface IvfIndexOptions {
@@ -41,6 +42,8 @@ export interface IvfIndexOptions {
   rescore?: number;
   /** PQ sub-quantisers (8 bits each); must divide dim. Default dim / 4 (see defaultPqM). */
   pqM?: number;
+  /** Receives the warning of 'binary' with l2 on data of varied norms (default: process.emitWarning). */
+  onWarning?: WarningHook;
 }
 
 /** Default `rescore` of IVF-PQ: chosen by measurement (docs/indexes/ivf.md, "IVF-PQ"). */
@@ -100,9 +103,12 @@ export class IvfIndex implements VectorIndex {
   /** Bytes of one list record: the float32 vector ('none') or its code. */
   readonly #rec: number;
   #pq: ProductQuantizer | undefined;
+  /** 'int8' / 'binary': the scalar or sign quantiser (src/indexes/quant/quantizer.ts); codes compared by its kernel metric code. */
+  #sq: Quantizer | undefined;
+  #qCodePtr = 0; // int8 / binary: the query's code in the arena
   /** Quantised: each list's float32 vectors (normalised for cosine), positions as in the list, outside the arena. */
   #listFloats: Float32Array[] = [];
-  #params: Readonly<Record<string, number>>;
+  #params: Readonly<Record<string, number | string>>;
   #nList = 0; // 0 until trained
   #nProbe = 0;
   #quantizer: FlatIndex | undefined;
@@ -139,16 +145,15 @@ export class IvfIndex implements VectorIndex {
     if (this.#quant !== 'pq' && options.pqM !== undefined) {
       throw new OmnivecError('invalid_argument', `pqM: only for quantization 'pq', got pqM = ${describe(options.pqM)} with quantization '${this.#quant}'`);
     }
-    if (this.#quant === 'int8' || this.#quant === 'binary') {
-      throw new OmnivecError('invalid_argument', `quantization: '${this.#quant}' on IVF is not implemented yet; use 'pq' or 'none'`);
-    }
+    if (this.#quant === 'int8' || this.#quant === 'binary') this.#sq = createQuantizer(this.#quant, dim, metric, options.onWarning);
     this.#code = metricCode(metric);
     this.#stride = dim * 4;
-    this.#rec = this.#quant === 'pq' ? this.#pqM : this.#stride;
+    this.#rec = this.#quant === 'pq' ? this.#pqM : this.#sq !== undefined ? this.#sq.codeBytes : this.#stride;
     this.#block = Math.max(16, Math.min(4096, Math.floor(BLOCK_BYTES / this.#rec)));
     this.#qPtr = this.#arena.alloc(this.#stride);
     this.#outPtr = this.#arena.alloc(this.#block * 4);
     this.#slotPtr = this.#arena.alloc(this.#block * 4);
+    if (this.#sq !== undefined) this.#qCodePtr = this.#arena.alloc(this.#rec);
     this.#params = this.#makeParams();
   }
 
@@ -161,11 +166,11 @@ export class IvfIndex implements VectorIndex {
   }
 
   /** nList and nProbe are 0 ("auto") before training when not given, then the values in use. */
-  get params(): Readonly<Record<string, number>> {
+  get params(): Readonly<Record<string, number | string>> {
     return this.#params;
   }
 
-  #makeParams(): Readonly<Record<string, number>> {
+  #makeParams(): Readonly<Record<string, number | string>> {
     const trained = this.isTrained;
     const base = {
       nList: trained ? this.#nList : this.#nListOption,
@@ -176,8 +181,7 @@ export class IvfIndex implements VectorIndex {
     if (this.#quant === 'none') return Object.freeze(base); // as before quantisation existed
     const quant: Record<string, number | string> = { ...base, quantization: this.#quant, rescore: this.#rescore };
     if (this.#quant === 'pq') quant.pqM = this.#pqM;
-    // params holds strings too since issue 16 (docs/indexes/scale.md).
-    return Object.freeze(quant) as unknown as Readonly<Record<string, number>>;
+    return Object.freeze(quant);
   }
 
   /** The quantisation of the lists ('none': float32). */
@@ -208,6 +212,11 @@ export class IvfIndex implements VectorIndex {
     const centroids = kmeans(sample, nList, { metric: this.metric, iterations: this.#iterations, seed: this.#seed });
     this.#install(centroids, nList);
     if (this.#quant === 'pq') this.#trainPq(sample);
+    if (this.#sq !== undefined) {
+      const rows = sample.data.slice(0, n * this.dim);
+      if (this.metric === 'cosine') for (let i = 0; i < n; i++) normalizeInPlace(rows, i * this.dim, this.dim);
+      this.#sq.train(rows, n);
+    }
     this.#nProbe = this.#nProbeOption > 0 ? Math.min(this.#nProbeOption, nList) : defaultNProbe(nList);
     this.#params = this.#makeParams();
   }
@@ -320,16 +329,16 @@ export class IvfIndex implements VectorIndex {
     const dim = this.dim;
     const n = vectors.count;
     const codes = new Uint8Array(n * this.#rec);
-    const residuals = this.#residuals(vectors, lists);
-    this.#pq!.encode(residuals, n, codes);
+    if (this.#pq !== undefined) this.#pq.encode(this.#residuals(vectors, lists), n, codes);
     const u8 = this.#arena.u8;
     for (let i = 0; i < n; i++) {
       const l = lists[i]!;
       const pos = this.#listSize[l]!++;
-      u8.set(codes.subarray(i * this.#rec, (i + 1) * this.#rec), this.#listPtr[l]! + pos * this.#rec);
       const floats = this.#listFloats[l]!;
       floats.set(vectors.data.subarray(i * dim, (i + 1) * dim), pos * dim);
       if (this.metric === 'cosine') normalizeInPlace(floats, pos * dim, dim);
+      if (this.#sq !== undefined) this.#sq.encode(floats, pos * dim, codes, i * this.#rec);
+      u8.set(codes.subarray(i * this.#rec, (i + 1) * this.#rec), this.#listPtr[l]! + pos * this.#rec);
       this.#listIds[l]![pos] = ids[i]!;
       this.#where.set(ids[i]!, l * POS + pos);
     }
@@ -442,7 +451,7 @@ export class IvfIndex implements VectorIndex {
    * (a selective filter) scan the other lists too.
    */
   #searchCodes(queries: VectorBatch, k: number, options: SearchOptions | undefined, filter: ResolvedFilter, nProbe: number): BatchSearchResult {
-    const rescore = checkRescore((options as { rescore?: unknown } | undefined)?.rescore, 'rescore', this.#rescore);
+    const rescore = checkRescore(options?.rescore, 'rescore', this.#rescore);
     const dim = this.dim;
     const result = emptyBatchResult(queries.count, k);
     const heap = new TopK(Math.min(k, this.#n));
@@ -456,7 +465,8 @@ export class IvfIndex implements VectorIndex {
       if (gather !== undefined) {
         this.#exactGather(q, gather, heap, filter);
       } else {
-        this.#queryTable(q);
+        if (this.#sq !== undefined) this.#sq.encode(q, 0, this.#arena.u8, this.#qCodePtr);
+        else this.#queryTable(q);
         if (probes === undefined) {
           for (let l = 0; l < this.#nList; l++) this.#scanCodes(q, l, this.#coarse(q, l), cand, filter);
         } else {
@@ -505,6 +515,10 @@ export class IvfIndex implements VectorIndex {
   #scanCodes(q: Float32Array, l: number, bias: number, cand: TopK, filter: ResolvedFilter): void {
     const n = this.#listSize[l]!;
     if (n === 0) return;
+    if (this.#sq !== undefined) {
+      this.#scanSq(l, cand, filter);
+      return;
+    }
     const m = this.#pqM;
     const k = this.#pq!.kernels;
     let useList = false;
@@ -539,17 +553,46 @@ export class IvfIndex implements VectorIndex {
     }
   }
 
+  /** int8 / binary: offers list l's codes to `cand` by the quantiser's kernel distance (distRange on codes). */
+  #scanSq(l: number, cand: TopK, filter: ResolvedFilter): void {
+    const n = this.#listSize[l]!;
+    const ptr = this.#listPtr[l]!;
+    const ids = this.#listIds[l]!;
+    const a = this.#arena;
+    const out = this.#outPtr >> 2;
+    const code = this.#sq!.metricCode;
+    for (let x0 = 0; x0 < n; x0 += this.#block) {
+      const nx = Math.min(this.#block, n - x0);
+      a.k.distRange(code, this.#qCodePtr, ptr + x0 * this.#rec, this.#rec, nx, this.dim, this.#outPtr);
+      const f32 = a.f32;
+      let worst = cand.worst();
+      for (let j = 0; j < nx; j++) {
+        const d = f32[out + j]!;
+        if (d < worst) {
+          const id = ids[x0 + j]!;
+          if (filter.active && !filter.accepts(id)) continue;
+          cand.push(id, d);
+          worst = cand.worst();
+        }
+      }
+    }
+  }
+
   /** Exact float32 distance of the (normalised) query to the vector at `where`, summed in float64. */
   #exact(q: Float32Array, w: number): number {
     const l = Math.floor(w / POS);
     const x = this.#listFloats[l]!;
     const o = (w - l * POS) * this.dim;
+    const dim = this.dim;
     let s = 0;
     if (this.metric === 'l2') {
-      for (let j = 0; j < this.dim; j++) s += (q[j]! - x[o + j]!) ** 2;
+      for (let j = 0; j < dim; j++) {
+        const d = q[j]! - x[o + j]!;
+        s += d * d;
+      }
       return s;
     }
-    for (let j = 0; j < this.dim; j++) s += q[j]! * x[o + j]!;
+    for (let j = 0; j < dim; j++) s += q[j]! * x[o + j]!;
     return 1 - s;
   }
 
@@ -711,6 +754,7 @@ export class IvfIndex implements VectorIndex {
       size: this.#n,
       memoryBytes: this.#arena.committedBytes + (this.#quantizer?.stats().memoryBytes ?? 0) + tables,
       vectorBytes: this.#n * this.#stride,
+      quantization: 'none',
       nList: this.#nList,
       nProbe: this.#nProbe,
       listMin: min,
@@ -767,7 +811,8 @@ export class IvfIndex implements VectorIndex {
 
   /** The quantised payload after the centroids: codebooks, then per list ids, codes, float32 vectors. */
   #writeCodes(w: BinaryWriter): void {
-    w.f32s(this.#pq!.codebooks);
+    if (this.#pq !== undefined) w.f32s(this.#pq.codebooks);
+    else this.#sq!.write(w);
     const u8 = this.#arena.u8;
     for (let l = 0; l < this.#nList; l++) {
       const n = this.#listSize[l]!;
@@ -856,13 +901,17 @@ export class IvfIndex implements VectorIndex {
   /** Reads what #writeCodes wrote (the index is trained, its lists empty). */
   #readCodes(r: BinaryReader, count: number): void {
     const dim = this.dim;
-    const codebooks = r.f32s('ivf pq codebooks', dim * PQ_CENTROIDS);
-    try {
-      checkFinite(codebooks, dim, 'codebooks');
-    } catch (e) {
-      r.fail('ivf pq codebooks', (e as Error).message);
+    if (this.#quant === 'pq') {
+      const codebooks = r.f32s('ivf pq codebooks', dim * PQ_CENTROIDS);
+      try {
+        checkFinite(codebooks, dim, 'codebooks');
+      } catch (e) {
+        r.fail('ivf pq codebooks', (e as Error).message);
+      }
+      this.#setPq(new ProductQuantizer(dim, this.#pqM, codebooks));
+    } else {
+      this.#sq = readQuantizer(r, this.#quant as 'int8' | 'binary', dim, this.metric);
     }
-    this.#setPq(new ProductQuantizer(dim, this.#pqM, codebooks));
     let total = 0;
     for (let l = 0; l < this.#nList; l++) {
       const ids = r.u32s(`ivf list ${l} ids`);
