@@ -103,7 +103,12 @@ export class FlatIndex implements VectorIndex {
     if (qp === undefined || sample === undefined) return;
     checkBatch(sample, this.dim, 'sample');
     if (sample.count === 0) return;
-    qp.train(sample.data, sample.count);
+    qp.trainExplicit(sample.data, sample.count);
+    this.#reencodeAll();
+  }
+
+  #reencodeAll(): void {
+    const qp = this.#qp!;
     for (let s = 0; s < this.#n; s++) qp.reencode(s, this.#arena.u8, this.#ptr + s * this.#stride);
   }
 
@@ -142,6 +147,7 @@ export class FlatIndex implements VectorIndex {
       qp.put(slot, vectors.data, i, u8, this.#ptr + slot * this.#stride);
       this.#slots.set(ids[i]!, slot);
     }
+    if (qp.retrainIfGrown(this.#n)) this.#reencodeAll();
   }
 
   remove(ids: ArrayLike<number>): number {

@@ -158,7 +158,13 @@ export class HnswIndex implements VectorIndex {
     if (qp === undefined || sample === undefined) return;
     checkBatch(sample, this.dim, 'sample');
     if (sample.count === 0) return;
-    qp.train(sample.data, sample.count);
+    qp.trainExplicit(sample.data, sample.count);
+    this.#reencodeAll();
+  }
+
+  /** Re-encodes every stored code from the float store (after the quantiser learnt new parameters). */
+  #reencodeAll(): void {
+    const qp = this.#qp!;
     const g = this.#g;
     for (let s = 0; s < g.count; s++) if (g.state[s] !== NODE_STATE.free) qp.reencode(s, this.#arena.u8, g.vectorPtr(s));
   }
@@ -198,6 +204,8 @@ export class HnswIndex implements VectorIndex {
       this.#slots.set(checked[i]!, slot);
       this.#insert(slot);
       this.#live++;
+      // A quantiser learnt from a small first batch is learnt again as the index doubles.
+      if (this.#qp?.retrainIfGrown(g.count) === true) this.#reencodeAll();
     }
     this.#sinceOptimize += vectors.count;
     if (this.#live >= OPTIMIZE_MIN && this.#sinceOptimize >= OPTIMIZE_GROWTH * this.#live) this.optimize();

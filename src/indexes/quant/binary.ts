@@ -65,8 +65,8 @@ export class BinaryQuantizer implements Quantizer {
     for (let j = 0; j < dim; j++) if (src[srcOff + j]! > mean[j]!) dst[dstOff + (j >> 3)]! |= 1 << (j & 7);
   }
 
-  write(w: BinaryWriter): void {
-    w.json({ kind: this.kind, trained: this.trained });
+  write(w: BinaryWriter, extra: Record<string, number> = {}): void {
+    w.json({ kind: this.kind, trained: this.trained, ...extra });
     w.f32s(this.mean);
   }
 }

@@ -146,6 +146,20 @@ export function runQuantizationConformance(name: string, opts: QuantConformanceO
         }
       });
 
+      test(`${q}: filled one vector at a time (small values), the quantiser is learnt again as the index doubles`, () => {
+        const n = 600;
+        const index = opts.create({ dim: data.dim, metric: 'l2', quantization: q, rescore, onWarning: () => {} });
+        const small = data.base.data.slice(0, n * data.dim).map((x) => 0.01 * x);
+        for (let i = 0; i < n; i++) index.add([ids[i]!], { data: small.subarray(i * data.dim, (i + 1) * data.dim), dim: data.dim, count: 1 });
+        const smallBase = { data: small, dim: data.dim, count: n };
+        let total = 0;
+        for (let i = 0; i < 20; i++) {
+          const query = data.queries.data.slice(i * data.dim, (i + 1) * data.dim).map((x) => 0.01 * x);
+          total += recall(index.search(query, k, so).ids, oracle('l2', smallBase, ids, query, k).ids);
+        }
+        assert.ok(total / 20 >= opts.recallFloor[q], `recall@10 ${(total / 20).toFixed(3)}`);
+      });
+
       test(`${q}: train(sample) first, then add; stats report the quantisation and the memory apart`, () => {
         const index = opts.create({ dim: data.dim, metric: 'l2', quantization: q, rescore, onWarning: () => {} });
         index.train(data.base);

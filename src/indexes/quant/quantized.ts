@@ -2,7 +2,7 @@ import type { Metric } from '../../vector/metric.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
 import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
 import { FloatStore } from './float-store.js';
-import { createQuantizer, readQuantizer, type Quantizer, type WarningHook } from './quantizer.js';
+import { createQuantizer, readQuantizerWithMeta, type Quantizer, type WarningHook } from './quantizer.js';
 
 /**
  * What a quantised index holds besides its codes: the quantiser, the float32 store for
@@ -10,6 +10,14 @@ import { createQuantizer, readQuantizer, type Quantizer, type WarningHook } from
  * trains the quantiser from the first batch when nobody called `train`, stores the float vector
  * of a slot and writes its code where the index says.
  */
+/**
+ * An index never trained learns its quantiser from what it holds: from the first `add` batch,
+ * then again (re-encoding every code) each time it has doubled, until it holds AUTO_TRAIN_ROWS
+ * vectors — so a first batch of one vector (a database adding records one at a time) does not fix
+ * the ranges for good. An explicit `train(sample)` ends this.
+ */
+export const AUTO_TRAIN_ROWS = 2048;
+
 export class QuantParts {
   readonly kind: 'int8' | 'binary';
   readonly dim: number;
@@ -18,6 +26,8 @@ export class QuantParts {
   q: Quantizer;
   readonly store: FloatStore;
   readonly #row: Float32Array;
+  /** Rows the automatic training last used; Infinity once trained explicitly (or when done). */
+  autoTrainedOn = 0;
 
   constructor(kind: 'int8' | 'binary', dim: number, metric: Metric, rescore: number, onWarning?: WarningHook) {
     this.kind = kind;
@@ -54,7 +64,32 @@ export class QuantParts {
 
   /** Trains from this batch when the quantiser was never trained (the first `add`). */
   ensureTrained(data: Float32Array, count: number): void {
-    if (!this.q.trained) this.train(data, count);
+    if (!this.q.trained && count > 0) {
+      this.train(data, count);
+      this.autoTrainedOn = count >= AUTO_TRAIN_ROWS ? Infinity : count;
+    }
+  }
+
+  /** An explicit `train(sample)`: learns from it and ends the automatic training. */
+  trainExplicit(data: Float32Array, count: number): void {
+    this.train(data, count);
+    this.autoTrainedOn = Infinity;
+  }
+
+  /**
+   * After an add that left `slots` slots in use: when the quantiser was trained automatically on
+   * fewer than AUTO_TRAIN_ROWS rows and the index has doubled since, learns it again from the
+   * stored float vectors of slots 0 … slots−1 and returns true (the caller re-encodes every code).
+   */
+  retrainIfGrown(slots: number): boolean {
+    if (this.autoTrainedOn === Infinity || slots < 2 * this.autoTrainedOn) return false;
+    const rows = Math.min(slots, AUTO_TRAIN_ROWS);
+    const sample = new Float32Array(rows * this.dim);
+    // Spread over the slots (in slot order: flat's are dense, HNSW's include removed ones, still data).
+    for (let i = 0; i < rows; i++) sample.set(this.store.view(Math.floor((i * slots) / rows)), i * this.dim);
+    this.q.train(sample, rows);
+    this.autoTrainedOn = slots >= AUTO_TRAIN_ROWS ? Infinity : slots;
+    return true;
   }
 
   /**
@@ -84,13 +119,15 @@ export class QuantParts {
 
   /** Writes the quantiser's parameters and the float vectors of slots 0 … n−1. */
   write(w: BinaryWriter, n: number): void {
-    this.q.write(w);
+    this.q.write(w, { autoTrainedOn: this.autoTrainedOn === Infinity ? -1 : this.autoTrainedOn });
     this.store.write(w, n);
   }
 
   /** Reads what `write` wrote into these (fresh) parts. */
   read(r: BinaryReader, n: number): void {
-    this.q = readQuantizer(r, this.kind, this.dim, this.metric);
+    const { quantizer, autoTrainedOn } = readQuantizerWithMeta(r, this.kind, this.dim, this.metric);
+    this.q = quantizer;
+    this.autoTrainedOn = autoTrainedOn < 0 ? Infinity : autoTrainedOn;
     this.store.read(r, n);
   }
 }

@@ -21,8 +21,8 @@ export interface Quantizer {
   train(data: Float32Array, count: number): void;
   /** Encodes `dim` floats from `src[srcOff…]` into `dst[dstOff … dstOff + codeBytes)`. */
   encode(src: Float32Array, srcOff: number, dst: Uint8Array, dstOff: number): void;
-  /** Writes the learnt parameters (a JSON object and one f32 array). */
-  write(w: BinaryWriter): void;
+  /** Writes the learnt parameters (a JSON object, with `extra`'s keys, and one f32 array). */
+  write(w: BinaryWriter, extra?: Record<string, number>): void;
 }
 
 /** Called with a warning a quantiser raises (binary with l2 on data of varied norms); default process.emitWarning. */
@@ -45,7 +45,15 @@ export function createQuantizer(kind: 'int8' | 'binary', dim: number, metric: Me
 
 /** Reads what `Quantizer.write` wrote. */
 export function readQuantizer(r: BinaryReader, kind: 'int8' | 'binary', dim: number, metric: Metric): Quantizer {
-  const p = r.json<{ kind?: unknown; trained?: unknown; scale?: unknown }>('quantizer params');
+  return readQuantizerWithMeta(r, kind, dim, metric).quantizer;
+}
+
+/**
+ * `readQuantizer`, also returning `autoTrainedOn` (written by QuantParts: rows of the automatic
+ * training, −1 when trained explicitly; absent reads as −1).
+ */
+export function readQuantizerWithMeta(r: BinaryReader, kind: 'int8' | 'binary', dim: number, metric: Metric): { quantizer: Quantizer; autoTrainedOn: number } {
+  const p = r.json<{ kind?: unknown; trained?: unknown; scale?: unknown; autoTrainedOn?: unknown }>('quantizer params');
   const vec = r.f32s('quantizer vector', dim);
   if (p.kind !== kind) r.fail('quantizer params', `kind ${String(p.kind)}, expected ${kind}`);
   const q = kind === 'int8' ? new ScalarQuantizer(dim, metric) : new BinaryQuantizer(dim, metric, () => {});
@@ -57,5 +65,7 @@ export function readQuantizer(r: BinaryReader, kind: 'int8' | 'binary', dim: num
       (q as BinaryQuantizer).load(vec);
     }
   }
-  return q;
+  const auto = p.autoTrainedOn ?? -1;
+  if (typeof auto !== 'number' || !Number.isInteger(auto) || auto < -1) r.fail('quantizer params', `autoTrainedOn ${String(auto)} is not an integer ≥ −1`);
+  return { quantizer: q, autoTrainedOn: auto };
 }

@@ -75,8 +75,8 @@ export class ScalarQuantizer implements Quantizer {
     dst.fill(0, dstOff + dim, dstOff + this.codeBytes);
   }
 
-  write(w: BinaryWriter): void {
-    w.json({ kind: this.kind, trained: this.trained, scale: this.scale });
+  write(w: BinaryWriter, extra: Record<string, number> = {}): void {
+    w.json({ kind: this.kind, trained: this.trained, scale: this.scale, ...extra });
     w.f32s(this.offset);
   }
 }
