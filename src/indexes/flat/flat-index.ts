@@ -11,7 +11,7 @@ import {
 } from '../common.js';
 import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchResult, VectorIndex } from '../types.js';
-import { checkQuantization, checkRescore } from '../quant/options.js';
+import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
 import { rescoreInto } from '../quant/rescore.js';
@@ -68,7 +68,7 @@ export class FlatIndex implements VectorIndex {
   constructor(options: FlatIndexOptions) {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
     const quantization = checkQuantization(options.quantization, 'flat');
-    const rescore = checkRescore(options.rescore);
+    const rescore = checkRescore(options.rescore, 'rescore', defaultRescore(quantization));
     this.dim = dim;
     this.metric = metric;
     if (quantization === 'none') {

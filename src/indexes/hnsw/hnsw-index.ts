@@ -13,7 +13,7 @@ import {
 import { checkInt, checkK } from '../../checks.js';
 import { NO_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { Graph } from './graph.js';
-import { checkQuantization, checkRescore } from '../quant/options.js';
+import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
 import { rescoreInto } from '../quant/rescore.js';
@@ -122,7 +122,7 @@ export class HnswIndex implements VectorIndex {
     const efSearch = checkInt(options.efSearch, 'efSearch', { min: 1, max: 100_000, fallback: 64 });
     const seed = checkInt(options.seed, 'seed', { min: 0, max: 2 ** 32 - 1, fallback: 42 });
     const quantization = checkQuantization(options.quantization, 'hnsw');
-    const rescore = checkRescore(options.rescore);
+    const rescore = checkRescore(options.rescore, 'rescore', defaultRescore(quantization));
     this.dim = dim;
     this.metric = metric;
     this.#qp = quantization === 'none' ? undefined : new QuantParts(quantization as 'int8' | 'binary', dim, metric, rescore, options.onWarning);
@@ -134,7 +134,7 @@ export class HnswIndex implements VectorIndex {
     this.#qPtr = this.#arena.alloc(dim * 4);
     this.#g = this.#qp === undefined
       ? new Graph(this.#arena, dim, m, metricCode(metric))
-      : new Graph(this.#arena, dim, m, this.#qp.metricCode, this.#qp.codeBytes);
+      : new Graph(this.#arena, dim, m, this.#qp.metricCode, this.#qp.codeBytes, 4);
     const efc = Math.max(efConstruction, m);
     this.#w = new TopK(efc);
     this.#wSlots = new Uint32Array(efc);

@@ -20,6 +20,15 @@ export const QUANTIZATIONS: Readonly<Record<IndexKind, readonly Quantization[]>>
  * measurement: see docs/indexes/quantization.md, "Choosing rescore".
  */
 export const DEFAULT_RESCORE = 4;
+/**
+ * The default `rescore` of a quantisation when the index options give none: binary's codes rank
+ * far more coarsely than int8's, so it re-scores more candidates (measured: quantization.md).
+ */
+export function defaultRescore(quantization: Quantization): number {
+  return quantization === 'binary' ? DEFAULT_BINARY_RESCORE : DEFAULT_RESCORE;
+}
+export const DEFAULT_BINARY_RESCORE = 16;
+
 /** Largest accepted `rescore` (k × rescore candidates are kept: bounded like efSearch). */
 export const MAX_RESCORE = 1000;
 
