@@ -64,6 +64,7 @@ const GROWTH = 1.5;
 const MIN_LIST_CAPACITY = 8;
 const NO_IDS = new Uint32Array(0);
 const NO_FLOATS = new Float32Array(0);
+const TOUCHED = new Float64Array(1);
 
 /** The default nProbe: 1/16 of the lists, but at least 8 (all of them when there are fewer). */
 export function defaultNProbe(nList: number): number {
@@ -106,6 +107,7 @@ export class IvfIndex implements VectorIndex {
   /** 'int8' / 'binary': the scalar or sign quantiser (src/indexes/quant/quantizer.ts); codes compared by its kernel metric code. */
   #sq: Quantizer | undefined;
   #qCodePtr = 0; // int8 / binary: the query's code in the arena
+  #wheres = new Float64Array(64); // scratch: the candidates' places
   /** Quantised: each list's float32 vectors (normalised for cosine), positions as in the list, outside the arena. */
   #listFloats: Float32Array[] = [];
   #params: Readonly<Record<string, number | string>>;
@@ -598,10 +600,23 @@ export class IvfIndex implements VectorIndex {
 
   /** Moves the candidates into `heap` by exact distance (empties `cand`). */
   #rescoreInto(q: Float32Array, cand: TopK, heap: TopK): void {
-    for (let i = 0; i < cand.size; i++) {
-      const id = cand.ids[i]!;
-      heap.push(id, Math.fround(this.#exact(q, this.#where.get(id)!)));
+    const n = cand.size;
+    if (this.#wheres.length < n) this.#wheres = new Float64Array(Math.max(n, 2 * this.#wheres.length));
+    const wheres = this.#wheres;
+    // First touch one float in every cache line of every candidate: their misses overlap (the
+    // vectors are scattered over the lists), then compute.
+    let sink = 0;
+    const dim = this.dim;
+    for (let i = 0; i < n; i++) {
+      const w = this.#where.get(cand.ids[i]!)!;
+      wheres[i] = w;
+      const l = Math.floor(w / POS);
+      const x = this.#listFloats[l]!;
+      const o = (w - l * POS) * dim;
+      for (let j = 0; j < dim; j += 16) sink += x[o + j]!;
     }
+    TOUCHED[0] = sink; // keeps the loads
+    for (let i = 0; i < n; i++) heap.push(cand.ids[i]!, Math.fround(this.#exact(q, wheres[i]!)));
     cand.clear();
   }
 
