@@ -14,7 +14,6 @@ import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchRe
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
-import { rescoreInto } from '../quant/rescore.js';
 
 export interface FlatIndexOptions {
   dim: number;
@@ -288,7 +287,7 @@ export class FlatIndex implements VectorIndex {
     this.#scanInto(heap, this.#qPtr, filter);
     const n = heap.drainSorted(this.#candIds, this.#candDists);
     for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
-    return rescoreInto(this.metric, q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
+    return qp.rescorer.rescoreInto(q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
   }
 
   /** Offers every (allowed) stored vector's distance to the query at `qPtr` to `heap`. */
@@ -359,7 +358,7 @@ export class FlatIndex implements VectorIndex {
       vectorBytes: this.#n * this.dim * 4,
       quantization: this.#qp?.kind ?? 'none',
       codeBytes: this.#stride,
-      rescoreBytes: this.#qp?.store.bytes ?? 0,
+      rescoreBytes: this.#qp?.rescoreBytes ?? 0,
     };
   }
 

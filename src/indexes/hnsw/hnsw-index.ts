@@ -16,7 +16,6 @@ import { Graph } from './graph.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
-import { rescoreInto } from '../quant/rescore.js';
 
 export interface HnswIndexOptions {
   dim: number;
@@ -787,7 +786,7 @@ export class HnswIndex implements VectorIndex {
     if (this.metric === 'cosine') normalizeInPlace(q, 0, this.dim);
     const n = this.#searchOne(q, want, Math.max(ef, want), filter, this.#candIds, this.#candDists, 0);
     for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
-    return rescoreInto(this.metric, q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
+    return qp.rescorer.rescoreInto(q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
   }
 
   #searchOne(query: Float32Array, k: number, ef: number, filter: ResolvedFilter,
@@ -901,7 +900,7 @@ export class HnswIndex implements VectorIndex {
       vectorBytes: this.#live * this.dim * 4,
       quantization: this.#qp?.kind ?? 'none',
       codeBytes: this.#qp?.codeBytes ?? this.dim * 4,
-      rescoreBytes: this.#qp?.store.bytes ?? 0,
+      rescoreBytes: this.#qp?.rescoreBytes ?? 0,
       linkBytes: this.#live * g.m0 * 4 + upperBytes,
       upperNodes,
       maxLevel: this.#maxLevel,

@@ -19,7 +19,7 @@ export const QUANTIZATIONS: Readonly<Record<IndexKind, readonly Quantization[]>>
  * Default `rescore` (candidates re-ranked by exact float32 distance = rescore × k), chosen by
  * measurement: see docs/indexes/quantization.md, "Choosing rescore".
  */
-export const DEFAULT_RESCORE = 4;
+export const DEFAULT_RESCORE = 2;
 /**
  * The default `rescore` of a quantisation when the index options give none: binary's codes rank
  * far more coarsely than int8's, so it re-scores more candidates (measured: quantization.md).

@@ -2,6 +2,7 @@ import type { Metric } from '../../vector/metric.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
 import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
 import { FloatStore } from './float-store.js';
+import { Rescorer } from './rescore.js';
 import { createQuantizer, readQuantizerWithMeta, type Quantizer, type WarningHook } from './quantizer.js';
 
 /**
@@ -25,6 +26,8 @@ export class QuantParts {
   readonly rescore: number;
   q: Quantizer;
   readonly store: FloatStore;
+  /** Re-scores candidates in a small arena of its own (rescore × k rows). */
+  readonly rescorer: Rescorer;
   readonly #row: Float32Array;
   /** Rows the automatic training last used; Infinity once trained explicitly (or when done). */
   autoTrainedOn = 0;
@@ -36,11 +39,17 @@ export class QuantParts {
     this.rescore = rescore;
     this.q = createQuantizer(kind, dim, metric, onWarning);
     this.store = new FloatStore(dim);
+    this.rescorer = new Rescorer(dim, metric);
     this.#row = new Float32Array(dim);
   }
 
   get codeBytes(): number {
     return this.q.codeBytes;
+  }
+
+  /** What `stats().rescoreBytes` reports: the float store and the re-scoring arena. */
+  get rescoreBytes(): number {
+    return this.store.bytes + this.rescorer.bytes;
   }
 
   get metricCode(): number {
