@@ -2,6 +2,7 @@ import { OmnivecError, describe } from '../../errors.js';
 import type { VectorBatch } from '../../vector/batch.js';
 import v8 from 'node:v8';
 import { kmeans } from '../ivf/kmeans.js';
+import { Random } from '../../vector/random.js';
 import { pqWasmBase64 } from './pq.generated.js';
 
 /**
@@ -18,6 +19,8 @@ import { pqWasmBase64 } from './pq.generated.js';
 
 /** Centroids per sub-quantiser (8-bit codes). */
 export const PQ_CENTROIDS = 256;
+/** Most training vectors used (256 per centroid, Faiss's limit); a larger sample is subsampled. */
+const PQ_MAX_TRAIN = 256 * PQ_CENTROIDS;
 /** Lloyd iterations of each sub-quantiser's k-means (Faiss's ProductQuantizer default: 25). */
 export const PQ_ITERATIONS = 25;
 
@@ -91,16 +94,51 @@ export class ProductQuantizer {
         `sample: PQ training needs at least ${PQ_CENTROIDS} vectors (one per centroid of each of the ${m} sub-quantisers), got ${data.count}; give a larger sample or use quantization 'int8'`);
     }
     const dsub = dim / m;
-    const n = data.count;
+    const seed = options.seed ?? 42;
+    const iterations = options.iterations ?? PQ_ITERATIONS;
+    // A seeded subsample of at most 256 × 256 rows (Faiss's limit), ascending row numbers.
+    const rows = data.count <= PQ_MAX_TRAIN ? undefined : new Random(seed).sample(data.count, PQ_MAX_TRAIN);
+    const n = rows === undefined ? data.count : rows.length;
+    const x = rows === undefined ? data.data.subarray(0, n * dim) : new Float32Array(n * dim);
+    if (rows !== undefined) for (let i = 0; i < n; i++) x.set(data.data.subarray(rows[i]! * dim, (rows[i]! + 1) * dim), i * dim);
+    // k-means++ seeds per sub-space (the IVF k-means with 0 Lloyd iterations)...
     const sub = new Float32Array(n * dsub);
     const codebooks = new Float32Array(dim * PQ_CENTROIDS);
     for (let j = 0; j < m; j++) {
-      for (let i = 0; i < n; i++) sub.set(data.data.subarray(i * dim + j * dsub, i * dim + (j + 1) * dsub), i * dsub);
-      const c = kmeans({ data: sub, dim: dsub, count: n }, PQ_CENTROIDS,
-        { metric: 'l2', iterations: options.iterations ?? PQ_ITERATIONS, seed: options.seed ?? 42 });
-      codebooks.set(c, j * PQ_CENTROIDS * dsub);
+      for (let i = 0; i < n; i++) sub.set(x.subarray(i * dim + j * dsub, i * dim + (j + 1) * dsub), i * dsub);
+      codebooks.set(kmeans({ data: sub, dim: dsub, count: n }, PQ_CENTROIDS, { metric: 'l2', iterations: 0, seed }), j * PQ_CENTROIDS * dsub);
     }
-    return new ProductQuantizer(dim, m, codebooks);
+    // ...then Lloyd iterations of all sub-spaces at once: the assignment step is the encoding
+    // kernel (every sub-space's nearest centroid in one pass), the update the mean of each
+    // centroid's sub-vectors (summed in float64); an empty centroid keeps its place.
+    let pq = new ProductQuantizer(dim, m, codebooks.slice());
+    const codes = new Uint8Array(n * m);
+    const prev = new Uint8Array(n * m);
+    const sums = new Float64Array(dim * PQ_CENTROIDS);
+    const counts = new Uint32Array(m * PQ_CENTROIDS);
+    for (let it = 0; it < iterations; it++) {
+      pq.encode(x, n, codes);
+      if (it > 0 && codes.every((c, i) => c === prev[i])) break; // converged
+      prev.set(codes);
+      sums.fill(0);
+      counts.fill(0);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < m; j++) {
+          const cell = j * PQ_CENTROIDS + codes[i * m + j]!;
+          counts[cell]!++;
+          const o = cell * dsub;
+          const xo = i * dim + j * dsub;
+          for (let t = 0; t < dsub; t++) sums[o + t] += x[xo + t]!;
+        }
+      }
+      for (let cell = 0; cell < m * PQ_CENTROIDS; cell++) {
+        const c = counts[cell]!;
+        if (c === 0) continue;
+        for (let t = 0; t < dsub; t++) codebooks[cell * dsub + t] = sums[cell * dsub + t]! / c;
+      }
+      pq = new ProductQuantizer(dim, m, codebooks.slice());
+    }
+    return pq;
   }
 
   /** Bytes of one code. */
