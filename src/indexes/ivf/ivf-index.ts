@@ -14,7 +14,7 @@ import { checkInt, checkK } from '../../checks.js';
 import { FlatIndex } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
-import { checkQuantization, checkRescore, type Quantization } from '../quant/options.js';
+import { DEFAULT_RESCORE, checkQuantization, checkRescore, type Quantization } from '../quant/options.js';
 import { createQuantizer, readQuantizer, type Quantizer, type WarningHook } from '../quant/quantizer.js';
 import { ProductQuantizer, PQ_CENTROIDS, PQ_SCAN_BLOCK, checkPqM } from '../quant/pq.js';
 
@@ -38,7 +38,7 @@ export interface IvfIndexOptions {
    * distance and the best `rescore × k` re-ranked by exact float32 distance. Default 'none'.
    */
   quantization?: Quantization;
-  /** Candidates re-scored = rescore × k (quantised indexes only). Default: see docs/indexes/ivf.md. */
+  /** Candidates re-scored = rescore × k (quantised indexes only). Default 8 for pq (IVF_PQ_DEFAULT_RESCORE), DEFAULT_RESCORE for int8 / binary. */
   rescore?: number;
   /** PQ sub-quantisers (8 bits each); must divide dim. Default dim / 4 (see defaultPqM). */
   pqM?: number;
@@ -46,8 +46,12 @@ export interface IvfIndexOptions {
   onWarning?: WarningHook;
 }
 
-/** Default `rescore` of IVF-PQ: chosen by measurement (docs/indexes/ivf.md, "IVF-PQ"). */
-export const IVF_DEFAULT_RESCORE = 4;
+/**
+ * Default `rescore` of IVF-PQ: 8, chosen by measurement (docs/indexes/ivf.md, "Measured against
+ * Faiss"): with the default pqM, recall@10 after re-scoring 0.99 on 100k × 128 synthetic clusters
+ * (nProbe 16) and 0.98 on MNIST, where 4 gave 0.94 / 0.977. int8 and binary use DEFAULT_RESCORE.
+ */
+export const IVF_PQ_DEFAULT_RESCORE = 8;
 /** Largest precomputed IVF-PQ l2 term table (nList × pqM × 256 floats); beyond, tables are built per list. */
 const MAX_PQ_TERM_BYTES = 256 * 1024 * 1024;
 
@@ -142,7 +146,7 @@ export class IvfIndex implements VectorIndex {
     this.#seed = checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 });
     this.#iterations = checkInt(options.iterations, 'iterations', { min: 0, max: 10_000, fallback: 20 });
     this.#quant = checkQuantization(options.quantization, 'ivf');
-    this.#rescore = checkRescore(options.rescore, 'rescore', IVF_DEFAULT_RESCORE);
+    this.#rescore = checkRescore(options.rescore, 'rescore', this.#quant === 'pq' ? IVF_PQ_DEFAULT_RESCORE : DEFAULT_RESCORE);
     this.#pqM = this.#quant === 'pq' ? checkPqM(options.pqM, dim) : 0;
     if (this.#quant !== 'pq' && options.pqM !== undefined) {
       throw new OmnivecError('invalid_argument', `pqM: only for quantization 'pq', got pqM = ${describe(options.pqM)} with quantization '${this.#quant}'`);

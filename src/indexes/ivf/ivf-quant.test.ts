@@ -188,7 +188,7 @@ suite('ivf pq: product quantiser and bad input', () => {
       expectError(() => index.search(rowOf(data.queries, 0), 5, { rescore: bad }), 'invalid_argument', /rescore: expected an integer/);
       expectError(() => index.searchBatch(data.queries, 5, { rescore: bad }), 'invalid_argument', /rescore/);
     }
-    assert.deepEqual(index.params, { nList: 4, nProbe: 4, seed: 42, iterations: 20, quantization: 'pq', rescore: 4, pqM: 4 });
+    assert.deepEqual(index.params, { nList: 4, nProbe: 4, seed: 42, iterations: 20, quantization: 'pq', rescore: 8, pqM: 4 });
   });
 
   test('kernels: encode = nearest centroid per sub-space, scan = the JS sum, l2 / ip tables as defined', () => {
