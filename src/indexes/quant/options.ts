@@ -27,7 +27,7 @@ export const DEFAULT_RESCORE = 2;
 export function defaultRescore(quantization: Quantization): number {
   return quantization === 'binary' ? DEFAULT_BINARY_RESCORE : DEFAULT_RESCORE;
 }
-export const DEFAULT_BINARY_RESCORE = 16;
+export const DEFAULT_BINARY_RESCORE = 8;
 
 /** Largest accepted `rescore` (k × rescore candidates are kept: bounded like efSearch). */
 export const MAX_RESCORE = 1000;
