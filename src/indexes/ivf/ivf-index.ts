@@ -90,6 +90,12 @@ export function defaultNProbe(nList: number): number {
  * selective filter, or k above what they hold), the other lists are scanned too, so a search
  * returns min(k, vectors that match) hits. Small allow-lists skip the lists altogether: their
  * vectors are gathered and compared directly, which is exact.
+ *
+ * Quantised lists (`quantization` 'pq', 'int8', 'binary'; docs/indexes/ivf.md): the arena blocks
+ * hold codes instead of vectors (pq: residuals to the list's centroid, scanned by ADC in the PQ
+ * WebAssembly module, src/indexes/quant/pq.ts; int8 / binary: the quantiser's kernel metric code),
+ * the float32 vectors sit in one JS Float32Array per list at the same positions, and a search
+ * re-ranks its best `rescore × k` candidates by exact distance. 'none' is the code above, unchanged.
  */
 export class IvfIndex implements VectorIndex {
   readonly kind = 'ivf' as const;
