@@ -81,12 +81,11 @@ export class FlatIndex implements VectorIndex {
       this.#code = this.#qp.metricCode;
       this.#stride = this.#qp.codeBytes;
     }
-    this.#block = Math.max(16, Math.min(4096, Math.floor(BLOCK_BYTES / this.#stride)));
+    // Codes: at most 1,024 records a block, so that the 64 queries' distances stay 256 KiB.
+    this.#block = Math.max(16, Math.min(this.#qp === undefined ? 4096 : 1024, Math.floor(BLOCK_BYTES / this.#stride)));
     this.#arena = new Arena();
-    // A quantised index answers one query at a time (no blocked kernel): scratch for one query.
-    const queryBlock = this.#qp === undefined ? QUERY_BLOCK : 1;
-    this.#qPtr = this.#arena.alloc(queryBlock * this.#stride);
-    this.#outPtr = this.#arena.alloc(queryBlock * this.#block * 4);
+    this.#qPtr = this.#arena.alloc(QUERY_BLOCK * this.#stride);
+    this.#outPtr = this.#arena.alloc(QUERY_BLOCK * this.#block * 4);
     this.#listPtr = this.#arena.alloc(this.#block * 4);
     this.#ptr = this.#arena.alloc(this.#stride * 16); // allocated last: grows in place
     this.#capacity = 16;
@@ -214,11 +213,14 @@ export class FlatIndex implements VectorIndex {
     if (this.#n === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
     if (this.#qp !== undefined) {
-      // Codes: one query at a time (the code kernels gain nothing from blocking).
       const rescore = checkRescore(options?.rescore, 'rescore', this.#qp.rescore);
-      for (let q = 0; q < queries.count; q++) {
-        result.counts[q] = this.#searchQuantized(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, rescore, filter,
-          result.ids, result.distances, q * k);
+      if (filter.allowList !== undefined && filter.allowList.length * 4 < this.#n) {
+        for (let q = 0; q < queries.count; q++) {
+          result.counts[q] = this.#searchQuantized(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, rescore, filter,
+            result.ids, result.distances, q * k);
+        }
+      } else {
+        this.#searchBatchQuantized(queries, k, rescore, filter, result);
       }
       return result;
     }
@@ -288,6 +290,57 @@ export class FlatIndex implements VectorIndex {
     const n = heap.drainSorted(this.#candIds, this.#candDists);
     for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
     return qp.rescorer.rescoreInto(q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
+  }
+
+  /**
+   * Quantised batch: blocks of 64 encoded queries against blocks of ≤ 1,024 codes (`distBlock`,
+   * one query at a time inside the kernel, but each block of codes is read from memory once for
+   * 64 queries), the best `rescore × k` per query re-scored exactly.
+   */
+  #searchBatchQuantized(queries: VectorBatch, k: number, rescore: number, filter: ResolvedFilter, result: BatchSearchResult): void {
+    const qp = this.#qp!;
+    const want = Math.min(this.#n, Math.max(k, k * rescore));
+    if (this.#candIds.length < want) {
+      this.#candIds = new Uint32Array(want);
+      this.#candSlots = new Uint32Array(want);
+      this.#candDists = new Float32Array(want);
+    }
+    const heaps: TopK[] = [];
+    for (let i = 0; i < Math.min(QUERY_BLOCK, queries.count); i++) heaps.push(new TopK(want));
+    const prepared: Float32Array[] = [];
+    const table = this.#slots.table;
+    const a = this.#arena;
+    for (let q0 = 0; q0 < queries.count; q0 += QUERY_BLOCK) {
+      const nq = Math.min(QUERY_BLOCK, queries.count - q0);
+      for (let qi = 0; qi < nq; qi++) {
+        prepared[qi] = qp.prepareQuery(queries.data.subarray((q0 + qi) * this.dim, (q0 + qi + 1) * this.dim), a.u8, this.#qPtr + qi * this.#stride);
+      }
+      for (let x0 = 0; x0 < this.#n; x0 += this.#block) {
+        const nx = Math.min(this.#block, this.#n - x0);
+        a.k.distBlock(this.#code, this.#qPtr, nq, this.#stride, this.#ptr + x0 * this.#stride, nx, this.#stride, this.dim, this.#outPtr);
+        const f32 = a.f32;
+        for (let qi = 0; qi < nq; qi++) {
+          const heap = heaps[qi]!;
+          const row = (this.#outPtr >> 2) + qi * nx;
+          let worst = heap.worst();
+          for (let j = 0; j < nx; j++) {
+            const d = f32[row + j]!;
+            if (d < worst) {
+              const id = table[x0 + j]!;
+              if (filter.active && !filter.accepts(id)) continue;
+              heap.push(id, d);
+              worst = heap.worst();
+            }
+          }
+        }
+      }
+      for (let qi = 0; qi < nq; qi++) {
+        const n = heaps[qi]!.drainSorted(this.#candIds, this.#candDists);
+        for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
+        result.counts[q0 + qi] = qp.rescorer.rescoreInto(prepared[qi]!, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n),
+          result.ids, result.distances, (q0 + qi) * k);
+      }
+    }
   }
 
   /** Offers every (allowed) stored vector's distance to the query at `qPtr` to `heap`. */
