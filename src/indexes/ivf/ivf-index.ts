@@ -553,7 +553,8 @@ export class IvfIndex implements VectorIndex {
     let worst = cand.worst();
     for (let x0 = 0; x0 < n; x0 += PQ_SCAN_BLOCK) {
       const nx = Math.min(PQ_SCAN_BLOCK, n - x0);
-      const dist = k.scan(u8, ptr + x0 * m, nx, bias, useList);
+      k.scanInto(u8, ptr + x0 * m, nx, bias, useList);
+      const dist = k.out;
       for (let i = 0; i < nx; i++) {
         const d = dist[i]!;
         if (d < worst) {

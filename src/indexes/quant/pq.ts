@@ -219,6 +219,8 @@ export class PqKernels {
   #lists = 0;
   #f32!: Float32Array;
   #u8!: Uint8Array;
+  /** The distances of the last `scan` (PQ_SCAN_BLOCK floats; read the first n). */
+  out!: Float32Array;
 
   constructor(pq: ProductQuantizer) {
     this.#pq = pq;
@@ -252,6 +254,7 @@ export class PqKernels {
   #refresh(): void {
     this.#f32 = new Float32Array(this.#memory.buffer);
     this.#u8 = new Uint8Array(this.#memory.buffer);
+    this.out = new Float32Array(this.#memory.buffer, this.#out, PQ_SCAN_BLOCK);
   }
 
   /** Bytes of this memory. */
@@ -303,14 +306,19 @@ export class PqKernels {
 
   /**
    * Distances of `n` ≤ PQ_SCAN_BLOCK codes (copied from `src` at `offset`): bias + Σ table look-ups,
-   * with the list's table (after `listTable`) or the query's. Returns a view of the n distances,
-   * valid until the next call.
+   * with the list's table (after `listTable`) or the query's, into `out` (no allocation: the
+   * hot loop of IVF-PQ); `scan` returns a copy.
    */
-  scan(src: Uint8Array, offset: number, n: number, bias: number, useListTable: boolean): Float32Array {
+  scanInto(src: Uint8Array, offset: number, n: number, bias: number, useListTable: boolean): void {
     const m = this.#pq.m;
     this.#u8.set(src.subarray(offset, offset + n * m), this.#codes);
     this.#k.scan(this.#codes, n, m, useListTable ? this.#lTable : this.#qTable, bias, this.#out);
-    return this.#f32.subarray(this.#out >> 2, (this.#out >> 2) + n);
+  }
+
+  /** `scanInto`, returning a copy of the n distances. */
+  scan(src: Uint8Array, offset: number, n: number, bias: number, useListTable: boolean): Float32Array {
+    this.scanInto(src, offset, n, bias, useListTable);
+    return this.out.slice(0, n);
   }
 
   encode(data: Float32Array, count: number, out: Uint8Array, offset: number): void {
