@@ -16,7 +16,8 @@ import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, ty
 import { kmeans } from './kmeans.js';
 import { DEFAULT_RESCORE, checkQuantization, checkRescore, type Quantization } from '../quant/options.js';
 import { createQuantizer, readQuantizer, type Quantizer, type WarningHook } from '../quant/quantizer.js';
-import { ProductQuantizer, PQ_CENTROIDS, PQ_SCAN_BLOCK, checkPqM } from '../quant/pq.js';
+import { ProductQuantizer, PQ_CENTROIDS, PQ_MAX_TRAIN, PQ_SCAN_BLOCK, checkPqM } from '../quant/pq.js';
+import { Random } from '../../vector/random.js';
 
 export interface IvfIndexOptions {
   dim: number;
@@ -55,6 +56,8 @@ export interface IvfIndexOptions {
 export const IVF_PQ_DEFAULT_RESCORE = 8;
 /** Largest precomputed IVF-PQ l2 term table (nList × pqM × 256 floats); beyond, tables are built per list. */
 const MAX_PQ_TERM_BYTES = 256 * 1024 * 1024;
+/** Vectors a quantised add encodes at a time. */
+const ADD_CHUNK = 16384;
 
 /** Most lists an index may have (list and position share one float64 in the id map). */
 const MAX_LISTS = 1 << 20;
@@ -239,8 +242,17 @@ export class IvfIndex implements VectorIndex {
    * (Faiss's IndexIVFPQ, by_residual), then the l2 list terms.
    */
   #trainPq(sample: VectorBatch): void {
-    const residuals = this.#residuals(sample);
-    this.#setPq(ProductQuantizer.train({ data: residuals, dim: this.dim, count: sample.count }, this.#pqM, { seed: this.#seed }));
+    let rows = sample;
+    if (sample.count > PQ_MAX_TRAIN) {
+      // The seeded subsample PQ training would take anyway, before the residuals are computed.
+      const dim = this.dim;
+      const pick = new Random(this.#seed).sample(sample.count, PQ_MAX_TRAIN);
+      const data = new Float32Array(pick.length * dim);
+      for (let i = 0; i < pick.length; i++) data.set(sample.data.subarray(pick[i]! * dim, (pick[i]! + 1) * dim), i * dim);
+      rows = { data, dim, count: pick.length };
+    }
+    const residuals = this.#residuals(rows);
+    this.#setPq(ProductQuantizer.train({ data: residuals, dim: this.dim, count: rows.count }, this.#pqM, { seed: this.#seed }));
   }
 
   #setPq(pq: ProductQuantizer): void {
@@ -341,17 +353,24 @@ export class IvfIndex implements VectorIndex {
   #addCodes(ids: Uint32Array, vectors: VectorBatch, lists: Uint32Array): void {
     const dim = this.dim;
     const n = vectors.count;
-    const codes = new Uint8Array(n * this.#rec);
-    if (this.#pq !== undefined) this.#pq.encode(this.#residuals(vectors, lists), n, codes);
+    const chunk = Math.min(n, ADD_CHUNK);
+    const codes = new Uint8Array(chunk * this.#rec);
     const u8 = this.#arena.u8;
     for (let i = 0; i < n; i++) {
+      const c = i % chunk; // place in this chunk's codes
+      if (c === 0 && this.#pq !== undefined) {
+        // Residuals and codes a chunk at a time: a large add does not copy all its vectors at once.
+        const count = Math.min(chunk, n - i);
+        const part = { data: vectors.data.subarray(i * dim, (i + count) * dim), dim, count };
+        this.#pq.encode(this.#residuals(part, lists.subarray(i, i + count)), count, codes);
+      }
       const l = lists[i]!;
       const pos = this.#listSize[l]!++;
       const floats = this.#listFloats[l]!;
       floats.set(vectors.data.subarray(i * dim, (i + 1) * dim), pos * dim);
       if (this.metric === 'cosine') normalizeInPlace(floats, pos * dim, dim);
-      if (this.#sq !== undefined) this.#sq.encode(floats, pos * dim, codes, i * this.#rec);
-      u8.set(codes.subarray(i * this.#rec, (i + 1) * this.#rec), this.#listPtr[l]! + pos * this.#rec);
+      if (this.#sq !== undefined) this.#sq.encode(floats, pos * dim, codes, c * this.#rec);
+      u8.set(codes.subarray(c * this.#rec, (c + 1) * this.#rec), this.#listPtr[l]! + pos * this.#rec);
       this.#listIds[l]![pos] = ids[i]!;
       this.#where.set(ids[i]!, l * POS + pos);
     }

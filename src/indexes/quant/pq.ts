@@ -20,7 +20,7 @@ import { pqWasmBase64 } from './pq.generated.js';
 /** Centroids per sub-quantiser (8-bit codes). */
 export const PQ_CENTROIDS = 256;
 /** Most training vectors used (256 per centroid, Faiss's limit); a larger sample is subsampled. */
-const PQ_MAX_TRAIN = 256 * PQ_CENTROIDS;
+export const PQ_MAX_TRAIN = 256 * PQ_CENTROIDS;
 /** Lloyd iterations of each sub-quantiser's k-means (Faiss's ProductQuantizer default: 25). */
 export const PQ_ITERATIONS = 25;
 
