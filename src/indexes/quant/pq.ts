@@ -28,7 +28,7 @@ export const PQ_ITERATIONS = 25;
  * The default `pqM` for a dimension: dim / 4 sub-quantisers of 4 floats each (16 bytes a 64-d
  * vector, 32 bytes a 128-d one), or, when 4 does not divide dim, the largest divisor of dim that
  * gives sub-vectors of at least 4 floats (1 when there is none). Chosen by measurement: see
- * docs/indexes/ivf.md ("IVF-PQ").
+ * docs/indexes/ivf.md ("IVF-PQ measured against Faiss").
  */
 export function defaultPqM(dim: number): number {
   if (dim % 4 === 0) return dim / 4;
