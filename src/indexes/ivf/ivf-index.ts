@@ -122,6 +122,12 @@ export class IvfIndex implements VectorIndex {
   #sq: Quantizer | undefined;
   #qCodePtr = 0; // int8 / binary: the query's code in the arena
   #wheres = new Float64Array(64); // scratch: the candidates' places
+  // Re-scoring: a small arena of its own (query, candidates' float vectors, distances).
+  #rs: Arena | undefined;
+  #rsQ = 0;
+  #rsBuf = 0;
+  #rsOut = 0;
+  #rsCap = 0;
   /** Quantised: each list's float32 vectors (normalised for cosine), positions as in the list, outside the arena. */
   #listFloats: Float32Array[] = [];
   #params: Readonly<Record<string, number | string>>;
@@ -647,8 +653,41 @@ export class IvfIndex implements VectorIndex {
       for (let j = 0; j < dim; j += 16) sink += x[o + j]!;
     }
     TOUCHED[0] = sink; // keeps the loads
-    for (let i = 0; i < n; i++) heap.push(cand.ids[i]!, Math.fround(this.#exact(q, wheres[i]!)));
+    // Then copied side by side into the re-scoring arena and compared with the query by the
+    // float32 kernel (distances as an IVF-Flat index computes them).
+    const a = this.#rescoreArena(n);
+    const f32 = a.f32;
+    f32.set(q, this.#rsQ >> 2);
+    const buf = this.#rsBuf >> 2;
+    for (let i = 0; i < n; i++) {
+      const w = wheres[i]!;
+      const l = Math.floor(w / POS);
+      const o = (w - l * POS) * dim;
+      f32.set(this.#listFloats[l]!.subarray(o, o + dim), buf + i * dim);
+    }
+    a.k.distRange(this.#code, this.#rsQ, this.#rsBuf, this.#stride, n, dim, this.#rsOut);
+    const out = this.#rsOut >> 2;
+    for (let i = 0; i < n; i++) heap.push(cand.ids[i]!, a.f32[out + i]!);
     cand.clear();
+  }
+
+  /** The re-scoring arena (created on first use) with room for `n` candidates. */
+  #rescoreArena(n: number): Arena {
+    let a = this.#rs;
+    if (a === undefined) {
+      a = this.#rs = new Arena();
+      this.#rsQ = a.alloc(this.#stride);
+    }
+    if (n > this.#rsCap) {
+      if (this.#rsCap > 0) {
+        a.free(this.#rsBuf);
+        a.free(this.#rsOut);
+      }
+      this.#rsCap = Math.max(n, 64);
+      this.#rsOut = a.alloc(this.#rsCap * 4);
+      this.#rsBuf = a.alloc(this.#rsCap * this.#stride);
+    }
+    return a;
   }
 
   /** A gather plan of a quantised index: exact distances from the float32 vectors. */
@@ -815,6 +854,7 @@ export class IvfIndex implements VectorIndex {
   #quantStats(min: number, max: number, squares: number, tables: number): IndexStats {
     let rescoreBytes = 0;
     for (let l = 0; l < this.#nList; l++) rescoreBytes += this.#listFloats[l]!.byteLength;
+    rescoreBytes += this.#rs?.committedBytes ?? 0;
     const pq = this.#pq;
     const pqBytes = pq === undefined ? 0 : pq.codebooks.byteLength + pq.norms.byteLength + pq.kernels.bytes;
     return {
