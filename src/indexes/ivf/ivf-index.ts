@@ -14,7 +14,7 @@ import { checkInt, checkK } from '../../checks.js';
 import { FlatIndex } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
-import { DEFAULT_RESCORE, checkQuantization, checkRescore, type Quantization } from '../quant/options.js';
+import { checkQuantization, defaultRescore, checkRescore, type Quantization } from '../quant/options.js';
 import { createQuantizer, readQuantizer, type Quantizer, type WarningHook } from '../quant/quantizer.js';
 import { ProductQuantizer, PQ_CENTROIDS, PQ_MAX_TRAIN, PQ_SCAN_BLOCK, checkPqM } from '../quant/pq.js';
 import { Random } from '../../vector/random.js';
@@ -39,7 +39,7 @@ export interface IvfIndexOptions {
    * distance and the best `rescore × k` re-ranked by exact float32 distance. Default 'none'.
    */
   quantization?: Quantization;
-  /** Candidates re-scored = rescore × k (quantised indexes only). Default 8 for pq (IVF_PQ_DEFAULT_RESCORE), DEFAULT_RESCORE for int8 / binary. */
+  /** Candidates re-scored = rescore × k (quantised indexes only). Default 8 for pq (IVF_PQ_DEFAULT_RESCORE), `defaultRescore` of quant/options.ts for int8 / binary. */
   rescore?: number;
   /** PQ sub-quantisers (8 bits each); must divide dim. Default dim / 4 (see defaultPqM). */
   pqM?: number;
@@ -51,7 +51,7 @@ export interface IvfIndexOptions {
  * Default `rescore` of IVF-PQ: 8, chosen by measurement (docs/indexes/ivf.md, "IVF-PQ measured
  * against Faiss"): 100k × 128 synthetic clusters with the default pqM (32), nProbe 16: recall@10
  * after re-scoring 0.993 at 8 against 0.946 at 4 (MNIST, pqM 49 or 98, nProbe 8: 0.977 at 4 or 8).
- * int8 and binary use DEFAULT_RESCORE.
+ * int8 and binary use `defaultRescore` (quant/options.ts, as flat and HNSW).
  */
 export const IVF_PQ_DEFAULT_RESCORE = 8;
 /** Largest precomputed IVF-PQ l2 term table (nList × pqM × 256 floats); beyond, tables are built per list. */
@@ -162,7 +162,7 @@ export class IvfIndex implements VectorIndex {
     this.#seed = checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 });
     this.#iterations = checkInt(options.iterations, 'iterations', { min: 0, max: 10_000, fallback: 20 });
     this.#quant = checkQuantization(options.quantization, 'ivf');
-    this.#rescore = checkRescore(options.rescore, 'rescore', this.#quant === 'pq' ? IVF_PQ_DEFAULT_RESCORE : DEFAULT_RESCORE);
+    this.#rescore = checkRescore(options.rescore, 'rescore', this.#quant === 'pq' ? IVF_PQ_DEFAULT_RESCORE : defaultRescore(this.#quant));
     this.#pqM = this.#quant === 'pq' ? checkPqM(options.pqM, dim) : 0;
     if (this.#quant !== 'pq' && options.pqM !== undefined) {
       throw new OmnivecError('invalid_argument', `pqM: only for quantization 'pq', got pqM = ${describe(options.pqM)} with quantization '${this.#quant}'`);
