@@ -8,12 +8,14 @@ import { pqWasmBase64 } from './pq.generated.js';
 /**
  * Product quantisation (Jégou, Douze & Schmid 2011), as Faiss's `ProductQuantizer` with 8 bits:
  * a vector of `dim` floats is cut into `m` sub-vectors of `dsub = dim / m` floats; each sub-space
- * has its own codebook of 256 centroids learnt by k-means (src/indexes/ivf/kmeans.ts, seeded), and a
- * vector is stored as m bytes, the number of the nearest centroid in each sub-space.
+ * has its own codebook of 256 centroids learnt by k-means (k-means++ seeds from
+ * src/indexes/ivf/kmeans.ts, then Lloyd iterations of all sub-spaces at once; seeded), and a vector
+ * is stored as m bytes, the number of the nearest centroid in each sub-space.
  *
  * Distances are asymmetric (ADC): the query stays float; per query (or per query and IVF list) a
- * table of m × 256 partial distances is built, and a code's distance is the sum of its m look-ups
- * (`scanCodes`). IVF-PQ (src/indexes/ivf/ivf-index.ts) encodes residuals x − c (c = the vector's
+ * table of m × 256 partial distances is built, and a code's distance is the sum of its m look-ups.
+ * Tables, scan and encoding run in WebAssembly (`PqKernels`, src/indexes/quant/assembly/pq.ts);
+ * `scanCodes` is the JavaScript reference of the scan (tests). IVF-PQ (src/indexes/ivf/ivf-index.ts) encodes residuals x − c (c = the vector's
  * coarse centroid), as Faiss's IndexIVFPQ does by default (`by_residual`).
  */
 
