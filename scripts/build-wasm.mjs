@@ -32,6 +32,11 @@ const targets = [
     name: 'w2vWasmBase64',
     flags: ['--enable', 'simd,threads', '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536'],
   },
+  {
+    // IVF-PQ tables, scan and encoding (src/indexes/quant/pq.ts), in a memory of their own.
+    dir: 'src/indexes/quant/assembly', entry: 'pq.ts', out: 'src/indexes/quant/pq.generated.ts',
+    name: 'pqWasmBase64', flags: ['--enable', 'simd', '--importMemory', '--initialMemory', '1'],
+  },
 ];
 
 let failed = false;

@@ -24,6 +24,11 @@ export interface SearchOptions {
    * (an `allow` list can). Ignored by `search`. See docs/indexes/threads.md.
    */
   threads?: number;
+  /**
+   * Quantised indexes: re-rank the best `rescore × k` candidates by code distance with exact
+   * float32 distances (default: the index's `rescore`). Ignored when `quantization` is 'none'.
+   */
+  rescore?: number;
 }
 
 /** Hits of one query, nearest first: parallel arrays of ids and distances (length ≤ k). */
@@ -91,7 +96,12 @@ export interface VectorIndex {
   /** False only for an IVF index before `train`. */
   readonly isTrained: boolean;
   /** The construction parameters, as plain data (persisted with the index). */
-  readonly params: Readonly<Record<string, number>>;
+  readonly params: Readonly<Record<string, number | string>>;
+  /**
+   * Worker threads of `add`, `train` and `searchBatch` when a call does not say (an integer ≥ 1;
+   * default every core; not persisted). 1: the single-thread code, bit for bit (docs/indexes/threads.md).
+   */
+  threads: number;
 
   /** Learns what the index needs from a sample (IVF: the centroids); a no-op for the others. */
   train(sample: VectorBatch): void;

@@ -13,6 +13,9 @@ import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchResult, VectorIndex } from '../types.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
 import { QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
+import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
+import { QuantParts } from '../quant/quantized.js';
+import type { WarningHook } from '../quant/quantizer.js';
 
 export interface FlatIndexOptions {
   dim: number;
@@ -22,6 +25,15 @@ export interface FlatIndexOptions {
    * core (`os.availableParallelism()`). 1 runs the single-thread code. docs/indexes/threads.md.
    */
   threads?: number;
+  /**
+   * 'none' (float32, default), 'int8' or 'binary': scan codes, re-score the best `rescore × k`
+   * with exact float32 distances (docs/indexes/quantization.md).
+   */
+  quantization?: 'none' | 'int8' | 'binary';
+  /** Quantised only: candidates re-scored per hit wanted (default DEFAULT_RESCORE). */
+  rescore?: number;
+  /** Quantised only: receives quantiser warnings instead of process.emitWarning. */
+  onWarning?: WarningHook;
 }
 
 /**
@@ -54,7 +66,7 @@ export class FlatIndex implements VectorIndex {
   readonly dim: number;
   readonly metric: Metric;
   readonly isTrained = true;
-  readonly params: Readonly<Record<string, number>> = {};
+  readonly params: Readonly<Record<string, number | string>>;
   readonly #arena: Arena;
   readonly #code: number;
   readonly #stride: number;
@@ -68,15 +80,29 @@ export class FlatIndex implements VectorIndex {
   readonly #listPtr: number; // block slots for gathers
   #threads: number;
   #idMirror: Uint32Array | undefined; // slot → id in a SharedArrayBuffer, for the workers; undefined when stale
+  /** Quantised storage (codes in the arena, floats for re-scoring outside it); undefined for 'none'. */
+  readonly #qp: QuantParts | undefined;
 
   constructor(options: FlatIndexOptions) {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
     this.#threads = resolveThreads(options.threads);
+    const quantization = checkQuantization(options.quantization, 'flat');
+    const rescore = checkRescore(options.rescore, 'rescore', defaultRescore(quantization));
     this.dim = dim;
     this.metric = metric;
-    this.#code = metricCode(metric);
-    this.#stride = dim * 4;
-    this.#block = Math.max(16, Math.min(4096, Math.floor(BLOCK_BYTES / this.#stride)));
+    if (quantization === 'none') {
+      this.#qp = undefined;
+      this.params = Object.freeze({});
+      this.#code = metricCode(metric);
+      this.#stride = dim * 4;
+    } else {
+      this.#qp = new QuantParts(quantization as 'int8' | 'binary', dim, metric, rescore, options.onWarning);
+      this.params = Object.freeze(this.#qp.params());
+      this.#code = this.#qp.metricCode;
+      this.#stride = this.#qp.codeBytes;
+    }
+    // Codes: at most 1,024 records a block, so that the 64 queries' distances stay 256 KiB.
+    this.#block = Math.max(16, Math.min(this.#qp === undefined ? 4096 : 1024, Math.floor(BLOCK_BYTES / this.#stride)));
     this.#arena = new Arena();
     this.#qPtr = this.#arena.alloc(QUERY_BLOCK * this.#stride);
     this.#outPtr = this.#arena.alloc(QUERY_BLOCK * this.#block * 4);
@@ -98,8 +124,19 @@ export class FlatIndex implements VectorIndex {
     this.#threads = checkThreads(value);
   }
 
-  train(): void {
-    // Nothing to learn.
+  /** Float32: nothing to learn. Quantised: learns the quantiser from `sample` (and re-encodes what is stored). */
+  train(sample?: VectorBatch): void {
+    const qp = this.#qp;
+    if (qp === undefined || sample === undefined) return;
+    checkBatch(sample, this.dim, 'sample');
+    if (sample.count === 0) return;
+    qp.trainExplicit(sample.data, sample.count);
+    this.#reencodeAll();
+  }
+
+  #reencodeAll(): void {
+    const qp = this.#qp!;
+    for (let s = 0; s < this.#n; s++) qp.reencode(s, this.#arena.u8, this.#ptr + s * this.#stride);
   }
 
   has(id: number): boolean {
@@ -112,6 +149,11 @@ export class FlatIndex implements VectorIndex {
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
     this.#reserve(this.#n + vectors.count);
     this.#idMirror = undefined;
+    if (this.#qp !== undefined) {
+      this.#addQuantized(checked, vectors);
+      options?.onProgress?.(vectors.count, vectors.count);
+      return;
+    }
     const f32 = this.#arena.f32;
     const first = this.#n;
     // Rows are contiguous (stride = dim × 4): one copy for the whole batch.
@@ -122,6 +164,19 @@ export class FlatIndex implements VectorIndex {
       this.#slots.set(checked[i]!, slot);
     }
     options?.onProgress?.(vectors.count, vectors.count);
+  }
+
+  #addQuantized(ids: Uint32Array, vectors: VectorBatch): void {
+    const qp = this.#qp!;
+    qp.ensureTrained(vectors.data, vectors.count);
+    qp.store.reserve(this.#n + vectors.count);
+    const u8 = this.#arena.u8;
+    for (let i = 0; i < vectors.count; i++) {
+      const slot = this.#n++;
+      qp.put(slot, vectors.data, i, u8, this.#ptr + slot * this.#stride);
+      this.#slots.set(ids[i]!, slot);
+    }
+    if (qp.retrainIfGrown(this.#n)) this.#reencodeAll();
   }
 
   remove(ids: ArrayLike<number>): number {
@@ -135,6 +190,7 @@ export class FlatIndex implements VectorIndex {
       if (slot !== last) {
         const lastId = this.#slots.idOf(last);
         this.#arena.u8.copyWithin(this.#ptr + slot * this.#stride, this.#ptr + last * this.#stride, this.#ptr + (last + 1) * this.#stride);
+        this.#qp?.store.move(last, slot);
         this.#slots.set(lastId, slot);
       }
       this.#slots.delete(id);
@@ -147,6 +203,7 @@ export class FlatIndex implements VectorIndex {
   getVector(id: number): Float32Array | undefined {
     const slot = this.#slots.slotOf(id);
     if (slot === undefined) return undefined;
+    if (this.#qp !== undefined) return this.#qp.store.get(slot);
     const off = (this.#ptr >> 2) + slot * this.dim;
     return this.#arena.f32.slice(off, off + this.dim);
   }
@@ -164,6 +221,13 @@ export class FlatIndex implements VectorIndex {
     checkK(k);
     const filter = resolveFilter(options);
     if (this.#n === 0) throw emptyIndexError();
+    if (this.#qp !== undefined) {
+      const rescore = checkRescore(options?.rescore, 'rescore', this.#qp.rescore);
+      const ids = new Uint32Array(Math.min(k, this.#n));
+      const distances = new Float32Array(ids.length);
+      const n = this.#searchQuantized(query, k, rescore, filter, ids, distances, 0);
+      return n === ids.length ? { ids, distances } : { ids: ids.slice(0, n), distances: distances.slice(0, n) };
+    }
     this.#loadQueries(query, 0, 1);
     const heap = new TopK(Math.min(k, this.#n));
     this.#scanInto(heap, this.#qPtr, filter);
@@ -184,8 +248,23 @@ export class FlatIndex implements VectorIndex {
     // A predicate is the calling thread's: such searches stay here. A large allow-list crosses as
     // a mask over the slots (a small one is gathered per query, below).
     const gather = filter.allowList !== undefined && filter.allowList.length * 4 < this.#n;
-    if (threads > 1 && (!filter.active || (options?.filter === undefined && !gather)) &&
-      queries.count > QUERY_BLOCK && queries.count * this.#n * this.dim >= parallelThresholds.minWork) {
+    const parallel = threads > 1 && (!filter.active || (options?.filter === undefined && !gather)) &&
+      queries.count > QUERY_BLOCK && queries.count * this.#n * this.dim >= parallelThresholds.minWork;
+    if (this.#qp !== undefined) {
+      const rescore = checkRescore(options?.rescore, 'rescore', this.#qp.rescore);
+      if (gather) {
+        for (let q = 0; q < queries.count; q++) {
+          result.counts[q] = this.#searchQuantized(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, rescore, filter,
+            result.ids, result.distances, q * k);
+        }
+      } else if (parallel) {
+        this.#searchBatchQuantizedParallel(queries, k, rescore, threads, filter.allowList, result);
+      } else {
+        this.#searchBatchQuantized(queries, k, rescore, filter, result);
+      }
+      return result;
+    }
+    if (parallel) {
       this.#searchBatchParallel(queries, k, threads, filter.allowList, result);
       return result;
     }
@@ -239,7 +318,8 @@ export class FlatIndex implements VectorIndex {
    * round's queries and the workers' distance scratch are allocated at the top of the arena and
    * freed at the end, so the vector region stays last and the memory grows by at most that once.
    */
-  #searchBatchParallel(queries: VectorBatch, k: number, threads: number, allow: Uint32Array | undefined, result: BatchSearchResult): void {
+  #searchBatchParallel(queries: VectorBatch, k: number, threads: number, allow: Uint32Array | undefined, result: BatchSearchResult,
+    encode?: (q: number, ptr: number) => void): void {
     const a = this.#arena;
     const n = this.#n;
     const perRound = Math.max(1, Math.floor(ROUND_BYTES / (QUERY_BLOCK * this.#stride))) * QUERY_BLOCK;
@@ -276,9 +356,13 @@ export class FlatIndex implements VectorIndex {
       };
       for (let r0 = 0; r0 < queries.count; r0 += roundQ) {
         const nq = Math.min(roundQ, queries.count - r0);
-        const f32 = a.f32;
-        f32.set(queries.data.subarray(r0 * this.dim, (r0 + nq) * this.dim), qPtr >> 2);
-        if (this.metric === 'cosine') for (let i = 0; i < nq; i++) normalizeInPlace(f32, (qPtr >> 2) + i * this.dim, this.dim);
+        if (encode !== undefined) {
+          for (let i = 0; i < nq; i++) encode(r0 + i, qPtr + i * this.#stride);
+        } else {
+          const f32 = a.f32;
+          f32.set(queries.data.subarray(r0 * this.dim, (r0 + nq) * this.dim), qPtr >> 2);
+          if (this.metric === 'cosine') for (let i = 0; i < nq; i++) normalizeInPlace(f32, (qPtr >> 2) + i * this.dim, this.dim);
+        }
         job.nq = nq;
         parallelFor(threads, Math.ceil(nq / QUERY_BLOCK), flatSearchTask, job, { grain: 1 });
         for (let q = 0; q < nq; q++) {
@@ -291,6 +375,112 @@ export class FlatIndex implements VectorIndex {
     } finally {
       a.free(qPtr);
       if (extra !== 0) a.free(extra);
+    }
+  }
+
+  #candIds = new Uint32Array(0);
+  #candSlots = new Uint32Array(0);
+  #candDists = new Float32Array(0);
+
+  /**
+   * A quantised batch on `threads` threads: the queries encoded here, the code scan shared out as
+   * for float32 vectors (`#searchBatchParallel`, keeping the best `rescore × k` of each query by
+   * code distance), then each query's candidates re-scored here with exact float32 distances —
+   * the answers of `#searchBatchQuantized` on one thread.
+   */
+  #searchBatchQuantizedParallel(queries: VectorBatch, k: number, rescore: number, threads: number,
+    allow: Uint32Array | undefined, result: BatchSearchResult): void {
+    const qp = this.#qp!;
+    const dim = this.dim;
+    const want = Math.min(this.#n, Math.max(k, k * rescore));
+    const cand = emptyBatchResult(queries.count, want);
+    const prepared = new Array<Float32Array>(queries.count);
+    this.#searchBatchParallel(queries, want, threads, allow, cand, (q, ptr) => {
+      prepared[q] = qp.prepareQuery(queries.data.subarray(q * dim, (q + 1) * dim), this.#arena.u8, ptr);
+    });
+    if (this.#candIds.length < want) {
+      this.#candIds = new Uint32Array(want);
+      this.#candSlots = new Uint32Array(want);
+      this.#candDists = new Float32Array(want);
+    }
+    for (let q = 0; q < queries.count; q++) {
+      const n = cand.counts[q]!;
+      this.#candIds.set(cand.ids.subarray(q * want, q * want + n));
+      for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
+      result.counts[q] = qp.rescorer.rescoreInto(prepared[q]!, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n),
+        result.ids, result.distances, q * k);
+    }
+  }
+
+  /**
+   * A quantised search: the best `rescore × k` candidates by code distance, re-scored with their
+   * exact float32 distances; the best k written from `outOff`. Returns how many.
+   */
+  #searchQuantized(query: Float32Array, k: number, rescore: number, filter: ResolvedFilter,
+    outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
+    const qp = this.#qp!;
+    const want = Math.min(this.#n, Math.max(k, k * rescore));
+    if (this.#candIds.length < want) {
+      this.#candIds = new Uint32Array(want);
+      this.#candSlots = new Uint32Array(want);
+      this.#candDists = new Float32Array(want);
+    }
+    const q = qp.prepareQuery(query, this.#arena.u8, this.#qPtr);
+    const heap = new TopK(want);
+    this.#scanInto(heap, this.#qPtr, filter);
+    const n = heap.drainSorted(this.#candIds, this.#candDists);
+    for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
+    return qp.rescorer.rescoreInto(q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
+  }
+
+  /**
+   * Quantised batch: blocks of 64 encoded queries against blocks of ≤ 1,024 codes (`distBlock`,
+   * one query at a time inside the kernel, but each block of codes is read from memory once for
+   * 64 queries), the best `rescore × k` per query re-scored exactly.
+   */
+  #searchBatchQuantized(queries: VectorBatch, k: number, rescore: number, filter: ResolvedFilter, result: BatchSearchResult): void {
+    const qp = this.#qp!;
+    const want = Math.min(this.#n, Math.max(k, k * rescore));
+    if (this.#candIds.length < want) {
+      this.#candIds = new Uint32Array(want);
+      this.#candSlots = new Uint32Array(want);
+      this.#candDists = new Float32Array(want);
+    }
+    const heaps: TopK[] = [];
+    for (let i = 0; i < Math.min(QUERY_BLOCK, queries.count); i++) heaps.push(new TopK(want));
+    const prepared: Float32Array[] = [];
+    const table = this.#slots.table;
+    const a = this.#arena;
+    for (let q0 = 0; q0 < queries.count; q0 += QUERY_BLOCK) {
+      const nq = Math.min(QUERY_BLOCK, queries.count - q0);
+      for (let qi = 0; qi < nq; qi++) {
+        prepared[qi] = qp.prepareQuery(queries.data.subarray((q0 + qi) * this.dim, (q0 + qi + 1) * this.dim), a.u8, this.#qPtr + qi * this.#stride);
+      }
+      for (let x0 = 0; x0 < this.#n; x0 += this.#block) {
+        const nx = Math.min(this.#block, this.#n - x0);
+        a.k.distBlock(this.#code, this.#qPtr, nq, this.#stride, this.#ptr + x0 * this.#stride, nx, this.#stride, this.dim, this.#outPtr);
+        const f32 = a.f32;
+        for (let qi = 0; qi < nq; qi++) {
+          const heap = heaps[qi]!;
+          const row = (this.#outPtr >> 2) + qi * nx;
+          let worst = heap.worst();
+          for (let j = 0; j < nx; j++) {
+            const d = f32[row + j]!;
+            if (d < worst) {
+              const id = table[x0 + j]!;
+              if (filter.active && !filter.accepts(id)) continue;
+              heap.push(id, d);
+              worst = heap.worst();
+            }
+          }
+        }
+      }
+      for (let qi = 0; qi < nq; qi++) {
+        const n = heaps[qi]!.drainSorted(this.#candIds, this.#candDists);
+        for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
+        result.counts[q0 + qi] = qp.rescorer.rescoreInto(prepared[qi]!, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n),
+          result.ids, result.distances, (q0 + qi) * k);
+      }
     }
   }
 
@@ -359,22 +549,42 @@ export class FlatIndex implements VectorIndex {
       metric: this.metric,
       size: this.#n,
       memoryBytes: this.#arena.committedBytes + this.#slots.bytes() + (this.#idMirror?.byteLength ?? 0),
-      vectorBytes: this.#n * this.#stride,
+      vectorBytes: this.#n * this.dim * 4,
+      quantization: this.#qp?.kind ?? 'none',
+      codeBytes: this.#stride,
+      rescoreBytes: this.#qp?.rescoreBytes ?? 0,
     };
   }
 
   writePayload(w: BinaryWriter): void {
     w.json(this.params);
     w.u32s(this.#slots.table.subarray(0, this.#n));
+    if (this.#qp !== undefined) {
+      // Quantised: the codes, then the quantiser's parameters and the float vectors.
+      w.u8s(this.#arena.u8.subarray(this.#ptr, this.#ptr + this.#n * this.#stride));
+      this.#qp.write(w, this.#n);
+      return;
+    }
     w.f32s(this.#arena.f32.subarray(this.#ptr >> 2, (this.#ptr >> 2) + this.#n * this.dim));
   }
 
   static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): FlatIndex {
-    r.json('flat params');
-    const index = new FlatIndex({ dim, metric });
+    const p = r.json<Partial<FlatIndexOptions>>('flat params');
+    let index: FlatIndex;
+    try {
+      // Params without `quantization` (every file before issue 16) read as 'none'.
+      index = new FlatIndex({ dim, metric, quantization: p.quantization, rescore: p.rescore });
+    } catch (e) {
+      return r.fail('flat params', (e as Error).message);
+    }
     const ids = r.u32s('flat ids', count);
     index.#reserve(count);
-    r.sectionInto(index.#arena.u8, index.#ptr, 4, 'flat vectors', count * dim); // straight into the arena
+    if (index.#qp === undefined) {
+      r.sectionInto(index.#arena.u8, index.#ptr, 4, 'flat vectors', count * dim); // straight into the arena
+    } else {
+      r.u8sInto(index.#arena.u8, index.#ptr, 'flat codes', count * index.#stride);
+      index.#qp.read(r, count);
+    }
     r.end();
     let maxId = 0;
     for (let i = 0; i < count; i++) if (ids[i]! > maxId) maxId = ids[i]!;

@@ -18,6 +18,9 @@ import {
   hnswInsertTask, hnswSearchTask, INSERT_CTRL, NEEDS_EXACT, packUpper, scratchBytes, sharedCopy,
   type InsertJobData, type SearchJobData, type SharedGraphData,
 } from './parallel.js';
+import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
+import { QuantParts } from '../quant/quantized.js';
+import type { WarningHook } from '../quant/quantizer.js';
 
 export interface HnswIndexOptions {
   dim: number;
@@ -38,6 +41,15 @@ export interface HnswIndexOptions {
    * not persisted). `1`: today's single-thread code, bit for bit. See docs/indexes/threads.md.
    */
   threads?: number;
+  /**
+   * 'none' (float32, default), 'int8' or 'binary': the graph is built and searched on codes, and
+   * the best `rescore × k` are re-scored with exact float32 distances (docs/indexes/quantization.md).
+   */
+  quantization?: 'none' | 'int8' | 'binary';
+  /** Quantised only: candidates re-scored per hit wanted (default: see docs/indexes/quantization.md). */
+  rescore?: number;
+  /** Quantised only: receives quantiser warnings instead of process.emitWarning. */
+  onWarning?: WarningHook;
 }
 
 /** Removed nodes are reclaimed once they exceed this share of the live ones (or on `compact()`). */
@@ -98,7 +110,7 @@ export class HnswIndex implements VectorIndex {
   readonly dim: number;
   readonly metric: Metric;
   readonly isTrained = true;
-  readonly params: Readonly<{ m: number; efConstruction: number; efSearch: number; seed: number }>;
+  readonly params: Readonly<{ m: number; efConstruction: number; efSearch: number; seed: number; quantization?: 'int8' | 'binary'; rescore?: number }>;
   readonly #arena: Arena;
   readonly #g: Graph;
   readonly #slots = new SlotMap();
@@ -122,6 +134,8 @@ export class HnswIndex implements VectorIndex {
   #oldLinks: Uint32Array;
   #sortSlots: Uint32Array;
   #sortDists: Float32Array;
+  /** Quantised storage (codes in the records, floats for re-scoring outside the arena); undefined for 'none'. */
+  readonly #qp: QuantParts | undefined;
 
   constructor(options: HnswIndexOptions) {
     const { dim, metric } = checkIndexShape(options?.dim, options?.metric ?? 'l2');
@@ -130,14 +144,20 @@ export class HnswIndex implements VectorIndex {
     const efSearch = checkInt(options.efSearch, 'efSearch', { min: 1, max: 100_000, fallback: 64 });
     const seed = checkInt(options.seed, 'seed', { min: 0, max: 2 ** 32 - 1, fallback: 42 });
     this.#threads = resolveThreads(options.threads);
+    const quantization = checkQuantization(options.quantization, 'hnsw');
+    const rescore = checkRescore(options.rescore, 'rescore', defaultRescore(quantization));
     this.dim = dim;
     this.metric = metric;
-    this.params = Object.freeze({ m, efConstruction, efSearch, seed });
+    this.#qp = quantization === 'none' ? undefined : new QuantParts(quantization as 'int8' | 'binary', dim, metric, rescore, options.onWarning);
+    // 'none' keeps the params (and so the file bytes) of before quantisation existed.
+    this.params = Object.freeze(this.#qp === undefined ? { m, efConstruction, efSearch, seed } : { m, efConstruction, efSearch, seed, ...this.#qp.params() });
     this.#rng = new Random(seed);
     this.#levelMult = 1 / Math.log(m);
     this.#arena = new Arena();
     this.#qPtr = this.#arena.alloc(dim * 4);
-    this.#g = new Graph(this.#arena, dim, m, metricCode(metric));
+    this.#g = this.#qp === undefined
+      ? new Graph(this.#arena, dim, m, metricCode(metric))
+      : new Graph(this.#arena, dim, m, this.#qp.metricCode, this.#qp.codeBytes, 4);
     const efc = Math.max(efConstruction, m);
     this.#w = new TopK(efc);
     this.#wSlots = new Uint32Array(efc);
@@ -161,8 +181,24 @@ export class HnswIndex implements VectorIndex {
     this.#threads = checkThreads(value);
   }
 
-  train(): void {
-    // Nothing to learn.
+  /**
+   * Float32: nothing to learn. Quantised: learns the quantiser from `sample`; codes already stored
+   * are re-encoded from the float vectors (the graph is kept).
+   */
+  train(sample?: VectorBatch): void {
+    const qp = this.#qp;
+    if (qp === undefined || sample === undefined) return;
+    checkBatch(sample, this.dim, 'sample');
+    if (sample.count === 0) return;
+    qp.trainExplicit(sample.data, sample.count);
+    this.#reencodeAll();
+  }
+
+  /** Re-encodes every stored code from the float store (after the quantiser learnt new parameters). */
+  #reencodeAll(): void {
+    const qp = this.#qp!;
+    const g = this.#g;
+    for (let s = 0; s < g.count; s++) if (g.state[s] !== NODE_STATE.free) qp.reencode(s, this.#arena.u8, g.vectorPtr(s));
   }
 
   has(id: number): boolean {
@@ -178,6 +214,10 @@ export class HnswIndex implements VectorIndex {
     const fresh = Math.max(0, vectors.count - this.#free.length);
     g.reserve(g.count + fresh);
     g.ensureSideTables(g.count + fresh);
+    if (this.#qp !== undefined) {
+      this.#qp.ensureTrained(vectors.data, vectors.count);
+      this.#qp.store.reserve(g.count + fresh);
+    }
     if (threads > 1 && vectors.count >= PARALLEL_MIN_ADD) {
       this.#addParallel(checked, vectors, threads, options?.onProgress);
       return;
@@ -190,14 +230,20 @@ export class HnswIndex implements VectorIndex {
         reported = performance.now();
       }
       const slot = this.#free.length > 0 ? this.#free.pop()! : g.count++;
-      const off = g.vectorPtr(slot) >> 2;
-      const f32 = this.#arena.f32;
-      f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
-      if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      if (this.#qp !== undefined) {
+        this.#qp.put(slot, vectors.data, i, this.#arena.u8, g.vectorPtr(slot));
+      } else {
+        const off = g.vectorPtr(slot) >> 2;
+        const f32 = this.#arena.f32;
+        f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
+        if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      }
       g.state[slot] = NODE_STATE.live;
       this.#slots.set(checked[i]!, slot);
       this.#insert(slot);
       this.#live++;
+      // A quantiser learnt from a small first batch is learnt again as the index doubles.
+      if (this.#qp?.retrainIfGrown(g.count) === true) this.#reencodeAll();
     }
     this.#sinceOptimize += vectors.count;
     if (this.#live >= OPTIMIZE_MIN && this.#sinceOptimize >= OPTIMIZE_GROWTH * this.#live) this.optimize();
@@ -700,6 +746,7 @@ export class HnswIndex implements VectorIndex {
       if (state[s] === NODE_STATE.live) this.#slots.set(table[s]!, t);
       else this.#slots.setSlotId(t, table[s]!);
     }
+    this.#qp?.store.permute(order, n);
     this.#free = this.#free.map((s) => newOf[s]!).sort((x, y) => y - x);
     this.#entry = newOf[this.#entry]!;
     g.recountIndegree();
@@ -708,6 +755,7 @@ export class HnswIndex implements VectorIndex {
   getVector(id: number): Float32Array | undefined {
     const slot = this.#slots.slotOf(id);
     if (slot === undefined) return undefined;
+    if (this.#qp !== undefined) return this.#qp.store.get(slot);
     const off = this.#g.vectorPtr(slot) >> 2;
     return this.#arena.f32.slice(off, off + this.dim);
   }
@@ -728,7 +776,9 @@ export class HnswIndex implements VectorIndex {
     if (this.#live === 0) throw emptyIndexError();
     const ids = new Uint32Array(Math.min(k, this.#live));
     const distances = new Float32Array(ids.length);
-    const n = this.#searchOne(query, k, ef, filter, ids, distances, 0);
+    const n = this.#qp === undefined
+      ? this.#searchOne(query, k, ef, filter, ids, distances, 0)
+      : this.#searchQuantized(query, k, ef, checkRescore(options?.rescore, 'rescore', this.#qp.rescore), filter, ids, distances, 0);
     return n === ids.length ? { ids, distances } : { ids: ids.slice(0, n), distances: distances.slice(0, n) };
   }
 
@@ -741,8 +791,21 @@ export class HnswIndex implements VectorIndex {
     if (this.#live === 0) throw emptyIndexError();
     const result = emptyBatchResult(queries.count, k);
     // A predicate cannot cross threads; an allow-list that makes the search exact is answered here.
-    if (threads > 1 && queries.count >= PARALLEL_MIN_QUERIES && options?.filter === undefined &&
-      !(filter.active && this.#preferExact(filter, ef))) {
+    const parallel = threads > 1 && queries.count >= PARALLEL_MIN_QUERIES && options?.filter === undefined &&
+      !(filter.active && this.#preferExact(filter, ef));
+    if (this.#qp !== undefined) {
+      const rescore = checkRescore(options?.rescore, 'rescore', this.#qp.rescore);
+      if (parallel) {
+        this.#searchBatchQuantizedParallel(queries, k, ef, rescore, filter, threads, result);
+        return result;
+      }
+      for (let q = 0; q < queries.count; q++) {
+        result.counts[q] = this.#searchQuantized(queries.data.subarray(q * this.dim, (q + 1) * this.dim), k, ef, rescore, filter,
+          result.ids, result.distances, q * k);
+      }
+      return result;
+    }
+    if (parallel) {
       this.#searchBatchParallel(queries, k, ef, filter, threads, result);
       return result;
     }
@@ -758,7 +821,7 @@ export class HnswIndex implements VectorIndex {
     const g = this.#g;
     return {
       memory: this.#arena.memory, module: Arena.kernels(), dim: this.dim, m: g.m, metricCode: g.metricCode,
-      base: g.base, recordBytes: g.recordBytes, count: g.count, ...tables,
+      base: g.base, recordBytes: g.recordBytes, linkWord: g.linkWord, count: g.count, ...tables,
       entry: this.#entry, maxLevel: this.#maxLevel, scratch, scratchStride: scratchBytes(this.dim),
     };
   }
@@ -769,7 +832,8 @@ export class HnswIndex implements VectorIndex {
    * writes slots; ids are mapped here, and rows whose walk came up short are answered exactly here
    * (as `#searchOne` does), so every row is the one-thread answer.
    */
-  #searchBatchParallel(queries: VectorBatch, k: number, ef: number, filter: ResolvedFilter, threads: number, result: BatchSearchResult): void {
+  #searchBatchParallel(queries: VectorBatch, k: number, ef: number, filter: ResolvedFilter, threads: number, result: BatchSearchResult,
+    codes?: Uint8Array): void {
     const g = this.#g;
     const n = queries.count;
     const dim = this.dim;
@@ -784,11 +848,11 @@ export class HnswIndex implements VectorIndex {
         if (slot !== undefined) allow[slot] = 1;
       }
     }
-    const shared = new Float32Array(new SharedArrayBuffer(n * dim * 4));
-    shared.set(queries.data.subarray(0, n * dim));
+    const shared = new Float32Array(new SharedArrayBuffer(codes === undefined ? n * dim * 4 : 4));
+    if (codes === undefined) shared.set(queries.data.subarray(0, n * dim));
     const scratch = this.#arena.alloc(threads * scratchBytes(dim));
     const job: SearchJobData = {
-      g: this.#sharedData(scratch, this.#shared), queries: shared, k, ef, cosine: this.metric === 'cosine', live: this.#live, allow,
+      g: this.#sharedData(scratch, this.#shared), queries: shared, codes, codeBytes: this.#qp?.codeBytes, k, ef, cosine: this.metric === 'cosine', live: this.#live, allow,
       outSlots: new Uint32Array(new SharedArrayBuffer(n * k * 4)), outDists: new Float32Array(new SharedArrayBuffer(n * k * 4)),
       counts: new Uint32Array(new SharedArrayBuffer(n * 4)),
     };
@@ -802,9 +866,14 @@ export class HnswIndex implements VectorIndex {
       const c = job.counts[q]!;
       const o = q * k;
       if (c === NEEDS_EXACT) {
-        const f32 = this.#arena.f32;
-        f32.set(queries.data.subarray(q * dim, (q + 1) * dim), this.#qPtr >> 2);
-        if (this.metric === 'cosine') normalizeInPlace(f32, this.#qPtr >> 2, dim);
+        if (codes !== undefined) {
+          const cb = this.#qp!.codeBytes;
+          this.#arena.u8.set(codes.subarray(q * cb, (q + 1) * cb), this.#qPtr);
+        } else {
+          const f32 = this.#arena.f32;
+          f32.set(queries.data.subarray(q * dim, (q + 1) * dim), this.#qPtr >> 2);
+          if (this.metric === 'cosine') normalizeInPlace(f32, this.#qPtr >> 2, dim);
+        }
         result.counts[q] = this.#exact(k, filter, result.ids, result.distances, o);
         continue;
       }
@@ -830,10 +899,14 @@ export class HnswIndex implements VectorIndex {
     let n = 0;
     for (let i = 0; i < vectors.count; i++) {
       const slot = this.#free.length > 0 ? this.#free.pop()! : g.count++;
-      const off = g.vectorPtr(slot) >> 2;
-      const f32 = this.#arena.f32;
-      f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
-      if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      if (this.#qp !== undefined) {
+        this.#qp.put(slot, vectors.data, i, this.#arena.u8, g.vectorPtr(slot));
+      } else {
+        const off = g.vectorPtr(slot) >> 2;
+        const f32 = this.#arena.f32;
+        f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
+        if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
+      }
       g.state[slot] = NODE_STATE.live;
       this.#slots.set(ids[i]!, slot);
       this.#live++;
@@ -847,6 +920,9 @@ export class HnswIndex implements VectorIndex {
       this.#arena.u32[g.link0(slot)] = 0;
       order[n++] = slot;
     }
+    // A quantiser learnt from a small first batch is learnt again now the index has grown (as one
+    // thread does while it adds), before any of the new nodes is linked.
+    if (this.#qp?.retrainIfGrown(g.count) === true) this.#reencodeAll();
     const ctrl = new Int32Array(new SharedArrayBuffer(16));
     ctrl[INSERT_CTRL.entry] = this.#entry;
     ctrl[INSERT_CTRL.maxLevel] = this.#maxLevel;
@@ -926,15 +1002,76 @@ export class HnswIndex implements VectorIndex {
     return spliced;
   }
 
+  /**
+   * A quantised batch on `threads` threads: the queries encoded here, the walks on codes shared
+   * out (`#searchBatchParallel`, each keeping the best `rescore × k` with efSearch at least that),
+   * then each query's candidates re-scored here with exact float32 distances — per query the
+   * answer of `#searchQuantized` on one thread.
+   */
+  #searchBatchQuantizedParallel(queries: VectorBatch, k: number, ef: number, rescore: number, filter: ResolvedFilter,
+    threads: number, result: BatchSearchResult): void {
+    const qp = this.#qp!;
+    const dim = this.dim;
+    const n = queries.count;
+    const want = Math.min(this.#live, Math.max(k, k * rescore));
+    const cb = qp.codeBytes;
+    const codes = new Uint8Array(new SharedArrayBuffer(Math.max(1, n * cb)));
+    const prepared = new Array<Float32Array>(n);
+    for (let q = 0; q < n; q++) prepared[q] = qp.prepareQuery(queries.data.subarray(q * dim, (q + 1) * dim), codes, q * cb);
+    const cand = emptyBatchResult(n, want);
+    this.#searchBatchParallel(queries, want, Math.max(ef, want), filter, threads, cand, codes);
+    if (this.#candIds.length < want) {
+      this.#candIds = new Uint32Array(want);
+      this.#candSlots = new Uint32Array(want);
+      this.#candDists = new Float32Array(want);
+    }
+    for (let q = 0; q < n; q++) {
+      const c = cand.counts[q]!;
+      this.#candIds.set(cand.ids.subarray(q * want, q * want + c));
+      for (let i = 0; i < c; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
+      result.counts[q] = qp.rescorer.rescoreInto(prepared[q]!, qp.store, this.#candSlots, this.#candIds, c, Math.min(k, c),
+        result.ids, result.distances, q * k);
+    }
+  }
+
   #topK: TopK | undefined;
+  #candIds = new Uint32Array(0);
+  #candSlots = new Uint32Array(0);
+  #candDists = new Float32Array(0);
+
+  /**
+   * A quantised search: the graph walk (or the exact path) on codes keeps the best `rescore × k`
+   * candidates (efSearch raised to at least that), which are re-scored with their exact float32
+   * distances; the best k are written from `outOff`. Returns how many.
+   */
+  #searchQuantized(query: Float32Array, k: number, ef: number, rescore: number, filter: ResolvedFilter,
+    outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
+    const qp = this.#qp!;
+    const want = Math.min(this.#live, Math.max(k, k * rescore));
+    if (this.#candIds.length < want) {
+      this.#candIds = new Uint32Array(want);
+      this.#candSlots = new Uint32Array(want);
+      this.#candDists = new Float32Array(want);
+    }
+    // The query normalised for cosine (for re-scoring); #searchOne encodes it.
+    const q = Float32Array.from(query);
+    if (this.metric === 'cosine') normalizeInPlace(q, 0, this.dim);
+    const n = this.#searchOne(q, want, Math.max(ef, want), filter, this.#candIds, this.#candDists, 0);
+    for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
+    return qp.rescorer.rescoreInto(q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
+  }
 
   #searchOne(query: Float32Array, k: number, ef: number, filter: ResolvedFilter,
     outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
     const g = this.#g;
     const f32 = this.#arena.f32;
     const q = this.#qPtr;
-    f32.set(query, q >> 2);
-    if (this.metric === 'cosine') normalizeInPlace(f32, q >> 2, this.dim);
+    if (this.#qp !== undefined) {
+      this.#qp.q.encode(query, 0, this.#arena.u8, q); // already normalised by #searchQuantized
+    } else {
+      f32.set(query, q >> 2);
+      if (this.metric === 'cosine') normalizeInPlace(f32, q >> 2, this.dim);
+    }
     const table = this.#slots.table;
     let accept: ((slot: number) => boolean) | undefined;
     if (filter.active) {
@@ -1036,6 +1173,9 @@ export class HnswIndex implements VectorIndex {
       size: this.#live,
       memoryBytes: this.#arena.committedBytes + this.#slots.bytes() + upperBytes + side,
       vectorBytes: this.#live * this.dim * 4,
+      quantization: this.#qp?.kind ?? 'none',
+      codeBytes: this.#qp?.codeBytes ?? this.dim * 4,
+      rescoreBytes: this.#qp?.rescoreBytes ?? 0,
       linkBytes: this.#live * g.m0 * 4 + upperBytes,
       upperNodes,
       maxLevel: this.#maxLevel,
@@ -1066,13 +1206,17 @@ export class HnswIndex implements VectorIndex {
       }
     }
     w.u32s(upper);
+    // Quantised: the quantiser's parameters and the float vectors of every slot (the records hold codes).
+    this.#qp?.write(w, g.count);
   }
 
   static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): HnswIndex {
     const p = r.json<Partial<HnswIndexOptions>>('hnsw params');
     let index: HnswIndex;
     try {
-      index = new HnswIndex({ dim, metric, m: p.m, efConstruction: p.efConstruction, efSearch: p.efSearch, seed: p.seed });
+      // Params without `quantization` (every file before issue 16) read as 'none'.
+      index = new HnswIndex({ dim, metric, m: p.m, efConstruction: p.efConstruction, efSearch: p.efSearch, seed: p.seed,
+        quantization: p.quantization, rescore: p.rescore });
     } catch (e) {
       return r.fail('hnsw params', (e as Error).message);
     }
@@ -1087,6 +1231,7 @@ export class HnswIndex implements VectorIndex {
     g.ensureSideTables(slots);
     r.u8sInto(index.#arena.u8, g.base, 'records', slots * g.recordBytes); // straight into the arena
     const upper = r.u32s('upper links');
+    index.#qp?.read(r, slots);
     r.end();
     g.count = slots;
     const m1 = 1 + g.m;

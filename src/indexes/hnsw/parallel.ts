@@ -26,6 +26,8 @@ export interface SharedGraphData {
   metricCode: number;
   base: number;
   recordBytes: number;
+  /** Words from a record's start to its level-0 link count (dim for float32 records, codeBytes / 4 for codes). */
+  linkWord: number;
   /** Slots in use (the side tables' length). */
   count: number;
   /** Level of every slot; state of every slot (0 live, 1 removed, 2 free). */
@@ -110,7 +112,7 @@ class SharedGraph {
   }
 
   link0(slot: number): number {
-    return (this.base >> 2) + slot * this.recordWords + this.d.dim;
+    return (this.base >> 2) + slot * this.recordWords + this.d.linkWord;
   }
 
   newVisit(): number {
@@ -282,6 +284,12 @@ export const NEEDS_EXACT = 0xffffffff;
 export interface SearchJobData {
   g: SharedGraphData;
   queries: Float32Array;
+  /**
+   * A quantised index: the queries already encoded, `codeBytes` a row (then `queries` is not
+   * read); the walk is on codes, the caller re-scores.
+   */
+  codes?: Uint8Array;
+  codeBytes?: number;
   k: number;
   ef: number;
   cosine: boolean;
@@ -311,9 +319,14 @@ export const hnswSearchTask = defineTask(import.meta.url, 'hnswSearchTask', {
     const q = g.qPtr;
     const k = job.k;
     for (let qi = start; qi < end; qi++) {
-      const f32 = g.a.f32;
-      f32.set(job.queries.subarray(qi * dim, (qi + 1) * dim), q >> 2);
-      if (job.cosine) normalizeInPlace(f32, q >> 2, dim);
+      if (job.codes !== undefined) {
+        const cb = job.codeBytes!;
+        g.a.u8.set(job.codes.subarray(qi * cb, (qi + 1) * cb), q);
+      } else {
+        const f32 = g.a.f32;
+        f32.set(job.queries.subarray(qi * dim, (qi + 1) * dim), q >> 2);
+        if (job.cosine) normalizeInPlace(f32, q >> 2, dim);
+      }
       // As #descend(q, 0).
       let ep = job.g.entry;
       let epDist = g.a.k.dist(g.code, q, g.vectorPtr(ep), dim);

@@ -11,6 +11,11 @@
 //   0 = l2      squared Euclidean distance
 //   1 = ip      1 - dot(a, b)  (hnswlib's convention: smaller = closer)
 //   2 = cosine  1 - dot(a, b) on vectors normalised before they are stored
+// Codes of quantised vectors (docs/indexes/quantization.md); `dim` stays the element count and
+// the code's bytes are derived from it, padded to 16 bytes (zero padding on both sides):
+//   3 = int8 l2   Σ (a_i - b_i)² over signed bytes, an exact integer sum (as f32)
+//   4 = int8 ip   -Σ a_i·b_i over signed bytes (orders like 1 - a·b)
+//   5 = binary    Hamming distance of bit codes (⌈dim / 128⌉ × 16 bytes)
 // Every function returns or writes *distances*: smaller is closer.
 //
 // The dot product, squared L2 and horizontal sum are written once in simd.ts beside this file,
@@ -26,8 +31,67 @@ export function dot(a: usize, b: usize, dim: i32): f32 {
   return dotf32(a, b, dim);
 }
 
+/** Bytes of an int8 code of `dim` elements: padded to 16. */
+@inline function i8Bytes(dim: i32): usize {
+  return (<usize>dim + 15) & ~<usize>15;
+}
+
+/** Bytes of a binary code of `dim` bits: padded to 16 bytes. */
+@inline function bitBytes(dim: i32): usize {
+  return ((<usize>dim + 127) >> 7) << 4;
+}
+
+/** Bytes of one stored vector or code under `metric`. */
+@inline function vectorBytes(metric: i32, dim: i32): usize {
+  return metric <= 2 ? <usize>dim << 2 : metric == 5 ? bitBytes(dim) : i8Bytes(dim);
+}
+
+/** Σ (a_i − b_i)² over int8 codes: differences widened to i16, squared and pair-summed to i32. */
+export function l2i8(a: usize, b: usize, dim: i32): f32 {
+  const end = i8Bytes(dim);
+  let s0 = i32x4.splat(0);
+  let s1 = i32x4.splat(0);
+  for (let o: usize = 0; o < end; o += 16) {
+    const x = v128.load(a + o);
+    const y = v128.load(b + o);
+    const dl = i16x8.sub(i16x8.extend_low_i8x16_s(x), i16x8.extend_low_i8x16_s(y));
+    const dh = i16x8.sub(i16x8.extend_high_i8x16_s(x), i16x8.extend_high_i8x16_s(y));
+    s0 = i32x4.add(s0, i32x4.dot_i16x8_s(dl, dl));
+    s1 = i32x4.add(s1, i32x4.dot_i16x8_s(dh, dh));
+  }
+  const s = i32x4.add(s0, s1);
+  return <f32>(i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
+}
+
+/** Σ a_i·b_i over int8 codes (widened to i16, pair-summed to i32). */
+export function doti8(a: usize, b: usize, dim: i32): f32 {
+  const end = i8Bytes(dim);
+  let s0 = i32x4.splat(0);
+  let s1 = i32x4.splat(0);
+  for (let o: usize = 0; o < end; o += 16) {
+    const x = v128.load(a + o);
+    const y = v128.load(b + o);
+    s0 = i32x4.add(s0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(x), i16x8.extend_low_i8x16_s(y)));
+    s1 = i32x4.add(s1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(x), i16x8.extend_high_i8x16_s(y)));
+  }
+  const s = i32x4.add(s0, s1);
+  return <f32>(i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
+}
+
+/** Hamming distance of two bit codes: popcount of the XOR, bytes summed pairwise into i16 lanes. */
+export function hamming(a: usize, b: usize, dim: i32): f32 {
+  const end = bitBytes(dim);
+  let s = i16x8.splat(0);
+  for (let o: usize = 0; o < end; o += 16) {
+    s = i16x8.add(s, i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(v128.xor(v128.load(a + o), v128.load(b + o)))));
+  }
+  const w = i32x4.extadd_pairwise_i16x8_u(s);
+  return <f32>(i32x4.extract_lane(w, 0) + i32x4.extract_lane(w, 1) + i32x4.extract_lane(w, 2) + i32x4.extract_lane(w, 3));
+}
+
 @inline function distance(metric: i32, a: usize, b: usize, dim: i32): f32 {
-  return metric == 0 ? l2sq(a, b, dim) : <f32>1 - dot(a, b, dim);
+  if (metric <= 2) return metric == 0 ? l2sq(a, b, dim) : <f32>1 - dot(a, b, dim);
+  return metric == 3 ? l2i8(a, b, dim) : metric == 4 ? -doti8(a, b, dim) : hamming(a, b, dim);
 }
 
 /** Distance between two vectors. */
@@ -45,7 +109,7 @@ export function distGather(metric: i32, q: usize, base: usize, stride: usize, sl
   let touch: u32 = 0;
   // Touch up to `touchBytes` of each vector (512 is enough lines for the hardware prefetcher to
   // stream the rest); 0 when the vectors are known to be in cache, where touching only costs.
-  const vecBytes = min<usize>(<usize>dim << 2, touchBytes);
+  const vecBytes = min<usize>(vectorBytes(metric, dim), touchBytes);
   for (let j = 0; j < n; j++) {
     const p = base + <usize>load<u32>(slots + (<usize>j << 2)) * stride;
     for (let o: usize = 0; o < vecBytes; o += 64) touch |= load<u32>(p + o);
@@ -71,6 +135,11 @@ export function distRange(metric: i32, q: usize, ptr: usize, stride: usize, n: i
  * query two records. The caller keeps the block of records small enough to stay in L2.
  */
 export function distBlock(metric: i32, qs: usize, nq: i32, qStride: usize, xs: usize, nx: i32, xStride: usize, dim: i32, out: usize): void {
+  if (metric > 2) {
+    // Codes: one query at a time (each code distance is already a short integer loop).
+    for (let i = 0; i < nq; i++) distRange(metric, qs + <usize>i * qStride, xs, xStride, nx, dim, out + (<usize>i * <usize>nx << 2));
+    return;
+  }
   const end4 = <usize>(dim & ~3) << 2;
   const end = <usize>dim << 2;
   const rowBytes = <usize>nx << 2;
