@@ -69,6 +69,9 @@ export class FlatIndex implements VectorIndex {
     return this.#n;
   }
 
+  /** An empty flat index of the same shape: a new segment (docs/indexes/segments.md). */
+  emptyLike(): FlatIndex { return new FlatIndex({ dim: this.dim, metric: this.metric }); }
+
   train(): void {
     // Nothing to learn.
   }

@@ -128,6 +128,9 @@ export class HnswIndex implements VectorIndex {
     return this.#live;
   }
 
+  /** An empty graph with the same parameters: a new segment (docs/indexes/segments.md). */
+  emptyLike(): HnswIndex { return new HnswIndex({ dim: this.dim, metric: this.metric, ...this.params }); }
+
   train(): void {
     // Nothing to learn.
   }

@@ -124,6 +124,17 @@ export class IvfIndex implements VectorIndex {
     return this.#quantizer !== undefined;
   }
 
+  /** An empty index with these options and (once trained) these centroids: a new segment (docs/indexes/segments.md). */
+  emptyLike(): IvfIndex {
+    const c = new IvfIndex({ dim: this.dim, metric: this.metric, nList: this.#nListOption || undefined, nProbe: this.#nProbeOption || undefined, seed: this.#seed, iterations: this.#iterations });
+    if (this.#quantizer !== undefined) {
+      c.#install(this.#centroids, this.#nList);
+      c.#nProbe = this.#nProbe;
+      c.#params = c.#makeParams();
+    }
+    return c;
+  }
+
   /** nList and nProbe are 0 ("auto") before training when not given, then the values in use. */
   get params(): Readonly<Record<string, number>> {
     return this.#params;
