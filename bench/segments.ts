@@ -290,7 +290,7 @@ async function main(): Promise<void> {
     `# bench:segments — one index larger than 4 GiB`,
     '',
     `${new Date().toISOString().slice(0, 10)}; ${N.toLocaleString('en-US')} × ${DIM} float32 (${gb(N * DIM * 4)}), ${NQ} queries, k = ${K}; ` +
-      `segmentBytes ${SEGMENT_BYTES === undefined ? 'default (3.75 GiB)' : SEGMENT_BYTES}; ${cpus()[0]?.model ?? '?'}, ${cpus().length} logical CPUs (shared), ` +
+      `segmentBytes ${SEGMENT_BYTES === undefined ? 'default (1.875 GiB)' : SEGMENT_BYTES}; ${cpus()[0]?.model ?? '?'}, ${cpus().length} logical CPUs (shared), ` +
       `${gb(totalmem())} RAM; Node ${process.version}; peer: ${peer}. omnivec searches on one thread; Faiss set to one thread.`,
     '',
     '| what | value |',

@@ -53,7 +53,7 @@ test('a tiny segmentBytes spans several segments; each stays within its budget; 
     assert.equal(st.segments, index.segmentCount);
     assert.equal(st.size, ids.length);
     assert.equal(st.vectorBytes, ids.length * 24 * 4);
-    assert.equal(st.memoryBytes, index.segments.reduce((s, x) => s + x.stats().memoryBytes, 0));
+    assert.ok(st.memoryBytes > index.segments.reduce((s, x) => s + x.stats().memoryBytes, 0), 'the segments and the id table');
     for (const s of index.segments) assert.ok(s.stats().vectorBytes <= SEG, `${spec.kind}: a segment holds ${s.stats().vectorBytes} bytes of vectors`);
     assert.deepEqual([...index.ids()].sort((a, b) => a - b), [...ids].sort((a, b) => a - b));
   }
@@ -244,7 +244,7 @@ test('allow-lists (arrays, Sets, IdSets) are split per segment; an allow-list ou
 
 test('segmentBytes is checked', () => {
   expectError(() => createIndex({ kind: 'flat', dim: 4, segmentBytes: 0 }), 'invalid_argument', /segmentBytes/);
-  expectError(() => createIndex({ kind: 'flat', dim: 4, segmentBytes: 2 ** 33 }), 'invalid_argument', /segmentBytes/);
-  assert.equal((createIndex({ kind: 'flat', dim: 4 }) as SegmentedIndex).segmentBytes, 3.75 * 2 ** 30);
+  expectError(() => createIndex({ kind: 'flat', dim: 4, segmentBytes: 2 ** 31 }), 'invalid_argument', /segmentBytes/);
+  assert.equal((createIndex({ kind: 'flat', dim: 4 }) as SegmentedIndex).segmentBytes, 1.875 * 2 ** 30);
   assert.ok(HEADER_BYTES === 64);
 });

@@ -23,10 +23,15 @@ import {
  * one index's).
  */
 
-/** Default `segmentBytes`: just under WebAssembly's 4 GiB, leaving room for the scratch blocks. */
-export const DEFAULT_SEGMENT_BYTES = 3.75 * 2 ** 30;
-/** Largest `segmentBytes`: one WebAssembly memory. */
-export const MAX_SEGMENT_BYTES = 2 ** 32;
+/**
+ * Largest and default `segmentBytes`: 1.875 GiB, under 2 GiB although a WebAssembly memory
+ * addresses 4 GiB. The indexes compute array offsets from pointers with signed 32-bit shifts
+ * (`ptr >> 2`) and the arena rounds block sizes with a 32-bit `&`, so a pointer or a block past
+ * 2 GiB goes wrong (measured: a flat index's add fails with a RangeError at 2 GiB of vectors).
+ * Once those are unsigned (`>>> 2`), this can rise to 3.75 GiB (docs/indexes/segments.md).
+ */
+export const MAX_SEGMENT_BYTES = 2 ** 31 - 2 ** 27;
+export const DEFAULT_SEGMENT_BYTES = MAX_SEGMENT_BYTES;
 /**
  * A segment takes vectors while HEADROOM × its estimated bytes stay within `segmentBytes`: the
  * inner indexes grow their blocks by up to 1.5× at once (IVF lists; flat 1.25× plus the arena's
@@ -35,7 +40,7 @@ export const MAX_SEGMENT_BYTES = 2 ** 32;
 const HEADROOM = 1.5;
 
 export interface SegmentOptions {
-  /** Bytes of WebAssembly memory one segment may hold before the next is started (default 3.75 GiB). */
+  /** Bytes of WebAssembly memory one segment may hold before the next is started (default and most: 1.875 GiB). */
   segmentBytes?: number;
 }
 
@@ -60,7 +65,7 @@ export class SegmentedIndex implements VectorIndex {
   #segs: VectorIndex[];
   #est: Estimate[];
   /** id → segment number, kept only while there are several segments. */
-  #where: Map<number, number> | undefined;
+  #where: SegmentTable | undefined;
 
   constructor(first: VectorIndex, options: SegmentOptions = {}) {
     this.segmentBytes = checkSegmentBytes(options.segmentBytes);
@@ -75,7 +80,7 @@ export class SegmentedIndex implements VectorIndex {
     out.#segs = segs;
     out.#est = segs.map((s) => out.#fresh(s));
     if (segs.length > 1) {
-      const where = new Map<number, number>();
+      const where = new SegmentTable();
       segs.forEach((s, i) => {
         for (const id of s.ids()) {
           if (where.has(id)) throw new OmnivecError('corrupt_file', `${what}: segment ${i}: id ${id} is also in segment ${where.get(id)}`);
@@ -299,6 +304,7 @@ export class SegmentedIndex implements VectorIndex {
       }
     }
     if (typeof out.listMean === 'number' && typeof out.nList === 'number' && out.nList > 0) out.listMean = out.size / out.nList;
+    out.memoryBytes += this.#where?.bytes() ?? 0;
     out.segments = all.length;
     return out;
   }
@@ -336,9 +342,12 @@ export class SegmentedIndex implements VectorIndex {
   }
 
   #open(): void {
+    if (this.#segs.length >= MAX_SEGMENTS) {
+      throw new OmnivecError('capacity_exceeded', `index: expected at most ${MAX_SEGMENTS} segments of segmentBytes = ${this.segmentBytes}; raise segmentBytes`);
+    }
     const seg = this.#newSegment(this.#segs[this.#segs.length - 1]!);
     if (this.#where === undefined) {
-      this.#where = new Map();
+      this.#where = new SegmentTable();
       for (const id of this.#segs[0]!.ids()) this.#where.set(id, 0);
     }
     this.#segs.push(seg);
@@ -350,7 +359,7 @@ export class SegmentedIndex implements VectorIndex {
       this.#where = undefined;
       return;
     }
-    const where = new Map<number, number>();
+    const where = new SegmentTable();
     this.#segs.forEach((s, i) => { for (const id of s.ids()) where.set(id, i); });
     this.#where = where;
   }
@@ -382,6 +391,69 @@ export class SegmentedIndex implements VectorIndex {
     const e = this.#est[i]!;
     measure(e, this.#segs[i]!.stats(), this.dim);
     return Math.floor((this.segmentBytes / HEADROOM - e.used) / e.perVector);
+  }
+}
+
+/** Segment numbers are stored + 1 in a Uint16Array. */
+const MAX_SEGMENTS = 65535;
+
+/**
+ * id → segment: a dense Uint16Array (segment + 1; 0 = absent) for ids below a limit that grows
+ * with the table (at most 2 × the entries + 2²⁰: the database's dense ids cost 2–4 bytes an id),
+ * and a Map for ids beyond it (sparse ids, ~40 bytes an entry).
+ */
+class SegmentTable {
+  #dense = new Uint16Array(0);
+  #sparse = new Map<number, number>();
+  #size = 0;
+
+  get(id: number): number | undefined {
+    if (id < this.#dense.length) {
+      const v = this.#dense[id]!;
+      return v === 0 ? undefined : v - 1;
+    }
+    return this.#sparse.get(id);
+  }
+
+  has(id: number): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  set(id: number, seg: number): void {
+    if (id >= this.#dense.length && id < 2 * this.#size + (1 << 20)) this.#grow(id);
+    if (id < this.#dense.length) {
+      if (this.#dense[id] === 0) this.#size++;
+      this.#dense[id] = seg + 1;
+    } else {
+      if (!this.#sparse.has(id)) this.#size++;
+      this.#sparse.set(id, seg);
+    }
+  }
+
+  delete(id: number): void {
+    if (id < this.#dense.length) {
+      if (this.#dense[id] !== 0) this.#size--;
+      this.#dense[id] = 0;
+    } else if (this.#sparse.delete(id)) {
+      this.#size--;
+    }
+  }
+
+  bytes(): number {
+    return this.#dense.byteLength + this.#sparse.size * 40;
+  }
+
+  #grow(id: number): void {
+    const len = Math.min(2 * this.#size + (1 << 20), Math.max(id + 1, Math.ceil(this.#dense.length * 1.5)));
+    const d = new Uint16Array(len);
+    d.set(this.#dense);
+    for (const [k, v] of this.#sparse) {
+      if (k < len) {
+        d[k] = v + 1;
+        this.#sparse.delete(k);
+      }
+    }
+    this.#dense = d;
   }
 }
 
