@@ -13,6 +13,9 @@
  * Options: --n, --dim, --queries, --nlist, --train, --iterations, --nprobe 8,32,
  * --segment-bytes, --dir (scratch files, deleted at the end), --no-faiss, --out (markdown).
  *
+ *   npm run bench:segments -- --hnsw       # only: HNSW in 1 segment vs several, same efSearch
+ *                                          # (recall@10, QPS, build): the cost of one graph per segment
+ *
  * Data: deterministic (seeded), clustered like real embeddings: 2 000 centres, a decaying
  * per-dimension spectrum (scale 1/√(1 + j/16)), points = centre + 0.7 × spectrum × noise.
  */
@@ -40,6 +43,7 @@ const { values: args } = parseArgs({
     'segment-bytes': { type: 'string' },
     dir: { type: 'string' },
     'no-faiss': { type: 'boolean', default: false },
+    hnsw: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/segments.md' },
   },
 });
@@ -358,5 +362,60 @@ out['maxRss'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps(out))
 `;
 
+/** HNSW over the same 40k × 64-d data in 1, 4 and 8 segments: build time, then recall@10 and QPS per efSearch. */
+function hnswSegments(): void {
+  const n = 40_000;
+  const dim = 64;
+  const gen = (seed: number, count: number): VectorBatch => {
+    const b = { data: new Float32Array(count * dim), dim, count };
+    for (let i = 0; i < count; i++) {
+      const r = new Rng(Math.imul(i + 1, 0x9e3779b1) ^ seed);
+      const c = r.u32() % 200;
+      for (let j = 0; j < dim; j++) b.data[i * dim + j] = GAUSS[(c * 977 + j * 131) & 0xffff]! / Math.sqrt(1 + j / 16) + 0.7 * GAUSS[r.u32() & 0xffff]! / Math.sqrt(1 + j / 16);
+    }
+    return b;
+  };
+  const base = gen(11, n);
+  const qs = gen(12, 200);
+  const ids = Uint32Array.from({ length: n }, (_, i) => i);
+  const exact = createIndex({ kind: 'flat', dim });
+  exact.add(ids, base);
+  const truth = exact.searchBatch(qs, K);
+  const rec = (r: BatchSearchResult): number => {
+    let hit = 0;
+    for (let q = 0; q < qs.count; q++) {
+      const want = new Set(truth.ids.subarray(q * K, q * K + K));
+      for (let j = 0; j < r.counts[q]!; j++) if (want.has(r.ids[q * K + j]!)) hit++;
+    }
+    return hit / (qs.count * K);
+  };
+  const lines = ['| segments | build s | efSearch 16: recall / QPS | efSearch 32 | efSearch 64 | efSearch 128 |', '| ---: | ---: | --- | --- | --- | --- |'];
+  for (const segs of [1, 4, 8]) {
+    // A segment of n / segs vectors: 64-d float32 + links ≈ 400 B a vector, ×1.5 headroom.
+    const segmentBytes = segs === 1 ? undefined : Math.floor((n / segs) * 400 * 1.5);
+    const index = createIndex({ kind: 'hnsw', dim, m: 16, efConstruction: 100, ...(segmentBytes ? { segmentBytes } : {}) }) as SegmentedIndex;
+    const build = timed(() => index.add(ids, base)).seconds;
+    const cells = [64 / 4, 32, 64, 128].map((ef) => {
+      const r = qpsOf(index, qs, { efSearch: ef });
+      return `${fmt(rec(r.result), 3)} / ${fmt(r.qps, 0)}`;
+    });
+    lines.push(`| ${index.segmentCount} | ${fmt(build)} | ${cells.join(' | ')} |`);
+    log(lines[lines.length - 1]!);
+  }
+  process.stdout.write(`HNSW, ${n} × ${dim}, m 16, efConstruction 100, ${qs.count} queries, one thread\n\n${lines.join('\n')}\n`);
+}
+
+function qpsOf(index: VectorIndex, queries: VectorBatch, options: object): { qps: number; result: BatchSearchResult } {
+  let result!: BatchSearchResult;
+  let n = 0;
+  const t0 = performance.now();
+  do {
+    result = index.searchBatch(queries, K, options);
+    n += queries.count;
+  } while (performance.now() - t0 < 1000);
+  return { qps: n / ((performance.now() - t0) / 1000), result };
+}
+
 if (!existsSync(PY)) args['no-faiss'] = true;
-await main();
+if (args.hnsw) hnswSegments();
+else await main();
