@@ -237,6 +237,14 @@ test('allow-lists (arrays, Sets, IdSets) are split per segment; an allow-list ou
       assert.ok(want.ids.filter((id) => got.has(id)).length >= 9, `query ${q}`);
     }
   }
+  // A cached IdSet's split follows the index: after a remove and an add the answers are fresh.
+  const cachedSet = new IdSet(some);
+  const q0 = data.queries.data.subarray(0, 24);
+  const top = index.search(q0, 1, { allow: cachedSet }).ids[0]!;
+  index.remove([top]);
+  assert.notEqual(index.search(q0, 1, { allow: cachedSet }).ids[0], top);
+  index.add([top], { data: q0.slice(), dim: 24, count: 1 });
+  assert.equal(index.search(q0, 1, { allow: cachedSet }).ids[0], top, 'the re-added id (now the query itself) is found');
   assert.equal(index.search(data.queries.data.subarray(0, 24), 10, { allow: [1, 2] }).ids.length, 0);
   const none = index.searchBatch(data.queries, 10, { allow: [] });
   assert.deepEqual(Array.from(none.counts), new Array(data.queries.count).fill(0));

@@ -5,7 +5,7 @@ import { checkInt, checkK } from '../checks.js';
 import { BinaryReader, BinaryWriter, type ByteSource } from '../storage/binary.js';
 import { HEADER_BYTES } from '../storage/header.js';
 import { crc32 } from 'node:zlib';
-import { checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter } from './common.js';
+import { checkNewIds, emptyBatchResult, emptyIndexError, IdSet, resolveFilter } from './common.js';
 import {
   NO_ID, type AddOptions, type BatchSearchResult, type IndexKind, type IndexStats, type SearchOptions,
   type SearchResult, type VectorIndex,
@@ -66,6 +66,10 @@ export class SegmentedIndex implements VectorIndex {
   #est: Estimate[];
   /** id → segment number, kept only while there are several segments. */
   #where: SegmentTable | undefined;
+  /** Changes whenever ids may have moved (add, remove, compact, train): the key of #splits. */
+  #version = 0;
+  /** IdSet allow-lists already split by segment, for the state #version. */
+  readonly #splits = new WeakMap<IdSet, { version: number; parts: (IdSet | undefined)[] }>();
 
   constructor(first: VectorIndex, options: SegmentOptions = {}) {
     this.segmentBytes = checkSegmentBytes(options.segmentBytes);
@@ -133,6 +137,7 @@ export class SegmentedIndex implements VectorIndex {
    * non-empty segment, which refuses (IVF) or ignores (flat, HNSW) the call as the bare index would.
    */
   train(sample: VectorBatch): void {
+    this.#version++;
     if (this.size === 0) {
       this.#segs = [this.#segs[0]!];
       this.#est = [this.#est[0]!];
@@ -149,6 +154,7 @@ export class SegmentedIndex implements VectorIndex {
   }
 
   add(ids: ArrayLike<number>, vectors: VectorBatch, options?: AddOptions): void {
+    this.#version++;
     const last = this.#segs.length - 1;
     const n = vectors?.count;
     // The common case: everything fits in the last segment, which checks the call itself.
@@ -190,6 +196,7 @@ export class SegmentedIndex implements VectorIndex {
   }
 
   remove(ids: ArrayLike<number>): number {
+    this.#version++;
     if (this.#where === undefined) return this.#segs[0]!.remove(ids);
     const parts: number[][] = this.#segs.map(() => []);
     for (let i = 0; i < ids.length; i++) {
@@ -226,6 +233,7 @@ export class SegmentedIndex implements VectorIndex {
 
   /** Compacts every segment and drops the empty ones (but the last, which takes the next adds). */
   compact(): void {
+    this.#version++;
     for (const s of this.#segs) s.compact();
     if (this.#segs.length === 1) return;
     const keep = this.#segs.map((s, i) => s.size > 0 || i === this.#segs.length - 1);
@@ -272,13 +280,29 @@ export class SegmentedIndex implements VectorIndex {
     if (this.size === 0) throw emptyIndexError();
     const nonEmpty = this.#segs.map((s) => s.size > 0);
     if (filter.allowList === undefined) return this.#segs.map((_, s) => (nonEmpty[s] ? (options ?? {}) : undefined));
-    const lists: number[][] = this.#segs.map(() => []);
-    const allow = filter.allowList;
-    for (let i = 0; i < allow.length; i++) {
-      const s = this.#where!.get(allow[i]!);
-      if (s !== undefined) lists[s]!.push(allow[i]!);
+    // An IdSet (the database caches one per filter) is split once per state of the index, into
+    // IdSets, which the segments use without copying; arrays and Sets are split at each search.
+    const given = options!.allow;
+    const cached = given instanceof IdSet ? this.#splits.get(given) : undefined;
+    let parts: (ArrayLike<number> | ReadonlySet<number> | undefined)[];
+    if (cached !== undefined && cached.version === this.#version) {
+      parts = cached.parts;
+    } else {
+      const lists: number[][] = this.#segs.map(() => []);
+      const allow = filter.allowList;
+      for (let i = 0; i < allow.length; i++) {
+        const s = this.#where!.get(allow[i]!);
+        if (s !== undefined) lists[s]!.push(allow[i]!);
+      }
+      if (given instanceof IdSet) {
+        const sets = lists.map((l) => (l.length > 0 ? new IdSet(l) : undefined));
+        this.#splits.set(given, { version: this.#version, parts: sets });
+        parts = sets;
+      } else {
+        parts = lists.map((l) => (l.length > 0 ? Uint32Array.from(l) : undefined));
+      }
     }
-    const out: (SearchOptions | undefined)[] = lists.map((l) => (l.length > 0 ? { ...options, allow: Uint32Array.from(l) } : undefined));
+    const out: (SearchOptions | undefined)[] = parts.map((p) => (p !== undefined ? { ...options, allow: p } : undefined));
     // An allow-list matching nothing still answers (with no hits) through one segment.
     const none: SearchOptions = { ...options, allow: new Uint32Array(0) };
     if (!out.some((o) => o !== undefined)) out[nonEmpty.indexOf(true)] = none;
