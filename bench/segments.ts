@@ -13,6 +13,7 @@
  * Options: --n, --dim, --queries, --nlist, --train, --iterations, --nprobe 8,32,
  * --segment-bytes, --dir (scratch files, deleted at the end), --no-faiss, --out (markdown).
  *
+ *   npm run bench:segments -- --peer-only  # the flat build (for the ground truth) and Faiss only
  *   npm run bench:segments -- --hnsw       # only: HNSW in 1 segment vs several, same efSearch
  *                                          # (recall@10, QPS, build): the cost of one graph per segment
  *
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     'segment-bytes': { type: 'string' },
     dir: { type: 'string' },
     'no-faiss': { type: 'boolean', default: false },
+    'peer-only': { type: 'boolean', default: false },
     hnsw: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/segments.md' },
   },
@@ -214,57 +216,63 @@ async function main(): Promise<void> {
   const gt = gtRun.result.ids.slice();
   note('flat: QPS (searchBatch of 100, one thread)', fmt(gtRun.qps, 2));
   note('flat: recall@10', '1.000 (exact: the ground truth)');
-  const save = await timedAsync(() => saveIndex(flat!, idxPath, { copy: false }));
-  note('flat: save (copy: false)', `${fmt(save)} s, file ${gb(statSync(idxPath).size)}`);
-  flat = undefined;
-  await settle();
-  const rss1 = await settledRss();
-  let loadedFlat: VectorIndex | undefined;
-  const load = await timedAsync(async () => { loadedFlat = await loadIndex(idxPath, segOpt); });
-  const again = loadedFlat!.searchBatch(queries, K);
-  note('flat: load', `${fmt(load)} s (${(loadedFlat as SegmentedIndex).segmentCount} segments, RSS +${gb((await settledRss()) - rss1)}); results after reload ${Buffer.from(again.ids.buffer).equals(Buffer.from(gt.buffer)) ? 'identical' : 'DIFFER'}`);
-  loadedFlat = undefined;
-  await settle();
-  rmSync(idxPath, { force: true });
+  if (args['peer-only']) {
+    flat = undefined; // the ground truth is all the peer needs
+    await settle();
+  }
+  if (!args['peer-only']) {
+    const save = await timedAsync(() => saveIndex(flat!, idxPath, { copy: false }));
+    note('flat: save (copy: false)', `${fmt(save)} s, file ${gb(statSync(idxPath).size)}`);
+    flat = undefined;
+    await settle();
+    const rss1 = await settledRss();
+    let loadedFlat: VectorIndex | undefined;
+    const load = await timedAsync(async () => { loadedFlat = await loadIndex(idxPath, segOpt); });
+    const again = loadedFlat!.searchBatch(queries, K);
+    note('flat: load', `${fmt(load)} s (${(loadedFlat as SegmentedIndex).segmentCount} segments, RSS +${gb((await settledRss()) - rss1)}); results after reload ${Buffer.from(again.ids.buffer).equals(Buffer.from(gt.buffer)) ? 'identical' : 'DIFFER'}`);
+    loadedFlat = undefined;
+    await settle();
+    rmSync(idxPath, { force: true });
 
-  // ---------------- IVF-Flat: train on the first rows, add from the .fvecs
-  const rss2 = await settledRss();
-  let ivf: VectorIndex | undefined = createIndex({ kind: 'ivf', dim: DIM, nList: NLIST, iterations: ITER, seed: 1, ...segOpt });
-  const rfd = openSync(fvecs, 'r');
-  const sample = readFvecsRows(rfd, 0, TRAIN);
-  const train = timed(() => ivf!.train(sample)).seconds;
-  note(`ivf: train (nList ${NLIST}, ${TRAIN} vectors, ${ITER} iterations)`, `${fmt(train)} s`);
-  addSeconds = 0;
-  for (let i = 0; i < N; i += CHUNK) {
-    const n = Math.min(CHUNK, N - i);
-    const b = readFvecsRows(rfd, i, n);
-    const x = ivf;
-    addSeconds += timed(() => x.add(ids(i, n), b)).seconds;
-    if ((i / CHUNK) % 8 === 0) log(`ivf: ${i + n} added (${(ivf as SegmentedIndex).segmentCount} segments)`);
+    // ---------------- IVF-Flat: train on the first rows, add from the .fvecs
+    const rss2 = await settledRss();
+    let ivf: VectorIndex | undefined = createIndex({ kind: 'ivf', dim: DIM, nList: NLIST, iterations: ITER, seed: 1, ...segOpt });
+    const rfd = openSync(fvecs, 'r');
+    const sample = readFvecsRows(rfd, 0, TRAIN);
+    const train = timed(() => ivf!.train(sample)).seconds;
+    note(`ivf: train (nList ${NLIST}, ${TRAIN} vectors, ${ITER} iterations)`, `${fmt(train)} s`);
+    addSeconds = 0;
+    for (let i = 0; i < N; i += CHUNK) {
+      const n = Math.min(CHUNK, N - i);
+      const b = readFvecsRows(rfd, i, n);
+      const x = ivf;
+      addSeconds += timed(() => x.add(ids(i, n), b)).seconds;
+      if ((i / CHUNK) % 8 === 0) log(`ivf: ${i + n} added (${(ivf as SegmentedIndex).segmentCount} segments)`);
+    }
+    closeSync(rfd);
+    st = ivf.stats();
+    note('ivf: add', `${fmt(addSeconds)} s (${fmt(N / addSeconds, 0)} vectors/s)`);
+    note('ivf: segments', String(st.segments ?? 1));
+    note('ivf: stats memoryBytes / vectorBytes', `${gb(st.memoryBytes)} / ${gb(st.vectorBytes)}`);
+    note('ivf: process RSS growth', gb((await settledRss()) - rss2));
+    const ivfResults: Record<number, BatchSearchResult> = {};
+    for (const nProbe of NPROBES) {
+      const r = qps(ivf, queries, { nProbe });
+      ivfResults[nProbe] = r.result;
+      note(`ivf: nProbe ${nProbe}: QPS / recall@10`, `${fmt(r.qps, 1)} / ${fmt(recall(gt, r.result), 3)}`);
+    }
+    const isave = await timedAsync(() => saveIndex(ivf!, idxPath, { copy: false }));
+    note('ivf: save (copy: false)', `${fmt(isave)} s, file ${gb(statSync(idxPath).size)}`);
+    ivf = undefined;
+    await settle();
+    let loadedIvf: VectorIndex | undefined;
+    const iload = await timedAsync(async () => { loadedIvf = await loadIndex(idxPath, segOpt); });
+    const same = NPROBES.every((p) => Buffer.from(loadedIvf!.searchBatch(queries, K, { nProbe: p }).ids.buffer).equals(Buffer.from(ivfResults[p]!.ids.buffer)));
+    note('ivf: load', `${fmt(iload)} s; results after reload ${same ? 'identical' : 'DIFFER'}`);
+    loadedIvf = undefined;
+    await settle();
+    rmSync(idxPath, { force: true });
   }
-  closeSync(rfd);
-  st = ivf.stats();
-  note('ivf: add', `${fmt(addSeconds)} s (${fmt(N / addSeconds, 0)} vectors/s)`);
-  note('ivf: segments', String(st.segments ?? 1));
-  note('ivf: stats memoryBytes / vectorBytes', `${gb(st.memoryBytes)} / ${gb(st.vectorBytes)}`);
-  note('ivf: process RSS growth', gb((await settledRss()) - rss2));
-  const ivfResults: Record<number, BatchSearchResult> = {};
-  for (const nProbe of NPROBES) {
-    const r = qps(ivf, queries, { nProbe });
-    ivfResults[nProbe] = r.result;
-    note(`ivf: nProbe ${nProbe}: QPS / recall@10`, `${fmt(r.qps, 1)} / ${fmt(recall(gt, r.result), 3)}`);
-  }
-  const isave = await timedAsync(() => saveIndex(ivf!, idxPath, { copy: false }));
-  note('ivf: save (copy: false)', `${fmt(isave)} s, file ${gb(statSync(idxPath).size)}`);
-  ivf = undefined;
-  await settle();
-  let loadedIvf: VectorIndex | undefined;
-  const iload = await timedAsync(async () => { loadedIvf = await loadIndex(idxPath, segOpt); });
-  const same = NPROBES.every((p) => Buffer.from(loadedIvf!.searchBatch(queries, K, { nProbe: p }).ids.buffer).equals(Buffer.from(ivfResults[p]!.ids.buffer)));
-  note('ivf: load', `${fmt(iload)} s; results after reload ${same ? 'identical' : 'DIFFER'}`);
-  loadedIvf = undefined;
-  await settle();
-  rmSync(idxPath, { force: true });
 
   // ---------------- Faiss, same data, child process
   let peer = 'not run (--no-faiss)';
