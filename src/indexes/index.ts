@@ -19,3 +19,4 @@ export {
 } from './registry.js';
 export { HnswIndex, type HnswIndexOptions } from './hnsw/hnsw-index.js';
 export { IdSet } from './common.js';
+export { SegmentedIndex, DEFAULT_SEGMENT_BYTES, type SegmentOptions } from './segmented.js';

@@ -2,12 +2,13 @@ import { OmnivecError, describe } from '../errors.js';
 import type { Metric } from '../vector/metric.js';
 import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
 import { BinaryWriter, BinaryReader, type ByteSource } from '../storage/binary.js';
-import { decodeFile, decodeHeader, encodeHeader, HEADER_BYTES, type FileKind } from '../storage/header.js';
+import { decodeFile, decodeHeader, encodeHeader, FLAG_SEGMENTED, HEADER_BYTES, type FileKind } from '../storage/header.js';
 import { readFileBytes, writeFileAtomic } from '../storage/atomic.js';
 import { FlatIndex, type FlatIndexOptions } from './flat/flat-index.js';
 import { IvfIndex, type IvfIndexOptions } from './ivf/ivf-index.js';
 import { HnswIndex, type HnswIndexOptions } from './hnsw/hnsw-index.js';
 import type { VectorIndex } from './types.js';
+import { checkSegmentBytes, readSegmentContainer, SegmentedIndex, type SegmentOptions } from './segmented.js';
 
 /**
  * Builds indexes from plain specs and reads any index back from its file header: the one place
@@ -15,11 +16,11 @@ import type { VectorIndex } from './types.js';
  */
 
 /** A flat (exact) index: only the shape (docs/indexes/flat.md). */
-export interface FlatIndexSpec extends FlatIndexOptions { kind: 'flat' }
+export interface FlatIndexSpec extends FlatIndexOptions, SegmentOptions { kind: 'flat' }
 /** An IVF-Flat index: `nList`, `nProbe`, `seed`, `iterations` (docs/indexes/ivf.md). */
-export interface IvfIndexSpec extends IvfIndexOptions { kind: 'ivf' }
+export interface IvfIndexSpec extends IvfIndexOptions, SegmentOptions { kind: 'ivf' }
 /** An HNSW index: `m`, `efConstruction`, `efSearch`, `seed` (docs/indexes/hnsw.md). */
-export interface HnswIndexSpec extends HnswIndexOptions { kind: 'hnsw' }
+export interface HnswIndexSpec extends HnswIndexOptions, SegmentOptions { kind: 'hnsw' }
 
 /**
  * What `createIndex` builds: plain data (a collection stores it as JSON and rebuilds the index
@@ -39,12 +40,18 @@ const readers: Record<FileKind, Reader | undefined> = {
   hnsw: (r, d, m, c) => HnswIndex.readPayload(r, d, m, c),
 };
 
+/**
+ * Builds an empty index from its spec: a SegmentedIndex over one index of the kind, which starts
+ * further segments (each its own WebAssembly memory) past `segmentBytes` (docs/indexes/segments.md).
+ * While it holds one segment, every call goes straight to the bare index.
+ */
 export function createIndex(spec: IndexSpec): VectorIndex {
   const kind: unknown = spec !== null && typeof spec === 'object' ? spec.kind : undefined;
+  const segments = (): SegmentOptions => ({ segmentBytes: checkSegmentBytes(spec.segmentBytes) });
   switch (spec?.kind) {
-    case 'flat': return new FlatIndex(spec);
-    case 'ivf': return new IvfIndex(spec);
-    case 'hnsw': return new HnswIndex(spec);
+    case 'flat': return new SegmentedIndex(new FlatIndex(spec), segments());
+    case 'ivf': return new SegmentedIndex(new IvfIndex(spec), segments());
+    case 'hnsw': return new SegmentedIndex(new HnswIndex(spec), segments());
     default: {
       // Exhaustive: a new member of IndexSpec without a case here does not compile.
       const unknownKind: never = spec;
@@ -59,16 +66,24 @@ export function createIndex(spec: IndexSpec): VectorIndex {
 export function serializeIndex(index: VectorIndex, options: { copy?: boolean } = {}): Uint8Array[] {
   const payload = new BinaryWriter(options);
   index.writePayload(payload);
-  const header = encodeHeader({ kind: index.kind, dim: index.dim, metric: index.metric, count: index.size }, payload);
+  // Several segments: a version-2 file whose payload is the segment container; one: today's file.
+  const flags = index instanceof SegmentedIndex && index.segmentCount > 1 ? FLAG_SEGMENTED : 0;
+  const header = encodeHeader({ kind: index.kind, dim: index.dim, metric: index.metric, count: index.size, flags }, payload);
   return [header, ...payload.chunks()];
 }
 
-/** Reads an index from file bytes, checking magic, version, checksums and structure. */
-export function deserializeIndex(bytes: Uint8Array, what = 'index file'): VectorIndex {
+/**
+ * Reads an index from file bytes, checking magic, version, checksums and structure. The index
+ * comes back segmented (it can grow past one memory), in as many segments as the file holds.
+ */
+export function deserializeIndex(bytes: Uint8Array, what = 'index file', options: SegmentOptions = {}): VectorIndex {
   const { header, payload } = decodeFile(bytes, what);
   const read = readers[header.kind];
   if (read === undefined) throw new OmnivecError('unsupported_version', `${what}: index kind "${header.kind}" is not available in this build`);
-  return read(payload, header.dim, header.metric, header.count);
+  if ((header.flags & FLAG_SEGMENTED) !== 0) {
+    return readSegmentContainer(bytes.subarray(HEADER_BYTES), read, header, what, options);
+  }
+  return new SegmentedIndex(read(payload, header.dim, header.metric, header.count), options);
 }
 
 /**
@@ -88,8 +103,9 @@ const STREAM_ABOVE = 32 << 20;
  * file in memory: on a 1M × 128 HNSW file that halves the memory first touched while loading), with
  * the payload checksum computed along the way and checked at the end.
  */
-export async function loadIndex(path: string, options: { streamAbove?: number } = {}): Promise<VectorIndex> {
+export async function loadIndex(path: string, options: { streamAbove?: number } & SegmentOptions = {}): Promise<VectorIndex> {
   const streamAbove = options.streamAbove ?? STREAM_ABOVE;
+  const segmentOptions = { segmentBytes: options.segmentBytes };
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -99,7 +115,7 @@ export async function loadIndex(path: string, options: { streamAbove?: number } 
   }
   try {
     const size = fstatSync(fd).size;
-    if (size <= streamAbove) return deserializeIndex(await readFileBytes(path), path);
+    if (size <= streamAbove) return deserializeIndex(await readFileBytes(path), path, segmentOptions);
     const head = new Uint8Array(HEADER_BYTES);
     readFully(fd, head, 0, HEADER_BYTES, 0, path);
     const header = decodeHeader(head, size - HEADER_BYTES, path);
@@ -109,7 +125,8 @@ export async function loadIndex(path: string, options: { streamAbove?: number } 
       length: header.payloadLength,
       readAt: (dst, off, len, pos) => readFully(fd, dst, off, len, HEADER_BYTES + pos, path),
     };
-    return read(new BinaryReader(source, path, HEADER_BYTES, header.payloadCrc), header.dim, header.metric, header.count);
+    if ((header.flags & FLAG_SEGMENTED) !== 0) return readSegmentContainer(source, read, header, path, segmentOptions);
+    return new SegmentedIndex(read(new BinaryReader(source, path, HEADER_BYTES, header.payloadCrc), header.dim, header.metric, header.count), segmentOptions);
   } finally {
     closeSync(fd);
   }

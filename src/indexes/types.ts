@@ -123,4 +123,10 @@ export interface VectorIndex {
   stats(): IndexStats;
   /** Writes the index's payload (everything after the file header). */
   writePayload(writer: BinaryWriter): void;
+  /**
+   * An empty index of the same kind, shape and parameters, trained as this one is (IVF: the same
+   * centroids): the next segment of a segmented index (docs/indexes/segments.md). Without it an
+   * index cannot grow past one segment.
+   */
+  emptyLike?(): VectorIndex;
 }

@@ -8,11 +8,11 @@ import { BinaryReader, type BinaryWriter } from './binary.js';
  * The 64-byte header that starts every binary file omnivec writes (docs/file-format.md):
  *
  *   0  magic "OMNIVEC\0"     8 bytes
- *   8  format version        u16   (1)
+ *   8  format version        u16   (1; 2 for a segmented index, flags bit 0 set)
  *  10  kind                  u16   (1 flat, 2 ivf, 3 hnsw)
  *  12  dim                   u32
  *  16  metric                u8    (0 l2, 1 ip, 2 cosine), then 3 zero bytes
- *  20  flags                 u32   (0; reserved)
+ *  20  flags                 u32   (bit 0: the payload is a segment container, version 2; other bits 0)
  *  24  count                 u64   live vectors
  *  32  payload length        u64   bytes after the header
  *  40  payload CRC-32        u32
@@ -25,7 +25,14 @@ import { BinaryReader, type BinaryWriter } from './binary.js';
  */
 export const MAGIC = new Uint8Array([0x4f, 0x4d, 0x4e, 0x49, 0x56, 0x45, 0x43, 0x00]); // "OMNIVEC\0"
 export const HEADER_BYTES = 64;
+/** The version an index in one segment is written with (every file before segments). */
 export const FORMAT_VERSION = 1;
+/** The version of a file whose payload is a segment container (docs/indexes/segments.md). */
+export const SEGMENTED_VERSION = 2;
+/** The newest version this reader knows. */
+export const LATEST_VERSION = SEGMENTED_VERSION;
+/** Header flag: the payload lists several segments, each a payload of the header's kind. */
+export const FLAG_SEGMENTED = 1;
 
 export const FILE_KINDS = { flat: 1, ivf: 2, hnsw: 3 } as const;
 export type FileKind = keyof typeof FILE_KINDS;
@@ -38,6 +45,8 @@ export interface FileHeader {
   count: number;
   payloadLength: number;
   payloadCrc: number;
+  /** Bit 0 (FLAG_SEGMENTED, version 2 only): the payload is a segment container. */
+  flags: number;
 }
 
 function kindFromCode(code: number): FileKind {
@@ -55,15 +64,16 @@ export function crcOf(chunks: readonly Uint8Array[]): number {
 }
 
 /** Builds the header for a payload already written. */
-export function encodeHeader(h: Omit<FileHeader, 'version' | 'payloadLength' | 'payloadCrc'>, payload: BinaryWriter): Uint8Array {
+export function encodeHeader(h: Omit<FileHeader, 'version' | 'payloadLength' | 'payloadCrc' | 'flags'> & { flags?: number }, payload: BinaryWriter): Uint8Array {
+  const flags = h.flags ?? 0;
   const buf = new Uint8Array(HEADER_BYTES);
   const v = new DataView(buf.buffer);
   buf.set(MAGIC, 0);
-  v.setUint16(8, FORMAT_VERSION, true);
+  v.setUint16(8, (flags & FLAG_SEGMENTED) !== 0 ? SEGMENTED_VERSION : FORMAT_VERSION, true);
   v.setUint16(10, FILE_KINDS[h.kind], true);
   v.setUint32(12, h.dim, true);
   v.setUint8(16, metricCode(h.metric));
-  v.setUint32(20, 0, true);
+  v.setUint32(20, flags, true);
   v.setBigUint64(24, BigInt(h.count), true);
   v.setBigUint64(32, BigInt(payload.length), true);
   v.setUint32(40, crcOf(payload.chunks()), true);
@@ -85,12 +95,12 @@ export function decodeHeader(bytes: Uint8Array, payloadBytes: number, what = 'in
   const version = v.getUint16(8, true);
   const storedHeaderCrc = v.getUint32(44, true);
   const headerCrc = crc32(bytes.subarray(0, 44)) >>> 0;
-  if (version > FORMAT_VERSION) {
+  if (version > LATEST_VERSION) {
     throw new OmnivecError('unsupported_version',
-      `${what}: format version ${version} is newer than this omnivec reads (versions 1 to ${FORMAT_VERSION}); upgrade omnivec`,
-      { version, supported: FORMAT_VERSION });
+      `${what}: format version ${version} is newer than this omnivec reads (versions 1 to ${LATEST_VERSION}); upgrade omnivec`,
+      { version, supported: LATEST_VERSION });
   }
-  if (version < 1) throw new OmnivecError('corrupt_file', `${what}: format version ${version} does not exist (expected 1 to ${FORMAT_VERSION})`);
+  if (version < 1) throw new OmnivecError('corrupt_file', `${what}: format version ${version} does not exist (expected 1 to ${LATEST_VERSION})`);
   if (storedHeaderCrc !== headerCrc) {
     throw new OmnivecError('corrupt_file', `${what}: header checksum mismatch (stored ${hex(storedHeaderCrc)}, computed ${hex(headerCrc)}): the header was altered`);
   }
@@ -102,7 +112,13 @@ export function decodeHeader(bytes: Uint8Array, payloadBytes: number, what = 'in
     count: Number(v.getBigUint64(24, true)),
     payloadLength: Number(v.getBigUint64(32, true)),
     payloadCrc: v.getUint32(40, true),
+    flags: v.getUint32(20, true),
   };
+  // Version 1 wrote zero flags; version 2 is exactly a segment container.
+  const wantFlags = version >= SEGMENTED_VERSION ? FLAG_SEGMENTED : 0;
+  if (header.flags !== wantFlags) {
+    throw new OmnivecError('corrupt_file', `${what}: header flags 0x${header.flags.toString(16)}: expected 0x${wantFlags.toString(16)} in a version-${version} file`);
+  }
   if (payloadBytes !== header.payloadLength) {
     throw new OmnivecError('corrupt_file',
       `${what}: ${payloadBytes < header.payloadLength ? 'truncated' : 'has trailing bytes'}: the header declares a payload of ${header.payloadLength} bytes, the file has ${payloadBytes}`);

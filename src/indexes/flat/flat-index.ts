@@ -115,6 +115,12 @@ export class FlatIndex implements VectorIndex {
     return this.#n;
   }
 
+  /** An empty flat index of the same shape, quantisation and threads: a new segment (docs/indexes/segments.md). */
+  emptyLike(): FlatIndex {
+    const q = this.#qp === undefined ? {} : { quantization: this.#qp.kind, rescore: this.#qp.rescore };
+    return new FlatIndex({ dim: this.dim, metric: this.metric, ...q, threads: this.#threads });
+  }
+
   /** Threads of `searchBatch` unless a call says otherwise (an integer ≥ 1; not persisted). */
   get threads(): number {
     return this.#threads;

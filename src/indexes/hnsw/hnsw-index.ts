@@ -172,6 +172,11 @@ export class HnswIndex implements VectorIndex {
     return this.#live;
   }
 
+  /** An empty graph with the same parameters (quantisation included) and threads: a new segment (docs/indexes/segments.md). */
+  emptyLike(): HnswIndex {
+    return new HnswIndex({ ...(this.params as Partial<HnswIndexOptions>), dim: this.dim, metric: this.metric, threads: this.#threads });
+  }
+
   /** Worker threads of `add` and `searchBatch` when a call does not say (not persisted). */
   get threads(): number {
     return this.#threads;

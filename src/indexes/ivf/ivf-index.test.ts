@@ -6,6 +6,7 @@ import { encodeHeader } from '../../storage/header.js';
 import { clusteredData, concat, expectError, oracle, runConformance } from '../conformance.js';
 import { createIndex, deserializeIndex, serializeIndex } from '../registry.js';
 import { IvfIndex, defaultNProbe } from './ivf-index.js';
+import { SegmentedIndex } from '../segmented.js';
 
 runConformance('ivf', { create: (s) => new IvfIndex({ ...s, nList: 16, seed: 1 }), exact: true, exactOptions: { nProbe: 16 } });
 
@@ -149,7 +150,7 @@ suite('ivf: specific behaviour', () => {
 
   test('createIndex builds an IVF index from a spec; stats describe the lists', () => {
     const index = createIndex({ kind: 'ivf', dim: 32, metric: 'l2', nList: 20 });
-    assert.ok(index instanceof IvfIndex);
+    assert.ok(index instanceof SegmentedIndex && index.segments[0] instanceof IvfIndex, 'an IVF index, segmented');
     index.train(data.base);
     index.add(ids, data.base);
     const st = index.stats();

@@ -222,6 +222,24 @@ export class IvfIndex implements VectorIndex {
     return this.#quantizer !== undefined;
   }
 
+  /** An empty index with these options and (once trained) these centroids: a new segment (docs/indexes/segments.md). */
+  emptyLike(): IvfIndex {
+    const c = new IvfIndex({
+      dim: this.dim, metric: this.metric, nList: this.#nListOption || undefined, nProbe: this.#nProbeOption || undefined, seed: this.#seed,
+      iterations: this.#iterations, quantization: this.#quant, rescore: this.#quant === 'none' ? undefined : this.#rescore,
+      pqM: this.#pqM || undefined, threads: this.#threads,
+    });
+    if (this.#quantizer !== undefined) {
+      c.#install(this.#centroids, this.#nList);
+      // The same codebooks / code ranges as this segment's (learnt once, shared).
+      if (this.#pq !== undefined) c.#setPq(this.#pq);
+      if (this.#sq !== undefined) c.#sq = this.#sq;
+      c.#nProbe = this.#nProbe;
+      c.#params = c.#makeParams();
+    }
+    return c;
+  }
+
   /** nList and nProbe are 0 ("auto") before training when not given, then the values in use. */
   get params(): Readonly<Record<string, number | string>> {
     return this.#params;
