@@ -26,8 +26,8 @@ export const stdout: Out = {
   json: (v) => { process.stdout.write(JSON.stringify(v, null, 2) + '\n'); },
 };
 
-async function withDb<T>(dir: string, readOnly: boolean, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase(dir, { readOnly, create: !readOnly });
+async function withDb<T>(dir: string, readOnly: boolean, fn: (db: Database) => Promise<T>, threads?: string): Promise<T> {
+  const db = await openDatabase(dir, { readOnly, create: !readOnly, threads: intArg(threads, '--threads', { min: 1, max: 1024 }) });
   try {
     return await fn(db);
   } finally {
@@ -60,6 +60,7 @@ function parseVector(v: string): number[] {
 export interface CreateOpts {
   dim: string; metric?: string; index?: string; indexDims?: string; m?: string; efConstruction?: string;
   efSearch?: string; nList?: string; nProbe?: string; tokenize?: string; encoder?: string; shardBy?: string;
+  quantization?: string; rescore?: string; pqM?: string; threads?: string;
 }
 
 export function indexSpecFrom(o: CreateOpts): unknown {
@@ -74,6 +75,9 @@ export function indexSpecFrom(o: CreateOpts): unknown {
   num('--ef-search', 'efSearch', o.efSearch);
   num('--n-list', 'nList', o.nList);
   num('--n-probe', 'nProbe', o.nProbe);
+  num('--rescore', 'rescore', o.rescore);
+  num('--pq-m', 'pqM', o.pqM);
+  if (o.quantization !== undefined) spec.quantization = o.quantization;
   return spec;
 }
 
@@ -86,7 +90,7 @@ export async function cmdCreate(dir: string, name: string, o: CreateOpts, out: O
       tokenize: o.tokenize, encoder: o.encoder === undefined ? undefined : { model: o.encoder, dim }, shardBy: o.shardBy as never,
     });
     out.line(`created ${c.name} (${c.dim}-d, ${c.metric}, index ${c.indexSpec.kind}) in ${db.dir}`);
-  });
+  }, o.threads);
 }
 
 export async function cmdList(dir: string, o: { json?: boolean }, out: Out): Promise<void> {
@@ -224,7 +228,7 @@ export async function cmdImport(dir: string, name: string, file: string, o: Impo
     }
     await c!.flush();
     out.line(`imported ${n(committed)} records from ${file} (${src.format}) into ${name} in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${n(await c!.count())} records now`);
-  }), interrupt);
+  }, o.threads), interrupt);
 }
 
 /** A stored vector that can be written out: `dim` finite numbers (docs/hardening.md §2). */
@@ -286,7 +290,7 @@ export async function cmdExport(dir: string, name: string, o: { format?: string;
 
 export interface QueryOpts {
   vector?: string; id?: string; text?: string; fullText?: string; vectors?: string; out?: string; where?: string; whereDocument?: string;
-  k?: string; json?: boolean; efSearch?: string; nProbe?: string;
+  k?: string; json?: boolean; efSearch?: string; nProbe?: string; rescore?: string; threads?: string;
 }
 
 function printHits(res: QueryResult, o: { json?: boolean }, out: Out): void {
@@ -305,7 +309,7 @@ export async function cmdQuery(dir: string, name: string, o: QueryOpts, out: Out
   const k = intArg(o.k, '-k', { min: 1, max: MAX_K }) ?? 10;
   const where = jsonArg<Where>('--where', o.where);
   const whereDocument = jsonArg<WhereDocument>('--where-document', o.whereDocument);
-  const knobs = { efSearch: intArg(o.efSearch, '--ef-search'), nProbe: intArg(o.nProbe, '--n-probe') };
+  const knobs = { efSearch: intArg(o.efSearch, '--ef-search'), nProbe: intArg(o.nProbe, '--n-probe'), rescore: intArg(o.rescore, '--rescore') };
   const dense = [o.vector, o.id, o.text].filter((x) => x !== undefined).length;
   if (dense > 1) throw new OmnivecError('invalid_argument', 'query: expected at most one of --vector, --id and --text (each makes the dense query); add --full-text for a BM25 query fused with it');
   if (dense === 0 && o.vectors === undefined && o.fullText === undefined) {
@@ -337,7 +341,7 @@ export async function cmdQuery(dir: string, name: string, o: QueryOpts, out: Out
     if (o.id !== undefined) res = await c.queryById(o.id, { k, where, whereDocument, fullText: o.fullText, ...knobs });
     else res = await c.query({ vector: o.vector === undefined ? undefined : parseVector(o.vector), text: o.text, fullText: o.fullText, k, where, whereDocument, ...knobs });
     printHits(res, o, out);
-  });
+  }, o.threads);
 }
 
 export async function cmdGet(dir: string, name: string, ids: string[], o: { where?: string; whereDocument?: string; limit?: string; offset?: string; json?: boolean; vectors?: boolean }, out: Out): Promise<void> {
@@ -399,7 +403,7 @@ export async function cmdVerify(dir: string, name: string | undefined, o: { json
   });
 }
 
-export async function cmdCompact(dir: string, name: string | undefined, o: { dropInvalid?: boolean }, out: Out): Promise<void> {
+export async function cmdCompact(dir: string, name: string | undefined, o: { dropInvalid?: boolean; threads?: string }, out: Out): Promise<void> {
   await withDb(dir, false, async (db) => {
     const t0 = performance.now();
     const reports = await db.compact(name, { dropInvalid: o.dropInvalid === true });
@@ -412,7 +416,7 @@ export async function cmdCompact(dir: string, name: string | undefined, o: { dro
           'delete them, upsert them with finite vectors, or run compact --drop-invalid');
       }
     }
-  });
+  }, o.threads);
 }
 
 export async function cmdEvaluate(dir: string, name: string, o: { sample?: string; k?: string; efSearch?: string; nProbe?: string; json?: boolean }, out: Out): Promise<void> {

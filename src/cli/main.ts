@@ -75,6 +75,10 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .option('--ef-search <n>', 'HNSW: default candidate list while searching (default 64)')
     .option('--n-list <n>', 'IVF: number of lists (default 4·√n)')
     .option('--n-probe <n>', 'IVF: lists scanned per query')
+    .option('--quantization <q>', 'none | int8 | binary | pq (IVF only): compressed codes in the index, re-scored with the float vectors (default none)')
+    .option('--rescore <r>', 'quantised indexes: re-rank the best r × k candidates by exact distance')
+    .option('--pq-m <m>', 'IVF-PQ: sub-quantisers, 8 bits each (dim must be divisible by m)')
+    .option('--threads <n>', 'worker threads for building the index (default: every core)')
     .option('--shard-by <how>', 'Citus: collection (its tables on one node; default) or id (records spread over every node)');
 
   indexOptions(p.command('create <name>').description('create a collection')
@@ -113,6 +117,8 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .option('-k, --k <k>', `number of neighbours, 1 to ${MAX_K} (default 10)`)
     .option('--ef-search <n>', 'HNSW candidate list')
     .option('--n-probe <n>', 'IVF lists to scan')
+    .option('--rescore <r>', 'quantised indexes: candidates re-scored, as a multiple of k')
+    .option('--threads <n>', 'with --vectors: worker threads answering the batch (default: every core)')
     .option('--json', 'print JSON')
     .action((name: string, o) => cmdQuery(db(), name, o, out));
   p.command('get <name> [ids...]').description('print records by id or filter (JSON lines)')
@@ -128,7 +134,8 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .action(async (name: string | undefined, o) => { if (!(await cmdVerify(db(), name, o, out))) setCode(1); });
   p.command('compact [name]').description('rebuild indexes from the records, reclaim deleted space')
     .option('--drop-invalid', 'delete the records whose stored vector holds a non-finite value (verify lists them)')
-    .action((name: string | undefined, o: { dropInvalid?: boolean }) => cmdCompact(db(), name, o, out));
+    .option('--threads <n>', 'worker threads for rebuilding the indexes (default: every core)')
+    .action((name: string | undefined, o: { dropInvalid?: boolean; threads?: string }) => cmdCompact(db(), name, o, out));
   p.command('migrate [names...]').description('copy collections (all when none is named) to another database: a directory or a postgres:// URL, either way')
     .requiredOption('--to <location>', 'the destination database (a directory or postgres://user@host:port/db)')
     .option('--from <location>', 'the source database (default: --db)')

@@ -38,6 +38,8 @@ export interface CollectionContext {
   readOnly: boolean;
   /** Encodes query texts with the collection's encoder; undefined: `query({ text })` is refused. */
   encodeText?: TextEncodeFn;
+  /** Threads of the embedded indexes (OpenOptions.threads); undefined: the index's default (every core). */
+  threads?: number;
 }
 
 function checkPage(o: { limit?: number; offset?: number }, what: string): { limit: number; offset: number } {
@@ -76,7 +78,7 @@ export class Collection {
     const indexDim = meta.options.indexDims ?? meta.dim;
     this.#cache = new IndexCache({
       records: this.#records, indexDir: ctx.store.indexDir ?? '', cid: meta.cid, dim: meta.dim, indexDim,
-      metric: meta.metric, spec: meta.indexSpec, readOnly: ctx.readOnly,
+      metric: meta.metric, spec: meta.indexSpec, readOnly: ctx.readOnly, threads: ctx.threads,
     });
     const head = (): { seq: number; tombFloor: number } => ({ seq: this.#meta.seq, tombFloor: this.#meta.tombFloor });
     this.#planner = new QueryPlanner({

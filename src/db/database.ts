@@ -9,6 +9,7 @@ import { unlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OmnivecError, describe } from '../errors.js';
 import { checkInt } from '../checks.js';
+import { checkThreads } from '../indexes/parallel/pool.js';
 import { parseMetric, type Metric } from '../vector/metric.js';
 import { checkDim } from '../vector/batch.js';
 import { checkCollectionName } from './names.js';
@@ -43,6 +44,12 @@ export interface OpenOptions {
   encodeText?: TextEncodeFn;
   /** With the default `encodeText`: may a spec's model be downloaded from the hub, or a remote API called (default false). */
   allowNetwork?: boolean;
+  /**
+   * Worker threads the embedded indexes use to build and to answer batch queries (default: every
+   * core, `os.availableParallelism()`; 1: the single-thread path). Not stored: a property of the
+   * machine (docs/indexes/threads.md).
+   */
+  threads?: number;
 }
 
 export interface CreateCollectionOptions {
@@ -113,7 +120,8 @@ export class Database {
       }
       return this.#encoders.encodeText(spec, texts);
     });
-    this.#ctx = { store, mutex: new Mutex(), readOnly: store.readOnly, encodeText };
+    const threads = options.threads === undefined ? undefined : checkThreads(options.threads);
+    this.#ctx = { store, mutex: new Mutex(), readOnly: store.readOnly, encodeText, threads };
   }
 
   /** Opens (creating when allowed) the database at `location`. */

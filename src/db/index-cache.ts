@@ -12,7 +12,6 @@ import { unlink } from 'node:fs/promises';
 import type { Metric } from '../vector/metric.js';
 import type { VectorBatch } from '../vector/batch.js';
 import type { VectorIndex } from '../indexes/types.js';
-import { FlatIndex } from '../indexes/flat/flat-index.js';
 import { buildEmpty, wantedKind, IVF_TRAIN_SAMPLE, type CollectionIndexSpec } from './index-spec.js';
 import { listSnapshots, loadNewestSnapshot, writeSnapshot } from './snapshots.js';
 import type { CollectionRecords, VectorChunk } from './store/types.js';
@@ -49,6 +48,8 @@ export interface IndexCacheOptions {
   spec: CollectionIndexSpec;
   /** A read-only handle never writes snapshots. */
   readOnly: boolean;
+  /** Threads the index builds and answers batches with (OpenOptions.threads); undefined: its default. */
+  threads?: number;
 }
 
 /** Rows read from the store per chunk while building or catching up. */
@@ -196,6 +197,7 @@ export class IndexCache {
     const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric);
     let state: IndexState;
     if ('index' in found) {
+      this.#tune(found.index);
       state = { index: found.index, seq: found.seq, snapSeq: found.seq, changes: 0, origin: 'snapshot', caughtUp: 0 };
     } else {
       this.#loadProblems = found.problems;
@@ -207,9 +209,16 @@ export class IndexCache {
     return state;
   }
 
+  /** Gives a loaded or new index the database's thread count. */
+  #tune<T extends VectorIndex>(index: T): T {
+    if (this.#o.threads !== undefined) index.threads = this.#o.threads;
+    return index;
+  }
+
   #empty(kind: 'flat' | 'ivf' | 'hnsw', count: number): VectorIndex {
     const { indexDim, metric, spec } = this.#o;
-    return kind === 'flat' ? new FlatIndex({ dim: indexDim, metric }) : buildEmpty({ ...spec, kind }, indexDim, metric, count);
+    // IVF before training is served by flat (with the spec's int8 / binary quantisation: flatParams).
+    return this.#tune(buildEmpty({ ...spec, kind }, indexDim, metric, count));
   }
 
   async #build(kind: 'flat' | 'ivf' | 'hnsw', count: number, onProgress?: OnProgress): Promise<VectorIndex> {

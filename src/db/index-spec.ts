@@ -12,7 +12,10 @@ export type IndexKindSpec = 'auto' | 'flat' | 'ivf' | 'hnsw';
 
 export interface CollectionIndexSpec {
   kind: IndexKindSpec;
-  /** HNSW: m, efConstruction, efSearch, seed; IVF: nList, nProbe, seed, iterations. */
+  /**
+   * HNSW: m, efConstruction, efSearch, seed; IVF: nList, nProbe, seed, iterations, pqM; every
+   * kind: quantization ('none' | 'int8' | 'binary'; 'pq' for IVF) and rescore.
+   */
   [param: string]: number | string;
 }
 
@@ -23,12 +26,16 @@ export const IVF_MIN_TRAIN = 1_000;
 /** Largest sample IVF is trained on. */
 export const IVF_TRAIN_SAMPLE = 100_000;
 
+/** Quantisation options every kind takes (docs/indexes/quantization.md); `pqM` is IVF's. */
+const QUANT = ['quantization', 'rescore'] as const;
 const PARAMS: Record<IndexKindSpec, readonly string[]> = {
-  auto: ['m', 'efConstruction', 'efSearch', 'seed'],
-  flat: [],
-  hnsw: ['m', 'efConstruction', 'efSearch', 'seed'],
-  ivf: ['nList', 'nProbe', 'seed', 'iterations'],
+  auto: ['m', 'efConstruction', 'efSearch', 'seed', ...QUANT],
+  flat: [...QUANT],
+  hnsw: ['m', 'efConstruction', 'efSearch', 'seed', ...QUANT],
+  ivf: ['nList', 'nProbe', 'seed', 'iterations', ...QUANT, 'pqM'],
 };
+/** Parameters whose value is a string (every other one is a number). */
+const STRING_PARAMS: ReadonlySet<string> = new Set(['quantization']);
 
 /** Validates an index spec given as a kind name or an object, by building an empty index with it. */
 export function parseIndexSpec(value: unknown, dim: number, metric: Metric): CollectionIndexSpec {
@@ -47,11 +54,18 @@ export function parseIndexSpec(value: unknown, dim: number, metric: Metric): Col
     if (!PARAMS[kind as IndexKindSpec].includes(k)) {
       throw new OmnivecError('invalid_argument', `index.${k}: not a parameter of a ${kind} index; expected one of ${PARAMS[kind as IndexKindSpec].join(', ') || '(none)'}`);
     }
-    if (typeof v !== 'number') throw new OmnivecError('invalid_argument', `index.${k}: expected a number, got ${JSON.stringify(v)}`);
+    if (STRING_PARAMS.has(k)) {
+      if (typeof v !== 'string') throw new OmnivecError('invalid_argument', `index.${k}: expected a string, got ${JSON.stringify(v)}`);
+    } else if (typeof v !== 'number') {
+      throw new OmnivecError('invalid_argument', `index.${k}: expected a number, got ${JSON.stringify(v)}`);
+    }
     out[k] = v;
   }
-  // Let the index check the parameters' ranges now rather than at the first write.
+  // Let the index check the parameters' ranges now rather than at the first write: both kinds
+  // `auto` grows through, and IVF itself (not the flat index that serves it before training).
   buildEmpty(out, dim, metric, 1);
+  if (kind === 'auto') buildEmpty(out, dim, metric, AUTO_HNSW_AT);
+  if (kind === 'ivf') createIndex({ ...out, kind: 'ivf', dim, metric } as IndexSpec);
   return out;
 }
 
@@ -63,8 +77,20 @@ export function buildEmpty(spec: CollectionIndexSpec, dim: number, metric: Metri
   const params: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(spec)) if (k !== 'kind') params[k] = v;
   const kind = spec.kind === 'auto' ? (count >= AUTO_HNSW_AT ? 'hnsw' : 'flat') : spec.kind;
-  if (kind === 'flat') return createIndex({ kind: 'flat', dim, metric });
+  if (kind === 'flat') return createIndex({ kind: 'flat', dim, metric, ...flatParams(spec) } as IndexSpec);
   return createIndex({ ...params, kind, dim, metric } as IndexSpec);
+}
+
+/**
+ * The options of the flat index that serves a collection while it is small (`auto` below
+ * AUTO_HNSW_AT, IVF before training): the same int8 / binary quantisation as the index it grows
+ * into, so that memory and answers do not change character at the switch; a `pq` IVF is served
+ * by a float flat index until it trains (product quantisation needs the IVF's training sample).
+ */
+export function flatParams(spec: CollectionIndexSpec): Record<string, number | string> {
+  const q = spec.quantization;
+  if (q === undefined || q === 'none' || q === 'pq') return {};
+  return spec.rescore === undefined ? { quantization: q } : { quantization: q, rescore: spec.rescore };
 }
 
 /** The kind the index should have at `count` records (IVF before training is served by flat). */

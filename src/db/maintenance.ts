@@ -149,7 +149,7 @@ export async function evaluateIndex(c: MaintenanceContext, k: number, sampleWant
   let hits = 0;
   let total = 0;
   for (let i = 0; i < sample; i++) {
-    const res = index.search(qs.subarray(i * d, (i + 1) * d), k, { efSearch: options.efSearch, nProbe: options.nProbe });
+    const res = index.search(qs.subarray(i * d, (i + 1) * d), k, { efSearch: options.efSearch, nProbe: options.nProbe, rescore: options.rescore });
     const want = new Set(truth.ids.subarray(i * k, i * k + truth.counts[i]!));
     total += want.size;
     for (const s of res.ids) if (want.has(s)) hits++;

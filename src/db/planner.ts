@@ -52,6 +52,7 @@ export interface PlannedQuery {
   funnel: number | undefined;
   efSearch: number | undefined;
   nProbe: number | undefined;
+  rescore: number | undefined;
   include: readonly Include[];
 }
 
@@ -164,7 +165,7 @@ export class QueryPlanner {
   }
 
   /** Dense candidates from the index cache (with the allow-list) or from the store's own search (filter pushed down). */
-  #denseOf(index: VectorIndex | undefined, q: Float32Array, k: number, allow: IdSet | undefined, o: { filter: RecordFilter; funnel: number | undefined; efSearch: number | undefined; nProbe: number | undefined }):
+  #denseOf(index: VectorIndex | undefined, q: Float32Array, k: number, allow: IdSet | undefined, o: { filter: RecordFilter; funnel: number | undefined; efSearch: number | undefined; nProbe: number | undefined; rescore: number | undefined }):
     { ids: Uint32Array; distances: Float32Array } | Promise<{ ids: Uint32Array; distances: Float32Array }> {
     if (index === undefined) {
       const funnel = this.#c.indexDim !== this.#c.dim ? o.funnel ?? 10 : undefined;
@@ -249,13 +250,13 @@ export class QueryPlanner {
     const slotRows: Uint32Array[] = [];
     const filter = { where: options.where, whereDocument: options.whereDocument };
     if (index !== undefined && this.#c.indexDim === dim && index.size > 0 && (allow === undefined || allow.size > 0)) {
-      const res = index.searchBatch(queries, k, { allow, efSearch: options.efSearch, nProbe: options.nProbe });
+      const res = index.searchBatch(queries, k, { allow, efSearch: options.efSearch, nProbe: options.nProbe, rescore: options.rescore });
       distances.set(res.distances);
       counts.set(res.counts);
       for (let i = 0; i < n; i++) slotRows.push(res.ids.subarray(i * k, i * k + res.counts[i]!));
     } else {
       for (let i = 0; i < n; i++) {
-        const r = await this.#denseOf(index, queries.data.subarray(i * dim, (i + 1) * dim), k, allow, { filter, funnel: undefined, efSearch: options.efSearch, nProbe: options.nProbe });
+        const r = await this.#denseOf(index, queries.data.subarray(i * dim, (i + 1) * dim), k, allow, { filter, funnel: undefined, efSearch: options.efSearch, nProbe: options.nProbe, rescore: options.rescore });
         distances.set(r.distances, i * k);
         counts[i] = r.ids.length;
         slotRows.push(r.ids);
@@ -274,9 +275,9 @@ export class QueryPlanner {
   }
 
   /** Dense candidates: slots and index distances, nearest first, re-ranked with full vectors under the funnel (the one case that reads the store). */
-  #dense(index: VectorIndex, q: Float32Array, k: number, allow: IdSet | undefined, o: { funnel: number | undefined; efSearch: number | undefined; nProbe: number | undefined }): { ids: Uint32Array; distances: Float32Array } | Promise<{ ids: Uint32Array; distances: Float32Array }> {
+  #dense(index: VectorIndex, q: Float32Array, k: number, allow: IdSet | undefined, o: { funnel: number | undefined; efSearch: number | undefined; nProbe: number | undefined; rescore: number | undefined }): { ids: Uint32Array; distances: Float32Array } | Promise<{ ids: Uint32Array; distances: Float32Array }> {
     if ((allow !== undefined && allow.size === 0) || index.size === 0) return { ids: new Uint32Array(0), distances: new Float32Array(0) };
-    const opts: SearchOptions = { efSearch: o.efSearch, nProbe: o.nProbe };
+    const opts: SearchOptions = { efSearch: o.efSearch, nProbe: o.nProbe, rescore: o.rescore };
     if (allow !== undefined) opts.allow = allow;
     const funnel = this.#c.indexDim !== this.#c.dim;
     const kk = funnel ? Math.max(100, (o.funnel ?? 10) * k) : k;

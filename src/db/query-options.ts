@@ -86,7 +86,7 @@ function plan(t: QueryTarget, o: QueryOptions, vector: Float32Array | undefined)
   return {
     vector, fullText: o.fullText, sparse: o.sparse, multiVector, k,
     candidates: o.candidates === undefined ? Math.max(10 * k, 100) : checkK(o.candidates, 'query.candidates'),
-    filter: checkFilter(o.where, o.whereDocument), fusion: o.fusion, funnel: o.funnel, efSearch: o.efSearch, nProbe: o.nProbe,
+    filter: checkFilter(o.where, o.whereDocument), fusion: o.fusion, funnel: o.funnel, efSearch: o.efSearch, nProbe: o.nProbe, rescore: o.rescore,
     include: o.include ?? DEFAULT_INCLUDE,
   };
 }

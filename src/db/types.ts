@@ -113,6 +113,8 @@ export interface QueryOptions {
   funnel?: number;
   efSearch?: number;
   nProbe?: number;
+  /** A quantised index: re-rank the best rescore × k candidates by exact distance (docs/indexes/quantization.md). Default: the index's own. */
+  rescore?: number;
   include?: readonly Include[];
 }
 
@@ -136,6 +138,8 @@ export interface BatchQueryOptions {
   whereDocument?: WhereDocument;
   efSearch?: number;
   nProbe?: number;
+  /** A quantised index: re-rank the best rescore × k candidates by exact distance (docs/indexes/quantization.md). Default: the index's own. */
+  rescore?: number;
 }
 
 export interface BatchQueryResult {
@@ -190,6 +194,8 @@ export interface EvaluateOptions {
   seed?: number;
   efSearch?: number;
   nProbe?: number;
+  /** A quantised index: re-rank the best rescore × k candidates by exact distance (docs/indexes/quantization.md). Default: the index's own. */
+  rescore?: number;
 }
 
 export interface EvaluateReport {

@@ -35,7 +35,7 @@ const CREATE_BODY = {
     name: { type: 'string', description: `1–${MAX_COLLECTION_NAME} letters, digits, ".", "_" or "-", starting with a letter or digit` },
     dim: { type: 'integer', minimum: 1, maximum: 65536, description: 'the vectors\' dimension (default: the encoder\'s)' },
     metric: { type: 'string', enum: ['cosine', 'l2', 'ip'] },
-    index: { anyOf: [{ type: 'string', enum: ['auto', 'flat', 'ivf', 'hnsw'] }, { type: 'object' }], description: '"auto" (default), "flat", "ivf", "hnsw", or { kind, m, efConstruction, efSearch, nList, nProbe }' },
+    index: { anyOf: [{ type: 'string', enum: ['auto', 'flat', 'ivf', 'hnsw'] }, { type: 'object' }], description: '"auto" (default), "flat", "ivf", "hnsw", or { kind, m, efConstruction, efSearch, nList, nProbe, quantization, rescore, pqM }' },
     encoder: { type: 'string', description: 'a served encoder\'s name: its spec is bound to the collection' },
     indexDims: { type: 'integer', minimum: 1, description: 'Matryoshka funnel: index only the first indexDims components' },
     tokenize: { type: 'string', description: 'FTS5 tokenizer of the documents' },
@@ -105,6 +105,7 @@ const QUERY_BODY = {
     funnel: { type: 'integer', minimum: 1, maximum: 1000 },
     efSearch: { type: 'integer', minimum: 1, maximum: 100000 },
     nProbe: { type: 'integer', minimum: 1, maximum: 1000000 },
+    rescore: { type: 'integer', minimum: 1, maximum: 1000 },
     include: INCLUDE,
   },
 };
@@ -130,7 +131,7 @@ interface QueryBody {
   vector?: VectorIn; text?: string; image?: string; id?: string; fullText?: string; sparse?: object; multiVector?: VectorIn[];
   hybrid?: boolean; k?: number; where?: object; whereDocument?: object;
   fusion?: 'rrf' | { weights: { dense?: number; fullText?: number; sparse?: number } };
-  candidates?: number; funnel?: number; efSearch?: number; nProbe?: number; include?: Include[];
+  candidates?: number; funnel?: number; efSearch?: number; nProbe?: number; rescore?: number; include?: Include[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,7 +307,7 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
     if (b.hybrid === true && b.text === undefined) throw invalidArgument('hybrid: expected beside text (the text is both the dense and the BM25 query), got no text');
     const o: QueryOptions = {
       k: b.k, where: b.where as never, whereDocument: b.whereDocument as never, candidates: b.candidates, funnel: b.funnel,
-      efSearch: b.efSearch, nProbe: b.nProbe, include: b.include, sparse: b.sparse,
+      efSearch: b.efSearch, nProbe: b.nProbe, rescore: b.rescore, include: b.include, sparse: b.sparse,
     };
     const fullText = b.fullText ?? (b.hybrid === true ? b.text : undefined);
     if (fullText !== undefined) o.fullText = fullText;

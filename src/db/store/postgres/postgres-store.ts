@@ -164,6 +164,11 @@ export class PostgresStore implements RecordStore {
 
   async createCollection<T>(c: NewCollection, fill?: (records: CollectionRecords, w: RecordWriter) => Promise<T>): Promise<{ meta: CollectionMeta; filled: T | undefined }> {
     if (c.dim > VECTOR_MAX) throw new OmnivecError('invalid_argument', `dim: PostgreSQL's vector type holds at most ${VECTOR_MAX} dimensions, got ${c.dim}`);
+    const q = c.indexSpec.quantization;
+    if (q !== undefined && q !== 'none') {
+      throw new OmnivecError('invalid_argument',
+        `index.quantization: "${String(q)}" is an option of omnivec's embedded indexes; on PostgreSQL pgvector indexes the float vectors (as halfvec above 2,000 dimensions): expected "none" or no quantization`);
+    }
     const client = await this.#pool.connect();
     try {
       let afterCommit: (() => Promise<void>) | undefined;
