@@ -55,7 +55,7 @@ export interface TargetPlan {
   binaryFlatRescore: number[];
   /** Re-scoring factors of the binary HNSW rows (each with the whole efSearch sweep). */
   binaryHnswRescore: number[];
-  ivf: { nList: number; pqM: number; nProbeSweep: number[]; rescoreAfter: number };
+  ivf: { nList: number; pqM: number; nProbeSweep: number[]; rescoreAfter: number[] };
   /** .fvecs copies of base and queries for the Python peers. */
   baseFvecs: string;
   queriesFvecs: string;
@@ -330,11 +330,19 @@ function runPeers(spec: Record<string, unknown>, threads: number): PeerOutput {
   }
 }
 
+/** The module's __version__, else its Debian package's version (python3-NAME), else "installed"; undefined when it cannot be imported. */
 function pythonModule(name: string): string | undefined {
+  let v: string;
   try {
-    return execFileSync(PY, ['-c', `import ${name}; print(getattr(${name}, '__version__', 'installed'))`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    v = execFileSync(PY, ['-c', `import ${name}; print(getattr(${name}, '__version__', ''))`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return undefined;
+  }
+  if (v) return v;
+  try {
+    return `python3-${name} ${execFileSync('dpkg-query', ['-W', '-f=${Version}', `python3-${name}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}`;
+  } catch {
+    return 'installed';
   }
 }
 
@@ -448,7 +456,7 @@ class TargetRun {
       task, base: plan.baseFvecs, queries: plan.queriesFvecs, k: K, threads, m: plan.m, efConstruction: plan.efConstruction, seed: plan.seed,
       minSeconds: plan.timing.minSeconds, reps: plan.timing.reps, ...extra,
     }, threads);
-    this.result.versions[out.engine] = `${module} ${out.version}`;
+    this.result.versions[out.engine] = `${module} ${version}`;
     log(`  built in ${out.buildSeconds.toFixed(2)} s (cpu/wall ${out.buildCpuPerWall.toFixed(2)})`);
     const byteFigure = bytes?.(ds.base.count) ?? out.bytesPerVector;
     for (const p of out.points) {
@@ -582,11 +590,11 @@ const RUNNERS: Record<TargetBlock, (run: TargetRun) => Promise<void>> = {
     const { nList, pqM, nProbeSweep, rescoreAfter } = plan.ivf;
     const spec = { kind: 'ivf', dim: ds.dim, metric: 'l2', nList, seed: plan.seed, threads: 1, quantization: 'pq', pqM };
     await run.omnivec('ivf-pq', 1, spec, { quantization: 'pq', pqM },
-      [1, rescoreAfter].flatMap((r) => nProbeSweep.filter((p) => p <= nList).map((p) => ({ options: { nProbe: p, rescore: r }, params: { nList, pqM, nProbe: p, rescore: r } }))));
+      [1, ...rescoreAfter].flatMap((r) => nProbeSweep.filter((p) => p <= nList).map((p) => ({ options: { nProbe: p, rescore: r }, params: { nList, pqM, nProbe: p, rescore: r } }))));
   },
   async 'ivfpq/faiss-ivfpq'(run) {
     const { nList, pqM, nProbeSweep, rescoreAfter } = run.plan.ivf;
-    run.peer('faiss-ivfpq', 'ivf-pq', 1, { nList, pqM, sweep: nProbeSweep.filter((p) => p <= nList), rescore: [1, rescoreAfter] }, 'faiss');
+    run.peer('faiss-ivfpq', 'ivf-pq', 1, { nList, pqM, sweep: nProbeSweep.filter((p) => p <= nList), rescore: [1, ...rescoreAfter] }, 'faiss');
   },
 };
 
