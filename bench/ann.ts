@@ -160,15 +160,23 @@ interface TargetGroupPlan {
   plan: Omit<TargetPlan, 'baseFvecs' | 'queriesFvecs'>;
 }
 
-/** The first n base rows and nq queries of a dataset (a smaller set with the same distribution). */
+/**
+ * n evenly spaced base rows (row ⌊i · count / n⌋: the word vectors are in frequency order, so this
+ * keeps frequent and rare words alike) and the first nq queries of a dataset.
+ */
 function subsample(ds: BenchDataset, name: string, n: number, nq: number): BenchDataset {
   const b = Math.min(n, ds.base.count);
   const q = Math.min(nq, ds.queries.count);
+  const base = new Float32Array(b * ds.dim);
+  for (let i = 0; i < b; i++) {
+    const r = Math.floor((i * ds.base.count) / b);
+    base.set(ds.base.data.subarray(r * ds.dim, (r + 1) * ds.dim), i * ds.dim);
+  }
   return {
     ...ds,
     name,
-    description: `${ds.description}; first ${b.toLocaleString('en-US')} base rows and ${q} queries`,
-    base: { data: ds.base.data.slice(0, b * ds.dim), dim: ds.dim, count: b },
+    description: `${ds.description}; ${b.toLocaleString('en-US')} evenly spaced base rows and ${q} queries`,
+    base: { data: base, dim: ds.dim, count: b },
     queries: { data: ds.queries.data.slice(0, q * ds.dim), dim: ds.dim, count: q },
   };
 }
