@@ -13,4 +13,5 @@ if (dir === undefined || planJson === undefined || !TARGET_BLOCKS.includes(block
 }
 const { ds, gt } = readCache(dir);
 const result = await runTargetBlock(block as TargetBlock, ds, gt, JSON.parse(planJson) as TargetPlan);
-process.stdout.write(JSON.stringify(result) + '\n');
+// Exit once the result is written: an index with worker threads (issue 16) must not keep the process alive.
+process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));
