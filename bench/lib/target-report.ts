@@ -20,7 +20,8 @@ export interface TargetSet {
   notes: string[];
 }
 
-type Status = 'PASS' | 'FAIL' | 'n/a' | 'not available in this build';
+/** 'info': a side-by-side figure without a threshold; 'n/a': the figure could not be measured (a peer missing, no rows). */
+type Status = 'PASS' | 'FAIL' | 'info' | 'n/a' | 'not available in this build';
 
 export interface TargetLine {
   group: TargetGroup;
@@ -183,7 +184,7 @@ function int8Lines(set: TargetSet): TargetLine[] {
     const au = bestAtRecall(us, 'efSearch');
     const aq = q.length ? bestAtRecall(q, 'efSearch') : undefined;
     out.push({
-      group: g, target: 'side by side: usearch i8 (same M / efConstruction, one thread)', status: 'n/a',
+      group: g, target: 'side by side: usearch i8 (same M / efConstruction, one thread)', status: 'info',
       measured: `usearch i8 best recall without re-scoring ${best ? best.recallAt10.toFixed(4) : 'n/a'}; at ${TARGET_RECALL} (re-scored as omnivec does): ${atText(au)}; ` +
         `omnivec int8 ÷ usearch i8 at ${TARGET_RECALL}: ${aq && Number.isFinite(aq.qps / au.qps) ? x2(aq.qps / au.qps) : 'n/a'}; usearch RSS growth ${us[0]!.rssBytesPerVector !== null ? Math.round(us[0]!.rssBytesPerVector) : '–'} B/vector`,
     });
@@ -232,14 +233,14 @@ function binaryLines(set: TargetSet): TargetLine[] {
     if (a.kind !== 'never') at.set(`${e} ${v}`, a.qps);
     parts.push(`${e} ${v}: ${atText(a)}${rows[0]!.bytesPerVector !== null ? `, ${Math.round(rows[0]!.bytesPerVector)} B/vector` : ''}`);
   }
-  out.push({ group: g, target: `side by side at recall@10 = ${TARGET_RECALL} (peers' candidates re-scored exactly, as omnivec does)`, status: 'n/a', measured: parts.join('; ') });
+  out.push({ group: g, target: `side by side at recall@10 = ${TARGET_RECALL} (peers' candidates re-scored exactly, as omnivec does)`, status: 'info', measured: parts.join('; ') });
   const ratio = (a: string, b: string): string => {
     const x = at.get(a);
     const y = at.get(b);
     return x !== undefined && y !== undefined ? x2(x / y) : 'n/a';
   };
   out.push({
-    group: g, target: `ratios at recall@10 = ${TARGET_RECALL}`, status: 'n/a',
+    group: g, target: `ratios at recall@10 = ${TARGET_RECALL}`, status: 'info',
     measured: `omnivec flat binary ÷ Faiss IndexBinaryFlat ${ratio('omnivec flat binary', 'faiss flat binary')}; omnivec hnsw binary ÷ usearch b1 ${ratio('omnivec hnsw binary', 'usearch hnsw b1')}, ÷ Faiss IndexBinaryHNSW ${ratio('omnivec hnsw binary', 'faiss hnsw binary')}`,
   });
   return out;
@@ -304,8 +305,7 @@ export function targetLines(set: TargetSet): TargetLine[] {
 }
 
 export function formatLine(l: TargetLine): string {
-  const tag = l.status === 'PASS' || l.status === 'FAIL' ? `[${l.status}]` : l.status === 'n/a' ? '[info]' : '[not available in this build]';
-  return `${tag} ${l.target}: ${l.measured}`;
+  return `[${l.status}] ${l.target}: ${l.measured}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ export function targetsMarkdown(sets: readonly TargetSet[], docsLink: string): s
   out.push(`Every search batched (all queries in one call); one thread unless the row says otherwise. Method: [docs/benchmarks.md](${docsLink}#issue-16-targets).`, '');
   out.push('| group | target | measured | status |', '|---|---|---|---|');
   for (const set of sets) {
-    for (const l of targetLines(set)) out.push(`| ${set.group} | ${l.target} | ${l.measured.replace(/\|/g, '\\|')} | ${l.status === 'n/a' ? 'info' : l.status} |`);
+    for (const l of targetLines(set)) out.push(`| ${set.group} | ${l.target} | ${l.measured.replace(/\|/g, '\\|')} | ${l.status} |`);
   }
   out.push('');
   for (const set of sets) {
