@@ -38,7 +38,7 @@ const USAGE = `Usage: npm run bench:ann -- [options]
   --only NAME[,NAME]     only these datasets (mnist, synthetic-20k, synthetic-100k, synthetic-1m,
                          words, words-10k, or the name of a --base file)
   --only-targets         only the issue-16 target blocks (no dataset of the main tables); writes
-                         bench/results/ann-targets.* (ann-quick-targets.* with --quick), never
+                         bench/results/ann-targets.* (ann-targets-quick.* with --quick), never
                          BENCHMARKS.md
   --no-targets           no target block (the main tables only, as before issue 16)
   --targets LIST         these target groups only: threads,int8,binary,ivfpq (default all)
@@ -543,12 +543,15 @@ async function main(): Promise<void> {
   if (o.write) {
     const rows = sets.flatMap((s) => s.rows);
     const dir = new URL('./results/', import.meta.url);
-    const stem = (o.quick ? 'ann-quick' : 'ann') + (o.onlyTargets ? '-targets' : '');
+    // ann[-quick].{json,md} and ann-targets[-quick].json; --only-targets: ann-targets[-quick].{json,md}
+    // (bench/.gitignore ignores results/*-quick.*).
+    const suffix = o.quick ? '-quick' : '';
+    const stem = `${o.onlyTargets ? 'ann-targets' : 'ann'}${suffix}`;
     const md = (link: string): string => markdownReport(runInfo, sets, link) + (targetSets.length ? `\n${targetsMarkdown(targetSets, link)}` : '');
     if (!o.onlyTargets) writeJson(fileURLToPath(new URL(`${stem}.json`, dir)), rows);
     if (targetSets.length) {
       const json = targetSets.map((s) => ({ ...s, targets: targetLines(s) }));
-      writeText(fileURLToPath(new URL(`${o.onlyTargets ? stem : `${stem}-targets`}.json`, dir)), JSON.stringify(json, null, 2));
+      writeText(fileURLToPath(new URL(`ann-targets${suffix}.json`, dir)), JSON.stringify(json, null, 2));
     }
     writeText(fileURLToPath(new URL(`${stem}.md`, dir)), md('../../docs/benchmarks.md'));
     const benchmarksMd = !o.quick && !o.onlyTargets;
