@@ -537,7 +537,7 @@ async function main(): Promise<void> {
     for (const set of targetSets) {
       for (const l of targetLines(set)) process.stdout.write(`  ${set.group.padEnd(7)} ${formatLine(l)}\n`);
     }
-    if (peers) runInfo.software += `; Python peers (${'/usr/bin/python3'}): ${peers}`;
+    if (peers) runInfo.software += `; Python peers (/usr/bin/python3): ${peers}`;
   }
 
   if (o.write) {
