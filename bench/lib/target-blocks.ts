@@ -13,7 +13,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import usearch from 'usearch';
@@ -379,7 +379,7 @@ class TargetRun {
 
   unavailable(engine: string, variant: string, why: string): void {
     this.result.unavailable.push({ group: this.group, engine, variant, why });
-    log(`  ${engine} ${variant}: not available in this build (${why})`);
+    log(`  ${engine} ${variant}: ${engine === 'omnivec' ? 'not available in this build' : 'not run'} (${why})`);
   }
 
   /** omnivec: build with `spec`, then a batch sweep over `points` (search options and the row's params). */
@@ -417,6 +417,12 @@ class TargetRun {
    */
   async usearch(variant: string, threads: number, c: UsearchConfig, base: Float32Array, queries: Float32Array, rescores: number[]): Promise<void> {
     const { ds, plan } = this;
+    if (threads > availableParallelism()) {
+      // A loaded usearch index has search contexts for the machine's cores only: searching it with
+      // more threads fails ("Reserve capacity ahead of searches!").
+      this.unavailable('usearch', variant, `threads ${threads} > ${availableParallelism()} cores: usearch cannot search a loaded index with more threads than cores`);
+      return;
+    }
     log(`[${ds.name}] usearch ${variant} (threads ${threads}): building ${fmt(ds.base.count)} vectors…`);
     const b = await buildUsearchTarget(c, base, ds.base.count, threads);
     log(`  built in ${b.buildSeconds.toFixed(2)} s (cpu/wall ${b.buildCpuPerWall.toFixed(2)}), RSS growth ${fmt(b.rssBytesPerVector)} B/vector, file ${fmt(b.fileBytesPerVector)} B/vector`);
