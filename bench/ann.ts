@@ -229,8 +229,9 @@ function makePlan(o: Options): Plan {
     binaryFlatRescore: o.quick ? [1, 4, 16] : [1, 2, 4, 8, 16, 32],
     binaryHnswRescore: o.quick ? [8] : [4, 8, 16],
     // pqM 32: 4 dimensions per sub-quantiser, 32 bytes of code per 128-d vector (1/16 of float32).
-    ivf: o.quick ? { nList: 64, pqM: 32, nProbeSweep: [1, 4, 16], rescoreAfter: [4] }
-      : { nList: 1024, pqM: 32, nProbeSweep: [1, 2, 4, 8, 16, 32, 64, 128], rescoreAfter: [4, 16] },
+    // rescore 8 is omnivec's default for pq (docs/indexes/ivf.md); 20 k-means iterations its IVF default.
+    ivf: o.quick ? { nList: 64, pqM: 32, iterations: 20, nProbeSweep: [1, 4, 16], rescoreAfter: [8] }
+      : { nList: 1024, pqM: 32, iterations: 20, nProbeSweep: [1, 2, 4, 8, 16, 32, 64, 128], rescoreAfter: [4, 8] },
   };
   const synth = o.quick ? 'synthetic-10k' : 'synthetic-100k';
   const embedN = o.quick ? 5_000 : 100_000;

@@ -114,6 +114,7 @@ def task_faiss_ivfpq(spec, base, queries):
         quantizer = faiss.IndexFlatL2(d)
         index = faiss.IndexIVFPQ(quantizer, d, spec['nList'], spec['pqM'], 8)
         index.cp.seed = spec['seed']
+        index.cp.niter = spec['iterations']
         index.pq.cp.seed = spec['seed']
         index.train(base)
         index.add(base)

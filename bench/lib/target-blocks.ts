@@ -55,7 +55,8 @@ export interface TargetPlan {
   binaryFlatRescore: number[];
   /** Re-scoring factors of the binary HNSW rows (each with the whole efSearch sweep). */
   binaryHnswRescore: number[];
-  ivf: { nList: number; pqM: number; nProbeSweep: number[]; rescoreAfter: number[] };
+  /** IVF-PQ: coarse k-means `iterations` for both engines (omnivec `iterations`, Faiss `cp.niter`). */
+  ivf: { nList: number; pqM: number; iterations: number; nProbeSweep: number[]; rescoreAfter: number[] };
   /** .fvecs copies of base and queries for the Python peers. */
   baseFvecs: string;
   queriesFvecs: string;
@@ -593,14 +594,14 @@ const RUNNERS: Record<TargetBlock, (run: TargetRun) => Promise<void>> = {
   // ---- IVF-PQ against Faiss IndexIVFPQ at the same nList, m, nProbe, one thread.
   async 'ivfpq/omnivec-pq'(run) {
     const { ds, plan } = run;
-    const { nList, pqM, nProbeSweep, rescoreAfter } = plan.ivf;
-    const spec = { kind: 'ivf', dim: ds.dim, metric: 'l2', nList, seed: plan.seed, threads: 1, quantization: 'pq', pqM };
+    const { nList, pqM, iterations, nProbeSweep, rescoreAfter } = plan.ivf;
+    const spec = { kind: 'ivf', dim: ds.dim, metric: 'l2', nList, iterations, seed: plan.seed, threads: 1, quantization: 'pq', pqM };
     await run.omnivec('ivf-pq', 1, spec, { quantization: 'pq', pqM },
       [1, ...rescoreAfter].flatMap((r) => nProbeSweep.filter((p) => p <= nList).map((p) => ({ options: { nProbe: p, rescore: r }, params: { nList, pqM, nProbe: p, rescore: r } }))));
   },
   async 'ivfpq/faiss-ivfpq'(run) {
-    const { nList, pqM, nProbeSweep, rescoreAfter } = run.plan.ivf;
-    run.peer('faiss-ivfpq', 'ivf-pq', 1, { nList, pqM, sweep: nProbeSweep.filter((p) => p <= nList), rescore: [1, ...rescoreAfter] }, 'faiss');
+    const { nList, pqM, iterations, nProbeSweep, rescoreAfter } = run.plan.ivf;
+    run.peer('faiss-ivfpq', 'ivf-pq', 1, { nList, pqM, iterations, sweep: nProbeSweep.filter((p) => p <= nList), rescore: [1, ...rescoreAfter] }, 'faiss');
   },
 };
 
