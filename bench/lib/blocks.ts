@@ -46,6 +46,15 @@ export interface BlockResult {
 
 const progress = (message: string): void => log(`  ${message}`);
 
+/**
+ * The main tables run omnivec on one thread: `threads: 1` (docs/indexes/scale.md) on every index
+ * and batch search, since the default becomes all cores once threads land (ignored before).
+ */
+const ONE_THREAD = { threads: 1 } as Record<string, unknown>;
+function oneThread<S extends object>(spec: S): S {
+  return { ...spec, ...ONE_THREAD };
+}
+
 function fmt(x: number): string {
   return Math.round(x).toLocaleString('en-US');
 }
@@ -130,12 +139,12 @@ const RUNNERS: Record<BlockName, (run: BlockRun) => Promise<void>> = {
   async 'omnivec-flat'(run) {
     const { ds, plan } = run;
     log(`[${ds.name}] omnivec flat: building (${fmt(ds.base.count)} vectors)…`);
-    const b = await buildOmnivec(ds, { kind: 'flat', dim: ds.dim, metric: 'l2' }, run.qs, undefined, progress);
+    const b = await buildOmnivec(ds, oneThread({ kind: 'flat' as const, dim: ds.dim, metric: 'l2' as const }), run.qs, undefined, progress);
     run.built('omnivec flat', b);
     run.row('omnivec', 'flat', {}, b, run.point(await b.searcher(0)), 'single');
-    const batch = b.index.searchBatch(ds.queries, K);
+    const batch = b.index.searchBatch(ds.queries, K, ONE_THREAD);
     const recall = meanRecall(ds, run.gt, (q) => batch.ids.subarray(q * K, q * K + batch.counts[q]!));
-    const rate = measureRate(run.nq, () => b.index.searchBatch(ds.queries, K).ids[0]!, plan.timing);
+    const rate = measureRate(run.nq, () => b.index.searchBatch(ds.queries, K, ONE_THREAD).ids[0]!, plan.timing);
     run.row('omnivec', 'flat', {}, b, { recall, qps: rate.perSecond, cpuPerWall: rate.cpuPerWall }, 'batch');
     for (const r of run.result.rows) {
       if (r.recallAt10 < 1) {
@@ -170,7 +179,7 @@ const RUNNERS: Record<BlockName, (run: BlockRun) => Promise<void>> = {
     const { ds, plan } = run;
     const n = ds.base.count;
     for (const nList of plan.nLists) {
-      const spec = { kind: 'ivf' as const, dim: ds.dim, metric: 'l2' as const, nList, seed: plan.seed };
+      const spec = oneThread({ kind: 'ivf' as const, dim: ds.dim, metric: 'l2' as const, nList, seed: plan.seed });
       requireOmnivec(spec);
       log(`[${ds.name}] omnivec ivf nList=${nList}: train(base) (k-means on ≤ ${fmt(Math.min(n, 256 * nList))} rows) and add ${fmt(n)}…`);
       const b = await buildOmnivec(ds, spec, run.qs, 'nProbe', progress);
@@ -184,7 +193,7 @@ const RUNNERS: Record<BlockName, (run: BlockRun) => Promise<void>> = {
   async 'omnivec-hnsw'(run) {
     const { ds, plan } = run;
     const { m, efConstruction, seed } = plan;
-    const spec = { kind: 'hnsw' as const, dim: ds.dim, metric: 'l2' as const, m, efConstruction, seed };
+    const spec = oneThread({ kind: 'hnsw' as const, dim: ds.dim, metric: 'l2' as const, m, efConstruction, seed });
     requireOmnivec(spec);
     log(`[${ds.name}] omnivec hnsw: building (${fmt(ds.base.count)} vectors, m=${m}, efConstruction=${efConstruction}, one add call)…`);
     const b = await buildOmnivec(ds, spec, run.qs, 'efSearch', progress);

@@ -2,8 +2,9 @@
  * Hands a prepared dataset and its ground truth from the parent process to the block workers:
  * raw little-endian arrays in a temporary directory plus a small JSON description.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BenchDataset } from './datasets.js';
 import type { GroundTruth } from './measure.js';
 
@@ -56,4 +57,30 @@ export function readCache(dir: string): { ds: BenchDataset; gt: GroundTruth } {
     source: meta.gtSource,
   };
   return { ds, gt };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The persistent bench cache: datasets that take a while to make (trained word vectors, the
+// 1024-d synthetic embeddings) kept as .fvecs under .omnivec-tmp/bench-cache/ (git-ignored), so
+// that they are made once per checkout. Delete the directory to make them again.
+
+/** The persistent cache directory (created on demand). */
+export function benchCacheDir(): string {
+  const dir = fileURLToPath(new URL('../../.omnivec-tmp/bench-cache/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Writes rows as a TEXMEX .fvecs file (per row: int32 dimension, then the float32 values), atomically. */
+export function writeFvecs(path: string, data: Float32Array, dim: number): void {
+  const count = data.length / dim;
+  const buf = Buffer.alloc(count * (4 + dim * 4));
+  for (let i = 0; i < count; i++) {
+    const o = i * (4 + dim * 4);
+    buf.writeInt32LE(dim, o);
+    Buffer.from(data.buffer, data.byteOffset + i * dim * 4, dim * 4).copy(buf, o + 4);
+  }
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, buf);
+  renameSync(tmp, path);
 }
