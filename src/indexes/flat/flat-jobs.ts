@@ -1,5 +1,5 @@
 /**
- * The worker side of the flat index's threaded batch search (docs/indexes/threads-flat-ivf.md):
+ * The worker side of the flat index's threaded batch search (docs/indexes/threads.md, "Flat and IVF on several threads"):
  * pure functions over an index's shared WebAssembly memory, run by pool workers and by the calling
  * thread alike. Nothing here allocates in the arena or touches index state: the caller lays out
  * the queries, the id table and per-thread scratch beforehand, and reads the answers afterwards.

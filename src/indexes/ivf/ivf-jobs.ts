@@ -1,5 +1,5 @@
 /**
- * The worker side of the IVF index's threaded batch search (docs/indexes/threads-flat-ivf.md): a
+ * The worker side of the IVF index's threaded batch search (docs/indexes/threads.md, "Flat and IVF on several threads"): a
  * pure function over the index's shared WebAssembly memory, run by pool workers and by the calling
  * thread alike. The caller lays out the queries, a snapshot of the list table (pointers, sizes and
  * an id mirror) and per-thread scratch beforehand, and reads the answers afterwards.
