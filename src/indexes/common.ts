@@ -230,3 +230,17 @@ export class SlotMap {
     return this.#slotToId.byteLength + this.#dense.byteLength + this.#sparse.size * 40;
   }
 }
+
+/**
+ * Copies one round of a threaded batch search (rows of k in the job's shared arrays, `outCounts`
+ * hits each) into `result` from query `r0`.
+ */
+export function copyRound(job: { outCounts: Uint32Array; outIds: Uint32Array; outDists: Float32Array }, result: BatchSearchResult,
+  r0: number, nq: number, k: number): void {
+  for (let q = 0; q < nq; q++) {
+    const c = job.outCounts[q]!;
+    result.counts[r0 + q] = c;
+    result.ids.set(job.outIds.subarray(q * k, q * k + c), (r0 + q) * k);
+    result.distances.set(job.outDists.subarray(q * k, q * k + c), (r0 + q) * k);
+  }
+}

@@ -6,7 +6,7 @@ import { normalizeInPlace } from '../../vector/normalize.js';
 import { TopK } from '../../vector/heap.js';
 import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
 import {
-  checkIndexShape, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter, SlotMap,
+  checkIndexShape, copyRound, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter, SlotMap,
   type ResolvedFilter,
 } from '../common.js';
 import { checkK } from '../../checks.js';
@@ -14,7 +14,7 @@ import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchRe
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
 import { QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
-import { QuantParts } from '../quant/quantized.js';
+import { Candidates, QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
 
 export interface FlatIndexOptions {
@@ -132,12 +132,7 @@ export class FlatIndex implements VectorIndex {
 
   /** Float32: nothing to learn. Quantised: learns the quantiser from `sample` (and re-encodes what is stored). */
   train(sample?: VectorBatch): void {
-    const qp = this.#qp;
-    if (qp === undefined || sample === undefined) return;
-    checkBatch(sample, this.dim, 'sample');
-    if (sample.count === 0) return;
-    qp.trainExplicit(sample.data, sample.count);
-    this.#reencodeAll();
+    if (this.#qp?.learn(sample) === true) this.#reencodeAll();
   }
 
   #reencodeAll(): void {
@@ -371,12 +366,7 @@ export class FlatIndex implements VectorIndex {
         }
         job.nq = nq;
         parallelFor(threads, Math.ceil(nq / QUERY_BLOCK), flatSearchTask, job, { grain: 1 });
-        for (let q = 0; q < nq; q++) {
-          const c = job.outCounts[q]!;
-          result.counts[r0 + q] = c;
-          result.ids.set(job.outIds.subarray(q * k, q * k + c), (r0 + q) * k);
-          result.distances.set(job.outDists.subarray(q * k, q * k + c), (r0 + q) * k);
-        }
+        copyRound(job, result, r0, nq, k);
       }
     } finally {
       a.free(qPtr);
@@ -384,9 +374,7 @@ export class FlatIndex implements VectorIndex {
     }
   }
 
-  #candIds = new Uint32Array(0);
-  #candSlots = new Uint32Array(0);
-  #candDists = new Float32Array(0);
+  readonly #cand = new Candidates();
 
   /**
    * A quantised batch on `threads` threads: the queries encoded here, the code scan shared out as
@@ -404,17 +392,11 @@ export class FlatIndex implements VectorIndex {
     this.#searchBatchParallel(queries, want, threads, allow, cand, (q, ptr) => {
       prepared[q] = qp.prepareQuery(queries.data.subarray(q * dim, (q + 1) * dim), this.#arena.u8, ptr);
     });
-    if (this.#candIds.length < want) {
-      this.#candIds = new Uint32Array(want);
-      this.#candSlots = new Uint32Array(want);
-      this.#candDists = new Float32Array(want);
-    }
+    this.#cand.reserve(want);
     for (let q = 0; q < queries.count; q++) {
       const n = cand.counts[q]!;
-      this.#candIds.set(cand.ids.subarray(q * want, q * want + n));
-      for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
-      result.counts[q] = qp.rescorer.rescoreInto(prepared[q]!, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n),
-        result.ids, result.distances, q * k);
+      this.#cand.ids.set(cand.ids.subarray(q * want, q * want + n));
+      result.counts[q] = this.#cand.rescore(qp, prepared[q]!, n, k, this.#slots, result.ids, result.distances, q * k);
     }
   }
 
@@ -426,17 +408,12 @@ export class FlatIndex implements VectorIndex {
     outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
     const qp = this.#qp!;
     const want = Math.min(this.#n, Math.max(k, k * rescore));
-    if (this.#candIds.length < want) {
-      this.#candIds = new Uint32Array(want);
-      this.#candSlots = new Uint32Array(want);
-      this.#candDists = new Float32Array(want);
-    }
+    this.#cand.reserve(want);
     const q = qp.prepareQuery(query, this.#arena.u8, this.#qPtr);
     const heap = new TopK(want);
     this.#scanInto(heap, this.#qPtr, filter);
-    const n = heap.drainSorted(this.#candIds, this.#candDists);
-    for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
-    return qp.rescorer.rescoreInto(q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
+    const n = heap.drainSorted(this.#cand.ids, this.#cand.dists);
+    return this.#cand.rescore(qp, q, n, k, this.#slots, outIds, outDists, outOff);
   }
 
   /**
@@ -447,11 +424,7 @@ export class FlatIndex implements VectorIndex {
   #searchBatchQuantized(queries: VectorBatch, k: number, rescore: number, filter: ResolvedFilter, result: BatchSearchResult): void {
     const qp = this.#qp!;
     const want = Math.min(this.#n, Math.max(k, k * rescore));
-    if (this.#candIds.length < want) {
-      this.#candIds = new Uint32Array(want);
-      this.#candSlots = new Uint32Array(want);
-      this.#candDists = new Float32Array(want);
-    }
+    this.#cand.reserve(want);
     const heaps: TopK[] = [];
     for (let i = 0; i < Math.min(QUERY_BLOCK, queries.count); i++) heaps.push(new TopK(want));
     const prepared: Float32Array[] = [];
@@ -482,10 +455,8 @@ export class FlatIndex implements VectorIndex {
         }
       }
       for (let qi = 0; qi < nq; qi++) {
-        const n = heaps[qi]!.drainSorted(this.#candIds, this.#candDists);
-        for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
-        result.counts[q0 + qi] = qp.rescorer.rescoreInto(prepared[qi]!, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n),
-          result.ids, result.distances, (q0 + qi) * k);
+        const n = heaps[qi]!.drainSorted(this.#cand.ids, this.#cand.dists);
+        result.counts[q0 + qi] = this.#cand.rescore(qp, prepared[qi]!, n, k, this.#slots, result.ids, result.distances, (q0 + qi) * k);
       }
     }
   }

@@ -19,7 +19,7 @@ import {
   type InsertJobData, type SearchJobData, type SharedGraphData,
 } from './parallel.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
-import { QuantParts } from '../quant/quantized.js';
+import { Candidates, QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
 
 export interface HnswIndexOptions {
@@ -191,12 +191,7 @@ export class HnswIndex implements VectorIndex {
    * are re-encoded from the float vectors (the graph is kept).
    */
   train(sample?: VectorBatch): void {
-    const qp = this.#qp;
-    if (qp === undefined || sample === undefined) return;
-    checkBatch(sample, this.dim, 'sample');
-    if (sample.count === 0) return;
-    qp.trainExplicit(sample.data, sample.count);
-    this.#reencodeAll();
+    if (this.#qp?.learn(sample) === true) this.#reencodeAll();
   }
 
   /** Re-encodes every stored code from the float store (after the quantiser learnt new parameters). */
@@ -235,14 +230,7 @@ export class HnswIndex implements VectorIndex {
         reported = performance.now();
       }
       const slot = this.#free.length > 0 ? this.#free.pop()! : g.count++;
-      if (this.#qp !== undefined) {
-        this.#qp.put(slot, vectors.data, i, this.#arena.u8, g.vectorPtr(slot));
-      } else {
-        const off = g.vectorPtr(slot) >> 2;
-        const f32 = this.#arena.f32;
-        f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
-        if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
-      }
+      this.#store(slot, vectors, i);
       g.state[slot] = NODE_STATE.live;
       this.#slots.set(checked[i]!, slot);
       this.#insert(slot);
@@ -253,6 +241,19 @@ export class HnswIndex implements VectorIndex {
     this.#sinceOptimize += vectors.count;
     if (this.#live >= OPTIMIZE_MIN && this.#sinceOptimize >= OPTIMIZE_GROWTH * this.#live) this.optimize();
     onProgress?.(vectors.count, vectors.count);
+  }
+
+  /** Writes row `i` of `vectors` at `slot`: its code and float vector (quantised), else the float vector (normalised for cosine). */
+  #store(slot: number, vectors: VectorBatch, i: number): void {
+    const g = this.#g;
+    if (this.#qp !== undefined) {
+      this.#qp.put(slot, vectors.data, i, this.#arena.u8, g.vectorPtr(slot));
+      return;
+    }
+    const off = g.vectorPtr(slot) >> 2;
+    const f32 = this.#arena.f32;
+    f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
+    if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
   }
 
   #randomLevel(): number {
@@ -904,14 +905,7 @@ export class HnswIndex implements VectorIndex {
     let n = 0;
     for (let i = 0; i < vectors.count; i++) {
       const slot = this.#free.length > 0 ? this.#free.pop()! : g.count++;
-      if (this.#qp !== undefined) {
-        this.#qp.put(slot, vectors.data, i, this.#arena.u8, g.vectorPtr(slot));
-      } else {
-        const off = g.vectorPtr(slot) >> 2;
-        const f32 = this.#arena.f32;
-        f32.set(vectors.data.subarray(i * this.dim, (i + 1) * this.dim), off);
-        if (this.metric === 'cosine') normalizeInPlace(f32, off, this.dim);
-      }
+      this.#store(slot, vectors, i);
       g.state[slot] = NODE_STATE.live;
       this.#slots.set(ids[i]!, slot);
       this.#live++;
@@ -1025,24 +1019,16 @@ export class HnswIndex implements VectorIndex {
     for (let q = 0; q < n; q++) prepared[q] = qp.prepareQuery(queries.data.subarray(q * dim, (q + 1) * dim), codes, q * cb);
     const cand = emptyBatchResult(n, want);
     this.#searchBatchParallel(queries, want, Math.max(ef, want), filter, threads, cand, codes);
-    if (this.#candIds.length < want) {
-      this.#candIds = new Uint32Array(want);
-      this.#candSlots = new Uint32Array(want);
-      this.#candDists = new Float32Array(want);
-    }
+    this.#cand.reserve(want);
     for (let q = 0; q < n; q++) {
       const c = cand.counts[q]!;
-      this.#candIds.set(cand.ids.subarray(q * want, q * want + c));
-      for (let i = 0; i < c; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
-      result.counts[q] = qp.rescorer.rescoreInto(prepared[q]!, qp.store, this.#candSlots, this.#candIds, c, Math.min(k, c),
-        result.ids, result.distances, q * k);
+      this.#cand.ids.set(cand.ids.subarray(q * want, q * want + c));
+      result.counts[q] = this.#cand.rescore(qp, prepared[q]!, c, k, this.#slots, result.ids, result.distances, q * k);
     }
   }
 
   #topK: TopK | undefined;
-  #candIds = new Uint32Array(0);
-  #candSlots = new Uint32Array(0);
-  #candDists = new Float32Array(0);
+  readonly #cand = new Candidates();
 
   /**
    * A quantised search: the graph walk (or the exact path) on codes keeps the best `rescore × k`
@@ -1053,17 +1039,12 @@ export class HnswIndex implements VectorIndex {
     outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
     const qp = this.#qp!;
     const want = Math.min(this.#live, Math.max(k, k * rescore));
-    if (this.#candIds.length < want) {
-      this.#candIds = new Uint32Array(want);
-      this.#candSlots = new Uint32Array(want);
-      this.#candDists = new Float32Array(want);
-    }
+    this.#cand.reserve(want);
     // The query normalised for cosine (for re-scoring); #searchOne encodes it.
     const q = Float32Array.from(query);
     if (this.metric === 'cosine') normalizeInPlace(q, 0, this.dim);
-    const n = this.#searchOne(q, want, Math.max(ef, want), filter, this.#candIds, this.#candDists, 0);
-    for (let i = 0; i < n; i++) this.#candSlots[i] = this.#slots.slotOf(this.#candIds[i]!)!;
-    return qp.rescorer.rescoreInto(q, qp.store, this.#candSlots, this.#candIds, n, Math.min(k, n), outIds, outDists, outOff);
+    const n = this.#searchOne(q, want, Math.max(ef, want), filter, this.#cand.ids, this.#cand.dists, 0);
+    return this.#cand.rescore(qp, q, n, k, this.#slots, outIds, outDists, outOff);
   }
 
   #searchOne(query: Float32Array, k: number, ef: number, filter: ResolvedFilter,

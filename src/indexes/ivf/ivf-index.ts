@@ -7,7 +7,7 @@ import { normalizeInPlace } from '../../vector/normalize.js';
 import { TopK } from '../../vector/heap.js';
 import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
 import {
-  checkIndexShape, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter,
+  checkIndexShape, copyRound, checkNewIds, emptyBatchResult, emptyIndexError, resolveFilter,
   type ResolvedFilter,
 } from '../common.js';
 import { checkInt, checkK } from '../../checks.js';
@@ -596,12 +596,7 @@ export class IvfIndex implements VectorIndex {
         job.probes?.set(probes!.subarray(r0 * nProbe, (r0 + nq) * nProbe));
         job.nq = nq;
         parallelFor(threads, nq, ivfSearchTask, job, { grain: IVF_UNIT });
-        for (let q = 0; q < nq; q++) {
-          const c = job.outCounts[q]!;
-          result.counts[r0 + q] = c;
-          result.ids.set(job.outIds.subarray(q * k, q * k + c), (r0 + q) * k);
-          result.distances.set(job.outDists.subarray(q * k, q * k + c), (r0 + q) * k);
-        }
+        copyRound(job, result, r0, nq, k);
       }
     } finally {
       a.free(qPtr);
@@ -1056,6 +1051,18 @@ export class IvfIndex implements VectorIndex {
     }
   }
 
+  /** Installs list `l`'s ids read from a file, refusing an id out of range or seen before. */
+  #readListIds(r: BinaryReader, l: number, ids: Uint32Array): void {
+    this.#listIds[l]!.set(ids);
+    this.#listSize[l] = ids.length;
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      if (id > MAX_ID) r.fail(`ivf list ${l} ids`, `id ${id} is above the largest id ${MAX_ID}`);
+      if (this.#where.has(id)) r.fail(`ivf list ${l} ids`, `id ${id} appears twice`);
+      this.#where.set(id, l * POS + j);
+    }
+  }
+
   static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): IvfIndex {
     const p = r.json<Record<string, unknown>>('ivf params');
     if (p === null || typeof p !== 'object' || Array.isArray(p)) r.fail('ivf params', `expected an object, got ${describe(p)}`);
@@ -1116,14 +1123,7 @@ export class IvfIndex implements VectorIndex {
       if (ids.length === 0) continue;
       index.#reserve(l, ids.length);
       index.#arena.u8.set(vectors, index.#listPtr[l]!);
-      index.#listIds[l]!.set(ids);
-      index.#listSize[l] = ids.length;
-      for (let j = 0; j < ids.length; j++) {
-        const id = ids[j]!;
-        if (id > MAX_ID) r.fail(`ivf list ${l} ids`, `id ${id} is above the largest id ${MAX_ID}`);
-        if (index.#where.has(id)) r.fail(`ivf list ${l} ids`, `id ${id} appears twice`);
-        index.#where.set(id, l * POS + j);
-      }
+      index.#readListIds(r, l, ids);
     }
     if (total !== count) r.fail('ivf lists', `hold ${total} vectors, the header declares ${count}`);
     r.end();
@@ -1161,14 +1161,7 @@ export class IvfIndex implements VectorIndex {
       this.#reserve(l, ids.length);
       this.#arena.u8.set(codes, this.#listPtr[l]!);
       this.#listFloats[l]!.set(floats);
-      this.#listIds[l]!.set(ids);
-      this.#listSize[l] = ids.length;
-      for (let j = 0; j < ids.length; j++) {
-        const id = ids[j]!;
-        if (id > MAX_ID) r.fail(`ivf list ${l} ids`, `id ${id} is above the largest id ${MAX_ID}`);
-        if (this.#where.has(id)) r.fail(`ivf list ${l} ids`, `id ${id} appears twice`);
-        this.#where.set(id, l * POS + j);
-      }
+      this.#readListIds(r, l, ids);
     }
     if (total !== count) r.fail('ivf lists', `hold ${total} vectors, the header declares ${count}`);
     r.end();

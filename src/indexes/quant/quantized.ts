@@ -1,5 +1,6 @@
 import type { Metric } from '../../vector/metric.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
+import { checkBatch, type VectorBatch } from '../../vector/batch.js';
 import type { BinaryReader, BinaryWriter } from '../../storage/binary.js';
 import { FloatStore } from './float-store.js';
 import { Rescorer } from './rescore.js';
@@ -72,6 +73,19 @@ export class QuantParts {
   }
 
   /** Trains from this batch when the quantiser was never trained (the first `add`). */
+  /**
+   * An index's `train(sample)`: learns the quantiser from the sample (checked against the shape);
+   * true when it did, and the index must re-encode the codes it holds. No sample or an empty one:
+   * nothing learnt.
+   */
+  learn(sample: VectorBatch | undefined): boolean {
+    if (sample === undefined) return false;
+    checkBatch(sample, this.dim, 'sample');
+    if (sample.count === 0) return false;
+    this.trainExplicit(sample.data, sample.count);
+    return true;
+  }
+
   ensureTrained(data: Float32Array, count: number): void {
     if (!this.q.trained && count > 0) {
       this.train(data, count);
@@ -138,5 +152,33 @@ export class QuantParts {
     this.q = quantizer;
     this.autoTrainedOn = autoTrainedOn < 0 ? Infinity : autoTrainedOn;
     this.store.read(r, n);
+  }
+}
+
+/**
+ * The candidates of a quantised search (ids by code distance, nearest first) and their exact
+ * re-scoring: one per index, reused by every query (flat and HNSW).
+ */
+export class Candidates {
+  ids = new Uint32Array(0);
+  dists = new Float32Array(0);
+  #slots = new Uint32Array(0);
+
+  /** Room for `n` candidates. */
+  reserve(n: number): void {
+    if (this.ids.length >= n) return;
+    this.ids = new Uint32Array(n);
+    this.dists = new Float32Array(n);
+    this.#slots = new Uint32Array(n);
+  }
+
+  /**
+   * Re-scores `ids[0 … n)` against `query` (normalised for cosine) with exact float32 distances
+   * and writes the best k from `outOff`; returns how many.
+   */
+  rescore(qp: QuantParts, query: Float32Array, n: number, k: number, slots: { slotOf(id: number): number | undefined },
+    outIds: Uint32Array, outDists: Float32Array, outOff: number): number {
+    for (let i = 0; i < n; i++) this.#slots[i] = slots.slotOf(this.ids[i]!)!;
+    return qp.rescorer.rescoreInto(query, qp.store, this.#slots, this.ids, n, Math.min(k, n), outIds, outDists, outOff);
   }
 }
