@@ -281,30 +281,10 @@ export class FlatIndex implements VectorIndex {
     }
     const heaps: TopK[] = [];
     for (let i = 0; i < Math.min(QUERY_BLOCK, queries.count); i++) heaps.push(new TopK(Math.min(k, this.#n)));
-    const table = this.#slots.table;
-    const a = this.#arena;
     for (let q0 = 0; q0 < queries.count; q0 += QUERY_BLOCK) {
       const nq = Math.min(QUERY_BLOCK, queries.count - q0);
       this.#loadQueries(queries.data, q0, nq);
-      for (let x0 = 0; x0 < this.#n; x0 += this.#block) {
-        const nx = Math.min(this.#block, this.#n - x0);
-        a.k.distBlock(this.#code, this.#qPtr, nq, this.#stride, this.#ptr + x0 * this.#stride, nx, this.#stride, this.dim, this.#outPtr);
-        const f32 = a.f32;
-        for (let qi = 0; qi < nq; qi++) {
-          const heap = heaps[qi]!;
-          const row = (this.#outPtr >> 2) + qi * nx;
-          let worst = heap.worst();
-          for (let j = 0; j < nx; j++) {
-            const d = f32[row + j]!;
-            if (d < worst) {
-              const id = table[x0 + j]!;
-              if (filter.active && !filter.accepts(id)) continue;
-              heap.push(id, d);
-              worst = heap.worst();
-            }
-          }
-        }
-      }
+      this.#scanBlocks(heaps, nq, filter);
       for (let qi = 0; qi < nq; qi++) {
         result.counts[q0 + qi] = heaps[qi]!.drainSorted(result.ids, result.distances, (q0 + qi) * k);
       }
@@ -428,35 +408,44 @@ export class FlatIndex implements VectorIndex {
     const heaps: TopK[] = [];
     for (let i = 0; i < Math.min(QUERY_BLOCK, queries.count); i++) heaps.push(new TopK(want));
     const prepared: Float32Array[] = [];
-    const table = this.#slots.table;
     const a = this.#arena;
     for (let q0 = 0; q0 < queries.count; q0 += QUERY_BLOCK) {
       const nq = Math.min(QUERY_BLOCK, queries.count - q0);
       for (let qi = 0; qi < nq; qi++) {
         prepared[qi] = qp.prepareQuery(queries.data.subarray((q0 + qi) * this.dim, (q0 + qi + 1) * this.dim), a.u8, this.#qPtr + qi * this.#stride);
       }
-      for (let x0 = 0; x0 < this.#n; x0 += this.#block) {
-        const nx = Math.min(this.#block, this.#n - x0);
-        a.k.distBlock(this.#code, this.#qPtr, nq, this.#stride, this.#ptr + x0 * this.#stride, nx, this.#stride, this.dim, this.#outPtr);
-        const f32 = a.f32;
-        for (let qi = 0; qi < nq; qi++) {
-          const heap = heaps[qi]!;
-          const row = (this.#outPtr >> 2) + qi * nx;
-          let worst = heap.worst();
-          for (let j = 0; j < nx; j++) {
-            const d = f32[row + j]!;
-            if (d < worst) {
-              const id = table[x0 + j]!;
-              if (filter.active && !filter.accepts(id)) continue;
-              heap.push(id, d);
-              worst = heap.worst();
-            }
-          }
-        }
-      }
+      this.#scanBlocks(heaps, nq, filter);
       for (let qi = 0; qi < nq; qi++) {
         const n = heaps[qi]!.drainSorted(this.#cand.ids, this.#cand.dists);
         result.counts[q0 + qi] = this.#cand.rescore(qp, prepared[qi]!, n, k, this.#slots, result.ids, result.distances, (q0 + qi) * k);
+      }
+    }
+  }
+
+  /**
+   * The blocked scan of a batch: the `nq` queries (or codes) at `#qPtr` against every stored vector,
+   * block by block (`distBlock`), each distance offered to its query's heap when the filter allows.
+   */
+  #scanBlocks(heaps: TopK[], nq: number, filter: ResolvedFilter): void {
+    const a = this.#arena;
+    const table = this.#slots.table;
+    for (let x0 = 0; x0 < this.#n; x0 += this.#block) {
+      const nx = Math.min(this.#block, this.#n - x0);
+      a.k.distBlock(this.#code, this.#qPtr, nq, this.#stride, this.#ptr + x0 * this.#stride, nx, this.#stride, this.dim, this.#outPtr);
+      const f32 = a.f32;
+      for (let qi = 0; qi < nq; qi++) {
+        const heap = heaps[qi]!;
+        const row = (this.#outPtr >> 2) + qi * nx;
+        let worst = heap.worst();
+        for (let j = 0; j < nx; j++) {
+          const d = f32[row + j]!;
+          if (d < worst) {
+            const id = table[x0 + j]!;
+            if (filter.active && !filter.accepts(id)) continue;
+            heap.push(id, d);
+            worst = heap.worst();
+          }
+        }
       }
     }
   }

@@ -734,27 +734,7 @@ export class IvfIndex implements VectorIndex {
 
   /** int8 / binary: offers list l's codes to `cand` by the quantiser's kernel distance (distRange on codes). */
   #scanSq(l: number, cand: TopK, filter: ResolvedFilter): void {
-    const n = this.#listSize[l]!;
-    const ptr = this.#listPtr[l]!;
-    const ids = this.#listIds[l]!;
-    const a = this.#arena;
-    const out = this.#outPtr >> 2;
-    const code = this.#sq!.metricCode;
-    for (let x0 = 0; x0 < n; x0 += this.#block) {
-      const nx = Math.min(this.#block, n - x0);
-      a.k.distRange(code, this.#qCodePtr, ptr + x0 * this.#rec, this.#rec, nx, this.dim, this.#outPtr);
-      const f32 = a.f32;
-      let worst = cand.worst();
-      for (let j = 0; j < nx; j++) {
-        const d = f32[out + j]!;
-        if (d < worst) {
-          const id = ids[x0 + j]!;
-          if (filter.active && !filter.accepts(id)) continue;
-          cand.push(id, d);
-          worst = cand.worst();
-        }
-      }
-    }
+    this.#scanList(l, cand, filter, this.#sq!.metricCode, this.#qCodePtr);
   }
 
   /** Exact float32 distance of the (normalised) query to the vector at `where`, summed in float64. */
@@ -873,8 +853,11 @@ export class IvfIndex implements VectorIndex {
     for (let i = 0; i < probes.length; i++) this.#probed[probes[i]!] = 0;
   }
 
-  /** Offers list `l`'s (allowed) vectors' distances to the query to `heap`. */
-  #scanList(l: number, heap: TopK, filter: ResolvedFilter): void {
+  /**
+   * Offers list `l`'s (allowed) records' distances to the query at `qPtr` to `heap`, by the kernel
+   * of metric `code`: float32 vectors by default, or the int8 / binary codes (`#scanSq`).
+   */
+  #scanList(l: number, heap: TopK, filter: ResolvedFilter, code = this.#code, qPtr = this.#qPtr): void {
     const n = this.#listSize[l]!;
     const ptr = this.#listPtr[l]!;
     const ids = this.#listIds[l]!;
@@ -882,7 +865,7 @@ export class IvfIndex implements VectorIndex {
     const out = this.#outPtr >> 2;
     for (let x0 = 0; x0 < n; x0 += this.#block) {
       const nx = Math.min(this.#block, n - x0);
-      a.k.distRange(this.#code, this.#qPtr, ptr + x0 * this.#stride, this.#stride, nx, this.dim, this.#outPtr);
+      a.k.distRange(code, qPtr, ptr + x0 * this.#rec, this.#rec, nx, this.dim, this.#outPtr);
       const f32 = a.f32;
       let worst = heap.worst();
       for (let j = 0; j < nx; j++) {
