@@ -95,3 +95,24 @@ test('PostgreSQL store: full-text scores equal the reference BM25 with repeated 
   assert.ok(PG_URL !== undefined);
   await withPgDatabase('bm25ref', (url) => compareStore(url, 'postgres'));
 });
+
+test('SQLite store: a text of over 500 distinct terms found in the collection (nested compound SELECTs) still equals the reference', async () => {
+  const rng = new Random(5);
+  const words = Array.from({ length: 1200 }, (_, i) => `w${i.toString(36)}x`);
+  const docs = Array.from({ length: 400 }, () => Array.from({ length: 5 + rng.int(20) }, () => words[rng.int(words.length)]!).join(' '));
+  const text = [...words, ...words.slice(0, 50)].join(' ');
+  const ref = new ReferenceBm25(fts5Tokens(docs));
+  const want = ref.search(fts5Tokens([text])[0]!, 20);
+  const dir = mkdtempSync(join(tmpdir(), 'omnivec-bm25long-'));
+  try {
+    const db = await openDatabase(dir);
+    const c = await db.createCollection({ name: 'long', dim: 2, index: 'flat' });
+    await c.add(docs.map((d, i) => ({ id: `d${i}`, vector: [1, 1], document: d })));
+    const got = await c.query({ fullText: text, k: 20, include: [] });
+    assert.equal(got.ids.length, 20);
+    got.ids.forEach((id, i) => assert.ok(Math.abs(got.scores[i]! - want[i]!.score) <= 2e-6 * want[i]!.score, `rank ${i + 1}: ${id} ${got.scores[i]} vs d${want[i]!.doc} ${want[i]!.score}`));
+    await db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -16,8 +16,14 @@
  * JavaScript instead took 2.4×.
  */
 import type { Sqlite } from './schema.js';
+import { OmnivecError } from '../../../errors.js';
 import { ftsTerms } from '../../fusion.js';
 import { bm25Idf, fts5Idf } from '../bm25.js';
+
+/** Terms per compound SELECT (SQLite allows 500). */
+const COMPOUND_GROUP = 400;
+/** Most terms of one search: 2 parameters each, below SQLite's 32 766 parameters with room for a filter's. */
+const MAX_TERMS = 10_000;
 
 /** FTS5's row count: the first varint of the averages record (rowid 1 of `<fts>_data`; fts5_storage.c). */
 export function fts5RowCount(db: Sqlite, fts: string): number {
@@ -65,8 +71,18 @@ export function sqliteBm25(db: Sqlite, records: string, fts: string, text: strin
   // term only), weighted, summed per row and ranked inside SQLite: only the best `limit` rows
   // come back to JavaScript.
   // `LIMIT -1` keeps SQLite from flattening a one-term subquery into the aggregate, where FTS5
-  // refuses bm25() ("unable to use function bm25 in the requested context").
-  const parts = phrases.map(() => `SELECT rowid AS slot, ? * bm25(${fts}) AS s FROM ${fts} WHERE ${fts} MATCH ?`).join(' UNION ALL ') + ' LIMIT -1';
+  // refuses bm25() ("unable to use function bm25 in the requested context"). A compound SELECT
+  // takes at most 500 terms (SQLITE_MAX_COMPOUND_SELECT): long texts are nested by groups.
+  if (phrases.length > MAX_TERMS) {
+    throw new OmnivecError('invalid_argument',
+      `fullText: expected at most ${MAX_TERMS} distinct terms found in the collection, got ${phrases.length}; shorten the text`);
+  }
+  const arm = `SELECT rowid AS slot, ? * bm25(${fts}) AS s FROM ${fts} WHERE ${fts} MATCH ?`;
+  const groups: string[] = [];
+  for (let i = 0; i < phrases.length; i += COMPOUND_GROUP) {
+    groups.push(`SELECT slot, s FROM (${Array(Math.min(COMPOUND_GROUP, phrases.length - i)).fill(arm).join(' UNION ALL ')} LIMIT -1)`);
+  }
+  const parts = groups.length === 1 ? groups[0]! : groups.join(' UNION ALL ');
   const unfiltered = filter.sql.trim() === '1';
   const sql = unfiltered
     ? `SELECT slot, sum(s) AS score FROM (${parts}) GROUP BY slot ORDER BY score DESC, slot LIMIT ?`
