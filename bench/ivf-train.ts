@@ -4,7 +4,7 @@
  * found iff its list (its nearest centroid) is among the query's nProbe nearest centroids, since
  * the probed lists are scanned exhaustively.
  *
- *   node --import tsx bench/ivf-train.ts [--quick] [--mnist] [--threads N] [--configs a,b,...]
+ *   node --import tsx bench/ivf-train.ts [--quick] [--mnist] [--clusters C] [--threads N] [--configs a,b,...]
  *
  * Configs: `old` (k-means++, up to 20 iterations, no early stop: the training before issue 17),
  * `default` (kmeans() defaults), `index` (IvfIndex.train with its defaults, built and searched).
@@ -24,7 +24,7 @@ const quick = args.includes('--quick');
 const threads = Number(flag('--threads') ?? 1);
 const ds: BenchDataset = args.includes('--mnist')
   ? loadMnist('/work/shared/data', 500)
-  : syntheticClusters('synthetic', quick ? 20_000 : 100_000, quick ? 200 : 500);
+  : syntheticClusters('synthetic', quick ? 20_000 : 100_000, quick ? 200 : 500, 128, Number(flag('--clusters') ?? 100));
 const n = ds.base.count;
 const nList = Math.round(4 * Math.sqrt(n));
 const nProbe = defaultNProbe(nList);

@@ -43,14 +43,14 @@ export type KMeansInit = 'kmeans++' | 'random';
 
 /** Samples per centroid kept by default: more adds training time, hardly quality (Faiss's choice). */
 export const SAMPLES_PER_CENTROID = 256;
-/** Fewest samples per centroid Faiss trains on without a warning: below, centroids fit noise. */
-export const MIN_SAMPLES_PER_CENTROID = 39;
 /** Default early-stop tolerance of the Lloyd iterations (relative objective gain and fraction of points moved). */
 export const KMEANS_TOLERANCE = 1e-3;
 
 /**
- * Seeded k-means: k-means++ seeding (D² sampling), then Lloyd iterations until the assignment no
- * longer changes or `iterations` ran. Returns the centroids, `k × dim` float32 row after row.
+ * Seeded k-means: k-means++ seeding (D² sampling) or k random sample rows (`init`), then Lloyd
+ * iterations until an iteration gains less than `tolerance` (relative objective, or fraction of
+ * points moved), the assignment no longer changes, or `iterations` ran. Returns the centroids,
+ * `k × dim` float32 row after row.
  *
  * - The assignment step is a FlatIndex over the current centroids searched with every point as a
  *   query (`searchBatch(points, 1)`): the same blocked SIMD kernel and the same tie-breaking (smaller
