@@ -7,6 +7,7 @@ import { openDatabase } from '../src/db/database.js';
 import { ReferenceBm25, fts5Tokens } from './helpers/bm25.js';
 import { PG_SKIP, PG_URL, withPgDatabase } from './helpers/postgres.js';
 import { Random } from '../src/vector/random.js';
+import { ftsQuery, ftsTerms } from '../src/db/fusion.js';
 
 /**
  * BM25 with repeated query words (issue 17 item 6): both stores' full-text scores equal the
@@ -30,6 +31,14 @@ test('reference BM25: the formula by hand on three documents, query-term frequen
   const twice = bm.search(['a', 'c', 'c']).map((h) => h.doc);
   assert.ok(once.indexOf(0) < once.indexOf(2) && twice.indexOf(2) < twice.indexOf(0), `${once} / ${twice}`);
   assert.deepEqual(fts5Tokens(['Flows, FLOWING flow!', '']), [['flow', 'flow', 'flow'], []]);
+});
+
+test('ftsTerms: ftsQuery\'s terms with their counts (case-insensitive, first spelling kept); ftsQuery unchanged', () => {
+  assert.deepEqual(ftsTerms('Flow flow "FLOW" (wing) flows -wing'), [{ term: 'Flow', count: 3 }, { term: 'wing', count: 2 }, { term: 'flows', count: 1 }]);
+  assert.equal(ftsQuery('Flow flow "FLOW" (wing) flows -wing'), '"Flow" OR "wing" OR "flows"');
+  assert.deepEqual(ftsTerms(' -- !! '), []);
+  assert.equal(ftsQuery(' -- !! '), undefined);
+  assert.throws(() => ftsTerms(3 as unknown as string), /text: expected a string/);
 });
 
 /** A seeded corpus over a small vocabulary (repeats within documents), and queries with repeated words. */
