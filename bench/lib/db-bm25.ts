@@ -40,17 +40,12 @@ export interface RankingQuality {
 }
 
 export interface CranfieldBm25Report {
-  queries: number;
   documents: number;
   store: string;
-  omnivec: RankingQuality;
-  reference: RankingQuality;
-  /** FTS5's bm25() with each query word once (the ranking before issue 17). */
-  former: RankingQuality;
-  /** Queries whose top 100 ids equal the reference's, in order. */
-  identicalTop100: number;
-  /** Largest |omnivec − reference| / reference score over the documents both top 100s hold. */
-  largestRelativeScoreDifference: number;
+  /** Cranfield's 225 queries. */
+  cranfield: QuerySetReport;
+  /** Paper-length queries (paperQueries). */
+  paper: QuerySetReport;
 }
 
 /** SMART records: `.I n`, then fields `.X` holding the lines up to the next field. */
@@ -113,101 +108,135 @@ function quality(ranked: readonly (readonly string[])[], qrels: Map<number, Map<
   return { map100: ap / ranked.length, ndcg10: ndcg / ranked.length, msPerQuery: ms };
 }
 
+/** One query set's results: omnivec, the reference, the former ranking, and their agreement. */
+export interface QuerySetReport {
+  queries: number;
+  omnivec: RankingQuality;
+  reference: RankingQuality;
+  /** FTS5's bm25() with each query word once (the ranking before issue 17). */
+  former: RankingQuality;
+  /** Queries whose top 100 ids equal the reference's, in order. */
+  identicalTop100: number;
+  /** Largest |omnivec − reference| / reference score over the documents both top 100s hold. */
+  largestRelativeScoreDifference: number;
+}
+
+/**
+ * Paper-length queries from Cranfield itself: for each query with a complete-answer document
+ * (code 1), that document's text is the query and the query's other judged documents are the
+ * relevant ones (the document itself is not counted: it is removed from the ranking). Long
+ * queries repeat their subject words, which is where query-term frequency matters.
+ */
+function paperQueries(docs: { id: string; text: string }[], qrels: Map<number, Map<string, number>>): { texts: string[]; qrels: Map<number, Map<string, number>>; self: string[] } {
+  const texts: string[] = [];
+  const self: string[] = [];
+  const rel = new Map<number, Map<string, number>>();
+  const byId = new Map(docs.map((d) => [d.id, d.text]));
+  for (const [q, judged] of [...qrels].sort((a, b) => a[0] - b[0])) {
+    const best = [...judged].filter(([, g]) => g === 4).map(([id]) => id).sort((a, b) => Number(a) - Number(b))[0];
+    if (best === undefined || judged.size < 2) continue;
+    texts.push(byId.get(best)!);
+    self.push(best);
+    rel.set(texts.length, new Map([...judged].filter(([id]) => id !== best)));
+  }
+  return { texts, qrels: rel, self };
+}
+
 /**
  * Loads Cranfield into a collection at `location` (a new directory, or a postgres:// URL of an
  * empty database; default: a temporary directory, removed afterwards), runs the 225 queries and
- * the reference, and returns MAP@100 / nDCG@10 of each.
+ * the paper-length queries (paperQueries) through it, the reference and the former ranking, and
+ * returns MAP@100 / nDCG@10 of each.
  */
 export async function runCranfieldBm25(options: { location?: string; dataDir?: string; log?: (m: string) => void } = {}): Promise<CranfieldBm25Report> {
   const { docs, queries, qrels } = loadCranfield(options.dataDir);
+  const papers = paperQueries(docs, qrels);
   const log = options.log ?? ((): void => {});
   const temp = options.location === undefined ? mkdtempSync(join(tmpdir(), 'omnivec-cran-')) : undefined;
   const location = options.location ?? temp!;
+  const ref = new ReferenceBm25(fts5Tokens(docs.map((d) => d.text)));
+  const f = new Database(':memory:');
   try {
-    // omnivec, through the public API.
-    log(`Cranfield BM25: ${docs.length} documents, ${queries.length} queries into ${/^postgres/.test(location) ? 'PostgreSQL' : 'the embedded store'}`);
+    f.exec(`CREATE VIRTUAL TABLE t USING fts5(d, tokenize='${DEFAULT_TOKENIZE}')`);
+    const ins = f.prepare('INSERT INTO t(rowid, d) VALUES (?, ?)');
+    f.transaction(() => docs.forEach((d, i) => ins.run(i + 1, d.text)))();
+    const formerStmt = f.prepare(`SELECT rowid FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT ${K + 1}`).pluck();
+    log(`Cranfield BM25: ${docs.length} documents, ${queries.length} + ${papers.texts.length} queries into ${/^postgres/.test(location) ? 'PostgreSQL' : 'the embedded store'}`);
     const db = await openDatabase(location);
-    const got: { ids: string[]; scores: Float32Array }[] = [];
-    let ms: number;
     try {
       const c = await db.createCollection({ name: 'cranfield', dim: 2, index: 'flat' });
       await c.add(docs.map((d, i) => ({ id: d.id, vector: [1, 1 + (i % 7)], document: d.text })));
-      const t0 = performance.now();
-      for (const q of queries) {
-        const r = await c.query({ fullText: q, k: K, include: [] });
-        got.push({ ids: r.ids, scores: r.scores });
-      }
-      ms = (performance.now() - t0) / queries.length;
+      // `skip[q]`: an id left out of query q's ranking (a paper query's own document).
+      const evaluate = async (texts: string[], rel: Map<number, Map<string, number>>, skip: (string | undefined)[]): Promise<QuerySetReport> => {
+        const cut = <T extends { id: string }>(list: T[], q: number): T[] => list.filter((h) => h.id !== skip[q]).slice(0, K);
+        const got: { id: string; score: number }[][] = [];
+        const t0 = performance.now();
+        for (const q of texts) {
+          const r = await c.query({ fullText: q, k: K + 1, include: [] });
+          got.push(r.ids.map((id, i) => ({ id, score: r.scores[i]! })));
+        }
+        const ms = (performance.now() - t0) / texts.length;
+        const t1 = performance.now();
+        const want = fts5Tokens(texts).map((t) => ref.search(t, K + 1).map((h) => ({ id: docs[h.doc]!.id, score: h.score })));
+        const refMs = (performance.now() - t1) / texts.length;
+        const t2 = performance.now();
+        const former = texts.map((q) => {
+          const m = ftsQuery(q);
+          return m === undefined ? [] : (formerStmt.all(m) as number[]).map((row) => ({ id: docs[row - 1]!.id }));
+        });
+        const formerMs = (performance.now() - t2) / texts.length;
+        let identical = 0;
+        let worst = 0;
+        got.forEach((r, q) => {
+          const w = want[q]!;
+          if (r.length === w.length && r.every((h, i) => w[i]!.id === h.id)) identical++;
+          const refScore = new Map(w.map((h) => [h.id, h.score]));
+          for (const h of r) {
+            const s = refScore.get(h.id);
+            if (s !== undefined) worst = Math.max(worst, Math.abs(h.score - s) / s);
+          }
+        });
+        const ids = (lists: { id: string }[][]): string[][] => lists.map((l, q) => cut(l, q).map((h) => h.id));
+        return {
+          queries: texts.length,
+          omnivec: quality(ids(got), rel, ms),
+          reference: quality(ids(want), rel, refMs),
+          former: quality(ids(former), rel, formerMs),
+          identicalTop100: identical,
+          largestRelativeScoreDifference: worst,
+        };
+      };
+      const cranfield = await evaluate(queries, qrels, []);
+      log(`  Cranfield queries: MAP@100 ${cranfield.omnivec.map100.toFixed(4)} (reference ${cranfield.reference.map100.toFixed(4)})`);
+      const paper = await evaluate(papers.texts, papers.qrels, papers.self);
+      log(`  paper-length queries: MAP@100 ${paper.omnivec.map100.toFixed(4)} (reference ${paper.reference.map100.toFixed(4)})`);
+      return { documents: docs.length, store: /^postgres/.test(location) ? 'postgresql' : 'sqlite', cranfield, paper };
     } finally {
       await db.close();
     }
-
-    // The reference on FTS5's tokens.
-    const t1 = performance.now();
-    const ref = new ReferenceBm25(fts5Tokens(docs.map((d) => d.text)));
-    const qTokens = fts5Tokens(queries);
-    const want = qTokens.map((t) => ref.search(t, K).map((h) => ({ id: docs[h.doc]!.id, score: h.score })));
-    const refMs = (performance.now() - t1) / queries.length;
-
-    // The former ranking: FTS5's bm25() on the distinct terms.
-    const f = new Database(':memory:');
-    let former: string[][];
-    const t2 = performance.now();
-    try {
-      f.exec(`CREATE VIRTUAL TABLE t USING fts5(d, tokenize='${DEFAULT_TOKENIZE}')`);
-      const ins = f.prepare('INSERT INTO t(rowid, d) VALUES (?, ?)');
-      f.transaction(() => docs.forEach((d, i) => ins.run(i + 1, d.text)))();
-      const st = f.prepare(`SELECT rowid FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT ${K}`).pluck();
-      former = queries.map((q) => {
-        const m = ftsQuery(q);
-        return m === undefined ? [] : (st.all(m) as number[]).map((row) => docs[row - 1]!.id);
-      });
-    } finally {
-      f.close();
-    }
-    const formerMs = (performance.now() - t2) / queries.length;
-
-    let identical = 0;
-    let worst = 0;
-    got.forEach((r, q) => {
-      const w = want[q]!;
-      if (r.ids.length === w.length && r.ids.every((id, i) => w[i]!.id === id)) identical++;
-      const refScore = new Map(w.map((h) => [h.id, h.score]));
-      r.ids.forEach((id, i) => {
-        const s = refScore.get(id);
-        if (s !== undefined) worst = Math.max(worst, Math.abs(r.scores[i]! - s) / s);
-      });
-    });
-    return {
-      queries: queries.length,
-      documents: docs.length,
-      store: /^postgres/.test(location) ? 'postgresql' : 'sqlite',
-      omnivec: quality(got.map((r) => r.ids), qrels, ms),
-      reference: quality(want.map((w) => w.map((h) => h.id)), qrels, refMs),
-      former: quality(former, qrels, formerMs),
-      identicalTop100: identical,
-      largestRelativeScoreDifference: worst,
-    };
   } finally {
+    f.close();
     if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
   }
 }
 
 /** The report as lines of text (for the console and BENCHMARKS.md). */
 export function formatCranfieldBm25(r: CranfieldBm25Report): string[] {
-  const row = (label: string, x: RankingQuality): string =>
-    `| ${label} | ${x.map100.toFixed(4)} | ${x.ndcg10.toFixed(4)} | ${(x.map100 / r.reference.map100).toFixed(3)}× | ${x.msPerQuery.toFixed(2)} |`;
-  return [
-    `Full text on Cranfield (${r.documents} documents, ${r.queries} queries, top 100; ${r.store} store):`,
+  const lines = [
+    `Full text on Cranfield (${r.documents} documents, top 100; ${r.store} store). Paper-length queries: a complete-answer document's text as the query, the query's other judged documents relevant:`,
     '',
-    '| ranking | MAP@100 | nDCG@10 | MAP vs reference | ms/query |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    row('reference BM25 (Lucene IDF, k1 1.2, b 0.75, qtf; FTS5 tokens)', r.reference),
-    row('omnivec `query({ fullText })`', r.omnivec),
-    row('before issue 17: FTS5 bm25(), each query word once', r.former),
-    '',
-    `Top 100 identical to the reference: ${r.identicalTop100}/${r.queries}; largest relative score difference ${r.largestRelativeScoreDifference.toExponential(2)}.`,
+    '| queries | ranking | MAP@100 | nDCG@10 | MAP vs reference | ms/query |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
   ];
+  for (const [label, set] of [[`Cranfield (${r.cranfield.queries})`, r.cranfield], [`paper-length (${r.paper.queries})`, r.paper]] as const) {
+    const row = (name: string, x: RankingQuality): string =>
+      `| ${label} | ${name} | ${x.map100.toFixed(4)} | ${x.ndcg10.toFixed(4)} | ${(x.map100 / set.reference.map100).toFixed(3)}× | ${x.msPerQuery.toFixed(2)} |`;
+    lines.push(row('reference BM25 (Lucene IDF, k1 1.2, b 0.75, qtf; FTS5 tokens)', set.reference));
+    lines.push(row('omnivec `query({ fullText })`', set.omnivec));
+    lines.push(row('before issue 17: FTS5 bm25(), each query word once', set.former));
+  }
+  lines.push('', `Top-100 lists identical to the reference: ${r.cranfield.identicalTop100}/${r.cranfield.queries} (Cranfield), ${r.paper.identicalTop100}/${r.paper.queries} (paper-length); largest relative score difference ${Math.max(r.cranfield.largestRelativeScoreDifference, r.paper.largestRelativeScoreDifference).toExponential(2)}.`);
+  return lines;
 }
 
 if (process.argv[1]?.endsWith('db-bm25.ts')) {
