@@ -14,7 +14,8 @@
  *   6. LanceDB 0.31 (embedded) on the same data: import, index, QPS at recall 0.95, disk bytes per vector.
  *
  * Options: --quick (20k vectors, 200k reopen, fewer sweep points), --n N, --reopen-n N (0: skip),
- * --no-lancedb, --no-write (do not update bench/results and BENCHMARKS.md).
+ * --no-lancedb, --no-write (do not update bench/results and BENCHMARKS.md), --bm25 (full text on
+ * Cranfield: MAP@100 / nDCG@10 beside a reference BM25, bench/lib/db-bm25.ts).
  *
  * `--store postgres://…` runs instead the embedded store and that PostgreSQL database side by side
  * (bench/lib/db-stores.ts: import, recall and QPS along efSearch, filters at 50 / 1 / 0.1 %, with
@@ -27,6 +28,7 @@ import { syntheticClusters, type BenchDataset } from './lib/datasets.js';
 import { groundTruth, meanRecall, queryRate, K } from './lib/measure.js';
 import { updateBenchmarksMd } from './lib/report.js';
 import { runStoreComparison } from './lib/db-stores.js';
+import { runCranfieldBm25, formatCranfieldBm25, type CranfieldBm25Report } from './lib/db-bm25.js';
 import { runLanceDb, qpsAtRecall, directoryBytes, LANCEDB_VERSION, type CurvePoint, type PeerResult } from './lib/lancedb-peer.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { FlatIndex } from '../src/indexes/flat/flat-index.js';
@@ -243,7 +245,9 @@ async function main(): Promise<void> {
     report.reopen = { n: REOPEN_N, buildSeconds, runs, median: sorted[1], target: 3, diskBytes: directoryBytes(dir) };
   }
 
-  const md = markdown(report);
+  // 6. Full text on Cranfield beside a reference BM25 (bench/lib/db-bm25.ts; issue 17 item 6), with --bm25.
+  if (flag('--bm25')) report.bm25 = await runCranfieldBm25({ log });
+  const md = markdown(report) + (report.bm25 === undefined ? '' : `\n\n${formatCranfieldBm25(report.bm25 as CranfieldBm25Report).join('\n')}`);
   process.stdout.write(md + '\n');
   if (write) {
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });

@@ -255,16 +255,32 @@ function segmenter(): Intl.Segmenter | null {
  * when no term is left (empty or punctuation-only text): there is nothing to search.
  */
 export function ftsQuery(text: string): string | undefined {
+  const terms = ftsTerms(text);
+  if (terms.length === 0) return undefined;
+  return terms.map((t) => `"${t.term.replaceAll('"', '""')}"`).join(' OR ');
+}
+
+/**
+ * The terms of ftsQuery, each once (its first spelling; case-insensitively), with the number of
+ * times it occurs in the text: BM25's query-term frequency (a run in a script without spaces
+ * counts for itself and for each of its words).
+ */
+export function ftsTerms(text: string): { term: string; count: number }[] {
   if (typeof text !== 'string') {
     throw new OmnivecError('invalid_argument', `text: expected a string, got ${describe(text)}`);
   }
-  const terms: string[] = [];
-  const seen = new Set<string>();
+  const terms: { term: string; count: number }[] = [];
+  const seen = new Map<string, { term: string; count: number }>();
   const addTerm = (t: string): void => {
     const key = t.toLowerCase();
-    if (seen.has(key)) return;
-    seen.add(key);
-    terms.push(t);
+    const had = seen.get(key);
+    if (had !== undefined) {
+      had.count++;
+      return;
+    }
+    const entry = { term: t, count: 1 };
+    seen.set(key, entry);
+    terms.push(entry);
   };
   for (const [run] of text.normalize('NFC').matchAll(RUN)) {
     addTerm(run);
@@ -272,6 +288,5 @@ export function ftsQuery(text: string): string | undefined {
     if (seg === null) continue;
     for (const s of seg.segment(run)) if (s.isWordLike && s.segment !== run) addTerm(s.segment);
   }
-  if (terms.length === 0) return undefined;
-  return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
+  return terms;
 }

@@ -13,7 +13,7 @@ import {
 import { checkInt, checkK } from '../../checks.js';
 import { FlatIndex, parallelThresholds } from '../flat/flat-index.js';
 import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
-import { kmeans } from './kmeans.js';
+import { kmeans, SAMPLES_PER_CENTROID, type KMeansInit } from './kmeans.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
 import { IVF_UNIT, ivfSearchTask, type IvfSearchJob } from './ivf-jobs.js';
 import { checkQuantization, defaultRescore, checkRescore, type Quantization } from '../quant/options.js';
@@ -53,6 +53,26 @@ export interface IvfIndexOptions {
   /** Receives the warning of 'binary' with l2 on data of varied norms (default: process.emitWarning). */
   onWarning?: WarningHook;
 }
+
+/** Per-call options of IvfIndex.train (defaults measured: docs/indexes/ivf.md, "Training"). */
+export interface IvfTrainOptions {
+  /** Early stop of the Lloyd iterations (kmeans.ts): relative objective gain / fraction of points moved. Default IVF_TRAIN_TOLERANCE. */
+  tolerance?: number;
+  /** Seeding: 'random' (Faiss's; no pass over the sample) or 'kmeans++'. Default IVF_TRAIN_INIT. */
+  init?: KMeansInit;
+  /** Largest sample, as a multiple of nList; a larger one is subsampled (seeded). Default IVF_SAMPLES_PER_CENTROID. */
+  samplesPerCentroid?: number;
+}
+
+/**
+ * IVF's k-means defaults, measured with bench/ivf-train.ts (docs/indexes/ivf.md, "Training").
+ * TOLERANCE: see there; INIT 'random': k-means++ seeding cost as much as 6 Lloyd iterations at
+ * nList 1265 (one pass over the sample per centroid) for no recall at the default nProbe.
+ * SAMPLES_PER_CENTROID: Faiss's cap.
+ */
+export const IVF_TRAIN_TOLERANCE = 1e-2;
+export const IVF_TRAIN_INIT: KMeansInit = 'random';
+export const IVF_SAMPLES_PER_CENTROID = SAMPLES_PER_CENTROID;
 
 /**
  * Default `rescore` of IVF-PQ: 8, chosen by measurement (docs/indexes/ivf.md, "IVF-PQ measured
@@ -266,9 +286,12 @@ export class IvfIndex implements VectorIndex {
 
   /**
    * Runs k-means on the sample and installs the centroids. Allowed again only while the index is
-   * empty (the stored vectors would sit in lists of the old centroids).
+   * empty (the stored vectors would sit in lists of the old centroids). `options` tune this
+   * training only (not persisted; docs/indexes/ivf.md, "Training"): at most `iterations` Lloyd
+   * iterations, stopped early by `tolerance`, from `init` seeds, on a seeded subsample of at most
+   * `samplesPerCentroid` × nList vectors.
    */
-  train(sample: VectorBatch): void {
+  train(sample: VectorBatch, options: IvfTrainOptions = {}): void {
     if (this.#n > 0) {
       throw new OmnivecError('invalid_argument',
         `train: expected an untrained or empty index, got a trained index holding ${this.#n} vectors; remove them or build a new index to train again`);
@@ -284,7 +307,12 @@ export class IvfIndex implements VectorIndex {
     const nList = this.#nListOption > 0
       ? Math.min(this.#nListOption, n)
       : Math.min(n, Math.max(1, Math.round(4 * Math.sqrt(n))));
-    const centroids = kmeans(sample, nList, { metric: this.metric, iterations: this.#iterations, seed: this.#seed, threads: this.#threads });
+    const perCentroid = checkInt(options.samplesPerCentroid, 'samplesPerCentroid', { min: 1, max: 1 << 20, fallback: IVF_SAMPLES_PER_CENTROID });
+    const centroids = kmeans(sample, nList, {
+      metric: this.metric, iterations: this.#iterations, seed: this.#seed, threads: this.#threads,
+      tolerance: options.tolerance ?? IVF_TRAIN_TOLERANCE, init: options.init ?? IVF_TRAIN_INIT,
+      maxSamples: Math.min(2 ** 31 - 1, Math.max(nList, perCentroid * nList)),
+    });
     this.#install(centroids, nList);
     if (this.#quant === 'pq') this.#trainPq(sample);
     if (this.#sq !== undefined) {

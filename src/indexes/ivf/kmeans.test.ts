@@ -4,6 +4,7 @@ import { OmnivecError } from '../../errors.js';
 import { Random } from '../../vector/random.js';
 import type { VectorBatch } from '../../vector/batch.js';
 import { kmeans } from './kmeans.js';
+import { parallelThresholds } from '../flat/flat-index.js';
 
 /** `clusters` centres 20 apart per axis on average, `per` points each within ±0.05: no ambiguity. */
 function separated(seed: number, clusters: number, per: number, dim: number): { data: VectorBatch; label: Int32Array } {
@@ -102,4 +103,77 @@ test('kmeans refuses bad arguments with invalid_argument', () => {
   expectInvalid(() => kmeans(data, 2, { metric: 'l2', maxSamples: 1 }), /maxSamples: expected an integer from 2/);
   expectInvalid(() => kmeans(data, 2, { metric: 'l2', iterations: -1 }), /iterations/);
   expectInvalid(() => kmeans(data, 2, { metric: 'manhattan' as 'l2' }), /metric: expected one of/);
+  expectInvalid(() => kmeans(data, 2, { metric: 'l2', tolerance: 1 }), /tolerance: expected a number in \[0, 1\), got 1/);
+  expectInvalid(() => kmeans(data, 2, { metric: 'l2', tolerance: -0.1 }), /tolerance/);
+  expectInvalid(() => kmeans(data, 2, { metric: 'l2', init: 'forgy' as 'random' }), /init: expected 'kmeans\+\+' or 'random', got forgy/);
+});
+
+/** Overlapping Gaussian clusters: Lloyd's iterations creep on for many rounds (points on the borders keep moving). */
+function overlapping(seed: number, n: number, dim: number, clusters: number): VectorBatch {
+  const rng = new Random(seed);
+  const centres = new Float32Array(clusters * dim).map(() => rng.gaussian());
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const c = rng.int(clusters);
+    for (let j = 0; j < dim; j++) data[i * dim + j] = centres[c * dim + j]! + 0.6 * rng.gaussian();
+  }
+  return { data, dim, count: n };
+}
+
+test('kmeans early stop: stops once an iteration gains less than `tolerance`, close to the converged objective', () => {
+  const data = overlapping(9, 4000, 16, 30);
+  const run = (tolerance: number): { objective: number[]; moved: number[] } => {
+    const objective: number[] = [];
+    const moved: number[] = [];
+    kmeans(data, 60, { metric: 'l2', seed: 4, iterations: 200, tolerance, onIteration: (_, o, m) => { objective.push(o); moved.push(m); } });
+    return { objective, moved };
+  };
+  const full = run(0);
+  const early = run(1e-3);
+  const loose = run(1e-2);
+  // tolerance 0: until no point moves (the old rule).
+  assert.equal(full.moved.at(-1), 0, 'tolerance 0 runs to convergence');
+  assert.ok(early.objective.length < full.objective.length && loose.objective.length < early.objective.length,
+    `iterations ${full.objective.length} / ${early.objective.length} / ${loose.objective.length}`);
+  // The same seed gives the same trajectory until the stop.
+  assert.deepEqual(early.objective, full.objective.slice(0, early.objective.length));
+  // The stop rule: the last recorded iteration is the first whose gain or moved fraction is below tolerance.
+  const stopsAt = (r: { objective: number[]; moved: number[] }, tol: number): number => {
+    for (let i = 1; i < r.objective.length; i++) {
+      if ((r.objective[i - 1]! - r.objective[i]!) / r.objective[i - 1]! < tol || r.moved[i]! < tol * data.count) return i;
+    }
+    return -1;
+  };
+  assert.equal(stopsAt(early, 1e-3), early.objective.length - 1);
+  assert.equal(stopsAt(loose, 1e-2), loose.objective.length - 1);
+  // And what it gives up is small: the objective at the stop is within 1 % of the converged one.
+  assert.ok(early.objective.at(-1)! <= full.objective.at(-1)! * 1.01, `${early.objective.at(-1)} vs ${full.objective.at(-1)}`);
+});
+
+test('kmeans: random init picks k distinct sample rows; seeded results do not depend on the thread count', () => {
+  const data = overlapping(3, 3000, 8, 20);
+  const seeds = kmeans(data, 25, { metric: 'l2', init: 'random', iterations: 0, seed: 11 });
+  const rows = new Set<number>();
+  for (let c = 0; c < 25; c++) {
+    const v = seeds.subarray(c * 8, (c + 1) * 8);
+    let row = -1;
+    for (let i = 0; i < data.count && row < 0; i++) if (data.data.subarray(i * 8, (i + 1) * 8).every((x, j) => x === v[j])) row = i;
+    assert.ok(row >= 0, `centroid ${c} is a sample row`);
+    rows.add(row);
+  }
+  assert.equal(rows.size, 25, 'distinct rows');
+  // Thresholds at 0: every assignment step and seeding pass is shared out, however small.
+  const saved = { ...parallelThresholds };
+  Object.assign(parallelThresholds, { minWork: 0, minPass: 0 });
+  try {
+    for (const init of ['random', 'kmeans++'] as const) {
+      for (const metric of ['l2', 'cosine'] as const) {
+        const one = kmeans(data, 40, { metric, init, seed: 2, threads: 1 });
+        const two = kmeans(data, 40, { metric, init, seed: 2, threads: 2 });
+        assert.deepEqual(two, one, `${init} ${metric}: 2 threads give the 1-thread centroids`);
+      }
+    }
+  } finally {
+    Object.assign(parallelThresholds, saved);
+  }
 });

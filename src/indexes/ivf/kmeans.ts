@@ -11,8 +11,22 @@ import { rangeDistTask, type RangeDistJob } from './ivf-jobs.js';
 
 export interface KMeansOptions {
   metric: Metric;
-  /** Lloyd iterations after the k-means++ seeding (0 keeps the seeds). Default 20. */
+  /** Most Lloyd iterations after the seeding (0 keeps the seeds). Default 20. */
   iterations?: number;
+  /**
+   * Early stop: Lloyd iterations end once an iteration lowers the objective (Σ of each point's
+   * distance to its centroid) by less than this fraction, or moves fewer than this fraction of the
+   * points to another cluster. 0 runs until no point moves or `iterations` ran. Default
+   * KMEANS_TOLERANCE (measured: docs/indexes/ivf.md, "Training").
+   */
+  tolerance?: number;
+  /**
+   * Seeding: 'kmeans++' (D² sampling, one pass over the sample per centroid) or 'random' (k distinct
+   * sample rows, Faiss's choice: no pass at all). Default 'kmeans++'.
+   */
+  init?: KMeansInit;
+  /** Receives, after each assignment step, the iteration, the objective and the points that moved (measurement). */
+  onIteration?: (iteration: number, objective: number, moved: number) => void;
   /** Seed of every random choice (subsample, seeding): the same seed gives the same centroids. Default 42. */
   seed?: number;
   /** Largest training set; a larger sample is subsampled to this many rows. Default 256 × k (as Faiss). */
@@ -25,12 +39,18 @@ export interface KMeansOptions {
   threads?: number;
 }
 
+export type KMeansInit = 'kmeans++' | 'random';
+
 /** Samples per centroid kept by default: more adds training time, hardly quality (Faiss's choice). */
-const SAMPLES_PER_CENTROID = 256;
+export const SAMPLES_PER_CENTROID = 256;
+/** Default early-stop tolerance of the Lloyd iterations (relative objective gain and fraction of points moved). */
+export const KMEANS_TOLERANCE = 1e-3;
 
 /**
- * Seeded k-means: k-means++ seeding (D² sampling), then Lloyd iterations until the assignment no
- * longer changes or `iterations` ran. Returns the centroids, `k × dim` float32 row after row.
+ * Seeded k-means: k-means++ seeding (D² sampling) or k random sample rows (`init`), then Lloyd
+ * iterations until an iteration gains less than `tolerance` (relative objective, or fraction of
+ * points moved), the assignment no longer changes, or `iterations` ran. Returns the centroids,
+ * `k × dim` float32 row after row.
  *
  * - The assignment step is a FlatIndex over the current centroids searched with every point as a
  *   query (`searchBatch(points, 1)`): the same blocked SIMD kernel and the same tie-breaking (smaller
@@ -52,6 +72,14 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
       `k: expected at most the number of sample vectors (${data.count}), got ${k}; give a larger sample or ask for fewer clusters`);
   }
   const iterations = checkInt(options.iterations, 'iterations', { min: 0, max: 10_000, fallback: 20 });
+  const tolerance = options.tolerance ?? KMEANS_TOLERANCE;
+  if (typeof tolerance !== 'number' || !(tolerance >= 0 && tolerance < 1)) {
+    throw new OmnivecError('invalid_argument', `tolerance: expected a number in [0, 1), got ${String(tolerance)}`);
+  }
+  const init = options.init ?? 'kmeans++';
+  if (init !== 'kmeans++' && init !== 'random') {
+    throw new OmnivecError('invalid_argument', `init: expected 'kmeans++' or 'random', got ${String(init)}`);
+  }
   const seed = checkInt(options.seed, 'seed', { min: 0, max: 0xffffffff, fallback: 42 });
   const threads = resolveThreads(options.threads);
   const maxSamples = checkInt(options.maxSamples, 'maxSamples', { min: k, max: 2 ** 31 - 1, fallback: Math.min(SAMPLES_PER_CENTROID * k, 2 ** 31 - 1) });
@@ -80,7 +108,7 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
   const seedJob: RangeDistJob | undefined = threads > 1 && n * dim >= parallelThresholds.minPass
     ? { memory: arena.memory, module: Arena.kernels(), code: 0, q: 0, base: ptsPtr, stride, dim, out: outPtr }
     : undefined;
-  const seeds = seedPlusPlus(n, k, rng, (row) => {
+  const seeds = init === 'random' ? rng.sample(n, k) : seedPlusPlus(n, k, rng, (row) => {
     if (seedJob !== undefined) {
       seedJob.q = ptsPtr + row * stride;
       parallelFor(threads, n, rangeDistTask, seedJob, { grain: Math.ceil(n / (threads * 4)) });
@@ -97,21 +125,31 @@ export function kmeans(data: VectorBatch, k: number, options: KMeansOptions): Fl
   const labels = new Int32Array(n).fill(-1);
   const centroidIds = new Uint32Array(k);
   for (let c = 0; c < k; c++) centroidIds[c] = c;
+  let previous = Infinity;
   for (let it = 0; it < iterations; it++) {
     // Re-created per iteration: the centroids all move, and adding k vectors is cheap next to n × k distances.
     const quantizer = new FlatIndex({ dim, metric });
     quantizer.add(centroidIds, { data: centroids, dim, count: k });
     const nearest = quantizer.searchBatch({ data: points, dim, count: n }, 1, { threads });
     let changed = 0;
+    let objective = 0; // float64 sum: independent of the thread count, as every distance is
     for (let i = 0; i < n; i++) {
       const c = nearest.ids[i]!;
+      objective += nearest.distances[i]!;
       if (c !== labels[i]) {
         labels[i] = c;
         changed++;
       }
     }
+    options.onIteration?.(it, objective, changed);
     if (changed === 0) break; // converged: the update would give the same centroids
+    // Early stop after the first update (the first assignment has no previous objective). The
+    // update still runs: these assignments are newer than the centroids.
+    const gain = (previous - objective) / Math.abs(previous);
+    const stop = tolerance > 0 && it > 0 && (changed < tolerance * n || gain < tolerance);
     update(points, dim, labels, nearest.distances, centroids, k, spherical);
+    if (stop) break;
+    previous = objective;
   }
   return centroids;
 }

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { bm25Search, fts5Idf, fullTextDdl, fullTextReindexSql, fullTextSetupSql, queryTerms, separatorRanges } from './fulltext.js';
 import { ftsQuery } from '../../fusion.js';
+import { sqliteBm25 } from '../sqlite/fulltext.js';
 import { PG_SKIP, withPgDatabase } from '../../../../test/helpers/postgres.js';
 
 /** The embedded store's tokenizer (schema.ts's default). */
@@ -163,7 +164,7 @@ function random(seed: number): () => number {
   };
 }
 
-test('PostgreSQL: bm25Search returns the top k of FTS5\'s bm25 on a Zipf corpus (scores equal, filters, phrases, syntax quoted)', { skip: PG_SKIP, timeout: 120_000 }, async () => {
+test('PostgreSQL: bm25Search returns the top k of the embedded store\'s BM25 on a Zipf corpus (scores equal, filters, phrases, syntax quoted)', { skip: PG_SKIP, timeout: 120_000 }, async () => {
   const rnd = random(15);
   const vocab = ['the', 'of', 'a', 'and', 'cat', 'cats', 'dog', 'dogs', 'running', 'runs', 'analogy', 'analogies', 'us', 'use', 'as', 'is',
     'connection', 'connected', 'Élan', 'élans', 'naïve', '1e5x', 'x½x', '三国演义', 'boundary-layer', 'e-mail', 'foo@bar.com', 'C++', 'aircraft',
@@ -176,12 +177,10 @@ test('PostgreSQL: bm25Search returns the top k of FTS5\'s bm25 on a Zipf corpus 
     else docs.push(Array.from({ length: 1 + Math.floor(rnd() * 40) }, word).join(rnd() < 0.5 ? ' ' : ', '));
   }
   const { db } = fts5(docs);
-  // FTS5's full ranking (no limit): slot → -bm25, and the scores best first.
+  // The embedded store's full ranking (no limit) on an FTS5 table of the same documents: slot → score, and the scores best first.
   const ranking = (text: string, keep: (slot: number) => boolean): { score: Map<number, number>; best: number[] } => {
-    const match = ftsQuery(text);
-    if (match === undefined) return { score: new Map(), best: [] };
-    const rows = (db.prepare('SELECT rowid, -bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t), rowid').raw().all(match) as [number, number][])
-      .filter(([slot]) => keep(slot));
+    const all = sqliteBm25(db, 'unused', 't', text, docs.length, { sql: '1', params: [] });
+    const rows = Array.from(all.slots, (slot, i) => [slot, all.scores[i]!] as [number, number]).filter(([slot]) => keep(slot));
     return { score: new Map(rows), best: rows.map((r) => r[1]) };
   };
   await withFts(async (c) => {
@@ -193,14 +192,15 @@ test('PostgreSQL: bm25Search returns the top k of FTS5\'s bm25 on a Zipf corpus 
       assert.equal(got.slots.length, Math.min(limit, want.best.length), `${what}: hits`);
       got.slots.forEach((slot, i) => {
         const s = want.score.get(slot);
-        assert.ok(s !== undefined, `${what}: slot ${slot} is not a FTS5 hit`);
-        assert.ok(Math.abs(got.scores[i]! - s) <= 1e-6 * Math.abs(s), `${what}: slot ${slot} scores ${got.scores[i]} (FTS5 ${s})`);
-        assert.ok(Math.abs(got.scores[i]! - want.best[i]!) <= 1e-6 * Math.abs(want.best[i]!), `${what}: rank ${i + 1} scores ${got.scores[i]} (FTS5 ${want.best[i]})`);
+        assert.ok(s !== undefined, `${what}: slot ${slot} is not a SQLite hit`);
+        assert.ok(Math.abs(got.scores[i]! - s) <= 1e-6 * Math.abs(s), `${what}: slot ${slot} scores ${got.scores[i]} (SQLite ${s})`);
+        assert.ok(Math.abs(got.scores[i]! - want.best[i]!) <= 1e-6 * Math.abs(want.best[i]!), `${what}: rank ${i + 1} scores ${got.scores[i]} (SQLite ${want.best[i]})`);
       });
     };
     const all = { sql: 'true', params: [] };
     const queries = ['cat', 'the cat', 'dogs running', 'analogy', 'us', 'as is', 'élan', 'naive', '1e5x', 'x½x', '三国演义', 'boundary layer', 'mail',
-      'foo bar com', 'c', 'obrien', 'brien', 'don t', '3s', 'audibly', 'the of a and', 'wing flow shock wave', 'flows waves wings running connected cat'];
+      'foo bar com', 'c', 'obrien', 'brien', 'don t', '3s', 'audibly', 'the of a and', 'wing flow shock wave', 'flows waves wings running connected cat',
+      'cat cat dog', 'flow flows FLOW wing', 'x½x x½x 1e5x', 'the the the cat'];
     for (let q = 0; q < 40; q++) queries.push(Array.from({ length: 1 + Math.floor(rnd() * 8) }, word).join(' '));
     for (const text of queries) {
       for (const limit of [1, 10, 100]) await same(text, limit, all, () => true);
@@ -230,19 +230,21 @@ test('PostgreSQL: a document beyond tsvector\'s 16 383 positions keeps its term 
     const t = await table(c, 5, docs);
     assert.deepEqual((await c.query(`SELECT doclen FROM ${t} ORDER BY slot`)).rows.map((r: { doclen: number }) => r.doclen), [18401, 2, 6, 1]);
     for (const text of ['cat', 'dog', 'cat dog', 'a']) {
-      const want = db.prepare('SELECT rowid, -bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t), rowid').raw().all(ftsQuery(text)) as [number, number][];
+      const s = sqliteBm25(db, 'unused', 't', text, 10, { sql: '1', params: [] });
+      const want = Array.from(s.slots, (slot, i) => [slot, s.scores[i]!] as [number, number]);
       const got = await bm25Search(c, t, text, 10, { sql: 'true', params: [] });
       assert.deepEqual(Array.from(got.slots), want.map((w) => w[0]), text);
       got.scores.forEach((s, i) => assert.ok(Math.abs(s - want[i]![1]) <= 1e-6 * Math.abs(want[i]![1]), `${text}: ${s} vs ${want[i]![1]}`));
     }
-    // "mouse" 300 times, "filler" 6 000: stored as 255 (tsvector's cap) — the long document scores a little lower than in FTS5.
+    // "mouse" 300 times, "filler" 6 000: stored as 255 (tsvector's cap) — the long document scores a little lower than in SQLite.
     for (const [text, within] of [['mouse', 0.005], ['filler', 0.02]] as const) {
       const got = await bm25Search(c, t, text, 10, { sql: 'true', params: [] });
-      const want = db.prepare('SELECT rowid, -bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t), rowid').raw().all(text) as [number, number][];
+      const s = sqliteBm25(db, 'unused', 't', text, 10, { sql: '1', params: [] });
+      const want = Array.from(s.slots, (slot, i) => [slot, s.scores[i]!] as [number, number]);
       assert.deepEqual(Array.from(got.slots), want.map((w) => w[0]), text);
       const first = want.find((w) => w[0] === 1)![1];
       const score = got.scores[Array.from(got.slots).indexOf(1)]!;
-      assert.ok(score < first && score > first * (1 - within), `${text}: capped tf scores ${score} (FTS5 ${first})`);
+      assert.ok(score < first && score > first * (1 - within), `${text}: capped tf scores ${score} (SQLite ${first})`);
     }
   });
 });

@@ -1,6 +1,7 @@
 /**
- * BM25 full text in the PostgreSQL store, ranked as the embedded store ranks it (SQLite FTS5's
- * `bm25()` over a `porter unicode61 remove_diacritics 2` table; docs/postgres.md, "Full text").
+ * BM25 full text in the PostgreSQL store, ranked as the embedded store ranks it (../bm25.ts:
+ * Lucene's IDF, query-term frequency counted; the tokens of SQLite FTS5's `porter unicode61
+ * remove_diacritics 2` table; docs/postgres.md, "Full text").
  *
  * - Tokens: a document is cut where FTS5's unicode61 cuts it (FTS5_SEPARATORS, its separator
  *   table, checked code point by code point in fulltext.test.ts), lower-cased, and handed to the
@@ -11,12 +12,14 @@
  * - Columns kept by a trigger on each records table: `tsv` (lexemes with their positions) and
  *   `doclen` (the document's length in FTS5 tokens); `omnivec.fts_stats` holds each table's number
  *   of documents and tokens (N and avgdl of the formula), kept by statement triggers.
- * - Search: the user text becomes the terms of the embedded store's query (ftsQuery: runs of
- *   letters and digits, never parsed as query syntax), each lexised by the same pipeline; df of
- *   each term through the GIN index; the rows matching any term and the filter are scored
- *   Σ idf·tf·(k1+1) / (tf + k1·(1 − b + b·doclen/avgdl)), FTS5's constants and IDF.
+ * - Search: the user text becomes the terms of the embedded store's query (ftsTerms: runs of
+ *   letters and digits, never parsed as query syntax, each with the number of times the text
+ *   holds it), each lexised by the same pipeline; df of each term through the GIN index; the rows
+ *   matching any term and the filter are scored Σ qtf·idf·tf·(k1+1) / (tf + k1·(1 − b + b·doclen/avgdl)),
+ *   ../bm25.ts's constants and IDF.
  */
-import { ftsQuery } from '../../fusion.js';
+import { ftsQuery, ftsTerms } from '../../fusion.js';
+import { BM25_B, BM25_K1, bm25Idf, fts5Idf } from '../bm25.js';
 
 /** The text-search configuration of documents and query terms. */
 export const FTS_CONFIG = 'omnivec.fts';
@@ -27,9 +30,8 @@ export const FTS_CONFIG = 'omnivec.fts';
  */
 export const FULLTEXT_VERSION = 1;
 
-/** FTS5's bm25() constants (fts5_aux.c). */
-const K1 = 1.2;
-const B = 0.75;
+const K1 = BM25_K1;
+const B = BM25_B;
 /**
  * tsvector's limits: a lexeme keeps at most 255 positions (MAXNUMPOS − 1) and positions stop at
  * 16 383 (MAXENTRYPOS − 1). A term frequency is exact up to 255 (its BM25 factor has saturated:
@@ -37,8 +39,6 @@ const B = 0.75;
  */
 const MAX_POSITIONS = 255;
 const MAX_POSITION = 16383;
-/** FTS5's IDF of a term in more than half of the rows (log ≤ 0). */
-const IDF_FLOOR = 1e-6;
 
 /**
  * The code points above U+007F that FTS5's unicode61 tokenizer (`remove_diacritics 2`, SQLite's
@@ -310,25 +310,22 @@ export function queryTerms(text: string): string[] {
   return match.split(' OR ').map((t) => t.slice(1, -1).replaceAll('""', '"'));
 }
 
-/** FTS5's IDF of a phrase found in `hits` of `rows` rows. */
-export function fts5Idf(rows: number, hits: number): number {
-  const idf = Math.log((rows - hits + 0.5) / (hits + 0.5));
-  return idf <= 0 ? IDF_FLOOR : idf;
-}
+/** FTS5's IDF (now in ../bm25.ts; kept exported for callers of this module). */
+export { fts5Idf };
 
 interface TermRow { ord: number; lex: string[]; tq: string | null; df: number | string | null; docs: number | string | null; tokens: number | string | null }
 
-/** A query term found in the table: its lexemes (several: a phrase), tsquery and IDF. */
+/** A query term found in the table: its lexemes (several: a phrase), tsquery and weight qtf × IDF. */
 interface Term { lex: string[]; tq: string; idf: number }
 
 /** The first pass of a multi-term query reads documents of the rarest terms up to this many × limit postings. */
 const PILOT_POSTINGS = 3;
 
 /**
- * BM25 as FTS5's bm25(): the best `limit` slots among the rows of `table` whose document has a
- * term of `text` and which match `filter` (a boolean SQL expression over `r.metadata` /
- * `r.document`, placeholders $1…$n for `filter.params`), scores higher = better, ties by the
- * smaller slot. N, avgdl and df are the whole table's, as FTS5's are.
+ * BM25 as ../bm25.ts defines it (the SQLite store's ranking): the best `limit` slots among the
+ * rows of `table` whose document has a term of `text` and which match `filter` (a boolean SQL
+ * expression over `r.metadata` / `r.document`, placeholders $1…$n for `filter.params`), scores
+ * higher = better, ties by the smaller slot. N, avgdl and df are the whole table's.
  *
  * Exact top-k with fewer candidates (MaxScore): a term adds less than idf·(k1+1) to any score, so
  * once `limit` rows are known to score θ or more, a row holding only terms whose bounds sum below
@@ -341,7 +338,8 @@ export async function bm25Search(
   options: { counts?: 'triggers' | 'scan' } = {},
 ): Promise<{ slots: Uint32Array; scores: Float32Array }> {
   const none = { slots: new Uint32Array(0), scores: new Float32Array(0) };
-  const words = queryTerms(text);
+  const counted = ftsTerms(text);
+  const words = counted.map((t) => t.term);
   if (words.length === 0 || limit <= 0) return none;
   const rows = options.counts === 'scan' ? await termRowsByScan(client, table, words) : (await client.query(
     `WITH t AS (SELECT u.ord::integer AS ord, omnivec.fts_lexemes(u.term) AS lex FROM unnest($1::text[]) WITH ORDINALITY AS u(term, ord)),
@@ -356,11 +354,12 @@ export async function bm25Search(
   const docs = Number(rows[0]?.docs ?? 0);
   if (docs === 0) return none;
   const avgdl = Number(rows[0]!.tokens) / docs;
-  // One phrase per term, as FTS5 scores `"a" OR "b"`: two terms of one lexeme ("flow", "flows") count twice.
+  // One phrase per term, weighted by its count in the text: two terms of one lexeme ("flow",
+  // "flows") count twice, as the analysed query "flow flow" counts in Lucene.
   const terms: (Term & { df: number })[] = [];
   for (const r of rows) {
     const df = Number(r.df ?? 0);
-    if (r.tq !== null && df > 0) terms.push({ lex: r.lex, tq: r.tq, idf: fts5Idf(docs, df), df });
+    if (r.tq !== null && df > 0) terms.push({ lex: r.lex, tq: r.tq, idf: counted[r.ord - 1]!.count * bm25Idf(docs, df), df });
   }
   if (terms.length === 0) return none;
   terms.sort((x, y) => y.idf - x.idf);

@@ -7,7 +7,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { OmnivecError } from '../../../errors.js';
 import { duplicateId, readF32 } from '../../records.js';
-import { ftsQuery } from '../../fusion.js';
+import { sqliteBm25 } from './fulltext.js';
 import type { Metadata } from '../../where.js';
 import type { CollectionMeta, CollectionOptions, WriteMode } from '../../types.js';
 import type { CollectionRecords, Fields, RecordFilter, RecordWriter, RowsToWrite, StoredRecord, VectorChunk } from '../types.js';
@@ -133,16 +133,9 @@ export class SqliteRecords implements CollectionRecords {
     return out;
   }
 
+  /** BM25 as ../bm25.ts defines it (query-term frequency, Lucene's IDF), from FTS5's data: ./fulltext.ts. */
   async fullText(text: string, limit: number, filter: RecordFilter): Promise<{ slots: Uint32Array; scores: Float32Array }> {
-    const match = ftsQuery(text);
-    if (match === undefined) return { slots: new Uint32Array(0), scores: new Float32Array(0) };
-    const f = this.#filter(filter, 'r.metadata', 'r.document');
-    const { records, fts } = this.#t;
-    const rows = this.#c.r.prepare(
-      `SELECT f.rowid AS slot, bm25(${fts}) AS s FROM ${fts} f JOIN ${records} r ON r.slot = f.rowid
-       WHERE ${fts} MATCH ? AND (${f.sql}) ORDER BY s LIMIT ?`).raw().all(match, ...f.params, limit) as [number, number][];
-    // FTS5's bm25() is negated (smaller = better): the contract's scores are higher = better.
-    return { slots: Uint32Array.from(rows, (x) => x[0]), scores: Float32Array.from(rows, (x) => -x[1]) };
+    return sqliteBm25(this.#c.r, this.#t.records, this.#t.fts, text, limit, this.#filter(filter, 'r.metadata', 'r.document'));
   }
 
   async sparseRows(since: number | undefined): Promise<[number, string | null][]> {
