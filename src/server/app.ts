@@ -21,6 +21,8 @@ import { registerProjectionRoutes } from './projection-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { registerClassifyRoutes } from './classify-routes.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
+import { registerTaskRoutes } from './task-routes.js';
+import { TaskService } from './task-service.js';
 import { checkAllowedHosts, forbiddenHostMessage, hostAnswered, hostOfHeader } from './hosts.js';
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -52,6 +54,8 @@ export interface ServerOptions {
   projectionService?: ProjectionService;
   allowNetwork?: boolean;
   threads?: number;
+  /** Tasks (cluster, outliers, …) computing at once, each in a worker thread (default max(1, cores − 1)); others queue. */
+  taskWorkers?: number;
   /** fastify's logger option (default off: 5xx errors then go to stderr). */
   logger?: FastifyServerOptions['logger'];
 }
@@ -161,7 +165,8 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     if (ownDb) await db.close();
     throw e;
   }
-  const ctx: ServerContext = { db, dbDir: db.dir, encoders, projections, version: packageVersion(), startedAt: Date.now() };
+  const tasks = new TaskService({ db, ...(options.taskWorkers !== undefined ? { maxWorkers: options.taskWorkers } : {}) });
+  const ctx: ServerContext = { db, dbDir: db.dir, encoders, projections, tasks, version: packageVersion(), startedAt: Date.now() };
 
   const logger = options.logger ?? false;
   const app = Fastify({
@@ -272,6 +277,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   registerExplorerRoutes(app, ctx);
   registerClusterRoutes(app, ctx);
   registerClassifyRoutes(app, ctx);
+  registerTaskRoutes(app, ctx);
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => (closed ??= (async () => {
@@ -283,6 +289,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     if (inflight.size > 0) await new Promise<void>((resolve) => { drained = resolve; });
     await step(() => encoders.close());
     await step(() => projections.close());
+    await step(() => tasks.close());
     if (ownDb) await step(() => db.close());
     if (errors.length > 0) throw errors[0] instanceof OmnivecError ? errors[0] : new OmnivecError('internal', `close: ${(errors[0] as Error)?.message ?? String(errors[0])}`);
   })());

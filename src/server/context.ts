@@ -3,6 +3,7 @@
  * and the projection service. The two services are contracts here so the route files depend on
  * nothing but this file; `app.ts` wires the real implementations.
  */
+import type { TaskService } from './task-service.js';
 import type { Database } from '../db/database.js';
 import type { Collection, EncoderSpec } from '../db/collection.js';
 import type { ProjectionService } from '../viz/types.js';
@@ -49,6 +50,8 @@ export type { ProjectionRequest, ProjectionResult, ProjectionService, Projection
 
 export interface ServerContext {
   db: Database;
+  /** Long tasks in worker threads (task-service.ts). */
+  tasks: TaskService;
   dbDir: string;
   encoders: EncoderService;
   projections: ProjectionService;
