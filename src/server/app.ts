@@ -209,6 +209,8 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
       return sendError(reply, 'shutting_down', 'the server is shutting down; retry against another instance or after it restarts');
     }
     inflight.add(request);
+    // A response whose client left before it was written ends here (onResponse does not run then).
+    reply.raw.once('close', () => done(request));
   });
   app.addHook('onResponse', async (request) => {
     done(request);
@@ -285,8 +287,12 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     const errors: unknown[] = [];
     const step = async (f: () => Promise<void>): Promise<void> => { try { await f(); } catch (e) { errors.push(e); } };
     // Stops accepting connections; resolves once every connection has ended (in-flight answers sent).
-    await step(() => app.close());
+    const appClosed = step(() => app.close());
     if (inflight.size > 0) await new Promise<void>((resolve) => { drained = resolve; });
+    // Nothing is in flight now: a connection still open is idle or half-closed by a client that
+    // left before its answer (the HTTP server keeps those until a response is written).
+    app.server.closeAllConnections();
+    await appClosed;
     await step(() => encoders.close());
     await step(() => projections.close());
     await step(() => tasks.close());

@@ -30,12 +30,24 @@ export async function answerTask(ctx: ServerContext, req: FastifyRequest, reply:
     return { task: ctx.tasks.get(handle.id) };
   }
   // The response closes before it was written: the client went away; nobody will read the answer.
+  let left = false;
   const gone = (): void => {
-    if (!reply.raw.writableFinished) ctx.tasks.cancel(handle.id);
+    if (reply.raw.writableFinished) return;
+    left = true;
+    ctx.tasks.cancel(handle.id);
   };
   reply.raw.once('close', gone);
   try {
     return await handle.promise;
+  } catch (e) {
+    // Nothing to answer, and not a server error to log: the task's state says it was cancelled.
+    // The socket is ended here: the HTTP server keeps a half-closed one open (allowHalfOpen) until
+    // a response is written, and close() would wait for it.
+    if (left) {
+      req.raw.socket?.destroy();
+      return reply.hijack();
+    }
+    throw e;
   } finally {
     reply.raw.off('close', gone);
   }
