@@ -54,7 +54,10 @@ export interface ServerOptions {
   projectionService?: ProjectionService;
   allowNetwork?: boolean;
   threads?: number;
-  /** Tasks (cluster, outliers, …) computing at once, each in a worker thread (default max(1, cores − 1)); others queue. */
+  /**
+   * Tasks (cluster, outliers, …) computing at once, each in a worker thread (default max(1, cores − 1));
+   * others queue. 0: on the server's own thread, one at a time (what bench:server compares against).
+   */
   taskWorkers?: number;
   /** fastify's logger option (default off: 5xx errors then go to stderr). */
   logger?: FastifyServerOptions['logger'];
@@ -165,7 +168,8 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     if (ownDb) await db.close();
     throw e;
   }
-  const tasks = new TaskService({ db, ...(options.taskWorkers !== undefined ? { maxWorkers: options.taskWorkers } : {}) });
+  if (options.taskWorkers !== undefined) checkInt(options.taskWorkers, 'taskWorkers', { min: 0, max: 256 });
+  const tasks = new TaskService({ db, ...(options.taskWorkers === 0 ? { inline: true, maxWorkers: 1 } : options.taskWorkers !== undefined ? { maxWorkers: options.taskWorkers } : {}) });
   const ctx: ServerContext = { db, dbDir: db.dir, encoders, projections, tasks, version: packageVersion(), startedAt: Date.now() };
 
   const logger = options.logger ?? false;
