@@ -6,6 +6,11 @@
  *
  * The server runs in a child process (bench/lib/server-child.ts); the load generator
  * (bench/lib/load.ts) runs here: closed loop, keep-alive, bounded by time and count.
+ *
+ * Then issue 17's two targets (bench/lib/server-targets.ts), printed beside them: while a LOF task
+ * over 30,000 × 64 runs, /healthz and a k = 10 query p99 ≤ 50 ms; under a mixed load on
+ * 50,000 × 64, vector-only p99 ≤ 20 ms. For comparison: the reads without the writers, the same
+ * with `queryReaders`, and LOF on the server's own thread (`taskWorkers: 0`).
  */
 import { spawn, execSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -304,13 +309,36 @@ async function main(): Promise<void> {
     const vo = mixedStreams[0]!;
     targets.push({ what: `mixed load on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM}: vector-only p99`, measured: vo.p99Ms, target: TARGET_MIXED_P99, note: `p50 ${f(vo.p50Ms, 1)} ms; alone (no other load) p50 ${f(mixedAlone!.p50Ms, 1)} / p99 ${f(mixedAlone!.p99Ms, 1)} ms` });
     for (const r of mixedStreams) log(`  ${r.name}: ${f(r.rps)} req/s, p50 ${f(r.p50Ms, 1)} ms, p99 ${f(r.p99Ms, 1)} ms`);
+    // The same without the writers (reads only): what the scans alone do to vector-only queries.
+    const readsOnly = async (label: string, base: string): Promise<void> => {
+      log(`reads only (6 clients, no writers; ${label}), ${seconds} s`);
+      const rs = await runStreams(base, mixed.slice(0, 3), seconds);
+      for (const r of rs) if (r.errors > 0) throw new Error(`reads only, ${r.name}: ${r.errors} errors, first: ${r.firstError}`);
+      targets.push({ what: `reads only on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM} (${label}): vector-only p99`, measured: rs[0]!.p99Ms, note: rs.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ') });
+      log(`  ${rs.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ')}`);
+    };
+    await readsOnly('queries with a scan on the server\'s thread', url);
 
-    // (c) For comparison: LOF on the server's own thread (taskWorkers 0, as before tasks had workers).
-    child.kill('SIGTERM');
-    await new Promise((r) => child!.once('exit', r));
-    const inline = await startServer(dbDir, [], { OMNIVEC_BENCH_TASK_WORKERS: '0' });
-    child = inline.child;
-    await lofTarget(inline.url, 'on the server\'s thread, for comparison', false);
+    // (c) For comparison: scans on a reader thread (createServer's queryReaders, off by default).
+    const restart = async (env: Record<string, string>): Promise<string> => {
+      child!.kill('SIGTERM');
+      await new Promise((r) => child!.once('exit', r));
+      const s2 = await startServer(dbDir, [], env);
+      child = s2.child;
+      return s2.url;
+    };
+    const readersUrl = await restart({ OMNIVEC_BENCH_QUERY_READERS: '1' });
+    await readsOnly('queryReaders: scans on a reader thread', readersUrl);
+    log(`mixed load, queryReaders on, ${seconds} s`);
+    const withReaders = await runStreams(readersUrl, mixed, seconds);
+    const errs = withReaders.reduce((a, r) => a + r.errors, 0);
+    targets.push({
+      what: `mixed load on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM} (queryReaders: scans on a reader thread): vector-only p99`, measured: withReaders[0]!.p99Ms,
+      note: withReaders.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ') + (errs > 0 ? `; ${errs} wrong answers (first: ${withReaders.find((r) => r.errors > 0)!.firstError!.slice(0, 160)})` : ''),
+    });
+
+    // (d) For comparison: LOF on the server's own thread (taskWorkers 0, as before tasks had workers).
+    await lofTarget(await restart({ OMNIVEC_BENCH_TASK_WORKERS: '0' }), 'on the server\'s thread, for comparison', false);
   } finally {
     if (child !== undefined && child.exitCode === null) {
       child.kill('SIGTERM');
