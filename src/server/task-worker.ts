@@ -64,15 +64,22 @@ async function run(input: TaskWorkerInput): Promise<void> {
     const msg: TaskWorkerMessage = { type: 'progress', phase: p.phase, done: p.done, total: p.total };
     port.postMessage(msg);
   };
-  const db = await openDatabase(input.location, { readOnly: true, create: false, threads: input.threads });
-  try {
-    const c = await db.getCollection(input.collection);
-    onProgress({ phase: 'reading', done: 0, total: 1 });
-    const result = await runTask(input.kind, c, input.options, onProgress);
-    const msg: TaskWorkerMessage = { type: 'done', result };
-    port.postMessage(msg);
-  } finally {
-    await db.close();
+  // A read-only handle never writes: `already_exists` is its index catch-up racing a commit
+  // (reader-worker.ts); the task runs once more on a fresh handle, which loads the index anew.
+  for (let attempt = 0; ; attempt++) {
+    const db = await openDatabase(input.location, { readOnly: true, create: false, threads: input.threads });
+    try {
+      const c = await db.getCollection(input.collection);
+      onProgress({ phase: 'reading', done: 0, total: 1 });
+      const result = await runTask(input.kind, c, input.options, onProgress);
+      const msg: TaskWorkerMessage = { type: 'done', result };
+      port.postMessage(msg);
+      return;
+    } catch (e) {
+      if (!(attempt === 0 && e instanceof OmnivecError && e.code === 'already_exists')) throw e;
+    } finally {
+      await db.close();
+    }
   }
 }
 
