@@ -6,6 +6,11 @@
  *
  * The server runs in a child process (bench/lib/server-child.ts); the load generator
  * (bench/lib/load.ts) runs here: closed loop, keep-alive, bounded by time and count.
+ *
+ * Then issue 17's two targets (bench/lib/server-targets.ts), printed beside them: while a LOF task
+ * over 30,000 × 64 runs, /healthz and a k = 10 query p99 ≤ 50 ms; under a mixed load on
+ * 50,000 × 64, vector-only p99 ≤ 20 ms. For comparison: the reads without the writers, the same
+ * with `queryReaders`, and LOF on the server's own thread (`taskWorkers: 0`).
  */
 import { spawn, execSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +26,8 @@ import { deriveVocabulary, wordPieceTokenizerJson, writeBenchModel } from './lib
 import { runLoad, type LoadResult } from './lib/load.js';
 import { log } from './lib/measure.js';
 import { updateBenchmarksMd } from './lib/report.js';
+import { buildTargetCollections, mixedDocument, runStreams, WORDS, type Stream, type StreamResult } from './lib/server-targets.js';
+import { Random } from '../src/vector/random.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +36,9 @@ const { values: args } = parseArgs({
     records: { type: 'string' },
     dim: { type: 'string', default: '128' },
     data: { type: 'string', default: '/work/shared/data' },
+    'lof-records': { type: 'string' },
+    'mixed-records': { type: 'string' },
+    'targets-only': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -39,6 +49,9 @@ if (args.help) {
   --records N      vectors in the query collection (default 20,000)
   --dim D          their dimension (default 128)
   --data DIR       shared data: sts-benchmark/ gives the sentences and the text model's vocabulary
+  --lof-records N  the LOF target's collection (default 30,000 × 64; --quick 10,000)
+  --mixed-records N  the mixed-load target's collection (default 50,000 × 64; --quick 10,000)
+  --targets-only   only the two responsiveness targets (no throughput scenarios); not written to BENCHMARKS.md
 `);
   process.exit(0);
 }
@@ -47,6 +60,21 @@ const seconds = Number(args.seconds ?? (quick ? 3 : 8));
 const records = Number(args.records ?? (quick ? 5000 : 20_000));
 const dim = Number(args.dim);
 const MAX_REQUESTS = 200_000;
+const lofRecords = Number(args['lof-records'] ?? (quick ? 10_000 : 30_000));
+const mixedRecords = Number(args['mixed-records'] ?? (quick ? 10_000 : 50_000));
+const targetsOnly = args['targets-only']!;
+const TARGET_DIM = 64;
+/** Issue 17's targets (ms). */
+const TARGET_LOF_P99 = 50;
+const TARGET_MIXED_P99 = 20;
+
+interface TargetRow {
+  what: string;
+  measured: number;
+  /** The target, or undefined for a row printed for comparison. */
+  target?: number;
+  note: string;
+}
 
 interface Row {
   scenario: string;
@@ -73,8 +101,8 @@ async function inProcessRate(secs: number, fn: (i: number) => Promise<unknown>):
   return n / ((performance.now() - start) / 1000);
 }
 
-async function startServer(dir: string, encoders: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/server-child.ts', dir, ...encoders], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(dir: string, encoders: string[], env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/server-child.ts', dir, ...encoders], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the server exited with ${code} before listening`)));
@@ -89,6 +117,9 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'omnivec-bench-server-'));
   const dbDir = join(tmp, 'db');
   const rows: Row[] = [];
+  const targets: TargetRow[] = [];
+  let mixedStreams: StreamResult[] = [];
+  let mixedAlone: StreamResult | undefined;
   const notes: string[] = [];
   let child: ChildProcess | undefined;
   try {
@@ -103,6 +134,10 @@ async function main(): Promise<void> {
       await c.flush();
       await db.close();
     }
+    // The targets' collections: 'lof' (the LOF task's) and 'mixed' (the mixed load's).
+    const lofData = syntheticClusters('lof', lofRecords, 200, TARGET_DIM, 20, 5);
+    const mixedData = syntheticClusters('mixed', mixedRecords, 200, TARGET_DIM, 50, 6);
+    await buildTargetCollections(dbDir, lofData, lofRecords, mixedData, mixedRecords, log);
     const queries: number[][] = [];
     const queriesB64: string[] = [];
     for (let q = 0; q < ds.queries.count; q++) {
@@ -150,6 +185,7 @@ async function main(): Promise<void> {
       log(`  ${f(server.rps)} req/s, p50 ${f(server.p50Ms, 2)} ms, p99 ${f(server.p99Ms, 2)} ms${ip !== undefined ? `; in-process ${f(ip)} /s` : ''}`);
     };
 
+    if (!targetsOnly) {
     await run('GET /healthz', 8, 1, 'HTTP ceiling: the smallest route', { url: url + '/healthz' });
     const queryInProcess = (): Promise<number> => inProcessRate(seconds, (i) => peer.query({ vector: queries[i % queries.length]!, k: 10 }));
     for (const concurrency of [1, 8]) {
@@ -220,7 +256,89 @@ async function main(): Promise<void> {
         url: `${url}/api/collections/sentences/query`, body: (i) => JSON.stringify({ text: one(i + 1), k: 10 }), check: tenHits,
       });
     }
+    }
     await peerDb.close();
+
+    // 4. The targets. (a) While LOF runs: /healthz and a k = 10 query, one client each, for as long as the task runs.
+    const vec = (d: typeof lofData, i: number): number[] => Array.from(d.queries.data.subarray((i % d.queries.count) * TARGET_DIM, (i % d.queries.count + 1) * TARGET_DIM));
+    const lofTarget = async (base: string, label: string, withTarget: boolean): Promise<void> => {
+      log(`LOF over ${lofRecords} × ${TARGET_DIM} (${label}) with /healthz and k = 10 queries alongside`);
+      const t0 = performance.now();
+      const task = fetch(`${base}/api/collections/lof/outliers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: 'lof', k: 10, top: 20 }) })
+        .then(async (r) => {
+          const j = await r.json() as { outliers?: unknown[] };
+          if (r.status !== 200 || j.outliers?.length !== 20) throw new Error(`LOF: HTTP ${r.status} ${JSON.stringify(j).slice(0, 200)}`);
+          return performance.now() - t0;
+        });
+      const [hz, q] = await runStreams(base, [
+        { name: '/healthz', clients: 1, path: '/healthz' },
+        { name: 'k = 10 query', clients: 1, path: '/api/collections/lof/query', body: (i) => JSON.stringify({ vector: vec(lofData, i), k: 10 }), check: tenHits },
+      ], 600, task);
+      const ms = await task;
+      for (const r of [hz!, q!]) if (r.errors > 0) throw new Error(`${r.name} during LOF: ${r.errors} errors, first: ${r.firstError}`);
+      const note = `LOF took ${(ms / 1000).toFixed(1)} s; ${hz!.requests} /healthz and ${q!.requests} queries answered meanwhile (max ${f(hz!.maxMs, 0)} / ${f(q!.maxMs, 0)} ms)`;
+      targets.push({ what: `while LOF ${lofRecords.toLocaleString('en-US')} × ${TARGET_DIM} runs (${label}): /healthz p99`, measured: hz!.p99Ms, ...(withTarget ? { target: TARGET_LOF_P99 } : {}), note });
+      targets.push({ what: `while LOF ${lofRecords.toLocaleString('en-US')} × ${TARGET_DIM} runs (${label}): k = 10 query p99`, measured: q!.p99Ms, ...(withTarget ? { target: TARGET_LOF_P99 } : {}), note });
+      log(`  ${note}; p99 /healthz ${f(hz!.p99Ms, 1)} ms, query ${f(q!.p99Ms, 1)} ms`);
+    };
+    await lofTarget(url, 'in a worker thread', true);
+
+    // (b) The mixed load: 2 vector-only, 2 filtered (a user seen for the first time: 0.1 % of the records),
+    // 2 vector + full text ("the" matches every document), 2 writers (upserts of 100 records).
+    const rng = new Random(99);
+    const docs = Array.from({ length: 1000 }, () => mixedDocument(rng));
+    const vectorOnly: Stream = { name: 'vector-only', clients: 2, path: '/api/collections/mixed/query', body: (i) => JSON.stringify({ vector: vec(mixedData, i), k: 10 }), check: tenHits };
+    const mixed: Stream[] = [
+      vectorOnly,
+      { name: 'filtered (where user)', clients: 2, path: '/api/collections/mixed/query', body: (i) => JSON.stringify({ vector: vec(mixedData, i + 7), k: 10, where: { user: `u${(i * 37) % 1000}` } }) },
+      { name: 'vector + full text', clients: 2, path: '/api/collections/mixed/query', body: (i) => JSON.stringify({ vector: vec(mixedData, i + 13), k: 10, fullText: `the ${WORDS[(i * 11) % 200]}` }), check: tenHits },
+      {
+        name: 'writer (upsert 100)', clients: 2, path: '/api/collections/mixed/upsert', body: (i) => JSON.stringify({
+          ids: Array.from({ length: 100 }, (_, j) => `x${(i * 100 + j) % 5000}`),
+          vectors: Array.from({ length: 100 }, (_, j) => vec(mixedData, i * 100 + j)),
+          documents: Array.from({ length: 100 }, (_, j) => docs[(i * 100 + j) % docs.length]!),
+          metadatas: Array.from({ length: 100 }, (_, j) => ({ cat: j % 10, user: `u${(i + j) % 1000}` })),
+        }),
+      },
+    ];
+    log(`vector-only queries alone on 'mixed' (${mixedRecords} × ${TARGET_DIM}), ${seconds} s`);
+    [mixedAlone] = await runStreams(url, [vectorOnly], seconds);
+    log(`mixed load on 'mixed': 8 clients, ${seconds} s`);
+    mixedStreams = await runStreams(url, mixed, seconds);
+    for (const r of [mixedAlone!, ...mixedStreams]) if (r.errors > 0) throw new Error(`mixed load, ${r.name}: ${r.errors} errors, first: ${r.firstError}`);
+    const vo = mixedStreams[0]!;
+    targets.push({ what: `mixed load on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM}: vector-only p99`, measured: vo.p99Ms, target: TARGET_MIXED_P99, note: `p50 ${f(vo.p50Ms, 1)} ms; alone (no other load) p50 ${f(mixedAlone!.p50Ms, 1)} / p99 ${f(mixedAlone!.p99Ms, 1)} ms` });
+    for (const r of mixedStreams) log(`  ${r.name}: ${f(r.rps)} req/s, p50 ${f(r.p50Ms, 1)} ms, p99 ${f(r.p99Ms, 1)} ms`);
+    // The same without the writers (reads only): what the scans alone do to vector-only queries.
+    const readsOnly = async (label: string, base: string): Promise<void> => {
+      log(`reads only (6 clients, no writers; ${label}), ${seconds} s`);
+      const rs = await runStreams(base, mixed.slice(0, 3), seconds);
+      for (const r of rs) if (r.errors > 0) throw new Error(`reads only, ${r.name}: ${r.errors} errors, first: ${r.firstError}`);
+      targets.push({ what: `reads only on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM} (${label}): vector-only p99`, measured: rs[0]!.p99Ms, note: rs.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ') });
+      log(`  ${rs.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ')}`);
+    };
+    await readsOnly('queries with a scan on the server\'s thread', url);
+
+    // (c) For comparison: scans on a reader thread (createServer's queryReaders, off by default).
+    const restart = async (env: Record<string, string>): Promise<string> => {
+      child!.kill('SIGTERM');
+      await new Promise((r) => child!.once('exit', r));
+      const s2 = await startServer(dbDir, [], env);
+      child = s2.child;
+      return s2.url;
+    };
+    const readersUrl = await restart({ OMNIVEC_BENCH_QUERY_READERS: '1' });
+    await readsOnly('queryReaders: scans on a reader thread', readersUrl);
+    log(`mixed load, queryReaders on, ${seconds} s`);
+    const withReaders = await runStreams(readersUrl, mixed, seconds);
+    const errs = withReaders.reduce((a, r) => a + r.errors, 0);
+    targets.push({
+      what: `mixed load on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM} (queryReaders: scans on a reader thread): vector-only p99`, measured: withReaders[0]!.p99Ms,
+      note: withReaders.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ') + (errs > 0 ? `; ${errs} wrong answers (first: ${withReaders.find((r) => r.errors > 0)!.firstError!.slice(0, 160)})` : ''),
+    });
+
+    // (d) For comparison: LOF on the server's own thread (taskWorkers 0, as before tasks had workers).
+    await lofTarget(await restart({ OMNIVEC_BENCH_TASK_WORKERS: '0' }), 'on the server\'s thread, for comparison', false);
   } finally {
     if (child !== undefined && child.exitCode === null) {
       child.kill('SIGTERM');
@@ -247,17 +365,28 @@ async function main(): Promise<void> {
     const items = r.server.rps * r.itemsPerRequest;
     lines.push(`| ${r.scenario} | ${r.concurrency} | ${f(r.server.rps)} | ${f(items)} | ${f(r.server.p50Ms, 2)} | ${f(r.server.p99Ms, 2)} | ${r.inProcess !== undefined ? f(r.inProcess) : '–'} | ${r.inProcess !== undefined ? `${(items / r.inProcess).toFixed(2)}×` : '–'} |`);
   }
+  lines.push('', '### Targets (issue 17)', '', '| measurement | measured | target | |', '| --- | ---: | ---: | --- |');
+  for (const t of targets) {
+    const verdict = t.target === undefined ? 'comparison' : t.measured <= t.target ? 'PASS' : 'FAIL';
+    lines.push(`| ${t.what} | ${f(t.measured, 1)} ms | ${t.target !== undefined ? `≤ ${t.target} ms` : '–'} | ${verdict}: ${t.note} |`);
+  }
+  if (mixedStreams.length > 0) {
+    lines.push('', `Mixed load (${seconds} s, closed loop, each stream its own keep-alive clients):`, '', '| stream | clients | req/s | p50 ms | p99 ms | max ms |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of [...mixedStreams, ...(mixedAlone !== undefined ? [{ ...mixedAlone, name: 'vector-only, alone (no other load)' }] : [])]) {
+      lines.push(`| ${r.name} | ${r.clients} | ${f(r.rps)} | ${f(r.p50Ms, 1)} | ${f(r.p99Ms, 1)} | ${f(r.maxMs, 1)} |`);
+    }
+  }
   lines.push('', 'Scenarios:', '', ...rows.filter((r, i) => rows.findIndex((x) => x.scenario === r.scenario) === i).map((r) => `- ${r.scenario}: ${r.note}`));
   if (notes.length > 0) lines.push('', 'Notes:', '', ...notes.map((n) => `- ${n}`));
   lines.push('');
   const md = lines.join('\n');
   process.stdout.write('\n' + md);
-  const out = `bench/results/server${quick ? '-quick' : ''}`;
+  const out = `bench/results/server${targetsOnly ? '-targets' : ''}${quick ? '-quick' : ''}`;
   mkdirSync('bench/results', { recursive: true });
   writeFileSync(`${out}.md`, md);
-  writeFileSync(`${out}.json`, JSON.stringify({ date: new Date().toISOString(), commit, seconds, records, dim, rows, notes }, null, 2) + '\n');
+  writeFileSync(`${out}.json`, JSON.stringify({ date: new Date().toISOString(), commit, seconds, records, dim, rows, targets, mixedStreams, mixedAlone, notes }, null, 2) + '\n');
   log(`wrote ${out}.md and ${out}.json`);
-  if (!quick) {
+  if (!quick && !targetsOnly) {
     const file = 'BENCHMARKS.md';
     updateBenchmarksMd(file, md, 'server');
     log(`updated the server section of ${file}`);

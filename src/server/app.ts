@@ -21,6 +21,9 @@ import { registerProjectionRoutes } from './projection-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { registerClassifyRoutes } from './classify-routes.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
+import { registerTaskRoutes } from './task-routes.js';
+import { TaskService } from './task-service.js';
+import { ReaderPool } from './reader-pool.js';
 import { checkAllowedHosts, forbiddenHostMessage, hostAnswered, hostOfHeader } from './hosts.js';
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -52,6 +55,17 @@ export interface ServerOptions {
   projectionService?: ProjectionService;
   allowNetwork?: boolean;
   threads?: number;
+  /**
+   * true: queries with a metadata or document filter, full text or sparse run on a reader thread
+   * with its own read-only handle, off the server's loop (docs/server.md, "What holds the loop").
+   * Default false: a read-only handle catching up while the writer commits can fail (see there).
+   */
+  queryReaders?: boolean;
+  /**
+   * Tasks (cluster, outliers, …) computing at once, each in a worker thread (default max(1, cores − 1));
+   * others queue. 0: on the server's own thread, one at a time (what bench:server compares against).
+   */
+  taskWorkers?: number;
   /** fastify's logger option (default off: 5xx errors then go to stderr). */
   logger?: FastifyServerOptions['logger'];
 }
@@ -161,7 +175,11 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     if (ownDb) await db.close();
     throw e;
   }
-  const ctx: ServerContext = { db, dbDir: db.dir, encoders, projections, version: packageVersion(), startedAt: Date.now() };
+  if (options.taskWorkers !== undefined) checkInt(options.taskWorkers, 'taskWorkers', { min: 0, max: 256 });
+  const tasks = new TaskService({ db, ...(options.taskWorkers === 0 ? { inline: true, maxWorkers: 1 } : options.taskWorkers !== undefined ? { maxWorkers: options.taskWorkers } : {}) });
+  // A reader thread for queries with a scan when asked for (not for a store a thread cannot reopen by its location: PostgreSQL).
+  const readers = options.queryReaders !== true || /^[a-z][a-z0-9+.-]*:\/\//i.test(db.dir) ? undefined : new ReaderPool(db.dir);
+  const ctx: ServerContext = { db, dbDir: db.dir, encoders, projections, tasks, ...(readers !== undefined ? { readers } : {}), version: packageVersion(), startedAt: Date.now() };
 
   const logger = options.logger ?? false;
   const app = Fastify({
@@ -204,6 +222,8 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
       return sendError(reply, 'shutting_down', 'the server is shutting down; retry against another instance or after it restarts');
     }
     inflight.add(request);
+    // A response whose client left before it was written ends here (onResponse does not run then).
+    reply.raw.once('close', () => done(request));
   });
   app.addHook('onResponse', async (request) => {
     done(request);
@@ -272,6 +292,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   registerExplorerRoutes(app, ctx);
   registerClusterRoutes(app, ctx);
   registerClassifyRoutes(app, ctx);
+  registerTaskRoutes(app, ctx);
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => (closed ??= (async () => {
@@ -279,10 +300,16 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     const errors: unknown[] = [];
     const step = async (f: () => Promise<void>): Promise<void> => { try { await f(); } catch (e) { errors.push(e); } };
     // Stops accepting connections; resolves once every connection has ended (in-flight answers sent).
-    await step(() => app.close());
+    const appClosed = step(() => app.close());
     if (inflight.size > 0) await new Promise<void>((resolve) => { drained = resolve; });
+    // Nothing is in flight now: a connection still open is idle or half-closed by a client that
+    // left before its answer (the HTTP server keeps those until a response is written).
+    app.server.closeAllConnections();
+    await appClosed;
     await step(() => encoders.close());
     await step(() => projections.close());
+    await step(() => tasks.close());
+    if (readers !== undefined) await step(() => readers.close());
     if (ownDb) await step(() => db.close());
     if (errors.length > 0) throw errors[0] instanceof OmnivecError ? errors[0] : new OmnivecError('internal', `close: ${(errors[0] as Error)?.message ?? String(errors[0])}`);
   })());

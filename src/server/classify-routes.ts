@@ -1,7 +1,8 @@
 /**
  * Task routes of docs/tasks.md: `POST /api/collections/:name/classify` (k-NN, nearest centroid,
  * leave-one-out evaluation, zero-shot through the collection's served encoder), `/recommend` and
- * `/diversity`. The schemas catch wrong types; the tasks' own checks have the last word.
+ * `/diversity`. The schemas catch wrong types; the tasks' own checks have the last word. The long
+ * ones (`evaluate`, `diversity`) run in a worker thread (task-routes.ts).
  */
 import { MAX_K } from '../checks.js';
 import type { FastifyInstance } from 'fastify';
@@ -9,12 +10,13 @@ import { OmnivecError, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
 import type { VectorBatch } from '../vector/batch.js';
-import { classifyCentroid, classifyKnn, evaluateClassifier, zeroShot } from '../tasks/classify.js';
+import { classifyCentroid, classifyKnn, zeroShot } from '../tasks/classify.js';
 import { recommendFromCollection } from '../tasks/recommend.js';
-import { diversity, type DiversityOptions } from '../tasks/diversity.js';
+import type { DiversityOptions } from '../tasks/diversity.js';
 import { checkCollectionName } from '../db/names.js';
 import { decodeVector } from './collections-routes.js';
 import type { ServerContext } from './context.js';
+import { answerTask } from './task-routes.js';
 
 const VECTOR = {
   anyOf: [
@@ -108,7 +110,7 @@ export function registerClassifyRoutes(app: FastifyInstance, ctx: ServerContext)
 
   app.post('/api/collections/:name/classify', {
     schema: { summary: 'classify records or vectors: k-NN or nearest centroid from a label field, zero-shot labels through the collection\'s encoder', tags, params: NAME_PARAMS, body: CLASSIFY_BODY },
-  }, async (req) => {
+  }, async (req, reply) => {
     const c = await collection((req.params as { name: string }).name);
     const b = (req.body ?? {}) as ClassifyBody;
     const method = b.method ?? (b.labels !== undefined ? 'zero-shot' : 'knn');
@@ -130,7 +132,12 @@ export function registerClassifyRoutes(app: FastifyInstance, ctx: ServerContext)
     if (b.labelField === undefined) throw invalidArgument(`labelField: required for ${method} (the metadata field with the known labels), got nothing`);
     if (b.evaluate === true) {
       only(b, ['method', 'labelField', 'k', 'weighted', 'evaluate', 'where'], `${method} with evaluate`);
-      return { evaluation: await evaluateClassifier(c, { labelField: b.labelField, method, ...(b.k !== undefined ? { k: b.k } : {}), weighted: b.weighted === true, ...where }) };
+      // Leave-one-out over every labelled record: a long task, in a worker (task-routes.ts).
+      return answerTask(ctx, req, reply, {
+        kind: 'evaluate', collection: c.name,
+        options: { labelField: b.labelField, method, ...(b.k !== undefined ? { k: b.k } : {}), weighted: b.weighted === true, ...where },
+        finish: (evaluation) => ({ evaluation }),
+      });
     }
     if (b.ids !== undefined && b.vectors !== undefined) throw invalidArgument('expected ids or vectors, not both');
     const targets = b.ids !== undefined ? { ids: b.ids } : b.vectors !== undefined ? { vectors: batchOf(c, b.vectors) } : {};
@@ -152,8 +159,8 @@ export function registerClassifyRoutes(app: FastifyInstance, ctx: ServerContext)
 
   app.post('/api/collections/:name/diversity', {
     schema: { summary: 'mean pairwise distance, pairwise cosine similarity histogram, coverage of a subset', tags, params: NAME_PARAMS, body: DIVERSITY_BODY },
-  }, async (req) => {
-    const c = await collection((req.params as { name: string }).name);
+  }, async (req, reply) => {
+    const name = checkCollectionName((req.params as { name: string }).name);
     const b = (req.body ?? {}) as DiversityBody;
     const o: DiversityOptions = {
       ...(b.where !== undefined ? { where: b.where } : {}),
@@ -163,6 +170,6 @@ export function registerClassifyRoutes(app: FastifyInstance, ctx: ServerContext)
       ...(b.seed !== undefined ? { seed: b.seed } : {}),
     };
     if (b.subset !== undefined) o.subset = b.subset.ids !== undefined ? { ids: b.subset.ids } : { where: b.subset.where! };
-    return diversity(c, o);
+    return answerTask(ctx, req, reply, { kind: 'diversity', collection: name, options: o as Record<string, unknown> });
   });
 }

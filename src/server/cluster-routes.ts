@@ -4,19 +4,22 @@
  * (unknown fields refused); the library's checks stay the last word on values. `writeField`
  * writes: a read-only database refuses it with `read_only` (403) from the library.
  *
- * The computation runs on the server's thread (k-means over 10,000 × 784 takes about a second);
- * the cluster task yields between the k's it tries.
+ * The computation runs in a worker thread (task-service.ts, task-routes.ts), so the server keeps
+ * answering; `Prefer: respond-async` answers 202 with a task to poll at `/api/tasks/:id`, and a
+ * client that disconnects cancels a synchronous one. `writeField` is written here, after the
+ * worker answered.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
-import { clusterCollection, clusterJson } from '../tasks/cluster.js';
-import { outliers, type OutlierMethod } from '../tasks/outliers.js';
-import { dedupe } from '../tasks/dedupe.js';
+import { OmnivecError } from '../errors.js';
+import { checkWriteField, clusterJson, writeLabels, type ClusterResult } from '../tasks/cluster.js';
+import type { OutlierMethod } from '../tasks/outliers.js';
 import type { KMeansMethod } from '../tasks/kmeans.js';
 import { MAX_RECORDS } from '../tasks/common.js';
 import { checkCollectionName } from '../db/names.js';
 import type { ServerContext } from './context.js';
+import { answerTask } from './task-routes.js';
 
 const NAME_PARAMS = { type: 'object', properties: { name: { type: 'string', description: 'collection name' } }, required: ['name'] };
 const WHERE = { type: 'object', description: 'metadata filter choosing the records (docs/filters.md)' };
@@ -73,35 +76,46 @@ interface ClusterBody {
 interface OutliersBody { method?: OutlierMethod; k?: number; top?: number; threshold?: number; where?: Where; sample?: number }
 interface DedupeBody { threshold?: number; maxDistance?: number; k?: number; where?: Where; sample?: number }
 
+/** The body's fields that are set (a worker gets plain data: no undefined keys). */
+export function defined(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 export function registerClusterRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const collection = (name: string): Promise<Collection> => ctx.db.getCollection(checkCollectionName(name));
   const tags = ['tasks'];
 
   app.post('/api/collections/:name/cluster', {
     schema: { summary: 'k-means clusters (k given or chosen by the silhouette); writeField stores each record\'s cluster number', tags, params: NAME_PARAMS, body: CLUSTER_BODY },
-  }, async (req) => {
-    const c = await collection((req.params as { name: string }).name);
-    const b = (req.body ?? {}) as ClusterBody;
-    const r = await clusterCollection(c, {
-      k: b.k, kMin: b.kMin, kMax: b.kMax, method: b.method, where: b.where, sample: b.sample, seed: b.seed,
-      maxIter: b.maxIter, nInit: b.nInit, writeField: b.writeField,
+  }, async (req, reply) => {
+    const name = (req.params as { name: string }).name;
+    const { writeField, includeCentroids, ...b } = (req.body ?? {}) as ClusterBody;
+    if (writeField !== undefined) {
+      checkWriteField(writeField);
+      if (ctx.db.readOnly) throw new OmnivecError('read_only', `writeField: collection "${name}": the database is open read-only; open it for writing to change it`);
+    }
+    return answerTask(ctx, req, reply, {
+      kind: 'cluster', collection: name, options: defined({ ...b }),
+      finish: async (r) => {
+        const result = r as ClusterResult;
+        if (writeField !== undefined) result.written = { field: writeField, count: await writeLabels(await collection(name), result.ids, result.labels, writeField) };
+        return clusterJson(result, includeCentroids === true);
+      },
     });
-    return clusterJson(r, b.includeCentroids === true);
   });
 
   app.post('/api/collections/:name/outliers', {
     schema: { summary: 'the records farthest from their neighbours (k-th neighbour distance or LOF), most outlying first', tags, params: NAME_PARAMS, body: OUTLIERS_BODY },
-  }, async (req) => {
-    const c = await collection((req.params as { name: string }).name);
-    const b = (req.body ?? {}) as OutliersBody;
-    return { outliers: await outliers(c, { method: b.method, k: b.k, top: b.top, threshold: b.threshold, where: b.where, sample: b.sample }) };
-  });
+  }, async (req, reply) => answerTask(ctx, req, reply, {
+    kind: 'outliers', collection: (req.params as { name: string }).name, options: defined({ ...(req.body as OutliersBody | undefined) }),
+    finish: (r) => ({ outliers: r }),
+  }));
 
   app.post('/api/collections/:name/dedupe', {
     schema: { summary: 'near-duplicate pairs and their groups', tags, params: NAME_PARAMS, body: DEDUPE_BODY },
-  }, async (req) => {
-    const c = await collection((req.params as { name: string }).name);
-    const b = (req.body ?? {}) as DedupeBody;
-    return dedupe(c, { threshold: b.threshold, maxDistance: b.maxDistance, k: b.k, where: b.where, sample: b.sample });
-  });
+  }, async (req, reply) => answerTask(ctx, req, reply, {
+    kind: 'dedupe', collection: (req.params as { name: string }).name, options: defined({ ...(req.body as DedupeBody | undefined) }),
+  }));
 }

@@ -3,6 +3,8 @@
  * and the projection service. The two services are contracts here so the route files depend on
  * nothing but this file; `app.ts` wires the real implementations.
  */
+import type { TaskService } from './task-service.js';
+import type { ReaderPool } from './reader-pool.js';
 import type { Database } from '../db/database.js';
 import type { Collection, EncoderSpec } from '../db/collection.js';
 import type { ProjectionService } from '../viz/types.js';
@@ -49,6 +51,10 @@ export type { ProjectionRequest, ProjectionResult, ProjectionService, Projection
 
 export interface ServerContext {
   db: Database;
+  /** Long tasks in worker threads (task-service.ts). */
+  tasks: TaskService;
+  /** Queries with a scan (filters, full text, sparse) on a reader thread (reader-pool.ts); absent: on the server's thread. */
+  readers?: ReaderPool;
   dbDir: string;
   encoders: EncoderService;
   projections: ProjectionService;

@@ -18,7 +18,7 @@ import { waitUntil, withTempDir } from '../../test/helpers/assertions.js';
  */
 function minimalApp(db: Database, dir: string): { app: FastifyInstance; ctx: ServerContext } {
   const projections = createProjectionService({ db, dbDir: dir });
-  const ctx: ServerContext = { db, dbDir: dir, encoders: {} as EncoderService, projections, version: 'test', startedAt: Date.now() };
+  const ctx: ServerContext = { db, dbDir: dir, encoders: {} as EncoderService, projections, tasks: {} as ServerContext['tasks'], version: 'test', startedAt: Date.now() };
   const app = Fastify();
   const status: Record<string, number> = { invalid_argument: 400, not_found: 404, shutting_down: 503 };
   app.setErrorHandler((err, _req, reply) => {

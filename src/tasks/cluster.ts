@@ -62,6 +62,14 @@ export const SILHOUETTE_SAMPLE = 2000;
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
+/** Checks a `writeField` name (the server checks it before its worker computes). */
+export function checkWriteField(writeField: unknown): string {
+  if (typeof writeField !== 'string' || !FIELD.test(writeField)) {
+    throw invalidArgument(`writeField: expected a metadata field name (a letter or "_", then letters, digits, "_", "." or "-"), got ${describe(writeField)}`);
+  }
+  return writeField;
+}
+
 export async function clusterCollection(c: Collection, options: ClusterOptions = {}): Promise<ClusterResult> {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   const method = options.method ?? 'kmeans';
@@ -74,10 +82,7 @@ export async function clusterCollection(c: Collection, options: ClusterOptions =
   const kMin = kMinGiven ? checkInt(options.kMin, 'kMin', { min: 2 }) : 2;
   let kMax = kMaxGiven ? checkInt(options.kMax, 'kMax', { min: 2 }) : 10;
   if (kMax < kMin) throw invalidArgument(`kMax: expected at least kMin (${kMin}), got ${kMax}`);
-  const writeField = options.writeField;
-  if (writeField !== undefined && (typeof writeField !== 'string' || !FIELD.test(writeField))) {
-    throw invalidArgument(`writeField: expected a metadata field name (a letter or "_", then letters, digits, "_", "." or "-"), got ${describe(writeField)}`);
-  }
+  const writeField = options.writeField === undefined ? undefined : checkWriteField(options.writeField);
   const progress = options.onProgress;
 
   const sel = await selectRecords(c, { where: options.where, sample: options.sample });
@@ -156,7 +161,7 @@ export function clusterJson(r: ClusterResult, includeCentroids = false): Record<
  * metadata object whole, so the stored one is read and merged; vectors and documents are not
  * sent, so they stay). One update call: one transaction.
  */
-async function writeLabels(c: Collection, ids: string[], labels: Int32Array, field: string): Promise<number> {
+export async function writeLabels(c: Collection, ids: string[], labels: Int32Array, field: string): Promise<number> {
   const stored = await c.get({ ids, include: ['metadatas'] });
   if (stored.ids.length !== ids.length) {
     throw new OmnivecError('not_found', `${c.name}: ${ids.length - stored.ids.length} of the clustered records were deleted while clustering; run again`);
