@@ -7,7 +7,7 @@ import { readFileBytes, writeFileAtomic } from '../storage/atomic.js';
 import { FlatIndex, type FlatIndexOptions } from './flat/flat-index.js';
 import { IvfIndex, type IvfIndexOptions } from './ivf/ivf-index.js';
 import { HnswIndex, type HnswIndexOptions } from './hnsw/hnsw-index.js';
-import type { VectorIndex } from './types.js';
+import type { ExternalVectors, VectorIndex } from './types.js';
 import { checkSegmentBytes, readSegmentContainer, SegmentedIndex, type SegmentOptions } from './segmented.js';
 
 /**
@@ -63,7 +63,20 @@ export function createIndex(spec: IndexSpec): VectorIndex {
 }
 
 /** The index as file bytes: the 64-byte header, then the payload (chunks, to avoid one big copy). */
-export function serializeIndex(index: VectorIndex, options: { copy?: boolean } = {}): Uint8Array[] {
+export interface SaveOptions {
+  /** False: write views of the index's memory without copying (only while nothing changes the index). */
+  copy?: boolean;
+  /** False: leave the float vectors out; `loadIndex` then needs `vectors` (docs/file-format.md). Default true. */
+  vectors?: boolean;
+}
+
+/** How an index file is read back. */
+export interface LoadOptions extends SegmentOptions {
+  /** Where the float vectors of a file saved with `vectors: false` come from (required for such a file). */
+  vectors?: ExternalVectors;
+}
+
+export function serializeIndex(index: VectorIndex, options: SaveOptions = {}): Uint8Array[] {
   const payload = new BinaryWriter(options);
   index.writePayload(payload);
   // Several segments: a version-2 file whose payload is the segment container; one: today's file.
@@ -76,7 +89,7 @@ export function serializeIndex(index: VectorIndex, options: { copy?: boolean } =
  * Reads an index from file bytes, checking magic, version, checksums and structure. The index
  * comes back segmented (it can grow past one memory), in as many segments as the file holds.
  */
-export function deserializeIndex(bytes: Uint8Array, what = 'index file', options: SegmentOptions = {}): VectorIndex {
+export function deserializeIndex(bytes: Uint8Array, what = 'index file', options: LoadOptions = {}): VectorIndex {
   const { header, payload } = decodeFile(bytes, what);
   const read = readers[header.kind];
   if (read === undefined) throw new OmnivecError('unsupported_version', `${what}: index kind "${header.kind}" is not available in this build`);
@@ -90,7 +103,7 @@ export function deserializeIndex(bytes: Uint8Array, what = 'index file', options
  * Writes the index to `path` atomically (temporary file, fsync, rename). `copy: false` writes the
  * index's memory without copying it first: only when nothing changes the index until this returns.
  */
-export async function saveIndex(index: VectorIndex, path: string, options: { copy?: boolean } = {}): Promise<void> {
+export async function saveIndex(index: VectorIndex, path: string, options: SaveOptions = {}): Promise<void> {
   await writeFileAtomic(path, serializeIndex(index, options));
 }
 
@@ -103,7 +116,7 @@ const STREAM_ABOVE = 32 << 20;
  * file in memory: on a 1M × 128 HNSW file that halves the memory first touched while loading), with
  * the payload checksum computed along the way and checked at the end.
  */
-export async function loadIndex(path: string, options: { streamAbove?: number } & SegmentOptions = {}): Promise<VectorIndex> {
+export async function loadIndex(path: string, options: { streamAbove?: number } & LoadOptions = {}): Promise<VectorIndex> {
   const streamAbove = options.streamAbove ?? STREAM_ABOVE;
   const segmentOptions = { segmentBytes: options.segmentBytes };
   let fd: number;
