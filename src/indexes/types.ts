@@ -147,6 +147,12 @@ export interface VectorIndex {
    */
   writePayload(writer: BinaryWriter, options?: PayloadOptions): void;
   /**
+   * Only on an index just read from a vectors-less payload (the registry calls it before handing
+   * the index out): stores the float vectors of its live ids from `source`, doing to each row what
+   * `add` does (the first `dim` floats; normalised for cosine; quantised: into the re-score store).
+   */
+  fillVectors?(source: ExternalVectors): void;
+  /**
    * An empty index of the same kind, shape and parameters, trained as this one is (IVF: the same
    * centroids): the next segment of a segmented index (docs/indexes/segments.md). Without it an
    * index cannot grow past one segment.
