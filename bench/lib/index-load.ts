@@ -50,6 +50,12 @@ function fileVectors(path: string, dim: number): ExternalVectors & { close(): vo
   };
 }
 
+/** CPU seconds (user + system, every thread of the process) since `c0`: steadier than wall time on a shared machine. */
+function cpuSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+}
+
 function queryOf(dim: number, seed: number): Float32Array {
   const r = new Random(seed);
   return Float32Array.from({ length: dim }, () => r.next() * 2 - 1);
@@ -61,11 +67,13 @@ async function child(mode: string, dir: string, dim: number): Promise<void> {
   const slim = join(dir, 'slim.idx');
   const vec = join(dir, 'vectors.f32');
   const out: Record<string, number> = {};
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   if (mode === 'full' || mode === 'slim') {
     const source = mode === 'slim' ? fileVectors(vec, dim) : undefined;
     const index = await loadIndex(mode === 'full' ? full : slim, source === undefined ? {} : { vectors: source });
     out.seconds = (performance.now() - t0) / 1000;
+    out.cpuSeconds = cpuSince(c0);
     source?.close();
     const q = queryOf(dim, 99);
     const t1 = performance.now();
@@ -79,6 +87,7 @@ async function child(mode: string, dir: string, dim: number): Promise<void> {
     for (let done = 0; done < size;) done += readSync(fd, buf, done, Math.min(size - done, 1 << 30), done);
     closeSync(fd);
     out.seconds = (performance.now() - t0) / 1000;
+    out.cpuSeconds = cpuSince(c0);
     const t1 = performance.now();
     let c = 0;
     for (let o = 64; o < size; o += 4 << 20) c = crc32(buf.subarray(o, Math.min(size, o + (4 << 20))), c);
@@ -91,6 +100,7 @@ async function child(mode: string, dir: string, dim: number): Promise<void> {
     const q = a.realloc(p, bytes);
     a.u8.fill(1, q, q + bytes);
     out.seconds = (performance.now() - t0) / 1000;
+    out.cpuSeconds = cpuSince(c0);
   } else if (mode === 'vectors') {
     // Reading the vector file alone, in the fill's chunks.
     const src = fileVectors(vec, dim);
@@ -102,6 +112,7 @@ async function child(mode: string, dir: string, dim: number): Promise<void> {
     }
     src.close();
     out.seconds = (performance.now() - t0) / 1000;
+    out.cpuSeconds = cpuSince(c0);
   }
   out.rssMB = process.memoryUsage().rss / 2 ** 20;
   process.stdout.write(JSON.stringify(out) + '\n');
@@ -167,7 +178,7 @@ async function main(): Promise<void> {
     for (const mode of ['full', 'slim', 'read', 'arena', 'vectors']) {
       const rs = Array.from({ length: runs }, () => runChild(mode, dir, dim));
       const s = median(rs.map((x) => x.seconds!));
-      let extra = '';
+      let extra = `, CPU ${median(rs.map((x) => x.cpuSeconds!)).toFixed(3)} s`;
       if (rs[0]!.firstQueryMs !== undefined) extra += `, first query ${median(rs.map((x) => x.firstQueryMs!)).toFixed(2)} ms`;
       if (rs[0]!.crcSeconds !== undefined) extra += `, CRC-32 of it ${median(rs.map((x) => x.crcSeconds!)).toFixed(3)} s`;
       extra += `, RSS ${median(rs.map((x) => x.rssMB!)).toFixed(0)} MB`;

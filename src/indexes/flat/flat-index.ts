@@ -559,7 +559,7 @@ export class FlatIndex implements VectorIndex {
         return;
       }
       const p = base + slot * dim;
-      f32.set(rows.subarray(off, off + dim), p);
+      for (let j = 0; j < dim; j++) f32[p + j] = rows[off + j]!;
       if (cosine) normalizeInPlace(f32, p, dim);
     });
   }
@@ -591,10 +591,8 @@ export class FlatIndex implements VectorIndex {
     let maxId = 0;
     for (let i = 0; i < count; i++) if (ids[i]! > maxId) maxId = ids[i]!;
     index.#slots.reserveDense(maxId, count);
-    for (let i = 0; i < count; i++) {
-      if (index.#slots.slotOf(ids[i]!) !== undefined) r.fail('flat ids', `id ${ids[i]} appears twice`);
-      index.#slots.set(ids[i]!, i);
-    }
+    const twice = index.#slots.adopt(ids, count);
+    if (twice >= 0) r.fail('flat ids', `id ${twice} appears twice`);
     index.#n = count;
     return index;
   }

@@ -1173,8 +1173,7 @@ export class HnswIndex implements VectorIndex {
 
   /**
    * Layout in docs/file-format.md. `vectors: false` (version 3): float32 records are written
-   * without their vectors (only each record's level-0 links, `recordWords − linkWord` words a
-   * slot); quantised records keep their codes and the float store is left out. Removed nodes not
+   * without their vectors (only each record's level-0 link list, 1 + 2m words a slot); quantised records keep their codes and the float store is left out. Removed nodes not
    * yet reclaimed still route searches, and an external source need not hold their ids any more:
    * their float vectors stay in the file.
    */
@@ -1221,34 +1220,37 @@ export class HnswIndex implements VectorIndex {
     w.f32s(floats);
   }
 
-  /** Each record's words after its vector (level-0 count, links, padding), slot after slot. */
+  /** Each record's level-0 link list (count, then 2m link words), slot after slot: the records without vectors and padding. */
   #linkWords(): Uint32Array {
     const g = this.#g;
-    const tail = g.recordWords - g.linkWord;
-    const out = new Uint32Array(g.count * tail);
+    const words = 1 + g.m0;
+    const out = new Uint32Array(g.count * words);
     const u32 = this.#arena.u32;
     for (let s = 0; s < g.count; s++) {
-      const from = (g.base >> 2) + s * g.recordWords + g.linkWord;
-      out.set(u32.subarray(from, from + tail), s * tail);
+      const from = g.link0(s);
+      out.set(u32.subarray(from, from + words), s * words);
     }
     return out;
   }
 
   /**
-   * Puts the links read into the first `count × tail` words of the record region where they
-   * belong (after each record's vector), moving from the last slot down so nothing is overwritten
-   * before it is moved, and zeroes the vector parts (filled later).
+   * Puts the link lists read into the first `count × (1 + 2m)` words of the record region where
+   * they belong (after each record's vector), moving from the last slot down so that nothing is
+   * overwritten before it is moved, and zeroes the rest of each record (its vector is filled later).
    */
   #spreadLinks(count: number): void {
     const g = this.#g;
-    const tail = g.recordWords - g.linkWord;
+    const words = 1 + g.m0;
     const u32 = this.#arena.u32;
     const base = g.base >> 2;
+    const rw = g.recordWords;
+    const lw = g.linkWord;
     for (let s = count - 1; s >= 0; s--) {
-      const src = base + s * tail;
-      const rec = base + s * g.recordWords;
-      const dst = rec + g.linkWord;
-      for (let i = tail - 1; i >= 0; i--) u32[dst + i] = u32[src + i]!;
+      const src = base + s * words;
+      const rec = base + s * rw;
+      const dst = rec + lw;
+      for (let i = words - 1; i >= 0; i--) u32[dst + i] = u32[src + i]!;
+      u32.fill(0, dst + words, rec + rw);
       u32.fill(0, rec, dst);
     }
   }
@@ -1278,7 +1280,8 @@ export class HnswIndex implements VectorIndex {
         return;
       }
       const p = g.vectorPtr(slot) >> 2;
-      f32.set(rows.subarray(off, off + dim), p);
+      // An element loop, not set(subarray): no view object per row (a million rows at reopen).
+      for (let j = 0; j < dim; j++) f32[p + j] = rows[off + j]!;
       if (cosine) normalizeInPlace(f32, p, dim);
     });
     this.#shared = undefined;
@@ -1305,7 +1308,7 @@ export class HnswIndex implements VectorIndex {
     g.reserve(slots);
     g.ensureSideTables(slots);
     if (external && index.#qp === undefined) {
-      r.sectionInto(index.#arena.u8, g.base, 4, 'links', slots * (g.recordWords - g.linkWord));
+      r.sectionInto(index.#arena.u8, g.base, 4, 'links', slots * (1 + g.m0));
       index.#spreadLinks(slots);
     } else {
       r.u8sInto(index.#arena.u8, g.base, 'records', slots * g.recordBytes); // straight into the arena
@@ -1335,36 +1338,43 @@ export class HnswIndex implements VectorIndex {
     let maxId = 0;
     for (let s = 0; s < slots; s++) if (state[s] === NODE_STATE.live && table[s]! > maxId) maxId = table[s]!;
     index.#slots.reserveDense(maxId, slots);
+    const twice = index.#slots.adopt(table, slots, state, NODE_STATE.live);
+    if (twice >= 0) r.fail('ids', `id ${twice} appears twice`);
+    g.state.set(state);
+    g.levels.set(levels);
     for (let s = 0; s < slots; s++) {
       const st = state[s]!;
-      if (st > NODE_STATE.free) r.fail('node states', `slot ${s} has unknown state ${st}`);
-      g.state[s] = st;
-      g.levels[s] = levels[s]!;
-      if (levels[s]! > 0) {
-        const len = levels[s]! * m1;
+      const lv = levels[s]!;
+      if (st === NODE_STATE.live) live++;
+      else if (st === NODE_STATE.deleted) index.#pending.push(s);
+      else if (st === NODE_STATE.free) index.#free.push(s);
+      else r.fail('node states', `slot ${s} has unknown state ${st}`);
+      if (lv > 0) {
+        const len = lv * m1;
         if (o + len > upper.length) r.fail('upper links', 'shorter than the levels require');
         g.upper[s] = upper.slice(o, o + len);
         o += len;
       }
-      if (st === NODE_STATE.live) {
-        if (index.#slots.slotOf(table[s]!) !== undefined) r.fail('ids', `id ${table[s]} appears twice`);
-        index.#slots.set(table[s]!, s);
-        live++;
-      } else {
-        index.#slots.setSlotId(s, table[s]!);
-        if (st === NODE_STATE.deleted) index.#pending.push(s);
-        else index.#free.push(s);
-      }
     }
     if (o !== upper.length) r.fail('upper links', 'longer than the levels require');
     if (live !== count) r.fail('node states', `${live} live nodes, the header says ${count}`);
-    // Every link must point at an existing slot.
+    // Every link must point at an existing slot. The same pass counts the level-0 in-degrees
+    // (what Graph.recountIndegree does: links of live and removed nodes), one pass over the links
+    // instead of two (a million nodes at reopen).
     const u32 = index.#arena.u32;
+    const indeg = g.indeg;
+    indeg.fill(0);
+    const m0 = g.m0;
     for (let s = 0; s < slots; s++) {
       const off = g.link0(s);
       const cnt = u32[off]!;
-      if (cnt > g.m0) r.fail('records', `slot ${s} has ${cnt} level-0 links, at most ${g.m0} allowed`);
-      for (let i = 1; i <= cnt; i++) if (u32[off + i]! >= slots) r.fail('records', `slot ${s} links to missing slot ${u32[off + i]}`);
+      if (cnt > m0) r.fail('records', `slot ${s} has ${cnt} level-0 links, at most ${m0} allowed`);
+      const counted = state[s] !== NODE_STATE.free;
+      for (let i = 1; i <= cnt; i++) {
+        const t = u32[off + i]!;
+        if (t >= slots) r.fail('records', `slot ${s} links to missing slot ${t}`);
+        if (counted) indeg[t]!++;
+      }
       const u = g.upper[s];
       if (u !== undefined) {
         for (let lc = 0; lc < levels[s]!; lc++) {
@@ -1381,7 +1391,6 @@ export class HnswIndex implements VectorIndex {
     index.#maxLevel = live > 0 ? maxLevel : -1;
     index.#live = live;
     index.#free.sort((x, y) => y - x);
-    g.recountIndegree();
     // Continue the level sequence differently from a fresh index, deterministically.
     for (let i = 0; i < slots; i++) index.#rng.nextU32();
     return index;
