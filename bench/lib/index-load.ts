@@ -2,6 +2,7 @@
  * Index load time (issue 17): an HNSW snapshot with its float vectors (file version 1) against the
  * same snapshot without them (`vectors: false`, version 3) filled from a plain vector file
  * (row `id` = float32 × dim, read with fs.readSync — the shape of the database's vector file).
+ * Both also with `verifyChecksum: false` (the payload CRC left to `verifyIndexFile`).
  * Each load runs in a fresh process (a cold heap, as a reopen; the files are in the page cache,
  * read once before), `--runs` times; the median is printed, and the first query after it.
  *
@@ -69,9 +70,10 @@ async function child(mode: string, dir: string, dim: number): Promise<void> {
   const out: Record<string, number> = {};
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  if (mode === 'full' || mode === 'slim') {
-    const source = mode === 'slim' ? fileVectors(vec, dim) : undefined;
-    const index = await loadIndex(mode === 'full' ? full : slim, source === undefined ? {} : { vectors: source });
+  if (mode === 'full' || mode === 'slim' || mode === 'full-nocrc' || mode === 'slim-nocrc') {
+    const source = mode.startsWith('slim') ? fileVectors(vec, dim) : undefined;
+    const index = await loadIndex(mode.startsWith('full') ? full : slim,
+      { ...(source === undefined ? {} : { vectors: source }), verifyChecksum: !mode.endsWith('nocrc') });
     out.seconds = (performance.now() - t0) / 1000;
     out.cpuSeconds = cpuSince(c0);
     source?.close();
@@ -175,7 +177,7 @@ async function main(): Promise<void> {
     console.log(`HNSW ${n} × ${dim}, m ${args.m}: with vectors ${mb('full.idx')} MB, without ${mb('slim.idx')} MB, vector file ${mb('vectors.f32')} MB`);
     for (const mode of ['read', 'full', 'slim']) runChild(mode, dir, dim); // warm the page cache
     const rows: [string, string][] = [];
-    for (const mode of ['full', 'slim', 'read', 'arena', 'vectors']) {
+    for (const mode of ['full', 'slim', 'full-nocrc', 'slim-nocrc', 'read', 'arena', 'vectors']) {
       const rs = Array.from({ length: runs }, () => runChild(mode, dir, dim));
       const s = median(rs.map((x) => x.seconds!));
       let extra = `, CPU ${median(rs.map((x) => x.cpuSeconds!)).toFixed(3)} s`;
@@ -187,6 +189,8 @@ async function main(): Promise<void> {
     const label: Record<string, string> = {
       full: 'loadIndex, with vectors',
       slim: 'loadIndex, without vectors + fill from the vector file',
+      'full-nocrc': 'loadIndex, with vectors, verifyChecksum: false',
+      'slim-nocrc': 'loadIndex, without vectors + fill, verifyChecksum: false',
       read: 'readSync of the with-vectors file into fresh memory',
       arena: 'fresh arena of that size, grown and touched',
       vectors: 'readSync of the vector file in 16 MiB chunks',

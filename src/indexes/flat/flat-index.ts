@@ -551,15 +551,15 @@ export class FlatIndex implements VectorIndex {
     const base = this.#ptr >> 2;
     const cosine = this.metric === 'cosine';
     const qp = this.#qp;
-    forEachRow(source, lo, hi, (id, rows, off) => {
+    forEachRow(source, dim, lo, hi, (id, row) => {
       const slot = this.#slots.slotOf(id);
       if (slot === undefined) return;
       if (qp !== undefined) {
-        qp.putFloat(slot, rows, off);
+        qp.putFloat(slot, row);
         return;
       }
       const p = base + slot * dim;
-      for (let j = 0; j < dim; j++) f32[p + j] = rows[off + j]!;
+      f32.set(row, p);
       if (cosine) normalizeInPlace(f32, p, dim);
     });
   }
