@@ -1190,9 +1190,10 @@ export class HnswIndex implements VectorIndex {
 
   /**
    * Layout in docs/file-format.md. `vectors: false` (version 3): float32 records are written
-   * without their vectors (only each record's level-0 link list, 1 + 2m words a slot); quantised records keep their codes and the float store is left out. Removed nodes not
-   * yet reclaimed still route searches, and an external source need not hold their ids any more:
-   * their float vectors stay in the file.
+   * without their vectors (only each record's level-0 link list, 1 + 2m words a slot); quantised
+   * records keep their codes and the float store is left out. Removed nodes not yet reclaimed
+   * still route searches, and an external source need not hold their ids any more: their float
+   * vectors stay in the file.
    */
   writePayload(w: BinaryWriter, options: PayloadOptions = {}): void {
     const external = options.vectors === false;
