@@ -7,8 +7,9 @@
  * is one `CASE json_type(metadata, path) … END`: the type of the stored value is looked up once and
  * picks the branch (an array branch scans the elements with json_each).
  */
-import { checkWhere, checkWhereDocument, fail, got, type Where, type WhereDocument } from '../../where.js';
+import { checkWhere, checkWhereDocument, fail, got, type Scalar, type Where, type WhereDocument } from '../../where.js';
 import { compileWhere, compileWhereDocument, formulaOf, sqlAnd, sqlNot, sqlOr, type Atom, type Expr, type Formula, type Fragment } from '../filter-sql.js';
+import { servesRange, servesValue, type FieldIndexMap, type FieldIndexType } from '../../field-index.js';
 
 /** SQLite's limit on parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER of this build). */
 const MAX_SQL_PARAMS = 32766;
@@ -141,8 +142,11 @@ export function jsonPath(key: string): string {
  * An object value (never stored: metadata is validated) falls into ELSE like a missing key.
  */
 function compileField(column: string, key: string, condition: unknown): Expr {
-  const formula = formulaOf(condition);
-  const path = jsonPath(key);
+  return compileFormula(column, jsonPath(key), formulaOf(condition));
+}
+
+/** A field's formula on the JSON value at `path`. */
+function compileFormula(column: string, path: string, formula: Formula): Expr {
   const missing = formulaAt(formula, 'missing', column, path);
   if (typeof missing !== 'boolean') throw new Error('where: a missing field must fold to a constant');
   const whens: [string, Expr][] = [];
@@ -168,6 +172,55 @@ function compileField(column: string, key: string, condition: unknown): Expr {
   return { sql, params };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Payload indexes (docs/db.md, "Payload indexes"; the values table is field-index-sql.ts's)
+// ---------------------------------------------------------------------------------------------
+
+/** The declared payload indexes a compilation may use: which fields, their values table, the records' slot column. */
+export interface FieldIndexes {
+  map: FieldIndexMap;
+  /** `c<cid>_fv`: rows (field, v, slot). */
+  table: string;
+  /** The slot column of the filtered records (`slot`, or `r.slot` in a join). */
+  slot: string;
+}
+
+function bindValue(v: Scalar): string | number {
+  return typeof v === 'boolean' ? (v ? 1 : 0) : v as string | number;
+}
+
+/** `slot IN (SELECT slot FROM values WHERE field = ? AND cond)`: a seek on the values table's (field, v) key. */
+function viaIndex(ix: FieldIndexes, field: string, cond: Expr): Expr {
+  if (typeof cond === 'boolean') return cond;
+  return { sql: `(${ix.slot} IN (SELECT slot FROM ${ix.table} WHERE field = ? AND ${cond.sql}))`, params: [field, ...cond.params] };
+}
+
+/**
+ * A formula on an indexed field, atom by atom (each atom is "some element satisfies it", so the
+ * formula's and / not apply to the atoms' answers whatever answers them): an atom the index
+ * serves — equality with values of its type, a range with a bound of its type — reads the values
+ * table; the values of other types in an `$in` (null, or a string on a numeric field) and every
+ * other atom (`$exists`) take the JSON path. `$ne` / `$nin` are the NOT of an indexed atom.
+ */
+function indexedFormula(ix: FieldIndexes, type: FieldIndexType, column: string, field: string, path: string, f: Formula): Expr {
+  switch (f.kind) {
+    case 'and': return sqlAnd(f.items.map((item) => indexedFormula(ix, type, column, field, path, item)));
+    case 'not': return sqlNot(indexedFormula(ix, type, column, field, path, f.item));
+    case 'atom': {
+      const a = f.atom;
+      if (a.kind === 'in') {
+        const served = dedupe(a.values.filter((v) => servesValue(type, v)).map(bindValue));
+        if (served.length === 0) return compileFormula(column, path, f);
+        const hit = viaIndex(ix, field, inList('v', [], served, type === 'integer' || type === 'float'));
+        const rest = a.values.filter((v) => !servesValue(type, v));
+        return rest.length === 0 ? hit : sqlOr([hit, compileFormula(column, path, { kind: 'atom', atom: { kind: 'in', values: rest } })]);
+      }
+      if (a.kind === 'cmp' && servesRange(type, a.value)) return viaIndex(ix, field, { sql: `(v ${a.op} ?)`, params: [a.value] });
+      return compileFormula(column, path, f);
+    }
+  }
+}
+
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 
 function checkColumn(name: unknown, what: string): string {
@@ -188,12 +241,21 @@ export function compileFilter(
   where: Where | undefined,
   whereDocument: WhereDocument | undefined,
   columns: { metadata: string; document: string },
+  fieldIndexes?: FieldIndexes,
 ): { sql: string; params: unknown[] } {
   const parts: Expr[] = [];
   if (where !== undefined && where !== null) {
     checkWhere(where);
     const column = checkColumn(columns.metadata, 'columns.metadata');
-    parts.push(compileWhere(where, (key, condition) => compileField(column, key, condition)));
+    const ix = fieldIndexes !== undefined && fieldIndexes.map.size > 0 ? fieldIndexes : undefined;
+    if (ix !== undefined) {
+      checkColumn(ix.slot, 'fieldIndexes.slot');
+      checkColumn(ix.table, 'fieldIndexes.table');
+    }
+    parts.push(compileWhere(where, (key, condition) => {
+      const type = ix?.map.get(key);
+      return type === undefined ? compileField(column, key, condition) : indexedFormula(ix!, type, column, key, jsonPath(key), formulaOf(condition));
+    }));
   }
   if (whereDocument !== undefined && whereDocument !== null) {
     checkWhereDocument(whereDocument);
