@@ -9,7 +9,11 @@
  *   indexed type; values of another type give none (the filter compiler sends conditions on them
  *   down the JSON path). Numbers are stored as REAL (the JSON compiler compares them as REAL too:
  *   a double above 2⁵³ round-trips exactly, see where-sql.ts storedScalar); booleans as 1 / 0.
- * - Three triggers on `c<cid>_r` keep it in step inside the writing transaction (so a crash
+ * - `c<cid>_fa(field, slot)`: the records whose indexed field holds an array. A range
+ *   `{ $gte: a, $lt: b }` is two atoms ("some element ≥ a" and "some element < b"), which a
+ *   record holding [1, 20] meets with different elements; for a scalar they are one seek on
+ *   [a, b). The compiler reads that one seek, plus the array records meeting each bound apart.
+ * - Three triggers on `c<cid>_r` keep them in step inside the writing transaction (so a crash
  *   loses or keeps both together). They join `field_indexes`, so one set of triggers serves every
  *   declared field; they exist only while a collection has a declared field.
  *
@@ -26,6 +30,11 @@ import { jsonPath } from './where-sql.js';
 /** The side table holding collection `cid`'s indexed values. */
 export function fieldValuesTable(cid: number): string {
   return `c${cid}_fv`;
+}
+
+/** The side table of the records whose indexed field holds an array (field, slot). */
+export function fieldArraysTable(cid: number): string {
+  return `c${cid}_fa`;
 }
 
 const CATALOGUE = 'field_indexes';
@@ -49,27 +58,38 @@ function valueRows(cid: number, metadata: string, slot: string, extra = ''): str
   return `SELECT fi.field, ${VALUE}, ${slot} FROM ${CATALOGUE} fi, json_each(${metadata}, fi.path) e WHERE fi.cid = ${cid} AND ${KEEP}${extra}`;
 }
 
+/** The rows of the arrays table: the declared fields whose value is an array in `metadata`. */
+function arrayRows(cid: number, metadata: string, slot: string, extra = ''): string {
+  return `SELECT fi.field, ${slot} FROM ${CATALOGUE} fi WHERE fi.cid = ${cid} AND json_type(${metadata}, fi.path) = 'array'${extra}`;
+}
+
 function createValuesTable(w: Sqlite, cid: number, records: string): void {
   const fv = fieldValuesTable(cid);
+  const fa = fieldArraysTable(cid);
   w.exec(`
     CREATE TABLE IF NOT EXISTS ${fv}(field TEXT NOT NULL, v NOT NULL, slot INTEGER NOT NULL, PRIMARY KEY(field, v, slot)) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS ${fv}_slot ON ${fv}(slot);
+    CREATE TABLE IF NOT EXISTS ${fa}(field TEXT NOT NULL, slot INTEGER NOT NULL, PRIMARY KEY(field, slot)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS ${fa}_slot ON ${fa}(slot);
     CREATE TRIGGER IF NOT EXISTS ${records}_fv_ai AFTER INSERT ON ${records} WHEN new.metadata IS NOT NULL BEGIN
       INSERT OR IGNORE INTO ${fv}(field, v, slot) ${valueRows(cid, 'new.metadata', 'new.slot')};
+      INSERT OR IGNORE INTO ${fa}(field, slot) ${arrayRows(cid, 'new.metadata', 'new.slot')};
     END;
     CREATE TRIGGER IF NOT EXISTS ${records}_fv_ad AFTER DELETE ON ${records} BEGIN
       DELETE FROM ${fv} WHERE slot = old.slot;
+      DELETE FROM ${fa} WHERE slot = old.slot;
     END;
     CREATE TRIGGER IF NOT EXISTS ${records}_fv_au AFTER UPDATE OF metadata ON ${records} BEGIN
       DELETE FROM ${fv} WHERE slot = old.slot;
+      DELETE FROM ${fa} WHERE slot = old.slot;
       INSERT OR IGNORE INTO ${fv}(field, v, slot) ${valueRows(cid, 'new.metadata', 'new.slot')};
+      INSERT OR IGNORE INTO ${fa}(field, slot) ${arrayRows(cid, 'new.metadata', 'new.slot')};
     END;`);
 }
 
 function dropValuesTable(w: Sqlite, cid: number, records: string): void {
-  const fv = fieldValuesTable(cid);
   w.exec(`DROP TRIGGER IF EXISTS ${records}_fv_ai; DROP TRIGGER IF EXISTS ${records}_fv_ad; DROP TRIGGER IF EXISTS ${records}_fv_au;
-    DROP TABLE IF EXISTS ${fv};`);
+    DROP TABLE IF EXISTS ${fieldValuesTable(cid)}; DROP TABLE IF EXISTS ${fieldArraysTable(cid)};`);
 }
 
 /** The declared indexes of a collection (none when the database has no catalogue yet). */
@@ -111,6 +131,8 @@ export function createFieldIndex(w: Sqlite, cid: number, records: string, field:
     createValuesTable(w, cid, records);
     w.prepare(`INSERT OR IGNORE INTO ${fieldValuesTable(cid)}(field, v, slot) ${valueRows(cid, 'r.metadata', 'r.slot', ' AND fi.field = ?')
       .replace(`FROM ${CATALOGUE} fi,`, `FROM ${records} r, ${CATALOGUE} fi,`)}`).run(field);
+    w.prepare(`INSERT OR IGNORE INTO ${fieldArraysTable(cid)}(field, slot) ${arrayRows(cid, 'r.metadata', 'r.slot', ' AND fi.field = ?')
+      .replace(`FROM ${CATALOGUE} fi`, `FROM ${records} r, ${CATALOGUE} fi`)}`).run(field);
     return true;
   });
 }
@@ -123,7 +145,10 @@ export function dropFieldIndex(w: Sqlite, cid: number, records: string, field: s
     if (!gone) return false;
     const left = w.prepare(`SELECT count(*) FROM ${CATALOGUE} WHERE cid = ?`).pluck().get(cid) as number;
     if (left === 0) dropValuesTable(w, cid, records);
-    else w.prepare(`DELETE FROM ${fieldValuesTable(cid)} WHERE field = ?`).run(field);
+    else {
+      w.prepare(`DELETE FROM ${fieldValuesTable(cid)} WHERE field = ?`).run(field);
+      w.prepare(`DELETE FROM ${fieldArraysTable(cid)} WHERE field = ?`).run(field);
+    }
     return true;
   });
 }
@@ -150,6 +175,10 @@ export function checkFieldIndexes(db: Sqlite, cid: number, records: string): str
     const extra = db.prepare(`SELECT field, count(*) AS n FROM (SELECT field, v, slot FROM ${fv} EXCEPT ${expected}) GROUP BY field`).all() as { field: string; n: number }[];
     for (const m of missing) problems.push(`payload index ${JSON.stringify(m.field)}: ${m.n} value(s) of the records missing from ${fv}`);
     for (const x of extra) problems.push(`payload index ${JSON.stringify(x.field)}: ${x.n} row(s) in ${fv} that no record holds`);
+    const fa = fieldArraysTable(cid);
+    const arrays = arrayRows(cid, 'r.metadata', 'r.slot').replace(`FROM ${CATALOGUE} fi`, `FROM ${records} r, ${CATALOGUE} fi`);
+    const off = db.prepare(`SELECT field, count(*) AS n FROM (SELECT * FROM (${arrays} EXCEPT SELECT field, slot FROM ${fa}) UNION ALL SELECT * FROM (SELECT field, slot FROM ${fa} EXCEPT ${arrays})) GROUP BY field`).all() as { field: string; n: number }[];
+    for (const x of off) problems.push(`payload index ${JSON.stringify(x.field)}: ${x.n} record(s) marked wrongly in ${fa} (holds an array or not)`);
   } catch (e) {
     problems.push(`payload indexes of collection ${cid}: ${(e as Error).message}`);
   }

@@ -13,7 +13,7 @@ import type { CollectionMeta, CollectionOptions, WriteMode } from '../../types.j
 import type { CollectionRecords, Fields, RecordFilter, RecordWriter, RowsToWrite, StoredRecord, VectorChunk } from '../types.js';
 import { tables, type Sqlite } from './schema.js';
 import { compileFilter, type FieldIndexes } from './where-sql.js';
-import { checkFieldIndexes, createFieldIndex, dropFieldIndex, fieldValuesTable, listFieldIndexes } from './field-index-sql.js';
+import { checkFieldIndexes, createFieldIndex, dropFieldIndex, fieldArraysTable, fieldValuesTable, listFieldIndexes } from './field-index-sql.js';
 import { fieldIndexMap, type FieldIndexInfo, type FieldIndexType } from '../../field-index.js';
 
 /** The connections a collection's records use (shared by every collection of a database). */
@@ -60,7 +60,7 @@ export class SqliteRecords implements CollectionRecords {
   #fieldIndexes(filter: RecordFilter, slot: string): FieldIndexes | undefined {
     if (filter.where === undefined || filter.where === null) return undefined;
     const list = listFieldIndexes(this.#c.r, this.#meta.cid);
-    return list.length === 0 ? undefined : { map: fieldIndexMap(list), table: fieldValuesTable(this.#meta.cid), slot };
+    return list.length === 0 ? undefined : { map: fieldIndexMap(list), table: fieldValuesTable(this.#meta.cid), arrays: fieldArraysTable(this.#meta.cid), slot };
   }
 
   async fieldIndexes(): Promise<FieldIndexInfo[]> {

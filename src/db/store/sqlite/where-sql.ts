@@ -181,6 +181,8 @@ export interface FieldIndexes {
   map: FieldIndexMap;
   /** `c<cid>_fv`: rows (field, v, slot). */
   table: string;
+  /** `c<cid>_fa`: rows (field, slot) of the records whose field holds an array. */
+  arrays: string;
   /** The slot column of the filtered records (`slot`, or `r.slot` in a join). */
   slot: string;
 }
@@ -204,7 +206,23 @@ function viaIndex(ix: FieldIndexes, field: string, cond: Expr): Expr {
  */
 function indexedFormula(ix: FieldIndexes, type: FieldIndexType, column: string, field: string, path: string, f: Formula): Expr {
   switch (f.kind) {
-    case 'and': return sqlAnd(f.items.map((item) => indexedFormula(ix, type, column, field, path, item)));
+    case 'and': {
+      const ranges = f.items.filter((item) => item.kind === 'atom' && item.atom.kind === 'cmp' && servesRange(type, item.atom.value));
+      const rest = f.items.filter((item) => !ranges.includes(item)).map((item) => indexedFormula(ix, type, column, field, path, item));
+      if (ranges.length < 2) return sqlAnd([...ranges.map((item) => indexedFormula(ix, type, column, field, path, item)), ...rest]);
+      // Bounds of one range: one seek on [a, b) answers a scalar value; an array may meet each
+      // bound with another element, so array records also pass when they meet each apart.
+      const bounds = ranges.map((item) => {
+        const a = (item as { atom: { op: string; value: number | string } }).atom;
+        return { sql: `(v ${a.op} ?)`, params: [a.value] } as Fragment;
+      });
+      const joint = viaIndex(ix, field, sqlAnd(bounds));
+      const apart = sqlAnd([
+        { sql: `(${ix.slot} IN (SELECT slot FROM ${ix.arrays} WHERE field = ?))`, params: [field] },
+        ...bounds.map((b) => viaIndex(ix, field, b)),
+      ]);
+      return sqlAnd([sqlOr([joint, apart]), ...rest]);
+    }
     case 'not': return sqlNot(indexedFormula(ix, type, column, field, path, f.item));
     case 'atom': {
       const a = f.atom;
@@ -251,6 +269,7 @@ export function compileFilter(
     if (ix !== undefined) {
       checkColumn(ix.slot, 'fieldIndexes.slot');
       checkColumn(ix.table, 'fieldIndexes.table');
+      checkColumn(ix.arrays, 'fieldIndexes.arrays');
     }
     parts.push(compileWhere(where, (key, condition) => {
       const type = ix?.map.get(key);
