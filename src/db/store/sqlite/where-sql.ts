@@ -8,7 +8,7 @@
  * picks the branch (an array branch scans the elements with json_each).
  */
 import { checkWhere, checkWhereDocument, fail, got, type Scalar, type Where, type WhereDocument } from '../../where.js';
-import { compileWhere, compileWhereDocument, formulaOf, sqlAnd, sqlNot, sqlOr, type Atom, type Expr, type Formula, type Fragment } from '../filter-sql.js';
+import { compileWhere, compileWhereDocument, formulaOf, mergeOr, sqlAnd, sqlNot, sqlOr, type Atom, type Expr, type Formula, type Fragment } from '../filter-sql.js';
 import { servesRange, servesValue, type FieldIndexMap, type FieldIndexType } from '../../field-index.js';
 
 /** SQLite's limit on parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER of this build). */
@@ -237,6 +237,104 @@ function indexedFormula(ix: FieldIndexes, type: FieldIndexType, column: string, 
       return compileFormula(column, path, f);
     }
   }
+}
+
+/** A SELECT of slots (a set: no slot twice). */
+type SlotQuery = Fragment;
+
+function intersect(parts: SlotQuery[]): SlotQuery {
+  if (parts.length === 1) return parts[0]!;
+  return { sql: parts.map((p) => `SELECT slot FROM (${p.sql})`).join(' INTERSECT '), params: parts.flatMap((p) => p.params) };
+}
+
+function union(parts: SlotQuery[]): SlotQuery {
+  if (parts.length === 1) return parts[0]!;
+  return { sql: parts.map((p) => `SELECT slot FROM (${p.sql})`).join(' UNION '), params: parts.flatMap((p) => p.params) };
+}
+
+/** The slots whose `field` has an element meeting `cond` (one seek on the values table's key). */
+function seek(ix: FieldIndexes, field: string, cond: Fragment): SlotQuery {
+  return { sql: `SELECT DISTINCT slot FROM ${ix.table} WHERE field = ? AND ${cond.sql}`, params: [field, ...cond.params] };
+}
+
+/** A field formula as a slot query when the index answers all of it (no NOT, no value of another type, no $exists). */
+function formulaSlots(ix: FieldIndexes, type: FieldIndexType, field: string, f: Formula): SlotQuery | undefined {
+  if (f.kind === 'not') return undefined;
+  if (f.kind === 'atom') {
+    const a = f.atom;
+    if (a.kind === 'in') {
+      if (!a.values.every((v) => servesValue(type, v))) return undefined;
+      const list = inList('v', [], dedupe(a.values.map(bindValue)), type === 'integer' || type === 'float');
+      return typeof list === 'boolean' ? undefined : seek(ix, field, list);
+    }
+    if (a.kind === 'cmp' && servesRange(type, a.value)) return seek(ix, field, { sql: `(v ${a.op} ?)`, params: [a.value] });
+    return undefined;
+  }
+  const ranges = f.items.filter((item) => item.kind === 'atom' && item.atom.kind === 'cmp' && servesRange(type, item.atom.value));
+  const parts: SlotQuery[] = [];
+  for (const item of f.items) {
+    if (ranges.length >= 2 && ranges.includes(item)) continue;
+    const q = formulaSlots(ix, type, field, item);
+    if (q === undefined) return undefined;
+    parts.push(q);
+  }
+  if (ranges.length >= 2) {
+    // As indexedFormula: one seek on the joint range, or array records meeting each bound apart.
+    const bounds = ranges.map((item) => {
+      const a = (item as { atom: { op: string; value: number | string } }).atom;
+      return { sql: `(v ${a.op} ?)`, params: [a.value] } as Fragment;
+    });
+    const joint = seek(ix, field, sqlAnd(bounds) as Fragment);
+    const apart = intersect([{ sql: `SELECT slot FROM ${ix.arrays} WHERE field = ?`, params: [field] }, ...bounds.map((b) => seek(ix, field, b))]);
+    parts.push(union([joint, apart]));
+  }
+  return intersect(parts);
+}
+
+function whereSlots(ix: FieldIndexes, where: Where): SlotQuery | undefined {
+  const parts: SlotQuery[] = [];
+  for (const key of Object.keys(where)) {
+    const value = where[key];
+    let q: SlotQuery | undefined;
+    if (key === '$and' || key === '$or') {
+      const branches = key === '$or' ? mergeOr(value as Where[]) : value as Where[];
+      const qs: SlotQuery[] = [];
+      for (const w of branches) {
+        const b = whereSlots(ix, w);
+        if (b === undefined) return undefined;
+        qs.push(b);
+      }
+      q = key === '$and' ? intersect(qs) : union(qs);
+    } else if (key === '$not') {
+      return undefined;
+    } else {
+      const type = ix.map.get(key);
+      if (type === undefined) return undefined;
+      q = formulaSlots(ix, type, key, formulaOf(value));
+    }
+    if (q === undefined) return undefined;
+    parts.push(q);
+  }
+  return parts.length === 0 ? undefined : intersect(parts);
+}
+
+/** How many seeks a slot query may combine (each is one SELECT in a compound; SQLite caps compounds at 500). */
+const MAX_SLOT_SEEKS = 64;
+
+/**
+ * The slots matching `where` read from the payload indexes alone — a compound SELECT of seeks on
+ * the values table (INTERSECT for AND, UNION for OR) that never touches the records — when the
+ * indexes answer every part of it: every field declared, every condition an equality / `$in` /
+ * range of the declared type, no `$not` / `$ne` / `$nin` / `$exists`. Undefined otherwise (the
+ * records are filtered with compileFilter). The values table is written in the records' own
+ * transactions, so its slots are exactly the live records'.
+ */
+export function compileSlotQuery(where: Where | undefined, ix: FieldIndexes | undefined): { sql: string; params: unknown[] } | undefined {
+  if (where === undefined || where === null || ix === undefined || ix.map.size === 0) return undefined;
+  checkWhere(where);
+  const q = whereSlots(ix, where);
+  if (q === undefined || (q.sql.match(/SELECT/g)?.length ?? 0) > MAX_SLOT_SEEKS) return undefined;
+  return q;
 }
 
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
