@@ -12,7 +12,7 @@ import type { Metadata } from '../../where.js';
 import type { CollectionMeta, CollectionOptions, WriteMode } from '../../types.js';
 import type { CollectionRecords, Fields, RecordFilter, RecordWriter, RowsToWrite, StoredRecord, VectorChunk } from '../types.js';
 import { tables, type Sqlite } from './schema.js';
-import { compileFilter, compileSlotQuery, type FieldIndexes } from './where-sql.js';
+import { compileFilter, compileSlotPlan, runSlotPlan, type FieldIndexes } from './where-sql.js';
 import { checkFieldIndexes, createFieldIndex, dropFieldIndex, fieldArraysTable, fieldValuesTable, listFieldIndexes } from './field-index-sql.js';
 import { fieldIndexMap, type FieldIndexInfo, type FieldIndexType } from '../../field-index.js';
 
@@ -125,8 +125,12 @@ export class SqliteRecords implements CollectionRecords {
 
   async matchingSlots(filter: RecordFilter): Promise<number[]> {
     // Answered by the payload indexes alone when they serve the whole filter (where-sql.ts compileSlotQuery).
-    const direct = filter.whereDocument === undefined ? compileSlotQuery(filter.where, this.#fieldIndexes(filter, 'slot')) : undefined;
-    if (direct !== undefined) return this.#c.r.prepare(direct.sql).pluck().all(...direct.params) as number[];
+    const plan = filter.whereDocument === undefined ? compileSlotPlan(filter.where, this.#fieldIndexes(filter, 'slot')) : undefined;
+    if (plan !== undefined) {
+      // One read transaction for every seek of the plan, so they see one state of the records.
+      const r = this.#c.r;
+      return r.transaction(() => runSlotPlan(plan, (sql, params) => r.prepare(sql).pluck().all(...params) as number[]))();
+    }
     const f = this.#filter(filter);
     return this.#c.r.prepare(`SELECT slot FROM ${this.#t.records} WHERE ${f.sql}`).pluck().raw(false).all(...f.params) as number[];
   }
