@@ -109,6 +109,14 @@ testEachStore('payload indexes: bad field names and types are typed errors namin
   await c.createFieldIndex('k', { type: 'keyword' });
   await c.add([{ id: 'x', vector: [1, 2], metadata: { k: ['p', 'q'] } }, { id: 'y', vector: [1, 2], metadata: { k: 'q' } }]);
   assert.deepEqual((await c.get({ where: { k: 'p' }, include: [] })).ids, ['x']);
+  // Repeated elements through every write path (an upsert's ON CONFLICT once overrode the triggers' OR IGNORE).
+  await c.createFieldIndex('n', { type: 'integer' });
+  await c.upsert([{ id: 'x', vector: [1, 2], metadata: { k: ['p', 'p'], n: [1, 1.0, 2] } }, { id: 'z', vector: [1, 2], metadata: { k: ['q', 'q'], n: [2, 2] } }]);
+  await c.update([{ id: 'y', metadata: { k: ['q', 'q', 'p'], n: [3, 3] } }]);
+  await c.add([{ id: 'w', vector: [1, 2], metadata: { n: [3, 3, 3] } }]);
+  assert.deepEqual((await c.get({ where: { n: { $gte: 2 } }, include: [] })).ids.sort(), ['w', 'x', 'y', 'z']);
+  assert.deepEqual((await c.get({ where: { k: 'p' }, include: [] })).ids.sort(), ['x', 'y']);
+  assert.deepEqual((await c.verify()).problems, []);
 });
 
 test('payload indexes (embedded): persisted across a reopen, visible read-only, dropped with the collection; verify finds a damaged index', async () => {

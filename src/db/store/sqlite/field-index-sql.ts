@@ -55,7 +55,10 @@ function hasCatalogue(db: Sqlite): boolean {
 
 /** The rows of the values table for the records `source` (an alias `r` of the records table, or `new`). */
 function valueRows(cid: number, metadata: string, slot: string, extra = ''): string {
-  return `SELECT fi.field, ${VALUE}, ${slot} FROM ${CATALOGUE} fi, json_each(${metadata}, fi.path) e WHERE fi.cid = ${cid} AND ${KEEP}${extra}`;
+  // DISTINCT, not only INSERT OR IGNORE: a trigger's OR IGNORE yields to the conflict clause of the
+  // statement that fired it, and an upsert's ON CONFLICT made a repeated element ([1, 1]) a
+  // UNIQUE error (found by the crash test's writer).
+  return `SELECT DISTINCT fi.field, ${VALUE}, ${slot} FROM ${CATALOGUE} fi, json_each(${metadata}, fi.path) e WHERE fi.cid = ${cid} AND ${KEEP}${extra}`;
 }
 
 /** The rows of the arrays table: the declared fields whose value is an array in `metadata`. */
