@@ -124,15 +124,16 @@ export class SqliteRecords implements CollectionRecords {
   }
 
   async matchingSlots(filter: RecordFilter): Promise<number[]> {
-    // Answered by the payload indexes alone when they serve the whole filter (where-sql.ts compileSlotQuery).
-    const plan = filter.whereDocument === undefined ? compileSlotPlan(filter.where, this.#fieldIndexes(filter, 'slot')) : undefined;
-    if (plan !== undefined) {
-      // One read transaction for every seek of the plan, so they see one state of the records.
-      const r = this.#c.r;
-      return r.transaction(() => runSlotPlan(plan, (sql, params) => r.prepare(sql).pluck().all(...params) as number[]))();
-    }
-    const f = this.#filter(filter);
-    return this.#c.r.prepare(`SELECT slot FROM ${this.#t.records} WHERE ${f.sql}`).pluck().raw(false).all(...f.params) as number[];
+    // One read transaction: the declared payload indexes, and every statement reading them, see one
+    // state of the database (another process may drop an index meanwhile).
+    const r = this.#c.r;
+    return r.transaction(() => {
+      // Answered by the payload indexes alone when they serve the whole filter (where-sql.ts compileSlotPlan).
+      const plan = filter.whereDocument === undefined ? compileSlotPlan(filter.where, this.#fieldIndexes(filter, 'slot')) : undefined;
+      if (plan !== undefined) return runSlotPlan(plan, (sql, params) => r.prepare(sql).pluck().all(...params) as number[]);
+      const f = this.#filter(filter);
+      return r.prepare(`SELECT slot FROM ${this.#t.records} WHERE ${f.sql}`).pluck().raw(false).all(...f.params) as number[];
+    })();
   }
 
   async bySlots(slots: ArrayLike<number>, fields: Fields): Promise<StoredRecord[]> {
