@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { OmnivecError } from '../errors.js';
 import { Random } from '../vector/random.js';
 import { matchesWhere, type Metadata, type Where } from './where.js';
-import { KEYS, randomFilters } from '../../test/helpers/where-random.js';
+import { randomFilters } from '../../test/helpers/where-random.js';
 import { testEachStore } from '../../test/helpers/stores.js';
 import { withTempDir } from '../../test/helpers/assertions.js';
 import { openDatabase } from './database.js';
@@ -144,12 +144,14 @@ test('payload indexes (embedded): persisted across a reopen, visible read-only, 
     const cid = (raw.prepare(`SELECT cid FROM collections WHERE name = 'c'`).pluck().get()) as number;
     raw.prepare(`DELETE FROM c${cid}_fv WHERE field = 'n' AND slot = (SELECT min(slot) FROM c${cid}_fv WHERE field = 'n')`).run();
     raw.prepare(`INSERT INTO c${cid}_fv(field, v, slot) VALUES ('t', 'nowhere', 1)`).run();
+    raw.prepare(`INSERT INTO c${cid}_fa(field, slot) VALUES ('n', 2)`).run();
     raw.close();
     db = await openDatabase(dir);
     c = await db.getCollection('c');
     const problems = (await c.verify()).problems ?? [];
     assert.ok(problems.some((p) => /payload index "n".*missing/.test(p)), problems.join('; '));
     assert.ok(problems.some((p) => /payload index "t".*no record holds/.test(p)), problems.join('; '));
+    assert.ok(problems.some((p) => /payload index "n".*marked wrongly/.test(p)), problems.join('; '));
     await db.dropCollection('c');
     await db.close();
     const after = new Sqlite3(join(dir, 'omnivec.sqlite'), { readonly: true });
@@ -159,4 +161,3 @@ test('payload indexes (embedded): persisted across a reopen, visible read-only, 
   });
 });
 
-void KEYS;
