@@ -14,6 +14,7 @@
  *   6. LanceDB 0.31 (embedded) on the same data: import, index, QPS at recall 0.95, disk bytes per vector.
  *
  * Options: --quick (20k vectors, 200k reopen, fewer sweep points), --n N, --reopen-n N (0: skip),
+ *   --filters-n N (the payload-index filter section's records, default 1M, 20k quick; 0: skip),
  * --no-lancedb, --no-write (do not update bench/results and BENCHMARKS.md), --bm25 (full text on
  * Cranfield: MAP@100 / nDCG@10 beside a reference BM25, bench/lib/db-bm25.ts).
  *
@@ -29,6 +30,7 @@ import { groundTruth, meanRecall, queryRate, K } from './lib/measure.js';
 import { updateBenchmarksMd } from './lib/report.js';
 import { runStoreComparison } from './lib/db-stores.js';
 import { runCranfieldBm25, formatCranfieldBm25, type CranfieldBm25Report } from './lib/db-bm25.js';
+import { runFieldFilterBench, type FieldFilterReport } from './lib/db-filters.js';
 import { runLanceDb, qpsAtRecall, directoryBytes, LANCEDB_VERSION, type CurvePoint, type PeerResult } from './lib/lancedb-peer.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { FlatIndex } from '../src/indexes/flat/flat-index.js';
@@ -44,6 +46,7 @@ const value = (name: string): string | undefined => { const i = args.indexOf(nam
 const quick = flag('--quick');
 const N = Number(value('--n') ?? (quick ? 20_000 : 100_000));
 const REOPEN_N = Number(value('--reopen-n') ?? (quick ? 200_000 : 1_000_000));
+const FILTERS_N = Number(value('--filters-n') ?? (quick ? 20_000 : 1_000_000));
 const lancedb = !flag('--no-lancedb');
 const write = !flag('--no-write');
 const store = value('--store');
@@ -177,6 +180,8 @@ async function main(): Promise<void> {
     log(`  ${f.label}: recall ${(hits / want).toFixed(4)}, fewest hits ${minHits}, ${cachedQps.toFixed(0)} q/s repeated filter, ${distinctQps.toFixed(0)} q/s distinct filters (unfiltered ${unfilteredQps.toFixed(0)})`);
   }
   report.filters = filterRows;
+  // 4b. The same on a declared payload index, at FILTERS_N records (bench/lib/db-filters.ts; --filters-n 0 skips).
+  if (FILTERS_N > 0) report.fieldFilters = await runFieldFilterBench({ n: FILTERS_N, dir: work, queries: fq, log });
   await hn.close();
 
   // 2. Flat import rate.
@@ -303,6 +308,12 @@ function markdown(r: Report): string {
   lines.push('| selectivity | recall@10 | fewest hits (k = 10) | QPS, one filter repeated | QPS, a new filter every query | unfiltered QPS |', '| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const f of r.filters as { selectivity: string; recall: number; minHits: number; qpsRepeatedFilter: number; qpsDistinctFilters: number; unfilteredQps: number }[]) {
     lines.push(`| ${f.selectivity} | ${f.recall.toFixed(4)} | ${f.minHits} | ${fmt(f.qpsRepeatedFilter)} | ${fmt(f.qpsDistinctFilters)} | ${fmt(f.unfilteredQps)} |`);
+  }
+  const ff = r.fieldFilters as FieldFilterReport | undefined;
+  if (ff !== undefined) {
+    lines.push('', `Filters on a declared payload index (${fmt(ff.n)} × ${ff.dim}, an integer field of ${ff.distinctValues} values; bench/lib/db-filters.ts): a new equality filter plans and answers in p50 ${ff.newFilterQueryMs.p50.toFixed(2)} ms / p99 ${ff.newFilterQueryMs.p99.toFixed(2)} ms (target p99 ≤ 5 ms), recall@10 ${ff.equality.recall.toFixed(4)}, fewest hits ${ff.equality.minHits}; QPS never lower at a more selective filter: ${ff.monotone ? 'yes' : 'NO'}.`, '');
+    lines.push('| selectivity | recall@10 | fewest hits | QPS, a new filter every query | QPS, one filter repeated |', '| --- | ---: | ---: | ---: | ---: |');
+    for (const f of ff.rows) lines.push(`| ${f.selectivity} | ${f.recall.toFixed(4)} | ${f.minHits} | ${fmt(f.qpsDistinctFilters)} | ${fmt(f.qpsRepeatedFilter)} |`);
   }
   return lines.join('\n');
 }

@@ -114,7 +114,7 @@ export async function cmdInfo(dir: string, name: string, o: { json?: boolean }, 
     const c = await db.getCollection(name);
     const i = await c.info();
     if (o.json === true) {
-      out.json({ name: i.name, dim: i.dim, metric: i.metric, index: i.index.kind, count: i.count, indexParams: i.index, encoder: i.encoder, indexDims: i.indexDims ?? null, seq: i.seq, created: i.created });
+      out.json({ name: i.name, dim: i.dim, metric: i.metric, index: i.index.kind, count: i.count, indexParams: i.index, encoder: i.encoder, indexDims: i.indexDims ?? null, seq: i.seq, created: i.created, fieldIndexes: i.fieldIndexes });
       return;
     }
     out.line(`name     ${i.name}`);
@@ -123,6 +123,7 @@ export async function cmdInfo(dir: string, name: string, o: { json?: boolean }, 
     out.line(`index    ${JSON.stringify(i.index)}`);
     out.line(`count    ${i.count}`);
     if (i.encoder !== null) out.line(`encoder  ${JSON.stringify(i.encoder)}`);
+    if (i.fieldIndexes.length > 0) out.line(`fields   ${i.fieldIndexes.map((x) => `${x.field} (${x.type})`).join(', ')}`);
     out.line(`created  ${i.created}`);
   });
 }

@@ -20,6 +20,7 @@ import { registerServeCommand } from './serve-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerDiversityCommand } from './diversity-command.js';
+import { registerFieldIndexCommand } from './field-index-command.js';
 import { registerEvalCommands, registerWordCommands } from './eval-commands.js';
 
 /**
@@ -160,6 +161,7 @@ function program(out: Out, setCode: (c: number) => void): Command {
   registerDemoCommand(p, db, out);
   registerClusterCommands(p, db, out);
   registerDiversityCommand(p, db, out);
+  registerFieldIndexCommand(p, db, out);
   p.command('version').description('print the version').action(() => out.line(version()));
   p.command('help [command]').description('help on a command').action((cmd: string | undefined) => {
     const c = cmd === undefined ? undefined : p.commands.find((x) => x.name() === cmd);

@@ -18,6 +18,7 @@ import { checkDelete, storeRecords, type StoredWrite } from './writes.js';
 import { compactCollection, evaluateIndex, isValidVector, scanAll, verifyCollection, type MaintenanceContext } from './maintenance.js';
 import { DEFAULT_INCLUDE, checkFilter, checkQueryBatch, planQuery, withoutSelf } from './query-options.js';
 import type { CollectionRecords, RecordStore } from './store/types.js';
+import { FIELD_INDEX_TYPES, checkFieldName, checkFieldType, type FieldIndexInfo, type FieldIndexType } from './field-index.js';
 import type {
   BatchQueryOptions, BatchQueryResult, CollectionInfo, CollectionMeta, CompactOptions, CompactReport, DeleteOptions,
   EncoderSpec, EvaluateOptions, EvaluateReport, GetOptions, GetResult, IndexStatus, QueryOptions, QueryResult,
@@ -163,7 +164,41 @@ export class Collection {
     return {
       name: this.name, dim: this.dim, metric: this.metric, index: this.indexSpec, indexKind: this.#cache.loaded?.kind, count,
       encoder: this.encoder, indexDims: this.#meta.options.indexDims, seq: this.#meta.seq, created: this.created,
+      fieldIndexes: await this.#records.fieldIndexes(),
     };
+  }
+
+  // Payload indexes (docs/db.md, "Payload indexes"): declared metadata fields the filters seek instead of scanning.
+
+  /**
+   * Declares a payload index on a metadata field (`type`: keyword, integer, float or bool) and
+   * back-fills it from the stored records; writes keep it in step from then on. Filters on the
+   * field (`$eq`, `$in`, `$ne`, `$nin`, ranges, and their `$and` / `$or`) seek it instead of
+   * reading every record's metadata; their answers are the same either way. Returns false when
+   * the field was already indexed with this type (nothing done).
+   */
+  async createFieldIndex(field: string, options: { type: FieldIndexType }): Promise<boolean> {
+    this.#writable();
+    checkFieldName(field, 'createFieldIndex.field');
+    if (options === null || typeof options !== 'object') {
+      throw new OmnivecError('invalid_argument', `createFieldIndex.options: expected { type: ${FIELD_INDEX_TYPES.map((t) => `"${t}"`).join(' | ')} }, got ${describe(options)}`);
+    }
+    const type = checkFieldType(options.type, 'createFieldIndex.options.type');
+    return this.#ctx.mutex.run(() => this.#records.createFieldIndex(field, type));
+  }
+
+  /** Removes a field's payload index (`not_found` when the field has none); filters on it take the JSON path again. */
+  async dropFieldIndex(field: string): Promise<void> {
+    this.#writable();
+    checkFieldName(field, 'dropFieldIndex.field');
+    const gone = await this.#ctx.mutex.run(() => this.#records.dropFieldIndex(field));
+    if (!gone) throw new OmnivecError('not_found', `collection "${this.name}": field ${JSON.stringify(field)} has no payload index`, { field });
+  }
+
+  /** The declared payload indexes, by field name. */
+  async listFieldIndexes(): Promise<FieldIndexInfo[]> {
+    this.#alive();
+    return this.#records.fieldIndexes();
   }
 
   /** Records by id (in the order asked, missing ids left out) or by filter, paged. */

@@ -7,6 +7,7 @@ import type { Metric } from '../vector/metric.js';
 import type { VectorBatch } from '../vector/batch.js';
 import type { Metadata, Where, WhereDocument } from './where.js';
 import type { CollectionIndexSpec } from './index-spec.js';
+import type { FieldIndexInfo } from './field-index.js';
 
 import type { EncoderSpec } from '../encoders/types.js';
 
@@ -59,6 +60,8 @@ export interface CollectionInfo {
   /** Last change number. */
   seq: number;
   created: string;
+  /** Declared payload indexes (metadata fields the filters seek), by field name. */
+  fieldIndexes: FieldIndexInfo[];
 }
 
 export type Include = 'documents' | 'metadatas' | 'vectors';

@@ -14,6 +14,7 @@ import type { EncoderService, ProjectionService, ServerContext } from './context
 import { errorHandler, sendError } from './errors.js';
 import { collectRoutes, registerOpenApiRoute } from './openapi.js';
 import { registerCollectionRoutes } from './collections-routes.js';
+import { registerFieldIndexRoutes } from './field-index-routes.js';
 import { createEncoderService } from './encoders.js';
 import { createProjectionService } from '../viz/projection-service.js';
 import { registerOpenAIRoutes } from './openai-routes.js';
@@ -287,6 +288,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   }));
   registerOpenApiRoute(app, routes, { version: ctx.version, secured: apiKey !== undefined, isPublic: isPublicRoute });
   registerCollectionRoutes(app, ctx);
+  registerFieldIndexRoutes(app, ctx);
   registerOpenAIRoutes(app, ctx);
   registerProjectionRoutes(app, ctx);
   registerExplorerRoutes(app, ctx);

@@ -123,7 +123,7 @@ function equalityBranch(w: Where): { key: string; values: Scalar[] } | undefined
  * records: "some element equals v₁" or "… v₂" is "some element is in {v₁, v₂}"), so a wide
  * `$or` over one field's values compiles to one list lookup instead of n comparisons.
  */
-function mergeOr(branches: Where[]): Where[] {
+export function mergeOr(branches: Where[]): Where[] {
   const byKey = new Map<string, { at: number; values: Scalar[]; count: number }>();
   const out: Where[] = [];
   for (const w of branches) {

@@ -21,6 +21,7 @@
  */
 import type { Metadata, Where, WhereDocument } from '../where.js';
 import type { PreparedRow } from '../records.js';
+import type { FieldIndexInfo, FieldIndexType } from '../field-index.js';
 import type { CollectionMeta, CollectionOptions, WriteMode } from '../types.js';
 
 /** Which fields a read returns besides slot and id. */
@@ -141,6 +142,16 @@ export interface CollectionRecords {
   pruneTombstones(seq: number): Promise<void>;
   /** The store's own consistency checks of this collection's data (full-text index, ...): problems found. */
   check(): Promise<string[]>;
+  /** The declared payload indexes (docs/db.md, "Payload indexes"), by field name. */
+  fieldIndexes(): Promise<FieldIndexInfo[]>;
+  /**
+   * Declares a payload index on a metadata field and back-fills it, in one transaction; from then
+   * on every write keeps it in step in the write's own transaction. False when the field was
+   * already declared with this type; `already_exists` when with another.
+   */
+  createFieldIndex(field: string, type: FieldIndexType): Promise<boolean>;
+  /** Removes a field's payload index; false when none was declared. */
+  dropFieldIndex(field: string): Promise<boolean>;
   /** Runs `fn` in one transaction on this collection. */
   write<T>(fn: (w: RecordWriter) => Promise<T>): Promise<T>;
   /**

@@ -15,6 +15,8 @@ import type { CollectionRecords, Fields, NearestOptions, RecordFilter, RecordWri
 import type { Pool, PoolClient } from './pg.js';
 import { SCHEMA, indexedExpression, opsOf, pgTables, transaction, vectorIndexSql, type IndexedExpression } from './schema.js';
 import { compileFilterPg } from './where-pg.js';
+import { checkFieldIndexesPg, createFieldIndexPg, dropFieldIndexPg, listFieldIndexesPg } from './field-index-pg.js';
+import { fieldIndexMap, type FieldIndexInfo, type FieldIndexMap, type FieldIndexType } from '../../field-index.js';
 
 /** BM25 over the documents: the tables' DDL and the search (store/postgres/fulltext.ts). */
 export interface FullTextProvider {
@@ -89,7 +91,33 @@ export class PostgresRecords implements CollectionRecords {
   }
 
   #filter(filter: RecordFilter, first: number, metadata = 'metadata', document = 'document'): { sql: string; params: unknown[] } {
-    return compileFilterPg(filter.where, filter.whereDocument, { metadata, document }, first);
+    return compileFilterPg(filter.where, filter.whereDocument, { metadata, document }, first, this.#declared);
+  }
+
+  // Payload indexes (field-index-pg.ts). The declarations this handle knows: a stale list only
+  // changes which prefilters a filter carries, never its answer (the exact CASE decides).
+  #declared: FieldIndexMap = new Map();
+
+  async #loadDeclared(): Promise<void> {
+    this.#declared = fieldIndexMap(await listFieldIndexesPg(this.#pool, this.#meta.cid));
+  }
+
+  async fieldIndexes(): Promise<FieldIndexInfo[]> {
+    const list = await listFieldIndexesPg(this.#pool, this.#meta.cid);
+    this.#declared = fieldIndexMap(list);
+    return list;
+  }
+
+  async createFieldIndex(field: string, type: FieldIndexType): Promise<boolean> {
+    const made = await createFieldIndexPg(this.#pool, this.#meta.cid, field, type);
+    await this.#loadDeclared();
+    return made;
+  }
+
+  async dropFieldIndex(field: string): Promise<boolean> {
+    const gone = await dropFieldIndexPg(this.#pool, this.#meta.cid, field);
+    await this.#loadDeclared();
+    return gone;
   }
 
   #columns(fields: Fields): string {
@@ -141,6 +169,7 @@ export class PostgresRecords implements CollectionRecords {
   }
 
   async matchingSlots(filter: RecordFilter): Promise<number[]> {
+    if (filter.where !== undefined) await this.#loadDeclared();
     const f = this.#filter(filter, 1);
     return ((await this.#pool.query(`SELECT slot FROM ${this.#t.records} WHERE ${f.sql}`, f.params)).rows as { slot: number }[]).map((r) => Number(r.slot));
   }
@@ -232,6 +261,7 @@ export class PostgresRecords implements CollectionRecords {
       const at = ivfTrainAt(this.#meta.indexSpec);
       if (n >= at) problems.push(`the IVF index is not built although the collection holds ${n} records (it is built at ${at}, after a write); queries scan exactly until a write builds it`);
     }
+    problems.push(...await checkFieldIndexesPg(this.#pool, this.#meta.cid));
     return problems;
   }
 

@@ -13,6 +13,7 @@ import type { CollectionMeta, CollectionOptions, EncoderSpec } from '../../types
 import type { CollectionRecords, NewCollection, RecordStore, RecordWriter } from '../types.js';
 import { createPool, type Pool, type PoolClient } from './pg.js';
 import { SCHEMA, VECTOR_MAX, checkSchema, createCollectionTables, initSchema, pgTables, transaction, vectorIndexSql } from './schema.js';
+import { dropFieldIndexCataloguePg } from './field-index-pg.js';
 import { PostgresRecords, type FullTextProvider } from './postgres-records.js';
 import { fullTextProvider } from './fulltext-provider.js';
 import { fullTextDropSql } from './fulltext.js';
@@ -213,6 +214,7 @@ export class PostgresStore implements RecordStore {
       await transaction(client, async () => {
         const t = pgTables(cid);
         await client.query(`DELETE FROM ${SCHEMA}.collections WHERE cid = $1`, [cid]);
+        await dropFieldIndexCataloguePg(client, cid);
         await client.query(`DROP TABLE IF EXISTS ${t.records}, ${t.tombs}`);
         for (const sql of fullTextDropSql(t.records)) await client.query(sql);
       });

@@ -14,6 +14,8 @@
 import { OmnivecError } from '../../../errors.js';
 import { checkWhere, checkWhereDocument, type Scalar, type Where, type WhereDocument } from '../../where.js';
 import { compileWhere, compileWhereDocument, formulaOf, sqlAnd, sqlNot, type Atom, type Expr, type Formula, type Fragment } from '../filter-sql.js';
+import { servesRange, type FieldIndexMap, type FieldIndexType } from '../../field-index.js';
+import { fieldIsArray, fieldScalar } from './field-index-pg.js';
 
 /** The JSON types a stored value can have (`jsonb_typeof`, booleans split), plus `missing`. */
 const BRANCHES = ['string', 'number', 'array', 'true', 'false', 'null'] as const;
@@ -167,10 +169,35 @@ function prefilter(column: string, key: string, f: Formula): Fragment | undefine
   return { sql: `(${docs.map(() => `${column} @> ?::jsonb`).join(' OR ')})`, params: docs };
 }
 
-function compileField(column: string, key: string, condition: unknown): Expr {
+/** The range atoms every matching record meets (one alone, or those of an AND), whose bound the declared index orders. */
+function requiredRanges(f: Formula, type: FieldIndexType): { op: string; value: number | string }[] {
+  if (f.kind === 'atom') return f.atom.kind === 'cmp' && servesRange(type, f.atom.value) ? [{ op: f.atom.op, value: f.atom.value }] : [];
+  if (f.kind === 'and') return f.items.flatMap((item) => requiredRanges(item, type));
+  return [];
+}
+
+/**
+ * For a field with a declared payload index (field-index-pg.ts): its ranges as
+ * `(scalar op bound AND …) OR value is an array`, which the B-tree on the scalar and the partial
+ * index on arrays answer (a BitmapOr). Like `prefilter`, only ANDed before the exact CASE.
+ */
+function rangePrefilter(column: string, key: string, f: Formula, type: FieldIndexType): Fragment | undefined {
+  const ranges = requiredRanges(f, type);
+  const scalar = fieldScalar(column, key, type);
+  if (ranges.length === 0 || scalar === undefined) return undefined;
+  const cast = type === 'keyword' ? 'text' : 'numeric';
+  const tests = ranges.map((r) => `${scalar} ${r.op} ?::${cast}`);
+  return {
+    sql: `((${tests.join(' AND ')}) OR ${fieldIsArray(column, key)})`,
+    params: ranges.map((r) => (typeof r.value === 'number' ? decimal(r.value) : noNul(r.value))),
+  };
+}
+
+function compileField(column: string, key: string, condition: unknown, type?: FieldIndexType): Expr {
   const e = compileFieldCase(column, key, condition);
   if (typeof e === 'boolean') return e;
-  const pre = prefilter(column, key, formulaOf(condition));
+  const formula = formulaOf(condition);
+  const pre = prefilter(column, key, formula) ?? (type === undefined ? undefined : rangePrefilter(column, key, formula, type));
   return pre === undefined ? e : { sql: `(${pre.sql} AND ${e.sql})`, params: [...pre.params, ...e.params] };
 }
 
@@ -208,11 +235,12 @@ export function compileFilterPg(
   whereDocument: WhereDocument | undefined,
   columns: { metadata: string; document: string },
   firstParam = 1,
+  fieldIndexes?: FieldIndexMap,
 ): { sql: string; params: unknown[] } {
   const parts: Expr[] = [];
   if (where !== undefined && where !== null) {
     checkWhere(where);
-    parts.push(compileWhere(where, (key, condition) => compileField(columns.metadata, key, condition)));
+    parts.push(compileWhere(where, (key, condition) => compileField(columns.metadata, key, condition, fieldIndexes?.get(key))));
   }
   if (whereDocument !== undefined && whereDocument !== null) {
     checkWhereDocument(whereDocument);

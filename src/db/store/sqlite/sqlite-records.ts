@@ -12,7 +12,9 @@ import type { Metadata } from '../../where.js';
 import type { CollectionMeta, CollectionOptions, WriteMode } from '../../types.js';
 import type { CollectionRecords, Fields, RecordFilter, RecordWriter, RowsToWrite, StoredRecord, VectorChunk } from '../types.js';
 import { tables, type Sqlite } from './schema.js';
-import { compileFilter } from './where-sql.js';
+import { compileFilter, compileSlotPlan, runSlotPlan, type FieldIndexes } from './where-sql.js';
+import { checkFieldIndexes, createFieldIndex, dropFieldIndex, fieldArraysTable, fieldValuesTable, listFieldIndexes } from './field-index-sql.js';
+import { fieldIndexMap, type FieldIndexInfo, type FieldIndexType } from '../../field-index.js';
 
 /** The connections a collection's records use (shared by every collection of a database). */
 export interface SqliteConnections {
@@ -51,7 +53,26 @@ export class SqliteRecords implements CollectionRecords {
   }
 
   #filter(filter: RecordFilter, metadata = 'metadata', document = 'document'): { sql: string; params: unknown[] } {
-    return compileFilter(filter.where, filter.whereDocument, { metadata, document });
+    return compileFilter(filter.where, filter.whereDocument, { metadata, document }, this.#fieldIndexes(filter, metadata === 'metadata' ? 'slot' : 'r.slot'));
+  }
+
+  // Payload indexes (field-index-sql.ts): declarations read per compiled filter (another handle may declare one).
+  #fieldIndexes(filter: RecordFilter, slot: string): FieldIndexes | undefined {
+    if (filter.where === undefined || filter.where === null) return undefined;
+    const list = listFieldIndexes(this.#c.r, this.#meta.cid);
+    return list.length === 0 ? undefined : { map: fieldIndexMap(list), table: fieldValuesTable(this.#meta.cid), arrays: fieldArraysTable(this.#meta.cid), slot };
+  }
+
+  async fieldIndexes(): Promise<FieldIndexInfo[]> {
+    return listFieldIndexes(this.#c.r, this.#meta.cid);
+  }
+
+  async createFieldIndex(field: string, type: FieldIndexType): Promise<boolean> {
+    return createFieldIndex(this.#c.w, this.#meta.cid, this.#t.records, field, type);
+  }
+
+  async dropFieldIndex(field: string): Promise<boolean> {
+    return dropFieldIndex(this.#c.w, this.#meta.cid, this.#t.records, field);
   }
 
   /** `slot, id[, document][, json(metadata)][, vector]`. */
@@ -103,8 +124,16 @@ export class SqliteRecords implements CollectionRecords {
   }
 
   async matchingSlots(filter: RecordFilter): Promise<number[]> {
-    const f = this.#filter(filter);
-    return this.#c.r.prepare(`SELECT slot FROM ${this.#t.records} WHERE ${f.sql}`).pluck().raw(false).all(...f.params) as number[];
+    // One read transaction: the declared payload indexes, and every statement reading them, see one
+    // state of the database (another process may drop an index meanwhile).
+    const r = this.#c.r;
+    return r.transaction(() => {
+      // Answered by the payload indexes alone when they serve the whole filter (where-sql.ts compileSlotPlan).
+      const plan = filter.whereDocument === undefined ? compileSlotPlan(filter.where, this.#fieldIndexes(filter, 'slot')) : undefined;
+      if (plan !== undefined) return runSlotPlan(plan, (sql, params) => r.prepare(sql).pluck().all(...params) as number[]);
+      const f = this.#filter(filter);
+      return r.prepare(`SELECT slot FROM ${this.#t.records} WHERE ${f.sql}`).pluck().raw(false).all(...f.params) as number[];
+    })();
   }
 
   async bySlots(slots: ArrayLike<number>, fields: Fields): Promise<StoredRecord[]> {
@@ -199,6 +228,7 @@ export class SqliteRecords implements CollectionRecords {
     for (const id of this.#c.r.prepare(`SELECT id FROM ${records} WHERE metadata IS NOT NULL AND NOT json_valid(metadata, 9) LIMIT 100`).pluck().all() as string[]) {
       problems.push(`record ${JSON.stringify(id)}: metadata is not JSON`);
     }
+    problems.push(...checkFieldIndexes(this.#c.r, this.#meta.cid, records));
     return problems;
   }
 

@@ -13,7 +13,8 @@ import { acquireLock } from '../../lock.js';
 import type { CollectionIndexSpec } from '../../index-spec.js';
 import type { CollectionMeta, CollectionOptions, EncoderSpec } from '../../types.js';
 import type { CollectionRecords, NewCollection, RecordStore, RecordWriter } from '../types.js';
-import { DB_FILE, INDEX_DIR, initSchema, createCollectionTables, dropCollectionTables, type Sqlite } from './schema.js';
+import { DB_FILE, INDEX_DIR, initSchema, createCollectionTables, dropCollectionTables, tables, type Sqlite } from './schema.js';
+import { dropFieldIndexTables } from './field-index-sql.js';
 import { SqliteRecords } from './sqlite-records.js';
 
 // Lets a read-only directory be opened through an `immutable` URI (see immutableUri). SQLite reads
@@ -218,6 +219,7 @@ export class SqliteStore implements RecordStore {
     w.exec('BEGIN IMMEDIATE');
     try {
       w.prepare('DELETE FROM collections WHERE cid = ?').run(cid);
+      dropFieldIndexTables(w, cid, tables(cid).records);
       dropCollectionTables(w, cid);
       w.exec('COMMIT');
     } catch (e) {
