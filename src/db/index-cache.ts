@@ -122,7 +122,9 @@ export class IndexCache {
     return this.#serial(async () => {
       const st = this.#state;
       if (st === undefined) return;
-      if (st.seq !== before || !this.#apply(st, pending, onProgress)) await this.#sync(st, after, onProgress);
+      // A write that replaced vectors may have moved records to new slots (the embedded store does):
+      // their old slots have tombstones of this change and leave the index with the write.
+      if (st.seq !== before || !this.#apply(st, pending, await this.#o.records.deletedSince(before), onProgress)) await this.#sync(st, after, onProgress);
       st.seq = after;
     });
   }
@@ -291,13 +293,14 @@ export class IndexCache {
   }
 
   /** A write's vectors from memory; false when the index kind must change (the caller catches up instead). */
-  #apply(st: IndexState, pending: PendingVectors[], onProgress?: OnProgress): boolean {
+  #apply(st: IndexState, pending: PendingVectors[], moved: readonly number[], onProgress?: OnProgress): boolean {
     // The last write of a slot wins (kept for safety: a call cannot write a slot twice, records.ts refuses repeated ids).
     const last = new Map<number, number>();
     let total = 0;
     pending.forEach((p, c) => { for (let i = 0; i < p.count; i++) last.set(p.slots[i]!, c * 0x100000 + i); total += p.count; });
     const replaced: number[] = [];
     for (const slot of last.keys()) if (st.index.has(slot)) replaced.push(slot);
+    for (const slot of moved) if (!last.has(slot) && st.index.has(slot)) replaced.push(slot);
     const size = st.index.size - replaced.length + last.size;
     if (wantedKind(this.#o.spec, size) !== st.index.kind) return false;
     if (replaced.length > 0) st.index.remove(Uint32Array.from(replaced));

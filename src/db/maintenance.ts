@@ -76,6 +76,11 @@ export async function verifyCollection(c: MaintenanceContext): Promise<VerifyRep
   for await (const r of scanAll(c.records, { vector: true })) {
     records++;
     const v = r.vector!;
+    if (r.vectorProblem !== undefined) {
+      invalid.push(r.id);
+      problems.push(`record ${JSON.stringify(r.id)} (slot ${r.slot}): ${r.vectorProblem} (${repair})`);
+      continue;
+    }
     if (v.length !== c.dim) {
       invalid.push(r.id);
       problems.push(`record ${JSON.stringify(r.id)}: vector has ${v.length * 4} bytes, expected ${c.dim * 4} (${repair})`);

@@ -8,8 +8,12 @@
  * Rules every implementation keeps:
  * - Async everywhere (a network store cannot answer synchronously); the embedded store's promises
  *   resolve at once.
- * - Records are addressed by `slot`: a non-negative integer the store assigns on insert, stable for
- *   the record's life (an upsert keeps it), possibly reused after a delete. Indexes are keyed by slot.
+ * - Records are addressed by `slot`: a non-negative integer the store assigns on insert. A write that
+ *   leaves a record's vector alone keeps its slot; one that replaces the vector (upsert, update with
+ *   a vector) may keep it or move the record to a new slot — the embedded store moves it, since its
+ *   slots are never reused — and a moved record's old slot gets a tombstone in the same change, as
+ *   a delete does. A store may reuse a deleted slot (PostgreSQL) or not (SQLite). Indexes are keyed
+ *   by slot, and the index sync rule (docs/db.md) handles all of these.
  * - Every write runs inside `write(fn)`: one transaction, committed when `fn` resolves, rolled back
  *   when it throws; a write call takes the collection's next change number `seq` and stamps each
  *   vector-bearing row it writes with it (`vseq`), and each delete with a tombstone `(slot, seq)`.
@@ -43,6 +47,8 @@ export interface StoredRecord {
   vector?: Float32Array;
   sparse?: string | null;
   multiVector?: Float32Array | null;
+  /** Set when the stored vector could not be read intact (a damaged or missing row of the vector file); `vector` is NaN then. */
+  vectorProblem?: string;
 }
 
 export interface RecordFilter {
