@@ -8,14 +8,16 @@ export { OmnivecError, type ErrorCode } from '../errors.js';
 export type { Metric } from '../vector/metric.js';
 export type { VectorBatch } from '../vector/batch.js';
 export type {
-  VectorIndex, IndexKind, SearchOptions, SearchResult, BatchSearchResult, IndexStats,
+  VectorIndex, IndexKind, SearchOptions, SearchResult, BatchSearchResult, IndexStats, ExternalVectors,
+  PayloadOptions,
 } from './types.js';
 export { NO_ID, MAX_ID } from './types.js';
 export { FlatIndex, type FlatIndexOptions } from './flat/flat-index.js';
 export { IvfIndex, type IvfIndexOptions } from './ivf/ivf-index.js';
 export { kmeans, type KMeansOptions } from './ivf/kmeans.js';
 export {
-  createIndex, serializeIndex, deserializeIndex, saveIndex, loadIndex, type IndexSpec,
+  createIndex, serializeIndex, deserializeIndex, saveIndex, loadIndex, type IndexSpec, type SaveOptions,
+  type LoadOptions,
 } from './registry.js';
 export { HnswIndex, type HnswIndexOptions } from './hnsw/hnsw-index.js';
 export { IdSet } from './common.js';

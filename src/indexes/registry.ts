@@ -2,12 +2,14 @@ import { OmnivecError, describe } from '../errors.js';
 import type { Metric } from '../vector/metric.js';
 import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
 import { BinaryWriter, BinaryReader, type ByteSource } from '../storage/binary.js';
-import { decodeFile, decodeHeader, encodeHeader, FLAG_SEGMENTED, HEADER_BYTES, type FileKind } from '../storage/header.js';
+import {
+  decodeFile, decodeHeader, encodeHeader, FLAG_EXTERNAL_VECTORS, FLAG_SEGMENTED, HEADER_BYTES, type FileHeader, type FileKind,
+} from '../storage/header.js';
 import { readFileBytes, writeFileAtomic } from '../storage/atomic.js';
 import { FlatIndex, type FlatIndexOptions } from './flat/flat-index.js';
 import { IvfIndex, type IvfIndexOptions } from './ivf/ivf-index.js';
 import { HnswIndex, type HnswIndexOptions } from './hnsw/hnsw-index.js';
-import type { VectorIndex } from './types.js';
+import type { ExternalVectors, VectorIndex } from './types.js';
 import { checkSegmentBytes, readSegmentContainer, SegmentedIndex, type SegmentOptions } from './segmented.js';
 
 /**
@@ -32,12 +34,12 @@ export type IndexSpec = FlatIndexSpec | IvfIndexSpec | HnswIndexSpec;
 /** Every kind createIndex builds, in the order error messages list them. */
 export const INDEX_KINDS = ['flat', 'ivf', 'hnsw'] as const satisfies readonly IndexSpec['kind'][];
 
-type Reader = (r: BinaryReader, dim: number, metric: Metric, count: number) => VectorIndex;
+type Reader = (r: BinaryReader, dim: number, metric: Metric, count: number, external: boolean) => VectorIndex;
 
 const readers: Record<FileKind, Reader | undefined> = {
-  flat: (r, d, m, c) => FlatIndex.readPayload(r, d, m, c),
-  ivf: (r, d, m, c) => IvfIndex.readPayload(r, d, m, c),
-  hnsw: (r, d, m, c) => HnswIndex.readPayload(r, d, m, c),
+  flat: (r, d, m, c, x) => FlatIndex.readPayload(r, d, m, c, x),
+  ivf: (r, d, m, c, x) => IvfIndex.readPayload(r, d, m, c, x),
+  hnsw: (r, d, m, c, x) => HnswIndex.readPayload(r, d, m, c, x),
 };
 
 /**
@@ -63,11 +65,27 @@ export function createIndex(spec: IndexSpec): VectorIndex {
 }
 
 /** The index as file bytes: the 64-byte header, then the payload (chunks, to avoid one big copy). */
-export function serializeIndex(index: VectorIndex, options: { copy?: boolean } = {}): Uint8Array[] {
+export interface SaveOptions {
+  /** False: write views of the index's memory without copying (only while nothing changes the index). */
+  copy?: boolean;
+  /** False: leave the float vectors out; `loadIndex` then needs `vectors` (docs/file-format.md). Default true. */
+  vectors?: boolean;
+}
+
+/** How an index file is read back. */
+export interface LoadOptions extends SegmentOptions {
+  /** Where the float vectors of a file saved with `vectors: false` come from (required for such a file). */
+  vectors?: ExternalVectors;
+}
+
+export function serializeIndex(index: VectorIndex, options: SaveOptions = {}): Uint8Array[] {
   const payload = new BinaryWriter(options);
-  index.writePayload(payload);
+  const external = options.vectors === false;
+  index.writePayload(payload, { vectors: !external });
   // Several segments: a version-2 file whose payload is the segment container; one: today's file.
-  const flags = index instanceof SegmentedIndex && index.segmentCount > 1 ? FLAG_SEGMENTED : 0;
+  // Without vectors: version 3, with or without segments.
+  const flags = (index instanceof SegmentedIndex && index.segmentCount > 1 ? FLAG_SEGMENTED : 0) |
+    (external ? FLAG_EXTERNAL_VECTORS : 0);
   const header = encodeHeader({ kind: index.kind, dim: index.dim, metric: index.metric, count: index.size, flags }, payload);
   return [header, ...payload.chunks()];
 }
@@ -76,21 +94,42 @@ export function serializeIndex(index: VectorIndex, options: { copy?: boolean } =
  * Reads an index from file bytes, checking magic, version, checksums and structure. The index
  * comes back segmented (it can grow past one memory), in as many segments as the file holds.
  */
-export function deserializeIndex(bytes: Uint8Array, what = 'index file', options: SegmentOptions = {}): VectorIndex {
+export function deserializeIndex(bytes: Uint8Array, what = 'index file', options: LoadOptions = {}): VectorIndex {
   const { header, payload } = decodeFile(bytes, what);
+  const read = readerOf(header, what, options.vectors);
+  const external = (header.flags & FLAG_EXTERNAL_VECTORS) !== 0;
+  const segOptions = { segmentBytes: options.segmentBytes };
+  const index = (header.flags & FLAG_SEGMENTED) !== 0
+    ? readSegmentContainer(bytes.subarray(HEADER_BYTES), read, header, what, segOptions, external)
+    : new SegmentedIndex(read(payload, header.dim, header.metric, header.count, external), segOptions);
+  return filled(index, external, options.vectors);
+}
+
+/** The kind's reader; refuses a vectors-less file without a source to fill it from. */
+function readerOf(header: FileHeader, what: string, vectors: ExternalVectors | undefined): Reader {
   const read = readers[header.kind];
   if (read === undefined) throw new OmnivecError('unsupported_version', `${what}: index kind "${header.kind}" is not available in this build`);
-  if ((header.flags & FLAG_SEGMENTED) !== 0) {
-    return readSegmentContainer(bytes.subarray(HEADER_BYTES), read, header, what, options);
+  if ((header.flags & FLAG_EXTERNAL_VECTORS) !== 0 && vectors === undefined) {
+    throw new OmnivecError('invalid_argument',
+      `${what}: vectors: expected an ExternalVectors source, got none: the file was saved without its float vectors (vectors: false)`);
   }
-  return new SegmentedIndex(read(payload, header.dim, header.metric, header.count), options);
+  return read;
+}
+
+/**
+ * Fills an index read from a vectors-less payload from `vectors` (after every check of the file);
+ * a file with its vectors ignores the source.
+ */
+function filled(index: SegmentedIndex, external: boolean, vectors: ExternalVectors | undefined): VectorIndex {
+  if (external) index.fillVectors(vectors!);
+  return index;
 }
 
 /**
  * Writes the index to `path` atomically (temporary file, fsync, rename). `copy: false` writes the
  * index's memory without copying it first: only when nothing changes the index until this returns.
  */
-export async function saveIndex(index: VectorIndex, path: string, options: { copy?: boolean } = {}): Promise<void> {
+export async function saveIndex(index: VectorIndex, path: string, options: SaveOptions = {}): Promise<void> {
   await writeFileAtomic(path, serializeIndex(index, options));
 }
 
@@ -103,7 +142,7 @@ const STREAM_ABOVE = 32 << 20;
  * file in memory: on a 1M × 128 HNSW file that halves the memory first touched while loading), with
  * the payload checksum computed along the way and checked at the end.
  */
-export async function loadIndex(path: string, options: { streamAbove?: number } & SegmentOptions = {}): Promise<VectorIndex> {
+export async function loadIndex(path: string, options: { streamAbove?: number } & LoadOptions = {}): Promise<VectorIndex> {
   const streamAbove = options.streamAbove ?? STREAM_ABOVE;
   const segmentOptions = { segmentBytes: options.segmentBytes };
   let fd: number;
@@ -115,18 +154,21 @@ export async function loadIndex(path: string, options: { streamAbove?: number } 
   }
   try {
     const size = fstatSync(fd).size;
-    if (size <= streamAbove) return deserializeIndex(await readFileBytes(path), path, segmentOptions);
+    if (size <= streamAbove) return deserializeIndex(await readFileBytes(path), path, { ...segmentOptions, vectors: options.vectors });
     const head = new Uint8Array(HEADER_BYTES);
     readFully(fd, head, 0, HEADER_BYTES, 0, path);
     const header = decodeHeader(head, size - HEADER_BYTES, path);
-    const read = readers[header.kind];
-    if (read === undefined) throw new OmnivecError('unsupported_version', `${path}: index kind "${header.kind}" is not available in this build`);
+    const read = readerOf(header, path, options.vectors);
+    const external = (header.flags & FLAG_EXTERNAL_VECTORS) !== 0;
     const source: ByteSource = {
       length: header.payloadLength,
       readAt: (dst, off, len, pos) => readFully(fd, dst, off, len, HEADER_BYTES + pos, path),
     };
-    if ((header.flags & FLAG_SEGMENTED) !== 0) return readSegmentContainer(source, read, header, path, segmentOptions);
-    return new SegmentedIndex(read(new BinaryReader(source, path, HEADER_BYTES, header.payloadCrc), header.dim, header.metric, header.count), segmentOptions);
+    const index = (header.flags & FLAG_SEGMENTED) !== 0
+      ? readSegmentContainer(source, read, header, path, segmentOptions, external)
+      : new SegmentedIndex(read(new BinaryReader(source, path, HEADER_BYTES, header.payloadCrc), header.dim, header.metric, header.count, external),
+        segmentOptions);
+    return filled(index, external, options.vectors);
   } finally {
     closeSync(fd);
   }

@@ -7,7 +7,7 @@ import { HEADER_BYTES } from '../storage/header.js';
 import { crc32 } from 'node:zlib';
 import { checkNewIds, emptyBatchResult, emptyIndexError, IdSet, resolveFilter } from './common.js';
 import {
-  NO_ID, type AddOptions, type BatchSearchResult, type IndexKind, type IndexStats, type SearchOptions,
+  NO_ID, type AddOptions, type ExternalVectors, type PayloadOptions, type BatchSearchResult, type IndexKind, type IndexStats, type SearchOptions,
   type SearchResult, type VectorIndex,
 } from './types.js';
 
@@ -47,7 +47,7 @@ export interface SegmentOptions {
 }
 
 /** Reads one segment's payload (the registry's reader of the kind). */
-export type SegmentReader = (r: BinaryReader, dim: number, metric: Metric, count: number) => VectorIndex;
+export type SegmentReader = (r: BinaryReader, dim: number, metric: Metric, count: number, external: boolean) => VectorIndex;
 
 interface Estimate {
   /** memoryBytes when the segment was created empty (0 when loaded: conservative). */
@@ -349,24 +349,32 @@ export class SegmentedIndex implements VectorIndex {
    * (docs/file-format.md, version 2): JSON `{ segments: [{ count, bytes }] }`, then each segment's
    * payload starting at an 8-byte file offset (zero bytes between).
    */
-  writePayload(w: BinaryWriter): void {
+  writePayload(w: BinaryWriter, options: PayloadOptions = {}): void {
     if (this.#segs.length === 1) {
-      this.#segs[0]!.writePayload(w);
+      this.#segs[0]!.writePayload(w, options);
       return;
     }
     // Each payload's length, from a writer that only keeps views (nothing is copied).
     const lengths = this.#segs.map((s) => {
       const probe = new BinaryWriter({ copy: false });
-      s.writePayload(probe);
+      s.writePayload(probe, options);
       return probe.length;
     });
     w.json({ segments: this.#segs.map((s, i) => ({ count: s.size, bytes: lengths[i] })) });
     this.#segs.forEach((s, i) => {
       pad8(w);
       const start = w.length;
-      s.writePayload(w);
+      s.writePayload(w, options);
       if (w.length - start !== lengths[i]) throw new Error(`segment ${i}: payload length changed while writing`);
     });
+  }
+
+  /** Fills every segment from `source` (after a vectors-less payload; each takes the rows of its own ids). */
+  fillVectors(source: ExternalVectors): void {
+    for (const s of this.#segs) {
+      if (s.fillVectors === undefined) throw new OmnivecError('invalid_argument', `index: a ${s.kind} segment cannot be filled from external vectors`);
+      s.fillVectors(source);
+    }
   }
 
   #newSegment(from: VectorIndex): VectorIndex {
@@ -549,7 +557,8 @@ function mergeRows(rows: Row[], k: number, ids: Uint32Array, distances: Float32A
  * the end. Each segment is read by `read`, the kind's own reader, from its own byte range.
  */
 export function readSegmentContainer(input: Uint8Array | ByteSource, read: SegmentReader,
-  shape: { dim: number; metric: Metric; count: number; payloadCrc: number }, what: string, options: SegmentOptions = {}): SegmentedIndex {
+  shape: { dim: number; metric: Metric; count: number; payloadCrc: number }, what: string, options: SegmentOptions = {},
+  external = false): SegmentedIndex {
   const total = input.length;
   let next = 0; // file-backed: reads are sequential; the CRC runs over them in order
   let crc = 0;
@@ -602,7 +611,7 @@ export function readSegmentContainer(input: Uint8Array | ByteSource, read: Segme
     const r = source === undefined
       ? new BinaryReader((input as Uint8Array).subarray(start, start + b), `${what} segment ${i}`, HEADER_BYTES + start)
       : new BinaryReader({ length: b, readAt: (d, o, l, p) => source.readAt(d, o, l, start + p) }, `${what} segment ${i}`, HEADER_BYTES + start);
-    segs.push(read(r, shape.dim, shape.metric, c));
+    segs.push(read(r, shape.dim, shape.metric, c, external));
     pos += b;
   });
   if (sum !== shape.count) fail(`the segments hold ${sum} vectors, the header declares ${shape.count}`);

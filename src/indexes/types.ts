@@ -83,6 +83,25 @@ export interface IndexStats {
 }
 
 /**
+ * Float vectors kept outside an index file (the database's vector file), addressed by id: the
+ * source an index saved with `vectors: false` is filled from when it is loaded.
+ */
+export interface ExternalVectors {
+  /** Floats per stored row; an index of smaller dim (Matryoshka) takes the first index.dim of each. */
+  readonly dim: number;
+  /** One past the highest id that has a row. */
+  readonly end: number;
+  /** Reads rows [first, first + count) into dst (count × dim floats, row-major). Synchronous (fs.readSync). */
+  readRows(first: number, count: number, dst: Float32Array): void;
+}
+
+/** How a payload is written. */
+export interface PayloadOptions {
+  /** False: leave the float vectors out (they are filled from an ExternalVectors source on load). Default true. */
+  vectors?: boolean;
+}
+
+/**
  * The contract every index keeps (flat, ivf, hnsw). Maths is synchronous; saving to and loading
  * from files is in src/indexes/registry.ts. Ids are caller-chosen integers 0 … 2³²−2 (a database
  * maps its string ids to them). A refused call throws an OmnivecError and leaves the index as it was.
@@ -121,8 +140,18 @@ export interface VectorIndex {
   /** Reclaims the space of removed vectors now instead of when the index decides to. */
   compact(): void;
   stats(): IndexStats;
-  /** Writes the index's payload (everything after the file header). */
-  writePayload(writer: BinaryWriter): void;
+  /**
+   * Writes the index's payload (everything after the file header). `vectors: false` leaves the
+   * float vectors out (a payload flagged as such, docs/file-format.md): the loader then fills them
+   * from an `ExternalVectors` source. Default true: today's payload, byte for byte.
+   */
+  writePayload(writer: BinaryWriter, options?: PayloadOptions): void;
+  /**
+   * Only on an index just read from a vectors-less payload (the registry calls it before handing
+   * the index out): stores the float vectors of its live ids from `source`, doing to each row what
+   * `add` does (the first `dim` floats; normalised for cosine; quantised: into the re-score store).
+   */
+  fillVectors?(source: ExternalVectors): void;
   /**
    * An empty index of the same kind, shape and parameters, trained as this one is (IVF: the same
    * centroids): the next segment of a segmented index (docs/indexes/segments.md). Without it an

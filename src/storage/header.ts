@@ -8,11 +8,13 @@ import { BinaryReader, type BinaryWriter } from './binary.js';
  * The 64-byte header that starts every binary file omnivec writes (docs/file-format.md):
  *
  *   0  magic "OMNIVEC\0"     8 bytes
- *   8  format version        u16   (1; 2 for a segmented index, flags bit 0 set)
+ *   8  format version        u16   (1; 2 for a segmented index, flags bit 0 set; 3 for a payload
+ *                                  without float vectors, flags bit 1 set)
  *  10  kind                  u16   (1 flat, 2 ivf, 3 hnsw)
  *  12  dim                   u32
  *  16  metric                u8    (0 l2, 1 ip, 2 cosine), then 3 zero bytes
- *  20  flags                 u32   (bit 0: the payload is a segment container, version 2; other bits 0)
+ *  20  flags                 u32   (bit 0: the payload is a segment container; bit 1: the float
+ *                                  vectors are kept outside the file, version 3; other bits 0)
  *  24  count                 u64   live vectors
  *  32  payload length        u64   bytes after the header
  *  40  payload CRC-32        u32
@@ -29,10 +31,18 @@ export const HEADER_BYTES = 64;
 export const FORMAT_VERSION = 1;
 /** The version of a file whose payload is a segment container (docs/indexes/segments.md). */
 export const SEGMENTED_VERSION = 2;
+/**
+ * The version of a file written without its float vectors (`vectors: false`, issue 17): the
+ * payload of each kind leaves them out and the loader fills them from an external source. A
+ * reader of versions 1–2 refuses it as too new instead of misreading it.
+ */
+export const EXTERNAL_VECTORS_VERSION = 3;
 /** The newest version this reader knows. */
-export const LATEST_VERSION = SEGMENTED_VERSION;
+export const LATEST_VERSION = EXTERNAL_VECTORS_VERSION;
 /** Header flag: the payload lists several segments, each a payload of the header's kind. */
 export const FLAG_SEGMENTED = 1;
+/** Header flag (version 3): the payload holds no float vectors; they come from outside (docs/file-format.md). */
+export const FLAG_EXTERNAL_VECTORS = 2;
 
 export const FILE_KINDS = { flat: 1, ivf: 2, hnsw: 3 } as const;
 export type FileKind = keyof typeof FILE_KINDS;
@@ -45,7 +55,7 @@ export interface FileHeader {
   count: number;
   payloadLength: number;
   payloadCrc: number;
-  /** Bit 0 (FLAG_SEGMENTED, version 2 only): the payload is a segment container. */
+  /** Bit 0 (FLAG_SEGMENTED, version ≥ 2): a segment container; bit 1 (FLAG_EXTERNAL_VECTORS, version 3): no float vectors. */
   flags: number;
 }
 
@@ -69,7 +79,9 @@ export function encodeHeader(h: Omit<FileHeader, 'version' | 'payloadLength' | '
   const buf = new Uint8Array(HEADER_BYTES);
   const v = new DataView(buf.buffer);
   buf.set(MAGIC, 0);
-  v.setUint16(8, (flags & FLAG_SEGMENTED) !== 0 ? SEGMENTED_VERSION : FORMAT_VERSION, true);
+  // The oldest version that can say what the flags say: files without vectors-less payloads are as before.
+  const version = (flags & FLAG_EXTERNAL_VECTORS) !== 0 ? EXTERNAL_VECTORS_VERSION : (flags & FLAG_SEGMENTED) !== 0 ? SEGMENTED_VERSION : FORMAT_VERSION;
+  v.setUint16(8, version, true);
   v.setUint16(10, FILE_KINDS[h.kind], true);
   v.setUint32(12, h.dim, true);
   v.setUint8(16, metricCode(h.metric));
@@ -114,10 +126,13 @@ export function decodeHeader(bytes: Uint8Array, payloadBytes: number, what = 'in
     payloadCrc: v.getUint32(40, true),
     flags: v.getUint32(20, true),
   };
-  // Version 1 wrote zero flags; version 2 is exactly a segment container.
-  const wantFlags = version >= SEGMENTED_VERSION ? FLAG_SEGMENTED : 0;
-  if (header.flags !== wantFlags) {
-    throw new OmnivecError('corrupt_file', `${what}: header flags 0x${header.flags.toString(16)}: expected 0x${wantFlags.toString(16)} in a version-${version} file`);
+  // Version 1 wrote zero flags; version 2 is exactly a segment container; version 3 is a
+  // vectors-less payload, in one segment or several.
+  const okFlags = version === FORMAT_VERSION ? [0] : version === SEGMENTED_VERSION ? [FLAG_SEGMENTED]
+    : [FLAG_EXTERNAL_VECTORS, FLAG_EXTERNAL_VECTORS | FLAG_SEGMENTED];
+  if (!okFlags.includes(header.flags)) {
+    throw new OmnivecError('corrupt_file',
+      `${what}: header flags 0x${header.flags.toString(16)}: expected ${okFlags.map((f) => `0x${f.toString(16)}`).join(' or ')} in a version-${version} file`);
   }
   if (payloadBytes !== header.payloadLength) {
     throw new OmnivecError('corrupt_file',

@@ -10,7 +10,8 @@ import {
   type ResolvedFilter,
 } from '../common.js';
 import { checkK } from '../../checks.js';
-import type { AddOptions, BatchSearchResult, IndexStats, SearchOptions, SearchResult, VectorIndex } from '../types.js';
+import type { AddOptions, BatchSearchResult, ExternalVectors, IndexStats, PayloadOptions, SearchOptions, SearchResult, VectorIndex } from '../types.js';
+import { checkSource, forEachRow, idRange } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
 import { QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
@@ -522,19 +523,49 @@ export class FlatIndex implements VectorIndex {
     };
   }
 
-  writePayload(w: BinaryWriter): void {
+  /**
+   * Layout in docs/file-format.md. `vectors: false` (version 3): the ids, then the codes and the
+   * quantiser's parameters when quantised; no float vectors (`fillVectors` stores them on load).
+   */
+  writePayload(w: BinaryWriter, options: PayloadOptions = {}): void {
+    const external = options.vectors === false;
     w.json(this.params);
     w.u32s(this.#slots.table.subarray(0, this.#n));
     if (this.#qp !== undefined) {
       // Quantised: the codes, then the quantiser's parameters and the float vectors.
       w.u8s(this.#arena.u8.subarray(this.#ptr, this.#ptr + this.#n * this.#stride));
-      this.#qp.write(w, this.#n);
+      if (external) this.#qp.writeQuantizer(w);
+      else this.#qp.write(w, this.#n);
       return;
     }
-    w.f32s(this.#arena.f32.subarray(this.#ptr >> 2, (this.#ptr >> 2) + this.#n * this.dim));
+    if (!external) w.f32s(this.#arena.f32.subarray(this.#ptr >> 2, (this.#ptr >> 2) + this.#n * this.dim));
   }
 
-  static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): FlatIndex {
+  /** Stores the float vectors of every id from `source` (after a vectors-less payload): what `add` stores. */
+  fillVectors(source: ExternalVectors): void {
+    const table = this.#slots.table;
+    const { lo, hi } = idRange(table, this.#n);
+    checkSource(source, this.dim, hi, 'flat index');
+    const dim = this.dim;
+    const f32 = this.#arena.f32;
+    const base = this.#ptr >> 2;
+    const cosine = this.metric === 'cosine';
+    const qp = this.#qp;
+    forEachRow(source, lo, hi, (id, rows, off) => {
+      const slot = this.#slots.slotOf(id);
+      if (slot === undefined) return;
+      if (qp !== undefined) {
+        qp.putFloat(slot, rows, off);
+        return;
+      }
+      const p = base + slot * dim;
+      f32.set(rows.subarray(off, off + dim), p);
+      if (cosine) normalizeInPlace(f32, p, dim);
+    });
+  }
+
+  /** Reads a payload; `external` (a version-3 file): one written with `vectors: false`, to be filled with `fillVectors`. */
+  static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number, external = false): FlatIndex {
     const p = r.json<Partial<FlatIndexOptions>>('flat params');
     let index: FlatIndex;
     try {
@@ -546,10 +577,15 @@ export class FlatIndex implements VectorIndex {
     const ids = r.u32s('flat ids', count);
     index.#reserve(count);
     if (index.#qp === undefined) {
-      r.sectionInto(index.#arena.u8, index.#ptr, 4, 'flat vectors', count * dim); // straight into the arena
+      if (!external) r.sectionInto(index.#arena.u8, index.#ptr, 4, 'flat vectors', count * dim); // straight into the arena
     } else {
       r.u8sInto(index.#arena.u8, index.#ptr, 'flat codes', count * index.#stride);
-      index.#qp.read(r, count);
+      if (external) {
+        index.#qp.readQuantizer(r);
+        index.#qp.store.reserve(count);
+      } else {
+        index.#qp.read(r, count);
+      }
     }
     r.end();
     let maxId = 0;

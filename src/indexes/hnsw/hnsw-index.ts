@@ -11,8 +11,9 @@ import {
   type ResolvedFilter,
 } from '../common.js';
 import { checkInt, checkK } from '../../checks.js';
-import { NO_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
+import { NO_ID, type ExternalVectors, type PayloadOptions, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { Graph } from './graph.js';
+import { checkSource, forEachRow } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
 import {
   hnswInsertTask, hnswSearchTask, INSERT_CTRL, NEEDS_EXACT, packUpper, scratchBytes, sharedCopy,
@@ -1170,7 +1171,15 @@ export class HnswIndex implements VectorIndex {
     };
   }
 
-  writePayload(w: BinaryWriter): void {
+  /**
+   * Layout in docs/file-format.md. `vectors: false` (version 3): float32 records are written
+   * without their vectors (only each record's level-0 links, `recordWords − linkWord` words a
+   * slot); quantised records keep their codes and the float store is left out. Removed nodes not
+   * yet reclaimed still route searches, and an external source need not hold their ids any more:
+   * their float vectors stay in the file.
+   */
+  writePayload(w: BinaryWriter, options: PayloadOptions = {}): void {
+    const external = options.vectors === false;
     const g = this.#g;
     w.json(this.params);
     w.u32(g.count);
@@ -1179,7 +1188,8 @@ export class HnswIndex implements VectorIndex {
     w.u8s(this.#g.state.subarray(0, g.count));
     w.u8s(g.levels.subarray(0, g.count));
     w.u32s(this.#slots.table.subarray(0, g.count));
-    w.u8s(this.#arena.u8.subarray(g.base, g.base + g.count * g.recordBytes));
+    if (external && this.#qp === undefined) w.u32s(this.#linkWords());
+    else w.u8s(this.#arena.u8.subarray(g.base, g.base + g.count * g.recordBytes));
     let total = 0;
     for (let s = 0; s < g.count; s++) total += g.upper[s]?.length ?? 0;
     const upper = new Uint32Array(total);
@@ -1192,11 +1202,90 @@ export class HnswIndex implements VectorIndex {
       }
     }
     w.u32s(upper);
-    // Quantised: the quantiser's parameters and the float vectors of every slot (the records hold codes).
-    this.#qp?.write(w, g.count);
+    if (!external) {
+      // Quantised: the quantiser's parameters and the float vectors of every slot (the records hold codes).
+      this.#qp?.write(w, g.count);
+      return;
+    }
+    this.#qp?.writeQuantizer(w);
+    // The float vectors of removed-not-reclaimed nodes, in slot order.
+    let dead = 0;
+    for (let s = 0; s < g.count; s++) if (g.state[s] === NODE_STATE.deleted) dead++;
+    const floats = new Float32Array(dead * this.dim);
+    let d = 0;
+    for (let s = 0; s < g.count; s++) {
+      if (g.state[s] !== NODE_STATE.deleted) continue;
+      floats.set(this.#qp === undefined ? this.#arena.f32.subarray(g.vectorPtr(s) >> 2, (g.vectorPtr(s) >> 2) + this.dim) : this.#qp.store.view(s), d);
+      d += this.dim;
+    }
+    w.f32s(floats);
   }
 
-  static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): HnswIndex {
+  /** Each record's words after its vector (level-0 count, links, padding), slot after slot. */
+  #linkWords(): Uint32Array {
+    const g = this.#g;
+    const tail = g.recordWords - g.linkWord;
+    const out = new Uint32Array(g.count * tail);
+    const u32 = this.#arena.u32;
+    for (let s = 0; s < g.count; s++) {
+      const from = (g.base >> 2) + s * g.recordWords + g.linkWord;
+      out.set(u32.subarray(from, from + tail), s * tail);
+    }
+    return out;
+  }
+
+  /**
+   * Puts the links read into the first `count × tail` words of the record region where they
+   * belong (after each record's vector), moving from the last slot down so nothing is overwritten
+   * before it is moved, and zeroes the vector parts (filled later).
+   */
+  #spreadLinks(count: number): void {
+    const g = this.#g;
+    const tail = g.recordWords - g.linkWord;
+    const u32 = this.#arena.u32;
+    const base = g.base >> 2;
+    for (let s = count - 1; s >= 0; s--) {
+      const src = base + s * tail;
+      const rec = base + s * g.recordWords;
+      const dst = rec + g.linkWord;
+      for (let i = tail - 1; i >= 0; i--) u32[dst + i] = u32[src + i]!;
+      u32.fill(0, rec, dst);
+    }
+  }
+
+  /** Stores the float vectors of the live ids from `source` (after a vectors-less payload): what `add` stores. */
+  fillVectors(source: ExternalVectors): void {
+    const g = this.#g;
+    const table = this.#slots.table;
+    let lo = Infinity;
+    let hi = -1;
+    for (let s = 0; s < g.count; s++) {
+      if (g.state[s] !== NODE_STATE.live) continue;
+      const id = table[s]!;
+      if (id < lo) lo = id;
+      if (id > hi) hi = id;
+    }
+    checkSource(source, this.dim, hi, 'hnsw index');
+    const dim = this.dim;
+    const f32 = this.#arena.f32;
+    const cosine = this.metric === 'cosine';
+    const qp = this.#qp;
+    forEachRow(source, hi < 0 ? 0 : lo, hi, (id, rows, off) => {
+      const slot = this.#slots.slotOf(id);
+      if (slot === undefined) return;
+      if (qp !== undefined) {
+        qp.putFloat(slot, rows, off);
+        return;
+      }
+      const p = g.vectorPtr(slot) >> 2;
+      f32.set(rows.subarray(off, off + dim), p);
+      if (cosine) normalizeInPlace(f32, p, dim);
+    });
+    this.#shared = undefined;
+  }
+
+  /** Reads a payload; `external` (a version-3 file): one written with `vectors: false`, to be filled with `fillVectors`. */
+  static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number, external = false): HnswIndex {
     const p = r.json<Partial<HnswIndexOptions>>('hnsw params');
     let index: HnswIndex;
     try {
@@ -1215,9 +1304,29 @@ export class HnswIndex implements VectorIndex {
     const table = r.u32s('ids', slots);
     g.reserve(slots);
     g.ensureSideTables(slots);
-    r.u8sInto(index.#arena.u8, g.base, 'records', slots * g.recordBytes); // straight into the arena
+    if (external && index.#qp === undefined) {
+      r.sectionInto(index.#arena.u8, g.base, 4, 'links', slots * (g.recordWords - g.linkWord));
+      index.#spreadLinks(slots);
+    } else {
+      r.u8sInto(index.#arena.u8, g.base, 'records', slots * g.recordBytes); // straight into the arena
+    }
     const upper = r.u32s('upper links');
-    index.#qp?.read(r, slots);
+    if (!external) {
+      index.#qp?.read(r, slots);
+    } else {
+      index.#qp?.readQuantizer(r);
+      index.#qp?.store.reserve(slots);
+      let dead = 0;
+      for (let s = 0; s < slots; s++) if (state[s] === NODE_STATE.deleted) dead++;
+      const floats = r.f32s('removed nodes\' vectors', dead * dim);
+      let d = 0;
+      for (let s = 0; s < slots; s++) {
+        if (state[s] !== NODE_STATE.deleted) continue;
+        if (index.#qp !== undefined) index.#qp.store.set(s, floats, d);
+        else index.#arena.f32.set(floats.subarray(d, d + dim), g.vectorPtr(s) >> 2);
+        d += dim;
+      }
+    }
     r.end();
     g.count = slots;
     const m1 = 1 + g.m;

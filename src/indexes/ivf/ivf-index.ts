@@ -12,8 +12,9 @@ import {
 } from '../common.js';
 import { checkInt, checkK } from '../../checks.js';
 import { FlatIndex, parallelThresholds } from '../flat/flat-index.js';
-import { MAX_ID, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
+import { MAX_ID, type ExternalVectors, type PayloadOptions, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans } from './kmeans.js';
+import { checkSource, forEachRow, idRange } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
 import { IVF_UNIT, ivfSearchTask, type IvfSearchJob } from './ivf-jobs.js';
 import { checkQuantization, defaultRescore, checkRescore, type Quantization } from '../quant/options.js';
@@ -1001,14 +1002,18 @@ export class IvfIndex implements VectorIndex {
     };
   }
 
-  /** Layout in docs/indexes/ivf.md ("Payload"). */
-  writePayload(w: BinaryWriter): void {
+  /**
+   * Layout in docs/indexes/ivf.md ("Payload"). `vectors: false` (version 3): each list without its
+   * float vectors (float32: ids only; quantised: ids and codes); `fillVectors` stores them on load.
+   */
+  writePayload(w: BinaryWriter, options: PayloadOptions = {}): void {
+    const external = options.vectors === false;
     w.json({ ...this.#params, nListOption: this.#nListOption, nProbeOption: this.#nProbeOption });
     w.u8(this.isTrained ? 1 : 0);
     if (!this.isTrained) return;
     w.f32s(this.#centroids);
     if (this.#quant !== 'none') {
-      this.#writeCodes(w);
+      this.#writeCodes(w, external);
       return;
     }
     const f32 = this.#arena.f32;
@@ -1016,12 +1021,40 @@ export class IvfIndex implements VectorIndex {
       const n = this.#listSize[l]!;
       const p = this.#listPtr[l]! >> 2;
       w.u32s(this.#listIds[l]!.subarray(0, n));
-      w.f32s(f32.subarray(p, p + n * this.dim));
+      if (!external) w.f32s(f32.subarray(p, p + n * this.dim));
     }
   }
 
+  /** Stores the float vectors of every id from `source` (after a vectors-less payload): what `add` stores. */
+  fillVectors(source: ExternalVectors): void {
+    let lo = Infinity;
+    let hi = -1;
+    for (let l = 0; l < this.#nList; l++) {
+      const { lo: a, hi: b } = idRange(this.#listIds[l]!, this.#listSize[l]!);
+      if (b < 0) continue;
+      if (a < lo) lo = a;
+      if (b > hi) hi = b;
+    }
+    checkSource(source, this.dim, hi, 'ivf index');
+    const dim = this.dim;
+    const f32 = this.#arena.f32;
+    const cosine = this.metric === 'cosine';
+    const quantized = this.#quant !== 'none';
+    forEachRow(source, hi < 0 ? 0 : lo, hi, (id, rows, off) => {
+      const w = this.#where.get(id);
+      if (w === undefined) return;
+      const l = Math.floor(w / POS);
+      const pos = w - l * POS;
+      const dst = quantized ? this.#listFloats[l]! : f32;
+      const p = quantized ? pos * dim : (this.#listPtr[l]! >> 2) + pos * dim;
+      dst.set(rows.subarray(off, off + dim), p);
+      if (cosine) normalizeInPlace(dst, p, dim);
+    });
+    this.#mirror = undefined;
+  }
+
   /** The quantised payload after the centroids: codebooks, then per list ids, codes, float32 vectors. */
-  #writeCodes(w: BinaryWriter): void {
+  #writeCodes(w: BinaryWriter, external: boolean): void {
     if (this.#pq !== undefined) w.f32s(this.#pq.codebooks);
     else this.#sq!.write(w);
     const u8 = this.#arena.u8;
@@ -1030,7 +1063,7 @@ export class IvfIndex implements VectorIndex {
       const p = this.#listPtr[l]!;
       w.u32s(this.#listIds[l]!.subarray(0, n));
       w.u8s(u8.subarray(p, p + n * this.#rec));
-      w.f32s(this.#listFloats[l]!.subarray(0, n * this.dim));
+      if (!external) w.f32s(this.#listFloats[l]!.subarray(0, n * this.dim));
     }
   }
 
@@ -1046,7 +1079,8 @@ export class IvfIndex implements VectorIndex {
     }
   }
 
-  static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number): IvfIndex {
+  /** Reads a payload; `external` (a version-3 file): one written with `vectors: false`, to be filled with `fillVectors`. */
+  static readPayload(r: BinaryReader, dim: number, metric: Metric, count: number, external = false): IvfIndex {
     const p = r.json<Record<string, unknown>>('ivf params');
     if (p === null || typeof p !== 'object' || Array.isArray(p)) r.fail('ivf params', `expected an object, got ${describe(p)}`);
     const num = (name: string): number => {
@@ -1094,7 +1128,7 @@ export class IvfIndex implements VectorIndex {
     index.#nProbe = nProbe;
     index.#params = index.#makeParams();
     if (index.#quant !== 'none') {
-      index.#readCodes(r, count);
+      index.#readCodes(r, count, external);
       return index;
     }
     let total = 0;
@@ -1102,10 +1136,10 @@ export class IvfIndex implements VectorIndex {
       const ids = r.u32s(`ivf list ${l} ids`);
       total += ids.length;
       if (total > count) r.fail(`ivf list ${l} ids`, `the lists hold more vectors than the ${count} the header declares`);
-      const vectors = r.f32sBytes(`ivf list ${l} vectors`, ids.length * dim);
+      const vectors = external ? undefined : r.f32sBytes(`ivf list ${l} vectors`, ids.length * dim);
       if (ids.length === 0) continue;
       index.#reserve(l, ids.length);
-      index.#arena.u8.set(vectors, index.#listPtr[l]!);
+      if (vectors !== undefined) index.#arena.u8.set(vectors, index.#listPtr[l]!);
       index.#readListIds(r, l, ids);
     }
     if (total !== count) r.fail('ivf lists', `hold ${total} vectors, the header declares ${count}`);
@@ -1115,7 +1149,7 @@ export class IvfIndex implements VectorIndex {
   }
 
   /** Reads what #writeCodes wrote (the index is trained, its lists empty). */
-  #readCodes(r: BinaryReader, count: number): void {
+  #readCodes(r: BinaryReader, count: number, external: boolean): void {
     const dim = this.dim;
     if (this.#quant === 'pq') {
       const codebooks = r.f32s('ivf pq codebooks', dim * PQ_CENTROIDS);
@@ -1134,16 +1168,18 @@ export class IvfIndex implements VectorIndex {
       total += ids.length;
       if (total > count) r.fail(`ivf list ${l} ids`, `the lists hold more vectors than the ${count} the header declares`);
       const codes = r.u8s(`ivf list ${l} codes`, ids.length * this.#rec);
-      const floats = r.f32s(`ivf list ${l} vectors`, ids.length * dim);
+      const floats = external ? undefined : r.f32s(`ivf list ${l} vectors`, ids.length * dim);
       if (ids.length === 0) continue;
-      try {
-        checkFinite(floats, dim, `list ${l} vectors`);
-      } catch (e) {
-        r.fail(`ivf list ${l} vectors`, (e as Error).message);
+      if (floats !== undefined) {
+        try {
+          checkFinite(floats, dim, `list ${l} vectors`);
+        } catch (e) {
+          r.fail(`ivf list ${l} vectors`, (e as Error).message);
+        }
       }
       this.#reserve(l, ids.length);
       this.#arena.u8.set(codes, this.#listPtr[l]!);
-      this.#listFloats[l]!.set(floats);
+      if (floats !== undefined) this.#listFloats[l]!.set(floats);
       this.#readListIds(r, l, ids);
     }
     if (total !== count) r.fail('ivf lists', `hold ${total} vectors, the header declares ${count}`);

@@ -146,6 +146,29 @@ export class QuantParts {
     this.store.write(w, n);
   }
 
+  /** A vectors-less payload (docs/file-format.md): the quantiser's parameters only. */
+  writeQuantizer(w: BinaryWriter): void {
+    this.q.write(w, { autoTrainedOn: this.autoTrainedOn === Infinity ? -1 : this.autoTrainedOn });
+  }
+
+  /** Reads what `writeQuantizer` wrote; the float store is filled afterwards (`putFloat`). */
+  readQuantizer(r: BinaryReader): void {
+    const { quantizer, autoTrainedOn } = readQuantizerWithMeta(r, this.kind, this.dim, this.metric);
+    this.q = quantizer;
+    this.autoTrainedOn = autoTrainedOn < 0 ? Infinity : autoTrainedOn;
+  }
+
+  /**
+   * Stores the first `dim` floats of `src[off…]` at `slot` as `put` does (normalised for cosine),
+   * without encoding: a vectors-less file holds the codes already. The store must have room.
+   */
+  putFloat(slot: number, src: Float32Array, off: number): void {
+    const v = this.#row;
+    v.set(src.subarray(off, off + this.dim));
+    if (this.metric === 'cosine') normalizeInPlace(v, 0, this.dim);
+    this.store.set(slot, v);
+  }
+
   /** Reads what `write` wrote into these (fresh) parts. */
   read(r: BinaryReader, n: number): void {
     const { quantizer, autoTrainedOn } = readQuantizerWithMeta(r, this.kind, this.dim, this.metric);
