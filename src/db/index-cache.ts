@@ -164,7 +164,7 @@ export class IndexCache {
       if (st === undefined || this.#o.readOnly) return undefined;
       if (st.seq === st.snapSeq && st.changes === 0) return undefined;
       const seq = st.seq;
-      await writeSnapshot(st.index, this.#o.indexDir, this.#o.cid, seq);
+      await writeSnapshot(st.index, this.#o.indexDir, this.#o.cid, seq, this.#o.records.externalVectors !== undefined);
       for (const s of await listSnapshots(this.#o.indexDir)) {
         if (s.cid === this.#o.cid && s.seq !== seq) await unlink(s.path).catch(() => undefined);
       }
@@ -196,7 +196,7 @@ export class IndexCache {
 
   async #load(seq: number, tombFloor: number): Promise<IndexState> {
     const o = this.#o;
-    const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric);
+    const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric, o.records.externalVectors?.());
     let state: IndexState;
     if ('index' in found) {
       this.#tune(found.index);

@@ -110,7 +110,7 @@ export async function verifyCollection(c: MaintenanceContext): Promise<VerifyRep
       snapshots++;
       if (s.seq > seq) problems.push(`${s.path}: names change ${s.seq}, beyond the last committed change ${seq}`);
       try {
-        await loadIndex(s.path);
+        await loadIndex(s.path, { vectors: c.records.externalVectors?.() });
       } catch (e) {
         problems.push(`${s.path}: ${(e as Error).message}`);
       }

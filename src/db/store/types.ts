@@ -23,6 +23,7 @@
  *   the evaluator matches.
  * - Values come back as they were stored: vectors as float32 (never normalised), metadata parsed.
  */
+import type { ExternalVectors } from '../../indexes/types.js';
 import type { Metadata, Where, WhereDocument } from '../where.js';
 import type { PreparedRow } from '../records.js';
 import type { CollectionMeta, CollectionOptions, WriteMode } from '../types.js';
@@ -156,6 +157,12 @@ export interface CollectionRecords {
    * search an index cache derived from `vectors()`.
    */
   nearest?(query: Float32Array, k: number, filter: RecordFilter, options: NearestOptions): Promise<{ slots: Uint32Array; distances: Float32Array }>;
+  /**
+   * Present on stores whose vectors live in a file the index loader can read rows of by slot (the
+   * embedded store's vector file): index snapshots are then written without their float vectors
+   * and filled from this source on load. Rows up to the committed `end`; synchronous reads.
+   */
+  externalVectors?(): ExternalVectors;
 }
 
 export interface RecordStore {

@@ -13,6 +13,7 @@ import { duplicateId, readF32 } from '../../records.js';
 import { ftsQuery } from '../../fusion.js';
 import type { Metadata } from '../../where.js';
 import type { CollectionMeta, CollectionOptions, WriteMode } from '../../types.js';
+import type { ExternalVectors } from '../../../indexes/types.js';
 import type { CollectionRecords, Fields, RecordFilter, RecordWriter, RowsToWrite, StoredRecord, VectorChunk } from '../types.js';
 import { tables, type Sqlite } from './schema.js';
 import { compileFilter } from './where-sql.js';
@@ -241,6 +242,24 @@ export class SqliteRecords implements CollectionRecords {
   /** Rows the collection has given out (committed `next_slot`): the vector file's committed extent. */
   committedSlots(): number {
     return this.#stmt('nextSlot', () => 'SELECT next_slot FROM collections WHERE cid = ?').pluck().get(this.#meta.cid) as number;
+  }
+
+  /**
+   * The vector file as the index loader's source: rows [0, next_slot) as committed. Rows are read
+   * as stored, without their CRC (a reopen must not read every row twice); a damaged row loaded
+   * this way is found by verify, and compact rebuilds the index from CRC-checked reads.
+   */
+  externalVectors(): ExternalVectors {
+    const file = this.#c.vectors;
+    const end = this.committedSlots();
+    return {
+      dim: this.#meta.dim,
+      end,
+      readRows: (first: number, count: number, dst: Float32Array): void => {
+        const got = file.readRows(first, count, dst);
+        if (got < count) dst.fill(NaN, got * this.#meta.dim, count * this.#meta.dim);
+      },
+    };
   }
 
   /** The vector file (for the index loader and the disk figures). */
