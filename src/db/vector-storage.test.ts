@@ -1,0 +1,216 @@
+/**
+ * Vectors stored once (docs/db.md): the vector file under damage (a flipped byte, a truncated or
+ * missing file), slots never reused, upserts that move records, read-only handles following the
+ * writer, snapshots without their vectors. Real files throughout; the exact oracle is a flat index
+ * over what the test wrote.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readSync, readdirSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from './database.js';
+import { Random } from '../vector/random.js';
+import { FlatIndex } from '../indexes/flat/flat-index.js';
+import { VECTOR_HEADER } from './store/sqlite/vector-file.js';
+import { withTempDir } from '../../test/helpers/assertions.js';
+
+const DIM = 8;
+
+function data(n: number, seed: number): Float32Array {
+  const r = new Random(seed);
+  return new Float32Array(n * DIM).map(() => r.gaussian());
+}
+
+function row(v: Float32Array, i: number): Float32Array {
+  return v.subarray(i * DIM, (i + 1) * DIM);
+}
+
+/** Flips one byte of slot `slot`'s row in the vector file. */
+function flipByte(file: string, slot: number, at = 5): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    const pos = VECTOR_HEADER + slot * DIM * 4 + at;
+    readSync(fd, b, 0, 1, pos);
+    b[0] = b[0]! ^ 0x40;
+    writeSync(fd, b, 0, 1, pos);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+for (const index of ['flat', 'hnsw'] as const) {
+  test(`a flipped byte in a vector row (${index}): verify names the record, queries keep working without it, delete repairs`, async () => {
+    await withTempDir('omnivec-vec-flip-', async (dir) => {
+      const n = 300;
+      const v = data(n, 1);
+      let db = await openDatabase(dir);
+      const c0 = await db.createCollection({ name: 't', dim: DIM, metric: 'l2', index });
+      await c0.add({ ids: Array.from({ length: n }, (_, i) => `r${i}`), vectors: v, documents: Array.from({ length: n }, (_, i) => `doc ${i % 7 === 0 ? 'seven' : 'other'}`) });
+      await db.close();
+      const file = join(dir, 'vectors', `c${c0.cid}.vec`);
+      flipByte(file, 42);
+      // Rebuild from the records (as a lost snapshot would), and also through the snapshot.
+      for (const withSnapshot of [true, false]) {
+        if (!withSnapshot) for (const f of readdirSync(join(dir, 'indexes'))) unlinkSync(join(dir, 'indexes', f));
+        db = await openDatabase(dir);
+        try {
+          const c = await db.getCollection('t');
+          const rep = await c.verify();
+          assert.equal(rep.ok, false);
+          assert.deepEqual(rep.invalid, ['r42']);
+          assert.ok(rep.problems.some((p) => /record "r42" \(slot 42\): vector damaged: row 42 of .*c1\.vec does not match its checksum/.test(p)), rep.problems.join('\n'));
+          const got = await c.get({ ids: ['r42'], include: ['vectors'] });
+          assert.ok(Number.isNaN(got.vectors![0]![0]), 'the damaged row reads as NaN, never as wrong numbers');
+          // Queries answer from the other records (the exact oracle over them).
+          const oracle = new FlatIndex({ dim: DIM, metric: 'l2' });
+          for (let i = 0; i < n; i++) if (i !== 42) oracle.add(Uint32Array.of(i), { data: row(v, i), dim: DIM, count: 1 });
+          const q = row(v, 43);
+          const truth = Array.from(oracle.search(q, 5).ids, (i) => `r${i}`);
+          if (!withSnapshot) assert.deepEqual((await c.query({ vector: q, k: 5, efSearch: 300 })).ids, truth);
+          assert.deepEqual((await c.query({ fullText: 'seven', k: 100 })).ids.length, Math.ceil(n / 7));
+          if (!withSnapshot) {
+            assert.equal(c.indexStatus().size, n - 1, 'left out of the index');
+            assert.equal(await c.delete({ ids: ['r42'] }), 1);
+            assert.deepEqual((await c.verify()).problems, []);
+          }
+        } finally {
+          await db.close();
+        }
+      }
+    });
+  });
+}
+
+test('a truncated vector file: verify names the file and the records past its end; compact({ dropInvalid }) drops them; a missing file is reported', async () => {
+  await withTempDir('omnivec-vec-trunc-', async (dir) => {
+    const n = 100;
+    const v = data(n, 2);
+    let db = await openDatabase(dir);
+    const c0 = await db.createCollection({ name: 't', dim: DIM, metric: 'cosine', index: 'flat' });
+    await c0.add({ ids: Array.from({ length: n }, (_, i) => `r${i}`), vectors: v });
+    await db.close();
+    const file = join(dir, 'vectors', `c${c0.cid}.vec`);
+    truncateSync(file, VECTOR_HEADER + 97 * DIM * 4 + 3); // rows 97, 98, 99 gone (97 only partly)
+    for (const f of readdirSync(join(dir, 'indexes'))) unlinkSync(join(dir, 'indexes', f));
+    db = await openDatabase(dir);
+    try {
+      const c = await db.getCollection('t');
+      const rep = await c.verify();
+      assert.deepEqual(rep.invalid, ['r97', 'r98', 'r99']);
+      assert.ok(rep.problems.some((p) => /vector file .*c1\.vec is short: it holds 97 rows, the records reach slot 99/.test(p)), rep.problems.join('\n'));
+      assert.ok(rep.problems.some((p) => /record "r98" \(slot 98\): vector missing/.test(p)));
+      assert.deepEqual((await c.query({ vector: row(v, 3), k: 1 })).ids, ['r3']);
+      const report = await c.compact({ dropInvalid: true });
+      assert.deepEqual(report.dropped.sort(), ['r97', 'r98', 'r99']);
+      assert.deepEqual((await c.verify()).problems, []);
+      // Writes continue at new slots past the damage.
+      await c.add([{ id: 'new', vector: row(v, 99) }]);
+      assert.deepEqual((await c.query({ vector: row(v, 99), k: 1 })).ids, ['new']);
+      assert.deepEqual((await c.verify()).problems, []);
+    } finally {
+      await db.close();
+    }
+    unlinkSync(file);
+    db = await openDatabase(dir);
+    try {
+      const rep = await (await db.getCollection('t')).verify();
+      assert.ok(rep.problems.some((p) => /vector file .*c1\.vec is missing/.test(p)), rep.problems.join('\n'));
+      assert.equal(rep.invalid.length, 98);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+test('slots are never reused; upsert and update with a vector move the record (get, query, full text, filters stay right); metadata-only updates keep the slot', async () => {
+  await withTempDir('omnivec-vec-move-', async (dir) => {
+    const v = data(40, 3);
+    const db = await openDatabase(dir);
+    try {
+      const c = await db.createCollection({ name: 't', dim: DIM, metric: 'l2', index: 'hnsw' });
+      await c.add(Array.from({ length: 30 }, (_, i) => ({ id: `r${i}`, vector: row(v, i), document: `word${i} common`, metadata: { i } })));
+      const file = join(dir, 'vectors', `c${c.cid}.vec`);
+      const rows = (): number => (statSync(file).size - VECTOR_HEADER) / (DIM * 4);
+      assert.equal(rows(), 30);
+      await c.delete({ ids: ['r29'] });
+      await c.add([{ id: 'x', vector: row(v, 30) }]);
+      assert.equal(rows(), 31, 'the deleted highest slot was not reused');
+      await c.upsert([{ id: 'r5', vector: row(v, 31), document: 'moved words', metadata: { i: 500 } }]);
+      await c.update([{ id: 'r6', vector: row(v, 32) }]);
+      assert.equal(rows(), 33);
+      await c.update([{ id: 'r7', metadata: { i: 700 }, document: 'kept here' }]);
+      assert.equal(rows(), 33, 'a metadata / document update writes no vector');
+      const got = await c.get({ ids: ['r5', 'r6', 'r7'], include: ['vectors', 'documents', 'metadatas'] });
+      assert.deepEqual(got.vectors!.map((x) => Array.from(x)), [Array.from(row(v, 31)), Array.from(row(v, 32)), Array.from(row(v, 7))]);
+      assert.deepEqual(got.documents, ['moved words', 'word6 common', 'kept here'], 'update with a vector keeps the other fields');
+      assert.deepEqual(got.metadatas, [{ i: 500 }, { i: 6 }, { i: 700 }]);
+      assert.deepEqual((await c.query({ vector: row(v, 5), k: 1 })).ids.includes('r5'), false, 'the old vector is gone from the index');
+      assert.deepEqual((await c.query({ vector: row(v, 31), k: 1 })).ids, ['r5']);
+      assert.deepEqual((await c.query({ vector: row(v, 32), k: 1 })).ids, ['r6']);
+      assert.deepEqual((await c.query({ fullText: 'word5', k: 5 })).ids, [], 'the old document left the full-text index');
+      assert.deepEqual((await c.query({ fullText: 'moved', k: 5 })).ids, ['r5']);
+      assert.deepEqual((await c.query({ fullText: 'word6', k: 5 })).ids, ['r6']);
+      assert.deepEqual((await c.get({ where: { i: { $gte: 500 } } })).ids.sort(), ['r5', 'r7']);
+      assert.equal(await c.count(), 30);
+      assert.deepEqual((await c.verify()).problems, []);
+      await c.compact();
+      assert.deepEqual((await c.verify()).problems, []);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+test('a read-only handle sees the writer\'s committed writes (new slots, moved records, deletes) through the vector file', async () => {
+  await withTempDir('omnivec-vec-ro-', async (dir) => {
+    const v = data(20, 4);
+    const w = await openDatabase(dir);
+    const ro = await openDatabase(dir, { readOnly: true });
+    try {
+      const c = await w.createCollection({ name: 't', dim: DIM, metric: 'l2', index: 'flat' });
+      await c.add(Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, vector: row(v, i) })));
+      const r = await ro.getCollection('t');
+      assert.deepEqual((await r.query({ vector: row(v, 4), k: 1 })).ids, ['r4']);
+      await c.upsert([{ id: 'r4', vector: row(v, 15) }]);
+      await c.add([{ id: 'n', vector: row(v, 16) }]);
+      await c.delete({ ids: ['r1'] });
+      assert.deepEqual((await r.query({ vector: row(v, 15), k: 1 })).ids, ['r4']);
+      assert.deepEqual((await r.query({ vector: row(v, 16), k: 1 })).ids, ['n']);
+      assert.equal((await r.query({ vector: row(v, 1), k: 1 })).ids[0] !== 'r1', true);
+      assert.deepEqual(Array.from((await r.get({ ids: ['r4'], include: ['vectors'] })).vectors![0]!), Array.from(row(v, 15)));
+      assert.deepEqual((await r.verify()).problems, []);
+    } finally {
+      await ro.close();
+      await w.close();
+    }
+  });
+});
+
+test('snapshots hold no float vectors: a 2000 × 64 HNSW snapshot is smaller than its vectors alone, and reopens from the vector file', async () => {
+  await withTempDir('omnivec-vec-snap-', async (dir) => {
+    const n = 2000;
+    const dim = 64;
+    const r = new Random(5);
+    const v = new Float32Array(n * dim).map(() => r.gaussian());
+    let db = await openDatabase(dir);
+    const c = await db.createCollection({ name: 't', dim, metric: 'cosine', index: 'hnsw' });
+    await c.add({ ids: Array.from({ length: n }, (_, i) => `r${i}`), vectors: v });
+    await db.close();
+    const snap = readdirSync(join(dir, 'indexes')).find((f) => f.endsWith('.idx'))!;
+    const snapBytes = statSync(join(dir, 'indexes', snap)).size;
+    assert.ok(snapBytes < n * dim * 4, `snapshot ${snapBytes} B should hold the graph only, less than the ${n * dim * 4} B of vectors`);
+    assert.equal(statSync(join(dir, 'vectors', `c${c.cid}.vec`)).size, VECTOR_HEADER + n * dim * 4);
+    db = await openDatabase(dir);
+    try {
+      const c2 = await db.getCollection('t');
+      await c2.open();
+      assert.equal(c2.indexStatus().origin, 'snapshot');
+      assert.equal(c2.indexStatus().caughtUp, 0);
+      assert.deepEqual((await c2.query({ vector: v.subarray(7 * dim, 8 * dim), k: 1 })).ids, ['r7']);
+      assert.deepEqual((await c2.verify()).problems, []);
+    } finally {
+      await db.close();
+    }
+  });
+});
