@@ -160,10 +160,13 @@ export class Collection {
 
   async info(): Promise<CollectionInfo> {
     const count = await this.count();
-    return {
+    const info: CollectionInfo = {
       name: this.name, dim: this.dim, metric: this.metric, index: this.indexSpec, indexKind: this.#cache.loaded?.kind, count,
       encoder: this.encoder, indexDims: this.#meta.options.indexDims, seq: this.#meta.seq, created: this.created,
     };
+    const file = this.#records.vectorFileStats?.();
+    if (file !== undefined) info.vectorFile = { bytes: file.bytes, rows: file.rows, liveRows: count };
+    return info;
   }
 
   /** Records by id (in the order asked, missing ids left out) or by filter, paged. */

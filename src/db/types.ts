@@ -59,6 +59,12 @@ export interface CollectionInfo {
   /** Last change number. */
   seq: number;
   created: string;
+  /**
+   * The embedded store's vector file (docs/db.md, "Vectors stored once"): its size, the rows it
+   * holds (slots ever given out) and how many of them live records use; the rest are holes left by
+   * deletes and moved records (disk only). Absent on stores that keep vectors elsewhere.
+   */
+  vectorFile?: { bytes: number; rows: number; liveRows: number };
 }
 
 export type Include = 'documents' | 'metadatas' | 'vectors';

@@ -141,6 +141,7 @@ test('slots are never reused; upsert and update with a vector move the record (g
       assert.equal(rows(), 33);
       await c.update([{ id: 'r7', metadata: { i: 700 }, document: 'kept here' }]);
       assert.equal(rows(), 33, 'a metadata / document update writes no vector');
+      assert.deepEqual((await c.info()).vectorFile, { bytes: VECTOR_HEADER + 33 * DIM * 4, rows: 33, liveRows: 30 }, 'info() reports the holes');
       const got = await c.get({ ids: ['r5', 'r6', 'r7'], include: ['vectors', 'documents', 'metadatas'] });
       assert.deepEqual(got.vectors!.map((x) => Array.from(x)), [Array.from(row(v, 31)), Array.from(row(v, 32)), Array.from(row(v, 7))]);
       assert.deepEqual(got.documents, ['moved words', 'word6 common', 'kept here'], 'update with a vector keeps the other fields');

@@ -163,6 +163,8 @@ export interface CollectionRecords {
    * and filled from this source on load. Rows up to the committed `end`; synchronous reads.
    */
   externalVectors?(): ExternalVectors;
+  /** With `externalVectors`: the vector file's bytes and committed rows (info()). */
+  vectorFileStats?(): { bytes: number; rows: number };
 }
 
 export interface RecordStore {

@@ -265,6 +265,10 @@ export class SqliteRecords implements CollectionRecords {
     };
   }
 
+  vectorFileStats(): { bytes: number; rows: number } {
+    return { bytes: this.#c.vectors.bytes, rows: this.committedSlots() };
+  }
+
   /** The vector file (for the index loader and the disk figures). */
   get vectorFile(): VectorFile {
     return this.#c.vectors;
