@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openDatabase } from '../src/db/database.js';
 import { Random } from '../src/vector/random.js';
+import { crashVector } from './helpers/crash-vector.js';
 
 /**
  * Kills a writer process with SIGKILL at random moments during adds, upserts, deletes and
  * snapshot writes, then checks after each kill that the database opens, verify passes, and every
- * acknowledged write is there (the write in flight is either wholly there or wholly absent).
+ * acknowledged write is there with its vector's exact bytes (the write in flight is either wholly
+ * there or wholly absent).
  */
 const CYCLES = Number(process.env.OMNIVEC_CRASH_CYCLES ?? 24);
 const WRITER = join(import.meta.dirname, 'helpers', 'crash-writer.ts');
@@ -70,7 +72,11 @@ test(`crash safety: ${CYCLES} SIGKILLs during writes lose no acknowledged write 
         assert.deepEqual(rep.problems, [], `cycle ${cycle}: verify`);
         // Read everything stored.
         const stored = new Map<string, number>();
-        for await (const r of c.iterate()) stored.set(r.id, r.metadata!.v as number);
+        for await (const r of c.iterate()) {
+          stored.set(r.id, r.metadata!.v as number);
+          // The vector is the one written with that version, byte for byte (vector file row and SQLite row agree).
+          assert.deepEqual(Array.from(r.vector), Array.from(crashVector(r.id, r.metadata!.v as number)), `cycle ${cycle}: vector of ${r.id}`);
+        }
         if (inflight !== undefined && inflight.op !== 'flush') {
           inflightSeen++;
           // The write in flight is atomic: all of it or none of it.
