@@ -396,6 +396,11 @@ export class Collection {
       const report = await compactCollection(this.#maintenance(), options, (seq, slots) => {
         this.#meta.seq = seq;
         this.#planner.noteWrite(undefined, slots);
+      }, (seq) => {
+        // The slots were renumbered: every cache keyed by slot is void (the index is rebuilt next).
+        this.#meta.seq = seq;
+        this.#meta.tombFloor = seq;
+        this.#planner.forget();
       });
       this.#planner.forgetSparse();
       await this.#snapshot();

@@ -164,12 +164,14 @@ export async function evaluateIndex(c: MaintenanceContext, k: number, sampleWant
 }
 
 /**
- * Rebuilds the index from the records (no tombstones, a fresh graph) at the collection's change
- * number; records whose stored vector is not finite stay out and are listed, or with `dropInvalid`
+ * Rewrites the store's vector file without holes when it keeps one (renumbering the slots: the
+ * caller's caches keyed by slot are void, `onRenumber`), then rebuilds the index from the records
+ * (no tombstones, a fresh graph) at the collection's change number; records whose stored vector is not finite stay out and are listed, or with `dropInvalid`
  * are deleted first (one write: `onDelete` gets its change number and the slots). The caller holds
  * the writer mutex and snapshots afterwards.
  */
-export async function compactCollection(c: MaintenanceContext, options: CompactOptions, onDelete: (seq: number, slots: number[]) => void): Promise<CompactReport> {
+export async function compactCollection(c: MaintenanceContext, options: CompactOptions, onDelete: (seq: number, slots: number[]) => void,
+  onRenumber: (seq: number) => void): Promise<CompactReport> {
   const invalid = await findInvalid(c.records, c.dim);
   const dropped: string[] = [];
   if (options.dropInvalid === true && invalid.length > 0) {
@@ -181,10 +183,16 @@ export async function compactCollection(c: MaintenanceContext, options: CompactO
     onDelete(seq, slots);
     dropped.push(...invalid.map((x) => x.id));
   }
+  // The vector file without holes (the embedded store): slots renumbered in one change, after which only a rebuilt index is valid.
+  const rowsBefore = c.records.vectorFileStats?.().rows;
+  const renumbered = await c.records.compactVectors?.();
+  if (renumbered !== undefined) onRenumber(renumbered);
   const count = await c.records.count();
   // A store that searches itself rebuilds its own index (the database's reclaim step).
   const indexed = c.native ? count - (dropped.length > 0 ? 0 : invalid.length) : (await c.cache.rebuild(c.head().seq, count, options.onProgress)).size;
-  return { records: count, indexed, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
+  const report: CompactReport = { records: count, indexed, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
+  if (renumbered !== undefined && rowsBefore !== undefined) report.vectorRows = { before: rowsBefore, after: count };
+  return report;
 }
 
 /** Recall of a store's own vector search against its exact search, on a seeded sample of its own vectors. */

@@ -192,6 +192,8 @@ export interface CompactReport {
   invalid: string[];
   /** Ids deleted by dropInvalid. */
   dropped: string[];
+  /** The embedded store's vector file rewritten without holes: rows before and after (absent when there was no hole, or on other stores). */
+  vectorRows?: { before: number; after: number };
 }
 
 export interface EvaluateOptions {

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readSync, readdirSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from './database.js';
 import { Random } from '../vector/random.js';
@@ -103,6 +103,7 @@ test('a truncated vector file: verify names the file and the records past its en
       assert.deepEqual((await c.query({ vector: row(v, 3), k: 1 })).ids, ['r3']);
       const report = await c.compact({ dropInvalid: true });
       assert.deepEqual(report.dropped.sort(), ['r97', 'r98', 'r99']);
+      assert.deepEqual(report.vectorRows, { before: 100, after: 97 }, 'the file was rewritten without the dropped rows');
       assert.deepEqual((await c.verify()).problems, []);
       // Writes continue at new slots past the damage.
       await c.add([{ id: 'new', vector: row(v, 99) }]);
@@ -111,11 +112,12 @@ test('a truncated vector file: verify names the file and the records past its en
     } finally {
       await db.close();
     }
-    unlinkSync(file);
+    assert.deepEqual(readdirSync(join(dir, 'vectors')), [`c${c0.cid}.1.vec`], 'compaction moved the collection to generation 1 and removed generation 0');
+    unlinkSync(join(dir, 'vectors', `c${c0.cid}.1.vec`));
     db = await openDatabase(dir);
     try {
       const rep = await (await db.getCollection('t')).verify();
-      assert.ok(rep.problems.some((p) => /vector file .*c1\.vec is missing/.test(p)), rep.problems.join('\n'));
+      assert.ok(rep.problems.some((p) => /vector file .*c1\.1\.vec is missing/.test(p)), rep.problems.join('\n'));
       assert.equal(rep.invalid.length, 98);
     } finally {
       await db.close();
@@ -210,6 +212,109 @@ test('snapshots hold no float vectors: a 2000 × 64 HNSW snapshot is smaller tha
       assert.equal(c2.indexStatus().caughtUp, 0);
       assert.deepEqual((await c2.query({ vector: v.subarray(7 * dim, 8 * dim), k: 1 })).ids, ['r7']);
       assert.deepEqual((await c2.verify()).problems, []);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+test('compact rewrites the vector file without holes: slots renumbered, records / queries / full text / filters / verify right, a read-only handle follows, the old generation removed', async () => {
+  await withTempDir('omnivec-vec-compact-', async (dir) => {
+    const n = 400;
+    const v = data(n + 50, 6);
+    const w = await openDatabase(dir);
+    const ro = await openDatabase(dir, { readOnly: true });
+    try {
+      const c = await w.createCollection({ name: 't', dim: DIM, metric: 'cosine', index: 'hnsw' });
+      await c.add(Array.from({ length: n }, (_, i) => ({ id: `r${i}`, vector: row(v, i), document: i % 5 === 0 ? `five ${i}` : `plain ${i}`, metadata: { i } })));
+      const gone = Array.from({ length: n }, (_, i) => `r${i}`).filter((_, i) => i % 3 === 0);
+      await c.delete({ ids: gone });
+      await c.upsert(Array.from({ length: 50 }, (_, i) => ({ id: `r${3 * i + 1}`, vector: row(v, n + i), document: `moved ${i}`, metadata: { i: 1000 + i } })));
+      const r = await ro.getCollection('t');
+      await r.open();
+      const live = new Map<string, { vector: Float32Array; document: string; i: number }>();
+      for (let i = 0; i < n; i++) if (i % 3 !== 0) live.set(`r${i}`, { vector: row(v, i), document: i % 5 === 0 ? `five ${i}` : `plain ${i}`, i });
+      for (let i = 0; i < 50; i++) live.set(`r${3 * i + 1}`, { vector: row(v, n + i), document: `moved ${i}`, i: 1000 + i });
+      const before = (await c.info()).vectorFile!;
+      assert.equal(before.rows, n + 50);
+      const report = await c.compact();
+      assert.deepEqual(report.vectorRows, { before: n + 50, after: live.size });
+      assert.deepEqual((await c.info()).vectorFile, { bytes: VECTOR_HEADER + live.size * DIM * 4, rows: live.size, liveRows: live.size });
+      assert.deepEqual(readdirSync(join(dir, 'vectors')), [`c${c.cid}.1.vec`]);
+      const oracle = new FlatIndex({ dim: DIM, metric: 'cosine' });
+      const ids = [...live.keys()];
+      oracle.add(Uint32Array.from(ids, (_, k) => k), { data: Float32Array.from(ids.flatMap((id) => Array.from(live.get(id)!.vector))), dim: DIM, count: ids.length });
+      // The read-only handle first: its first call after the compaction is a query (the index
+      // reloads from the new snapshot and must read the new generation's file).
+      for (const handle of [r, c]) {
+        for (const q of [1, 2, 5, 100, 301]) {
+          const qv = live.get(`r${q}`)!.vector;
+          assert.deepEqual((await handle.query({ vector: qv, k: 5, efSearch: 400 })).ids, Array.from(oracle.search(qv, 5).ids, (k) => ids[k]!));
+        }
+        const got = await handle.get({ ids, include: ['vectors', 'documents', 'metadatas'] });
+        assert.deepEqual(got.ids, ids);
+        ids.forEach((id, k) => {
+          assert.deepEqual(Array.from(got.vectors![k]!), Array.from(live.get(id)!.vector), id);
+          assert.equal(got.documents![k], live.get(id)!.document);
+          assert.deepEqual(got.metadatas![k], { i: live.get(id)!.i });
+        });
+        assert.deepEqual((await handle.query({ fullText: 'five', k: 200 })).ids.sort(), ids.filter((id) => live.get(id)!.document.startsWith('five')).sort());
+        assert.deepEqual((await handle.query({ fullText: 'moved', k: 200 })).ids.length, 50);
+        assert.deepEqual((await handle.get({ where: { i: { $gte: 1000 } } })).ids.length, 50);
+        assert.deepEqual((await handle.verify()).problems, []);
+      }
+      // Writes continue after the renumbering.
+      await c.add([{ id: 'after', vector: row(v, 0) }]);
+      assert.deepEqual((await c.query({ vector: row(v, 0), k: 1 })).ids, ['after']);
+      assert.deepEqual((await r.query({ vector: row(v, 0), k: 1 })).ids, ['after']);
+      assert.equal((await c.compact()).vectorRows, undefined, 'no hole, no rewrite');
+    } finally {
+      await ro.close();
+      await w.close();
+    }
+    const db = await openDatabase(dir);
+    try {
+      const c = await db.getCollection('t');
+      await c.open();
+      assert.equal(c.indexStatus().origin, 'snapshot');
+      assert.deepEqual((await c.verify()).problems, []);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+test('a compaction cut short leaves no trace: a new generation nobody committed, or an old one left after the commit, is removed at open', async () => {
+  await withTempDir('omnivec-vec-gen-', async (dir) => {
+    const v = data(20, 7);
+    let db = await openDatabase(dir);
+    const c = await db.createCollection({ name: 't', dim: DIM, metric: 'l2', index: 'flat' });
+    await c.add(Array.from({ length: 20 }, (_, i) => ({ id: `r${i}`, vector: row(v, i) })));
+    await db.close();
+    const vdir = join(dir, 'vectors');
+    // A crash after writing generation 1 but before its commit: the catalogue still names generation 0.
+    writeFileSync(join(vdir, 'c1.1.vec'), readFileSync(join(vdir, 'c1.vec')));
+    // A collection number nobody has.
+    writeFileSync(join(vdir, 'c9.vec'), 'x');
+    db = await openDatabase(dir);
+    try {
+      assert.deepEqual(readdirSync(vdir), ['c1.vec']);
+      const c2 = await db.getCollection('t');
+      await c2.delete({ ids: ['r3'] });
+      await c2.compact();
+      assert.deepEqual(readdirSync(vdir), ['c1.1.vec']);
+    } finally {
+      await db.close();
+    }
+    // A crash after the commit but before the old file was removed.
+    writeFileSync(join(vdir, 'c1.vec'), readFileSync(join(vdir, 'c1.1.vec')));
+    db = await openDatabase(dir);
+    try {
+      assert.deepEqual(readdirSync(vdir), ['c1.1.vec']);
+      const c3 = await db.getCollection('t');
+      assert.equal(await c3.count(), 19);
+      assert.deepEqual((await c3.query({ vector: row(v, 19), k: 1 })).ids, ['r19']);
+      assert.deepEqual((await c3.verify()).problems, []);
     } finally {
       await db.close();
     }

@@ -165,6 +165,13 @@ export interface CollectionRecords {
   externalVectors?(): ExternalVectors;
   /** With `externalVectors`: the vector file's bytes and committed rows (info()). */
   vectorFileStats?(): { bytes: number; rows: number };
+  /**
+   * With `externalVectors`: rewrites the vector file without the holes deleted and moved records
+   * left, renumbering the slots densely in one change whose number it returns (undefined: no
+   * hole). That change is also the new tombstone floor: every older index state is void and the
+   * caller rebuilds the index at it.
+   */
+  compactVectors?(): Promise<number | undefined>;
 }
 
 export interface RecordStore {

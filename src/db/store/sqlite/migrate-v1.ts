@@ -5,7 +5,7 @@
  *    file is fsynced (a blob of the wrong length, never written by omnivec, becomes a row of NaN:
  *    an invalid stored vector as before, named by verify);
  * 2. one transaction rebuilds every records table without `vector` and with `vcrc`, adds
- *    `collections.next_slot` = 1 + the highest slot of a record or tombstone, and sets
+ *    `collections.next_slot` = 1 + the highest slot of a record or tombstone (and `vec_gen` = 0), and sets
  *    `user_version = 2`.
  * A crash before that commit leaves schema 1 as it was (the vector files are rewritten by the next
  * open); after it, both halves are durable. The full-text index is kept: its rowids are the slots,
@@ -25,6 +25,7 @@ export function migrateV1(db: Sqlite, dir: string): void {
   db.exec('BEGIN IMMEDIATE');
   try {
     db.exec('ALTER TABLE collections ADD COLUMN next_slot INTEGER NOT NULL DEFAULT 0');
+    db.exec('ALTER TABLE collections ADD COLUMN vec_gen INTEGER NOT NULL DEFAULT 0');
     for (const { cid } of cols) {
       const { records: r, tombs: t } = tables(cid);
       db.exec(`

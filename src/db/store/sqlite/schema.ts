@@ -5,7 +5,8 @@ import { OmnivecError } from '../../../errors.js';
  * The SQLite schema of a database (docs/db.md, docs/file-format.md). `user_version` holds the
  * schema version; a newer one is refused, an older one migrated by a writable open (migrate-v1.ts).
  * Version 2: the vectors live in `vectors/c<cid>.vec` (vector-file.ts); a record row holds the
- * CRC-32 of its vector (`vcrc`) and `collections.next_slot` counts the slots ever given out.
+ * CRC-32 of its vector (`vcrc`), `collections.next_slot` counts the slots ever given out and
+ * `collections.vec_gen` names the vector file's generation (compaction rewrites it as the next).
  */
 export const SCHEMA_VERSION = 2;
 export const DB_FILE = 'omnivec.sqlite';
@@ -45,7 +46,8 @@ export function initSchema(db: Sqlite, path: string): number {
         seq INTEGER NOT NULL DEFAULT 0,
         tomb_floor INTEGER NOT NULL DEFAULT 0,
         created TEXT NOT NULL,
-        next_slot INTEGER NOT NULL DEFAULT 0
+        next_slot INTEGER NOT NULL DEFAULT 0,
+        vec_gen INTEGER NOT NULL DEFAULT 0
       );
       INSERT INTO meta(key, value) VALUES ('format', 'omnivec'), ('created', '${new Date().toISOString()}');
       PRAGMA user_version = ${SCHEMA_VERSION};

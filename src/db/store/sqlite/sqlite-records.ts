@@ -7,6 +7,7 @@
  * reads as NaN, an invalid stored vector — left out of the index, named by verify, deletable.
  * better-sqlite3 is synchronous: the contract's promises resolve at once.
  */
+import { unlinkSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OmnivecError } from '../../../errors.js';
 import { duplicateId, readF32 } from '../../records.js';
@@ -17,7 +18,7 @@ import type { ExternalVectors } from '../../../indexes/types.js';
 import type { CollectionRecords, Fields, RecordFilter, RecordWriter, RowsToWrite, StoredRecord, VectorChunk } from '../types.js';
 import { tables, type Sqlite } from './schema.js';
 import { compileFilter } from './where-sql.js';
-import { rowCrc, type VectorFile } from './vector-file.js';
+import { rowCrc, syncDir, vectorFilePath, VectorFile } from './vector-file.js';
 
 /** The connections a collection's records use (shared by every collection of a database). */
 export interface SqliteConnections {
@@ -29,6 +30,8 @@ export interface SqliteConnections {
   vectors: VectorFile;
   /** fdatasync the vector file before each commit (durability 'full'). */
   sync: boolean;
+  /** The database directory (where the vector files are). */
+  dir: string;
 }
 
 interface Row { slot: number; id: string; document?: string | null; metadata?: string | null; vcrc?: number; sparse?: string | null; multivector?: Buffer | null }
@@ -76,8 +79,10 @@ export class SqliteRecords implements CollectionRecords {
    * The vector at `slot` from the vector file, checked against its CRC. A damaged or missing row
    * comes back as NaN with the reason (verify names it; the index leaves it out).
    */
-  #vectorAt(slot: number, vcrc: number): { vector: Float32Array; problem?: string } {
+  #vectorAt(slot: number, vcrc: number, retry = true): { vector: Float32Array; problem?: string } {
     const v = new Float32Array(this.#meta.dim);
+    const ok = this.#c.vectors.readRow(slot, v) && rowCrc(new Uint8Array(v.buffer)) === vcrc;
+    if (!ok && retry && this.#followGeneration()) return this.#vectorAt(slot, vcrc, false);
     if (!this.#c.vectors.readRow(slot, v)) {
       v.fill(NaN);
       return { vector: v, problem: `vector missing: ${this.#c.vectors.path} ${this.#c.vectors.present ? `holds ${this.#c.vectors.rows} rows, not slot ${slot}` : 'is missing'}` };
@@ -221,7 +226,19 @@ export class SqliteRecords implements CollectionRecords {
    * The vectors of these rows (ascending slots) as a chunk: each run of consecutive slots is one
    * read of the file; rows that fail their CRC or that the file lacks read as NaN.
    */
-  #chunk(rows: [slot: number, vcrc: number][]): VectorChunk {
+  /**
+   * A row that does not match may mean that compaction moved the collection to a new vector file
+   * generation since this handle opened its file (read-only handles; the writer switches at once):
+   * follow it and say so, so the caller reads again.
+   */
+  #followGeneration(): boolean {
+    const gen = this.#stmt('vecGen', () => 'SELECT vec_gen FROM collections WHERE cid = ?').pluck().get(this.#meta.cid) as number | undefined;
+    if (gen === undefined || gen === this.#c.vectors.gen) return false;
+    this.#c.vectors.switchTo(vectorFilePath(this.#c.dir, this.#meta.cid, gen), gen);
+    return true;
+  }
+
+  #chunk(rows: [slot: number, vcrc: number][], retry = true): VectorChunk {
     const dim = this.#meta.dim;
     const count = rows.length;
     const slots = new Uint32Array(count);
@@ -235,7 +252,11 @@ export class SqliteRecords implements CollectionRecords {
       const got = file.readRows(rows[i]![0], j - i, data.subarray(i * dim, j * dim));
       for (let k = i; k < j; k++) {
         slots[k] = rows[k]![0];
-        if (k - i >= got || rowCrc(bytes.subarray(k * dim * 4, (k + 1) * dim * 4)) !== rows[k]![1]) data.fill(NaN, k * dim, (k + 1) * dim);
+        if (k - i >= got || rowCrc(bytes.subarray(k * dim * 4, (k + 1) * dim * 4)) !== rows[k]![1]) {
+          if (retry && this.#followGeneration()) return this.#chunk(rows, false);
+          retry = false;
+          data.fill(NaN, k * dim, (k + 1) * dim);
+        }
       }
       i = j;
     }
@@ -253,6 +274,8 @@ export class SqliteRecords implements CollectionRecords {
    * this way is found by verify, and compact rebuilds the index from CRC-checked reads.
    */
   externalVectors(): ExternalVectors {
+    // Rows are not CRC-checked here, so a generation switch (compaction) cannot be noticed on the way: check it first.
+    this.#followGeneration();
     const file = this.#c.vectors;
     const end = this.committedSlots();
     return {
@@ -305,6 +328,76 @@ export class SqliteRecords implements CollectionRecords {
       if (last !== null && last >= file.rows) problems.push(`vector file ${file.path} is short: it holds ${file.rows} rows, the records reach slot ${last}`);
     }
     return problems;
+  }
+
+  /**
+   * Rewrites the vector file without holes (docs/db.md, "Vectors stored once"): the live rows, in
+   * slot order, go to the next generation's file, which is fsynced; then one transaction renumbers
+   * the records 0 … n−1 (ascending, so no two rows ever share a slot), rebuilds the full-text index
+   * (its rowids are the slots), drops every tombstone, and commits a change whose number becomes the
+   * tombstone floor, the collection's `next_slot` = n and `vec_gen` = the new generation: every
+   * index state and snapshot from before is void (the caller rebuilds the index at that change).
+   * A crash before the commit leaves the old generation in use (the new file is removed at the next
+   * open); after it, the old file is removed (now, or at the next open). Returns the change number,
+   * or undefined when there was no hole.
+   */
+  async compactVectors(): Promise<number | undefined> {
+    const w = this.#c.w;
+    const { records: r, tombs: t, fts } = this.#t;
+    const cid = this.#meta.cid;
+    const file = this.#c.vectors;
+    const rowBytes = this.#meta.dim * 4;
+    w.exec('BEGIN IMMEDIATE');
+    let newPath: string | undefined;
+    try {
+      const head = w.prepare('SELECT seq, next_slot, vec_gen FROM collections WHERE cid = ?').get(cid) as { seq: number; next_slot: number; vec_gen: number };
+      const live = w.prepare(`SELECT slot FROM ${r} ORDER BY slot`).pluck().all() as number[];
+      if (live.length === head.next_slot) {
+        w.exec('ROLLBACK');
+        return undefined;
+      }
+      const gen = head.vec_gen + 1;
+      const seq = head.seq + 1;
+      newPath = vectorFilePath(this.#c.dir, cid, gen);
+      const next = VectorFile.open(newPath, this.#meta.dim, cid, { readOnly: false, create: true }, gen);
+      try {
+        next.truncate(0); // a left-over of a compaction that crashed before its commit
+        const buf = new Float32Array(8192 * this.#meta.dim);
+        let out = 0;
+        let i = 0;
+        while (i < live.length) {
+          // Runs of consecutive slots, at most a buffer at a time: one read, one write each.
+          let j = i + 1;
+          while (j < live.length && j - i < 8192 && live[j] === live[j - 1]! + 1) j++;
+          const view = buf.subarray(0, (j - i) * this.#meta.dim);
+          const got = file.readRows(live[i]!, j - i, view);
+          // Rows the old file lacks stay missing (NaN bytes whose CRC does not match): verify keeps naming them.
+          if (got < j - i) view.fill(NaN, got * this.#meta.dim);
+          next.writeRows(out, new Uint8Array(view.buffer, 0, (j - i) * rowBytes));
+          out += j - i;
+          i = j;
+        }
+        next.sync();
+      } finally {
+        next.close();
+      }
+      syncDir(this.#c.dir + '/vectors');
+      const move = w.prepare(`UPDATE ${r} SET slot = ? WHERE slot = ?`);
+      for (let k = 0; k < live.length; k++) if (live[k] !== k) move.run(k, live[k]);
+      w.exec(`INSERT INTO ${fts}(${fts}) VALUES ('rebuild')`);
+      w.prepare(`DELETE FROM ${t}`).run();
+      w.prepare(`UPDATE ${r} SET vseq = ?`).run(seq);
+      w.prepare('UPDATE collections SET seq = ?, tomb_floor = ?, next_slot = ?, vec_gen = ? WHERE cid = ?').run(seq, seq, live.length, gen, cid);
+      w.exec('COMMIT');
+      const old = file.path;
+      file.switchTo(newPath, gen);
+      try { unlinkSync(old); } catch { /* removed at the next open */ }
+      return seq;
+    } catch (e) {
+      if (w.inTransaction) w.exec('ROLLBACK');
+      if (newPath !== undefined) try { unlinkSync(newPath); } catch { /* removed at the next open */ }
+      throw e;
+    }
   }
 
   async write<T>(fn: (w: RecordWriter) => Promise<T>): Promise<T> {

@@ -16,7 +16,7 @@ import type { CollectionRecords, NewCollection, RecordStore, RecordWriter } from
 import { DB_FILE, INDEX_DIR, initSchema, createCollectionTables, dropCollectionTables, type Sqlite } from './schema.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { migrateV1 } from './migrate-v1.js';
-import { VECTOR_DIR, VectorFile, vectorFilePath } from './vector-file.js';
+import { VECTOR_DIR, VECTOR_FILE_NAME, VectorFile, vectorFilePath } from './vector-file.js';
 
 // Lets a read-only directory be opened through an `immutable` URI (see immutableUri). SQLite reads
 // this setting once, when better-sqlite3 opens its first database in the process; a caller's own
@@ -175,14 +175,15 @@ export class SqliteStore implements RecordStore {
   #file(cid: number, dim: number, create = false): VectorFile {
     let f = this.#files.get(cid);
     if (f === undefined) {
-      f = VectorFile.open(vectorFilePath(this.location, cid), dim, cid, { readOnly: this.readOnly, create });
+      const gen = create ? 0 : (this.#r.prepare('SELECT vec_gen FROM collections WHERE cid = ?').pluck().get(cid) as number | undefined) ?? 0;
+      f = VectorFile.open(vectorFilePath(this.location, cid, gen), dim, cid, { readOnly: this.readOnly, create }, gen);
       this.#files.set(cid, f);
     }
     return f;
   }
 
   #records(meta: CollectionMeta, w: Sqlite = this.#w): SqliteRecords {
-    return new SqliteRecords({ w, r: this.#r, vectors: this.#file(meta.cid, meta.dim), sync: this.#sync }, meta);
+    return new SqliteRecords({ w, r: this.#r, vectors: this.#file(meta.cid, meta.dim), sync: this.#sync, dir: this.location }, meta);
   }
 
   #row(name: string): CatalogueRow | undefined {
@@ -254,9 +255,10 @@ export class SqliteStore implements RecordStore {
       if (w.inTransaction) w.exec('ROLLBACK');
       throw e;
     }
-    this.#files.get(cid)?.close();
+    const f = this.#files.get(cid);
+    f?.close();
     this.#files.delete(cid);
-    try { unlinkSync(vectorFilePath(this.location, cid)); } catch { /* removed at the next open */ }
+    try { unlinkSync(f?.path ?? vectorFilePath(this.location, cid)); } catch { /* removed at the next open */ }
   }
 
   records(meta: CollectionMeta): CollectionRecords {
@@ -287,14 +289,18 @@ export class SqliteStore implements RecordStore {
   }
 }
 
-/** Vector files no committed collection names (a crash between a file's creation and its collection's commit, or a drop). */
+/**
+ * Vector files no committed collection names at its current generation: a crash between a file's
+ * creation and its collection's commit, a drop, or a compaction (the new generation before its
+ * commit, the old one after it).
+ */
 function removeOrphanVectorFiles(w: Sqlite, dir: string): void {
   let names: string[];
   try { names = readdirSync(join(dir, VECTOR_DIR)); } catch { return; }
-  const live = new Set(w.prepare('SELECT cid FROM collections').pluck().all() as number[]);
+  const live = new Map((w.prepare('SELECT cid, vec_gen FROM collections').raw().all() as [number, number][]));
   for (const name of names) {
-    const m = /^c(\d+)\.vec$/.exec(name);
-    if (m !== null && !live.has(Number(m[1]))) {
+    const m = VECTOR_FILE_NAME.exec(name);
+    if (m !== null && live.get(Number(m[1])) !== Number(m[2] ?? 0)) {
       try { unlinkSync(join(dir, VECTOR_DIR, name)); } catch { /* next time */ }
     }
   }

@@ -22,9 +22,16 @@ export const VECTOR_HEADER = 64;
 export const VECTOR_VERSION = 1;
 const MAGIC = 'OMNIVVEC';
 
-export function vectorFilePath(dir: string, cid: number): string {
-  return join(dir, VECTOR_DIR, `c${cid}.vec`);
+/**
+ * The vector file of collection `cid` at generation `gen` (`collections.vec_gen`): `c<cid>.vec`
+ * first, `c<cid>.<gen>.vec` after each compaction that rewrote it without holes.
+ */
+export function vectorFilePath(dir: string, cid: number, gen = 0): string {
+  return join(dir, VECTOR_DIR, gen === 0 ? `c${cid}.vec` : `c${cid}.${gen}.vec`);
 }
+
+/** A vector file's name: collection number and generation. */
+export const VECTOR_FILE_NAME = /^c(\d+)(?:\.(\d+))?\.vec$/;
 
 /** CRC-32 of a row's bytes (what `vcrc` stores). */
 export function rowCrc(bytes: Uint8Array): number {
@@ -42,7 +49,7 @@ function header(dim: number, cid: number): Buffer {
 }
 
 /** Makes a new file's directory entry durable (a created file must survive power loss with the commit that uses it). */
-function syncDir(dir: string): void {
+export function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
@@ -54,39 +61,65 @@ export interface VectorFileOptions {
 }
 
 export class VectorFile {
-  readonly path: string;
   readonly dim: number;
   readonly cid: number;
   readonly #rowBytes: number;
+  readonly #readOnly: boolean;
+  #path: string;
+  #gen: number;
   #fd: number;
 
-  private constructor(path: string, fd: number, dim: number, cid: number) {
-    this.path = path;
+  private constructor(path: string, fd: number, dim: number, cid: number, readOnly: boolean, gen: number) {
+    this.#path = path;
     this.#fd = fd;
     this.dim = dim;
     this.cid = cid;
     this.#rowBytes = dim * 4;
+    this.#readOnly = readOnly;
+    this.#gen = gen;
+  }
+
+  get path(): string {
+    return this.#path;
+  }
+
+  /** The generation this handle reads (compaction moves a collection to the next one). */
+  get gen(): number {
+    return this.#gen;
+  }
+
+  /**
+   * Moves this handle to another generation's file (after the commit that switched the
+   * collection to it): every holder of this object reads the new file from now on.
+   */
+  switchTo(path: string, gen: number): void {
+    if (this.#fd >= 0) closeSync(this.#fd);
+    this.#fd = -1;
+    this.#path = path;
+    this.#gen = gen;
+    if (!this.#readOnly) this.#fd = openSync(path, 'r+');
+    this.#ensure();
   }
 
   /**
    * Opens (or creates) the vector file of collection `cid`. A missing file with `create` false
    * opens as empty (every read past its end reports the rows missing; verify names it).
    */
-  static open(path: string, dim: number, cid: number, options: VectorFileOptions): VectorFile {
+  static open(path: string, dim: number, cid: number, options: VectorFileOptions, gen = 0): VectorFile {
     let fd: number;
     try {
       fd = openSync(path, options.readOnly ? 'r' : 'r+');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      if (!options.create) return new VectorFile(path, -1, dim, cid); // a read-only handle retries on read
+      if (!options.create) return new VectorFile(path, -1, dim, cid, options.readOnly, gen); // a read-only handle retries on read
       mkdirSync(dirname(path), { recursive: true });
       fd = openSync(path, 'w+');
       writeSync(fd, header(dim, cid), 0, VECTOR_HEADER, 0);
       fdatasyncSync(fd);
       syncDir(dirname(path));
-      return new VectorFile(path, fd, dim, cid);
+      return new VectorFile(path, fd, dim, cid, options.readOnly, gen);
     }
-    const f = new VectorFile(path, fd, dim, cid);
+    const f = new VectorFile(path, fd, dim, cid, options.readOnly, gen);
     try {
       f.#checkHeader();
     } catch (e) {
@@ -115,7 +148,7 @@ export class VectorFile {
   #ensure(): void {
     if (this.#fd !== -1) return; // open, or closed (-2)
     try {
-      this.#fd = openSync(this.path, 'r');
+      this.#fd = openSync(this.#path, 'r');
     } catch {
       return;
     }
