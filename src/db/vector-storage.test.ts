@@ -284,7 +284,7 @@ test('compact rewrites the vector file without holes: slots renumbered, records 
   });
 });
 
-test('a compaction cut short leaves no trace: a new generation nobody committed, or an old one left after the commit, is removed at open', async () => {
+test('a compaction cut short leaves no trace: a new generation nobody committed, an old one left after the commit, or a snapshot from before the renumbering is removed at open', async () => {
   await withTempDir('omnivec-vec-gen-', async (dir) => {
     const v = data(20, 7);
     let db = await openDatabase(dir);
@@ -292,6 +292,9 @@ test('a compaction cut short leaves no trace: a new generation nobody committed,
     await c.add(Array.from({ length: 20 }, (_, i) => ({ id: `r${i}`, vector: row(v, i) })));
     await db.close();
     const vdir = join(dir, 'vectors');
+    const idir = join(dir, 'indexes');
+    const oldSnapshot = readdirSync(idir)[0]!;
+    const oldSnapshotBytes = readFileSync(join(idir, oldSnapshot));
     // A crash after writing generation 1 but before its commit: the catalogue still names generation 0.
     writeFileSync(join(vdir, 'c1.1.vec'), readFileSync(join(vdir, 'c1.vec')));
     // A collection number nobody has.
@@ -306,11 +309,15 @@ test('a compaction cut short leaves no trace: a new generation nobody committed,
     } finally {
       await db.close();
     }
-    // A crash after the commit but before the old file was removed.
+    // A crash after the commit but before the old file was removed, and before the new snapshot
+    // replaced the old one (which names slots of before the renumbering).
     writeFileSync(join(vdir, 'c1.vec'), readFileSync(join(vdir, 'c1.1.vec')));
+    for (const f of readdirSync(idir)) unlinkSync(join(idir, f));
+    writeFileSync(join(idir, oldSnapshot), oldSnapshotBytes);
     db = await openDatabase(dir);
     try {
       assert.deepEqual(readdirSync(vdir), ['c1.1.vec']);
+      assert.deepEqual(readdirSync(idir), [], 'a snapshot below the tombstone floor is removed at open');
       const c3 = await db.getCollection('t');
       assert.equal(await c3.count(), 19);
       assert.deepEqual((await c3.query({ vector: row(v, 19), k: 1 })).ids, ['r19']);

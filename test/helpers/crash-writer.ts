@@ -1,6 +1,6 @@
 /**
  * The writer process of the crash test (test/crash.test.ts): opens the database, then runs random
- * adds, upserts, deletes and snapshots forever, printing `BEGIN <op>` before each and `ACK` once it
+ * adds, upserts, deletes, snapshots and compactions forever, printing `BEGIN <op>` before each and `ACK` once it
  * returned. The test kills it with SIGKILL at a random moment.
  */
 import { openDatabase } from '../../src/db/database.js';
@@ -43,9 +43,13 @@ for (let op = 0; ; op++) {
     say(`BEGIN ${JSON.stringify({ op: 'delete', ids: batch })}`);
     await c.delete({ ids: batch });
     for (const id of batch) ids.delete(id);
-  } else {
+  } else if (r < 0.98) {
     say(`BEGIN ${JSON.stringify({ op: 'flush', ids: [] })}`);
     await c.flush();
+  } else {
+    // Rewrites the vector file without holes (a new generation, slots renumbered) and snapshots.
+    say(`BEGIN ${JSON.stringify({ op: 'compact', ids: [] })}`);
+    await c.compact();
   }
   say('ACK');
 }

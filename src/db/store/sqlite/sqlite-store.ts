@@ -199,11 +199,6 @@ export class SqliteStore implements RecordStore {
     return row === undefined ? undefined : toMeta(row);
   }
 
-  /** The catalogue's collection numbers, as committed (for the files the database cleans up). */
-  liveCids(): Set<number> {
-    return new Set(this.#r.prepare('SELECT cid FROM collections').pluck().all() as number[]);
-  }
-
   async head(cid: number): Promise<Pick<CollectionMeta, 'seq' | 'tombFloor' | 'options'> | undefined> {
     const row = this.#r.prepare('SELECT seq, tomb_floor, options FROM collections WHERE cid = ?').get(cid) as
       { seq: number; tomb_floor: number; options: string } | undefined;
