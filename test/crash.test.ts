@@ -60,10 +60,14 @@ test(`crash safety: ${CYCLES} SIGKILLs during writes lose no acknowledged write 
   const state = new Map<string, number>();
   let acks = 0;
   let inflightSeen = 0;
+  let compactions = 0;
+  let compactKills = 0;
   try {
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const { acked, inflight } = await runWriter(dir, 1000 + cycle, cycle, 150 + rng.int(900));
       for (const op of acked) apply(state, op);
+      compactions += acked.filter((op) => op.op === 'compact').length;
+      if (inflight?.op === 'compact') compactKills++;
       acks += acked.length;
       const db = await openDatabase(dir);
       try {
@@ -102,7 +106,7 @@ test(`crash safety: ${CYCLES} SIGKILLs during writes lose no acknowledged write 
       }
     }
     assert.ok(acks > CYCLES, `expected many acknowledged writes, got ${acks}`);
-    t.diagnostic(`${CYCLES} kills, ${acks} acknowledged writes checked, ${inflightSeen} kills during a write, ${state.size} records at the end`);
+    t.diagnostic(`${CYCLES} kills, ${acks} acknowledged writes checked, ${inflightSeen} kills during a write, ${compactions} compactions acknowledged and ${compactKills} killed, ${state.size} records at the end`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
