@@ -81,17 +81,14 @@ export class SqliteRecords implements CollectionRecords {
    */
   #vectorAt(slot: number, vcrc: number, retry = true): { vector: Float32Array; problem?: string } {
     const v = new Float32Array(this.#meta.dim);
-    const ok = this.#c.vectors.readRow(slot, v) && rowCrc(new Uint8Array(v.buffer)) === vcrc;
-    if (!ok && retry && this.#followGeneration()) return this.#vectorAt(slot, vcrc, false);
-    if (!this.#c.vectors.readRow(slot, v)) {
-      v.fill(NaN);
+    const there = this.#c.vectors.readRow(slot, v);
+    if (there && rowCrc(new Uint8Array(v.buffer)) === vcrc) return { vector: v };
+    if (retry && this.#followGeneration()) return this.#vectorAt(slot, vcrc, false);
+    v.fill(NaN);
+    if (!there) {
       return { vector: v, problem: `vector missing: ${this.#c.vectors.path} ${this.#c.vectors.present ? `holds ${this.#c.vectors.rows} rows, not slot ${slot}` : 'is missing'}` };
     }
-    if (rowCrc(new Uint8Array(v.buffer)) !== vcrc) {
-      v.fill(NaN);
-      return { vector: v, problem: `vector damaged: row ${slot} of ${this.#c.vectors.path} does not match its checksum` };
-    }
-    return { vector: v };
+    return { vector: v, problem: `vector damaged: row ${slot} of ${this.#c.vectors.path} does not match its checksum` };
   }
 
   #record(row: Row): StoredRecord {
