@@ -327,3 +327,24 @@ test('a compaction cut short leaves no trace: a new generation nobody committed,
     }
   });
 });
+
+test('compaction renumbers slots under the sparse index and the id cache too: sparse and id-only queries stay right', async () => {
+  await withTempDir('omnivec-vec-sparse-', async (dir) => {
+    const v = data(30, 8);
+    const db = await openDatabase(dir);
+    try {
+      const c = await db.createCollection({ name: 't', dim: DIM, metric: 'l2', index: 'flat' });
+      await c.add(Array.from({ length: 30 }, (_, i) => ({ id: `r${i}`, vector: row(v, i), sparse: { [`t${i % 4}`]: 1 + i } })));
+      // Load the sparse index and the id cache before the compaction.
+      assert.equal((await c.query({ sparse: { t1: 1 }, k: 3, include: [] })).ids[0], 'r29');
+      assert.deepEqual((await c.query({ vector: row(v, 2), k: 1, include: [] })).ids, ['r2']);
+      await c.delete({ ids: ['r0', 'r1', 'r4', 'r29'] });
+      await c.compact();
+      assert.deepEqual((await c.query({ sparse: { t1: 1 }, k: 3, include: [] })).ids, ['r25', 'r21', 'r17']);
+      for (const i of [2, 3, 17, 28]) assert.deepEqual((await c.query({ vector: row(v, i), k: 1, include: [] })).ids, [`r${i}`]);
+      assert.deepEqual((await c.verify()).problems, []);
+    } finally {
+      await db.close();
+    }
+  });
+});
