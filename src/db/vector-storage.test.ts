@@ -348,3 +348,40 @@ test('compaction renumbers slots under the sparse index and the id cache too: sp
     }
   });
 });
+
+test('a damaged vector file header never makes the collection unusable: verify reports it, the writer rewrites it', async () => {
+  await withTempDir('omnivec-vec-header-', async (dir) => {
+    const v = data(10, 9);
+    let db = await openDatabase(dir);
+    await (await db.createCollection({ name: 't', dim: DIM, metric: 'l2', index: 'flat' })).add(Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, vector: row(v, i) })));
+    await db.close();
+    const file = join(dir, 'vectors', 'c1.vec');
+    const bytes = readFileSync(file);
+    bytes[2] = 0x21;
+    writeFileSync(file, bytes);
+    db = await openDatabase(dir, { readOnly: true });
+    try {
+      const c = await db.getCollection('t');
+      assert.deepEqual((await c.query({ vector: row(v, 4), k: 1 })).ids, ['r4']);
+      const rep = await c.verify();
+      assert.deepEqual(rep.problems.length, 1, rep.problems.join('\n'));
+      assert.match(rep.problems[0]!, /vector file .*c1\.vec: expected the magic "OMNIVVEC"/);
+    } finally {
+      await db.close();
+    }
+    db = await openDatabase(dir);
+    try {
+      const c = await db.getCollection('t');
+      assert.match((await c.verify()).problems.join('\n'), /\(rewritten\)/);
+      await c.add([{ id: 'n', vector: row(v, 0) }]);
+    } finally {
+      await db.close();
+    }
+    db = await openDatabase(dir, { readOnly: true });
+    try {
+      assert.deepEqual((await (await db.getCollection('t')).verify()).problems, []);
+    } finally {
+      await db.close();
+    }
+  });
+});

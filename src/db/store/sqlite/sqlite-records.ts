@@ -318,6 +318,7 @@ export class SqliteRecords implements CollectionRecords {
     // The rows themselves are checked record by record (scan with vectors: vectorProblem); here the file as a whole.
     const file = this.#c.vectors;
     const next = this.committedSlots();
+    if (file.present && file.headerProblem !== undefined) problems.push(file.headerProblem);
     if (!file.present) {
       if (await this.count() > 0) problems.push(`vector file ${file.path} is missing`);
     } else if (file.rows < next) {

@@ -36,23 +36,41 @@ test('vector file: rows written at their slots read back exactly; short reads sa
   });
 });
 
-test('vector file: a header that is not ours is refused with a typed error naming what was expected', async () => {
+test('vector file: a damaged or foreign header is reported, never fatal (rows stay readable; a writer rewrites it); a newer version is refused', async () => {
   await withTempDir('omnivec-vecfile-bad-', async (dir) => {
     const path = vectorFilePath(dir, 1);
-    VectorFile.open(path, 8, 1, { readOnly: false, create: true }).close();
+    const f = VectorFile.open(path, 2, 1, { readOnly: false, create: true });
+    f.writeRows(0, new Uint8Array(Float32Array.of(7, 8).buffer));
+    f.close();
     const good = readFileSync(path);
-    throwsCode(() => VectorFile.open(path, 16, 1, { readOnly: true, create: false }), 'corrupt_file', /holds 8-d vectors, the collection is 16-d/);
-    throwsCode(() => VectorFile.open(path, 8, 2, { readOnly: true, create: false }), 'corrupt_file', /belongs to collection number 1, expected 2/);
+    const problem = (dim: number, cid: number): string | undefined => {
+      const g = VectorFile.open(path, dim, cid, { readOnly: true, create: false });
+      try { return g.headerProblem; } finally { g.close(); }
+    };
+    assert.equal(problem(2, 1), undefined);
+    assert.match(problem(16, 1)!, /holds 2-d vectors, the collection is 16-d/);
+    assert.match(problem(2, 2)!, /belongs to collection number 1, expected 2/);
     const magic = Buffer.from(good); magic.write('NOTAVECS', 0, 'latin1');
     writeFileSync(path, magic);
-    throwsCode(() => VectorFile.open(path, 8, 1, { readOnly: true, create: false }), 'corrupt_file', /expected the magic "OMNIVVEC", got "NOTAVECS"/);
+    assert.match(problem(2, 1)!, /expected the magic "OMNIVVEC", got "NOTAVECS"/);
     const flipped = Buffer.from(good); flipped[13] = flipped[13]! ^ 1;
     writeFileSync(path, flipped);
-    throwsCode(() => VectorFile.open(path, 8, 1, { readOnly: true, create: false }), 'corrupt_file', /header checksum/);
+    const ro = VectorFile.open(path, 2, 1, { readOnly: true, create: false });
+    assert.match(ro.headerProblem!, /header checksum/);
+    const row = new Float32Array(2);
+    assert.equal(ro.readRow(0, row), true, 'the rows are still there');
+    assert.deepEqual(Array.from(row), [7, 8]);
+    ro.close();
+    // A writer rewrites the header (it is derived from the collection) and says so.
+    const w = VectorFile.open(path, 2, 1, { readOnly: false, create: false });
+    assert.match(w.headerProblem!, /header checksum.*\(rewritten\)/);
+    w.close();
+    assert.equal(problem(2, 1), undefined);
+    assert.deepEqual(readFileSync(path), good);
+    writeFileSync(path, good.subarray(0, 10));
+    assert.match(problem(2, 1)!, /expected a 64-byte header, got 10 bytes/);
     const newer = Buffer.from(good); newer.writeUInt32LE(2, 8); newer.writeUInt32LE(crc32(newer.subarray(0, 60)) >>> 0, 60);
     writeFileSync(path, newer);
-    throwsCode(() => VectorFile.open(path, 8, 1, { readOnly: true, create: false }), 'unsupported_version', /format version 2; this omnivec reads version 1/);
-    writeFileSync(path, good.subarray(0, 10));
-    throwsCode(() => VectorFile.open(path, 8, 1, { readOnly: true, create: false }), 'corrupt_file', /expected a 64-byte header, got 10 bytes/);
+    throwsCode(() => VectorFile.open(path, 2, 1, { readOnly: true, create: false }), 'unsupported_version', /format version 2; this omnivec reads version 1/);
   });
 });

@@ -68,6 +68,7 @@ export class VectorFile {
   #path: string;
   #gen: number;
   #fd: number;
+  #headerProblem: string | undefined;
 
   private constructor(path: string, fd: number, dim: number, cid: number, readOnly: boolean, gen: number) {
     this.#path = path;
@@ -97,7 +98,11 @@ export class VectorFile {
     this.#fd = -1;
     this.#path = path;
     this.#gen = gen;
-    if (!this.#readOnly) this.#fd = openSync(path, 'r+');
+    this.#headerProblem = undefined;
+    if (!this.#readOnly) {
+      this.#fd = openSync(path, 'r+');
+      this.#admitHeader();
+    }
     this.#ensure();
   }
 
@@ -120,13 +125,36 @@ export class VectorFile {
       return new VectorFile(path, fd, dim, cid, options.readOnly, gen);
     }
     const f = new VectorFile(path, fd, dim, cid, options.readOnly, gen);
-    try {
-      f.#checkHeader();
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
+    f.#admitHeader();
     return f;
+  }
+
+  /**
+   * Checks the header of the file just opened. A newer format version is refused; a damaged or
+   * foreign header is never fatal: the rows sit at fixed offsets and each is checked against its
+   * record's CRC anyway, so the file stays readable, `headerProblem` says what was wrong (verify
+   * reports it), and a writer rewrites the header, which is derived from the collection.
+   */
+  #admitHeader(): void {
+    try {
+      this.#checkHeader();
+    } catch (e) {
+      if (!(e instanceof OmnivecError) || e.code !== 'corrupt_file') {
+        closeSync(this.#fd);
+        this.#fd = -1;
+        throw e;
+      }
+      this.#headerProblem = this.#readOnly ? e.message : `${e.message} (rewritten)`;
+      if (!this.#readOnly) {
+        writeSync(this.#fd, header(this.dim, this.cid), 0, VECTOR_HEADER, 0);
+        fdatasyncSync(this.#fd);
+      }
+    }
+  }
+
+  /** What was wrong with the header when this handle opened the file (undefined: nothing). */
+  get headerProblem(): string | undefined {
+    return this.#headerProblem;
   }
 
   #checkHeader(): void {
@@ -152,13 +180,7 @@ export class VectorFile {
     } catch {
       return;
     }
-    try {
-      this.#checkHeader();
-    } catch (e) {
-      closeSync(this.#fd);
-      this.#fd = -1;
-      throw e;
-    }
+    this.#admitHeader();
   }
 
   /** Whether the file exists (a read-only open of a missing file is empty). */
