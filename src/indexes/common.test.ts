@@ -39,3 +39,20 @@ test('SlotMap keeps dense ids in a typed array (a few bytes an entry)', () => {
   assert.equal(map.slotOf(5), 5, 'setSlotId does not map the id');
   assert.equal(map.slotOf(77), 77);
 });
+
+test('SlotMap.adopt loads a saved slot table: live slots mapped, the others only named, a repeated live id reported', () => {
+  const table = Uint32Array.from([7, 3, 7, 9_000_000, 5]);
+  const state = Uint8Array.from([0, 0, 1, 0, 2]); // slot 2 (id 7) removed, slot 4 (id 5) free
+  const m = new SlotMap();
+  m.reserveDense(9, table.length);
+  assert.equal(m.adopt(table, table.length, state, 0), -1);
+  assert.equal(m.size, 3);
+  assert.equal(m.slotOf(7), 0);
+  assert.equal(m.slotOf(3), 1);
+  assert.equal(m.slotOf(9_000_000), 3, 'a sparse id');
+  assert.equal(m.slotOf(5), undefined, 'a free slot is not mapped');
+  assert.deepEqual([...m.table.subarray(0, 5)], [...table]);
+  // Every slot live: id 7 twice (dense), and a sparse id twice.
+  assert.equal(new SlotMap().adopt(table, table.length), 7);
+  assert.equal(new SlotMap().adopt(Uint32Array.from([9_000_000, 1, 9_000_000]), 3), 9_000_000);
+});

@@ -160,6 +160,40 @@ export class SlotMap {
     this.#dense = d;
   }
 
+  /** Makes room for slots 0 … n−1 in the slot → id table at once (a load knows its slot count). */
+  reserveSlots(n: number): void {
+    if (n <= this.#slotToId.length) return;
+    const t = new Uint32Array(n);
+    t.set(this.#slotToId);
+    this.#slotToId = t;
+  }
+
+  /**
+   * Loads a saved slot → id table at once: every slot's id, and id → slot for the slots where
+   * `state[s] === live` (every slot when `state` is undefined). Returns an id found in two live
+   * slots (the file is corrupt), or −1. For an empty map (a load), after `reserveDense`.
+   */
+  adopt(table: Uint32Array, n: number, state?: Uint8Array, live = 0): number {
+    this.reserveSlots(n);
+    this.#slotToId.set(table.subarray(0, n));
+    const dense = this.#dense;
+    const limit = dense.length;
+    for (let s = 0; s < n; s++) {
+      if (state !== undefined && state[s] !== live) continue;
+      const id = table[s]!;
+      if (id < limit) {
+        if (dense[id]! >= 0) return id;
+        dense[id] = s;
+        this.#size++;
+      } else {
+        if (this.#sparse.has(id)) return id;
+        this.#sparse.set(id, s);
+        this.#size++;
+      }
+    }
+    return -1;
+  }
+
   get size(): number {
     return this.#size;
   }

@@ -1,10 +1,12 @@
 import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusteredData, concat, expectError, oracle } from './conformance.js';
-import { createIndex, deserializeIndex, loadIndex, saveIndex, serializeIndex, type IndexSpec } from './registry.js';
+import { createIndex, deserializeIndex, loadIndex, saveIndex, serializeIndex, verifyIndexFile, type IndexSpec } from './registry.js';
+import { OmnivecError } from '../errors.js';
 import { vectorsFromArray } from './external.js';
 import { SegmentedIndex } from './segmented.js';
 import { decodeFile, HEADER_BYTES } from '../storage/header.js';
@@ -215,5 +217,56 @@ test('an empty index and an untrained IVF index save and load without vectors', 
     const loaded = deserializeIndex(concat(serializeIndex(empty, { vectors: false })), 'empty', { vectors: vectorsFromArray(new Float32Array(0), DIM, 0) });
     assert.equal(loaded.size, 0);
     assert.equal(loaded.isTrained, empty.isTrained);
+  }
+});
+
+test('HNSW without vectors: a damaged link list (with its checksums made to match) is corrupt_file', () => {
+  const index = build({ kind: 'hnsw', dim: DIM, metric: 'l2', m: 8, efConstruction: 60 });
+  const bytes = concat(serializeIndex(index, { vectors: false }));
+  const slots = ids.length; // nothing reclaimed: every slot ever used
+  const words = slots * (1 + 16);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The links section: its u32 element count, zero padding to 8, then slot 0's count word.
+  let at = -1;
+  for (let o = HEADER_BYTES; o + 4 <= bytes.length; o += 4) if (view.getUint32(o, true) === words) { at = o; break; }
+  assert.ok(at > 0, 'the links section was found');
+  const first = (at + 4 + 7) & ~7;
+  const reseal = (b: Uint8Array): Uint8Array => {
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    v.setUint32(40, crc32(b.subarray(HEADER_BYTES)) >>> 0, true);
+    v.setUint32(44, crc32(b.subarray(0, 44)) >>> 0, true);
+    return b;
+  };
+  const tooMany = bytes.slice();
+  new DataView(tooMany.buffer).setUint32(first, 999, true);
+  expectError(() => deserializeIndex(reseal(tooMany), 'x', { vectors: sourceFor().source }), 'corrupt_file', /slot 0 has 999 level-0 links, at most 16/);
+  const missing = bytes.slice();
+  const mv = new DataView(missing.buffer);
+  assert.ok(mv.getUint32(first, true) >= 1, 'slot 0 has a link');
+  mv.setUint32(first + 4, slots + 5, true);
+  expectError(() => deserializeIndex(reseal(missing), 'x', { vectors: sourceFor().source }), 'corrupt_file', new RegExp(`slot 0 links to missing slot ${slots + 5}`));
+});
+
+test('verifyChecksum: false skips the payload CRC at load; verifyIndexFile checks it afterwards', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnivec-extvec-'));
+  try {
+    const index = build({ kind: 'hnsw', dim: DIM, metric: 'l2', m: 8, efConstruction: 60 });
+    const path = join(dir, 'slim.idx');
+    await saveIndex(index, path, { vectors: false });
+    await verifyIndexFile(path);
+    // Damage the last byte of the file: a removed node's float vector (no structural check sees it).
+    const bytes = new Uint8Array(readFileSync(path));
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x01;
+    writeFileSync(path, bytes);
+    const { source } = sourceFor();
+    for (const streamAbove of [0, undefined]) {
+      await assert.rejects(loadIndex(path, { vectors: source, streamAbove }), /payload checksum mismatch/);
+      const loaded = await loadIndex(path, { vectors: source, streamAbove, verifyChecksum: false });
+      assert.equal(loaded.size, index.size);
+    }
+    await assert.rejects(verifyIndexFile(path), (e: unknown) => e instanceof OmnivecError && e.code === 'corrupt_file' && /payload checksum mismatch/.test(e.message));
+    await assert.rejects(verifyIndexFile(join(dir, 'none.idx')), (e: unknown) => e instanceof OmnivecError && e.code === 'not_found');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

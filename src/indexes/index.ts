@@ -16,7 +16,7 @@ export { FlatIndex, type FlatIndexOptions } from './flat/flat-index.js';
 export { IvfIndex, type IvfIndexOptions } from './ivf/ivf-index.js';
 export { kmeans, type KMeansOptions } from './ivf/kmeans.js';
 export {
-  createIndex, serializeIndex, deserializeIndex, saveIndex, loadIndex, type IndexSpec, type SaveOptions,
+  createIndex, serializeIndex, deserializeIndex, saveIndex, loadIndex, verifyIndexFile, type IndexSpec, type SaveOptions,
   type LoadOptions,
 } from './registry.js';
 export { HnswIndex, type HnswIndexOptions } from './hnsw/hnsw-index.js';

@@ -558,7 +558,7 @@ function mergeRows(rows: Row[], k: number, ids: Uint32Array, distances: Float32A
  */
 export function readSegmentContainer(input: Uint8Array | ByteSource, read: SegmentReader,
   shape: { dim: number; metric: Metric; count: number; payloadCrc: number }, what: string, options: SegmentOptions = {},
-  external = false): SegmentedIndex {
+  external = false, verifyChecksum = true): SegmentedIndex {
   const total = input.length;
   let next = 0; // file-backed: reads are sequential; the CRC runs over them in order
   let crc = 0;
@@ -567,7 +567,7 @@ export function readSegmentContainer(input: Uint8Array | ByteSource, read: Segme
     readAt: (dst, off, len, pos) => {
       if (pos !== next) throw new Error(`segment container: read at ${pos}, expected ${next}`);
       input.readAt(dst, off, len, pos);
-      if (len > 0) crc = crc32(dst.subarray(off, off + len), crc) >>> 0; // crc32 of nothing is 0, not the running value
+      if (len > 0 && verifyChecksum) crc = crc32(dst.subarray(off, off + len), crc) >>> 0; // crc32 of nothing is 0, not the running value
       next += len;
     },
   };
@@ -616,7 +616,7 @@ export function readSegmentContainer(input: Uint8Array | ByteSource, read: Segme
   });
   if (sum !== shape.count) fail(`the segments hold ${sum} vectors, the header declares ${shape.count}`);
   if (pos !== total) throw new OmnivecError('corrupt_file', `${what}: ${total - pos} unexpected bytes after the last segment`);
-  if (source !== undefined && crc !== shape.payloadCrc) {
+  if (source !== undefined && verifyChecksum && crc !== shape.payloadCrc) {
     throw new OmnivecError('corrupt_file',
       `${what}: payload checksum mismatch (stored 0x${shape.payloadCrc.toString(16).padStart(8, '0')}, computed 0x${crc.toString(16).padStart(8, '0')}): the file was altered or damaged`);
   }

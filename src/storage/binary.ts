@@ -129,7 +129,8 @@ export class BinaryReader {
   /**
    * `base` is the absolute offset of `buf[0]` in the file, so padding matches the writer's. With a
    * `source` instead of a buffer, bytes are read from it as needed (in a window, or straight into
-   * the caller's memory with `u8sInto`) and their CRC-32 is checked against `expectedCrc` at end().
+   * the caller's memory with `u8sInto`) and their CRC-32 is checked against `expectedCrc` at end()
+   * (not computed at all without one).
    */
   constructor(buf: Uint8Array | ByteSource, what = 'file', base = 0, expectedCrc?: number) {
     if (buf instanceof Uint8Array) {
@@ -173,7 +174,7 @@ export class BinaryReader {
     const from = this.#pos + keep.length;
     const fresh = size - keep.length;
     src.readAt(next, keep.length, fresh, from);
-    this.#crc = crc32(next.subarray(keep.length), this.#crc) >>> 0;
+    if (this.#expectedCrc !== undefined) this.#crc = crc32(next.subarray(keep.length), this.#crc) >>> 0;
     this.#buf = next;
     this.#winStart = this.#pos;
     this.#view = new DataView(next.buffer, next.byteOffset, next.byteLength);
@@ -284,7 +285,7 @@ export class BinaryReader {
     const rest = n - inWin;
     if (rest > 0) {
       this.#source.readAt(dst, offset + inWin, rest, this.#pos);
-      this.#crc = crc32(dst.subarray(offset + inWin, offset + n), this.#crc) >>> 0;
+      if (this.#expectedCrc !== undefined) this.#crc = crc32(dst.subarray(offset + inWin, offset + n), this.#crc) >>> 0;
       this.#pos += rest;
       this.#buf = new Uint8Array(0);
       this.#winStart = this.#pos;

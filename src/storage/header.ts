@@ -141,11 +141,14 @@ export function decodeHeader(bytes: Uint8Array, payloadBytes: number, what = 'in
   return header;
 }
 
-/** Parses and checks the header and the payload's length and checksum; returns the header and a reader over the payload. */
-export function decodeFile(bytes: Uint8Array, what = 'index file'): { header: FileHeader; payload: BinaryReader } {
+/**
+ * Parses and checks the header and the payload's length and checksum (`verifyChecksum: false`: not
+ * the payload's); returns the header and a reader over the payload.
+ */
+export function decodeFile(bytes: Uint8Array, what = 'index file', options: { verifyChecksum?: boolean } = {}): { header: FileHeader; payload: BinaryReader } {
   const header = decodeHeader(bytes, bytes.length - HEADER_BYTES, what);
   const payloadBytes = bytes.subarray(HEADER_BYTES);
-  const crc = crcOf([payloadBytes]);
+  const crc = options.verifyChecksum === false ? header.payloadCrc : crcOf([payloadBytes]);
   if (crc !== header.payloadCrc) {
     throw new OmnivecError('corrupt_file', `${what}: payload checksum mismatch (stored ${hex(header.payloadCrc)}, computed ${hex(crc)}): the file was altered or damaged`);
   }

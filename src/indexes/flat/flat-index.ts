@@ -551,15 +551,15 @@ export class FlatIndex implements VectorIndex {
     const base = this.#ptr >> 2;
     const cosine = this.metric === 'cosine';
     const qp = this.#qp;
-    forEachRow(source, lo, hi, (id, rows, off) => {
+    forEachRow(source, dim, lo, hi, (id, row) => {
       const slot = this.#slots.slotOf(id);
       if (slot === undefined) return;
       if (qp !== undefined) {
-        qp.putFloat(slot, rows, off);
+        qp.putFloat(slot, row);
         return;
       }
       const p = base + slot * dim;
-      f32.set(rows.subarray(off, off + dim), p);
+      f32.set(row, p);
       if (cosine) normalizeInPlace(f32, p, dim);
     });
   }
@@ -591,10 +591,8 @@ export class FlatIndex implements VectorIndex {
     let maxId = 0;
     for (let i = 0; i < count; i++) if (ids[i]! > maxId) maxId = ids[i]!;
     index.#slots.reserveDense(maxId, count);
-    for (let i = 0; i < count; i++) {
-      if (index.#slots.slotOf(ids[i]!) !== undefined) r.fail('flat ids', `id ${ids[i]} appears twice`);
-      index.#slots.set(ids[i]!, i);
-    }
+    const twice = index.#slots.adopt(ids, count);
+    if (twice >= 0) r.fail('flat ids', `id ${twice} appears twice`);
     index.#n = count;
     return index;
   }

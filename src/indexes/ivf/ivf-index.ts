@@ -1040,14 +1040,14 @@ export class IvfIndex implements VectorIndex {
     const f32 = this.#arena.f32;
     const cosine = this.metric === 'cosine';
     const quantized = this.#quant !== 'none';
-    forEachRow(source, hi < 0 ? 0 : lo, hi, (id, rows, off) => {
+    forEachRow(source, dim, hi < 0 ? 0 : lo, hi, (id, row) => {
       const w = this.#where.get(id);
       if (w === undefined) return;
       const l = Math.floor(w / POS);
       const pos = w - l * POS;
       const dst = quantized ? this.#listFloats[l]! : f32;
       const p = quantized ? pos * dim : (this.#listPtr[l]! >> 2) + pos * dim;
-      dst.set(rows.subarray(off, off + dim), p);
+      dst.set(row, p);
       if (cosine) normalizeInPlace(dst, p, dim);
     });
     this.#mirror = undefined;

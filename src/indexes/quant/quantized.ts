@@ -159,12 +159,12 @@ export class QuantParts {
   }
 
   /**
-   * Stores the first `dim` floats of `src[off…]` at `slot` as `put` does (normalised for cosine),
-   * without encoding: a vectors-less file holds the codes already. The store must have room.
+   * Stores `row` (dim floats) at `slot` as `put` does (normalised for cosine), without encoding:
+   * a vectors-less file holds the codes already. The store must have room.
    */
-  putFloat(slot: number, src: Float32Array, off: number): void {
+  putFloat(slot: number, row: Float32Array): void {
     const v = this.#row;
-    v.set(src.subarray(off, off + this.dim));
+    v.set(row);
     if (this.metric === 'cosine') normalizeInPlace(v, 0, this.dim);
     this.store.set(slot, v);
   }
