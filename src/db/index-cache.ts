@@ -9,6 +9,8 @@
  * its vectors and add a record twice.
  */
 import { unlink } from 'node:fs/promises';
+import { OmnivecError } from '../errors.js';
+import { verifyIndexFile } from '../indexes/registry.js';
 import type { Metric } from '../vector/metric.js';
 import type { VectorBatch } from '../vector/batch.js';
 import type { VectorIndex } from '../indexes/types.js';
@@ -70,6 +72,12 @@ export class IndexCache {
   #queue: Promise<unknown> = Promise.resolve();
   /** Problems met loading snapshots (reported by verify until a good snapshot replaces them). */
   #loadProblems: string[] = [];
+  /** Snapshot files whose payload checksum failed after they were loaded: never loaded again. */
+  readonly #bad = new Set<string>();
+  /** What was wrong with them (reported by verify until a good snapshot is written). */
+  #badProblems: string[] = [];
+  /** The payload check of the snapshot loaded last (running in the background). */
+  #checking: Promise<void> = Promise.resolve();
 
   constructor(options: IndexCacheOptions) {
     this.#o = options;
@@ -83,7 +91,7 @@ export class IndexCache {
   }
 
   get loadProblems(): readonly string[] {
-    return this.#loadProblems;
+    return [...this.#badProblems, ...this.#loadProblems];
   }
 
   /** The index if loaded (no catch-up): for status and snapshots. */
@@ -170,6 +178,7 @@ export class IndexCache {
       }
       await this.#o.records.pruneTombstones(seq);
       this.#loadProblems = []; // a good snapshot now replaces whatever failed to load
+      this.#badProblems = [];
       st.snapSeq = seq;
       st.changes = 0;
       return seq;
@@ -196,11 +205,12 @@ export class IndexCache {
 
   async #load(seq: number, tombFloor: number): Promise<IndexState> {
     const o = this.#o;
-    const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric, o.records.externalVectors?.());
+    const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric, o.records.externalVectors?.(), this.#bad);
     let state: IndexState;
     if ('index' in found) {
       this.#tune(found.index);
       state = { index: found.index, seq: found.seq, snapSeq: found.seq, changes: 0, origin: 'snapshot', caughtUp: 0 };
+      this.#checkLater(found.path, state);
     } else {
       this.#loadProblems = found.problems;
       // No usable snapshot: derive the index from the records (a fresh collection, or a damaged file).
@@ -209,6 +219,26 @@ export class IndexCache {
     }
     this.#state = state;
     return state;
+  }
+
+  /**
+   * Checks the payload CRC of the snapshot just loaded without it (a reopen does not wait for it).
+   * A file that fails is never loaded again (a writer deletes it), the problem is kept for verify,
+   * and the index loaded from it is dropped: the next use derives it from the records.
+   */
+  #checkLater(path: string, state: IndexState): void {
+    this.#checking = verifyIndexFile(path).then(() => undefined, async (e: unknown) => {
+      if (e instanceof OmnivecError && e.code === 'not_found') return; // a newer snapshot replaced it meanwhile
+      this.#bad.add(path);
+      this.#badProblems.push(`${path}: ${(e as Error).message}; the index is derived from the records instead`);
+      if (!this.#o.readOnly) await unlink(path).catch(() => undefined);
+      await this.#serial(async () => { if (this.#state === state) this.#state = undefined; });
+    });
+  }
+
+  /** Resolves once the background check of the loaded snapshot is done (verify waits for it). */
+  checked(): Promise<void> {
+    return this.#checking;
   }
 
   /** Gives a loaded or new index the database's thread count. */

@@ -65,7 +65,12 @@ export async function findInvalid(records: CollectionRecords, dim: number): Prom
 export async function verifyCollection(c: MaintenanceContext): Promise<VerifyReport> {
   const problems: string[] = [];
   const { seq, tombFloor } = c.head();
-  const index = c.native ? undefined : await c.cache.current(seq, tombFloor);
+  let index = c.native ? undefined : await c.cache.current(seq, tombFloor);
+  if (!c.native) {
+    // The snapshot's payload check runs after its load: wait for it (a failure drops the index, which is then derived from the records).
+    await c.cache.checked();
+    index = await c.cache.current(seq, tombFloor);
+  }
   problems.push(...c.cache.loadProblems);
   problems.push(...await c.records.check());
   let records = 0;

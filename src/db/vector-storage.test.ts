@@ -12,6 +12,7 @@ import { openDatabase } from './database.js';
 import { Random } from '../vector/random.js';
 import { FlatIndex } from '../indexes/flat/flat-index.js';
 import { VECTOR_HEADER } from './store/sqlite/vector-file.js';
+import { crc32 } from 'node:zlib';
 import { withTempDir } from '../../test/helpers/assertions.js';
 
 const DIM = 8;
@@ -378,6 +379,41 @@ test('a damaged vector file header never makes the collection unusable: verify r
       await db.close();
     }
     db = await openDatabase(dir, { readOnly: true });
+    try {
+      assert.deepEqual((await (await db.getCollection('t')).verify()).problems, []);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+test('a reopen does not wait for the snapshot\'s payload checksum: a mismatch found in the background drops that index (derived from the records instead), verify names the file, a writer deletes it', async () => {
+  await withTempDir('omnivec-vec-bgcrc-', async (dir) => {
+    const v = data(200, 10);
+    let db = await openDatabase(dir);
+    await (await db.createCollection({ name: 't', dim: DIM, metric: 'l2', index: 'hnsw' })).add({ ids: Array.from({ length: 200 }, (_, i) => `r${i}`), vectors: v });
+    await db.close();
+    // The payload intact (every structural check passes) but the checksum the header declares wrong
+    // (the header's own checksum recomputed): only the payload check can tell.
+    const snap = join(dir, 'indexes', readdirSync(join(dir, 'indexes'))[0]!);
+    const bytes = readFileSync(snap);
+    bytes.writeUInt32LE((bytes.readUInt32LE(40) ^ 0x1234) >>> 0, 40);
+    bytes.writeUInt32LE(crc32(bytes.subarray(0, 44)) >>> 0, 44);
+    writeFileSync(snap, bytes);
+    db = await openDatabase(dir);
+    try {
+      const c = await db.getCollection('t');
+      await c.open();
+      assert.equal(c.indexStatus().origin, 'snapshot', 'loaded without waiting for the payload check');
+      const rep = await c.verify();
+      assert.ok(rep.problems.some((p) => p.includes(snap) && /payload checksum mismatch.*derived from the records instead/.test(p)), rep.problems.join('\n'));
+      assert.deepEqual((await c.query({ vector: row(v, 17), k: 1 })).ids, ['r17']);
+      assert.equal(c.indexStatus().origin, 'records');
+      assert.equal(readdirSync(join(dir, 'indexes')).includes(snap.split('/').pop()!), false, 'the writer deleted the bad snapshot');
+    } finally {
+      await db.close();
+    }
+    db = await openDatabase(dir);
     try {
       assert.deepEqual((await (await db.getCollection('t')).verify()).problems, []);
     } finally {
