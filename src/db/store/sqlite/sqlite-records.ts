@@ -289,10 +289,6 @@ export class SqliteRecords implements CollectionRecords {
     return { bytes: this.#c.vectors.bytes, rows: this.committedSlots() };
   }
 
-  /** The vector file (for the index loader and the disk figures). */
-  get vectorFile(): VectorFile {
-    return this.#c.vectors;
-  }
 
   async pruneTombstones(seq: number): Promise<void> {
     const w = this.#c.w;
