@@ -7,16 +7,18 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openDatabase } from '../src/db/database.js';
 import { Random } from '../src/vector/random.js';
+import { crashVector } from './helpers/crash-vector.js';
 
 /**
- * Kills a writer process with SIGKILL at random moments during adds, upserts, deletes and
- * snapshot writes, then checks after each kill that the database opens, verify passes, and every
- * acknowledged write is there (the write in flight is either wholly there or wholly absent).
+ * Kills a writer process with SIGKILL at random moments during adds, upserts, deletes, snapshot
+ * writes and compactions (which rewrite the vector file as a new generation), then checks after each kill that the database opens, verify passes, and every
+ * acknowledged write is there with its vector's exact bytes (the write in flight is either wholly
+ * there or wholly absent).
  */
 const CYCLES = Number(process.env.OMNIVEC_CRASH_CYCLES ?? 24);
 const WRITER = join(import.meta.dirname, 'helpers', 'crash-writer.ts');
 
-interface Op { op: 'add' | 'upsert' | 'delete' | 'flush'; ids: string[]; version?: number }
+interface Op { op: 'add' | 'upsert' | 'delete' | 'flush' | 'compact'; ids: string[]; version?: number }
 
 function apply(state: Map<string, number>, op: Op): void {
   if (op.op === 'add' || op.op === 'upsert') for (const id of op.ids) state.set(id, op.version!);
@@ -58,10 +60,14 @@ test(`crash safety: ${CYCLES} SIGKILLs during writes lose no acknowledged write 
   const state = new Map<string, number>();
   let acks = 0;
   let inflightSeen = 0;
+  let compactions = 0;
+  let compactKills = 0;
   try {
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const { acked, inflight } = await runWriter(dir, 1000 + cycle, cycle, 150 + rng.int(900));
       for (const op of acked) apply(state, op);
+      compactions += acked.filter((op) => op.op === 'compact').length;
+      if (inflight?.op === 'compact') compactKills++;
       acks += acked.length;
       const db = await openDatabase(dir);
       try {
@@ -70,8 +76,12 @@ test(`crash safety: ${CYCLES} SIGKILLs during writes lose no acknowledged write 
         assert.deepEqual(rep.problems, [], `cycle ${cycle}: verify`);
         // Read everything stored.
         const stored = new Map<string, number>();
-        for await (const r of c.iterate()) stored.set(r.id, r.metadata!.v as number);
-        if (inflight !== undefined && inflight.op !== 'flush') {
+        for await (const r of c.iterate()) {
+          stored.set(r.id, r.metadata!.v as number);
+          // The vector is the one written with that version, byte for byte (vector file row and SQLite row agree).
+          assert.deepEqual(Array.from(r.vector), Array.from(crashVector(r.id, r.metadata!.v as number)), `cycle ${cycle}: vector of ${r.id}`);
+        }
+        if (inflight !== undefined && inflight.op !== 'flush' && inflight.op !== 'compact') {
           inflightSeen++;
           // The write in flight is atomic: all of it or none of it.
           const withIt = new Map(state);
@@ -96,7 +106,7 @@ test(`crash safety: ${CYCLES} SIGKILLs during writes lose no acknowledged write 
       }
     }
     assert.ok(acks > CYCLES, `expected many acknowledged writes, got ${acks}`);
-    t.diagnostic(`${CYCLES} kills, ${acks} acknowledged writes checked, ${inflightSeen} kills during a write, ${state.size} records at the end`);
+    t.diagnostic(`${CYCLES} kills, ${acks} acknowledged writes checked, ${inflightSeen} kills during a write, ${compactions} compactions acknowledged and ${compactKills} killed, ${state.size} records at the end`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -161,11 +161,14 @@ export class Collection {
 
   async info(): Promise<CollectionInfo> {
     const count = await this.count();
-    return {
+    const info: CollectionInfo = {
       name: this.name, dim: this.dim, metric: this.metric, index: this.indexSpec, indexKind: this.#cache.loaded?.kind, count,
       encoder: this.encoder, indexDims: this.#meta.options.indexDims, seq: this.#meta.seq, created: this.created,
       fieldIndexes: await this.#records.fieldIndexes(),
     };
+    const file = this.#records.vectorFileStats?.();
+    if (file !== undefined) info.vectorFile = { bytes: file.bytes, rows: file.rows, liveRows: count };
+    return info;
   }
 
   // Payload indexes (docs/db.md, "Payload indexes"): declared metadata fields the filters seek instead of scanning.
@@ -428,6 +431,11 @@ export class Collection {
       const report = await compactCollection(this.#maintenance(), options, (seq, slots) => {
         this.#meta.seq = seq;
         this.#planner.noteWrite(undefined, slots);
+      }, (seq) => {
+        // The slots were renumbered: every cache keyed by slot is void (the index is rebuilt next).
+        this.#meta.seq = seq;
+        this.#meta.tombFloor = seq;
+        this.#planner.forget();
       });
       this.#planner.forgetSparse();
       await this.#snapshot();

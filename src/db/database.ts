@@ -149,11 +149,18 @@ export class Database {
     return db;
   }
 
-  /** Deletes temp files of interrupted snapshot writes and snapshots of dropped collections. */
+  /**
+   * Deletes temp files of interrupted snapshot writes, snapshots of dropped collections, and
+   * snapshots older than their collection's tombstone floor (never loadable again: a crash after a
+   * compaction renumbered the slots, before its new snapshot replaced them).
+   */
   async #cleanFiles(store: SqliteStore): Promise<void> {
     await removeTempFiles(store.indexDir);
-    const live = store.liveCids();
-    for (const s of await listSnapshots(store.indexDir)) if (!live.has(s.cid)) await unlink(s.path).catch(() => undefined);
+    const floors = new Map((await store.listCollections()).map((m) => [m.cid, m.tombFloor]));
+    for (const s of await listSnapshots(store.indexDir)) {
+      const floor = floors.get(s.cid);
+      if (floor === undefined || s.seq < floor) await unlink(s.path).catch(() => undefined);
+    }
   }
 
   #open(): void {

@@ -9,6 +9,8 @@
  * its vectors and add a record twice.
  */
 import { unlink } from 'node:fs/promises';
+import { OmnivecError } from '../errors.js';
+import { verifyIndexFile } from '../indexes/registry.js';
 import type { Metric } from '../vector/metric.js';
 import type { VectorBatch } from '../vector/batch.js';
 import type { VectorIndex } from '../indexes/types.js';
@@ -70,6 +72,12 @@ export class IndexCache {
   #queue: Promise<unknown> = Promise.resolve();
   /** Problems met loading snapshots (reported by verify until a good snapshot replaces them). */
   #loadProblems: string[] = [];
+  /** Snapshot files whose payload checksum failed after they were loaded: never loaded again. */
+  readonly #bad = new Set<string>();
+  /** What was wrong with them (reported by verify until a good snapshot is written). */
+  #badProblems: string[] = [];
+  /** The payload check of the snapshot loaded last (running in the background). */
+  #checking: Promise<void> = Promise.resolve();
 
   constructor(options: IndexCacheOptions) {
     this.#o = options;
@@ -83,7 +91,7 @@ export class IndexCache {
   }
 
   get loadProblems(): readonly string[] {
-    return this.#loadProblems;
+    return [...this.#badProblems, ...this.#loadProblems];
   }
 
   /** The index if loaded (no catch-up): for status and snapshots. */
@@ -122,7 +130,9 @@ export class IndexCache {
     return this.#serial(async () => {
       const st = this.#state;
       if (st === undefined) return;
-      if (st.seq !== before || !this.#apply(st, pending, onProgress)) await this.#sync(st, after, onProgress);
+      // A write that replaced vectors may have moved records to new slots (the embedded store does):
+      // their old slots have tombstones of this change and leave the index with the write.
+      if (st.seq !== before || !this.#apply(st, pending, await this.#o.records.deletedSince(before), onProgress)) await this.#sync(st, after, onProgress);
       st.seq = after;
     });
   }
@@ -162,12 +172,13 @@ export class IndexCache {
       if (st === undefined || this.#o.readOnly) return undefined;
       if (st.seq === st.snapSeq && st.changes === 0) return undefined;
       const seq = st.seq;
-      await writeSnapshot(st.index, this.#o.indexDir, this.#o.cid, seq);
+      await writeSnapshot(st.index, this.#o.indexDir, this.#o.cid, seq, this.#o.records.externalVectors !== undefined);
       for (const s of await listSnapshots(this.#o.indexDir)) {
         if (s.cid === this.#o.cid && s.seq !== seq) await unlink(s.path).catch(() => undefined);
       }
       await this.#o.records.pruneTombstones(seq);
       this.#loadProblems = []; // a good snapshot now replaces whatever failed to load
+      this.#badProblems = [];
       st.snapSeq = seq;
       st.changes = 0;
       return seq;
@@ -194,11 +205,12 @@ export class IndexCache {
 
   async #load(seq: number, tombFloor: number): Promise<IndexState> {
     const o = this.#o;
-    const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric);
+    const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric, o.records.externalVectors?.(), this.#bad);
     let state: IndexState;
     if ('index' in found) {
       this.#tune(found.index);
       state = { index: found.index, seq: found.seq, snapSeq: found.seq, changes: 0, origin: 'snapshot', caughtUp: 0 };
+      this.#checkLater(found.path, state);
     } else {
       this.#loadProblems = found.problems;
       // No usable snapshot: derive the index from the records (a fresh collection, or a damaged file).
@@ -207,6 +219,26 @@ export class IndexCache {
     }
     this.#state = state;
     return state;
+  }
+
+  /**
+   * Checks the payload CRC of the snapshot just loaded without it (a reopen does not wait for it).
+   * A file that fails is never loaded again (a writer deletes it), the problem is kept for verify,
+   * and the index loaded from it is dropped: the next use derives it from the records.
+   */
+  #checkLater(path: string, state: IndexState): void {
+    this.#checking = verifyIndexFile(path).then(() => undefined, async (e: unknown) => {
+      if (e instanceof OmnivecError && e.code === 'not_found') return; // a newer snapshot replaced it meanwhile
+      this.#bad.add(path);
+      this.#badProblems.push(`${path}: ${(e as Error).message}; the index is derived from the records instead`);
+      if (!this.#o.readOnly) await unlink(path).catch(() => undefined);
+      await this.#serial(async () => { if (this.#state === state) this.#state = undefined; });
+    });
+  }
+
+  /** Resolves once the background check of the loaded snapshot is done (verify waits for it). */
+  checked(): Promise<void> {
+    return this.#checking;
   }
 
   /** Gives a loaded or new index the database's thread count. */
@@ -291,13 +323,14 @@ export class IndexCache {
   }
 
   /** A write's vectors from memory; false when the index kind must change (the caller catches up instead). */
-  #apply(st: IndexState, pending: PendingVectors[], onProgress?: OnProgress): boolean {
+  #apply(st: IndexState, pending: PendingVectors[], moved: readonly number[], onProgress?: OnProgress): boolean {
     // The last write of a slot wins (kept for safety: a call cannot write a slot twice, records.ts refuses repeated ids).
     const last = new Map<number, number>();
     let total = 0;
     pending.forEach((p, c) => { for (let i = 0; i < p.count; i++) last.set(p.slots[i]!, c * 0x100000 + i); total += p.count; });
     const replaced: number[] = [];
     for (const slot of last.keys()) if (st.index.has(slot)) replaced.push(slot);
+    for (const slot of moved) if (!last.has(slot) && st.index.has(slot)) replaced.push(slot);
     const size = st.index.size - replaced.length + last.size;
     if (wantedKind(this.#o.spec, size) !== st.index.kind) return false;
     if (replaced.length > 0) st.index.remove(Uint32Array.from(replaced));

@@ -65,7 +65,12 @@ export async function findInvalid(records: CollectionRecords, dim: number): Prom
 export async function verifyCollection(c: MaintenanceContext): Promise<VerifyReport> {
   const problems: string[] = [];
   const { seq, tombFloor } = c.head();
-  const index = c.native ? undefined : await c.cache.current(seq, tombFloor);
+  let index = c.native ? undefined : await c.cache.current(seq, tombFloor);
+  if (!c.native) {
+    // The snapshot's payload check runs after its load: wait for it (a failure drops the index, which is then derived from the records).
+    await c.cache.checked();
+    index = await c.cache.current(seq, tombFloor);
+  }
   problems.push(...c.cache.loadProblems);
   problems.push(...await c.records.check());
   let records = 0;
@@ -76,6 +81,11 @@ export async function verifyCollection(c: MaintenanceContext): Promise<VerifyRep
   for await (const r of scanAll(c.records, { vector: true })) {
     records++;
     const v = r.vector!;
+    if (r.vectorProblem !== undefined) {
+      invalid.push(r.id);
+      problems.push(`record ${JSON.stringify(r.id)} (slot ${r.slot}): ${r.vectorProblem} (${repair})`);
+      continue;
+    }
     if (v.length !== c.dim) {
       invalid.push(r.id);
       problems.push(`record ${JSON.stringify(r.id)}: vector has ${v.length * 4} bytes, expected ${c.dim * 4} (${repair})`);
@@ -105,7 +115,7 @@ export async function verifyCollection(c: MaintenanceContext): Promise<VerifyRep
       snapshots++;
       if (s.seq > seq) problems.push(`${s.path}: names change ${s.seq}, beyond the last committed change ${seq}`);
       try {
-        await loadIndex(s.path);
+        await loadIndex(s.path, { vectors: c.records.externalVectors?.() });
       } catch (e) {
         problems.push(`${s.path}: ${(e as Error).message}`);
       }
@@ -159,12 +169,14 @@ export async function evaluateIndex(c: MaintenanceContext, k: number, sampleWant
 }
 
 /**
- * Rebuilds the index from the records (no tombstones, a fresh graph) at the collection's change
- * number; records whose stored vector is not finite stay out and are listed, or with `dropInvalid`
+ * Rewrites the store's vector file without holes when it keeps one (renumbering the slots: the
+ * caller's caches keyed by slot are void, `onRenumber`), then rebuilds the index from the records
+ * (no tombstones, a fresh graph) at the collection's change number; records whose stored vector is not finite stay out and are listed, or with `dropInvalid`
  * are deleted first (one write: `onDelete` gets its change number and the slots). The caller holds
  * the writer mutex and snapshots afterwards.
  */
-export async function compactCollection(c: MaintenanceContext, options: CompactOptions, onDelete: (seq: number, slots: number[]) => void): Promise<CompactReport> {
+export async function compactCollection(c: MaintenanceContext, options: CompactOptions, onDelete: (seq: number, slots: number[]) => void,
+  onRenumber: (seq: number) => void): Promise<CompactReport> {
   const invalid = await findInvalid(c.records, c.dim);
   const dropped: string[] = [];
   if (options.dropInvalid === true && invalid.length > 0) {
@@ -176,10 +188,16 @@ export async function compactCollection(c: MaintenanceContext, options: CompactO
     onDelete(seq, slots);
     dropped.push(...invalid.map((x) => x.id));
   }
+  // The vector file without holes (the embedded store): slots renumbered in one change, after which only a rebuilt index is valid.
+  const rowsBefore = c.records.vectorFileStats?.().rows;
+  const renumbered = await c.records.compactVectors?.();
+  if (renumbered !== undefined) onRenumber(renumbered);
   const count = await c.records.count();
   // A store that searches itself rebuilds its own index (the database's reclaim step).
   const indexed = c.native ? count - (dropped.length > 0 ? 0 : invalid.length) : (await c.cache.rebuild(c.head().seq, count, options.onProgress)).size;
-  return { records: count, indexed, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
+  const report: CompactReport = { records: count, indexed, invalid: dropped.length > 0 ? [] : invalid.map((x) => x.id), dropped };
+  if (renumbered !== undefined && rowsBefore !== undefined) report.vectorRows = { before: rowsBefore, after: count };
+  return report;
 }
 
 /** Recall of a store's own vector search against its exact search, on a seeded sample of its own vectors. */

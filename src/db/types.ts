@@ -62,6 +62,12 @@ export interface CollectionInfo {
   created: string;
   /** Declared payload indexes (metadata fields the filters seek), by field name. */
   fieldIndexes: FieldIndexInfo[];
+  /**
+   * The embedded store's vector file (docs/db.md, "Vectors stored once"): its size, the rows it
+   * holds (slots ever given out) and how many of them live records use; the rest are holes left by
+   * deletes and moved records (disk only). Absent on stores that keep vectors elsewhere.
+   */
+  vectorFile?: { bytes: number; rows: number; liveRows: number };
 }
 
 export type Include = 'documents' | 'metadatas' | 'vectors';
@@ -189,6 +195,8 @@ export interface CompactReport {
   invalid: string[];
   /** Ids deleted by dropInvalid. */
   dropped: string[];
+  /** The embedded store's vector file rewritten without holes: rows before and after (absent when there was no hole, or on other stores). */
+  vectorRows?: { before: number; after: number };
 }
 
 export interface EvaluateOptions {

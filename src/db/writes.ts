@@ -56,9 +56,10 @@ export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: W
   const written = { slots: [] as number[], ids: [] as string[] };
   const d = target.indexDim;
   const ctx = { dim: target.dim, mode, model: target.model, what: mode };
-  // Ids must be unique within a call: within a chunk by id, across chunks by the slot a row landed
-  // in (upsert and update return it; for add the store's unique id catches it).
-  const slotAt = new Map<number, number>();
+  // Ids must be unique within a call: within a chunk by id; across chunks, for add the store's
+  // unique id catches it, for upsert and update a map of the call's ids (their slots cannot tell:
+  // a store may move a replaced record to a new slot).
+  const idAt = new Map<string, number>();
   let n = 0;
   let mvDim = target.multiVectorDim;
   for await (const chunk of recordChunks(input, target.dim, mode)) {
@@ -67,7 +68,7 @@ export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: W
     const seen = new Map<string, number>();
     for (let i = 0; i < chunk.length; i++) {
       const row = prepareRow(chunk[i]!, n + i, ctx);
-      const first = seen.get(row.id);
+      const first = seen.get(row.id) ?? idAt.get(row.id);
       if (first !== undefined) throw duplicateId(mode, row.id, first, n + i);
       seen.set(row.id, n + i);
       sparse[i] = row.sparse === undefined ? undefined : row.sparse === null ? null : canonicalSparse(row.sparse, `${mode}[${n + i}].sparse`);
@@ -87,11 +88,7 @@ export async function storeRecords(w: RecordWriter, target: WriteTarget, mode: W
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
       const slot = slots[i]!;
-      if (mode !== 'add') {
-        const first = slotAt.get(slot);
-        if (first !== undefined) throw duplicateId(mode, row.id, first, n + i);
-        slotAt.set(slot, n + i);
-      }
+      if (mode !== 'add') idAt.set(row.id, n + i);
       if (target.trackIds && mode !== 'update') { written.slots.push(slot); written.ids.push(row.id); }
       if (row.vector !== undefined) {
         vslots[kept] = slot;

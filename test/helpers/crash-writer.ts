@@ -1,24 +1,18 @@
 /**
  * The writer process of the crash test (test/crash.test.ts): opens the database, then runs random
- * adds, upserts, deletes and snapshots forever, printing `BEGIN <op>` before each and `ACK` once it
+ * adds, upserts, deletes, snapshots and compactions forever, printing `BEGIN <op>` before each and `ACK` once it
  * returned. The test kills it with SIGKILL at a random moment.
  */
 import { openDatabase } from '../../src/db/database.js';
 import { Random } from '../../src/vector/random.js';
+import { CRASH_DIM, crashVector } from './crash-vector.js';
 
 const [dir, seedArg, cycleArg] = process.argv.slice(2);
 const rng = new Random(Number(seedArg));
 const cycle = Number(cycleArg);
-const DIM = 8;
-
-function vec(id: string, version: number): Float32Array {
-  const v = new Float32Array(DIM);
-  // The version is kept in the metadata; the vector itself is well-spread Gaussian data.
-  void id;
-  void version;
-  for (let j = 0; j < DIM; j++) v[j] = rng.gaussian();
-  return v;
-}
+const DIM = CRASH_DIM;
+// Well-spread Gaussian data, a pure function of (id, version): the test checks every stored vector.
+const vec = crashVector;
 
 const db = await openDatabase(dir!);
 const c = (await db.hasCollection('c')) ? await db.getCollection('c') : await db.createCollection({ name: 'c', dim: DIM, metric: 'l2', index: { kind: 'hnsw', m: 8, efConstruction: 40 } });
@@ -49,9 +43,13 @@ for (let op = 0; ; op++) {
     say(`BEGIN ${JSON.stringify({ op: 'delete', ids: batch })}`);
     await c.delete({ ids: batch });
     for (const id of batch) ids.delete(id);
-  } else {
+  } else if (r < 0.98) {
     say(`BEGIN ${JSON.stringify({ op: 'flush', ids: [] })}`);
     await c.flush();
+  } else {
+    // Rewrites the vector file without holes (a new generation, slots renumbered) and snapshots.
+    say(`BEGIN ${JSON.stringify({ op: 'compact', ids: [] })}`);
+    await c.compact();
   }
   say('ACK');
 }

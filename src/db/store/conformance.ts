@@ -127,11 +127,13 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
       assert.equal(await store.records(meta).count(), 3);
     }));
 
-    check('writes: add assigns slots; upsert keeps an id\'s slot and replaces the row; update changes the fields given', withCollection(async (records, meta, store) => {
+    check('writes: add assigns slots; upsert replaces the row (at its slot, or at a new one with a tombstone on the old); update changes the fields given', withCollection(async (records, meta, store) => {
       const slots = await commit(records, 'add', [{ id: 'a', vector: vec(1), document: 'the cat', metadata: { k: 1 } }, { id: 'b', vector: vec(2) }], 1);
       assert.equal(new Set(slots).size, 2);
       const up = await commit(records, 'upsert', [{ id: 'a', vector: vec(3) }, { id: 'c', vector: vec(4), document: 'dog' }], 2);
-      assert.equal(up[0], slots[0], 'upsert keeps the slot');
+      // A store that moves a replaced record to a new slot tombstones the old one in the same change.
+      assert.deepEqual(await records.deletedSince(1), up[0] === slots[0] ? [] : [slots[0]!], 'a moved record leaves a tombstone');
+      assert.equal((await records.bySlots([up[0]!], {}))[0]?.id, 'a');
       let got = await records.getByIds(['a'], {}, { document: true, metadata: true, vector: true });
       assert.deepEqual(got.map((r) => [r.id, r.document, r.metadata, Array.from(r.vector!)]), [['a', null, null, vec(3)]], 'upsert replaces the whole row');
       await commit(records, 'update', [{ id: 'c', metadata: { z: true } }], 3);
@@ -140,7 +142,7 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
       assert.deepEqual(await store.head(meta.cid), { seq: 3, tombFloor: 0, options: meta.options });
       // Metadata-only updates do not mark the vector changed; vector writes do.
       assert.deepEqual((await records.changedSince(2)).sort(), []);
-      assert.deepEqual((await records.changedSince(1)).sort((x, y) => x - y), [slots[0]!, up[1]!].sort((x, y) => x - y));
+      assert.deepEqual((await records.changedSince(1)).sort((x, y) => x - y), [up[0]!, up[1]!].sort((x, y) => x - y));
     }));
 
     check('write errors: an id already stored (already_exists), one repeated in the call (appears twice), update of a missing id (not_found); the transaction leaves nothing', withCollection(async (records) => {
@@ -231,7 +233,7 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
     check('vectors: all or changed since a change, in slot order, in chunks; sampleVectors', withCollection(async (records) => {
       const input = corpus(25);
       const slots = await commit(records, 'add', input, 1);
-      await commit(records, 'upsert', [{ id: 'r004', vector: vec(100) }, { id: 'new', vector: vec(200) }], 2);
+      const up = await commit(records, 'upsert', [{ id: 'r004', vector: vec(100) }, { id: 'new', vector: vec(200) }], 2);
       const all: number[] = [];
       for await (const ch of records.vectors(undefined, 10)) {
         assert.ok(ch.count <= 10);
@@ -243,7 +245,8 @@ export function runRecordStoreConformance(name: string, options: StoreConformanc
       const since: [number, number[]][] = [];
       for await (const ch of records.vectors(1, 10)) for (let i = 0; i < ch.count; i++) since.push([ch.slots[i]!, Array.from(ch.data.subarray(i * DIM, (i + 1) * DIM))]);
       assert.equal(since.length, 2);
-      assert.deepEqual(since.find(([s]) => s === slots[4])![1], vec(100));
+      assert.deepEqual(since.find(([s]) => s === up[0])![1], vec(100));
+      assert.ok(up[0] === slots[4] || !all.includes(slots[4]!), 'a moved record\'s old slot is gone');
       const sample = await records.sampleVectors(10);
       assert.ok(sample.count >= 1 && sample.count <= 26, `sample of ${sample.count}`);
     }));

@@ -8,8 +8,12 @@
  * Rules every implementation keeps:
  * - Async everywhere (a network store cannot answer synchronously); the embedded store's promises
  *   resolve at once.
- * - Records are addressed by `slot`: a non-negative integer the store assigns on insert, stable for
- *   the record's life (an upsert keeps it), possibly reused after a delete. Indexes are keyed by slot.
+ * - Records are addressed by `slot`: a non-negative integer the store assigns on insert. A write that
+ *   leaves a record's vector alone keeps its slot; one that replaces the vector (upsert, update with
+ *   a vector) may keep it or move the record to a new slot — the embedded store moves it, since its
+ *   slots are never reused — and a moved record's old slot gets a tombstone in the same change, as
+ *   a delete does. A store may reuse a deleted slot (PostgreSQL) or not (SQLite). Indexes are keyed
+ *   by slot, and the index sync rule (docs/db.md) handles all of these.
  * - Every write runs inside `write(fn)`: one transaction, committed when `fn` resolves, rolled back
  *   when it throws; a write call takes the collection's next change number `seq` and stamps each
  *   vector-bearing row it writes with it (`vseq`), and each delete with a tombstone `(slot, seq)`.
@@ -19,6 +23,7 @@
  *   the evaluator matches.
  * - Values come back as they were stored: vectors as float32 (never normalised), metadata parsed.
  */
+import type { ExternalVectors } from '../../indexes/types.js';
 import type { Metadata, Where, WhereDocument } from '../where.js';
 import type { PreparedRow } from '../records.js';
 import type { FieldIndexInfo, FieldIndexType } from '../field-index.js';
@@ -44,6 +49,8 @@ export interface StoredRecord {
   vector?: Float32Array;
   sparse?: string | null;
   multiVector?: Float32Array | null;
+  /** Set when the stored vector could not be read intact (a damaged or missing row of the vector file); `vector` is NaN then. */
+  vectorProblem?: string;
 }
 
 export interface RecordFilter {
@@ -161,6 +168,21 @@ export interface CollectionRecords {
    * search an index cache derived from `vectors()`.
    */
   nearest?(query: Float32Array, k: number, filter: RecordFilter, options: NearestOptions): Promise<{ slots: Uint32Array; distances: Float32Array }>;
+  /**
+   * Present on stores whose vectors live in a file the index loader can read rows of by slot (the
+   * embedded store's vector file): index snapshots are then written without their float vectors
+   * and filled from this source on load. Rows up to the committed `end`; synchronous reads.
+   */
+  externalVectors?(): ExternalVectors;
+  /** With `externalVectors`: the vector file's bytes and committed rows (info()). */
+  vectorFileStats?(): { bytes: number; rows: number };
+  /**
+   * With `externalVectors`: rewrites the vector file without the holes deleted and moved records
+   * left, renumbering the slots densely in one change whose number it returns (undefined: no
+   * hole). That change is also the new tombstone floor: every older index state is void and the
+   * caller rebuilds the index at it.
+   */
+  compactVectors?(): Promise<number | undefined>;
 }
 
 export interface RecordStore {

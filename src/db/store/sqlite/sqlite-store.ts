@@ -4,7 +4,7 @@
  * ../types.ts; the catalogue is the `collections` table, each collection's records are
  * `SqliteRecords` (docs/db.md, docs/file-format.md).
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Sqlite3 from 'better-sqlite3';
 import { OmnivecError, describe } from '../../../errors.js';
@@ -16,6 +16,8 @@ import type { CollectionRecords, NewCollection, RecordStore, RecordWriter } from
 import { DB_FILE, INDEX_DIR, initSchema, createCollectionTables, dropCollectionTables, tables, type Sqlite } from './schema.js';
 import { dropFieldIndexTables } from './field-index-sql.js';
 import { SqliteRecords } from './sqlite-records.js';
+import { migrateV1 } from './migrate-v1.js';
+import { VECTOR_DIR, VECTOR_FILE_NAME, VectorFile, vectorFilePath } from './vector-file.js';
 
 // Lets a read-only directory be opened through an `immutable` URI (see immutableUri). SQLite reads
 // this setting once, when better-sqlite3 opens its first database in the process; a caller's own
@@ -91,10 +93,14 @@ export class SqliteStore implements RecordStore {
   readonly #w: Sqlite;
   readonly #r: Sqlite;
   readonly #release: (() => void) | undefined;
+  readonly #sync: boolean;
+  /** The open vector files, by collection number. */
+  readonly #files = new Map<number, VectorFile>();
   #closed = false;
 
-  private constructor(dir: string, w: Sqlite, r: Sqlite, readOnly: boolean, release: (() => void) | undefined) {
+  private constructor(dir: string, w: Sqlite, r: Sqlite, readOnly: boolean, release: (() => void) | undefined, sync: boolean) {
     this.location = dir;
+    this.#sync = sync;
     this.readOnly = readOnly;
     this.indexDir = join(dir, INDEX_DIR);
     this.#w = w;
@@ -137,7 +143,14 @@ export class SqliteStore implements RecordStore {
         w.pragma('cache_size = -65536');
       }
       w.pragma('busy_timeout = 5000');
-      initSchema(w, abs);
+      if (initSchema(w, abs) === 1) {
+        if (readOnly) {
+          throw new OmnivecError('read_only',
+            `database ${abs}: written by an older omnivec (schema version 1, vectors inside the SQLite rows); open it once for writing (any write command, or openDatabase without readOnly) to migrate it to version 2, then read-only opens work`);
+        }
+        migrateV1(w, abs);
+      }
+      if (!readOnly) removeOrphanVectorFiles(w, abs);
       r = new Sqlite3(source, { readonly: true, fileMustExist: true });
       r.pragma('busy_timeout = 5000');
       // Queries fetch their hits' rows at random slots: a bigger page cache and memory-mapped
@@ -145,7 +158,7 @@ export class SqliteStore implements RecordStore {
       // the id lookup of a 10-hit query went from ~100 µs to ~15 µs at 100k records).
       r.pragma('cache_size = -65536');
       r.pragma('mmap_size = 1073741824');
-      return new SqliteStore(abs, w, r, readOnly, release);
+      return new SqliteStore(abs, w, r, readOnly, release, durability === 'full');
     } catch (e) {
       r?.close();
       w?.close();
@@ -159,6 +172,21 @@ export class SqliteStore implements RecordStore {
     }
   }
 
+  /** The vector file of a collection (created by createCollection; a read-only handle opens it when it appears). */
+  #file(cid: number, dim: number, create = false): VectorFile {
+    let f = this.#files.get(cid);
+    if (f === undefined) {
+      const gen = create ? 0 : (this.#r.prepare('SELECT vec_gen FROM collections WHERE cid = ?').pluck().get(cid) as number | undefined) ?? 0;
+      f = VectorFile.open(vectorFilePath(this.location, cid, gen), dim, cid, { readOnly: this.readOnly, create }, gen);
+      this.#files.set(cid, f);
+    }
+    return f;
+  }
+
+  #records(meta: CollectionMeta, w: Sqlite = this.#w): SqliteRecords {
+    return new SqliteRecords({ w, r: this.#r, vectors: this.#file(meta.cid, meta.dim), sync: this.#sync, dir: this.location }, meta);
+  }
+
   #row(name: string): CatalogueRow | undefined {
     return this.#r.prepare('SELECT * FROM collections WHERE name = ?').get(name) as CatalogueRow | undefined;
   }
@@ -170,11 +198,6 @@ export class SqliteStore implements RecordStore {
   async findCollection(name: string): Promise<CollectionMeta | undefined> {
     const row = this.#row(name);
     return row === undefined ? undefined : toMeta(row);
-  }
-
-  /** The catalogue's collection numbers, as committed (for the files the database cleans up). */
-  liveCids(): Set<number> {
-    return new Set(this.#r.prepare('SELECT cid FROM collections').pluck().all() as number[]);
   }
 
   async head(cid: number): Promise<Pick<CollectionMeta, 'seq' | 'tombFloor' | 'options'> | undefined> {
@@ -199,9 +222,12 @@ export class SqliteStore implements RecordStore {
       }
       // The row as the writer sees it: the read connection sees it only after the commit.
       const meta = toMeta(w.prepare('SELECT * FROM collections WHERE cid = ?').get(cid) as CatalogueRow);
+      // Created before the commit that names the collection (a crash in between leaves a file no
+      // collection names: removed at the next writable open; cids are never reused).
+      this.#file(cid, c.dim, true);
       let filled: T | undefined;
       if (fill !== undefined) {
-        const records = new SqliteRecords({ w, r: this.#r }, meta);
+        const records = this.#records(meta);
         const writer = records.writer();
         filled = await fill(records, writer);
         writer.commitHead();
@@ -226,10 +252,14 @@ export class SqliteStore implements RecordStore {
       if (w.inTransaction) w.exec('ROLLBACK');
       throw e;
     }
+    const f = this.#files.get(cid);
+    f?.close();
+    this.#files.delete(cid);
+    try { unlinkSync(f?.path ?? vectorFilePath(this.location, cid)); } catch { /* removed at the next open */ }
   }
 
   records(meta: CollectionMeta): CollectionRecords {
-    return new SqliteRecords({ w: this.#w, r: this.#r }, meta);
+    return this.#records(meta);
   }
 
   async check(): Promise<string[]> {
@@ -248,8 +278,27 @@ export class SqliteStore implements RecordStore {
     if (!this.readOnly) {
       try { this.#w.pragma('wal_checkpoint(TRUNCATE)'); } catch { /* best effort */ }
     }
+    for (const f of this.#files.values()) f.close();
+    this.#files.clear();
     this.#r.close();
     this.#w.close();
     this.#release?.();
+  }
+}
+
+/**
+ * Vector files no committed collection names at its current generation: a crash between a file's
+ * creation and its collection's commit, a drop, or a compaction (the new generation before its
+ * commit, the old one after it).
+ */
+function removeOrphanVectorFiles(w: Sqlite, dir: string): void {
+  let names: string[];
+  try { names = readdirSync(join(dir, VECTOR_DIR)); } catch { return; }
+  const live = new Map((w.prepare('SELECT cid, vec_gen FROM collections').raw().all() as [number, number][]));
+  for (const name of names) {
+    const m = VECTOR_FILE_NAME.exec(name);
+    if (m !== null && live.get(Number(m[1])) !== Number(m[2] ?? 0)) {
+      try { unlinkSync(join(dir, VECTOR_DIR, name)); } catch { /* next time */ }
+    }
   }
 }
