@@ -82,7 +82,7 @@ function createValuesTable(w: Sqlite, cid: number, records: string): void {
       DELETE FROM ${fv} WHERE slot = old.slot;
       DELETE FROM ${fa} WHERE slot = old.slot;
     END;
-    CREATE TRIGGER IF NOT EXISTS ${records}_fv_au AFTER UPDATE OF metadata ON ${records} BEGIN
+    CREATE TRIGGER IF NOT EXISTS ${records}_fv_au AFTER UPDATE OF metadata, slot ON ${records} BEGIN
       DELETE FROM ${fv} WHERE slot = old.slot;
       DELETE FROM ${fa} WHERE slot = old.slot;
       INSERT OR IGNORE INTO ${fv}(field, v, slot) ${valueRows(cid, 'new.metadata', 'new.slot')};
