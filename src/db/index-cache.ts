@@ -264,13 +264,14 @@ export class IndexCache {
   }
 
   /** A chunk's finite rows at the index's dimension. */
-  #indexRows(chunk: VectorChunk): { slots: Uint32Array; batch: VectorBatch } {
+  #indexRows(chunk: VectorChunk, held?: VectorIndex): { slots: Uint32Array; batch: VectorBatch } {
     const { dim, indexDim } = this.#o;
     let keep = 0;
     const slots = new Uint32Array(chunk.count);
     const data = new Float32Array(chunk.count * indexDim);
     for (let i = 0; i < chunk.count; i++) {
       if (!finiteRow(chunk.data, i, dim)) continue;
+      if (held !== undefined && held.has(chunk.slots[i]!)) continue;
       slots[keep] = chunk.slots[i]!;
       data.set(indexDim === dim ? chunk.data.subarray(i * dim, (i + 1) * dim) : chunk.data.subarray(i * dim, i * dim + indexDim), keep * indexDim);
       keep++;
@@ -278,11 +279,17 @@ export class IndexCache {
     return { slots: slots.subarray(0, keep), batch: { data: data.subarray(0, keep * indexDim), dim: indexDim, count: keep } };
   }
 
-  /** Streams stored vectors into the index; rows that are not finite stay out (`verify` reports them). */
-  async #addChunks(index: VectorIndex, chunks: AsyncIterable<VectorChunk>, total: number | undefined, onProgress?: OnProgress): Promise<number> {
+  /**
+   * Streams stored vectors into the index; rows that are not finite stay out (`verify` reports them).
+   * With `skipHeld` (a catch-up), a slot the index already holds is skipped: the change lists and
+   * the vectors are read by separate statements, so a commit in between can hand the catch-up a
+   * slot it did not list as changed (a sparse-only update bumps vseq in place). A slot's vector never
+   * changes in schema 2, so the held copy is right, and the next catch-up sees the slot again.
+   */
+  async #addChunks(index: VectorIndex, chunks: AsyncIterable<VectorChunk>, total: number | undefined, onProgress?: OnProgress, skipHeld = false): Promise<number> {
     let done = 0;
     for await (const chunk of chunks) {
-      const { slots, batch } = this.#indexRows(chunk);
+      const { slots, batch } = this.#indexRows(chunk, skipHeld ? index : undefined);
       if (batch.count > 0) index.add(slots, batch);
       done += chunk.count;
       onProgress?.({ phase: 'index', done, total });
@@ -315,7 +322,7 @@ export class IndexCache {
       st.changes += total;
     } else {
       if (stale.size > 0) st.index.remove(Uint32Array.from(stale));
-      await this.#addChunks(st.index, records.vectors(from, CHUNK), changed, onProgress);
+      await this.#addChunks(st.index, records.vectors(from, CHUNK), changed, onProgress, true);
       st.changes += stale.size + changed;
     }
     st.caughtUp += touched;
