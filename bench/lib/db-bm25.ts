@@ -132,7 +132,7 @@ function paperQueries(docs: { id: string; text: string }[], qrels: Map<number, M
   const self: string[] = [];
   const rel = new Map<number, Map<string, number>>();
   const byId = new Map(docs.map((d) => [d.id, d.text]));
-  for (const [q, judged] of [...qrels].sort((a, b) => a[0] - b[0])) {
+  for (const [, judged] of [...qrels].sort((a, b) => a[0] - b[0])) {
     const best = [...judged].filter(([, g]) => g === 4).map(([id]) => id).sort((a, b) => Number(a) - Number(b))[0];
     if (best === undefined || judged.size < 2) continue;
     texts.push(byId.get(best)!);

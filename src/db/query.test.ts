@@ -181,3 +181,34 @@ test('sparse writes follow the sparse index rules: out-of-range weights and repe
     assert.equal(r.scores[0], 2);
   });
 });
+
+test('id-only queries are right while the slot → id cache loads in the background and writes come in between', async () => {
+  await withDb(async (db) => {
+    const dim = 4;
+    const rng = new Random(5);
+    const c = await db.createCollection({ name: 'ids', dim, metric: 'l2', index: 'flat' });
+    const live = new Map<string, Float32Array>();
+    const put = async (ids: string[]): Promise<void> => {
+      const data = new Float32Array(ids.length * dim);
+      for (let i = 0; i < data.length; i++) data[i] = rng.gaussian();
+      ids.forEach((id, i) => live.set(id, data.slice(i * dim, (i + 1) * dim)));
+      await c.upsert({ ids, vectors: data });
+    };
+    // 40,000 records: the background read takes three pages, with writes landing between them.
+    await put(Array.from({ length: 40_000 }, (_, i) => `r${i}`));
+    const check = async (): Promise<void> => {
+      const q = Float32Array.from({ length: dim }, () => rng.gaussian());
+      const want = [...live].map(([id, v]) => [id, l2(q, v)] as const).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 5).map((x) => x[0]);
+      const got = await c.query({ vector: q, k: 5, include: [] });
+      assert.deepEqual([...got.ids], want);
+    };
+    for (let round = 0; round < 12; round++) {
+      await check(); // the first starts the background read
+      if (round % 3 === 0) await put([`new${round}`, `r${round}`]); // a new record and one moved to a new slot
+      if (round % 3 === 1) { const gone = [`r${100 + round}`, `new${round - 1}`]; await c.delete({ ids: gone }); gone.forEach((id) => live.delete(id)); }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setTimeout(resolve, 5)); // the read is done by now
+    for (let round = 0; round < 5; round++) await check();
+  });
+});
