@@ -34,12 +34,12 @@ export interface LoadResult {
   maxMs: number;
 }
 
-function once(agent: Agent, u: URL, o: LoadOptions, i: number): Promise<{ status: number; body: Buffer }> {
-  const payload = o.body?.(i);
+/** One HTTP request on a keep-alive agent: the status and the whole body (bench:server's load generators). */
+export function httpRequest(agent: Agent, u: URL, method: string, payload: string | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(u, {
-      agent, method: o.method ?? (payload === undefined ? 'GET' : 'POST'),
-      headers: { ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}), ...o.headers },
+      agent, method,
+      headers: { ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}), ...headers },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -51,7 +51,13 @@ function once(agent: Agent, u: URL, o: LoadOptions, i: number): Promise<{ status
   });
 }
 
-function quantile(sorted: Float64Array, q: number): number {
+function once(agent: Agent, u: URL, o: LoadOptions, i: number): Promise<{ status: number; body: Buffer }> {
+  const payload = o.body?.(i);
+  return httpRequest(agent, u, o.method ?? (payload === undefined ? 'GET' : 'POST'), payload, o.headers);
+}
+
+/** The q-quantile of ascending samples (NaN when there are none). */
+export function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }

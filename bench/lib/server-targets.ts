@@ -9,7 +9,8 @@
  * Streams: several kinds of request at once, each with its own clients and latencies, until a
  * deadline or until a promise settles.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { httpRequest, quantile } from './load.js';
 import { openDatabase } from '../../src/db/database.js';
 import { Random } from '../../src/vector/random.js';
 import type { BenchDataset } from './datasets.js';
@@ -37,23 +38,7 @@ export interface StreamResult {
 }
 
 function send(agent: Agent, u: URL, payload: string | undefined): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request(u, {
-      agent, method: payload === undefined ? 'GET' : 'POST',
-      headers: payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return httpRequest(agent, u, payload === undefined ? 'GET' : 'POST', payload);
 }
 
 /** Runs the streams until `until` settles or `seconds` pass, whichever is first. */
