@@ -71,8 +71,15 @@ export function shape(rows: StoredRecord[], include: readonly Include[]): GetRes
   return jsonable(out);
 }
 
-/** A background read of the slot → id cache (QueryPlanner.#startIdLoad). */
-interface IdLoad { gen: number }
+/** A read of the slot → id cache in pages (QueryPlanner.#idLoadStart). */
+interface IdLoad {
+  gen: number;
+  out: (string | undefined)[];
+  /** The last slot read. */
+  after: number;
+  /** A page being read (one at a time). */
+  busy: boolean;
+}
 
 export class QueryPlanner {
   readonly #c: PlannerContext;
@@ -361,10 +368,16 @@ export class QueryPlanner {
       // Ids only: from memory (built by one scan the first time).
       const cache = this.#idCache;
       if (cache === undefined) {
-        // The first id-only query starts reading the cache in the background (a scan of every
-        // record: ~0.75 s at 1M) and is answered from the store meanwhile, so a reopened
-        // collection answers its first query in milliseconds.
-        this.#startIdLoad();
+        // The cache is read a page at a time: in the background between events, and by each
+        // id-only query that finds it incomplete (one page, ~5 ms at 8k rows, before answering
+        // from the store) — so a reopened collection answers its first query in milliseconds, and
+        // a tight loop of queries (which never lets the background run) still completes it.
+        const load = this.#idLoadStart();
+        if (!load.busy) {
+          return this.#idPage(load, 8192).then(() => (this.#idCache !== undefined
+            ? this.#assemble(slots, distances, scores, include)
+            : this.#assembleRecords(slots, distances, scores, include)));
+        }
         return this.#assembleRecords(slots, distances, scores, include);
       }
       const ids: string[] = new Array(slots.length);
@@ -398,35 +411,45 @@ export class QueryPlanner {
   }
 
   /**
-   * Reads slot → id in pages of 16,384 records, yielding to the event loop between pages (each
-   * holds it ~10 ms), so queries and writes go on meanwhile. Writes during the read need no log:
-   * slots are never reused (schema 2), so a record written meanwhile has a slot above every page
-   * read so far and the scan reaches it, and a slot deleted meanwhile is never returned by the index
-   * again (a stale id there is never looked up). forget() (a drop, compaction's renumbering, close)
-   * throws the read away. Read-only handles never use the cache.
+   * Starts reading slot → id (or returns the read under way): pages of 16,384 records in the
+   * background, yielding to the event loop between them (each holds it ~10 ms), so queries and
+   * writes go on meanwhile. Writes during the read need no log: slots are never reused (schema 2),
+   * so a record written meanwhile has a slot above every page read so far and the scan reaches it,
+   * and a slot deleted meanwhile is never returned by the index again (a stale id there is never
+   * looked up). forget() (a drop, compaction's renumbering, close) throws the read away. Read-only
+   * handles never use the cache.
    */
-  #startIdLoad(): void {
-    if (this.#idLoad !== undefined) return;
-    const load: IdLoad = { gen: this.#idGen };
+  #idLoadStart(): IdLoad {
+    if (this.#idLoad !== undefined) return this.#idLoad;
+    const load: IdLoad = { gen: this.#idGen, out: [], after: -1, busy: false };
     this.#idLoad = load;
-    const live = (): boolean => this.#idLoad === load && this.#idGen === load.gen;
     void (async () => {
-      const out: (string | undefined)[] = [];
-      let after = -1;
-      for (;;) {
-        const page = await this.#c.records.scan(after, 16384, {});
-        if (!live()) return;
-        for (const r of page) out[r.slot] = r.id;
-        if (page.length < 16384) break;
-        after = page[page.length - 1]!.slot;
+      while (this.#idLoad === load && this.#idGen === load.gen) {
+        if (!load.busy) await this.#idPage(load, 16384);
         await new Promise<void>((resolve) => setImmediate(resolve));
-        if (!live()) return;
       }
-      this.#idCache ??= out;
-      this.#idLoad = undefined;
-    })().catch(() => {
-      // The store failed (closed under us): the next id-only query tries again.
+    })();
+    return load;
+  }
+
+  /** Reads the next page of `load`; the last one makes it the cache. */
+  async #idPage(load: IdLoad, size: number): Promise<void> {
+    load.busy = true;
+    try {
+      const page = await this.#c.records.scan(load.after, size, {});
+      if (this.#idLoad !== load || this.#idGen !== load.gen) return;
+      for (const r of page) load.out[r.slot] = r.id;
+      if (page.length < size) {
+        this.#idCache ??= load.out;
+        this.#idLoad = undefined;
+      } else {
+        load.after = page[page.length - 1]!.slot;
+      }
+    } catch {
+      // The store failed (closed under us): the next id-only query starts again.
       if (this.#idLoad === load) this.#idLoad = undefined;
-    });
+    } finally {
+      load.busy = false;
+    }
   }
 }
