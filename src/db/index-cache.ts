@@ -54,6 +54,9 @@ export interface IndexCacheOptions {
   threads?: number;
 }
 
+/** Rows a write's vectors go into the index with at a time (#apply). */
+const APPLY_GROUP = 65_536;
+
 /** Rows read from the store per chunk while building or catching up. */
 const CHUNK = 8192;
 
@@ -343,6 +346,27 @@ export class IndexCache {
     if (replaced.length > 0) st.index.remove(Uint32Array.from(replaced));
     let done = 0;
     const d = this.#o.indexDim;
+    // A streaming write arrives in chunks of 4,096; the index gets groups of up to APPLY_GROUP rows,
+    // so a large write reaches the indexes' threaded add (HNSW: from 5,000 rows) — measured in
+    // bench:db, chunk-by-chunk adds made a 100k HNSW import 1.9× the bare 2-thread build.
+    let group: { slots: Uint32Array; data: Float32Array }[] = [];
+    let grouped = 0;
+    const flush = (): void => {
+      if (grouped === 0) return;
+      let slots = group[0]!.slots;
+      let data = group[0]!.data;
+      if (group.length > 1) {
+        slots = new Uint32Array(grouped);
+        data = new Float32Array(grouped * d);
+        let o = 0;
+        for (const g of group) { slots.set(g.slots, o); data.set(g.data, o * d); o += g.slots.length; }
+      }
+      st.index.add(slots, { data, dim: d, count: grouped });
+      done += grouped;
+      group = [];
+      grouped = 0;
+      onProgress?.({ phase: 'index', done, total: last.size });
+    };
     for (let c = 0; c < pending.length; c++) {
       let { slots, data, count } = pending[c]!;
       if (last.size !== total) {
@@ -355,10 +379,12 @@ export class IndexCache {
           slots = s2; data = d2; count = keep.length;
         }
       }
-      if (count > 0) st.index.add(slots, { data, dim: d, count });
-      done += count;
-      onProgress?.({ phase: 'index', done, total: last.size });
+      if (count === 0) continue;
+      group.push({ slots: slots.subarray(0, count), data: data.subarray(0, count * d) });
+      grouped += count;
+      if (grouped >= APPLY_GROUP) flush();
     }
+    flush();
     st.changes += last.size;
     return true;
   }
