@@ -302,7 +302,7 @@ function markdown(r: Report): string {
   const q = r.query as { qpsAt95: number | null; bareQpsAt95: number | null };
   const lines: string[] = [];
   lines.push(`### Database (\`npm run bench:db${quick ? ' -- --quick' : ''}\`, ${String(r.date).slice(0, 10)}, Node ${r.node})`, '');
-  lines.push(`Data: ${String(r.dataset)}. One process, 2 cores; omnivec single-threaded.`, '');
+  lines.push(`Data: ${String(r.dataset)}. One process, 2 cores; omnivec with its default threads (both cores) for index builds, one query at a time.`, '');
   lines.push('| figure | omnivec | peer / target | ratio |', '| --- | ---: | ---: | ---: |');
   const bareMean = (hi.bare[0]! + hi.bare[1]!) / 2;
   lines.push(`| import .fvecs → HNSW collection (store ${fmt(hi.store, 1)} s + index ${fmt(hi.index, 1)} s + snapshot ${fmt(hi.snapshot, 1)} s) | ${fmt(hi.seconds, 1)} s | bare HnswIndex build ${fmt(bareMean, 1)} s (target ≤ 1.1×) | ${fmt(hi.ratio, 3)}× |`);
