@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
     const n = Number(value('--large-n') ?? 10_000_000);
     const dim = Number(value('--large-dim') ?? 96);
-    const nList = Number(value('--large-nlist') ?? 4096);
+    const nList = Number(value('--large-nlist') ?? 2048);
     const lr = await runLarge({ dir: join(TMP, `bench-db-large-${n}-${dim}`), n, dim, chunk: 100_000, index: { kind: 'ivf', nList, nProbe: 16 }, fresh: flag('--large-fresh'), log });
     const md = formatLarge(lr);
     process.stdout.write(md + '\n');
