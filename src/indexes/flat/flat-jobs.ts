@@ -11,7 +11,7 @@
  */
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
-import { defineTask } from '../parallel/pool.js';
+import { defineTask, type KernelJob } from '../parallel/pool.js';
 
 /** Queries handled together by the blocked batch kernel (flat-index.ts uses the same value). */
 export const QUERY_BLOCK = 64;
@@ -25,17 +25,7 @@ export interface BlockKernel {
  * One threaded flat batch search (one round of it): plain numbers and typed arrays over
  * SharedArrayBuffers, so it crosses to workers with postMessage without copying.
  */
-export interface FlatSearchJob {
-  /** The index's shared memory and the compiled kernels (`Arena.kernels()`), attached by each participant. */
-  memory: WebAssembly.Memory;
-  module: WebAssembly.Module;
-  /** Metric code (vector/metric.ts). */
-  code: number;
-  dim: number;
-  /** Bytes per vector (dim × 4). */
-  stride: number;
-  /** Records per block (flat-index.ts's #block). */
-  block: number;
+export interface FlatSearchJob extends KernelJob {
   /** Stored vectors: `n` rows at `vecPtr`. */
   vecPtr: number;
   n: number;

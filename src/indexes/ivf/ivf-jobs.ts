@@ -11,7 +11,7 @@
  */
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
-import { defineTask } from '../parallel/pool.js';
+import { defineTask, type KernelJob } from '../parallel/pool.js';
 
 /** The kernel the job calls, bound to the index's (shared) memory. */
 export interface RangeKernel {
@@ -25,15 +25,7 @@ export const IVF_UNIT = 8;
  * One threaded IVF batch search (one round of it): plain numbers and typed arrays over
  * SharedArrayBuffers, so it crosses to workers with postMessage without copying.
  */
-export interface IvfSearchJob {
-  /** The index's shared memory and the compiled kernels (`Arena.kernels()`), attached by each participant. */
-  memory: WebAssembly.Memory;
-  module: WebAssembly.Module;
-  code: number;
-  dim: number;
-  stride: number;
-  /** Vectors per distRange call (ivf-index.ts's #block). */
-  block: number;
+export interface IvfSearchJob extends KernelJob {
   nList: number;
   /** Per list: block pointer in the memory, live vectors, first entry in `ids`. */
   listPtr: Uint32Array;

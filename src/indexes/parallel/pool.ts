@@ -26,6 +26,23 @@ import { startWorker } from '../../workers.js';
 /** Largest `threads` accepted (a guard against typos, far above any machine this runs on). */
 export const MAX_THREADS = 1024;
 
+/**
+ * What every threaded distance job carries (flat-jobs.ts, ivf-jobs.ts): the index's shared memory
+ * and its compiled kernels (`Arena.kernels()`), attached by each participant, and how to read the
+ * vectors there.
+ */
+export interface KernelJob {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  /** Metric code (vector/metric.ts). */
+  code: number;
+  dim: number;
+  /** Bytes per stored vector (dim × 4 for float32). */
+  stride: number;
+  /** Vectors per kernel call (the index's #block). */
+  block: number;
+}
+
 /** The default thread count: every core the process may use (`os.availableParallelism()`). */
 export function defaultThreads(): number {
   return Math.max(1, Math.min(MAX_THREADS, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
