@@ -14,6 +14,7 @@ import { verifyIndexFile } from '../indexes/registry.js';
 import type { Metric } from '../vector/metric.js';
 import type { VectorBatch } from '../vector/batch.js';
 import type { VectorIndex } from '../indexes/types.js';
+import { DeferredIndex } from './deferred-index.js';
 import { buildEmpty, wantedKind, IVF_TRAIN_SAMPLE, type CollectionIndexSpec } from './index-spec.js';
 import { listSnapshots, loadNewestSnapshot, writeSnapshot } from './snapshots.js';
 import type { CollectionRecords, VectorChunk } from './store/types.js';
@@ -57,6 +58,16 @@ export interface IndexCacheOptions {
 /** Rows a write's vectors go into the index with at a time (#apply). */
 const APPLY_GROUP = 65_536;
 
+/**
+ * Writes of at most this many vectors go into the HNSW index's exact tail (DeferredIndex) and are
+ * linked in slices between requests; larger ones (imports) take the threaded add at once.
+ */
+const DEFER_MAX = 4096;
+/** A write waits (the loop free) while the tail holds more than this many vectors. */
+const TAIL_MAX = 2048;
+/** One slice of background upkeep, in milliseconds. */
+const UPKEEP_SLICE_MS = 3;
+
 /** Rows read from the store per chunk while building or catching up. */
 const CHUNK = 8192;
 
@@ -81,6 +92,8 @@ export class IndexCache {
   #badProblems: string[] = [];
   /** The payload check of the snapshot loaded last (running in the background). */
   #checking: Promise<void> = Promise.resolve();
+  /** A background upkeep loop is scheduled (#kick). */
+  #upkeepRunning = false;
 
   constructor(options: IndexCacheOptions) {
     this.#o = options;
@@ -137,13 +150,39 @@ export class IndexCache {
       // their old slots have tombstones of this change and leave the index with the write.
       if (st.seq !== before || !this.#apply(st, pending, await this.#o.records.deletedSince(before), onProgress)) await this.#sync(st, after, onProgress);
       st.seq = after;
+      // Back-pressure: while the tail is long, the write waits for upkeep slices (requests still run between them).
+      while (st.index instanceof DeferredIndex && st.index.deferred > TAIL_MAX && this.#state === st) {
+        st.index.upkeep(performance.now() + UPKEEP_SLICE_MS);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      this.#kick();
     });
+  }
+
+  /**
+   * Runs the index's background upkeep (DeferredIndex: linking its tail; HNSW: reclaiming removed
+   * nodes) in slices of UPKEEP_SLICE_MS through the change queue, until none is left.
+   */
+  #kick(): void {
+    if (this.#upkeepRunning || this.#state?.index.upkeep === undefined || this.#o.readOnly) return;
+    this.#upkeepRunning = true;
+    const step = (): void => {
+      void this.#serial(async () => {
+        const idx = this.#state?.index;
+        return idx?.upkeep !== undefined && idx.upkeep(performance.now() + UPKEEP_SLICE_MS);
+      }).then((more) => {
+        if (more) setImmediate(step);
+        else this.#upkeepRunning = false;
+      }, () => { this.#upkeepRunning = false; });
+    };
+    setImmediate(step);
   }
 
   /** After a delete committed change `after`. */
   afterDelete(after: number): Promise<void> {
     return this.#serial(async () => {
       if (this.#state !== undefined) await this.#sync(this.#state, after);
+      this.#kick();
     });
   }
 
@@ -175,7 +214,10 @@ export class IndexCache {
       if (st === undefined || this.#o.readOnly) return undefined;
       if (st.seq === st.snapSeq && st.changes === 0) return undefined;
       const seq = st.seq;
-      await writeSnapshot(st.index, this.#o.indexDir, this.#o.cid, seq, this.#o.records.externalVectors !== undefined);
+      // Link the tail and finish housekeeping in slices first (requests run between them), so that
+      // saving does not hold the loop for it; nothing else changes the index meanwhile (the queue).
+      while (st.index.upkeep?.(performance.now() + UPKEEP_SLICE_MS) === true) await new Promise<void>((resolve) => setImmediate(resolve));
+      await writeSnapshot(st.index instanceof DeferredIndex ? (st.index.linkAll(), st.index.inner) : st.index, this.#o.indexDir, this.#o.cid, seq, this.#o.records.externalVectors !== undefined);
       for (const s of await listSnapshots(this.#o.indexDir)) {
         if (s.cid === this.#o.cid && s.seq !== seq) await unlink(s.path).catch(() => undefined);
       }
@@ -211,8 +253,7 @@ export class IndexCache {
     const found = await loadNewestSnapshot(o.indexDir, o.cid, tombFloor, seq, o.indexDim, o.metric, o.records.externalVectors?.(), this.#bad);
     let state: IndexState;
     if ('index' in found) {
-      this.#tune(found.index);
-      state = { index: found.index, seq: found.seq, snapSeq: found.seq, changes: 0, origin: 'snapshot', caughtUp: 0 };
+      state = { index: this.#tune(found.index), seq: found.seq, snapSeq: found.seq, changes: 0, origin: 'snapshot', caughtUp: 0 };
       this.#checkLater(found.path, state);
     } else {
       this.#loadProblems = found.problems;
@@ -244,10 +285,13 @@ export class IndexCache {
     return this.#checking;
   }
 
-  /** Gives a loaded or new index the database's thread count. */
-  #tune<T extends VectorIndex>(index: T): T {
+  /**
+   * Gives a loaded or new index the database's thread count; a writer's HNSW index is wrapped so
+   * that small writes are linked in the background (DeferredIndex).
+   */
+  #tune(index: VectorIndex): VectorIndex {
     if (this.#o.threads !== undefined) index.threads = this.#o.threads;
-    return index;
+    return !this.#o.readOnly && DeferredIndex.suits(index) ? new DeferredIndex(index) : index;
   }
 
   #empty(kind: 'flat' | 'ivf' | 'hnsw', count: number): VectorIndex {
@@ -344,6 +388,7 @@ export class IndexCache {
     const size = st.index.size - replaced.length + last.size;
     if (wantedKind(this.#o.spec, size) !== st.index.kind) return false;
     if (replaced.length > 0) st.index.remove(Uint32Array.from(replaced));
+    const defer = st.index instanceof DeferredIndex && last.size <= DEFER_MAX;
     let done = 0;
     const d = this.#o.indexDim;
     // A streaming write arrives in chunks of 4,096; the index gets groups of up to APPLY_GROUP rows,
@@ -361,7 +406,8 @@ export class IndexCache {
         let o = 0;
         for (const g of group) { slots.set(g.slots, o); data.set(g.data, o * d); o += g.slots.length; }
       }
-      st.index.add(slots, { data, dim: d, count: grouped });
+      if (defer) (st.index as DeferredIndex).defer(slots, { data, dim: d, count: grouped });
+      else st.index.add(slots, { data, dim: d, count: grouped });
       done += grouped;
       group = [];
       grouped = 0;

@@ -142,6 +142,24 @@ export class SegmentedIndex implements VectorIndex {
     for (const s of this.#segs) s.threads = value;
   }
 
+  /** Background upkeep of every segment that has it (a new segment inherits it, see #newSegment). */
+  get backgroundUpkeep(): boolean {
+    return this.#segs[0]!.backgroundUpkeep === true;
+  }
+
+  set backgroundUpkeep(value: boolean) {
+    for (const s of this.#segs) if (s.upkeep !== undefined) s.backgroundUpkeep = value;
+  }
+
+  /** Each segment's housekeeping in turn, until `deadline`; true when some is left. */
+  upkeep(deadline: number): boolean {
+    for (const s of this.#segs) {
+      // A segment with work left used the time up (upkeep returns early only when none is left).
+      if (s.upkeep?.(deadline) === true) return true;
+    }
+    return false;
+  }
+
   /**
    * Trains while the index is empty: one segment learns (IVF: the centroids) and every later
    * segment is its `emptyLike()`, sharing what it learnt. A non-empty index is passed to its first
@@ -381,7 +399,9 @@ export class SegmentedIndex implements VectorIndex {
     if (from.emptyLike === undefined) {
       throw new OmnivecError('capacity_exceeded', `index: a ${from.kind} index cannot start a new segment (no emptyLike); it holds what one memory holds`);
     }
-    return from.emptyLike();
+    const seg = from.emptyLike();
+    if (from.backgroundUpkeep === true) seg.backgroundUpkeep = true;
+    return seg;
   }
 
   #open(): void {

@@ -158,4 +158,16 @@ export interface VectorIndex {
    * index cannot grow past one segment.
    */
   emptyLike?(): VectorIndex;
+  /**
+   * Background upkeep (docs/db.md, "Writes off the query path"). When set, the index never does
+   * long housekeeping inside `add` / `remove` (HNSW: reclaiming removed nodes, re-ordering the
+   * graph); the owner calls `upkeep` in slices instead. Default false: housekeeping as before.
+   */
+  backgroundUpkeep?: boolean;
+  /**
+   * Does housekeeping until `performance.now()` passes `deadline` (milliseconds) or none is due;
+   * returns true when some is left. Searches between two calls see a consistent index. Any other
+   * change (add, compact, saving) first finishes a housekeeping pass already started.
+   */
+  upkeep?(deadline: number): boolean;
 }

@@ -257,12 +257,15 @@ export class Graph {
     return kept;
   }
 
-  /** Recomputes `indeg` from the level-0 lists of the nodes in use. */
-  recountIndegree(): void {
+  /**
+   * Recomputes `indeg` from the level-0 lists of the nodes in use; in ranges, for a pass done in
+   * slices: [0, to) clears and counts, later [from, to) add (the links must not change in between).
+   */
+  recountIndegree(from = 0, to = this.count): void {
     const indeg = this.indeg;
-    indeg.fill(0);
+    if (from === 0) indeg.fill(0);
     const u32 = this.arena.u32;
-    for (let s = 0; s < this.count; s++) {
+    for (let s = from; s < to; s++) {
       if (this.state[s] === 2) continue;
       const off = this.link0(s);
       const cnt = u32[off]!;

@@ -132,6 +132,12 @@ export class HnswIndex implements VectorIndex {
   #pending: number[] = [];
   #free: number[] = [];
   #sinceOptimize = 0;
+  /** Background upkeep (VectorIndex.backgroundUpkeep): remove() does not reclaim, add() does not optimise. */
+  #background = false;
+  /** A reclaim pass in progress, run in slices by upkeep(); undefined when none. */
+  #maint: Generator<void, void, void> | undefined;
+  /** Removed nodes the pass in progress frees when it ends. */
+  #reclaiming = 0;
   /**
    * True after a load: the level-0 in-degrees (`Graph.indeg`) are counted before the first change
    * (add, remove, compact, optimize) rather than at load. Counting them is a random-access pass over
@@ -220,9 +226,52 @@ export class HnswIndex implements VectorIndex {
     return this.#slots.slotOf(id) !== undefined;
   }
 
+  get backgroundUpkeep(): boolean {
+    return this.#background;
+  }
+
+  set backgroundUpkeep(value: boolean) {
+    this.#background = value;
+  }
+
+  /** True when removed nodes wait beyond the reclaim threshold (RECLAIM_RATIO of the live ones). */
+  #reclaimDue(): boolean {
+    return this.#pending.length > Math.max(RECLAIM_MIN, RECLAIM_RATIO * this.#live);
+  }
+
+  /**
+   * Reclaims removed nodes in slices (the pass #consolidate runs at once), starting one when due.
+   * Between slices the graph is searchable: each node's link list is rewritten whole within a
+   * slice, and nodes are freed only after every live list was re-linked around them.
+   */
+  upkeep(deadline: number): boolean {
+    if (this.#maint === undefined) {
+      if (!this.#reclaimDue()) return false;
+      this.#countIndegree();
+      this.#maint = this.#consolidateSteps();
+    }
+    this.#shared = undefined;
+    do {
+      if (this.#maint.next().done === true) {
+        this.#maint = undefined;
+        return this.#reclaimDue();
+      }
+    } while (performance.now() < deadline);
+    return true;
+  }
+
+  /** Finishes a reclaim pass started by upkeep() before any other change to the graph. */
+  #finishUpkeep(): void {
+    if (this.#maint === undefined) return;
+    this.#shared = undefined;
+    while (this.#maint.next().done !== true);
+    this.#maint = undefined;
+  }
+
   add(ids: ArrayLike<number>, vectors: VectorBatch, options?: AddOptions): void {
     checkBatch(vectors, this.dim);
     const checked = checkNewIds(ids, vectors.count, (id) => this.has(id));
+    this.#finishUpkeep();
     this.#countIndegree();
     const threads = resolveThreads(options?.threads, this.#threads);
     this.#shared = undefined;
@@ -255,7 +304,7 @@ export class HnswIndex implements VectorIndex {
       if (this.#qp?.retrainIfGrown(g.count) === true) this.#reencodeAll();
     }
     this.#sinceOptimize += vectors.count;
-    if (this.#live >= OPTIMIZE_MIN && this.#sinceOptimize >= OPTIMIZE_GROWTH * this.#live) this.optimize();
+    if (!this.#background && this.#live >= OPTIMIZE_MIN && this.#sinceOptimize >= OPTIMIZE_GROWTH * this.#live) this.optimize();
     onProgress?.(vectors.count, vectors.count);
   }
 
@@ -482,7 +531,7 @@ export class HnswIndex implements VectorIndex {
       removed++;
     }
     if (this.#live === 0) this.#reset();
-    else if (this.#pending.length > Math.max(RECLAIM_MIN, RECLAIM_RATIO * this.#live)) this.#consolidate();
+    else if (!this.#background && this.#reclaimDue()) this.#consolidate();
     return removed;
   }
 
@@ -495,6 +544,8 @@ export class HnswIndex implements VectorIndex {
 
   /** Every node gone: start from an empty graph, keeping the memory for reuse. */
   #reset(): void {
+    this.#maint = undefined;
+    this.#reclaiming = 0;
     const g = this.#g;
     g.count = 0;
     g.levels.fill(0);
@@ -508,6 +559,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   compact(): void {
+    this.#finishUpkeep();
     this.#countIndegree();
     this.#shared = undefined;
     if (this.#pending.length > 0) this.#consolidate();
@@ -519,11 +571,25 @@ export class HnswIndex implements VectorIndex {
    * puts the slots on the free list.
    */
   #consolidate(): void {
+    this.#finishUpkeep();
+    for (const _ of this.#consolidateSteps());
+  }
+
+  /**
+   * #consolidate as a generator that yields between nodes (upkeep runs it in slices). The nodes
+   * freed are those removed before the pass began; nodes removed during it wait for the next.
+   * Nothing else changes the links while a pass runs (add, compact and optimize finish it first).
+   */
+  *#consolidateSteps(): Generator<void, void, void> {
     const g = this.#g;
     const state = g.state;
     const a = this.#arena;
     const m1 = 1 + g.m;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#reclaiming = batch.length;
     for (let s = 0; s < g.count; s++) {
+      if ((s & 31) === 31) yield;
       if (state[s] !== NODE_STATE.live) continue;
       for (let lc = 0; lc <= g.levels[s]!; lc++) {
         const arr = lc === 0 ? a.u32 : g.upper[s]!;
@@ -568,14 +634,14 @@ export class HnswIndex implements VectorIndex {
         out[off] = g.selectNeighbors(this.#sortSlots, this.#sortDists, n, max, out, off + 1);
       }
     }
-    for (const d of this.#pending) {
+    this.#reclaiming = 0;
+    for (const d of batch) {
       state[d] = NODE_STATE.free;
       a.u32[g.link0(d)] = 0;
       g.upper[d] = undefined;
       g.levels[d] = 0;
       this.#free.push(d);
     }
-    this.#pending = [];
     if (this.#g.state[this.#entry] !== NODE_STATE.live) {
       let best = -1;
       for (let s = 0; s < g.count; s++) {
@@ -586,9 +652,13 @@ export class HnswIndex implements VectorIndex {
     }
     // Reuse low slots first.
     this.#free.sort((x, y) => y - x);
-    g.recountIndegree();
-    this.#relinkWeak();
-    this.#reconnect();
+    yield;
+    for (let from = 0; from < g.count; from += 8192) {
+      g.recountIndegree(from, Math.min(g.count, from + 8192));
+      yield;
+    }
+    yield* this.#relinkWeakSteps();
+    yield* this.#reconnectSteps();
   }
 
   /**
@@ -601,6 +671,14 @@ export class HnswIndex implements VectorIndex {
    * many nodes were spliced in.
    */
   #reconnect(): number {
+    const steps = this.#reconnectSteps();
+    let r = steps.next();
+    while (r.done !== true) r = steps.next();
+    return r.value;
+  }
+
+  /** #reconnect, yielding every 4,096 nodes walked or checked. */
+  *#reconnectSteps(): Generator<void, number, void> {
     const g = this.#g;
     if (this.#entry < 0) return 0;
     const a = this.#arena;
@@ -608,12 +686,13 @@ export class HnswIndex implements VectorIndex {
     const n = g.count;
     const reached = new Uint8Array(n);
     const queue = new Uint32Array(n);
-    const walk = (from: number): void => {
+    const walk = function* (from: number): Generator<void, void, void> {
       let head = 0;
       let tail = 0;
       reached[from] = 1;
       queue[tail++] = from;
       while (head < tail) {
+        if ((head & 4095) === 4095) yield;
         const s = queue[head++]!;
         const off = g.link0(s);
         const cnt = a.u32[off]!;
@@ -631,13 +710,14 @@ export class HnswIndex implements VectorIndex {
     // a pass finds every live node reached.
     for (let pass = 0; pass < 4; pass++) {
       reached.fill(0);
-      walk(this.#entry);
+      yield* walk(this.#entry);
       const before = spliced;
       for (let x = 0; x < n; x++) {
+        if ((x & 4095) === 4095) yield;
         if (state[x] !== NODE_STATE.live || reached[x] === 1) continue;
         // x was unreachable, so none of its links carries a path from the entry.
         this.#splice(this.#nearestReached(x, reached), x, 0);
-        walk(x);
+        yield* walk(x);
         spliced++;
       }
       if (spliced === before) break;
@@ -651,13 +731,16 @@ export class HnswIndex implements VectorIndex {
    * Each live node with at most WEAK_INDEGREE in-links is offered again to its own neighbours
    * (the backlink step of an insert), so that nodes near it link to it.
    */
-  #relinkWeak(): void {
+  /** #relinkWeak, yielding every 64 weak nodes. */
+  *#relinkWeakSteps(): Generator<void, void, void> {
     const g = this.#g;
     const a = this.#arena;
     const weak: number[] = [];
     for (let s = 0; s < g.count; s++) if (g.state[s] === NODE_STATE.live && g.indeg[s]! <= WEAK_INDEGREE) weak.push(s);
     const outs = new Uint32Array(g.m0);
+    let i0 = 0;
     for (const x of weak) {
+      if ((++i0 & 63) === 0) yield;
       const off = g.link0(x);
       const cnt = a.u32[off]!;
       outs.set(a.u32.subarray(off + 1, off + 1 + cnt));
@@ -690,6 +773,7 @@ export class HnswIndex implements VectorIndex {
    * Results are unchanged; only internal slots move. Reclaims deleted nodes first.
    */
   optimize(): void {
+    this.#finishUpkeep();
     this.#countIndegree();
     this.#shared = undefined;
     if (this.#pending.length > 0) this.#consolidate();
@@ -1191,7 +1275,7 @@ export class HnswIndex implements VectorIndex {
       linkBytes: this.#live * g.m0 * 4 + upperBytes,
       upperNodes,
       maxLevel: this.#maxLevel,
-      deletedPending: this.#pending.length,
+      deletedPending: this.#pending.length + this.#reclaiming,
       freeSlots: this.#free.length,
     };
   }
@@ -1204,6 +1288,7 @@ export class HnswIndex implements VectorIndex {
    * vectors stay in the file.
    */
   writePayload(w: BinaryWriter, options: PayloadOptions = {}): void {
+    this.#finishUpkeep();
     const external = options.vectors === false;
     const g = this.#g;
     w.json(this.params);
