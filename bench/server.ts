@@ -10,7 +10,7 @@
  * Then issue 17's two targets (bench/lib/server-targets.ts), printed beside them: while a LOF task
  * over 30,000 × 64 runs, /healthz and a k = 10 query p99 ≤ 50 ms; under a mixed load on
  * 50,000 × 64, vector-only p99 ≤ 20 ms. For comparison: the reads without the writers, the same
- * with `queryReaders`, and LOF on the server's own thread (`taskWorkers: 0`).
+ * with the scans on the server's thread (`scanThreads: 0`), and LOF on the server's own thread (`taskWorkers: 0`).
  */
 import { spawn, execSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -317,9 +317,9 @@ async function main(): Promise<void> {
       targets.push({ what: `reads only on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM} (${label}): vector-only p99`, measured: rs[0]!.p99Ms, note: rs.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ') });
       log(`  ${rs.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ')}`);
     };
-    await readsOnly('queries with a scan on the server\'s thread', url);
+    await readsOnly('scans on a reader thread (scanThreads 1, the default)', url);
 
-    // (c) For comparison: scans on a reader thread (createServer's queryReaders, off by default).
+    // (c) For comparison: scans on the server's thread (scanThreads 0, as before the scan readers).
     const restart = async (env: Record<string, string>): Promise<string> => {
       child!.kill('SIGTERM');
       await new Promise((r) => child!.once('exit', r));
@@ -327,14 +327,14 @@ async function main(): Promise<void> {
       child = s2.child;
       return s2.url;
     };
-    const readersUrl = await restart({ OMNIVEC_BENCH_QUERY_READERS: '1' });
-    await readsOnly('queryReaders: scans on a reader thread', readersUrl);
-    log(`mixed load, queryReaders on, ${seconds} s`);
-    const withReaders = await runStreams(readersUrl, mixed, seconds);
-    const errs = withReaders.reduce((a, r) => a + r.errors, 0);
+    const onLoopUrl = await restart({ OMNIVEC_BENCH_SCAN_THREADS: '0' });
+    await readsOnly('scanThreads 0: scans on the server\'s thread', onLoopUrl);
+    log(`mixed load, scanThreads 0, ${seconds} s`);
+    const onLoop = await runStreams(onLoopUrl, mixed, seconds);
+    const errs = onLoop.reduce((a, r) => a + r.errors, 0);
     targets.push({
-      what: `mixed load on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM} (queryReaders: scans on a reader thread): vector-only p99`, measured: withReaders[0]!.p99Ms,
-      note: withReaders.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ') + (errs > 0 ? `; ${errs} wrong answers (first: ${withReaders.find((r) => r.errors > 0)!.firstError!.slice(0, 160)})` : ''),
+      what: `mixed load on ${mixedRecords.toLocaleString('en-US')} × ${TARGET_DIM} (scanThreads 0: scans on the server's thread): vector-only p99`, measured: onLoop[0]!.p99Ms,
+      note: onLoop.map((r) => `${r.name} p50 ${f(r.p50Ms, 1)} / p99 ${f(r.p99Ms, 1)} ms`).join('; ') + (errs > 0 ? `; ${errs} errors (first: ${onLoop.find((r) => r.errors > 0)!.firstError!.slice(0, 160)})` : ''),
     });
 
     // (d) For comparison: LOF on the server's own thread (taskWorkers 0, as before tasks had workers).

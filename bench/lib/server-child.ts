@@ -14,9 +14,9 @@ for (const p of pairs) {
 }
 // OMNIVEC_BENCH_TASK_WORKERS=0: tasks on the server's thread (the comparison bench:server prints).
 const taskWorkers = process.env.OMNIVEC_BENCH_TASK_WORKERS === undefined ? undefined : Number(process.env.OMNIVEC_BENCH_TASK_WORKERS);
-// OMNIVEC_BENCH_QUERY_READERS=1: queries with a scan on a reader thread (createServer's queryReaders).
-const queryReaders = process.env.OMNIVEC_BENCH_QUERY_READERS === '1';
-const server = await createServer({ db: dir, encoders, bodyLimit: 64 * 1024 * 1024, queryReaders, ...(taskWorkers !== undefined ? { taskWorkers } : {}) });
+// OMNIVEC_BENCH_SCAN_THREADS=0: filter scans and full text on the server's thread (createServer's scanThreads; default 1).
+const scanThreads = process.env.OMNIVEC_BENCH_SCAN_THREADS === undefined ? undefined : Number(process.env.OMNIVEC_BENCH_SCAN_THREADS);
+const server = await createServer({ db: dir, encoders, bodyLimit: 64 * 1024 * 1024, ...(scanThreads !== undefined ? { scanThreads } : {}), ...(taskWorkers !== undefined ? { taskWorkers } : {}) });
 const url = await server.listen(0, '127.0.0.1');
 process.stdout.write(`${url}\n`);
 const stop = (): void => { void server.close().then(() => process.exit(0)); };

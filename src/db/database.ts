@@ -50,6 +50,13 @@ export interface OpenOptions {
    * machine (docs/indexes/threads.md).
    */
   threads?: number;
+  /**
+   * Embedded store: reader threads for the scans a query can hold the caller's thread with — a
+   * filter on an undeclared field (a JSON scan of every record) and full text (BM25 over every
+   * document a common word matches). Default 0: they run on the calling thread; `omnivec serve`
+   * uses 1 so that its loop keeps answering (docs/db.md, "Scans off the query path").
+   */
+  scanThreads?: number;
 }
 
 export interface CreateCollectionOptions {

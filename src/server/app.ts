@@ -24,7 +24,6 @@ import { registerClassifyRoutes } from './classify-routes.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { TaskService } from './task-service.js';
-import { ReaderPool } from './reader-pool.js';
 import { checkAllowedHosts, forbiddenHostMessage, hostAnswered, hostOfHeader } from './hosts.js';
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -57,11 +56,10 @@ export interface ServerOptions {
   allowNetwork?: boolean;
   threads?: number;
   /**
-   * true: queries with a metadata or document filter, full text or sparse run on a reader thread
-   * with its own read-only handle, off the server's loop (docs/server.md, "What holds the loop").
-   * Default false: a read-only handle catching up while the writer commits can fail (see there).
+   * With `db` a directory: scan reader threads of the embedded store (OpenOptions.scanThreads): a
+   * filter on an undeclared field and full text run there, not on the server's loop. Default 1.
    */
-  queryReaders?: boolean;
+  scanThreads?: number;
   /**
    * Tasks (cluster, outliers, …) computing at once, each in a worker thread (default max(1, cores − 1));
    * others queue. 0: on the server's own thread, one at a time (what bench:server compares against).
@@ -166,7 +164,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   const allowedHosts = new Set(checkAllowedHosts(options.allowedHosts));
   const { fastify: Fastify, ajvCompiler } = await loadFastify();
   const ownDb = typeof options.db === 'string';
-  const db = typeof options.db === 'string' ? await openDatabase(options.db) : options.db;
+  const db = typeof options.db === 'string' ? await openDatabase(options.db, { scanThreads: options.scanThreads ?? 1 }) : options.db;
   let encoders: EncoderService;
   let projections: ProjectionService;
   try {
@@ -179,8 +177,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   if (options.taskWorkers !== undefined) checkInt(options.taskWorkers, 'taskWorkers', { min: 0, max: 256 });
   const tasks = new TaskService({ db, ...(options.taskWorkers === 0 ? { inline: true, maxWorkers: 1 } : options.taskWorkers !== undefined ? { maxWorkers: options.taskWorkers } : {}) });
   // A reader thread for queries with a scan when asked for (not for a store a thread cannot reopen by its location: PostgreSQL).
-  const readers = options.queryReaders !== true || /^[a-z][a-z0-9+.-]*:\/\//i.test(db.dir) ? undefined : new ReaderPool(db.dir);
-  const ctx: ServerContext = { db, dbDir: db.dir, encoders, projections, tasks, ...(readers !== undefined ? { readers } : {}), version: packageVersion(), startedAt: Date.now() };
+  const ctx: ServerContext = { db, dbDir: db.dir, encoders, projections, tasks, version: packageVersion(), startedAt: Date.now() };
 
   const logger = options.logger ?? false;
   const app = Fastify({
@@ -311,7 +308,6 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
     await step(() => encoders.close());
     await step(() => projections.close());
     await step(() => tasks.close());
-    if (readers !== undefined) await step(() => readers.close());
     if (ownDb) await step(() => db.close());
     if (errors.length > 0) throw errors[0] instanceof OmnivecError ? errors[0] : new OmnivecError('internal', `close: ${(errors[0] as Error)?.message ?? String(errors[0])}`);
   })());

@@ -9,7 +9,6 @@ import type { FastifyInstance } from 'fastify';
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection, Include, QueryOptions, QueryResult } from '../db/collection.js';
 import type { ServerContext } from './context.js';
-import { isScanQuery } from './reader-pool.js';
 import { checkCollectionName, MAX_COLLECTION_NAME } from '../db/names.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -328,10 +327,8 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
       const name = await encoderFor(c, 'image', 'image');
       o.vector = (await ctx.encoders.embedImages(name, images([b.image], 'image'))).vectors[0];
     }
-    // A query with a scan in SQLite goes to the reader thread (reader-pool.ts), off this loop.
-    const r = ctx.readers !== undefined && isScanQuery(o)
-      ? await ctx.readers.query(c.name, o, b.id)
-      : b.id !== undefined ? await c.queryById(b.id, o) : await c.query(o);
+    // A filter scan or full text runs on the store's scan reader thread (createServer's scanThreads).
+    const r = b.id !== undefined ? await c.queryById(b.id, o) : await c.query(o);
     return queryJson(r);
   });
 }

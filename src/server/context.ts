@@ -4,7 +4,6 @@
  * nothing but this file; `app.ts` wires the real implementations.
  */
 import type { TaskService } from './task-service.js';
-import type { ReaderPool } from './reader-pool.js';
 import type { Database } from '../db/database.js';
 import type { Collection, EncoderSpec } from '../db/collection.js';
 import type { ProjectionService } from '../viz/types.js';
@@ -53,8 +52,6 @@ export interface ServerContext {
   db: Database;
   /** Long tasks in worker threads (task-service.ts). */
   tasks: TaskService;
-  /** Queries with a scan (filters, full text, sparse) on a reader thread (reader-pool.ts); absent: on the server's thread. */
-  readers?: ReaderPool;
   dbDir: string;
   encoders: EncoderService;
   projections: ProjectionService;

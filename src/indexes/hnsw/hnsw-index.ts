@@ -588,9 +588,13 @@ export class HnswIndex implements VectorIndex {
     const batch = this.#pending;
     this.#pending = [];
     this.#reclaiming = batch.length;
+    const inBatch = new Uint8Array(g.count);
+    for (const d of batch) inBatch[d] = 1;
     for (let s = 0; s < g.count; s++) {
       if ((s & 31) === 31) yield;
-      if (state[s] !== NODE_STATE.live) continue;
+      // Live nodes, and nodes removed during this pass (before it reached them): their lists still
+      // route searches after the batch is freed and its slots reused, so they lose the batch too.
+      if (state[s] === NODE_STATE.free || inBatch[s] === 1) continue;
       for (let lc = 0; lc <= g.levels[s]!; lc++) {
         const arr = lc === 0 ? a.u32 : g.upper[s]!;
         const off = lc === 0 ? g.link0(s) : (lc - 1) * m1;

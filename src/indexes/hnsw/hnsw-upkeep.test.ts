@@ -10,6 +10,7 @@ import { serializeIndex } from '../registry.js';
 import type { VectorBatch } from '../../vector/batch.js';
 import { HnswIndex } from './hnsw-index.js';
 import { SegmentedIndex } from '../segmented.js';
+import { Random } from '../../vector/random.js';
 
 const data = clusteredData(33, 3000, 40, 16, 20);
 const ids = Uint32Array.from({ length: data.base.count }, (_, i) => i);
@@ -85,4 +86,48 @@ test('hnsw upkeep: a segmented index passes the flag to its segments, new ones i
   assert.ok(index.segments.some((s) => Number(s.stats().deletedPending ?? 0) > 0));
   while (index.upkeep(performance.now() + 2));
   for (const s of index.segments) assert.ok(Number(s.stats().deletedPending ?? 0) <= Math.max(64, 0.1 * s.size), 'reclaimed down to the threshold');
+});
+
+test('hnsw upkeep: random adds, removes, slices and searches interleaved keep the graph sound (slots freed by a pass are reused safely)', () => {
+  // Regression: a node removed while a pass ran kept links to the pass's batch; once those slots
+  // were reused by adds, a search routed through it read a freed node's links.
+  for (const seed of [1, 2, 3]) {
+    const rng = new Random(seed);
+    const D = 8;
+    const index = new HnswIndex({ dim: D, m: 6, efConstruction: 40, threads: 1 });
+    const live = new Set<number>();
+    let next = 0;
+    const add = (n: number): void => {
+      const batch = new Float32Array(n * D).map(() => rng.gaussian());
+      const ids = Uint32Array.from({ length: n }, () => next++);
+      index.add(ids, { data: batch, dim: D, count: n });
+      for (const id of ids) live.add(id);
+    };
+    add(1500);
+    index.backgroundUpkeep = true;
+    for (let step = 0; step < 4000; step++) {
+      const r = rng.next();
+      if (r < 0.1) add(1 + rng.int(40));
+      else if (r < 0.3) {
+        const arr = [...live];
+        const rm: number[] = [];
+        for (let i = 0; i < 1 + rng.int(30) && live.size > 50; i++) {
+          const id = arr[rng.int(arr.length)]!;
+          if (live.delete(id)) rm.push(id);
+        }
+        index.remove(rm);
+      } else if (r < 0.8) index.upkeep(0);
+      else {
+        const q = new Float32Array(D).map(() => rng.gaussian());
+        for (const id of index.search(q, 5).ids) assert.ok(live.has(id), `seed ${seed} step ${step}: removed id ${id} returned`);
+      }
+    }
+    while (index.upkeep(0));
+    assert.equal(index.size, live.size);
+    const arr = [...live];
+    for (let i = 0; i < 100; i++) {
+      const id = arr[rng.int(arr.length)]!;
+      assert.equal(index.search(index.getVector(id)!, 1).ids[0], id, `seed ${seed}: live id ${id} reachable`);
+    }
+  }
 });

@@ -11,15 +11,15 @@ import { unlinkSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OmnivecError } from '../../../errors.js';
 import { duplicateId, readF32 } from '../../records.js';
-import { sqliteBm25 } from './fulltext.js';
 import type { Metadata } from '../../where.js';
 import type { CollectionMeta, CollectionOptions, WriteMode } from '../../types.js';
 import type { ExternalVectors } from '../../../indexes/types.js';
 import type { CollectionRecords, Fields, RecordFilter, RecordWriter, RowsToWrite, StoredRecord, VectorChunk } from '../types.js';
 import { tables, type Sqlite } from './schema.js';
-import { compileFilter, compileSlotPlan, runSlotPlan, type FieldIndexes } from './where-sql.js';
-import { checkFieldIndexes, createFieldIndex, dropFieldIndex, fieldArraysTable, fieldValuesTable, listFieldIndexes } from './field-index-sql.js';
-import { fieldIndexMap, type FieldIndexInfo, type FieldIndexType } from '../../field-index.js';
+import { checkFieldIndexes, createFieldIndex, dropFieldIndex, listFieldIndexes } from './field-index-sql.js';
+import { type FieldIndexInfo, type FieldIndexType } from '../../field-index.js';
+import { filterSql, fullTextOn, headOf, matchingSlotsOn, servedByFieldIndexes } from './scan-sql.js';
+import type { ScanPool } from './scan-pool.js';
 import { rowCrc, syncDir, vectorFilePath, VectorFile } from './vector-file.js';
 
 /** The connections a collection's records use (shared by every collection of a database). */
@@ -34,7 +34,14 @@ export interface SqliteConnections {
   sync: boolean;
   /** The database directory (where the vector files are). */
   dir: string;
+  /** Scan reader threads (OpenOptions.scanThreads), if any: filter scans and full text run there. */
+  scans?: ScanPool;
 }
+
+/** Slots changed since a scan reader's read beyond which its answer is not patched but redone here. */
+const PATCH_MAX = 50_000;
+/** Changes whose in-place updated slots a writer remembers (SqliteRecords.#inPlace). */
+const IN_PLACE_LOG = 256;
 
 interface Row { slot: number; id: string; document?: string | null; metadata?: string | null; vcrc?: number; sparse?: string | null; multivector?: Buffer | null }
 
@@ -50,6 +57,11 @@ export class SqliteRecords implements CollectionRecords {
   readonly #meta: CollectionMeta;
   readonly #t: ReturnType<typeof tables>;
   readonly #stmts = new Map<string, BetterSqlite3.Statement>();
+  /**
+   * Slots this handle updated in place (no new vector, so no vseq bump) at each change number,
+   * newest last, the last IN_PLACE_LOG changes: what a scan reader's filter answer is patched with.
+   */
+  #inPlace: { seq: number; slots: number[] }[] = [];
 
   constructor(connections: SqliteConnections, meta: CollectionMeta) {
     this.#c = connections;
@@ -67,16 +79,11 @@ export class SqliteRecords implements CollectionRecords {
     return s;
   }
 
-  #filter(filter: RecordFilter, metadata = 'metadata', document = 'document'): { sql: string; params: unknown[] } {
-    return compileFilter(filter.where, filter.whereDocument, { metadata, document }, this.#fieldIndexes(filter, metadata === 'metadata' ? 'slot' : 'r.slot'));
+  #filter(filter: RecordFilter): { sql: string; params: unknown[] } {
+    // The read connection: the payload indexes declared (scan-sql.ts), the same on every handle.
+    return filterSql(this.#c.r, this.#meta.cid, filter);
   }
 
-  // Payload indexes (field-index-sql.ts): declarations read per compiled filter (another handle may declare one).
-  #fieldIndexes(filter: RecordFilter, slot: string): FieldIndexes | undefined {
-    if (filter.where === undefined || filter.where === null) return undefined;
-    const list = listFieldIndexes(this.#c.r, this.#meta.cid);
-    return list.length === 0 ? undefined : { map: fieldIndexMap(list), table: fieldValuesTable(this.#meta.cid), arrays: fieldArraysTable(this.#meta.cid), slot };
-  }
 
   async fieldIndexes(): Promise<FieldIndexInfo[]> {
     return listFieldIndexes(this.#c.r, this.#meta.cid);
@@ -159,16 +166,54 @@ export class SqliteRecords implements CollectionRecords {
   }
 
   async matchingSlots(filter: RecordFilter): Promise<number[]> {
-    // One read transaction: the declared payload indexes, and every statement reading them, see one
-    // state of the database (another process may drop an index meanwhile).
     const r = this.#c.r;
+    const cid = this.#meta.cid;
+    const scans = this.#c.scans;
+    if (scans === undefined || servedByFieldIndexes(r, cid, filter)) return matchingSlotsOn(r, cid, filter);
+    let got;
+    try {
+      got = await scans.run({ kind: 'slots', cid, filter });
+    } catch {
+      return matchingSlotsOn(r, cid, filter); // the reader failed: scan here (a bad filter throws here too)
+    }
+    // Bring the reader's answer up to date (scan-pool.ts): one read transaction.
     return r.transaction(() => {
-      // Answered by the payload indexes alone when they serve the whole filter (where-sql.ts compileSlotPlan).
-      const plan = filter.whereDocument === undefined ? compileSlotPlan(filter.where, this.#fieldIndexes(filter, 'slot')) : undefined;
-      if (plan !== undefined) return runSlotPlan(plan, (sql, params) => r.prepare(sql).pluck().all(...params) as number[]);
-      const f = this.#filter(filter);
-      return r.prepare(`SELECT slot FROM ${this.#t.records} WHERE ${f.sql}`).pluck().raw(false).all(...f.params) as number[];
+      const head = headOf(r, cid);
+      if (head === undefined || head.seq === got.seq) return Array.from(got.slots);
+      if (head.tombFloor > got.seq) return matchingSlotsOn(r, cid, filter);
+      // Slots updated in place since the read: known only to the handle that wrote them (none on
+      // a read-only handle, which then scans here; a writer remembers IN_PLACE_LOG changes).
+      const inPlace = this.#inPlaceSince(got.seq, head.seq);
+      if (inPlace === undefined) return matchingSlotsOn(r, cid, filter);
+      const changed = this.#stmt('changedSince', () => `SELECT slot FROM ${this.#t.records} WHERE vseq > ?`).pluck().all(got.seq) as number[];
+      for (const s of inPlace) changed.push(s);
+      const deleted = this.#stmt('tombSince', () => `SELECT slot FROM ${this.#t.tombs} WHERE seq > ?`).pluck().all(got.seq) as number[];
+      if (changed.length + deleted.length > PATCH_MAX) return matchingSlotsOn(r, cid, filter);
+      const stale = new Set<number>([...changed, ...deleted]);
+      const out: number[] = [];
+      for (const s of got.slots) if (!stale.has(s)) out.push(s);
+      if (changed.length > 0) {
+        const f = filterSql(r, cid, filter);
+        const now = r.prepare(`SELECT slot FROM ${this.#t.records} WHERE slot IN (SELECT value FROM json_each(?)) AND (${f.sql})`).pluck().all(JSON.stringify(changed), ...f.params) as number[];
+        for (const s of now) out.push(s);
+      }
+      return out;
     })();
+  }
+
+  /**
+   * The slots this handle updated in place at changes (from, to]; undefined when it cannot know
+   * them all: a read-only handle (another process writes), or changes older than its log.
+   */
+  #inPlaceSince(from: number, to: number): number[] | undefined {
+    if (this.#c.w.readonly) return undefined;
+    const log = this.#inPlace;
+    // Every change in (from, to] was written by this handle (it holds the writer lock); the log
+    // must reach back to `from` unless no change since wrote in place.
+    const out: number[] = [];
+    for (const e of log) if (e.seq > from && e.seq <= to) for (const s of e.slots) out.push(s);
+    if (log.length === IN_PLACE_LOG && log[0]!.seq > from + 1) return undefined;
+    return out;
   }
 
   async bySlots(slots: ArrayLike<number>, fields: Fields): Promise<StoredRecord[]> {
@@ -199,7 +244,31 @@ export class SqliteRecords implements CollectionRecords {
 
   /** BM25 as ../bm25.ts defines it (query-term frequency, Lucene's IDF), from FTS5's data: ./fulltext.ts. */
   async fullText(text: string, limit: number, filter: RecordFilter): Promise<{ slots: Uint32Array; scores: Float32Array }> {
-    return sqliteBm25(this.#c.r, this.#t.records, this.#t.fts, text, limit, this.#filter(filter, 'r.metadata', 'r.document'));
+    const r = this.#c.r;
+    const cid = this.#meta.cid;
+    const scans = this.#c.scans;
+    if (scans === undefined) return fullTextOn(r, cid, text, limit, filter);
+    let got;
+    try {
+      got = await scans.run({ kind: 'fullText', cid, text, limit, filter });
+    } catch {
+      return fullTextOn(r, cid, text, limit, filter);
+    }
+    // Bring the reader's list up to date (scan-pool.ts): drop the slots deleted since, score the
+    // slots written since here, merge.
+    return r.transaction(() => {
+      const head = headOf(r, cid);
+      if (head === undefined || head.seq === got.seq) return { slots: got.slots, scores: got.scores! };
+      if (head.tombFloor > got.seq) return fullTextOn(r, cid, text, limit, filter);
+      const deleted = new Set(this.#stmt('tombSince', () => `SELECT slot FROM ${this.#t.tombs} WHERE seq > ?`).pluck().all(got.seq) as number[]);
+      const fresh = head.nextSlot > got.nextSlot ? fullTextOn(r, cid, text, limit, filter, got.nextSlot, got.plan) : undefined;
+      const hits: [number, number][] = [];
+      for (let i = 0; i < got.slots.length; i++) if (!deleted.has(got.slots[i]!)) hits.push([got.slots[i]!, got.scores![i]!]);
+      if (fresh !== undefined) for (let i = 0; i < fresh.slots.length; i++) hits.push([fresh.slots[i]!, fresh.scores[i]!]);
+      hits.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+      if (hits.length > limit) hits.length = limit;
+      return { slots: Uint32Array.from(hits, (h) => h[0]), scores: Float32Array.from(hits, (h) => h[1]) };
+    })();
   }
 
   async sparseRows(since: number | undefined): Promise<[number, string | null][]> {
@@ -425,6 +494,10 @@ export class SqliteRecords implements CollectionRecords {
       const out = await fn(writer);
       writer.commitHead();
       w.exec('COMMIT');
+      if (writer.inPlace.length > 0) {
+        this.#inPlace.push({ seq: writer.seq, slots: writer.inPlace });
+        if (this.#inPlace.length > IN_PLACE_LOG) this.#inPlace.shift();
+      }
       return out;
     } catch (e) {
       if (w.inTransaction) w.exec('ROLLBACK');
@@ -445,7 +518,7 @@ export class SqliteRecords implements CollectionRecords {
    * at a new slot; `update` without a vector keeps the slot. A chunk's new slots are consecutive,
    * so its vectors go to the file in one positional write.
    */
-  writer(): RecordWriter & { commitHead(): void } {
+  writer(): RecordWriter & { commitHead(): void; inPlace: number[] } {
     const r = this.#t.records;
     const meta = this.#meta;
     const cw = this.#c.w;
@@ -458,8 +531,10 @@ export class SqliteRecords implements CollectionRecords {
     let touched = false;
     let options: CollectionOptions | undefined;
     const tomb = (): BetterSqlite3.Statement => this.#stmt('tomb', () => `INSERT INTO ${this.#t.tombs}(slot, seq) VALUES (?, ?)`, 'w');
+    const inPlace: number[] = [];
     return {
       seq,
+      inPlace,
       commitHead: (): void => {
         if (options !== undefined) cw.prepare('UPDATE collections SET options = ? WHERE cid = ?').run(JSON.stringify(options), meta.cid);
         if (touched) cw.prepare('UPDATE collections SET seq = ? WHERE cid = ?').run(seq, meta.cid);
@@ -544,6 +619,7 @@ export class SqliteRecords implements CollectionRecords {
                   hmv: mv !== undefined ? 1 : 0, mv: multi,
                   seq, slot: was.slot,
                 });
+                inPlace.push(was.slot);
                 slots[i] = was.slot;
                 continue;
               }
