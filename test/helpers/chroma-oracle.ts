@@ -5,7 +5,7 @@
  * missing key), a `where_document` evaluator, and seeded data.
  */
 export type Space = 'l2' | 'cosine' | 'ip';
-export type Meta = Record<string, string | number | boolean | (string | number | boolean)[]>;
+export type Meta = Record<string, string | number | boolean | string[] | number[] | boolean[]>;
 
 /** mulberry32: a small seeded generator. */
 export function rng(seed: number): () => number {
