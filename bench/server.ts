@@ -193,6 +193,28 @@ async function main(): Promise<void> {
         url: `${url}/api/collections/vectors/query`, body: (i) => JSON.stringify({ vector: queries[i % queries.length], k: 10 }), check: tenHits,
       }, concurrency === 1 ? queryInProcess : undefined);
     }
+    // The same queries through the Chroma-compatible route (docs/chroma.md), same collection and clients:
+    // Chroma's body and answer shape (a batch of one, include distances), the ratio to omnivec's own route.
+    {
+      const got = await fetch(`${url}/api/v2/tenants/default_tenant/databases/default_database/collections/vectors`);
+      if (got.status !== 200) throw new Error(`chroma: get collection: HTTP ${got.status} ${await got.text()}`);
+      const chromaId = ((await got.json()) as { id: string }).id;
+      const chromaTen = checkJson((j) => Array.isArray(j.ids) && Array.isArray(j.ids[0]) && (j.ids[0] as unknown[]).length === 10);
+      for (const concurrency of [1, 8]) {
+        await run('POST /api/v2/…/query (Chroma, JSON numbers)', concurrency, 1, 'the same k = 10 queries through the Chroma route', {
+          url: `${url}/api/v2/tenants/default_tenant/databases/default_database/collections/${chromaId}/query`,
+          body: (i) => JSON.stringify({ query_embeddings: [queries[i % queries.length]], n_results: 10, include: ['distances'] }), check: chromaTen,
+        });
+        const mine = rows.find((r) => r.scenario === 'POST /query (vector, JSON numbers)' && r.concurrency === concurrency);
+        const last = rows[rows.length - 1]!;
+        if (mine !== undefined) {
+          const ratio = `${f(last.server.rps / mine.server.rps, 2)}× /query's req/s`;
+          last.scenario += ` (${ratio})`;
+          last.note += ` (${ratio} at ${concurrency} client${concurrency > 1 ? 's' : ''})`;
+          log(`  Chroma route ÷ omnivec's own route: ${ratio}`);
+        }
+      }
+    }
     await run('POST /query (vector, base64)', 8, 1, 'the same, the vector as base64 float32', {
       url: `${url}/api/collections/vectors/query`, body: (i) => JSON.stringify({ vector: queriesB64[i % queries.length], k: 10 }), check: tenHits,
     });

@@ -285,6 +285,19 @@ describe('Chroma API with the official chromadb client', () => {
     assert.deepEqual((await col.get({ where: { w: { $nin: ['new'] } }, include: [] })).ids.sort(), ['a', 'c', 'd']);
   });
 
+  test('concurrent first adds into a new collection, with overlapping ids: one collection, every id once', async () => {
+    const col = await chroma.createCollection({ name: 'concurrent', embeddingFunction: null });
+    const batch = (from: number): Promise<void> => col.add({
+      ids: Array.from({ length: 50 }, (_, i) => `c${from + i}`), embeddings: Array.from({ length: 50 }, (_, i) => [from + i, 1]),
+    });
+    await Promise.all([batch(0), batch(25), batch(40), batch(100)]);
+    // c0–c89 (three overlapping batches) and c100–c149.
+    assert.equal(await col.count(), 140);
+    const ids = (await col.get({ include: [] })).ids;
+    assert.equal(new Set(ids).size, 140);
+    assert.equal((await chroma.getCollection({ name: 'concurrent' })).id, col.id);
+  });
+
   test('a 5,000-record add in one call (base64), then count and a query against the oracle', async () => {
     const dim = 32;
     const data = vectors(5000, dim, 5);

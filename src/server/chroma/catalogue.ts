@@ -83,6 +83,7 @@ export class ChromaCatalogue {
   #entries: CatalogueEntry[] = [];
   /** mtime of the file last read (a read-only server follows the writer's file). */
   #mtime = -1;
+  #loaded = false;
 
   constructor(db: Database) {
     this.#db = db;
@@ -94,11 +95,14 @@ export class ChromaCatalogue {
   }
 
   async #load(): Promise<void> {
+    // A writer's server is the only one that writes the file: once read, its copy is the truth.
+    // A read-only server follows the writer's file (one stat per look-up).
+    if (this.#loaded && !this.#db.readOnly) return;
     let mtime: number;
     try {
       mtime = (await stat(this.#path)).mtimeMs;
     } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') { this.#entries = []; this.#mtime = -1; return; }
+      if ((e as { code?: string }).code === 'ENOENT') { this.#entries = []; this.#mtime = -1; this.#loaded = true; return; }
       throw e;
     }
     if (mtime === this.#mtime) return;
@@ -117,6 +121,7 @@ export class ChromaCatalogue {
     }
     this.#entries = file.collections;
     this.#mtime = mtime;
+    this.#loaded = true;
   }
 
   /** Writes the entries, less the stale ones (their collection dropped or re-created). */
@@ -137,9 +142,18 @@ export class ChromaCatalogue {
    */
   async #collectionOf(e: CatalogueEntry): Promise<Collection | undefined | null> {
     if (e.created === null) return undefined;
-    if (!await this.#db.hasCollection(e.storage)) return null;
-    const c = await this.#db.getCollection(e.storage);
-    return c.created === e.created ? c : null;
+    const c = await this.#find(e.storage);
+    return c !== undefined && c.created === e.created ? c : null;
+  }
+
+  /** The omnivec collection of this name, if any (the database's cached handle: no store round trip for a writer). */
+  async #find(name: string): Promise<Collection | undefined> {
+    try {
+      return await this.#db.getCollection(name);
+    } catch (e) {
+      if (e instanceof OmnivecError && e.code === 'not_found') return undefined;
+      throw e;
+    }
   }
 
   /** Every Chroma collection: the entries' and the omnivec collections without one, oldest first. */
@@ -181,10 +195,8 @@ export class ChromaCatalogue {
     // An omnivec collection without an entry: its derived id (the last id-to-name answer is kept,
     // so the query path does not list the collections every time).
     const hit = this.#derivedCache.get(id);
-    if (hit !== undefined && await this.#db.hasCollection(hit)) {
-      const c = await this.#db.getCollection(hit);
-      if (derivedId(c.name, c.created) === id && !this.#claims(c)) return { entry: this.#derived(c), collection: c };
-    }
+    const c = hit === undefined ? undefined : await this.#find(hit);
+    if (c !== undefined && derivedId(c.name, c.created) === id && !this.#claims(c)) return { entry: this.#derived(c), collection: c };
     for (const x of await this.list()) {
       if (x.collection !== undefined && x.entry.id === derivedId(x.collection.name, x.collection.created)) this.#derivedCache.set(x.entry.id, x.collection.name);
       if (x.entry.id === id) return x;

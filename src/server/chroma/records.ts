@@ -76,8 +76,22 @@ function pick<T>(col: T[] | null | undefined, keep: number[]): T[] | undefined {
   return col === null || col === undefined ? undefined : keep.map((i) => col[i]!);
 }
 
-/** Chroma's add: ids already stored are skipped, the others added in one call. Returns how many were added. */
+/**
+ * Chroma's add: ids already stored are skipped, the others added in one call. Returns how many
+ * were added. Another writer may store one of the ids between the look-up and the add (omnivec's
+ * add then refuses the whole call): the look-up is redone, a few times.
+ */
 export async function chromaAdd(c: Collection, b: WriteBody): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await addOnce(c, b);
+    } catch (e) {
+      if (!(e instanceof OmnivecError && e.code === 'already_exists') || attempt === 3) throw e;
+    }
+  }
+}
+
+async function addOnce(c: Collection, b: WriteBody): Promise<number> {
   const have = await stored(c, b.ids, []);
   const keep = b.ids.map((_, i) => i).filter((i) => !have.has(b.ids[i]!));
   if (keep.length === 0) return 0;
