@@ -211,9 +211,16 @@ export class ChromaCatalogue {
     return this.#entries.some((e) => e.storage === c.name && e.created === c.created);
   }
 
-  /** The Chroma collection with this (Chroma) name. */
+  /** The Chroma collection with this (Chroma) name: an entry's, else an omnivec collection's that no entry claims. */
   async byName(name: string): Promise<ChromaCollection | undefined> {
-    return (await this.list()).find((x) => x.entry.name === name);
+    await this.#load();
+    for (const e of this.#entries) {
+      if (e.name !== name) continue;
+      const c = await this.#collectionOf(e);
+      if (c !== null) return { entry: e, collection: c };
+    }
+    const c = await this.#find(name);
+    return c === undefined || this.#claims(c) ? undefined : { entry: this.#derived(c), collection: c };
   }
 
   /** Runs a change of the catalogue alone (one at a time), with the file re-read first. */
