@@ -391,6 +391,13 @@ for (const kind of ['embedded', 'postgres'] as const) describe(`Chroma API with 
     await fresh.add({ ids: ['x'], embeddings: [[1, 2, 3]] });
     assert.equal(await fresh.count(), 1);
     assert.equal(await (await chroma.getCollection({ name: 'after' })).count(), 2);
+    // A collection renamed while still pending takes its new name in omnivec's API too.
+    const pending = await chroma.createCollection({ name: 'pend-a', embeddingFunction: null });
+    await pending.modify({ name: 'pend-b' });
+    await pending.add({ ids: ['p'], embeddings: [[1, 1]] });
+    assert.equal((await own('GET', '/api/collections/pend-b')).status, 200);
+    assert.equal((await own('GET', '/api/collections/pend-a')).status, 404);
+    assert.equal((await chroma.getCollection({ name: 'pend-b' })).id, pending.id);
   });
 
   test('collections cross between omnivec\'s own API and Chroma\'s; ids survive a restart', async () => {

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OmnivecError, describe, invalidArgument } from '../../errors.js';
 import { isCollectionName } from '../../db/names.js';
+import { MAX_K } from '../../checks.js';
 import { parseIndexSpec } from '../../db/index-spec.js';
 import { checkMetadata } from '../../db/where.js';
 import type { Collection, QueryOptions } from '../../db/collection.js';
@@ -162,7 +163,8 @@ export function registerChromaRoutes(app: FastifyInstance, ctx: ServerContext, o
     if (now === undefined) throw new OmnivecError('not_found', `collection ${x.entry.id} not found (it was deleted)`);
     if (now.collection !== undefined) return now.collection;
     const e = now.entry;
-    let storage = e.storage;
+    // Named after the Chroma name it has now (a pending collection may have been renamed).
+    let storage = e.name;
     if (!isCollectionName(storage) || await ctx.db.hasCollection(storage)) storage = `${e.name.slice(0, 119)}-${e.id.slice(0, 8)}`;
     const c = await ctx.db.createCollection({ name: storage, dim, metric: e.metric, index: e.index });
     await catalogue.materialized(now, c);
@@ -333,6 +335,7 @@ export function registerChromaRoutes(app: FastifyInstance, ctx: ServerContext, o
       const where = chromaWhere(b.where);
       const whereDocument = chromaWhereDocument(b.where_document);
       const n = b.n_results ?? 10;
+      if (n > MAX_K) throw invalidArgument(`n_results: expected an integer from 1 to ${MAX_K}, got ${n}`);
       const queries = b.query_embeddings.map((q, i) => decodeEmbedding(q, `query_embeddings[${i}]`));
       const c = x.collection;
       if (c === undefined) return queryAnswer(queries.map(() => ({ ids: [], distances: [] })), include);
