@@ -34,7 +34,11 @@ test('body limit: max_batch_size follows it, a larger body is a 413 in Chroma\'s
     assert.equal(big.body.error as unknown, 'ChromaError');
     assert.match(big.body.message as unknown as string, /at most 65536 bytes/);
     // The routes a client reaches only through the admin API, and the root.
-    assert.ok(typeof (await call('GET', '/api/v2')).body['nanosecond heartbeat'] === 'number');
+    const beat = (await call('GET', '/api/v2')).body['nanosecond heartbeat'] as unknown as number;
+    assert.ok(Math.abs(beat / 1e6 - Date.now()) < 60_000, 'nanoseconds since the epoch');
+    const version = await call('GET', '/api/v2/version');
+    assert.match(version.headers.get('content-type') ?? '', /application\/json/);
+    assert.equal(version.body as unknown, '1.0.0');
     assert.deepEqual((await call('GET', '/api/v2/tenants/default_tenant/databases')).body as unknown, [{ id: '00000000-0000-4000-8000-000000000000', name: 'default_database', tenant: 'default_tenant' }]);
     assert.equal((await call('DELETE', DB)).status, 403);
     const none = await call('GET', '/api/v2/no/such/route');

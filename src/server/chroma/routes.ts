@@ -177,11 +177,13 @@ export function registerChromaRoutes(app: FastifyInstance, ctx: ServerContext, o
     const schema = (s: Record<string, unknown> = {}): { schema: Record<string, unknown> } => ({ schema: { hide: true, ...s } });
 
     // --- System
-    const heartbeat = async (): Promise<unknown> => ({ 'nanosecond heartbeat': Number(process.hrtime.bigint()) });
+    // Nanoseconds since the epoch, as Chroma's server sends them (a double: microsecond precision).
+    const heartbeat = async (): Promise<unknown> => ({ 'nanosecond heartbeat': Date.now() * 1_000_000 });
     api.get('', schema(), heartbeat);
     api.get('/heartbeat', schema(), heartbeat);
     api.get('/healthcheck', schema(), async () => ({ is_executor_ready: true, is_log_client_ready: true }));
-    api.get('/version', schema(), async () => '1.0.0');
+    // A JSON string, as Chroma sends it (fastify would send a bare string as text/plain).
+    api.get('/version', schema(), async (_req, reply) => reply.type('application/json').send(JSON.stringify('1.0.0')));
     api.get('/pre-flight-checks', schema(), async () => ({ max_batch_size: Math.max(1, Math.floor(o.bodyLimit / BYTES_PER_RECORD)), supports_base64_encoding: true }));
     api.get('/auth/identity', schema(), async () => ({ user_id: '', tenant: DEFAULT_TENANT, databases: [DEFAULT_DATABASE] }));
     api.post('/reset', schema(), async () => {
