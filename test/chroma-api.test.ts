@@ -307,9 +307,27 @@ for (const kind of ['embedded', 'postgres'] as const) describe(`Chroma API with 
     await col.update({ ids: ['c'], embeddings: [[7, 7]], documents: ['C2'] });
     const c = await col.get({ ids: ['c'], include: ['documents', 'metadatas', 'embeddings'] });
     assert.deepEqual([c.documents, c.metadatas, c.embeddings], [['C2'], [{ x: 3 }], [[7, 7]]]);
+    // get by ids with limit / offset; delete by ids answers how many went.
+    assert.deepEqual((await col.get({ ids: ['d', 'c', 'b', 'a'], limit: 2, offset: 1, include: [] })).ids, ['c', 'b']);
     // $ne and $nin match records without the key.
     assert.deepEqual((await col.get({ where: { z: { $ne: true } }, include: [] })).ids.sort(), ['b', 'c', 'd']);
     assert.deepEqual((await col.get({ where: { w: { $nin: ['new'] } }, include: [] })).ids.sort(), ['a', 'c', 'd']);
+    assert.deepEqual(await col.delete({ ids: ['a', 'd', 'nope'] }), { deleted: 2 });
+    assert.deepEqual((await col.get({ include: [] })).ids.sort(), ['b', 'c']);
+  });
+
+  test('HNSW parameters (configuration.hnsw or the legacy hnsw:* metadata) become the omnivec index spec', async () => {
+    const a = await chroma.createCollection({ name: 'hnsw-config', embeddingFunction: null, configuration: { hnsw: { space: 'ip', max_neighbors: 8, ef_construction: 50, ef_search: 20 } } });
+    await a.add({ ids: ['x'], embeddings: [[1, 0, 0, 0]] });
+    const ownA = (await own('GET', '/api/collections/hnsw-config')).body.collection as { metric: string; index: Record<string, unknown>; dim: number };
+    assert.deepEqual([ownA.metric, ownA.dim, ownA.index], ['ip', 4, { kind: 'auto', m: 8, efConstruction: 50, efSearch: 20 }]);
+    const b = await chroma.createCollection({ name: 'hnsw-legacy', embeddingFunction: null, metadata: { 'hnsw:space': 'cosine', 'hnsw:M': 12, 'hnsw:construction_ef': 64 } });
+    await b.add({ ids: ['y'], embeddings: [[0, 1]] });
+    const ownB = (await own('GET', '/api/collections/hnsw-legacy')).body.collection as { metric: string; index: Record<string, unknown> };
+    assert.deepEqual([ownB.metric, ownB.index], ['cosine', { kind: 'auto', m: 12, efConstruction: 64 }]);
+    const bad = await raw('POST', '/api/v2/tenants/default_tenant/databases/default_database/collections', { name: 'hnsw-bad', configuration: { hnsw: { max_neighbors: 1 } } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message as unknown as string, /\bm\b/);
   });
 
   test('concurrent first adds into a new collection, with overlapping ids: one collection, every id once', async () => {
