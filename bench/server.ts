@@ -193,6 +193,38 @@ async function main(): Promise<void> {
         url: `${url}/api/collections/vectors/query`, body: (i) => JSON.stringify({ vector: queries[i % queries.length], k: 10 }), check: tenHits,
       }, concurrency === 1 ? queryInProcess : undefined);
     }
+    // The same queries through the Chroma-compatible route (docs/chroma.md), same collection and clients:
+    // Chroma's body and answer shape (a batch of one). The ratio to omnivec's own
+    // route comes from paired runs (1 s of each, alternating, 5 rounds; the median of the per-round
+    // ratios), so the load others put on the machine weighs on both sides alike.
+    {
+      const got = await fetch(`${url}/api/v2/tenants/default_tenant/databases/default_database/collections/vectors`);
+      if (got.status !== 200) throw new Error(`chroma: get collection: HTTP ${got.status} ${await got.text()}`);
+      const chromaId = ((await got.json()) as { id: string }).id;
+      const chromaTen = checkJson((j) => Array.isArray(j.ids) && Array.isArray(j.ids[0]) && (j.ids[0] as unknown[]).length === 10);
+      const ownLoad = { url: `${url}/api/collections/vectors/query`, body: (i: number) => JSON.stringify({ vector: queries[i % queries.length], k: 10 }), check: tenHits };
+      const chromaLoad = {
+        url: `${url}/api/v2/tenants/default_tenant/databases/default_database/collections/${chromaId}/query`,
+        // Chroma's default include (metadatas, documents, distances): the same fields omnivec's /query returns by default.
+        body: (i: number) => JSON.stringify({ query_embeddings: [queries[i % queries.length]], n_results: 10 }), check: chromaTen,
+      };
+      for (const concurrency of [1, 8]) {
+        await run('POST /api/v2/…/query (Chroma, JSON numbers)', concurrency, 1, 'the same k = 10 queries through the Chroma route', chromaLoad);
+        const ratios: number[] = [];
+        for (let round = 0; round < 5; round++) {
+          const a = await runLoad({ ...ownLoad, concurrency, seconds: 1, maxRequests: MAX_REQUESTS });
+          const b = await runLoad({ ...chromaLoad, concurrency, seconds: 1, maxRequests: MAX_REQUESTS });
+          if (a.errors + b.errors > 0) throw new Error(`chroma paired run: ${a.errors + b.errors} wrong answers, first: ${a.firstError ?? b.firstError}`);
+          ratios.push(b.rps / a.rps);
+        }
+        ratios.sort((x, y) => x - y);
+        const ratio = `${f(ratios[2]!, 2)}× /query's req/s, paired`;
+        const last = rows[rows.length - 1]!;
+        last.scenario += ` (${ratio})`;
+        last.note += ` (${ratio}: median of 5 alternating 1 s rounds, range ${f(ratios[0]!, 2)}–${f(ratios[4]!, 2)}×)`;
+        log(`  Chroma route ÷ omnivec's own route at ${concurrency} client${concurrency > 1 ? 's' : ''}: ${ratio} (rounds ${ratios.map((r) => f(r, 2)).join(', ')})`);
+      }
+    }
     await run('POST /query (vector, base64)', 8, 1, 'the same, the vector as base64 float32', {
       url: `${url}/api/collections/vectors/query`, body: (i) => JSON.stringify({ vector: queriesB64[i % queries.length], k: 10 }), check: tenHits,
     });

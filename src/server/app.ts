@@ -25,6 +25,8 @@ import { registerExplorerRoutes } from './explorer-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { TaskService } from './task-service.js';
 import { checkAllowedHosts, forbiddenHostMessage, hostAnswered, hostOfHeader } from './hosts.js';
+import { registerChromaRoutes } from './chroma/routes.js';
+import { checkChromaKey, isChromaRoute } from './chroma/auth.js';
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 
@@ -234,6 +236,8 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   if (apiKey !== undefined) {
     app.addHook('onRequest', async (request, reply) => {
       if (isPublicRoute(request.method, request.routeOptions.url)) return;
+      // Chroma's routes: its clients' headers (bearer or x-chroma-token) and error shape (docs/chroma.md).
+      if (isChromaRoute(request.url.split('?')[0])) return checkChromaKey(request, reply, apiKey);
       const h = request.headers.authorization;
       const m = typeof h === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
       if (m === null) {
@@ -292,6 +296,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   registerClusterRoutes(app, ctx);
   registerClassifyRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
+  registerChromaRoutes(app, ctx, { bodyLimit, log });
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => (closed ??= (async () => {
