@@ -108,7 +108,7 @@ test('GET /api/collections/:name/projection: 202 while running, 200 with the map
       const missing = await app.inject({ method: 'GET', url: '/api/collections/nope/projection' });
       assert.equal(missing.statusCode, 404);
       assert.equal(missing.json<{ error: { code: string } }>().error.code, 'not_found');
-      for (const q of ['method=mds', 'sample=2', 'seed=-1', 'include=vectors', 'method=tsne&sample=20000']) {
+      for (const q of ['method=mds', 'sample=2', 'seed=-1', 'include=vectors', 'method=tsne&sample=200000']) {
         const bad = await app.inject({ method: 'GET', url: `/api/collections/docs/projection?${q}` });
         assert.equal(bad.statusCode, 400, q);
         assert.equal(bad.json<{ error: { code: string } }>().error.code, 'invalid_argument', q);
