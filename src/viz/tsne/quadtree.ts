@@ -16,23 +16,24 @@ export class QuadTree {
   /** Nodes in use. */
   size = 0;
   /** Per node: centre and half-width of the cell. */
-  #cx = new Float64Array(0);
-  #cy = new Float64Array(0);
-  #half = new Float64Array(0);
+  #cx: Float64Array = new Float64Array(0);
+  #cy: Float64Array = new Float64Array(0);
+  #half: Float64Array = new Float64Array(0);
   /** Per node: Σ x, Σ y and count of the points under it. */
-  #sx = new Float64Array(0);
-  #sy = new Float64Array(0);
-  #count = new Int32Array(0);
+  #sx: Float64Array = new Float64Array(0);
+  #sy: Float64Array = new Float64Array(0);
+  #count: Int32Array = new Int32Array(0);
   /** Per node: first of its 4 children, or −1 for a leaf. */
-  #child = new Int32Array(0);
+  #child: Int32Array = new Int32Array(0);
   /** Per leaf: a point in it (−1 when empty). */
-  #point = new Int32Array(0);
-  #stack = new Int32Array(64);
+  #point: Int32Array = new Int32Array(0);
+  #stack: WalkStack = { s: new Int32Array(64) };
 
   #grow(min: number): void {
     const cap = Math.max(min, this.#cx.length * 2, 1024);
-    const f = (a: Float64Array): Float64Array<ArrayBuffer> => { const b = new Float64Array(cap); b.set(a); return b; };
-    const g = (a: Int32Array): Int32Array<ArrayBuffer> => { const b = new Int32Array(cap); b.set(a); return b; };
+    // On SharedArrayBuffers: the force walks of one step run on several threads (tsne-jobs.ts).
+    const f = (a: Float64Array): Float64Array => { const b = new Float64Array(new SharedArrayBuffer(8 * cap)); b.set(a); return b; };
+    const g = (a: Int32Array): Int32Array => { const b = new Int32Array(new SharedArrayBuffer(4 * cap)); b.set(a); return b; };
     this.#cx = f(this.#cx); this.#cy = f(this.#cy); this.#half = f(this.#half);
     this.#sx = f(this.#sx); this.#sy = f(this.#sy); this.#count = g(this.#count);
     this.#child = g(this.#child); this.#point = g(this.#point);
@@ -118,40 +119,62 @@ export class QuadTree {
    * (the point itself and its exact duplicates) is left out, as scikit-learn does.
    */
   repulsion(x: number, y: number, theta2: number, force: Float64Array, o: number): number {
-    let stack = this.#stack;
-    const count = this.#count, mx = this.#sx, my = this.#sy, child = this.#child, w2 = this.#half;
-    let top = 0;
-    stack[top++] = 0;
-    let z = 0, fx = 0, fy = 0;
-    while (top > 0) {
-      const node = stack[--top]!;
-      const c = count[node]!;
-      if (c === 0) continue;
-      const dx = x - mx[node]!;
-      const dy = y - my[node]!;
-      const d2 = dx * dx + dy * dy;
-      const first = child[node]!;
-      if (first < 0 || w2[node]! < theta2 * d2) {
-        if (d2 === 0) continue;
-        const q = 1 / (1 + d2);
-        z += c * q;
-        const m = c * q * q;
-        fx += m * dx;
-        fy += m * dy;
-      } else {
-        if (top + 4 > stack.length) {
-          const s = new Int32Array(stack.length * 2);
-          s.set(stack);
-          stack = this.#stack = s;
-        }
-        stack[top++] = first;
-        stack[top++] = first + 1;
-        stack[top++] = first + 2;
-        stack[top++] = first + 3;
-      }
-    }
-    force[o]! += fx;
-    force[o + 1]! += fy;
-    return z;
+    return treeRepulsion(this.view(), this.#stack, x, y, theta2, force, o);
   }
+
+  /** The built tree as plain (shared) typed arrays, for the force walks (valid until the next build). */
+  view(): TreeView {
+    return { count: this.#count, mx: this.#sx, my: this.#sy, w2: this.#half, child: this.#child };
+  }
+}
+
+/** A built tree: per node its point count, centre of mass, squared width and first child (−1: leaf). */
+export interface TreeView {
+  count: Int32Array;
+  mx: Float64Array;
+  my: Float64Array;
+  w2: Float64Array;
+  child: Int32Array;
+}
+
+/** A walk's stack, grown when a walk needs more. */
+export interface WalkStack { s: Int32Array }
+
+/** `QuadTree.repulsion` over a tree view (any thread). */
+export function treeRepulsion(t: TreeView, holder: WalkStack, x: number, y: number, theta2: number, force: Float64Array, o: number): number {
+  let stack = holder.s;
+  const { count, mx, my, child, w2 } = t;
+  let top = 0;
+  stack[top++] = 0;
+  let z = 0, fx = 0, fy = 0;
+  while (top > 0) {
+    const node = stack[--top]!;
+    const c = count[node]!;
+    if (c === 0) continue;
+    const dx = x - mx[node]!;
+    const dy = y - my[node]!;
+    const d2 = dx * dx + dy * dy;
+    const first = child[node]!;
+    if (first < 0 || w2[node]! < theta2 * d2) {
+      if (d2 === 0) continue;
+      const q = 1 / (1 + d2);
+      z += c * q;
+      const m = c * q * q;
+      fx += m * dx;
+      fy += m * dy;
+    } else {
+      if (top + 4 > stack.length) {
+        const s2 = new Int32Array(stack.length * 2);
+        s2.set(stack);
+        stack = holder.s = s2;
+      }
+      stack[top++] = first;
+      stack[top++] = first + 1;
+      stack[top++] = first + 2;
+      stack[top++] = first + 3;
+    }
+  }
+  force[o]! += fx;
+  force[o + 1]! += fy;
+  return z;
 }

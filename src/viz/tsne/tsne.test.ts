@@ -10,7 +10,7 @@ import { closePool } from '../../indexes/parallel/pool.js';
 import { parallelThresholds } from '../../indexes/flat/flat-index.js';
 import { QuadTree } from './quadtree.js';
 import { conditionalP, neighbourGraph, symmetrise } from './affinities.js';
-import { tsneSteps, type TsneOptimiser, type TsneOptions } from './tsne.js';
+import { tsneSteps, tsneThresholds, type TsneOptimiser, type TsneOptions } from './tsne.js';
 import { project } from '../projection.js';
 
 after(() => closePool());
@@ -129,13 +129,15 @@ test('seeded runs reproduce (1 and 2 threads alike); another seed gives another 
   const dim = 6;
   const { data, n } = blobs(3, 50, dim, 2);
   const a = run(data, n, dim, { iterations: 120, seed: 5, threads: 1 });
-  const saved = parallelThresholds.minWork;
-  parallelThresholds.minWork = 0; // the neighbour scan on 2 threads even at this size
+  const saved = [parallelThresholds.minWork, tsneThresholds.points] as const;
+  // The neighbour scan and every step's force walks on 2 threads even at this size.
+  parallelThresholds.minWork = 0;
+  tsneThresholds.points = 0;
   let b: Float32Array;
   try {
     b = run(data, n, dim, { iterations: 120, seed: 5, threads: 2 });
   } finally {
-    parallelThresholds.minWork = saved;
+    [parallelThresholds.minWork, tsneThresholds.points] = saved;
   }
   const c = run(data, n, dim, { iterations: 120, seed: 6, threads: 1 });
   assert.deepEqual(b, a);

@@ -17,11 +17,12 @@
  * on `threads` threads: only a one-thread build (`threads: 1`) is reproduced bit for bit then.
  */
 import { Random } from '../../vector/random.js';
-import { checkThreads, resolveThreads } from '../../indexes/parallel/pool.js';
+import { checkThreads, parallelFor, resolveThreads } from '../../indexes/parallel/pool.js';
 import { invalidArgument } from '../../errors.js';
 import { checkInt, checkNumber } from '../../checks.js';
 import { conditionalP, neighbourGraph, symmetrise, type Affinities } from './affinities.js';
-import { QuadTree } from './quadtree.js';
+import { QuadTree, type WalkStack } from './quadtree.js';
+import { gradientRange, tsneGradientTask, type GradientJob } from './tsne-jobs.js';
 
 export interface TsneOptions {
   /** Perplexity (default min(30, (n − 1) / 3), at least 2). */
@@ -37,7 +38,7 @@ export interface TsneOptions {
   /** Barnes–Hut accuracy θ (default 0.5; 0 = exact repulsion, O(n²)). */
   theta?: number;
   seed?: number;
-  /** Threads of the neighbour search (default every core). */
+  /** Threads of the neighbour search and of each step's force walks (default every core). */
   threads?: number;
 }
 
@@ -105,67 +106,92 @@ export function pcaStart(data: Float32Array, n: number, dim: number, rng: Random
   return y;
 }
 
+/** Below `points` points a step stays on the calling thread (a step of 1,000 points takes ~3 ms). Tests lower it. */
+export const tsneThresholds = { points: 1000 };
+
+function shared64(a: Float64Array): Float64Array {
+  const b = new Float64Array(new SharedArrayBuffer(8 * Math.max(1, a.length)), 0, a.length);
+  b.set(a);
+  return b;
+}
+
+function shared32(a: Int32Array): Int32Array {
+  const b = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, a.length)), 0, a.length);
+  b.set(a);
+  return b;
+}
+
 /** The optimiser's state: the map, its momentum and gains, and the last gradient's figures. */
 export class TsneOptimiser {
   readonly n: number;
   readonly P: Affinities;
-  /** The map, [x0, y0, x1, y1, …]. */
+  /** The map, [x0, y0, x1, y1, …] (on a SharedArrayBuffer). */
   readonly y: Float64Array;
   readonly #update: Float64Array;
   readonly #gains: Float64Array;
   readonly #grad: Float64Array;
   readonly #tree = new QuadTree();
   readonly #theta2: number;
+  readonly #threads: number;
+  readonly #job: Omit<GradientJob, 'tree' | 'exaggeration'>;
+  readonly #stack: WalkStack = { s: new Int32Array(256) };
   /** Z = Σ q of the last gradient (Barnes–Hut). */
   z = 0;
 
-  constructor(P: Affinities, y: Float64Array, theta: number) {
+  constructor(P: Affinities, y: Float64Array, theta: number, threads = 1) {
     this.n = P.n;
-    this.P = P;
-    this.y = y;
-    this.#update = new Float64Array(2 * this.n);
-    this.#gains = new Float64Array(2 * this.n).fill(1);
-    this.#grad = new Float64Array(2 * this.n);
+    const n = this.n;
+    // P and the map on SharedArrayBuffers: the pool's workers read them in place.
+    this.P = { n, rowStart: shared32(P.rowStart), cols: shared32(P.cols), vals: shared64(P.vals) };
+    this.y = shared64(y);
+    this.#update = new Float64Array(2 * n);
+    this.#gains = new Float64Array(2 * n).fill(1);
+    this.#grad = new Float64Array(2 * n);
     this.#theta2 = theta * theta;
+    this.#threads = threads;
+    this.#job = {
+      y: this.y, theta2: this.#theta2, rowStart: this.P.rowStart, cols: this.P.cols, vals: this.P.vals,
+      rep: shared64(new Float64Array(2 * n)), attr: shared64(new Float64Array(2 * n)), zs: shared64(new Float64Array(n)),
+    };
   }
 
   /** The gradient at the current map with P × `exaggeration` into #grad. */
   #gradient(exaggeration: number): void {
     const { n, y } = this;
     const grad = this.#grad;
-    grad.fill(0);
-    const neg = grad; // repulsion first, scaled by 1/Z below, then the attraction
+    const { rep, attr, zs } = this.#job;
     let z = 0;
     if (this.#theta2 > 0) {
       this.#tree.build(y, n);
-      for (let i = 0; i < n; i++) z += this.#tree.repulsion(y[2 * i]!, y[2 * i + 1]!, this.#theta2, neg, 2 * i);
+      const job: GradientJob = { ...this.#job, tree: this.#tree.view(), exaggeration };
+      if (this.#threads > 1 && n >= tsneThresholds.points) parallelFor(this.#threads, n, tsneGradientTask, job, { grain: Math.max(16, Math.min(256, Math.ceil(n / (this.#threads * 8)))) });
+      else gradientRange(job, 0, n, this.#stack);
+      for (let i = 0; i < n; i++) z += zs[i]!;
     } else {
+      // θ = 0: the exact O(n²) repulsion (tests, small maps).
+      const { rowStart, cols, vals } = this.P;
       for (let i = 0; i < n; i++) {
-        let fx = 0, fy = 0;
+        let fx = 0, fy = 0, ax = 0, ay = 0;
         for (let j = 0; j < n; j++) {
           if (j === i) continue;
           const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
-          const q = 1 / (1 + dx * dx + dy * dy);
+          const d2 = dx * dx + dy * dy;
+          if (d2 === 0) continue;
+          const q = 1 / (1 + d2);
           z += q; fx += q * q * dx; fy += q * q * dy;
         }
-        neg[2 * i] = fx; neg[2 * i + 1] = fy;
+        for (let e = rowStart[i]!; e < rowStart[i + 1]!; e++) {
+          const j = cols[e]!;
+          const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+          const pq = (exaggeration * vals[e]!) / (1 + dx * dx + dy * dy);
+          ax += pq * dx; ay += pq * dy;
+        }
+        rep[2 * i] = fx; rep[2 * i + 1] = fy; attr[2 * i] = ax; attr[2 * i + 1] = ay;
       }
     }
     this.z = z;
     const invZ = 1 / Math.max(z, Number.MIN_VALUE);
-    const { rowStart, cols, vals } = this.P;
-    for (let i = 0; i < n; i++) {
-      const xi = y[2 * i]!, yi = y[2 * i + 1]!;
-      let fx = 0, fy = 0;
-      for (let e = rowStart[i]!; e < rowStart[i + 1]!; e++) {
-        const j = cols[e]!;
-        const dx = xi - y[2 * j]!, dy = yi - y[2 * j + 1]!;
-        const pq = (exaggeration * vals[e]!) / (1 + dx * dx + dy * dy);
-        fx += pq * dx; fy += pq * dy;
-      }
-      grad[2 * i] = 4 * (fx - grad[2 * i]! * invZ);
-      grad[2 * i + 1] = 4 * (fy - grad[2 * i + 1]! * invZ);
-    }
+    for (let c = 0; c < 2 * n; c++) grad[c] = 4 * (attr[c]! - rep[c]! * invZ);
   }
 
   /** One gradient step (scikit-learn's `_gradient_descent` update). */
@@ -232,9 +258,10 @@ export function* tsneSteps(data: Float32Array, n: number, dim: number, options: 
   const s = tsneSettings(n, options);
   yield { phase: 'affinities', done: 0, total: 1 };
   const k = Math.min(n - 1, Math.floor(3 * s.perplexity + 1));
-  const g = neighbourGraph(data, n, dim, k, resolveThreads(s.threads), s.seed);
+  const threads = resolveThreads(s.threads);
+  const g = neighbourGraph(data, n, dim, k, threads, s.seed);
   const P = symmetrise(g, n, conditionalP(g, n, s.perplexity));
-  const opt = new TsneOptimiser(P, pcaStart(data, n, dim, new Random(s.seed)), s.theta);
+  const opt = new TsneOptimiser(P, pcaStart(data, n, dim, new Random(s.seed)), s.theta, threads);
   onOptimiser?.(opt);
   for (let it = 0; it < s.iterations; it++) {
     const early = it < s.exaggerationIterations;
