@@ -1,4 +1,4 @@
-/* global document, window, location, history, URL, URLSearchParams, Option, AbortController, DOMException, setTimeout, clearTimeout */
+/* global document, window, location, history, URL, URLSearchParams, Option, AbortController, DOMException, setTimeout, clearTimeout, performance */
 // The explorer page: pick a collection, see its 2-D map coloured by a metadata field, search it,
 // read a point by hovering it and its neighbours by clicking it (docs/server.md, "The explorer").
 import { api, ApiError, onUnauthorized, storedKey, storeKey } from './api.js';
@@ -209,8 +209,19 @@ async function loadMap() {
     for (;;) {
       const { status, body } = await api.projection(collection, { method, sample, include: ['metadatas', 'documents'] }, abort.signal);
       if (abort.signal.aborted) return;
-      // A done map, or the previous one (`stale`) while a changed collection is mapped again.
-      if (Array.isArray(body.ids) && body.points && !sameMap(body)) showPoints(body);
+      // A done map, or the previous one (`stale`) while a changed collection is mapped again; its
+      // points come as float32 from …/projection/points, matched to this answer by seq and count.
+      if (Array.isArray(body.ids) && !sameMap(body)) {
+        const bin = await api.projectionPoints(collection, { method, sample }, abort.signal);
+        if (abort.signal.aborted) return;
+        if (bin !== null && bin.seq === body.seq && bin.count === body.ids.length && bin.stale === (body.stale === true)) {
+          state.map.readyAt = performance.now();
+          showPoints(body, bin.xy);
+        } else {
+          await sleep(100, abort.signal); // the map changed between the two answers: ask again
+          continue;
+        }
+      }
       if (status === 202 || body.status === 'running') {
         Object.assign(state.map, { status: 'running', phase: body.phase ?? '', progress: body.progress ?? 0 });
         setReplacing(points.ids.length > 0);
@@ -242,9 +253,8 @@ function sameMap(body) {
     && points.ids.every((id, i) => id === body.ids[i]);
 }
 
-function showPoints(body) {
+function showPoints(body, xy) {
   const ids = body.ids;
-  const xy = Float32Array.from(body.points);
   points = {
     ids,
     seq: body.seq,
@@ -417,6 +427,13 @@ window.omnivecExplorer = Object.freeze({
   pointScreenPosition(id) {
     const i = points.index.get(id);
     return i === undefined ? null : map.clientPosition(i);
+  },
+  /**
+   * The last frames the map drew (`{ start, end }`, performance.now() ms) and when the last map's
+   * points arrived (`readyAt`): bench:projection's frame times come from here.
+   */
+  frames() {
+    return { readyAt: state.map.readyAt ?? null, frames: map.frames };
   },
   /** The ids the map marks: the picked point, its neighbours (lines), search results (rings), the hovered point. */
   marks() {
