@@ -110,6 +110,7 @@ function setUrl() {
   const url = new URL(location.href);
   url.searchParams.set('collection', state.collection);
   url.searchParams.set('method', state.method);
+  url.searchParams.set('sample', String(state.sample));
   history.replaceState(null, '', url);
 }
 
@@ -124,6 +125,8 @@ async function loadCollections() {
   const params = new URLSearchParams(location.search);
   const method = params.get('method');
   if (method && [...el.method.options].some((o) => o.value === method)) el.method.value = method;
+  const sample = params.get('sample');
+  if (sample && [...el.sample.options].some((o) => o.value === sample)) el.sample.value = sample;
   limitSample();
   const wanted = params.get('collection');
   const name = wanted && list.some((c) => c.name === wanted) ? wanted : list[0].name;
