@@ -15,7 +15,8 @@ import { Arena } from '../vector/arena.js';
 import { parallelThresholds } from '../indexes/flat/flat-index.js';
 import { parallelFor } from '../indexes/parallel/pool.js';
 import {
-  nearestCentreBlocks, nearestCentreTask, scanUnits, topKScanBlocks, topKScanTask, type NearestCentreJob, type TopKScanJob,
+  mergePairLists, nearestCentreBlocks, nearestCentreTask, pairsBlocks, pairsFinish, pairsSetup, pairsTopKTask, scanUnits,
+  topKScanBlocks, topKScanTask, type NearestCentreJob, type PairLists, type PairsTopKJob, type TopKScanJob,
 } from '../indexes/parallel/scan-jobs.js';
 
 export type KernelCode = 0 | 1;
@@ -132,10 +133,31 @@ export class KernelPoints {
 
   /**
    * Every point's k nearest other points (row numbers and distances, n × k, nearest first; ties:
-   * the smaller number), `rows` points per kernel call against all n, on up to `threads` threads
-   * (at most the `threads` this was made with). The answer is the same for every thread count.
+   * the smaller number), each pair computed once (`pairsTopKTask`: blocks of `rows` points against
+   * the points from the block's start on), on up to `threads` threads (at most the `threads` this
+   * was made with). The answer is the same for every thread count.
    */
   neighbours(code: KernelCode, k: number, rows: number, threads: number): { index: Int32Array; distances: Float32Array } {
+    const { n } = this;
+    const job: PairsTopKJob = { ...this.#job(code, rows, n), k };
+    const units = scanUnits(job);
+    const t = Math.min(threads, this.#threads);
+    let lists: PairLists[];
+    if (worthThreads(t, units, (n * n * this.dim) / 2)) lists = parallelFor(t, units, pairsTopKTask, job, { grain: 1 });
+    else {
+      const state = pairsSetup(job, 0, this.#arena);
+      pairsBlocks(state, 0, units);
+      lists = [pairsFinish(state)];
+    }
+    return mergePairLists(lists, n, k);
+  }
+
+  /**
+   * The same lists by the full scan (`topKScanTask`: every block against all n points, each pair
+   * computed twice, each point left out of its own list): twice the work of `neighbours`; kept as
+   * the reference the pairs scan is tested against.
+   */
+  scanNeighbours(code: KernelCode, k: number, rows: number, threads: number): { index: Int32Array; distances: Float32Array } {
     const { n } = this;
     const job: TopKScanJob = {
       ...this.#job(code, rows, n), xPtr: this.#pts, nx: n, k, selfOffset: 0,

@@ -41,7 +41,7 @@ function d64(code: 0 | 1, x: Float32Array, i: number, y: Float32Array, j: number
   return code === 0 ? s : 1 - s;
 }
 
-test('neighbours: 2 threads = 1 thread bit for bit, and = the float64 oracle (l2 and 1 − a·b, ragged blocks)', () => {
+test('neighbours (each pair once) and the full scan: 2 threads = 1 thread bit for bit, and = the float64 oracle (l2 and 1 − a·b, ragged blocks)', () => {
   const n = 603;
   const dim = 37;
   for (const code of [0, 1] as const) {
@@ -52,6 +52,12 @@ test('neighbours: 2 threads = 1 thread bit for bit, and = the float64 oracle (l2
     const two = kp.neighbours(code, k, 64, 2);
     assert.deepEqual(two.index, one.index);
     assert.deepEqual(two.distances, one.distances);
+    // The full scan (each pair twice) gives the same lists, on 1 and 2 threads.
+    const full1 = kp.scanNeighbours(code, k, 64, 1);
+    const full2 = kp.scanNeighbours(code, k, 64, 2);
+    assert.deepEqual(full2.index, full1.index);
+    assert.deepEqual(full2.distances, full1.distances);
+    assert.deepEqual(full1.index, one.index);
     for (let i = 0; i < n; i++) {
       const order = Array.from({ length: n }, (_, j) => j).filter((j) => j !== i)
         .map((j) => ({ j, d: d64(code, x, i, x, j, dim) })).sort((a, b) => a.d - b.d || a.j - b.j).slice(0, k);

@@ -3,8 +3,11 @@
  * blocked query × vector distance tiles as the flat index's batch search (`distBlock` over one
  * shared WebAssembly memory, see flat-jobs.ts), with the two reductions the tasks need:
  *
- * - `topKScanTask`: each query's k nearest base rows (optionally leaving out the query's own row),
- *   for outliers, dedupe and the exact neighbour lists (src/tasks/neighbours.ts);
+ * - `topKScanTask`: each query's k nearest base rows (optionally leaving out the query's own row);
+ * - `pairsTopKTask`: every point's k nearest other points of the same set, each pair's distance
+ *   computed once (a query block against the rows from its own start on: half the multiply-adds of
+ *   `topKScanTask` over the set), for outliers, dedupe and t-SNE's exact neighbours
+ *   (src/tasks/neighbours.ts);
  * - `nearestCentreTask`: each point's nearest centre and its distance (the k-means assignment step,
  *   src/tasks/kmeans.ts).
  *
@@ -108,6 +111,94 @@ export function nearestCentreBlocks(kernel: BlockKernel, f32: Float32Array, job:
     }
   }
 }
+
+/**
+ * Every point's k nearest of the other points (ties: the smaller number), the pairs of the upper
+ * triangle only: block b's queries [b·rows, …) against the rows from b·rows to n, each pair (i, j),
+ * i < j, offered to both i's and j's lists. A participant keeps its own lists for all n points;
+ * `finish` hands them over and the caller merges them (`mergePairLists`). Each pair's distance
+ * comes from the same kernel call whichever participant makes it, and a list keeps the k smallest
+ * by (distance, number) whatever the order of offers, so the answer is the same on any number of
+ * threads.
+ */
+export interface PairsTopKJob extends ScanJobBase {
+  k: number;
+}
+
+/** One participant's lists: row i's `counts[i]` entries at i × k, nearest first. */
+export interface PairLists {
+  ids: Uint32Array;
+  dists: Float32Array;
+  counts: Int32Array;
+}
+
+interface PairsState { job: PairsTopKJob; arena: Arena; t: number; heaps: TopK[] }
+
+export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena): PairsState {
+  const heaps: TopK[] = [];
+  for (let i = 0; i < job.nq; i++) heaps.push(new TopK(job.k));
+  return { job, arena: arena ?? Arena.attach(job.memory, job.module), t: participant, heaps };
+}
+
+/** Query blocks [b0, b1) of a pairs scan. */
+export function pairsBlocks(s: PairsState, b0: number, b1: number): void {
+  const { job, heaps } = s;
+  const { code, dim, stride, rows, nq: n } = job;
+  const kernel = s.arena.k;
+  const out = job.scratch[s.t]!;
+  for (let b = b0; b < b1; b++) {
+    const q0 = b * rows;
+    const cnt = Math.min(rows, n - q0);
+    const nx = n - q0;
+    kernel.distBlock(code, job.qPtr + q0 * stride, cnt, stride, job.qPtr + q0 * stride, nx, stride, dim, out);
+    const f32 = s.arena.f32;
+    const base = out >> 2;
+    for (let i = 0; i < cnt; i++) {
+      const row = q0 + i;
+      const hi = heaps[row]!;
+      const o = base + i * nx;
+      for (let jj = i + 1; jj < nx; jj++) {
+        const d = f32[o + jj]!;
+        const j = q0 + jj;
+        if (d <= hi.worst()) hi.push(j, d);
+        const hj = heaps[j]!;
+        if (d <= hj.worst()) hj.push(row, d);
+      }
+    }
+  }
+}
+
+export function pairsFinish(s: PairsState): PairLists {
+  const { k, nq: n } = s.job;
+  const ids = new Uint32Array(n * k);
+  const dists = new Float32Array(n * k);
+  const counts = new Int32Array(n);
+  for (let i = 0; i < n; i++) counts[i] = s.heaps[i]!.drainSorted(ids, dists, i * k);
+  return { ids, dists, counts };
+}
+
+/** The k nearest of each row over the participants' lists: (distance, number) order, the same for any split. */
+export function mergePairLists(lists: readonly PairLists[], n: number, k: number): { index: Int32Array; distances: Float32Array } {
+  const index = new Int32Array(n * k).fill(-1);
+  const distances = new Float32Array(n * k).fill(Infinity);
+  const heap = new TopK(k);
+  const ids = new Uint32Array(k);
+  const dd = new Float32Array(k);
+  for (let i = 0; i < n; i++) {
+    heap.clear();
+    for (const l of lists) for (let t = 0; t < l.counts[i]!; t++) heap.push(l.ids[i * k + t]!, l.dists[i * k + t]!);
+    const got = heap.drainSorted(ids, dd);
+    for (let t = 0; t < got; t++) { index[i * k + t] = ids[t]!; distances[i * k + t] = dd[t]!; }
+  }
+  return { index, distances };
+}
+
+/** The pool task of a pairs scan: items are query blocks (`scanUnits`). */
+export const pairsTopKTask = defineTask(import.meta.url, 'pairsTopKTask', {
+  setup: (job: PairsTopKJob, participant: number) => pairsSetup(job, participant),
+  run: (s: PairsState, start: number, end: number) => pairsBlocks(s, start, end),
+  finish: (s: PairsState) => pairsFinish(s),
+});
 
 interface ScanState<J> { job: J; arena: Arena; t: number }
 
