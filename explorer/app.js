@@ -210,7 +210,8 @@ async function loadMap() {
   let delay = 200;
   try {
     for (;;) {
-      const { status, body } = await api.projection(collection, { method, sample, include: ['metadatas', 'documents'] }, abort.signal);
+      // The metadata colours the map; the documents (only the tooltip reads them) follow after the first frame.
+      const { status, body } = await api.projection(collection, { method, sample, include: ['metadatas'] }, abort.signal);
       if (abort.signal.aborted) return;
       // A done map, or the previous one (`stale`) while a changed collection is mapped again; its
       // points come as float32 from …/projection/points, matched to this answer by seq and count.
@@ -220,6 +221,7 @@ async function loadMap() {
         if (bin !== null && bin.seq === body.seq && bin.count === body.ids.length && bin.stale === (body.stale === true)) {
           state.map.readyAt = performance.now();
           showPoints(body, bin.xy);
+          void loadDocuments(collection, { method, sample }, body, abort.signal);
         } else {
           await sleep(100, abort.signal); // the map changed between the two answers: ask again
           continue;
@@ -248,6 +250,18 @@ async function loadMap() {
       ? `no ${wanted} map (the error is above); the ${METHOD_NAMES[points.method] ?? points.method} map stays`
       : 'no map';
     showError(e);
+  }
+}
+
+/** The documents of the map shown, for the tooltip: fetched once the points are drawn. */
+async function loadDocuments(collection, { method, sample }, shown, signal) {
+  try {
+    const { body } = await api.projection(collection, { method, sample, include: ['documents'] }, signal);
+    if (signal.aborted || !Array.isArray(body.documents) || points.seq !== body.seq || points.ids.length !== body.ids.length) return;
+    if (points.ids !== shown.ids || !body.ids.every((id, i) => id === points.ids[i])) return;
+    points.documents = body.documents;
+  } catch {
+    // The map stays; its tooltips show no text (the next map asks again).
   }
 }
 
