@@ -9,7 +9,7 @@
  */
 import { spawnSync, execSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
@@ -62,7 +62,7 @@ async function secondsAsync<T>(fn: () => Promise<T>): Promise<{ value: T; s: num
   return { value, s: (performance.now() - t) / 1000 };
 }
 
-interface Row { task: string; quality: string; ours: number; peer: number | undefined; oursSeconds: number; peerSeconds: number | undefined }
+interface Row { task: string; quality: string; ours: number; peer: number | undefined; oursSeconds: number; peerSeconds: number | undefined; oneThreadSeconds?: number }
 
 async function main(): Promise<void> {
   const mnistDir = join(args.data!, 'vectors-mnist-test');
@@ -119,9 +119,10 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
     // k-means, Lloyd and mini-batch: one k-means++ start each, as the peer; means over the seeds.
     for (const method of ['kmeans', 'minibatch'] as const) {
       log(`omnivec: k-means (${method}), seeds ${kmSeeds.join(',')}`);
-      let s = 0, nm = 0, pu = 0, inertia = 0;
+      let s = 0, s1 = 0, nm = 0, pu = 0, inertia = 0;
       for (const sd of kmSeeds) {
         const fit = seconds(() => fitKMeans(vectorBatch(X, dim), { k: 10, method, nInit: 1, seed: sd }));
+        s1 += seconds(() => fitKMeans(vectorBatch(X, dim), { k: 10, method, nInit: 1, seed: sd, threads: 1 })).s;
         s += fit.s;
         nm += nmi(fit.value.labels, y);
         pu += purity(fit.value.labels, y);
@@ -130,9 +131,9 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
       const t = kmSeeds.length;
       const p = peer?.[method];
       const name = method === 'kmeans' ? 'k-means (Lloyd), k = 10, 10,000 × 784' : 'mini-batch k-means, k = 10, batch 1,024';
-      rows.push({ task: name, quality: 'NMI', ours: nm / t, peer: p?.nmi, oursSeconds: s / t, peerSeconds: p?.seconds });
-      rows.push({ task: name, quality: 'purity', ours: pu / t, peer: p?.purity, oursSeconds: s / t, peerSeconds: p?.seconds });
-      rows.push({ task: name, quality: 'inertia (Σ squared distance)', ours: inertia / t, peer: p?.inertia, oursSeconds: s / t, peerSeconds: p?.seconds });
+      rows.push({ task: name, quality: 'NMI', ours: nm / t, peer: p?.nmi, oursSeconds: s / t, peerSeconds: p?.seconds, oneThreadSeconds: s1 / t });
+      rows.push({ task: name, quality: 'purity', ours: pu / t, peer: p?.purity, oursSeconds: s / t, peerSeconds: p?.seconds, oneThreadSeconds: s1 / t });
+      rows.push({ task: name, quality: 'inertia (Σ squared distance)', ours: inertia / t, peer: p?.inertia, oursSeconds: s / t, peerSeconds: p?.seconds, oneThreadSeconds: s1 / t });
     }
 
     // 5-NN: a flat (exact) collection of the first 9,000, the last 1,000 classified.
@@ -145,6 +146,7 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
       metadatas: Array.from({ length: train }, (_, i) => ({ digit: y[i]! })),
     });
     log('omnivec: 5-NN of the last 1,000 against the first 9,000');
+    await classifyKnn(c, { labelField: 'digit', k: 5, vectors: vectorBatch(X.slice(train * dim, (train + 100) * dim), dim) }); // warm-up
     const knn = await secondsAsync(() => classifyKnn(c, { labelField: 'digit', k: 5, vectors: vectorBatch(X.slice(train * dim), dim) }));
     let right = 0;
     knn.value.forEach((p, i) => { if (p.label === String(y[train + i])) right++; });
@@ -157,9 +159,11 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
     planted.forEach((v, i) => { if (v > 0) plantedIds.add(`o${String(i).padStart(5, '0')}`); });
     for (const [method, k, key, label] of [['lof', 20, 'lof', 'LOF, 20 neighbours'], ['knn', 10, 'knn_outliers', '10th-neighbour distance']] as const) {
       log(`omnivec: outliers (${method})`);
+      await outliers(oc, { method, k, top: N_OUT }); // warm-up: the store's pages, the pool's workers
       const r = await secondsAsync(() => outliers(oc, { method, k, top: N_OUT }));
+      const one = await secondsAsync(() => outliers(oc, { method, k, top: N_OUT, threads: 1 }));
       const precision = r.value.filter((o) => plantedIds.has(o.id)).length / N_OUT;
-      rows.push({ task: `outliers: ${label}, 50 noisy digits among 2,000`, quality: 'precision@50', ours: precision, peer: peer?.[key]?.precision, oursSeconds: r.s, peerSeconds: peer?.[key]?.seconds });
+      rows.push({ task: `outliers: ${label}, 50 noisy digits among 2,000`, quality: 'precision@50', ours: precision, peer: peer?.[key]?.precision, oursSeconds: r.s, peerSeconds: peer?.[key]?.seconds, oneThreadSeconds: one.s });
     }
     await db.close();
   } finally {
@@ -175,11 +179,12 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
     `- Date: ${new Date().toISOString()}; commit ${commit}; k-means: means over seeds ${kmSeeds.join(', ')} on both sides; other tasks seed ${seed}`,
     '- Data: the 10,000 MNIST test images as 784-d vectors of pixels / 255 (`vectors-mnist-test`); the same arrays go to scikit-learn as .npy files.',
     '- Each side: k-means with one k-means++ start (scikit-learn `n_init=1`); 5-NN with exact neighbours (our flat collection; scikit-learn `algorithm="brute"`), time = classifying the 1,000 (ours) / fit + predict (scikit-learn); outliers over all 2,050 points (our flat collection through `outliers()`; scikit-learn `LocalOutlierFactor(n_neighbors=20)` and `NearestNeighbors`).',
-    '- Speed ratio = scikit-learn seconds ÷ omnivec seconds (above 1: omnivec is faster).',
+    '- Speed ratio = scikit-learn seconds ÷ omnivec seconds (above 1: omnivec is faster). omnivec runs on every core by default (the exact scans on the worker pool, docs/tasks.md "Multi-core exact scans"); "1 thread" is the same task with `threads: 1`.',
+    `- Load average at the end of the run: ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (on a machine shared with other work, two threads may get no more CPU than one).`,
     '',
-    '| task | measure | omnivec | scikit-learn | omnivec s | scikit-learn s | speed ratio |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.task} | ${r.quality} | ${f(r.ours)} | ${f(r.peer)} | ${r.oursSeconds.toFixed(2)} | ${r.peerSeconds === undefined ? '–' : r.peerSeconds.toFixed(2)} | ${r.peerSeconds === undefined ? '–' : `${(r.peerSeconds / r.oursSeconds).toFixed(2)}×`} |`),
+    '| task | measure | omnivec | scikit-learn | omnivec s | omnivec s, 1 thread | scikit-learn s | speed ratio |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.task} | ${r.quality} | ${f(r.ours)} | ${f(r.peer)} | ${r.oursSeconds.toFixed(2)} | ${r.oneThreadSeconds === undefined ? '–' : r.oneThreadSeconds.toFixed(2)} | ${r.peerSeconds === undefined ? '–' : r.peerSeconds.toFixed(2)} | ${r.peerSeconds === undefined ? '–' : `${(r.peerSeconds / r.oursSeconds).toFixed(2)}×`} |`),
     '',
   ];
   const md = lines.join('\n');

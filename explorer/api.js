@@ -72,9 +72,9 @@ async function readError(response) {
  * @param {unknown} [body]
  * @param {AbortSignal} [signal]
  */
-export async function call(method, path, body, signal) {
+export async function call(method, path, body, signal, binary = false) {
   for (let attempt = 0; ; attempt++) {
-    const headers = { accept: 'application/json' };
+    const headers = { accept: binary ? 'application/octet-stream, application/json' : 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const keyUsed = memoryKey;
     if (keyUsed) headers.authorization = `Bearer ${keyUsed}`;
@@ -99,6 +99,7 @@ export async function call(method, path, body, signal) {
       continue;
     }
     if (!response.ok) throw await readError(response);
+    if (binary && response.status === 200) return { status: response.status, body: await response.arrayBuffer() };
     return { status: response.status, body: await response.json() };
   }
 }
@@ -111,7 +112,21 @@ export const api = {
   query: (name, request, signal) => call('POST', `api/collections/${enc(name)}/query`, request, signal).then((r) => r.body),
   /** One poll: `{status: 202 | 200, body}`. */
   projection: (name, { method, sample, include }, signal) => {
-    const q = new URLSearchParams({ method, sample: String(sample), include: include.join(',') });
+    const q = new URLSearchParams({ method, sample: String(sample), include: include.join(','), points: 'binary' });
     return call('GET', `api/collections/${enc(name)}/projection?${q}`, undefined, signal);
+  },
+  /**
+   * A map's points as float32 (docs/projections.md, "Binary points"): `{ seq, stale, xy }`, or null
+   * while no map is ready (202).
+   */
+  projectionPoints: async (name, { method, sample }, signal) => {
+    const q = new URLSearchParams({ method, sample: String(sample) });
+    const r = await call('GET', `api/collections/${enc(name)}/projection/points?${q}`, undefined, signal, true);
+    if (r.status !== 200) return null;
+    const view = new DataView(r.body);
+    const magic = String.fromCharCode(view.getUint8(0), view.getUint8(1), view.getUint8(2), view.getUint8(3));
+    if (magic !== 'OVMP' || view.getUint32(4, true) !== 1) throw new ApiError(200, 'corrupt_file', `the map's points: expected an OVMP version 1 answer, got ${magic} ${view.getUint32(4, true)}`);
+    const count = view.getUint32(8, true);
+    return { count, stale: (view.getUint32(12, true) & 1) === 1, seq: view.getFloat64(16, true), xy: new Float32Array(r.body, 24, count * 2) };
   },
 };

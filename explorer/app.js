@@ -1,4 +1,4 @@
-/* global document, window, location, history, URL, URLSearchParams, Option, AbortController, DOMException, setTimeout, clearTimeout */
+/* global document, window, location, history, URL, URLSearchParams, Option, AbortController, DOMException, setTimeout, clearTimeout, performance */
 // The explorer page: pick a collection, see its 2-D map coloured by a metadata field, search it,
 // read a point by hovering it and its neighbours by clicking it (docs/server.md, "The explorer").
 import { api, ApiError, onUnauthorized, storedKey, storeKey } from './api.js';
@@ -110,6 +110,7 @@ function setUrl() {
   const url = new URL(location.href);
   url.searchParams.set('collection', state.collection);
   url.searchParams.set('method', state.method);
+  url.searchParams.set('sample', String(state.sample));
   history.replaceState(null, '', url);
 }
 
@@ -124,6 +125,8 @@ async function loadCollections() {
   const params = new URLSearchParams(location.search);
   const method = params.get('method');
   if (method && [...el.method.options].some((o) => o.value === method)) el.method.value = method;
+  const sample = params.get('sample');
+  if (sample && [...el.sample.options].some((o) => o.value === sample)) el.sample.value = sample;
   limitSample();
   const wanted = params.get('collection');
   const name = wanted && list.some((c) => c.name === wanted) ? wanted : list[0].name;
@@ -207,10 +210,23 @@ async function loadMap() {
   let delay = 200;
   try {
     for (;;) {
-      const { status, body } = await api.projection(collection, { method, sample, include: ['metadatas', 'documents'] }, abort.signal);
+      // The metadata colours the map; the documents (only the tooltip reads them) follow after the first frame.
+      const { status, body } = await api.projection(collection, { method, sample, include: ['metadatas'] }, abort.signal);
       if (abort.signal.aborted) return;
-      // A done map, or the previous one (`stale`) while a changed collection is mapped again.
-      if (Array.isArray(body.ids) && body.points && !sameMap(body)) showPoints(body);
+      // A done map, or the previous one (`stale`) while a changed collection is mapped again; its
+      // points come as float32 from …/projection/points, matched to this answer by seq and count.
+      if (Array.isArray(body.ids) && !sameMap(body)) {
+        const bin = await api.projectionPoints(collection, { method, sample }, abort.signal);
+        if (abort.signal.aborted) return;
+        if (bin !== null && bin.seq === body.seq && bin.count === body.ids.length && bin.stale === (body.stale === true)) {
+          state.map.readyAt = performance.now();
+          showPoints(body, bin.xy);
+          void loadDocuments(collection, { method, sample }, body, abort.signal);
+        } else {
+          await sleep(100, abort.signal); // the map changed between the two answers: ask again
+          continue;
+        }
+      }
       if (status === 202 || body.status === 'running') {
         Object.assign(state.map, { status: 'running', phase: body.phase ?? '', progress: body.progress ?? 0 });
         setReplacing(points.ids.length > 0);
@@ -237,14 +253,25 @@ async function loadMap() {
   }
 }
 
+/** The documents of the map shown, for the tooltip: fetched once the points are drawn. */
+async function loadDocuments(collection, { method, sample }, shown, signal) {
+  try {
+    const { body } = await api.projection(collection, { method, sample, include: ['documents'] }, signal);
+    if (signal.aborted || !Array.isArray(body.documents) || points.seq !== body.seq || points.ids.length !== body.ids.length) return;
+    if (points.ids !== shown.ids || !body.ids.every((id, i) => id === points.ids[i])) return;
+    points.documents = body.documents;
+  } catch {
+    // The map stays; its tooltips show no text (the next map asks again).
+  }
+}
+
 function sameMap(body) {
   return points.seq === body.seq && points.method === body.method && points.stale === (body.stale === true) && points.ids.length === body.ids.length
     && points.ids.every((id, i) => id === body.ids[i]);
 }
 
-function showPoints(body) {
+function showPoints(body, xy) {
   const ids = body.ids;
-  const xy = Float32Array.from(body.points);
   points = {
     ids,
     seq: body.seq,
@@ -372,12 +399,12 @@ async function showNeighbours(id) {
 // --- controls ---------------------------------------------------------------------------------
 
 el.collection.addEventListener('change', () => void selectCollection(el.collection.value).catch(showError));
-/** The server's largest sample per method (docs/server.md): t-SNE's pairwise step is O(n²). */
-const MAX_SAMPLE = { pca: 100_000, umap: 50_000, tsne: 5000 };
+/** The server's largest sample per method (docs/server.md). */
+const MAX_SAMPLE = { pca: 100_000, umap: 50_000, tsne: 100_000 };
 
 /** Called when the method is set: the sample offered and picked for it. */
 function limitSample() {
-  // t-SNE is exact (O(n²)): 1,000 points take seconds, 5,000 minutes. Start small; 5,000 stays on offer.
+  // t-SNE (Barnes–Hut) takes about 4 s per 1,000 points on one core: start at 1,000, the larger samples stay on offer.
   if (el.method.value === 'tsne' && Number(el.sample.value) > 1000) el.sample.value = '1000';
   const max = MAX_SAMPLE[el.method.value] ?? Infinity;
   for (const o of el.sample.options) o.disabled = Number(o.value) > max;
@@ -417,6 +444,13 @@ window.omnivecExplorer = Object.freeze({
   pointScreenPosition(id) {
     const i = points.index.get(id);
     return i === undefined ? null : map.clientPosition(i);
+  },
+  /**
+   * The last frames the map drew (`{ start, end }`, performance.now() ms) and when the last map's
+   * points arrived (`readyAt`): bench:projection's frame times come from here.
+   */
+  frames() {
+    return { readyAt: state.map.readyAt ?? null, frames: map.frames };
   },
   /** The ids the map marks: the picked point, its neighbours (lines), search results (rings), the hovered point. */
   marks() {

@@ -37,7 +37,8 @@ interface Hook {
     pickedId: string | null;
   };
   pointScreenPosition(id: string): { x: number; y: number } | null;
-  marks(): { picked: string | null; neighbours: string[]; results: string[] };
+  marks(): { picked: string | null; hovered: string | null; neighbours: string[]; results: string[] };
+  frames(): { readyAt: number | null; frames: { start: number; end: number }[] };
 }
 declare const window: { omnivecExplorer: Hook };
 declare const document: { querySelector(s: string): unknown };
@@ -525,5 +526,120 @@ test('explorer: a skewed numeric field coloured by rank, values in the legend; t
   } finally {
     await browser?.close();
     await server?.close();
+  }
+});
+
+/** The 100,000-point map: a collection of 8 clusters in 8-d, PCA over all of it. */
+const BIG = 100_000;
+
+test('explorer at 100,000 points: drawn from binary points, hover answers the nearest point, click lists neighbours, search rings hits, wheel-zoom and pan (chromium)', { skip: SKIP, timeout: 120_000 }, async () => {
+  let server: OmnivecServer | undefined;
+  let browser: Browser | undefined;
+  const tmp = mkdtempSync(join(tmpdir(), 'omnivec-explorer-big-'));
+  try {
+    const db = await openDatabase(join(tmp, 'db'));
+    const c = await db.createCollection({ name: 'big', dim: 8, metric: 'l2', index: 'flat' });
+    const rng = new Random(20);
+    const vectors = new Float32Array(BIG * 8);
+    for (let i = 0; i < BIG; i++) for (let j = 0; j < 8; j++) vectors[i * 8 + j] = (j === i % 8 ? 6 : 0) + rng.gaussian();
+    await c.add({
+      ids: Array.from({ length: BIG }, (_, i) => `b-${String(i).padStart(6, '0')}`), vectors,
+      metadatas: Array.from({ length: BIG }, (_, i) => ({ cluster: `c${i % 8}` })),
+      documents: Array.from({ length: BIG }, (_, i) => `point ${i} of cluster c${i % 8}`),
+    });
+    await db.close();
+    server = await createServer({ db: join(tmp, 'db') });
+    const base = await server.listen(0);
+    browser = await launch();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const answers: { url: string; status: number; type: string }[] = [];
+    page.on('response', (r) => { if (r.url().includes('/projection')) answers.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] ?? '' }); });
+
+    // 1. The whole collection mapped (PCA, sample 100,000), its points fetched as float32.
+    await page.goto(`${base}?collection=big&method=pca&sample=100000`);
+    await page.waitForFunction(() => window.omnivecExplorer?.state.map.status === 'done', null, { timeout: 60_000 });
+    let state = await hook(page);
+    assert.equal(state.map.count, BIG);
+    assert.ok(answers.some((a) => a.url.includes('/projection/points?') && a.status === 200 && a.type === 'application/octet-stream'), JSON.stringify(answers.slice(-4)));
+    assert.ok(answers.every((a) => !a.url.includes('/projection?') || a.url.includes('points=binary')), 'the JSON answers leave the points out');
+    await page.waitForFunction(() => window.omnivecExplorer.frames().frames.length > 0);
+    const ink = await canvasInk(page);
+    assert.ok(ink.inked > 50_000, `the map is drawn: ${ink.inked} inked pixels`);
+    assert.ok(ink.colours >= 8, `coloured by cluster: ${ink.colours} colours`);
+    await page.screenshot({ path: join('test-output', 'explorer-100k.png') });
+
+    // 2. Zoom in with the wheel at the centre: the point under the pointer stays put, others spread.
+    const box = (await page.locator('[data-testid=map-canvas]').boundingBox())!;
+    const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
+    const at = (id: string): Promise<{ x: number; y: number } | null> => page.evaluate((i) => window.omnivecExplorer.pointScreenPosition(i), id);
+    const someId = 'b-000003';
+    const before = (await at(someId))!;
+    await page.mouse.move(cx, cy);
+    const framesBefore = (await page.evaluate(() => window.omnivecExplorer.frames())).frames.at(-1)!.end;
+    for (let i = 0; i < 4; i++) await page.mouse.wheel(0, -400);
+    await page.waitForFunction((t) => window.omnivecExplorer.frames().frames.at(-1)!.end > t, framesBefore);
+    await page.waitForTimeout(100);
+    const after = await at(someId);
+    if (after !== null) {
+      const k = Math.hypot(after.x - cx, after.y - cy) / Math.max(1e-6, Math.hypot(before.x - cx, before.y - cy));
+      assert.ok(k > 2, `zoomed about the pointer: ${someId} is ${k.toFixed(2)}× as far from it`);
+    }
+
+    // 3. Hover near the centre: the point the page names is the nearest one to the pointer (an
+    // oracle over all 100,000 positions), with its tooltip.
+    const hx = cx + 13, hy = cy - 7;
+    await page.mouse.move(hx, hy);
+    await page.waitForTimeout(100);
+    const nearest = await page.evaluate(([x, y]) => {
+      let best = null as string | null, bd = Infinity;
+      for (const id of window.omnivecExplorer.state.map.ids) {
+        const p = window.omnivecExplorer.pointScreenPosition(id);
+        if (p === null) continue;
+        const d = Math.hypot(p.x - x!, p.y - y!);
+        if (d < bd) { bd = d; best = id; }
+      }
+      return { id: best, d: bd };
+    }, [hx, hy]);
+    assert.ok(nearest.d <= 7, `a point within 7 px of the pointer (nearest ${nearest.d.toFixed(2)} px)`);
+    const hovered = (await page.evaluate(() => window.omnivecExplorer.marks())).hovered;
+    const hp = (await at(hovered!))!;
+    assert.ok(Math.abs(Math.hypot(hp.x - hx, hp.y - hy) - nearest.d) < 1e-6, `hovered ${hovered} is a nearest point (${nearest.id})`);
+    await page.locator('[data-testid=tooltip]').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('[data-testid=tooltip-id]').innerText(), hovered);
+
+    // 4. Click: its neighbours from the API, marked on the map.
+    await page.mouse.click(hx, hy);
+    await page.waitForFunction((id) => window.omnivecExplorer.state.results.kind === 'neighbours' && window.omnivecExplorer.state.results.query === id
+      && document.querySelector('[data-testid=result]') !== null, hovered);
+    const nb = await api(base, 'api/collections/big/query', { id: hovered, k: 10 }) as QueryAnswer;
+    const marks = await page.evaluate(() => window.omnivecExplorer.marks());
+    assert.equal(marks.picked, hovered);
+    assert.deepEqual([...marks.neighbours].sort(), [...nb.ids].sort());
+
+    // 5. Pan: a drag moves every point by the drag, picks nothing.
+    const p0 = (await at(hovered!))!;
+    await page.mouse.move(cx - 200, cy + 100);
+    await page.mouse.down();
+    await page.mouse.move(cx - 120, cy + 60, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForTimeout(100);
+    const p1 = (await at(hovered!))!;
+    assert.ok(Math.abs(p1.x - p0.x - 80) < 0.5 && Math.abs(p1.y - p0.y + 40) < 0.5, `panned by (80, −40): moved by (${(p1.x - p0.x).toFixed(1)}, ${(p1.y - p0.y).toFixed(1)})`);
+    assert.equal((await page.evaluate(() => window.omnivecExplorer.marks())).picked, hovered, 'the drag picked nothing');
+
+    // 6. Search (full text): the hits listed are the ones ringed.
+    await page.fill('[data-testid=search-input]', 'cluster c3');
+    await page.press('[data-testid=search-input]', 'Enter');
+    await page.waitForFunction(() => window.omnivecExplorer.state.results.kind === 'search' && window.omnivecExplorer.state.results.ids.length > 0);
+    state = await hook(page);
+    assert.deepEqual([...(await page.evaluate(() => window.omnivecExplorer.marks())).results].sort(), [...state.results.ids].sort());
+    await page.screenshot({ path: join('test-output', 'explorer-100k-search.png') });
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await server?.close();
+    rmSync(tmp, { recursive: true, force: true });
   }
 });

@@ -108,7 +108,7 @@ test('GET /api/collections/:name/projection: 202 while running, 200 with the map
       const missing = await app.inject({ method: 'GET', url: '/api/collections/nope/projection' });
       assert.equal(missing.statusCode, 404);
       assert.equal(missing.json<{ error: { code: string } }>().error.code, 'not_found');
-      for (const q of ['method=mds', 'sample=2', 'seed=-1', 'include=vectors', 'method=tsne&sample=20000']) {
+      for (const q of ['method=mds', 'sample=2', 'seed=-1', 'include=vectors', 'method=tsne&sample=200000']) {
         const bad = await app.inject({ method: 'GET', url: `/api/collections/docs/projection?${q}` });
         assert.equal(bad.statusCode, 400, q);
         assert.equal(bad.json<{ error: { code: string } }>().error.code, 'invalid_argument', q);
@@ -145,6 +145,42 @@ test('through createServer: the route, its errors in the server\'s shape, and th
       assert.ok('/api/collections/{name}/projection' in api.paths);
     } finally {
       await server.close();
+      await db.close();
+    }
+  });
+});
+
+test('GET …/projection/points: the map\'s points as float32 after a 24-byte header, equal to the JSON numbers; points=binary leaves them out of the JSON', async () => {
+  await withTempDir('omnivec-projpoints-', async (tmp) => {
+    const dir = join(tmp, 'db');
+    const db = await openDatabase(dir);
+    const { app } = minimalApp(db, dir);
+    try {
+      const rng = new Random(4);
+      const c = await db.createCollection({ name: 'pts', dim: 5 });
+      await c.add(Array.from({ length: 50 }, (_, i) => ({ id: `p${String(i).padStart(2, '0')}`, vector: Float32Array.from({ length: 5 }, () => rng.gaussian()) })));
+      const first = await app.inject({ method: 'GET', url: '/api/collections/pts/projection/points?method=pca&sample=50' });
+      assert.ok(first.statusCode === 202 || first.statusCode === 200);
+      const { body } = await poll(app, '/api/collections/pts/projection?method=pca&sample=50');
+      const res = await app.inject({ method: 'GET', url: '/api/collections/pts/projection/points?method=pca&sample=50' });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-type'], 'application/octet-stream');
+      const buf = res.rawPayload;
+      assert.equal(buf.subarray(0, 4).toString('latin1'), 'OVMP');
+      assert.equal(buf.readUInt32LE(4), 1);
+      assert.equal(buf.readUInt32LE(8), 50);
+      assert.equal(buf.readUInt32LE(12), 0, 'not stale');
+      assert.equal(buf.readDoubleLE(16), body.seq);
+      assert.equal(buf.length, 24 + 50 * 8);
+      const xy = new Float32Array(buf.buffer.slice(buf.byteOffset + 24, buf.byteOffset + buf.length));
+      assert.deepEqual(Array.from(xy), (body.points as number[]).map((v) => Math.fround(v)));
+      const lean = (await app.inject({ method: 'GET', url: '/api/collections/pts/projection?method=pca&sample=50&points=binary' })).json<Record<string, unknown>>();
+      assert.equal(lean.points, undefined);
+      assert.deepEqual(lean.ids, body.ids);
+      const bad = await app.inject({ method: 'GET', url: '/api/collections/pts/projection/points?method=mds&sample=50' });
+      assert.equal(bad.statusCode, 400);
+    } finally {
+      await app.close();
       await db.close();
     }
   });

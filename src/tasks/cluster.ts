@@ -29,6 +29,8 @@ export interface ClusterOptions {
   nInit?: number;
   /** Writes each record's cluster number (0 … k − 1) into this metadata field. */
   writeField?: string;
+  /** Threads of the exact scans (1 to 1,024; default every core): the same answer for any count (docs/tasks.md). */
+  threads?: number;
   onProgress?: OnProgress;
 }
 
@@ -89,7 +91,7 @@ export async function clusterCollection(c: Collection, options: ClusterOptions =
   const { n, dim } = sel;
   const spherical = sel.metric === 'cosine';
   const batch = { data: sel.vectors, dim, count: n };
-  const fitOptions = { method, spherical, seed, maxIter: options.maxIter, nInit: options.nInit };
+  const fitOptions = { method, spherical, seed, maxIter: options.maxIter, nInit: options.nInit, threads: options.threads };
   const silhouette = (fit: KMeansFit): number => (fit.k >= 2 && fit.k < n
     ? silhouetteScore(batch, fit.labels, { distance: spherical ? 'cosine' : 'euclidean', sample: SILHOUETTE_SAMPLE, seed })
     : NaN);

@@ -12,6 +12,7 @@ import type { Where } from '../db/where.js';
 import { checkK, checkNumber } from '../checks.js';
 import { checkKAgainst, selectRecords, type OnProgress } from './common.js';
 import { selectionNeighbours } from './neighbours.js';
+import { checkThreads } from '../indexes/parallel/pool.js';
 
 export interface DedupeOptions {
   /** Cosine and ip collections: the smallest similarity of a pair. Default 0.95. */
@@ -22,6 +23,8 @@ export interface DedupeOptions {
   k?: number;
   where?: Where;
   sample?: number;
+  /** Threads of the exact scans (1 to 1,024; default every core): the same answer for any count (docs/tasks.md). */
+  threads?: number;
   onProgress?: OnProgress;
 }
 
@@ -45,6 +48,7 @@ export interface DedupeResult {
 export async function dedupe(c: Collection, options: DedupeOptions = {}): Promise<DedupeResult> {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   if (options.k !== undefined) checkK(options.k, 'k');
+  if (options.threads !== undefined) checkThreads(options.threads);
   const l2 = c.metric === 'l2';
   let threshold = 0.95;
   let maxDistance = 0;
@@ -58,7 +62,7 @@ export async function dedupe(c: Collection, options: DedupeOptions = {}): Promis
   }
   const sel = await selectRecords(c, { where: options.where, sample: options.sample });
   const k = checkKAgainst(options.k ?? Math.min(10, Math.max(1, sel.n - 1)), sel.n);
-  const nb = await selectionNeighbours(c, sel, k, options.where, options.onProgress);
+  const nb = await selectionNeighbours(c, sel, k, options.where, options.onProgress, options.threads);
   const { n, ids } = sel;
   // Squared threshold for l2 (the index's figure), in float32 as the distances are.
   const maxSq = Math.fround(maxDistance * maxDistance);

@@ -5,8 +5,19 @@
  * allocated in the constructor, so the arena never grows and the views stay valid.
  *
  * Kernel codes: 0 = squared L2, 1 = 1 − a·b (cosine distance on unit vectors).
+ *
+ * The arena is a shared memory, so the two exact scans the tasks spend their time in — every
+ * point's k nearest points, every point's nearest centre — also run on several threads
+ * (`neighbours`, `nearestCentres`: src/indexes/parallel/scan-jobs.ts on the indexes' worker pool).
+ * Each participant has its own distance region; the answers are bit for bit those of one thread.
  */
 import { Arena } from '../vector/arena.js';
+import { parallelThresholds } from '../indexes/flat/flat-index.js';
+import { parallelFor } from '../indexes/parallel/pool.js';
+import {
+  mergePairLists, nearestCentreBlocks, nearestCentreTask, pairsBlocks, pairsFinish, pairsSetup, pairsTopKTask, scanUnits,
+  topKScanBlocks, topKScanTask, type NearestCentreJob, type PairLists, type PairsTopKJob, type TopKScanJob,
+} from '../indexes/parallel/scan-jobs.js';
 
 export type KernelCode = 0 | 1;
 
@@ -17,6 +28,13 @@ export interface KernelPointsOptions {
   gather?: number;
   /** Most distances one call writes (rows × columns); at least n for `toPoint` over all points. */
   outFloats: number;
+  /** Participants of the threaded scans (one distance region of `outFloats` each). Default 1. */
+  threads?: number;
+}
+
+/** Whether a scan of `work` multiply-adds in `units` blocks is worth fanning out (the flat index's rule). */
+export function worthThreads(threads: number, units: number, work: number): boolean {
+  return threads > 1 && units > 1 && work >= parallelThresholds.minWork;
 }
 
 export class KernelPoints {
@@ -29,6 +47,7 @@ export class KernelPoints {
   readonly #out: number;
   readonly #outFloats: number;
   readonly #stride: number;
+  readonly #threads: number;
   /** The arena's copy of the points, row-major n × dim. */
   readonly points: Float32Array;
   /** The centres' region (`centres` × dim): write centres here before `toCentres`. */
@@ -44,12 +63,13 @@ export class KernelPoints {
     const centres = Math.max(1, options.centres ?? 1);
     const gather = Math.max(1, options.gather ?? 1);
     this.#outFloats = Math.max(1, options.outFloats);
-    const bytes = n * stride + centres * stride + gather * stride + this.#outFloats * 4 + 4 * 64;
+    this.#threads = Math.max(1, options.threads ?? 1);
+    const bytes = n * stride + centres * stride + gather * stride + this.#threads * this.#outFloats * 4 + 4 * 64;
     this.#arena = new Arena(bytes);
     this.#pts = this.#arena.alloc(Math.max(1, n * stride));
     this.#ctr = this.#arena.alloc(centres * stride);
     this.#gat = this.#arena.alloc(gather * stride);
-    this.#out = this.#arena.alloc(this.#outFloats * 4);
+    this.#out = this.#arena.alloc(this.#threads * this.#outFloats * 4);
     const f32 = this.#arena.f32;
     this.points = f32.subarray(this.#pts >> 2, (this.#pts >> 2) + n * dim);
     this.points.set(data.subarray(0, n * dim));
@@ -97,6 +117,81 @@ export class KernelPoints {
     for (let i = 0; i < count; i++) {
       const src = this.#pts + rows[i]! * this.#stride;
       u8.copyWithin(this.#gat + i * this.#stride, src, src + this.#stride);
+    }
+  }
+
+  /** The fields every scan job carries; participant t's distances at #out + t × outFloats floats. */
+  #job(code: KernelCode, rows: number, block: number): Omit<TopKScanJob, 'xPtr' | 'nx' | 'k' | 'selfOffset' | 'outIndex' | 'outDist'> {
+    if (rows * block > this.#outFloats) throw new Error(`KernelPoints: ${rows * block} distances asked, room for ${this.#outFloats}`);
+    const scratch = new Uint32Array(new SharedArrayBuffer(4 * this.#threads));
+    for (let t = 0; t < this.#threads; t++) scratch[t] = this.#out + t * this.#outFloats * 4;
+    return {
+      memory: this.#arena.memory, module: Arena.kernels(), code, dim: this.dim, stride: this.#stride, block,
+      qPtr: this.#pts, nq: this.n, rows, scratch,
+    };
+  }
+
+  /**
+   * Every point's k nearest other points (row numbers and distances, n × k, nearest first; ties:
+   * the smaller number), each pair computed once (`pairsTopKTask`: blocks of `rows` points against
+   * the points from the block's start on), on up to `threads` threads (at most the `threads` this
+   * was made with). The answer is the same for every thread count.
+   */
+  neighbours(code: KernelCode, k: number, rows: number, threads: number): { index: Int32Array; distances: Float32Array } {
+    const { n } = this;
+    const job: PairsTopKJob = { ...this.#job(code, rows, n), k };
+    const units = scanUnits(job);
+    const t = Math.min(threads, this.#threads);
+    let lists: PairLists[];
+    if (worthThreads(t, units, (n * n * this.dim) / 2)) lists = parallelFor(t, units, pairsTopKTask, job, { grain: 1 });
+    else {
+      const state = pairsSetup(job, 0, this.#arena);
+      pairsBlocks(state, 0, units);
+      lists = [pairsFinish(state)];
+    }
+    return mergePairLists(lists, n, k);
+  }
+
+  /**
+   * The same lists by the full scan (`topKScanTask`: every block against all n points, each pair
+   * computed twice, each point left out of its own list): twice the work of `neighbours`; kept as
+   * the reference the pairs scan is tested against.
+   */
+  scanNeighbours(code: KernelCode, k: number, rows: number, threads: number): { index: Int32Array; distances: Float32Array } {
+    const { n } = this;
+    const job: TopKScanJob = {
+      ...this.#job(code, rows, n), xPtr: this.#pts, nx: n, k, selfOffset: 0,
+      outIndex: new Int32Array(new SharedArrayBuffer(4 * Math.max(1, n * k))),
+      outDist: new Float32Array(new SharedArrayBuffer(4 * Math.max(1, n * k))),
+    };
+    const units = scanUnits(job);
+    const t = Math.min(threads, this.#threads);
+    if (worthThreads(t, units, n * n * this.dim)) parallelFor(t, units, topKScanTask, job, { grain: 1 });
+    else topKScanBlocks(this.#arena.k, this.#arena.f32, job, 0, units, 0);
+    return { index: new Int32Array(job.outIndex), distances: new Float32Array(job.outDist) };
+  }
+
+  /**
+   * Every point's nearest of the first `k` centres (ties: the smaller centre) into `label` and
+   * `dist` (distances clipped at 0), `rows` points per kernel call — the calls `toCentres` makes
+   * block by block — on up to `threads` threads. `label` and `dist` may be SharedArrayBuffer views
+   * (then the workers write them directly); otherwise they are copied back.
+   */
+  nearestCentres(code: KernelCode, k: number, rows: number, threads: number, label: Int32Array, dist: Float32Array): void {
+    const { n } = this;
+    const shared = label.buffer instanceof SharedArrayBuffer && dist.buffer instanceof SharedArrayBuffer;
+    const job: NearestCentreJob = {
+      ...this.#job(code, rows, k), cPtr: this.#ctr, nc: k,
+      outLabel: shared ? label : new Int32Array(new SharedArrayBuffer(4 * Math.max(1, n))),
+      outDist: shared ? dist : new Float32Array(new SharedArrayBuffer(4 * Math.max(1, n))),
+    };
+    const units = scanUnits(job);
+    const t = Math.min(threads, this.#threads);
+    if (worthThreads(t, units, n * k * this.dim)) parallelFor(t, units, nearestCentreTask, job, { grain: 1 });
+    else nearestCentreBlocks(this.#arena.k, this.#arena.f32, job, 0, units, 0);
+    if (!shared) {
+      label.set(job.outLabel.subarray(0, n));
+      dist.set(job.outDist.subarray(0, n));
     }
   }
 }

@@ -6,6 +6,7 @@
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
+import { checkThreads } from '../indexes/parallel/pool.js';
 import { FlatIndex } from '../indexes/flat/flat-index.js';
 import type { VectorBatch } from '../vector/batch.js';
 import type { Metric } from '../vector/metric.js';
@@ -35,6 +36,8 @@ export interface DiversityOptions {
   /** Histogram bins over [−1, 1] (default 20). */
   bins?: number;
   seed?: number;
+  /** Threads of the exact nearest-record scans (1 to 1,024; default every core): the same answer for any count. */
+  threads?: number;
   onProgress?: OnProgress;
 }
 
@@ -118,8 +121,8 @@ function median(a: Float64Array): number {
 }
 
 /** Each query's distance to its nearest row of `base` (exact). */
-function nearestDistances(base: VectorBatch, queries: VectorBatch, metric: Metric, k = 1): Float32Array {
-  const index = new FlatIndex({ dim: base.dim, metric });
+function nearestDistances(base: VectorBatch, queries: VectorBatch, metric: Metric, k: number, threads: number | undefined): Float32Array {
+  const index = new FlatIndex({ dim: base.dim, metric, threads });
   index.add(Uint32Array.from({ length: base.count }, (_, i) => i), base);
   const res = index.searchBatch(queries, k);
   if (k === 1) return res.distances;
@@ -151,7 +154,7 @@ async function coverage(c: Collection, sel: { ids: string[]; vectors: Float32Arr
     m = got.ids.length;
     const data = new Float32Array(m * dim);
     got.vectors!.forEach((v, i) => data.set(v, i * dim));
-    nearest = nearestDistances({ data, dim, count: m }, all, c.metric);
+    nearest = nearestDistances({ data, dim, count: m }, all, c.metric, 1, o.threads);
   } else {
     const where = o.where === undefined ? s.where : { $and: [o.where, s.where] };
     m = (await c.get({ where, include: [] })).ids.length;
@@ -172,7 +175,7 @@ async function coverage(c: Collection, sel: { ids: string[]; vectors: Float32Arr
     radiusFrom = 'median nearest-neighbour distance';
     if (sel.n < 2) throw new OmnivecError('empty_index', 'coverage: the median nearest-neighbour distance needs at least 2 records; give radius');
     if (sel.n <= EXACT_LIMIT) {
-      radius = median(Float64Array.from(nearestDistances(all, all, c.metric, 2)));
+      radius = median(Float64Array.from(nearestDistances(all, all, c.metric, 2, o.threads)));
     } else {
       // A seeded sample of queries through the index (each record's own hit left out).
       const rng = new Random(o.seed ?? 42);
@@ -201,6 +204,7 @@ async function coverage(c: Collection, sel: { ids: string[]; vectors: Float32Arr
  */
 export async function diversity(c: Collection, options: DiversityOptions = {}): Promise<DiversityResult> {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
+  if (options.threads !== undefined) checkThreads(options.threads);
   const sel = await selectRecords(c, { where: options.where, sample: options.sample });
   options.onProgress?.({ phase: 'pairs', done: 0, total: 1 });
   const stats = pairStatistics(sel.vectors, sel.dim, sel.metric, { bins: options.bins, seed: options.seed });

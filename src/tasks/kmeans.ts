@@ -24,6 +24,7 @@ import { normalizeInPlace } from '../vector/normalize.js';
 import { checkInt, checkNumber } from '../checks.js';
 import { Random } from '../vector/random.js';
 import { KernelPoints, type KernelCode } from './distances.js';
+import { resolveThreads } from '../indexes/parallel/pool.js';
 
 export type KMeansMethod = 'kmeans' | 'minibatch';
 
@@ -43,6 +44,11 @@ export interface FitKMeansOptions {
   /** `random`: k distinct random points as the first centres (a baseline for tests). Default `k-means++`. */
   init?: 'k-means++' | 'random';
   seed?: number;
+  /**
+   * Threads of the assignment scans (every point against every centre), from 1 to 1,024; default:
+   * every core (`os.availableParallelism()`). The fit is the same for every count.
+   */
+  threads?: number;
 }
 
 export interface KMeansFit {
@@ -83,9 +89,11 @@ export function fitKMeans(batch: VectorBatch, options: FitKMeansOptions): KMeans
   const init = options.init ?? 'k-means++';
   if (init !== 'k-means++' && init !== 'random') throw invalidArgument(`init: expected "k-means++" or "random", got ${describe(init)}`);
   const spherical = options.spherical === true;
+  const threads = resolveThreads(options.threads);
 
   const b = Math.min(batchSize, n);
-  const kp = new KernelPoints(batch.data, n, dim, { centres: k, gather: b, outFloats: Math.max(n, BLOCK * k, b * k) });
+  const kp = new KernelPoints(batch.data, n, dim, { centres: k, gather: b, outFloats: Math.max(n, BLOCK * k, b * k), threads });
+  const scan: Scan = { threads, label: new Int32Array(new SharedArrayBuffer(4 * n)), dist: new Float32Array(new SharedArrayBuffer(4 * n)) };
   if (spherical) for (let i = 0; i < n; i++) normalizeInPlace(kp.points, i * dim, dim);
   const tolAbs = tol * meanVariance(kp.points, n, dim);
   const rng = new Random(seed);
@@ -96,7 +104,7 @@ export function fitKMeans(batch: VectorBatch, options: FitKMeansOptions): KMeans
     if (init === 'random') randomSeeds(kp, k, rng);
     else plusPlus(kp, k, rng);
     if (spherical) for (let c = 0; c < k; c++) normalizeInPlace(kp.centres, c * dim, dim);
-    const fit = method === 'kmeans' ? lloyd(kp, k, code, spherical, maxIter, tolAbs) : miniBatch(kp, k, code, spherical, maxIter, b, rng);
+    const fit = method === 'kmeans' ? lloyd(kp, k, code, spherical, maxIter, tolAbs, scan) : miniBatch(kp, k, code, spherical, maxIter, b, rng, scan);
     if (best === undefined || fit.inertia < best.inertia) best = fit;
   }
   return best!;
@@ -139,36 +147,35 @@ function plusPlus(kp: KernelPoints, k: number, rng: Random): void {
   for (let c = 0; c < k; c++) kp.centres.set(kp.points.subarray(rows[c]! * dim, (rows[c]! + 1) * dim), c * dim);
 }
 
+/** The assignment scans' thread count and answers (SharedArrayBuffer views the workers write). */
+interface Scan {
+  threads: number;
+  label: Int32Array;
+  dist: Float32Array;
+}
+
 /**
  * Nearest centre of every point (ties: the smaller centre number); `dist` gets the distances.
  * Returns how many labels changed; with `moved`, their point numbers and former labels go there.
+ * The scan runs in blocks of BLOCK points on `scan.threads` threads (the same answer for any count).
  */
-function assign(kp: KernelPoints, k: number, code: KernelCode, labels: Int32Array, dist: Float32Array,
+function assign(kp: KernelPoints, k: number, code: KernelCode, labels: Int32Array, dist: Float32Array, scan: Scan,
   moved?: { points: Int32Array; from: Int32Array }): number {
   const n = kp.n;
+  kp.nearestCentres(code, k, BLOCK, scan.threads, scan.label, scan.dist);
   let changed = 0;
-  for (let from = 0; from < n; from += BLOCK) {
-    const cnt = Math.min(BLOCK, n - from);
-    const d = kp.toCentres(code, from, cnt, k);
-    for (let i = 0; i < cnt; i++) {
-      let bj = 0;
-      let bd = d[i * k]!;
-      for (let j = 1; j < k; j++) {
-        const v = d[i * k + j]!;
-        if (v < bd) { bd = v; bj = j; }
+  for (let p = 0; p < n; p++) {
+    const bj = scan.label[p]!;
+    if (labels[p] !== bj) {
+      if (moved !== undefined) {
+        moved.points[changed] = p;
+        moved.from[changed] = labels[p]!;
       }
-      const p = from + i;
-      if (labels[p] !== bj) {
-        if (moved !== undefined) {
-          moved.points[changed] = p;
-          moved.from[changed] = labels[p]!;
-        }
-        labels[p] = bj;
-        changed++;
-      }
-      dist[p] = Math.max(0, bd);
+      labels[p] = bj;
+      changed++;
     }
   }
+  dist.set(scan.dist);
   return changed;
 }
 
@@ -231,12 +238,12 @@ function result(kp: KernelPoints, k: number, labels: Int32Array, dist: Float32Ar
  * Lloyd's iterations. The cluster sums are kept up to date from the points that changed cluster
  * (after the first passes few do), so an update costs (moved points) × dim, not n × dim.
  */
-function lloyd(kp: KernelPoints, k: number, code: KernelCode, spherical: boolean, maxIter: number, tolAbs: number): KMeansFit {
+function lloyd(kp: KernelPoints, k: number, code: KernelCode, spherical: boolean, maxIter: number, tolAbs: number, scan: Scan): KMeansFit {
   const { n, dim, points } = kp;
   const labels = new Int32Array(n).fill(-1);
   const dist = new Float32Array(n);
   const moved = { points: new Int32Array(n), from: new Int32Array(n) };
-  assign(kp, k, code, labels, dist);
+  assign(kp, k, code, labels, dist, scan);
   let counts = countLabels(labels, k);
   let sums = clusterSums(kp, k, labels);
   let it = 0;
@@ -244,7 +251,7 @@ function lloyd(kp: KernelPoints, k: number, code: KernelCode, spherical: boolean
     it++;
     if (fillEmpty(kp, k, labels, dist, counts)) sums = clusterSums(kp, k, labels);
     const shift = centresFromSums(kp, k, sums, counts, spherical);
-    const changed = assign(kp, k, code, labels, dist, moved);
+    const changed = assign(kp, k, code, labels, dist, scan, moved);
     for (let m = 0; m < changed; m++) {
       const p = moved.points[m]!;
       const a = moved.from[m]! * dim;
@@ -265,12 +272,12 @@ function lloyd(kp: KernelPoints, k: number, code: KernelCode, spherical: boolean
   for (let guard = 0; guard < k; guard++) {
     counts = countLabels(labels, k);
     if (!fillEmpty(kp, k, labels, dist, counts)) break;
-    assign(kp, k, code, labels, dist);
+    assign(kp, k, code, labels, dist, scan);
   }
   return result(kp, k, labels, dist, it);
 }
 
-function miniBatch(kp: KernelPoints, k: number, code: KernelCode, spherical: boolean, maxIter: number, b: number, rng: Random): KMeansFit {
+function miniBatch(kp: KernelPoints, k: number, code: KernelCode, spherical: boolean, maxIter: number, b: number, rng: Random, scan: Scan): KMeansFit {
   const { n, dim, points } = kp;
   const cen = kp.centres;
   const counts = new Float64Array(k);
@@ -316,10 +323,10 @@ function miniBatch(kp: KernelPoints, k: number, code: KernelCode, spherical: boo
   }
   const labels = new Int32Array(n).fill(-1);
   const dist = new Float32Array(n);
-  assign(kp, k, code, labels, dist);
+  assign(kp, k, code, labels, dist, scan);
   for (let guard = 0; guard < k; guard++) {
     if (!fillEmpty(kp, k, labels, dist, countLabels(labels, k))) break;
-    assign(kp, k, code, labels, dist);
+    assign(kp, k, code, labels, dist, scan);
   }
   return result(kp, k, labels, dist, step);
 }

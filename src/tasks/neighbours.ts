@@ -8,6 +8,7 @@
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
 import { TopK } from '../vector/heap.js';
+import { resolveThreads } from '../indexes/parallel/pool.js';
 import { normalizeInPlace } from '../vector/normalize.js';
 import { EXACT_LIMIT, type OnProgress, type Selection } from './common.js';
 import { KernelPoints, type KernelCode } from './distances.js';
@@ -32,42 +33,32 @@ function kernelCode(sel: Selection): KernelCode {
  * The selection's points in a kernel arena; cosine rows unit-normalised there (records keep the
  * vectors as given, only the index normalises), so 1 − a·b is the index's cosine distance.
  */
-function kernelPoints(sel: Selection, outFloats: number): KernelPoints {
-  const kp = new KernelPoints(sel.vectors, sel.n, sel.dim, { outFloats });
+function kernelPoints(sel: Selection, outFloats: number, threads = 1): KernelPoints {
+  const kp = new KernelPoints(sel.vectors, sel.n, sel.dim, { outFloats, threads });
   if (sel.metric === 'cosine') for (let i = 0; i < sel.n; i++) normalizeInPlace(kp.points, i * sel.dim, sel.dim);
   return kp;
 }
 
-/** Exact k-NN of every selected record (n ≤ EXACT_LIMIT or a fallback); ties go to the smaller number. */
-export function exactNeighbours(sel: Selection, k: number, onProgress?: OnProgress): Neighbours {
+/**
+ * Exact k-NN of every selected record (n ≤ EXACT_LIMIT or a fallback); ties go to the smaller
+ * number. Blocks of BLOCK records against all n on the SIMD kernels, on `threads` threads
+ * (default: every core; the same answer for any count, docs/tasks.md "Multi-core exact scans").
+ */
+export function exactNeighbours(sel: Selection, k: number, onProgress?: OnProgress, threads?: number): Neighbours {
   const { n } = sel;
-  const kp = kernelPoints(sel, BLOCK * n);
-  const code = kernelCode(sel);
-  const index = new Int32Array(n * k);
-  const distances = new Float32Array(n * k);
-  const heap = new TopK(k);
-  const ids = new Uint32Array(k);
-  const dd = new Float32Array(k);
-  for (let from = 0; from < n; from += BLOCK) {
-    const cnt = Math.min(BLOCK, n - from);
-    const d = kp.pairs(code, from, cnt, 0, n);
-    for (let i = 0; i < cnt; i++) {
-      heap.clear();
-      const row = from + i;
-      for (let j = 0; j < n; j++) if (j !== row) heap.push(j, d[i * n + j]!);
-      heap.drainSorted(ids, dd);
-      distances.set(dd, row * k);
-      for (let t = 0; t < k; t++) index[row * k + t] = ids[t]!;
-    }
-    onProgress?.({ phase: 'neighbours', done: from + cnt, total: n });
-  }
+  const t = resolveThreads(threads);
+  const kp = kernelPoints(sel, BLOCK * n, t);
+  onProgress?.({ phase: 'neighbours', done: 0, total: n });
+  const { index, distances } = kp.neighbours(kernelCode(sel), k, BLOCK, t);
+  onProgress?.({ phase: 'neighbours', done: n, total: n });
   return { k, index, distances };
 }
 
 /** k-NN of every selected record, through the index when the selection is large (see the file's comment). */
-export async function selectionNeighbours(c: Collection, sel: Selection, k: number, where: Where | undefined, onProgress?: OnProgress): Promise<Neighbours> {
+export async function selectionNeighbours(c: Collection, sel: Selection, k: number, where: Where | undefined, onProgress?: OnProgress,
+  threads?: number): Promise<Neighbours> {
   const { n, dim } = sel;
-  if (n <= EXACT_LIMIT) return exactNeighbours(sel, k, onProgress);
+  if (n <= EXACT_LIMIT) return exactNeighbours(sel, k, onProgress, threads);
   const number = new Map<string, number>();
   sel.ids.forEach((id, i) => number.set(id, i));
   const index = new Int32Array(n * k).fill(-1);

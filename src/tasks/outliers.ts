@@ -18,6 +18,7 @@ import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
 import type { Metric } from '../vector/metric.js';
 import { checkInt, checkK, checkNumber } from '../checks.js';
+import { checkThreads } from '../indexes/parallel/pool.js';
 import { checkKAgainst, selectRecords, type OnProgress } from './common.js';
 import { selectionNeighbours, type Neighbours } from './neighbours.js';
 
@@ -33,6 +34,8 @@ export interface OutliersOptions {
   threshold?: number;
   where?: Where;
   sample?: number;
+  /** Threads of the exact scans (1 to 1,024; default every core): the same answer for any count (docs/tasks.md). */
+  threads?: number;
   onProgress?: OnProgress;
 }
 
@@ -80,12 +83,13 @@ export async function outliers(c: Collection, options: OutliersOptions = {}): Pr
   const method = options.method ?? 'knn';
   if (method !== 'knn' && method !== 'lof') throw invalidArgument(`method: expected "knn" or "lof", got ${describe(method)}`);
   if (options.k !== undefined) checkK(options.k, 'k');
+  if (options.threads !== undefined) checkThreads(options.threads);
   const top = options.top === undefined ? undefined : checkInt(options.top, 'top', { min: 1 });
   const threshold = options.threshold;
   if (threshold !== undefined) checkNumber(threshold, 'threshold');
   const sel = await selectRecords(c, { where: options.where, sample: options.sample });
   const k = checkKAgainst(options.k ?? Math.min(10, Math.max(1, sel.n - 1)), sel.n);
-  const nb = await selectionNeighbours(c, sel, k, options.where, options.onProgress);
+  const nb = await selectionNeighbours(c, sel, k, options.where, options.onProgress, options.threads);
   const scores = outlierScores(nb, sel.n, sel.metric, method);
   const order: number[] = [];
   for (let i = 0; i < sel.n; i++) if (threshold === undefined || scores[i]! > threshold) order.push(i);

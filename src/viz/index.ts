@@ -1,7 +1,7 @@
 /**
  * `omnivec/viz`: 2-D maps of collections (docs/projections.md) — PCA, t-SNE and UMAP, SVG/PNG
  * scatter plots, the self-contained HTML map, the Embedding Projector export, the projection
- * service. umap-js, druidjs, ml-pca (src/viz/projection-libraries.ts) and sharp
+ * service. umap-js, ml-pca (src/viz/projection-libraries.ts) and sharp
  * (src/encoders/image/sharp.ts) load on the first map or PNG, not with this entry.
  */
 export { OmnivecError, type ErrorCode } from '../errors.js';

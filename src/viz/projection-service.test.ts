@@ -179,7 +179,7 @@ test('concurrent calls share one computation; cache: false neither reads nor wri
     assert.equal(a, b);
     assert.equal(a, d);
     await rejectsCode(svc.get('nope', req), 'not_found', /collection "nope" not found/);
-    await rejectsCode(svc.compute('pts', { method: 'tsne', sample: 20_000, seed: 1 }), 'invalid_argument', /sample: expected an integer from 3 to 5,000 for tsne/);
+    await rejectsCode(svc.compute('pts', { method: 'tsne', sample: 200_000, seed: 1 }), 'invalid_argument', /sample: expected an integer from 3 to 100,000 for tsne/);
     const tiny = await db.createCollection({ name: 'tiny', dim: 8 });
     await tiny.add(records(2, 8, 5));
     await rejectsCode(svc.compute('tiny', req), 'invalid_argument', /at least 3 records, the collection has 2/);

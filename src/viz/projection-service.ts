@@ -47,20 +47,20 @@ export interface LocalProjectionService extends ProjectionService {
 }
 
 /**
- * Largest sample per method. t-SNE is exact (druidjs: n × n float64 matrices in a 32-bit WASM heap):
- * at 10,000 points its step fails (offsets past 2 GB) and 5,000 takes about 4.5 minutes.
+ * Largest sample per method. t-SNE is Barnes–Hut (src/viz/tsne/: O(n log n) a step, memory linear
+ * in n): 100,000 like PCA (druidjs's exact t-SNE, before issue 20, stopped at 5,000).
  */
-export const MAX_SAMPLE: Readonly<Record<ProjectionMethod, number>> = { pca: 100_000, umap: 50_000, tsne: 5000 };
+export const MAX_SAMPLE: Readonly<Record<ProjectionMethod, number>> = { pca: 100_000, umap: 50_000, tsne: 100_000 };
 export const DEFAULT_REQUEST: Readonly<ProjectionRequest> = { method: 'umap', sample: 5000, seed: 42 };
 
 /**
  * Overall progress 0..1 is stitched from the phases: each phase owns a slice, in proportion to its
- * measured share of the time (bench/projection.ts, 5,000–10,000 points: t-SNE spends ~95 % optimising;
+ * measured share of the time (bench/projection.ts, 5,000–10,000 points: t-SNE ~15 % on neighbours and affinities, the rest optimising;
  * UMAP ~15 % on neighbours, ~40 % building the graph, ~45 % optimising).
  */
 const SLICES: Readonly<Record<ProjectionMethod, Readonly<Record<string, readonly [number, number]>>>> = {
   pca: { reading: [0, 0.1], pca: [0.1, 1] },
-  tsne: { reading: [0, 0.02], affinities: [0.02, 0.08], optimising: [0.08, 1] },
+  tsne: { reading: [0, 0.02], affinities: [0.02, 0.15], optimising: [0.15, 1] },
   umap: { reading: [0, 0.02], knn: [0.02, 0.17], graph: [0.17, 0.55], optimising: [0.55, 1] },
 };
 
@@ -71,7 +71,7 @@ export function checkRequest(r: Partial<ProjectionRequest> | undefined): Project
   const sample = r?.sample ?? DEFAULT_REQUEST.sample;
   const max = MAX_SAMPLE[method];
   if (!Number.isInteger(sample) || sample < 3 || sample > max) {
-    throw invalidArgument(`sample: expected an integer from 3 to ${max.toLocaleString('en-US')} for ${method}${method === 'tsne' ? ' (t-SNE is exact: O(n²) memory)' : ''}, got ${describe(sample)}`);
+    throw invalidArgument(`sample: expected an integer from 3 to ${max.toLocaleString('en-US')} for ${method}, got ${describe(sample)}`);
   }
   const seed = r?.seed ?? DEFAULT_REQUEST.seed;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw invalidArgument(`seed: expected an integer from 0 to 4294967295, got ${describe(seed)}`);

@@ -1,10 +1,12 @@
 import { describe, invalidArgument } from '../errors.js';
-import { loadPca, loadTsne, loadUmap } from './projection-libraries.js';
+import { loadPca, loadUmap } from './projection-libraries.js';
+import { tsneSteps } from './tsne/tsne.js';
 import { Random } from '../vector/random.js';
 
 /**
- * 2-D maps of a set of vectors — PCA, t-SNE and UMAP from well-kept libraries (ml-pca,
- * @saehrimnir/druidjs, umap-js; see docs/projections.md), seeded so the same input gives the same map.
+ * 2-D maps of a set of vectors — PCA and UMAP from well-kept libraries (ml-pca, umap-js), t-SNE
+ * our own Barnes–Hut implementation (src/viz/tsne/; see docs/projections.md), seeded so the same
+ * input gives the same map.
  */
 export type ProjectionMethod = 'pca' | 'tsne' | 'umap';
 export const PROJECTION_METHODS: readonly ProjectionMethod[] = ['pca', 'tsne', 'umap'];
@@ -14,15 +16,17 @@ export interface ProjectOptions {
   seed?: number;
   /** t-SNE perplexity (default min(30, (n − 1) / 3)). */
   perplexity?: number;
-  /** t-SNE iterations (default 500), UMAP epochs (default: umap-js's). */
+  /** t-SNE iterations (default 1,000), UMAP epochs (default: umap-js's). */
   iterations?: number;
+  /** t-SNE: threads of the neighbour search (default every core; see src/viz/tsne/tsne.ts on reproducibility). */
+  threads?: number;
   /** UMAP neighbours (default min(15, n − 1)) and minimum distance (default 0.1). */
   nNeighbors?: number;
   minDist?: number;
 }
 
 /**
- * Where a computation is: `pca` (one step), t-SNE's `affinities` (the O(n²) input similarities) then
+ * Where a computation is: `pca` (one step), t-SNE's `affinities` (neighbours and input similarities) then
  * `optimising`, UMAP's `knn` (nearest-neighbour descent), `graph` (fuzzy graph and initial layout)
  * then `optimising`. `done` of `total` units of the phase (iterations, epochs; 0 or 1 for one-step phases).
  */
@@ -67,21 +71,15 @@ export function* projectSteps(vectors: readonly ArrayLike<number>[], options: Pr
     const k = Math.min(2, dim);
     Y = pca.predict(X, { nComponents: k }).to2DArray().map((r) => (k === 2 ? r : [r[0]!, 0]));
   } else if (method === 'tsne') {
-    const perplexity = options.perplexity ?? Math.max(2, Math.min(30, Math.floor((n - 1) / 3)));
-    const iterations = options.iterations ?? 500;
-    yield { phase: 'affinities', done: 0, total: 1 };
-    const TSNE = loadTsne();
-    const tsne = new TSNE(X, { perplexity, epsilon: 10, d: 2, seed });
-    tsne.check_init();
-    yield { phase: 'optimising', done: 0, total: iterations };
-    // generator() runs the same steps as transform() and releases the WASM buffers at the end.
-    const steps = tsne.generator(iterations);
-    let done = 0;
+    // omnivec's own Barnes–Hut t-SNE (src/viz/tsne/): sparse affinities from exact or HNSW
+    // neighbours, 1,000 steps by default as scikit-learn.
+    const data = new Float32Array(n * dim);
+    X.forEach((row, i) => data.set(row, i * dim));
+    const steps = tsneSteps(data, n, dim, { perplexity: options.perplexity, iterations: options.iterations, seed, threads: options.threads });
     for (;;) {
       const r = steps.next();
-      if (r.done === true) { Y = r.value as number[][]; break; }
-      done++;
-      if (done < iterations) yield { phase: 'optimising', done, total: iterations };
+      if (r.done === true) return r.value;
+      yield r.value;
     }
   } else {
     const rng = new Random(seed);
