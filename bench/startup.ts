@@ -60,7 +60,6 @@ const SEAMS: { name: string; seam: string }[] = [
   { name: '@fastify/ajv-compiler', seam: 'src/server/fastify.ts' },
   { name: 'onnxruntime-node', seam: 'src/encoders/onnx/session.ts' },
   { name: 'umap-js', seam: 'src/viz/projection-libraries.ts' },
-  { name: '@saehrimnir/druidjs', seam: 'src/viz/projection-libraries.ts' },
   { name: 'ml-pca', seam: 'src/viz/projection-libraries.ts' },
 ];
 

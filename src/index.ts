@@ -13,7 +13,7 @@
  *
  * The heavy dependencies load on first use, each behind one seam: onnxruntime-node
  * (encoders/onnx/session.ts), sharp (encoders/image/sharp.ts), fastify (server/fastify.ts),
- * umap-js / druidjs / ml-pca (viz/projection-libraries.ts).
+ * umap-js / ml-pca (viz/projection-libraries.ts).
  */
 export * from './vector/index.js';
 export * from './indexes/index.js';

@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
  * only by programs that draw a map. (t-SNE was druidjs's exact one; it is now src/viz/tsne/.)
  *
  * `project` and `projectSteps` are synchronous (a generator the projection worker steps through),
- * so these are `require`d, not `import()`ed: each package ships a CommonJS build (druidjs's
- * `require` condition is the same bundle as its ES one), and require is synchronous and cached.
+ * so these are `require`d, not `import()`ed: each package ships a CommonJS build, and require is
+ * synchronous and cached.
  */
 const require = createRequire(import.meta.url);
 
