@@ -44,10 +44,10 @@ function readVarint(b: Uint8Array): number {
 }
 
 /** The terms of a full-text query as FTS5 phrases, each with its weight on FTS5's bm25(). */
-export interface Bm25Plan { phrases: string[]; weights: number[] }
+interface Bm25Plan { phrases: string[]; weights: number[] }
 
 /** The query's phrases and weights (a df count per term); undefined when no term is in the collection. */
-export function bm25Plan(db: Sqlite, fts: string, text: string): Bm25Plan | undefined {
+function bm25Plan(db: Sqlite, fts: string, text: string): Bm25Plan | undefined {
   const terms = ftsTerms(text);
   if (terms.length === 0) return undefined;
   const docs = fts5RowCount(db, fts);
@@ -72,10 +72,10 @@ export function bm25Plan(db: Sqlite, fts: string, text: string): Bm25Plan | unde
  * `r.document`, `?` placeholders), scores higher = better, ties by the smaller slot.
  */
 export function sqliteBm25(db: Sqlite, records: string, fts: string, text: string, limit: number,
-  filter: { sql: string; params: unknown[] }, minSlot?: number, given?: Bm25Plan): { slots: Uint32Array; scores: Float32Array; plan?: Bm25Plan } {
+  filter: { sql: string; params: unknown[] }): { slots: Uint32Array; scores: Float32Array } {
   const none = { slots: new Uint32Array(0), scores: new Float32Array(0) };
   if (limit <= 0) return none;
-  const plan = given ?? bm25Plan(db, fts, text);
+  const plan = bm25Plan(db, fts, text);
   if (plan === undefined) return none;
   const { phrases, weights } = plan;
   // One statement: each term's rows scored by FTS5 alone (its own MATCH, so bm25() holds that
@@ -88,9 +88,7 @@ export function sqliteBm25(db: Sqlite, records: string, fts: string, text: strin
     throw new OmnivecError('invalid_argument',
       `fullText: expected at most ${MAX_TERMS} distinct terms found in the collection, got ${phrases.length}; shorten the text`);
   }
-  // minSlot (a scan reader's answer being brought up to date, scan-pool.ts): only the slots written
-  // since, a range of rowids FTS5 walks without scoring the rest.
-  const arm = `SELECT rowid AS slot, ? * bm25(${fts}) AS s FROM ${fts} WHERE ${fts} MATCH ?${minSlot !== undefined ? ' AND rowid >= ?' : ''}`;
+  const arm = `SELECT rowid AS slot, ? * bm25(${fts}) AS s FROM ${fts} WHERE ${fts} MATCH ?`;
   const groups: string[] = [];
   for (let i = 0; i < phrases.length; i += COMPOUND_GROUP) {
     groups.push(`SELECT slot, s FROM (${Array(Math.min(COMPOUND_GROUP, phrases.length - i)).fill(arm).join(' UNION ALL ')} LIMIT -1)`);
@@ -102,7 +100,7 @@ export function sqliteBm25(db: Sqlite, records: string, fts: string, text: strin
     : `SELECT u.slot, sum(u.s) AS score FROM (${parts}) u JOIN ${records} r ON r.slot = u.slot
        WHERE (${filter.sql}) GROUP BY u.slot ORDER BY score DESC, u.slot LIMIT ?`;
   const args: unknown[] = [];
-  phrases.forEach((p, i) => (minSlot !== undefined ? args.push(weights[i], p, minSlot) : args.push(weights[i], p)));
+  phrases.forEach((p, i) => args.push(weights[i], p));
   const rows = db.prepare(sql).raw().all(...args, ...filter.params, limit) as [number, number][];
-  return { slots: Uint32Array.from(rows, (x) => x[0]), scores: Float32Array.from(rows, (x) => x[1]), plan };
+  return { slots: Uint32Array.from(rows, (x) => x[0]), scores: Float32Array.from(rows, (x) => x[1]) };
 }

@@ -5,7 +5,7 @@
  * a collection number, so that the server's thread (sqlite-records.ts) and a scan reader thread
  * (scan-worker.ts) run the same statements.
  */
-import { sqliteBm25, type Bm25Plan } from './fulltext.js';
+import { sqliteBm25 } from './fulltext.js';
 import { tables, type Sqlite } from './schema.js';
 import { compileFilter, compileSlotPlan, runSlotPlan, type FieldIndexes } from './where-sql.js';
 import { fieldArraysTable, fieldValuesTable, listFieldIndexes } from './field-index-sql.js';
@@ -39,10 +39,17 @@ export function matchingSlotsOn(db: Sqlite, cid: number, filter: RecordFilter): 
   })();
 }
 
-/** The best `limit` slots for `text` under `filter` (BM25, fulltext.ts); `minSlot`: only slots from there on. */
-export function fullTextOn(db: Sqlite, cid: number, text: string, limit: number, filter: RecordFilter, minSlot?: number, plan?: Bm25Plan): { slots: Uint32Array; scores: Float32Array; plan?: Bm25Plan } {
+/** The best `limit` slots for `text` under `filter` (BM25, fulltext.ts). */
+export function fullTextOn(db: Sqlite, cid: number, text: string, limit: number, filter: RecordFilter): { slots: Uint32Array; scores: Float32Array } {
   const t = tables(cid);
-  return sqliteBm25(db, t.records, t.fts, text, limit, filterSql(db, cid, filter, 'r.metadata', 'r.document'), minSlot, plan);
+  return sqliteBm25(db, t.records, t.fts, text, limit, filterSql(db, cid, filter, 'r.metadata', 'r.document'));
+}
+
+/** The ids of `slots`, in their order (a slot without a record: undefined). */
+export function idsOfSlots(db: Sqlite, cid: number, slots: ArrayLike<number>): (string | undefined)[] {
+  const rows = db.prepare(`SELECT slot, id FROM ${tables(cid).records} WHERE slot IN (SELECT value FROM json_each(?))`).raw().all(JSON.stringify(Array.from(slots))) as [number, string][];
+  const byId = new Map(rows);
+  return Array.from(slots, (s) => byId.get(s));
 }
 
 /** Where the collection's changes stand, read inside the caller's transaction. */

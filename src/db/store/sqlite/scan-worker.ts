@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Sqlite3 from 'better-sqlite3';
-import { fullTextOn, headOf, matchingSlotsOn } from './scan-sql.js';
+import { fullTextOn, headOf, idsOfSlots, matchingSlotsOn } from './scan-sql.js';
 import type { ScanJob, ScanReply } from './scan-pool.js';
 
 const { source } = workerData as { source: string };
@@ -28,7 +28,7 @@ parentPort!.on('message', (job: ScanJob) => {
       }
       const r = fullTextOn(db, job.cid, job.text, job.limit, job.filter);
       transfer.push(r.slots.buffer as ArrayBuffer, r.scores.buffer as ArrayBuffer);
-      return { id: job.id, ok: true, seq: head.seq, nextSlot: head.nextSlot, slots: r.slots, scores: r.scores, ...(r.plan !== undefined ? { plan: r.plan } : {}) };
+      return { id: job.id, ok: true, seq: head.seq, nextSlot: head.nextSlot, slots: r.slots, scores: r.scores, ids: idsOfSlots(db, job.cid, r.slots) };
     })();
   } catch (e) {
     reply = { id: job.id, ok: false, code: (e as { code?: string }).code ?? 'internal', message: (e as Error).message };

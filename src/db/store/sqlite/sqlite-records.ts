@@ -254,21 +254,22 @@ export class SqliteRecords implements CollectionRecords {
     } catch {
       return fullTextOn(r, cid, text, limit, filter);
     }
-    // Bring the reader's list up to date (scan-pool.ts): drop the slots deleted since, score the
-    // slots written since here, merge.
-    return r.transaction(() => {
-      const head = headOf(r, cid);
-      if (head === undefined || head.seq === got.seq) return { slots: got.slots, scores: got.scores! };
-      if (head.tombFloor > got.seq) return fullTextOn(r, cid, text, limit, filter);
-      const deleted = new Set(this.#stmt('tombSince', () => `SELECT slot FROM ${this.#t.tombs} WHERE seq > ?`).pluck().all(got.seq) as number[]);
-      const fresh = head.nextSlot > got.nextSlot ? fullTextOn(r, cid, text, limit, filter, got.nextSlot, got.plan) : undefined;
-      const hits: [number, number][] = [];
-      for (let i = 0; i < got.slots.length; i++) if (!deleted.has(got.slots[i]!)) hits.push([got.slots[i]!, got.scores![i]!]);
-      if (fresh !== undefined) for (let i = 0; i < fresh.slots.length; i++) hits.push([fresh.slots[i]!, fresh.scores[i]!]);
-      hits.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-      if (hits.length > limit) hits.length = limit;
-      return { slots: Uint32Array.from(hits, (h) => h[0]), scores: Float32Array.from(hits, (h) => h[1]) };
-    })();
+    // The reader's list, each hit followed to its record's current slot (scan-pool.ts).
+    const head = headOf(r, cid);
+    if (head === undefined || head.seq === got.seq) return { slots: got.slots, scores: got.scores! };
+    const ids = got.ids ?? [];
+    const rows = this.#stmt('slotsOfIds', () => `SELECT id, slot FROM ${this.#t.records} WHERE id IN (SELECT value FROM json_each(?))`)
+      .raw().all(JSON.stringify(ids.filter((x) => x !== undefined))) as [string, number][];
+    const now = new Map(rows);
+    const slots: number[] = [];
+    const scores: number[] = [];
+    for (let i = 0; i < got.slots.length; i++) {
+      const s = ids[i] === undefined ? undefined : now.get(ids[i]!);
+      if (s === undefined) continue;
+      slots.push(s);
+      scores.push(got.scores![i]!);
+    }
+    return { slots: Uint32Array.from(slots), scores: Float32Array.from(scores) };
   }
 
   async sparseRows(since: number | undefined): Promise<[number, string | null][]> {
@@ -493,6 +494,9 @@ export class SqliteRecords implements CollectionRecords {
       const writer = this.writer();
       const out = await fn(writer);
       writer.commitHead();
+      // The vector rows are durable before the commit that references them (durability 'full').
+      const synced = writer.syncVectors();
+      if (synced !== undefined) await synced;
       w.exec('COMMIT');
       if (writer.inPlace.length > 0) {
         this.#inPlace.push({ seq: writer.seq, slots: writer.inPlace });
@@ -518,7 +522,7 @@ export class SqliteRecords implements CollectionRecords {
    * at a new slot; `update` without a vector keeps the slot. A chunk's new slots are consecutive,
    * so its vectors go to the file in one positional write.
    */
-  writer(): RecordWriter & { commitHead(): void; inPlace: number[] } {
+  writer(): RecordWriter & { commitHead(): void; inPlace: number[]; syncVectors(): Promise<void> | undefined } {
     const r = this.#t.records;
     const meta = this.#meta;
     const cw = this.#c.w;
@@ -532,15 +536,17 @@ export class SqliteRecords implements CollectionRecords {
     let options: CollectionOptions | undefined;
     const tomb = (): BetterSqlite3.Statement => this.#stmt('tomb', () => `INSERT INTO ${this.#t.tombs}(slot, seq) VALUES (?, ?)`, 'w');
     const inPlace: number[] = [];
+    let syncNeeded = false;
     return {
       seq,
       inPlace,
+      syncVectors: (): Promise<void> | undefined => (syncNeeded ? file.syncAsync() : undefined),
       commitHead: (): void => {
         if (options !== undefined) cw.prepare('UPDATE collections SET options = ? WHERE cid = ?').run(JSON.stringify(options), meta.cid);
         if (touched) cw.prepare('UPDATE collections SET seq = ? WHERE cid = ?').run(seq, meta.cid);
         if (next !== firstSlot) {
           cw.prepare('UPDATE collections SET next_slot = ? WHERE cid = ?').run(next, meta.cid);
-          if (this.#c.sync) file.sync();
+          if (this.#c.sync) syncNeeded = true;
         }
       },
       writeRows: async (mode: WriteMode, chunk: RowsToWrite): Promise<Uint32Array> => {

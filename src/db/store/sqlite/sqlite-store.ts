@@ -242,6 +242,8 @@ export class SqliteStore implements RecordStore {
         const writer = records.writer();
         filled = await fill(records, writer);
         writer.commitHead();
+        const synced = writer.syncVectors();
+        if (synced !== undefined) await synced;
       }
       w.exec('COMMIT');
       return { meta: toMeta(this.#r.prepare('SELECT * FROM collections WHERE cid = ?').get(cid) as CatalogueRow), filled };

@@ -12,7 +12,7 @@
  * Each row's CRC-32 lives in its SQLite row (`vcrc`), so `verify` names a damaged row; the header
  * has its own CRC.
  */
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { OmnivecError } from '../../../errors.js';
@@ -210,6 +210,16 @@ export class VectorFile {
   }
 
   /** Makes the rows written so far durable (before the SQLite commit that references them). */
+  /**
+   * fdatasync on libuv's thread pool: the caller's thread is free meanwhile (a server's loop keeps
+   * answering; the write's transaction stays open until it resolves, and COMMIT follows it).
+   */
+  syncAsync(): Promise<void> {
+    const fd = this.#fd;
+    if (fd < 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e === null ? resolve() : reject(e))));
+  }
+
   sync(): void {
     if (this.#fd >= 0) fdatasyncSync(this.#fd);
   }
