@@ -66,13 +66,14 @@ const DEFER_MAX = 4096;
 /** A write waits (the loop free) while the tail holds more than this many vectors. */
 const TAIL_MAX = 2048;
 /** One slice of background upkeep, in milliseconds. */
-const UPKEEP_SLICE_MS = 3;
+const UPKEEP_SLICE_MS = 2;
 /**
- * The pause after each slice (a timer, not setImmediate): upkeep takes at most about half of the
- * thread while requests wait, which is what keeps a busy server's query latency low (bench:server's
- * mixed load); writes slow down instead (back-pressure at TAIL_MAX).
+ * The pause after each slice (a timer, not setImmediate): upkeep takes at most about a quarter of
+ * the thread while requests wait, which is what keeps a busy server's query latency low
+ * (bench:server's mixed load: queries first); small writes slow down instead (back-pressure at
+ * TAIL_MAX). Imports (writes above DEFER_MAX) are not deferred and keep their speed.
  */
-const UPKEEP_PAUSE_MS = 3;
+const UPKEEP_PAUSE_MS = 6;
 const pause = (): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, UPKEEP_PAUSE_MS));
 
 /** Rows read from the store per chunk while building or catching up. */

@@ -207,6 +207,10 @@ export class QueryPlanner {
     const names: ('dense' | 'fullText' | 'sparse')[] = [];
     const denseDist = new Map<number, number>();
     const limit = q.multiVector === undefined && signals === 1 ? q.k : q.candidates;
+    // Full text first: with scan readers (OpenOptions.scanThreads) it waits for another thread,
+    // and writes may commit meanwhile; the dense search and the records' lookup then come after,
+    // together, so no write moves a dense hit between its search and its lookup.
+    const ft = q.fullText !== undefined ? await this.#c.records.fullText(q.fullText, limit, q.filter) : undefined;
     if (q.vector !== undefined) {
       const res = await this.#denseOf(index, q.vector, limit, allow, q);
       res.ids.forEach((s, i) => denseDist.set(s, res.distances[i]!));
@@ -214,9 +218,8 @@ export class QueryPlanner {
       lists.push({ ids: res.ids, scores: Float32Array.from(res.distances, (d) => -d) });
       names.push('dense');
     }
-    if (q.fullText !== undefined) {
-      const r = await this.#c.records.fullText(q.fullText, limit, q.filter);
-      lists.push({ ids: r.slots, scores: r.scores });
+    if (ft !== undefined) {
+      lists.push({ ids: ft.slots, scores: ft.scores });
       names.push('fullText');
     }
     if (q.sparse !== undefined) {
