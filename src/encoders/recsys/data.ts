@@ -81,3 +81,39 @@ export async function readSequences(path: string): Promise<Map<string, string[]>
   }
   return parseSequences(text, path);
 }
+
+/**
+ * One epoch's examples (sequence, position ≥ `first`), at most `cap` per user (0: all): a user with
+ * more positions gets `cap` of them drawn at random each epoch, so every user weighs about the same
+ * in the loss (Covington et al. 2016 §3.3: a few very active users would otherwise dominate it),
+ * then the whole list is shuffled. Writes into `exSeq` / `exPos` (sized for every position) and
+ * returns the count.
+ */
+export function drawExamples(seqs: readonly Int32Array[], first: number, cap: number, rng: { int(n: number): number },
+  exSeq: Int32Array, exPos: Int32Array, scratch: Int32Array): number {
+  let n = 0;
+  for (let s = 0; s < seqs.length; s++) {
+    const m = seqs[s]!.length - first;
+    if (m <= 0) continue;
+    if (cap === 0 || m <= cap) {
+      for (let t = first; t < seqs[s]!.length; t++, n++) { exSeq[n] = s; exPos[n] = t; }
+      continue;
+    }
+    for (let i = 0; i < m; i++) scratch[i] = first + i;
+    for (let i = 0; i < cap; i++) {
+      const j = i + rng.int(m - i);
+      const x = scratch[i]!;
+      scratch[i] = scratch[j]!;
+      scratch[j] = x;
+      exSeq[n] = s;
+      exPos[n++] = scratch[i]!;
+    }
+  }
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const a = exSeq[i]!, b = exPos[i]!;
+    exSeq[i] = exSeq[j]!; exPos[i] = exPos[j]!;
+    exSeq[j] = a; exPos[j] = b;
+  }
+  return n;
+}

@@ -102,6 +102,8 @@ export interface CommonTrainOptions {
   recent?: number;
   /** The example-age input (default true). */
   exampleAge?: boolean;
+  /** Examples per user and epoch, drawn afresh each epoch (default 50; 0: every position). */
+  examplesPerUser?: number;
   /** Passes over the examples. */
   epochs?: number;
   /** Examples per Adam step. */
@@ -118,7 +120,7 @@ export interface CommonTrainOptions {
   onEpoch?: (e: EpochReport, model: RecsysModel) => void;
 }
 
-export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'exampleAge', 'epochs', 'batchSize', 'lr', 'seed', 'threads', 'userFeatures', 'onEpoch'];
+export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'exampleAge', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'seed', 'threads', 'userFeatures', 'onEpoch'];
 
 /** Checks the options object's keys and the common values; returns them resolved over `defaults`. */
 export function resolveCommon(options: CommonTrainOptions & Record<string, unknown>, known: readonly string[], what: string,
@@ -138,6 +140,7 @@ export function resolveCommon(options: CommonTrainOptions & Record<string, unkno
     maxHistory: checkInt(options.maxHistory ?? 50, 'maxHistory', { min: 1 }),
     recent: checkInt(options.recent ?? 5, 'recent', { min: 0 }),
     exampleAge: options.exampleAge ?? true,
+    examplesPerUser: checkInt(options.examplesPerUser ?? 50, 'examplesPerUser', { min: 0 }),
     epochs: checkInt(options.epochs ?? defaults.epochs, 'epochs', { min: 1, max: 10_000 }),
     batchSize: checkInt(options.batchSize ?? defaults.batchSize, 'batchSize', { min: 1, max: 65_536 }),
     lr: checkNumber(options.lr ?? defaults.lr, 'lr', { min: 0, minExclusive: true, max: 10 }),

@@ -13,7 +13,7 @@ import { invalidArgument } from '../../errors.js';
 import { checkNumber } from '../../checks.js';
 import { Random } from '../../vector/random.js';
 import { Adam } from '../recsys/adam.js';
-import { buildVocabulary, checkSequences, encodeSequences, type UserSequences, type Vocabulary } from '../recsys/data.js';
+import { buildVocabulary, checkSequences, drawExamples, encodeSequences, type UserSequences, type Vocabulary } from '../recsys/data.js';
 import type { FeatureTable } from '../recsys/features.js';
 import { SparseGrad, inBatchSoftmax } from '../recsys/layers.js';
 import { Mlp } from '../recsys/mlp.js';
@@ -111,9 +111,7 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
   if (total === 0) throw invalidArgument('sequences: expected at least one sequence of two or more items (no next item to learn)');
   const exSeq = new Int32Array(total);
   const exPos = new Int32Array(total);
-  for (let s = 0, n = 0; s < data.seqs.length; s++) for (let t = 1; t < data.seqs[s]!.length; t++, n++) { exSeq[n] = s; exPos[n] = t; }
-  const order = new Uint32Array(total);
-  for (let i = 0; i < total; i++) order[i] = i;
+  const examplePool = new Int32Array(data.seqs.reduce((m, s) => Math.max(m, s.length), 0));
 
   // log Q: an item's share of the training targets (its chance to be a batch's negative).
   let sum = 0;
@@ -145,13 +143,13 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
   const t0 = performance.now();
   for (let epoch = 1; epoch <= c.epochs; epoch++) {
     const te = performance.now();
-    rng.shuffle(order);
+    const count = drawExamples(data.seqs, 1, c.examplesPerUser, rng, exSeq, exPos, examplePool);
     let loss = 0;
-    for (let b0 = 0; b0 < total; b0 += B) {
-      const n = Math.min(total, b0 + B) - b0;
+    for (let b0 = 0; b0 < count; b0 += B) {
+      const n = Math.min(count, b0 + B) - b0;
       adam.begin();
       for (let b = 0; b < n; b++) {
-        const ex = order[b0 + b]!;
+        const ex = b0 + b;
         const s = exSeq[ex]!;
         const t = exPos[ex]!;
         const seq = data.seqs[s]!;
@@ -165,7 +163,7 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
       }
       loss += inBatchSoftmax(U, V, n, d, items, colLogQ, dU, dV, scratch);
       for (let b = 0; b < n; b++) {
-        const ex = order[b0 + b]!;
+        const ex = b0 + b;
         const seq = data.seqs[exSeq[ex]!]!;
         tower.backward(b, dU.subarray(b * d, b * d + d), seq, 0, exPos[ex]!, gE);
         itemTower.backward(b, dV.subarray(b * d, b * d + d), dxItem);
@@ -178,11 +176,12 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
       adam.sparse(idEmbed, gD, mD, vD, scale);
     }
     const seconds = (performance.now() - te) / 1000;
-    const report: EpochReport = { epoch, epochs: c.epochs, loss: loss / total, examples: total, seconds, examplesPerSecond: total / seconds };
+    const report: EpochReport = { epoch, epochs: c.epochs, loss: loss / count, examples: count, seconds, examplesPerSecond: count / seconds };
     epochs.push(report);
     options.onEpoch?.(report, model);
   }
   const seconds = (performance.now() - t0) / 1000;
-  model.stats = { epochs, examples: total * c.epochs, seconds, examplesPerSecond: (total * c.epochs) / seconds, threads: 1 };
+  const examples = epochs.reduce((a, e) => a + e.examples, 0);
+  model.stats = { epochs, examples, seconds, examplesPerSecond: examples / seconds, threads: 1 };
   return model;
 }

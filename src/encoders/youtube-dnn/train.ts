@@ -11,7 +11,7 @@ import { invalidArgument } from '../../errors.js';
 import { checkInt, checkNumber } from '../../checks.js';
 import { Random } from '../../vector/random.js';
 import { Adam } from '../recsys/adam.js';
-import { buildVocabulary, checkSequences, encodeSequences, type UserSequences, type Vocabulary } from '../recsys/data.js';
+import { buildVocabulary, checkSequences, drawExamples, encodeSequences, type UserSequences, type Vocabulary } from '../recsys/data.js';
 import type { FeatureTable } from '../recsys/features.js';
 import { SparseGrad, sampledSoftmax } from '../recsys/layers.js';
 import { COMMON_KEYS, RecsysModel, resolveCommon, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
@@ -31,7 +31,7 @@ export interface YoutubeDnnOptions extends CommonTrainOptions {
   tie?: boolean;
 }
 
-export const YOUTUBE_DNN_DEFAULTS = { dim: 64, hidden: [128], maxHistory: 50, recent: 5, negatives: 50, power: 0.75, epochs: 10, batchSize: 64, lr: 0.002, tie: true } as const;
+export const YOUTUBE_DNN_DEFAULTS = { dim: 64, hidden: [128], maxHistory: 50, recent: 5, negatives: 50, power: 0.75, epochs: 20, batchSize: 64, lr: 0.002, tie: true } as const;
 
 const KNOWN = [...COMMON_KEYS, 'negatives', 'power', 'tie'];
 
@@ -84,11 +84,7 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
   const exSeq = new Int32Array(total);
   const exPos = new Int32Array(total);
   const featRow = Int32Array.from(data.users, (u) => feats?.rows.get(u) ?? -1);
-  for (let s = 0, n = 0; s < data.seqs.length; s++) {
-    for (let t = first; t < data.seqs[s]!.length; t++, n++) { exSeq[n] = s; exPos[n] = t; }
-  }
-  const order = new Uint32Array(total);
-  for (let i = 0; i < total; i++) order[i] = i;
+  const scratch = new Int32Array(data.seqs.reduce((m, s) => Math.max(m, s.length), 0));
 
   const sampler = new UnigramSampler(data.vocab.counts, power);
   const logQ = sampler.logQ;
@@ -109,13 +105,13 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
   const t0 = performance.now();
   for (let epoch = 1; epoch <= c.epochs; epoch++) {
     const te = performance.now();
-    rng.shuffle(order);
+    const count = drawExamples(data.seqs, first, c.examplesPerUser, rng, exSeq, exPos, scratch);
     let loss = 0;
-    for (let b0 = 0; b0 < total; b0 += c.batchSize) {
-      const b1 = Math.min(total, b0 + c.batchSize);
+    for (let b0 = 0; b0 < count; b0 += c.batchSize) {
+      const b1 = Math.min(count, b0 + c.batchSize);
       adam.begin();
       for (let i = b0; i < b1; i++) {
-        const ex = order[i]!;
+        const ex = i;
         const s = exSeq[ex]!;
         const t = exPos[ex]!;
         const seq = data.seqs[s]!;
@@ -131,11 +127,12 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
       adam.sparse(output, gO, mO, vO, scale);
     }
     const seconds = (performance.now() - te) / 1000;
-    const report: EpochReport = { epoch, epochs: c.epochs, loss: loss / total, examples: total, seconds, examplesPerSecond: total / seconds };
+    const report: EpochReport = { epoch, epochs: c.epochs, loss: loss / count, examples: count, seconds, examplesPerSecond: count / seconds };
     epochs.push(report);
     options.onEpoch?.(report, model);
   }
   const seconds = (performance.now() - t0) / 1000;
-  model.stats = { epochs, examples: total * c.epochs, seconds, examplesPerSecond: (total * c.epochs) / seconds, threads: 1 };
+  const examples = epochs.reduce((a, e) => a + e.examples, 0);
+  model.stats = { epochs, examples, seconds, examplesPerSecond: examples / seconds, threads: 1 };
   return model;
 }
