@@ -9,17 +9,16 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { intArg, numberArg } from '../checks.js';
-import { openDatabase, type Database } from '../db/database.js';
-import type { Collection } from '../db/collection.js';
+import { openDatabase } from '../db/database.js';
 import type { Where } from '../db/where.js';
 import { storedModelDir } from '../encoders/stored-models.js';
 import { parseSequences, readSequences } from '../encoders/recsys/data.js';
 import { readFeatures } from '../encoders/recsys/features.js';
-import { loadRecsys, saveRecsys } from '../encoders/recsys/files.js';
+import { saveRecsys } from '../encoders/recsys/files.js';
 import type { EpochReport, RecsysModel } from '../encoders/recsys/model.js';
 import { trainYoutubeDnn, YOUTUBE_DNN_DEFAULTS } from '../encoders/youtube-dnn/train.js';
 import { trainTwoTower, TWO_TOWER_DEFAULTS } from '../encoders/two-tower/train.js';
-import { recommendForUsers, type ItemScore, type UserQueryInput } from '../tasks/recommend.js';
+import { collectionModel, recommendForUsers, type ItemScore, type UserQueryInput } from '../tasks/recommend.js';
 import { dbDir, jsonArg, type Out } from './db-commands.js';
 
 export const RECSYS_KINDS = ['youtube-dnn', 'two-tower'] as const;
@@ -131,21 +130,6 @@ async function storeModel(dir: string, name: string, model: RecsysModel): Promis
   }
 }
 
-const modelCache = new Map<string, RecsysModel>();
-
-/** The deep recommender a collection is bound to (read from `DIR/models/`), or null for plain item vectors. */
-export async function collectionModel(db: Database, c: Collection): Promise<RecsysModel | null> {
-  const e = c.encoder;
-  if (e === null || (e.kind !== 'youtube-dnn' && e.kind !== 'two-tower')) return null;
-  const dir = storedModelDir(db.filesDir, e.model);
-  let m = modelCache.get(dir);
-  if (m === undefined) {
-    m = await loadRecsys(dir);
-    modelCache.set(dir, m);
-  }
-  return m;
-}
-
 /** Options of the user form of `recommend NAME`. */
 export interface RecommendUsersOpts {
   history?: string[]; histories?: string; out?: string; userId?: string; k?: string; exclude?: string[];
@@ -189,7 +173,7 @@ export async function cmdRecommendUsers(dir: string, name: string, o: RecommendU
   const db = await openDatabase(dir, { readOnly: true });
   try {
     const c = await db.getCollection(name);
-    const model = await collectionModel(db, c);
+    const model = await collectionModel(db.filesDir, c);
     if (model === null && o.userId !== undefined) throw invalidArgument(`--user-id: ${name} holds plain item vectors (no model with user features)`);
     if (model !== null && (o.recent !== undefined || o.decay !== undefined)) throw invalidArgument(`--recent / --decay: ${name} is served by its ${model.kind} model, which makes the user vector itself`);
     const recs: ItemScore[][] = [];

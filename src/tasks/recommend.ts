@@ -10,6 +10,9 @@ import type { Where } from '../db/where.js';
 import { userScore } from '../vector/metric.js';
 import { normalizeInPlace } from '../vector/normalize.js';
 import { checkInt, checkK } from '../checks.js';
+import { storedModelDir } from '../encoders/stored-models.js';
+import { loadRecsys } from '../encoders/recsys/files.js';
+import type { RecsysModel } from '../encoders/recsys/model.js';
 
 export interface RecommendFromCollectionOptions {
   /** Items like this one (never returned itself). */
@@ -168,4 +171,21 @@ export async function recommendForUsers(c: Collection, model: UserVectorModel | 
     out.push(recs);
   }
   return out;
+}
+
+const modelCache = new Map<string, { model: RecsysModel; spec: string }>();
+
+/**
+ * The deep recommender a collection is bound to (`encoder.kind` youtube-dnn or two-tower), read
+ * from `filesDir/models/` once per process, or null for a collection of plain item vectors.
+ */
+export async function collectionModel(filesDir: string, c: Collection): Promise<RecsysModel | null> {
+  const e = c.encoder;
+  if (e === null || (e.kind !== 'youtube-dnn' && e.kind !== 'two-tower')) return null;
+  const dir = storedModelDir(filesDir, e.model);
+  const hit = modelCache.get(dir);
+  if (hit !== undefined) return hit.model;
+  const model = await loadRecsys(dir);
+  modelCache.set(dir, { model, spec: e.model });
+  return model;
 }
