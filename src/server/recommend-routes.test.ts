@@ -28,8 +28,8 @@ test('HTTP recommendations: YouTube DNN collection, single and batch equal the C
       assert.deepEqual(r.body.items, cli[0]);
       r = await call('POST', '/api/collections/yt/recommendations', { users: [{ history: ['m4'] }, { history: ['m1', 'm2'] }], k: 3 });
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      assert.equal(r.body.users.length, 2);
-      assert.deepEqual(r.body.users[1], cli[0]);
+      assert.equal((r.body.users as unknown[]).length, 2);
+      assert.deepEqual((r.body.users as unknown[])[1], cli[0]);
       r = await call('POST', '/api/collections/yt/recommendations', { history: ['m1', 'nope'] });
       assert.equal(r.status, 404, JSON.stringify(r.body));
       assert.match(JSON.stringify(r.body), /nope/);

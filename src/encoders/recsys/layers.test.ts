@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Random } from '../../vector/random.js';
 import {
-  bagMeanBackward, bagMeanForward, denseBackward, denseForward, inBatchSoftmax, reluBackward, reluForward,
+  bagDecayBackward, bagDecayForward, bagMeanBackward, bagMeanForward, denseBackward, denseForward, inBatchSoftmax, reluBackward, reluForward,
   sampledSoftmax, SparseGrad,
 } from './layers.js';
 import { Mlp } from './mlp.js';
@@ -80,6 +80,28 @@ test('averaging bag: each row gets dOut / n, repeated ids twice', () => {
   assert.ok(g.g.every((v) => v === 0) && g.rows().length === 0);
   bagMeanForward(table, dim, ids, 3, 3, out, 0);
   assert.deepEqual([...out.subarray(0, dim)], [0, 0, 0], 'an empty bag is zeros');
+});
+
+test('recency-weighted bag: weights decay^j (latest first), normalised; decay 1 is the mean', () => {
+  const rng = new Random(11);
+  const dim = 3, rows = 5;
+  const table = rnd(rng, rows * dim), c = rnd(rng, dim);
+  const ids = Int32Array.from([0, 3, 1, 3, 4]);
+  const out = new Float64Array(dim);
+  const loss = (): number => { bagDecayForward(table, dim, ids, 1, 5, 0.5, out, 0); return c.reduce((s, v, j) => s + v * out[j]!, 0); };
+  loss();
+  // by hand: items 4, 3, 1, 3 (latest first) weigh 1, 0.5, 0.25, 0.125 over 1.875
+  for (let j = 0; j < dim; j++) {
+    const want = (table[4 * dim + j]! + 0.5 * table[3 * dim + j]! + 0.25 * table[1 * dim + j]! + 0.125 * table[3 * dim + j]!) / 1.875;
+    assert.ok(Math.abs(out[j]! - want) < 1e-12);
+  }
+  const g = new SparseGrad(rows, dim, 'f64');
+  bagDecayBackward(c, 0, dim, ids, 1, 5, 0.5, g);
+  close(g.g, loss, table, 'dTable');
+  const mean = new Float64Array(dim);
+  bagMeanForward(table, dim, ids, 1, 5, mean, 0);
+  bagDecayForward(table, dim, ids, 1, 5, 1, out, 0);
+  for (let j = 0; j < dim; j++) assert.ok(Math.abs(out[j]! - mean[j]!) < 1e-12);
 });
 
 test('sampled softmax with logQ: dU and dV match; an accidental hit is left out', () => {

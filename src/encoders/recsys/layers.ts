@@ -74,6 +74,35 @@ export function bagMeanBackward(dOut: FloatArray, dOff: number, dim: number, ids
 }
 
 /**
+ * The recency-weighted bag: out = Σ_k w_k · table[ids[k]] over k in [start, end), w_k ∝
+ * decay^(end − 1 − k) (the latest item weighs most), normalised to sum to 1 — Item2Vec's history
+ * query (docs/item2vec.md, `decay`) as a layer. decay = 1 is the plain mean.
+ */
+export function bagDecayForward(table: FloatArray, dim: number, ids: Int32Array, start: number, end: number, decay: number, out: FloatArray, outOff: number): void {
+  out.fill(0, outOff, outOff + dim);
+  if (end <= start) return;
+  let w = 1;
+  let sum = 0;
+  for (let k = end - 1; k >= start; k--, w *= decay) {
+    sum += w;
+    const r = ids[k]! * dim;
+    for (let j = 0; j < dim; j++) out[outOff + j] = out[outOff + j]! + w * table[r + j]!;
+  }
+  const inv = 1 / sum;
+  for (let j = 0; j < dim; j++) out[outOff + j] = out[outOff + j]! * inv;
+}
+
+/** Backward of `bagDecayForward`: row ids[k] gets w_k · dOut. */
+export function bagDecayBackward(dOut: FloatArray, dOff: number, dim: number, ids: Int32Array, start: number, end: number, decay: number, grad: SparseGrad): void {
+  if (end <= start) return;
+  let sum = 0;
+  let w = 1;
+  for (let k = end - 1; k >= start; k--, w *= decay) sum += w;
+  w = 1;
+  for (let k = end - 1; k >= start; k--, w *= decay) grad.add(ids[k]!, dOut, dOff, w / sum);
+}
+
+/**
  * Gradient of an embedding table, touched rows only: `g` is as large as the table, `rows` lists
  * the rows written since the last `clear` (each once), so an optimizer step costs O(touched).
  */

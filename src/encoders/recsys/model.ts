@@ -98,8 +98,10 @@ export interface CommonTrainOptions {
   hidden?: readonly number[];
   /** History items averaged (the last ones; default 50). */
   maxHistory?: number;
-  /** Items of the recent bag (default 5; 0: none). */
+  /** Items of the recent bag (default 20; 0: none). */
   recent?: number;
+  /** Weight decay^j of the j-th most recent item in the recent bag (default 0.7; 1: plain mean). */
+  decay?: number;
   /** The example-age input (default true). */
   exampleAge?: boolean;
   /** Examples per user and epoch, drawn afresh each epoch (default 50; 0: every position). */
@@ -110,6 +112,8 @@ export interface CommonTrainOptions {
   batchSize?: number;
   /** Adam's learning rate. */
   lr?: number;
+  /** Lower the learning rate linearly to `lr × minLrFraction` over the run (default 1: constant). */
+  minLrFraction?: number;
   /** Random seed (default 1): the same seed gives the same model bit for bit. */
   seed?: number;
   /** Worker threads: only 1 today (docs/recommenders.md#threads). */
@@ -120,7 +124,7 @@ export interface CommonTrainOptions {
   onEpoch?: (e: EpochReport, model: RecsysModel) => void;
 }
 
-export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'exampleAge', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'seed', 'threads', 'userFeatures', 'onEpoch'];
+export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'decay', 'exampleAge', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'minLrFraction', 'seed', 'threads', 'userFeatures', 'onEpoch'];
 
 /** Checks the options object's keys and the common values; returns them resolved over `defaults`. */
 export function resolveCommon(options: CommonTrainOptions & Record<string, unknown>, known: readonly string[], what: string,
@@ -138,13 +142,18 @@ export function resolveCommon(options: CommonTrainOptions & Record<string, unkno
     embeddingDim: checkInt(options.embeddingDim ?? dim, 'embeddingDim', { min: 1, max: 4096 }),
     hidden: hidden.slice() as number[],
     maxHistory: checkInt(options.maxHistory ?? 50, 'maxHistory', { min: 1 }),
-    recent: checkInt(options.recent ?? 5, 'recent', { min: 0 }),
+    recent: checkInt(options.recent ?? 20, 'recent', { min: 0 }),
+    decay: checkNumber(options.decay ?? 0.7, 'decay', { min: 0, minExclusive: true, max: 1 }),
     exampleAge: options.exampleAge ?? true,
     examplesPerUser: checkInt(options.examplesPerUser ?? 50, 'examplesPerUser', { min: 0 }),
     epochs: checkInt(options.epochs ?? defaults.epochs, 'epochs', { min: 1, max: 10_000 }),
     batchSize: checkInt(options.batchSize ?? defaults.batchSize, 'batchSize', { min: 1, max: 65_536 }),
     lr: checkNumber(options.lr ?? defaults.lr, 'lr', { min: 0, minExclusive: true, max: 10 }),
+    minLrFraction: checkNumber(options.minLrFraction ?? 1, 'minLrFraction', { min: 0, max: 1 }),
     seed: checkInt(options.seed ?? 1, 'seed', { min: 0 }),
     threads,
   };
 }
+
+/** The learning-rate factor at `progress` (0 → 1) of a run lowering it linearly to `minFraction`. */
+export const lrScaleAt = (progress: number, minFraction: number): number => 1 - (1 - minFraction) * Math.min(1, progress);

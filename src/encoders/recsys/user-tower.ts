@@ -1,7 +1,7 @@
 /**
  * The user tower shared by YouTube DNN and the two-tower model (Covington et al. 2016, Fig. 3):
- * input = [mean of the item embeddings of the last `maxHistory` items, mean of the last `recent`
- * ones, the user's side features, the example age], then ReLU layers, then a linear layer to the
+ * input = [mean of the item embeddings of the last `maxHistory` items, the recency-weighted mean
+ * (decay^j) of the last `recent` ones, the user's side features, the example age], then ReLU layers, then a linear layer to the
  * user vector. The "recent" bag is a second view of the same history (the paper feeds watches and
  * searches as two bags); on next-item data the latest items predict best (docs/item2vec.md, decay).
  * The example age is how far back in the user's log a training example sits — log(1 + items after
@@ -9,7 +9,7 @@
  * freshness feature, with positions instead of timestamps since sequences carry no time).
  */
 import type { Random } from '../../vector/random.js';
-import { bagMeanBackward, bagMeanForward, type SparseGrad } from './layers.js';
+import { bagDecayBackward, bagDecayForward, bagMeanBackward, bagMeanForward, type SparseGrad } from './layers.js';
 import { Mlp } from './mlp.js';
 import type { FeatureTable } from './features.js';
 
@@ -25,6 +25,8 @@ export interface UserTowerShape {
   maxHistory: number;
   /** Items in the recent bag (0: no recent bag). */
   recent: number;
+  /** Weight decay^j of the j-th most recent item in the recent bag (1: a plain mean). */
+  decay: number;
   exampleAge: boolean;
   /** Width of the user side features (0: none). */
   featureDim: number;
@@ -67,7 +69,7 @@ export class UserTower {
     bagMeanForward(this.embed, e, hist, Math.max(start, end - s.maxHistory), end, x, 0);
     let p = e;
     if (s.recent > 0) {
-      bagMeanForward(this.embed, e, hist, Math.max(start, end - s.recent), end, x, p);
+      bagDecayForward(this.embed, e, hist, Math.max(start, end - s.recent), end, s.decay, x, p);
       p += e;
     }
     if (s.featureDim > 0) {
@@ -85,6 +87,6 @@ export class UserTower {
     this.mlp.backward(slot, dOut, this.#dx);
     const e = s.embeddingDim;
     bagMeanBackward(this.#dx, 0, e, hist, Math.max(start, end - s.maxHistory), end, gEmbed);
-    if (s.recent > 0) bagMeanBackward(this.#dx, e, e, hist, Math.max(start, end - s.recent), end, gEmbed);
+    if (s.recent > 0) bagDecayBackward(this.#dx, e, e, hist, Math.max(start, end - s.recent), end, s.decay, gEmbed);
   }
 }

@@ -17,7 +17,7 @@ import { buildVocabulary, checkSequences, drawExamples, encodeSequences, type Us
 import type { FeatureTable } from '../recsys/features.js';
 import { SparseGrad, inBatchSoftmax } from '../recsys/layers.js';
 import { Mlp } from '../recsys/mlp.js';
-import { COMMON_KEYS, RecsysModel, resolveCommon, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
+import { COMMON_KEYS, RecsysModel, lrScaleAt, resolveCommon, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 
 export interface TwoTowerOptions extends CommonTrainOptions {
@@ -92,7 +92,7 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
   const B = c.batchSize;
   const shape: UserTowerShape = {
     items: nItems, embeddingDim: c.embeddingDim, hidden: c.hidden, dim: c.dim, maxHistory: c.maxHistory,
-    recent: c.recent, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
+    recent: c.recent, decay: c.decay, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
   };
   const rng = new Random(c.seed);
   const tower = new UserTower(shape, B);
@@ -169,11 +169,12 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
         itemTower.backward(b, dV.subarray(b * d, b * d + d), dxItem);
         gD.add(idRows[b]!, dxItem, 0, 1);
       }
+      const lrs = lrScaleAt((epoch - 1 + b0 / count) / c.epochs, c.minLrFraction);
       const scale = 1 / n;
-      adam.dense(tower.mlp.params, tower.mlp.grads, mU, vU, scale);
-      adam.dense(itemTower.params, itemTower.grads, mI, vI, scale);
-      adam.sparse(tower.embed, gE, mE, vE, scale);
-      adam.sparse(idEmbed, gD, mD, vD, scale);
+      adam.dense(tower.mlp.params, tower.mlp.grads, mU, vU, scale, lrs);
+      adam.dense(itemTower.params, itemTower.grads, mI, vI, scale, lrs);
+      adam.sparse(tower.embed, gE, mE, vE, scale, lrs);
+      adam.sparse(idEmbed, gD, mD, vD, scale, lrs);
     }
     const seconds = (performance.now() - te) / 1000;
     const report: EpochReport = { epoch, epochs: c.epochs, loss: loss / count, examples: count, seconds, examplesPerSecond: count / seconds };

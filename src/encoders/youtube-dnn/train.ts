@@ -14,7 +14,7 @@ import { Adam } from '../recsys/adam.js';
 import { buildVocabulary, checkSequences, drawExamples, encodeSequences, type UserSequences, type Vocabulary } from '../recsys/data.js';
 import type { FeatureTable } from '../recsys/features.js';
 import { SparseGrad, sampledSoftmax } from '../recsys/layers.js';
-import { COMMON_KEYS, RecsysModel, resolveCommon, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
+import { COMMON_KEYS, RecsysModel, lrScaleAt, resolveCommon, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
 import { UnigramSampler } from '../recsys/sampler.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 
@@ -65,7 +65,7 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
   const nItems = data.vocab.items.length;
   const shape: UserTowerShape = {
     items: nItems, embeddingDim: c.embeddingDim, hidden: c.hidden, dim: c.dim, maxHistory: c.maxHistory,
-    recent: c.recent, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
+    recent: c.recent, decay: c.decay, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
   };
   const tie = options.tie ?? YOUTUBE_DNN_DEFAULTS.tie;
   if (typeof tie !== 'boolean') throw invalidArgument(`tie: expected a boolean, got ${String(tie)}`);
@@ -121,10 +121,11 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
         loss += sampledSoftmax(u, output, c.dim, cand, negatives + 1, logQ, du, gO, logits);
         tower.backward(0, du, seq, 0, t, gE);
       }
+      const lrs = lrScaleAt((epoch - 1 + b0 / count) / c.epochs, c.minLrFraction);
       const scale = 1 / (b1 - b0);
-      adam.dense(mlp.params, mlp.grads, mW, vW, scale);
-      if (!tie) adam.sparse(tower.embed, gE, mE, vE, scale);
-      adam.sparse(output, gO, mO, vO, scale);
+      adam.dense(mlp.params, mlp.grads, mW, vW, scale, lrs);
+      if (!tie) adam.sparse(tower.embed, gE, mE, vE, scale, lrs);
+      adam.sparse(output, gO, mO, vO, scale, lrs);
     }
     const seconds = (performance.now() - te) / 1000;
     const report: EpochReport = { epoch, epochs: c.epochs, loss: loss / count, examples: count, seconds, examplesPerSecond: count / seconds };
