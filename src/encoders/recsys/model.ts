@@ -102,6 +102,8 @@ export interface CommonTrainOptions {
   recent?: number;
   /** Weight decay^j of the j-th most recent item in the recent bag (default 0.7; 1: plain mean). */
   decay?: number;
+  /** Add the recent bag to the user vector (default true when embeddingDim = dim and recent > 0): see UserTowerShape.residual. */
+  residual?: boolean;
   /** The example-age input (default true). */
   exampleAge?: boolean;
   /** Examples per user and epoch, drawn afresh each epoch (default 50; 0: every position). */
@@ -124,7 +126,7 @@ export interface CommonTrainOptions {
   onEpoch?: (e: EpochReport, model: RecsysModel) => void;
 }
 
-export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'decay', 'exampleAge', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'minLrFraction', 'seed', 'threads', 'userFeatures', 'onEpoch'];
+export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'decay', 'residual', 'exampleAge', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'minLrFraction', 'seed', 'threads', 'userFeatures', 'onEpoch'];
 
 /** Checks the options object's keys and the common values; returns them resolved over `defaults`. */
 export function resolveCommon(options: CommonTrainOptions & Record<string, unknown>, known: readonly string[], what: string,
@@ -137,12 +139,18 @@ export function resolveCommon(options: CommonTrainOptions & Record<string, unkno
   hidden.forEach((h, i) => checkInt(h, `hidden[${i}]`, { min: 1, max: 16_384 }));
   const threads = checkInt(options.threads ?? 1, 'threads', { min: 1, max: 256 });
   if (threads !== 1) throw invalidArgument(`threads: expected 1, got ${threads} (the deep recommenders train on one thread for now: docs/recommenders.md#threads)`);
+  const embeddingDim = checkInt(options.embeddingDim ?? dim, 'embeddingDim', { min: 1, max: 4096 });
+  const recent = checkInt(options.recent ?? 20, 'recent', { min: 0 });
+  const residual = options.residual ?? (embeddingDim === dim && recent > 0);
+  if (typeof residual !== 'boolean') throw invalidArgument(`residual: expected a boolean, got ${describe(residual)}`);
+  if (residual && (embeddingDim !== dim || recent === 0)) throw invalidArgument(`residual: needs embeddingDim = dim and recent > 0, got embeddingDim ${embeddingDim}, dim ${dim}, recent ${recent}`);
   return {
     dim,
-    embeddingDim: checkInt(options.embeddingDim ?? dim, 'embeddingDim', { min: 1, max: 4096 }),
+    embeddingDim,
+    residual,
     hidden: hidden.slice() as number[],
     maxHistory: checkInt(options.maxHistory ?? 50, 'maxHistory', { min: 1 }),
-    recent: checkInt(options.recent ?? 20, 'recent', { min: 0 }),
+    recent,
     decay: checkNumber(options.decay ?? 0.7, 'decay', { min: 0, minExclusive: true, max: 1 }),
     exampleAge: options.exampleAge ?? true,
     examplesPerUser: checkInt(options.examplesPerUser ?? 50, 'examplesPerUser', { min: 0 }),

@@ -30,6 +30,13 @@ export interface UserTowerShape {
   exampleAge: boolean;
   /** Width of the user side features (0: none). */
   featureDim: number;
+  /**
+   * Add the recent bag to the MLP's output (a residual connection; needs embeddingDim = dim and a
+   * recent bag). At the start u·V_j is then the similarity of item j to the latest items — the
+   * Item2Vec query — and the layers learn what to change; without it they must first learn that
+   * near-identity from data.
+   */
+  residual?: boolean;
 }
 
 export const AGE_SCALE = 1 / Math.log(1001);
@@ -44,6 +51,7 @@ export class UserTower {
   constructor(shape: UserTowerShape, slots: number, embed?: Float32Array, params?: Float32Array) {
     this.shape = shape;
     const e = shape.embeddingDim;
+    if (shape.residual === true && (shape.recent === 0 || e !== shape.dim)) throw new RangeError('UserTower: residual needs a recent bag and embeddingDim = dim');
     const inDim = e + (shape.recent > 0 ? e : 0) + shape.featureDim + (shape.exampleAge ? 1 : 0);
     this.embed = embed ?? new Float32Array(shape.items * e);
     this.mlp = new Mlp([inDim, ...shape.hidden, shape.dim], slots, params);
@@ -78,7 +86,9 @@ export class UserTower {
       p += s.featureDim;
     }
     if (s.exampleAge) x[p] = Math.log1p(age) * AGE_SCALE;
-    return this.mlp.forward(slot);
+    const u = this.mlp.forward(slot);
+    if (s.residual === true) for (let j = 0; j < e; j++) u[j] = u[j]! + x[e + j]!;
+    return u;
   }
 
   /** Backward of `forward` for the same slot and history: layer gradients and the embedding rows' gradients. */
@@ -86,6 +96,7 @@ export class UserTower {
     const s = this.shape;
     this.mlp.backward(slot, dOut, this.#dx);
     const e = s.embeddingDim;
+    if (s.residual === true) for (let j = 0; j < e; j++) this.#dx[e + j] = this.#dx[e + j]! + dOut[j]!;
     bagMeanBackward(this.#dx, 0, e, hist, Math.max(start, end - s.maxHistory), end, gEmbed);
     if (s.recent > 0) bagDecayBackward(this.#dx, e, e, hist, Math.max(start, end - s.recent), end, s.decay, gEmbed);
   }

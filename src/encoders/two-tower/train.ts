@@ -92,7 +92,7 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
   const B = c.batchSize;
   const shape: UserTowerShape = {
     items: nItems, embeddingDim: c.embeddingDim, hidden: c.hidden, dim: c.dim, maxHistory: c.maxHistory,
-    recent: c.recent, decay: c.decay, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
+    recent: c.recent, decay: c.decay, residual: c.residual, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
   };
   const rng = new Random(c.seed);
   const tower = new UserTower(shape, B);

@@ -65,7 +65,7 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
   const nItems = data.vocab.items.length;
   const shape: UserTowerShape = {
     items: nItems, embeddingDim: c.embeddingDim, hidden: c.hidden, dim: c.dim, maxHistory: c.maxHistory,
-    recent: c.recent, decay: c.decay, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
+    recent: c.recent, decay: c.decay, residual: c.residual, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
   };
   const tie = options.tie ?? YOUTUBE_DNN_DEFAULTS.tie;
   if (typeof tie !== 'boolean') throw invalidArgument(`tie: expected a boolean, got ${String(tie)}`);
