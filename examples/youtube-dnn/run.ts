@@ -104,6 +104,7 @@ for (const s of summary) {
 }
 const i2v = summary[0]!;
 for (const s of summary.slice(1)) {
-  process.stdout.write(`${s.method} / Item2Vec: hit rate ${(s.hitRate / i2v.hitRate).toFixed(2)}×, NDCG ${(s.ndcg / i2v.ndcg).toFixed(2)}×\n`);
+  const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : '– (Item2Vec scored 0)');
+  process.stdout.write(`${s.method} / Item2Vec: hit rate ${ratio(s.hitRate, i2v.hitRate)}, NDCG ${ratio(s.ndcg, i2v.ndcg)}\n`);
 }
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ seeds, validation: values.validation === true, popularity: pop, summary, rows }, null, 1));
