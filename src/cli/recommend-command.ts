@@ -72,7 +72,7 @@ export async function cmdTrainRecsys(kind: RecsysCliKind, db: () => string, o: T
   };
   const defined = Object.fromEntries(Object.entries(common).filter(([, v]) => v !== undefined));
   // Check the collection before training: a mistake should not cost a training run.
-  const dim = (common.dim ?? 64);
+  const dim = common.dim ?? (kind === 'youtube-dnn' ? YOUTUBE_DNN_DEFAULTS.dim : TWO_TOWER_DEFAULTS.dim);
   await checkInto(db(), o.into, dim);
   const model = kind === 'youtube-dnn'
     ? trainYoutubeDnn(sequences, { ...defined, ...(o.negatives !== undefined ? { negatives: intArg(o.negatives, '--negatives', { min: 1 }) } : {}) })

@@ -90,7 +90,7 @@ export abstract class RecsysModel {
 
 /** Options every deep recommender trainer takes. */
 export interface CommonTrainOptions {
-  /** User (and item) vector width (default 64). */
+  /** User (and item) vector width (default: the model's, `YOUTUBE_DNN_DEFAULTS.dim` / `TWO_TOWER_DEFAULTS.dim`). */
   dim?: number;
   /** Item embedding width in the user tower (default: `dim`). */
   embeddingDim?: number;
@@ -106,6 +106,12 @@ export interface CommonTrainOptions {
   residual?: boolean;
   /** The example-age input (default true). */
   exampleAge?: boolean;
+  /**
+   * The target of an example is one of the next `horizon` items after the history, drawn at random
+   * each time (default 1: the next item). MovieLens rates many films in one sitting, in no
+   * meaningful order, so "one of the next few" is a less noisy target than "the next one".
+   */
+  horizon?: number;
   /** Examples per user and epoch, drawn afresh each epoch (default 50; 0: every position). */
   examplesPerUser?: number;
   /** Passes over the examples. */
@@ -126,14 +132,14 @@ export interface CommonTrainOptions {
   onEpoch?: (e: EpochReport, model: RecsysModel) => void;
 }
 
-export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'decay', 'residual', 'exampleAge', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'minLrFraction', 'seed', 'threads', 'userFeatures', 'onEpoch'];
+export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'decay', 'residual', 'exampleAge', 'horizon', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'minLrFraction', 'seed', 'threads', 'userFeatures', 'onEpoch'];
 
 /** Checks the options object's keys and the common values; returns them resolved over `defaults`. */
 export function resolveCommon(options: CommonTrainOptions & Record<string, unknown>, known: readonly string[], what: string,
-  defaults: { epochs: number; batchSize: number; lr: number }) {
+  defaults: { dim: number; epochs: number; batchSize: number; lr: number }) {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   for (const k of Object.keys(options)) if (!known.includes(k)) throw invalidArgument(`options.${k}: unknown ${what} option (known: ${known.join(', ')})`);
-  const dim = checkInt(options.dim ?? 64, 'dim', { min: 1, max: 4096 });
+  const dim = checkInt(options.dim ?? defaults.dim, 'dim', { min: 1, max: 4096 });
   const hidden = options.hidden ?? [128];
   if (!Array.isArray(hidden)) throw invalidArgument(`hidden: expected an array of layer widths, got ${describe(hidden)}`);
   hidden.forEach((h, i) => checkInt(h, `hidden[${i}]`, { min: 1, max: 16_384 }));
@@ -153,6 +159,7 @@ export function resolveCommon(options: CommonTrainOptions & Record<string, unkno
     recent,
     decay: checkNumber(options.decay ?? 0.7, 'decay', { min: 0, minExclusive: true, max: 1 }),
     exampleAge: options.exampleAge ?? true,
+    horizon: checkInt(options.horizon ?? 1, 'horizon', { min: 1, max: 100_000 }),
     examplesPerUser: checkInt(options.examplesPerUser ?? 50, 'examplesPerUser', { min: 0 }),
     epochs: checkInt(options.epochs ?? defaults.epochs, 'epochs', { min: 1, max: 10_000 }),
     batchSize: checkInt(options.batchSize ?? defaults.batchSize, 'batchSize', { min: 1, max: 65_536 }),

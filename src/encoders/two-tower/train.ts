@@ -154,7 +154,7 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
         const t = exPos[ex]!;
         const seq = data.seqs[s]!;
         U.set(tower.forward(b, seq, 0, t, feats, userFeatRow[s]!, seq.length - 1 - t), b * d);
-        const item = seq[t]!;
+        const item = seq[c.horizon === 1 ? t : t + rng.int(Math.min(c.horizon, seq.length - t))]!;
         items[b] = item;
         colLogQ[b] = logQ[item]!;
         idRows[b] = idDropout > 0 && rng.next() < idDropout ? nItems : item;

@@ -19,7 +19,7 @@ import { UnigramSampler } from '../recsys/sampler.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 
 export interface YoutubeDnnOptions extends CommonTrainOptions {
-  /** Sampled negatives per example (default 50). */
+  /** Sampled negatives per example (default 200). */
   negatives?: number;
   /** Q(j) ∝ count_j^power (default 1: Q is the items' frequency; 0.75, word2vec's, did worse on MovieLens). */
   power?: number;
@@ -31,7 +31,8 @@ export interface YoutubeDnnOptions extends CommonTrainOptions {
   tie?: boolean;
 }
 
-export const YOUTUBE_DNN_DEFAULTS = { dim: 64, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, negatives: 50, power: 1, epochs: 10, batchSize: 64, lr: 0.002, tie: true } as const;
+/** Chosen on the MovieLens validation split (docs/recommenders.md#tuning). */
+export const YOUTUBE_DNN_DEFAULTS = { dim: 100, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, negatives: 200, power: 1, epochs: 10, batchSize: 64, lr: 0.002, tie: true } as const;
 
 const KNOWN = [...COMMON_KEYS, 'negatives', 'power', 'tie'];
 
@@ -116,7 +117,7 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
         const t = exPos[ex]!;
         const seq = data.seqs[s]!;
         const u = tower.forward(0, seq, 0, t, feats, featRow[s]!, seq.length - 1 - t);
-        cand[0] = seq[t]!;
+        cand[0] = seq[c.horizon === 1 ? t : t + rng.int(Math.min(c.horizon, seq.length - t))]!;
         for (let j = 1; j <= negatives; j++) cand[j] = sampler.draw(rng);
         loss += sampledSoftmax(u, output, c.dim, cand, negatives + 1, logQ, du, gO, logits);
         tower.backward(0, du, seq, 0, t, gE);
