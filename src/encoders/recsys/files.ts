@@ -31,6 +31,8 @@ interface RecsysJson {
   shape: UserTowerShape;
   /** Item tower layer widths (two-tower). */
   itemSizes?: number[];
+  /** Two-tower: one item table for both towers, the id embedding added to the item vector. */
+  tied?: boolean;
   items: string[];
   counts: number[];
   userFeatures: FeaturesJson | null;
@@ -59,7 +61,8 @@ function blocksOf(m: RecsysModel): [string, Float32Array][] {
     out.push(['output', m.output]);
     if (m.tower.embed !== m.output) out.push(['embed', m.tower.embed]);
   } else if (m instanceof TwoTowerModel) {
-    out.push(['embed', m.tower.embed], ['idEmbed', m.idEmbed], ['itemTower', m.itemTower.params]);
+    if (!m.tied) out.push(['embed', m.tower.embed]);
+    out.push(['idEmbed', m.idEmbed], ['itemTower', m.itemTower.params]);
     if (m.itemFeatures !== null) out.push(['itemFeatures', m.itemFeatures.data]);
   }
   if (m.userFeatures !== null) out.push(['userFeatures', m.userFeatures.data]);
@@ -79,7 +82,7 @@ export async function saveRecsys(m: RecsysModel, dir: string): Promise<{ fingerp
   const fingerprint = sum.toString(16).padStart(8, '0') + fmix32(m.vocab.items.length ^ sum).toString(16).padStart(8, '0');
   const json: RecsysJson = {
     format: RECSYS_FORMAT, version: RECSYS_VERSION, kind: m.kind, dim: m.dim, shape: m.tower.shape,
-    ...(m instanceof TwoTowerModel ? { itemSizes: m.itemTower.sizes.slice() } : {}),
+    ...(m instanceof TwoTowerModel ? { itemSizes: m.itemTower.sizes.slice(), tied: m.tied } : {}),
     items: m.vocab.items, counts: Array.from(m.vocab.counts),
     userFeatures: featuresJson(m.userFeatures), itemFeatures: m instanceof TwoTowerModel ? featuresJson(m.itemFeatures) : null,
     blocks, bytes: bytes.length, checksum: sum, fingerprint,
@@ -127,15 +130,16 @@ export async function loadRecsys(dir: string): Promise<YoutubeDnnModel | TwoTowe
   };
   const userFeatures = table(j.userFeatures, 'userFeatures');
   const output = block('output');
-  const tower = new UserTower(j.shape, 1, block('embed') ?? output, block('userTower'));
+  const idEmbed = block('idEmbed');
+  const shared = j.tied === true ? idEmbed?.subarray(0, j.items.length * j.shape.embeddingDim) : output;
+  const tower = new UserTower(j.shape, 1, block('embed') ?? shared, block('userTower'));
   if (j.kind === 'youtube-dnn') {
     if (output === undefined) throw corrupt(jp, 'the output block is missing');
     return new YoutubeDnnModel(vocab, tower, userFeatures, output);
   }
   if (j.kind === 'two-tower') {
-    const idEmbed = block('idEmbed');
     if (idEmbed === undefined || j.itemSizes === undefined) throw corrupt(jp, 'the item tower is missing');
-    return new TwoTowerModel(vocab, tower, userFeatures, idEmbed, new Mlp(j.itemSizes, 1, block('itemTower')), table(j.itemFeatures, 'itemFeatures'));
+    return new TwoTowerModel(vocab, tower, userFeatures, idEmbed, new Mlp(j.itemSizes, 1, block('itemTower')), table(j.itemFeatures, 'itemFeatures'), j.tied === true);
   }
   throw corrupt(jp, `expected kind youtube-dnn or two-tower, got ${JSON.stringify(j.kind)}`);
 }

@@ -25,11 +25,18 @@ export interface TwoTowerOptions extends CommonTrainOptions {
   itemFeatures?: FeatureTable;
   /** Chance that an example's item id is replaced by the unknown-item row (default 0.1 with item features, 0 without). */
   idDropout?: number;
+  /**
+   * One item table for the user tower's history bags and the item tower's id input, and the id
+   * embedding added to the item tower's output (default true; needs embeddingDim = dim): with the
+   * user side's residual, u · v starts as the similarity of the candidate to the latest items,
+   * as in YouTube DNN with its tied table (docs/recommenders.md).
+   */
+  tie?: boolean;
 }
 
 export const TWO_TOWER_DEFAULTS = { dim: 64, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, epochs: 10, batchSize: 256, lr: 0.002, idDropout: 0.1 } as const;
 
-const KNOWN = [...COMMON_KEYS, 'itemFeatures', 'idDropout'];
+const KNOWN = [...COMMON_KEYS, 'itemFeatures', 'idDropout', 'tie'];
 
 export class TwoTowerModel extends RecsysModel {
   readonly kind = 'two-tower' as const;
@@ -37,12 +44,25 @@ export class TwoTowerModel extends RecsysModel {
   readonly idEmbed: Float32Array;
   readonly itemTower: Mlp;
   readonly itemFeatures: FeatureTable | null;
+  /** The id embedding is added to the item tower's output (and shared with the user tower). */
+  readonly tied: boolean;
 
-  constructor(vocab: Vocabulary, tower: UserTower, userFeatures: FeatureTable | null, idEmbed: Float32Array, itemTower: Mlp, itemFeatures: FeatureTable | null) {
+  constructor(vocab: Vocabulary, tower: UserTower, userFeatures: FeatureTable | null, idEmbed: Float32Array, itemTower: Mlp, itemFeatures: FeatureTable | null, tied: boolean) {
     super(vocab, tower, userFeatures);
     this.idEmbed = idEmbed;
     this.itemTower = itemTower;
     this.itemFeatures = itemFeatures;
+    this.tied = tied;
+  }
+
+  /** The item tower on the input of `slot` (see `fillItemInput`); a view valid until the slot is reused. */
+  itemForward(slot: number): Float32Array {
+    const v = this.itemTower.forward(slot);
+    if (this.tied) {
+      const x = this.itemTower.input(slot);
+      for (let j = 0; j < v.length; j++) v[j] = v[j]! + x[j]!;
+    }
+    return v;
   }
 
   /** Fills the item tower's input of `slot` for an id row (items = unknown) and a feature row (−1: none). */
@@ -63,7 +83,7 @@ export class TwoTowerModel extends RecsysModel {
     const f = this.itemFeatures?.rows.get(id) ?? -1;
     if (r === undefined && f < 0) return undefined;
     this.fillItemInput(0, r ?? this.vocab.items.length, f);
-    return this.itemTower.forward(0).slice();
+    return this.itemForward(0).slice();
   }
 
   /** Every trained item, then every item of the item features never seen in training (cold start). */
@@ -94,15 +114,19 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
     items: nItems, embeddingDim: c.embeddingDim, hidden: c.hidden, dim: c.dim, maxHistory: c.maxHistory,
     recent: c.recent, decay: c.decay, residual: c.residual, exampleAge: c.exampleAge, featureDim: feats?.schema.dim ?? 0,
   };
+  const tie = options.tie ?? true;
+  if (typeof tie !== 'boolean') throw invalidArgument(`tie: expected a boolean, got ${String(tie)}`);
+  if (tie && c.embeddingDim !== c.dim) throw invalidArgument(`embeddingDim: tie (one item table) needs embeddingDim = dim (${c.dim}), got ${c.embeddingDim}; pass tie: false`);
   const rng = new Random(c.seed);
-  const tower = new UserTower(shape, B);
+  const idEmbed = new Float32Array((nItems + 1) * c.dim);
+  const tower = new UserTower(shape, B, tie ? idEmbed.subarray(0, nItems * c.dim) : undefined);
   tower.init(rng);
   const g = itemFeats?.schema.dim ?? 0;
   const itemTower = new Mlp([c.dim + g, ...c.hidden, c.dim], B);
   itemTower.init(rng);
-  const idEmbed = new Float32Array((nItems + 1) * c.dim);
-  for (let i = 0; i < idEmbed.length; i++) idEmbed[i] = (rng.next() - 0.5) / c.dim;
-  const model = new TwoTowerModel(data.vocab, tower, feats, idEmbed, itemTower, itemFeats);
+  if (!tie) for (let i = 0; i < idEmbed.length; i++) idEmbed[i] = (rng.next() - 0.5) / c.dim;
+  else for (let i = nItems * c.dim; i < idEmbed.length; i++) idEmbed[i] = (rng.next() - 0.5) / c.dim;
+  const model = new TwoTowerModel(data.vocab, tower, feats, idEmbed, itemTower, itemFeats, tie);
   const itemFeatRow = Int32Array.from(data.vocab.items, (it) => itemFeats?.rows.get(it) ?? -1);
   const userFeatRow = Int32Array.from(data.users, (u) => feats?.rows.get(u) ?? -1);
 
@@ -124,12 +148,12 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
   const vU = new Float32Array(tower.mlp.params.length);
   const mI = new Float32Array(itemTower.params.length);
   const vI = new Float32Array(itemTower.params.length);
-  const mE = new Float32Array(tower.embed.length);
-  const vE = new Float32Array(tower.embed.length);
   const mD = new Float32Array(idEmbed.length);
   const vD = new Float32Array(idEmbed.length);
-  const gE = new SparseGrad(nItems, c.embeddingDim);
   const gD = new SparseGrad(nItems + 1, d);
+  const mE = tie ? mD : new Float32Array(tower.embed.length);
+  const vE = tie ? vD : new Float32Array(tower.embed.length);
+  const gE = tie ? gD : new SparseGrad(nItems, c.embeddingDim);
   const U = new Float32Array(B * d);
   const V = new Float32Array(B * d);
   const dU = new Float32Array(B * d);
@@ -159,7 +183,7 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
         colLogQ[b] = logQ[item]!;
         idRows[b] = idDropout > 0 && rng.next() < idDropout ? nItems : item;
         model.fillItemInput(b, idRows[b]!, itemFeatRow[item]!);
-        V.set(itemTower.forward(b), b * d);
+        V.set(model.itemForward(b), b * d);
       }
       loss += inBatchSoftmax(U, V, n, d, items, colLogQ, dU, dV, scratch);
       for (let b = 0; b < n; b++) {
@@ -167,13 +191,14 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
         const seq = data.seqs[exSeq[ex]!]!;
         tower.backward(b, dU.subarray(b * d, b * d + d), seq, 0, exPos[ex]!, gE);
         itemTower.backward(b, dV.subarray(b * d, b * d + d), dxItem);
+        if (tie) for (let j = 0; j < d; j++) dxItem[j] = dxItem[j]! + dV[b * d + j]!;
         gD.add(idRows[b]!, dxItem, 0, 1);
       }
       const lrs = lrScaleAt((epoch - 1 + b0 / count) / c.epochs, c.minLrFraction);
       const scale = 1 / n;
       adam.dense(tower.mlp.params, tower.mlp.grads, mU, vU, scale, lrs);
       adam.dense(itemTower.params, itemTower.grads, mI, vI, scale, lrs);
-      adam.sparse(tower.embed, gE, mE, vE, scale, lrs);
+      if (!tie) adam.sparse(tower.embed, gE, mE, vE, scale, lrs);
       adam.sparse(idEmbed, gD, mD, vD, scale, lrs);
     }
     const seconds = (performance.now() - te) / 1000;
