@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OmnivecError } from '../errors.js';
@@ -39,7 +39,12 @@ test('recommend --histories (batch) equals recommend --history one by one, for Y
     await cmdTrainRecsys('two-tower', db, { ...quick, input: w.seqs, into: 'tt', itemFeatures: w.items }, capture());
     writeFileSync(join(dir, 'plain.txt'), readFileSync(w.seqs, 'utf8').split('\n').map((l) => l.split('\t')[1] ?? '').join('\n'));
     await cmdTrainItem2Vec(db, { input: join(dir, 'plain.txt'), into: 'i2v', dim: '8', epochs: '2', threads: '1', quiet: true, sample: '0' }, capture());
+    const models = readdirSync(join(db(), 'models')).sort();
+    assert.equal(models.length, 2, models.join());
+    assert.match(models[0]!, /^two-tower--[0-9a-f]{16}$/);
+    assert.match(models[1]!, /^youtube-dnn--[0-9a-f]{16}$/);
     const two = await openDatabase(db(), { readOnly: true });
+    assert.deepEqual((await two.getCollection('yt')).encoder, { model: `youtube-dnn:${models[1]!.slice('youtube-dnn--'.length)}`, kind: 'youtube-dnn', dim: 8 });
     assert.ok((await (await two.getCollection('tt')).get({ ids: ['m12'] })).ids.length === 1, 'the cold-start film m12 (features only) has a vector');
     await two.close();
     const hist = join(dir, 'hist.txt');

@@ -5,7 +5,7 @@
  * which works for Item2Vec, YouTube DNN and two-tower collections alike. docs/recommenders.md.
  */
 import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { OmnivecError, invalidArgument } from '../errors.js';
 import { intArg, numberArg } from '../checks.js';
@@ -109,13 +109,13 @@ async function checkInto(dir: string, name: string, dim: number): Promise<void> 
 async function storeModel(dir: string, name: string, model: RecsysModel): Promise<{ model: string; count: number; coldStart: number }> {
   const db = await openDatabase(dir);
   try {
-    const tmp = storedModelDir(db.filesDir, `${model.kind}:pending`);
+    // Written under a temporary name, then renamed to the name its fingerprint gives.
+    const tmp = storedModelDir(db.filesDir, `${model.kind}:pending-${process.pid}`);
     const { fingerprint } = await saveRecsys(model, tmp);
     const spec = { model: `${model.kind}:${fingerprint}`, kind: model.kind, dim: model.dim };
     const final = storedModelDir(db.filesDir, spec.model);
-    await saveRecsys(model, final);
-    const { rm } = await import('node:fs/promises');
-    await rm(tmp, { recursive: true, force: true });
+    await rm(final, { recursive: true, force: true });
+    await rename(tmp, final);
     if (await db.hasCollection(name)) await db.dropCollection(name);
     const c = await db.createCollection({ name, dim: model.dim, metric: 'ip', encoder: spec });
     const { ids, vectors } = model.itemVectors();
