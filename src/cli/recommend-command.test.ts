@@ -84,6 +84,10 @@ test('bad input: unknown items, empty history, a features file without its id co
     await assert.rejects(cmdRecommendUsers(db(), 'yt', { histories: hist, out: join(dir, 'o.txt') }, capture()), code('not_found', /user 2: .*"zzz"/));
     await assert.rejects(cmdTrainRecsys('two-tower', db, { ...quick, input: w.seqs, into: 'tt', itemFeatures: w.items, idColumn: 'itemId' }, capture()),
       code('invalid_argument', /expected an id column "itemId"/));
+    const noId = join(dir, 'noid.csv');
+    writeFileSync(noId, 'age,job\n31,x\n44,y\n');
+    await assert.rejects(cmdTrainRecsys('youtube-dnn', db, { ...quick, input: w.seqs, into: 'yt2', userFeatures: noId }, capture()),
+      code('invalid_argument', /no value of its id column "age" is a user/));
     await assert.rejects(cmdTrainRecsys('youtube-dnn', db, { ...quick, dim: '16', input: w.seqs, into: 'yt' }, capture()),
       code('dimension_mismatch', /8-d vectors, the model makes 16-d/));
     await assert.rejects(cmdTrainRecsys('youtube-dnn', db, { ...quick, input: join(dir, 'missing.txt'), into: 'x' }, capture()), code('not_found', /missing\.txt/));

@@ -53,6 +53,18 @@ export async function cmdTrainRecsys(kind: RecsysCliKind, db: () => string, o: T
   const userFeatures = o.userFeatures === undefined ? undefined : await readFeatures(o.userFeatures, idColumn);
   const itemFeatures = o.itemFeatures === undefined ? undefined : await readFeatures(o.itemFeatures, idColumn);
   for (const t of [userFeatures, itemFeatures]) if (t !== undefined && t.skipped.length > 0) process.stderr.write(`${kind}: features left out: ${t.skipped.join('; ')}\n`);
+  // A file whose id column is not the one the sequences use would train on zeros: refuse it.
+  const items = new Set<string>();
+  for (const seq of sequences.values()) for (const it of seq) items.add(it);
+  for (const [t, file, what, has] of [[userFeatures, o.userFeatures, 'user', (id: string) => sequences.has(id)], [itemFeatures, o.itemFeatures, 'item', (id: string) => items.has(id)]] as const) {
+    if (t === undefined) continue;
+    let hits = 0;
+    for (const id of t.rows.keys()) if (has(id)) hits++;
+    if (hits === 0) {
+      throw invalidArgument(`${file}: no value of its id column ${JSON.stringify(t.schema.idColumn)} is a ${what} of ${o.input}` +
+        `${what === 'user' ? ' (users are the ids before the tab, or line numbers)' : ''}; expected an id column matching them (--id-column NAME)`);
+    }
+  }
   const onEpoch = (e: EpochReport): void => {
     if (o.quiet !== true) process.stderr.write(`${kind}: epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}, ${Math.round(e.examplesPerSecond).toLocaleString('en-US')} examples/s\n`);
   };
