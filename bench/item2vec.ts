@@ -26,6 +26,8 @@ const USAGE = `Usage: npm run bench:item2vec -- [options]
   --dim N           vector size for both (default ${ITEM2VEC_DEFAULTS.dim})
   --window N|all    context window for both (default ${ITEM2VEC_DEFAULTS.window})
   --sample T        subsampling threshold for both (default ${ITEM2VEC_DEFAULTS.sample})
+  --no-shuffle      keep each sequence in time order (both engines; default: shuffled every epoch)
+  --min-rating R    a "liked" movie has rating ≥ R (default 4; e.g. 0.5 keeps every rating)
   --validation      score on the validation split (the second-to-last liked movie held out, trained on
                     what precedes it) instead of the test split
   --python PATH     Python with gensim (default /usr/bin/python3)
@@ -45,6 +47,8 @@ const { values } = parseArgs({
     window: { type: 'string' },
     sample: { type: 'string' },
     validation: { type: 'boolean', default: false },
+    'no-shuffle': { type: 'boolean', default: false },
+    'min-rating': { type: 'string', default: '4' },
     python: { type: 'string', default: '/usr/bin/python3' },
     'no-gensim': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
@@ -71,13 +75,16 @@ const settings = {
   dim: int('dim', values.dim, ITEM2VEC_DEFAULTS.dim),
   window: values.window === 'all' ? 'all' as const : int('window', values.window, ITEM2VEC_DEFAULTS.window as number),
   sample: values.sample === undefined ? ITEM2VEC_DEFAULTS.sample : Number(values.sample),
+  shuffle: values['no-shuffle'] !== true,
 };
+const minRating = Number(values['min-rating']);
+if (!(minRating > 0 && minRating <= 5)) fail(`--min-rating: expected a number in (0, 5], got ${values['min-rating']}`);
 if (!(settings.sample >= 0)) fail(`--sample: expected a number ≥ 0, got ${values.sample}`);
 if (!existsSync(join(values.data!, 'ratings.csv'))) fail(`no ratings.csv in ${values.data}: pass --data DIR`);
 const gensim = values['no-gensim'] !== true;
 if (gensim && !existsSync(values.python!)) fail(`${values.python}: no such Python (pass --python PATH or --no-gensim)`);
 
-const sequences = await readMovieLensSequences(values.data!);
+const sequences = await readMovieLensSequences(values.data!, { minRating });
 const testSplit = leaveLastOut(sequences);
 const split = values.validation === true ? leaveLastOut(testSplit.train) : testSplit;
 const trainSeqs = [...split.train.values()].filter((s) => s.length > 0);
@@ -143,7 +150,7 @@ const mean = (engine: Row['engine'], key: 'hitRate' | 'ndcg' | 'seconds'): numbe
   return rs.reduce((s, r) => s + (key === 'seconds' ? r.seconds : r.score[key]), 0) / rs.length;
 };
 const table: string[] = [
-  `Item2Vec on MovieLens latest-small, ${values.validation === true ? 'validation' : 'test'} split (${split.heldOut.size} users, last liked movie held out), k = 10`,
+  `Item2Vec on MovieLens latest-small${minRating !== 4 ? ` (liked = rating ≥ ${minRating})` : ''}, ${values.validation === true ? 'validation' : 'test'} split (${split.heldOut.size} users, last liked movie held out), k = 10`,
   `settings: skip-gram, window ${settings.window}, shuffle ${settings.shuffle} (gensim: ${settings.window === 'all' ? "window 'all' = the longest sequence with shrink_windows off" : `window ${settings.window}, shrink_windows on`}${settings.shuffle ? ', shuffled = one train() call per epoch on shuffled copies' : ''}), dim ${settings.dim}, negative ${settings.negative}, sample ${settings.sample}, min count ${settings.minCount}, epochs ${settings.epochs}, threads ${settings.threads}; query decay ${QUERY_DEFAULTS.decay}, candidates liked ≥ ${QUERY_DEFAULTS.minCount} times`,
   '',
   '| engine | seed | hit rate@10 | NDCG@10 | train s |',

@@ -16,6 +16,7 @@ import { loadWordVectors, type WordVectorFormat } from '../encoders/word2vec/fil
 import type { Word2VecModel } from '../encoders/word2vec/trainer.js';
 import { dbDir, jsonArg, type Out } from './db-commands.js';
 import { flag, trainAndStore } from './train-commands.js';
+import { cmdRecommendUsers, type RecommendUsersOpts } from './recommend-command.js';
 
 /** Options of `train item2vec`, as commander hands them over. */
 export interface TrainItem2VecOpts {
@@ -199,6 +200,9 @@ export function registerItem2VecCommands(trainCommand: Command, program: Command
     .option('--counts <file>', 'the item counts (train item2vec --save-vocab), for --min-count')
     .option('--item <id>', 'items similar to this one')
     .option('--history <ids...>', 'items the user has consumed, oldest first (excluded from the answer)')
+    .option('--histories <file>', 'NAME: many users, one a line ("USER<TAB>ids" or ids); with --out')
+    .option('--out <file>', 'NAME with --histories: one line of k item ids per user')
+    .option('--user-id <id>', 'NAME of a youtube-dnn / two-tower model trained with user features: the user\'s features')
     .option('--recent <n>', 'use only the last n known history items (default all; with NAME 5)')
     .option('--decay <d>', 'weight d^j for the j-th most recent history item, in (0, 1] (default 1: plain mean; with NAME 0.8)')
     .option('--min-count <n>', 'recommend only items seen at least n times in training (needs --counts; with NAME the records\' count metadata)')
@@ -206,10 +210,17 @@ export function registerItem2VecCommands(trainCommand: Command, program: Command
     .option('--exclude <ids...>', 'items never to recommend')
     .option('-k, --k <k>', 'number of items (default 10)')
     .option('--json', 'print JSON: [{item, score}] (with NAME [{id, score}])')
-    .action(async (name: string | undefined, o: RecommendOpts) => {
+    .action(async (name: string | undefined, o: RecommendOpts & RecommendUsersOpts) => {
       if (name === undefined) {
+        if (o.histories !== undefined || o.userId !== undefined) throw invalidArgument('--histories / --user-id: go with a collection (recommend NAME …)');
         if (o.where !== undefined) throw invalidArgument('--where: goes with a collection (recommend NAME …), not with --vectors');
         await cmdRecommend(o, out);
+      } else if (o.item === undefined) {
+        // Users: Item2Vec, YouTube DNN and two-tower collections alike (recommend-command.ts).
+        for (const [v, f] of [[o.vectors, '--vectors'], [o.format, '--format'], [o.counts, '--counts']] as const) {
+          if (v !== undefined) throw invalidArgument(`${f}: goes with the file form (recommend --vectors FILE), not with a collection`);
+        }
+        await cmdRecommendUsers(db(), name, o, out);
       } else {
         await cmdRecommendCollection(db(), name, o, out);
       }

@@ -11,6 +11,7 @@ import {
 } from './db-commands.js';
 import { registerTrainCommands } from './train-commands.js';
 import { registerItem2VecCommands } from './item2vec-commands.js';
+import { registerRecsysCommands } from './recommend-command.js';
 import { registerSifCommands } from './sif-commands.js';
 import { registerEncodeCommands } from './encode-commands.js';
 import { registerEmbedCommands } from './embed-commands.js';
@@ -147,9 +148,10 @@ function program(out: Out, setCode: (c: number) => void): Command {
     .option('--ef-search <n>', 'HNSW candidate list').option('--n-probe <n>', 'IVF lists to scan')
     .option('--json', 'print JSON')
     .action((name: string, o) => cmdEvaluate(db(), name, o, out));
-  const train = p.command('train').description('train embeddings: word2vec, item2vec, sif');
+  const train = p.command('train').description('train embeddings: word2vec, item2vec, sif, youtube-dnn, two-tower');
   registerTrainCommands(train, db, out);
   registerItem2VecCommands(train, p, out);
+  registerRecsysCommands(train, p, out);
   const evalCmd = registerEvalCommands(p, out);
   registerWordCommands(p, out);
   registerSifCommands(train, evalCmd, out);

@@ -21,6 +21,7 @@ import { registerOpenAIRoutes } from './openai-routes.js';
 import { registerProjectionRoutes } from './projection-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { registerClassifyRoutes } from './classify-routes.js';
+import { registerRecommendRoutes } from './recommend-routes.js';
 import { registerExplorerRoutes } from './explorer-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { TaskService } from './task-service.js';
@@ -295,6 +296,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   registerExplorerRoutes(app, ctx);
   registerClusterRoutes(app, ctx);
   registerClassifyRoutes(app, ctx);
+  registerRecommendRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
   registerChromaRoutes(app, ctx, { bodyLimit, log });
 

@@ -10,6 +10,9 @@ import type { Where } from '../db/where.js';
 import { userScore } from '../vector/metric.js';
 import { normalizeInPlace } from '../vector/normalize.js';
 import { checkInt, checkK } from '../checks.js';
+import { storedModelDir } from '../encoders/stored-models.js';
+import { loadRecsys } from '../encoders/recsys/files.js';
+import type { RecsysModel } from '../encoders/recsys/model.js';
 
 export interface RecommendFromCollectionOptions {
   /** Items like this one (never returned itself). */
@@ -102,4 +105,87 @@ export async function recommendFromCollection(c: Collection, options: RecommendF
     if (!never.has(id)) out.push({ id, score: userScore(c.metric, res.distances[i]!) });
   }
   return out;
+}
+
+// ── Users of a deep recommender's collection (docs/recommenders.md#serving) ─────────────────────
+
+/** The user vector maker of a YouTube DNN / two-tower collection (`RecsysModel.userVector`). */
+export interface UserVectorModel {
+  readonly kind: string;
+  readonly dim: number;
+  userVector(q: { history: readonly string[]; userId?: string }): Float32Array;
+}
+
+export interface UserQueryInput {
+  /** Items the user consumed, oldest first (never returned). */
+  history: readonly string[];
+  /** The user's id, for a model trained with user features. */
+  userId?: string;
+}
+
+export interface RecommendUsersOptions {
+  k?: number;
+  /** Item vectors only (no model): as `recommendFromCollection`'s. */
+  recent?: number;
+  decay?: number;
+  exclude?: readonly string[];
+  where?: Where;
+}
+
+/**
+ * Recommendations for each user, in order, one query after the other (so a batch answers exactly
+ * what the single queries answer): with `model` (a YouTube DNN or two-tower collection) the query
+ * is the model's user vector, searched by inner product through the collection's index; without
+ * it (item vectors, e.g. Item2Vec) the recency-weighted mean of `recommendFromCollection`. The
+ * history and `exclude` are never returned.
+ */
+export async function recommendForUsers(c: Collection, model: UserVectorModel | null, users: readonly UserQueryInput[], options: RecommendUsersOptions = {}): Promise<ItemScore[][]> {
+  if (!Array.isArray(users)) throw invalidArgument(`users: expected an array of { history, userId? }, got ${describe(users)}`);
+  const k = checkK(options.k ?? RECOMMEND_DEFAULTS.k, 'k');
+  const exclude = options.exclude === undefined ? [] : checkIds(options.exclude, 'exclude');
+  if (model !== null && model.dim !== c.dim) {
+    throw new OmnivecError('dimension_mismatch', `${c.name}: the collection holds ${c.dim}-d vectors, its ${model.kind} model makes ${model.dim}-d user vectors`);
+  }
+  const out: ItemScore[][] = [];
+  for (const [n, u] of users.entries()) {
+    if (u === null || typeof u !== 'object') throw invalidArgument(`users[${n}]: expected { history, userId? }, got ${describe(u)}`);
+    const history = checkIds(u.history, `users[${n}].history`);
+    if (model === null) {
+      out.push(await recommendFromCollection(c, {
+        history, k, exclude,
+        ...(options.recent !== undefined ? { recent: options.recent } : {}),
+        ...(options.decay !== undefined ? { decay: options.decay } : {}),
+        ...(options.where !== undefined ? { where: options.where } : {}),
+      }));
+      continue;
+    }
+    if (u.userId !== undefined && (typeof u.userId !== 'string' || u.userId === '')) throw invalidArgument(`users[${n}].userId: expected a non-empty string, got ${describe(u.userId)}`);
+    const q = model.userVector({ history, ...(u.userId !== undefined ? { userId: u.userId } : {}) });
+    const never = new Set([...history, ...exclude]);
+    const res = await c.query({ vector: q, k: Math.min(100_000, k + never.size), include: [], ...(options.where !== undefined ? { where: options.where } : {}) });
+    const recs: ItemScore[] = [];
+    for (let i = 0; i < res.ids.length && recs.length < k; i++) {
+      const id = res.ids[i]!;
+      if (!never.has(id)) recs.push({ id, score: userScore(c.metric, res.distances[i]!) });
+    }
+    out.push(recs);
+  }
+  return out;
+}
+
+const modelCache = new Map<string, { model: RecsysModel; spec: string }>();
+
+/**
+ * The deep recommender a collection is bound to (`encoder.kind` youtube-dnn or two-tower), read
+ * from `filesDir/models/` once per process, or null for a collection of plain item vectors.
+ */
+export async function collectionModel(filesDir: string, c: Collection): Promise<RecsysModel | null> {
+  const e = c.encoder;
+  if (e === null || (e.kind !== 'youtube-dnn' && e.kind !== 'two-tower')) return null;
+  const dir = storedModelDir(filesDir, e.model);
+  const hit = modelCache.get(dir);
+  if (hit !== undefined) return hit.model;
+  const model = await loadRecsys(dir);
+  modelCache.set(dir, { model, spec: e.model });
+  return model;
 }
