@@ -41,6 +41,8 @@ export interface CollectionContext {
   encodeText?: TextEncodeFn;
   /** Threads of the embedded indexes (OpenOptions.threads); undefined: the index's default (every core). */
   threads?: number;
+  /** OpenOptions.backgroundIndexing. */
+  backgroundIndexing?: boolean;
 }
 
 function checkPage(o: { limit?: number; offset?: number }, what: string): { limit: number; offset: number } {
@@ -79,7 +81,7 @@ export class Collection {
     const indexDim = meta.options.indexDims ?? meta.dim;
     this.#cache = new IndexCache({
       records: this.#records, indexDir: ctx.store.indexDir ?? '', cid: meta.cid, dim: meta.dim, indexDim,
-      metric: meta.metric, spec: meta.indexSpec, readOnly: ctx.readOnly, threads: ctx.threads,
+      metric: meta.metric, spec: meta.indexSpec, readOnly: ctx.readOnly, threads: ctx.threads, background: ctx.backgroundIndexing === true,
     });
     const head = (): { seq: number; tombFloor: number } => ({ seq: this.#meta.seq, tombFloor: this.#meta.tombFloor });
     this.#planner = new QueryPlanner({

@@ -57,6 +57,15 @@ export interface OpenOptions {
    * uses 1 so that its loop keeps answering (docs/db.md, "Scans off the query path").
    */
   scanThreads?: number;
+  /**
+   * HNSW collections: a write of at most 4,096 vectors returns once stored and searchable (an
+   * exact tail beside the graph), and the graph links them in short slices between queries; the
+   * graph's reclaim pass runs in slices too (docs/db.md, "Writes and scans off the query path").
+   * Default false: a write links its vectors before it returns, as before. `omnivec serve` uses
+   * true. While a vector waits in the tail it is found exactly, so a quantised collection's answer
+   * can be better before its vectors are linked than after.
+   */
+  backgroundIndexing?: boolean;
 }
 
 export interface CreateCollectionOptions {
@@ -128,7 +137,10 @@ export class Database {
       return this.#encoders.encodeText(spec, texts);
     });
     const threads = options.threads === undefined ? undefined : checkThreads(options.threads);
-    this.#ctx = { store, mutex: new Mutex(), readOnly: store.readOnly, encodeText, threads };
+    if (options.backgroundIndexing !== undefined && typeof options.backgroundIndexing !== 'boolean') {
+      throw new OmnivecError('invalid_argument', `backgroundIndexing: expected true or false, got ${describe(options.backgroundIndexing)}`);
+    }
+    this.#ctx = { store, mutex: new Mutex(), readOnly: store.readOnly, encodeText, threads, backgroundIndexing: options.backgroundIndexing === true };
   }
 
   /** Opens (creating when allowed) the database at `location`. */

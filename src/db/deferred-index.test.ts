@@ -94,7 +94,7 @@ test('deferred index: an id cannot be in both parts; compact and saving link the
 
 test('deferred index: a collection answers moved records at once, and its snapshot holds every write (reopen, verify)', async () => {
   await withTempDir('omnivec-deferred-', async (dir) => {
-    const db = await openDatabase(dir);
+    const db = await openDatabase(dir, { backgroundIndexing: true });
     const c = await db.createCollection({ name: 'c', dim: D, metric: 'l2', index: { kind: 'hnsw' } });
     await c.add({ ids: Array.from({ length: 2000 }, (_, i) => `r${i}`), vectors: part(0, 2000).data });
     // Upserts of 50 that move records to new slots (vectors from the unused rows).
@@ -107,6 +107,7 @@ test('deferred index: a collection answers moved records at once, and its snapsh
         assert.equal(got.ids[0], `r${round * 50 + j}`, `round ${round}: moved record found at once`);
       }
     }
+    assert.ok(Number(c.indexStatus().memoryBytes) > 0);
     await c.flush();
     await db.close();
     const db2 = await openDatabase(dir);

@@ -53,6 +53,8 @@ export interface IndexCacheOptions {
   readOnly: boolean;
   /** Threads the index builds and answers batches with (OpenOptions.threads); undefined: its default. */
   threads?: number;
+  /** OpenOptions.backgroundIndexing: small writes wait in a DeferredIndex's tail, housekeeping runs in slices. */
+  background?: boolean;
 }
 
 /** Rows a write's vectors go into the index with at a time (#apply). */
@@ -68,13 +70,15 @@ const TAIL_MAX = 2048;
 /** One slice of background upkeep, in milliseconds. */
 const UPKEEP_SLICE_MS = 2;
 /**
- * The pause after each slice (a timer, not setImmediate): upkeep takes at most about a quarter of
- * the thread while requests wait, which is what keeps a busy server's query latency low
- * (bench:server's mixed load: queries first); small writes slow down instead (back-pressure at
- * TAIL_MAX). Imports (writes above DEFER_MAX) are not deferred and keep their speed.
+ * While queries are being answered (one within QUERIES_RECENT_MS), each slice is followed by this
+ * pause (a timer): upkeep then takes at most about a quarter of the thread, which is what keeps a
+ * busy server's query latency low (bench:server's mixed load: queries first), and small writes slow
+ * down instead (back-pressure at TAIL_MAX). Without queries (a loader adding small batches in a
+ * loop) slices follow each other at once (setImmediate: I/O still runs between them), so such a
+ * loader links as fast as one thread can. Imports (writes above DEFER_MAX) are not deferred.
  */
 const UPKEEP_PAUSE_MS = 6;
-const pause = (): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, UPKEEP_PAUSE_MS));
+const QUERIES_RECENT_MS = 250;
 
 /** Rows read from the store per chunk while building or catching up. */
 const CHUNK = 8192;
@@ -102,6 +106,8 @@ export class IndexCache {
   #checking: Promise<void> = Promise.resolve();
   /** A background upkeep loop is scheduled (#kick). */
   #upkeepRunning = false;
+  /** When the last query asked for the index (performance.now()). */
+  #lastQuery = -Infinity;
 
   constructor(options: IndexCacheOptions) {
     this.#o = options;
@@ -161,7 +167,7 @@ export class IndexCache {
       // Back-pressure: while the tail is long, the write waits for upkeep slices (requests still run between them).
       while (st.index instanceof DeferredIndex && st.index.deferred > TAIL_MAX && this.#state === st) {
         st.index.upkeep(performance.now() + UPKEEP_SLICE_MS);
-        await pause();
+        await this.#yield();
       }
       this.#kick();
     });
@@ -179,11 +185,27 @@ export class IndexCache {
         const idx = this.#state?.index;
         return idx?.upkeep !== undefined && idx.upkeep(performance.now() + UPKEEP_SLICE_MS);
       }).then((more) => {
-        if (more) setTimeout(step, UPKEEP_PAUSE_MS);
-        else this.#upkeepRunning = false;
+        if (!more) this.#upkeepRunning = false;
+        else if (this.#queriesRecent()) setTimeout(step, UPKEEP_PAUSE_MS);
+        else setImmediate(step);
       }, () => { this.#upkeepRunning = false; });
     };
-    setTimeout(step, UPKEEP_PAUSE_MS);
+    if (this.#queriesRecent()) setTimeout(step, UPKEEP_PAUSE_MS);
+    else setImmediate(step);
+  }
+
+  /** Called for each query (the planner): upkeep then leaves room for queries (UPKEEP_PAUSE_MS). */
+  noteQuery(): void {
+    this.#lastQuery = performance.now();
+  }
+
+  #queriesRecent(): boolean {
+    return performance.now() - this.#lastQuery < QUERIES_RECENT_MS;
+  }
+
+  /** Between two upkeep slices: a pause while queries are being answered, else just the I/O. */
+  #yield(): Promise<void> {
+    return new Promise<void>((resolve) => (this.#queriesRecent() ? setTimeout(resolve, UPKEEP_PAUSE_MS) : setImmediate(resolve)));
   }
 
   /** After a delete committed change `after`. */
@@ -294,12 +316,12 @@ export class IndexCache {
   }
 
   /**
-   * Gives a loaded or new index the database's thread count; a writer's HNSW index is wrapped so
-   * that small writes are linked in the background (DeferredIndex).
+   * Gives a loaded or new index the database's thread count; with `background`, a writer's HNSW
+   * index is wrapped so that small writes are linked in the background (DeferredIndex).
    */
   #tune(index: VectorIndex): VectorIndex {
     if (this.#o.threads !== undefined) index.threads = this.#o.threads;
-    return !this.#o.readOnly && DeferredIndex.suits(index) ? new DeferredIndex(index) : index;
+    return this.#o.background === true && !this.#o.readOnly && DeferredIndex.suits(index) ? new DeferredIndex(index) : index;
   }
 
   #empty(kind: 'flat' | 'ivf' | 'hnsw', count: number): VectorIndex {

@@ -158,6 +158,7 @@ export class QueryPlanner {
   /** The index at the collection's change number: as is when current, else after the cache catches up. */
   #index(): VectorIndex | Promise<VectorIndex> {
     const { seq, tombFloor } = this.#c.head();
+    this.#c.cache.noteQuery();
     return this.#c.cache.currentIndex(seq) ?? this.#c.cache.current(seq, tombFloor);
   }
 

@@ -63,6 +63,8 @@ export interface ServerOptions {
    * filter on an undeclared field and full text run there, not on the server's loop. Default 1.
    */
   scanThreads?: number;
+  /** With `db` a directory: OpenOptions.backgroundIndexing (default true: small writes are linked between requests). */
+  backgroundIndexing?: boolean;
   /**
    * Tasks (cluster, outliers, …) computing at once, each in a worker thread (default max(1, cores − 1));
    * others queue. 0: on the server's own thread, one at a time (what bench:server compares against).
@@ -167,7 +169,7 @@ export async function createServer(options: ServerOptions): Promise<OmnivecServe
   const allowedHosts = new Set(checkAllowedHosts(options.allowedHosts));
   const { fastify: Fastify, ajvCompiler } = await loadFastify();
   const ownDb = typeof options.db === 'string';
-  const db = typeof options.db === 'string' ? await openDatabase(options.db, { scanThreads: options.scanThreads ?? 1 }) : options.db;
+  const db = typeof options.db === 'string' ? await openDatabase(options.db, { scanThreads: options.scanThreads ?? 1, backgroundIndexing: options.backgroundIndexing ?? true }) : options.db;
   let encoders: EncoderService;
   let projections: ProjectionService;
   try {
