@@ -8,15 +8,14 @@ import type { Command } from 'commander';
 import { invalidArgument } from '../errors.js';
 import { intArg, numberArg } from '../checks.js';
 import { openDatabase } from '../db/database.js';
-import type { Where } from '../db/where.js';
 import { recommendFromCollection, type ItemScore } from '../tasks/recommend.js';
 import { recommend, type Recommendation, type RecommendQuery } from '../encoders/item2vec/recommend.js';
 import { ITEM2VEC_DEFAULTS, item2vecTrainerOptions, type Item2VecOptions } from '../encoders/item2vec/train.js';
 import { loadWordVectors, type WordVectorFormat } from '../encoders/word2vec/files.js';
 import type { Word2VecModel } from '../encoders/word2vec/trainer.js';
-import { dbDir, jsonArg, type Out } from './db-commands.js';
+import { dbDir, type Out } from './db-commands.js';
 import { flag, trainAndStore } from './train-commands.js';
-import { cmdRecommendUsers, type RecommendUsersOpts } from './recommend-command.js';
+import { cmdRecommendUsers, recommendWhere, type RecommendUsersOpts } from './recommend-command.js';
 
 /** Options of `train item2vec`, as commander hands them over. */
 export interface TrainItem2VecOpts {
@@ -141,12 +140,7 @@ export async function cmdRecommendCollection(dir: string, name: string, o: Recom
   const history = o.history === undefined ? undefined : ids(o.history);
   if ((o.item === undefined) === (history === undefined)) throw invalidArgument('expected one of --item ID and --history ID…');
   if (o.item !== undefined && (o.recent !== undefined || o.decay !== undefined)) throw invalidArgument('--recent and --decay go with --history, not --item');
-  let where = jsonArg<Where>('--where', o.where);
-  const minCount = intArg(o.minCount, '--min-count', { min: 1 });
-  if (minCount !== undefined && minCount > 1) {
-    const m: Where = { count: { $gte: minCount } };
-    where = where === undefined ? m : { $and: [where, m] };
-  }
+  const where = recommendWhere(o.where, o.minCount);
   const db = await openDatabase(dir, { readOnly: true });
   try {
     const c = await db.getCollection(name);

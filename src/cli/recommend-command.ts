@@ -21,6 +21,15 @@ import { trainTwoTower, TWO_TOWER_DEFAULTS } from '../encoders/two-tower/train.j
 import { collectionModel, recommendForUsers, type ItemScore, type UserQueryInput } from '../tasks/recommend.js';
 import { dbDir, jsonArg, type Out } from './db-commands.js';
 
+/** `--where` and `--min-count N` (items seen at least N times: `{count: {$gte: N}}`) as one filter. */
+export function recommendWhere(whereJson: string | undefined, minCountArg: string | undefined): Where | undefined {
+  const where = jsonArg<Where>('--where', whereJson);
+  const minCount = intArg(minCountArg, '--min-count', { min: 1 });
+  if (minCount === undefined || minCount <= 1) return where;
+  const m: Where = { count: { $gte: minCount } };
+  return where === undefined ? m : { $and: [where, m] };
+}
+
 export const RECSYS_KINDS = ['youtube-dnn', 'two-tower'] as const;
 export type RecsysCliKind = (typeof RECSYS_KINDS)[number];
 
@@ -176,12 +185,7 @@ export async function cmdRecommendUsers(dir: string, name: string, o: RecommendU
     const hasTabs = text.includes('\t');
     users = [...parseSequences(text, o.histories).entries()].map(([u, h]) => ({ history: h, ...(hasTabs ? { userId: u } : {}) }));
   }
-  let where = jsonArg<Where>('--where', o.where);
-  const minCount = intArg(o.minCount, '--min-count', { min: 1 });
-  if (minCount !== undefined && minCount > 1) {
-    const m: Where = { count: { $gte: minCount } };
-    where = where === undefined ? m : { $and: [where, m] };
-  }
+  const where = recommendWhere(o.where, o.minCount);
   const db = await openDatabase(dir, { readOnly: true });
   try {
     const c = await db.getCollection(name);

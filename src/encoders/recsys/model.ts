@@ -171,4 +171,17 @@ export function resolveCommon(options: CommonTrainOptions & Record<string, unkno
 }
 
 /** The learning-rate factor at `progress` (0 → 1) of a run lowering it linearly to `minFraction`. */
+/** An epoch's report: mean loss per example and speed, from its start time `t0` (performance.now()). */
+export function epochReport(epoch: number, epochs: number, lossSum: number, examples: number, t0: number): EpochReport {
+  const seconds = (performance.now() - t0) / 1000;
+  return { epoch, epochs, loss: lossSum / examples, examples, seconds, examplesPerSecond: examples / seconds };
+}
+
+/** A training run's stats from its epochs' reports and its start time (one thread). */
+export function trainingStats(epochs: EpochReport[], t0: number): TrainStats {
+  const seconds = (performance.now() - t0) / 1000;
+  const examples = epochs.reduce((a, e) => a + e.examples, 0);
+  return { epochs, examples, seconds, examplesPerSecond: examples / seconds, threads: 1 };
+}
+
 export const lrScaleAt = (progress: number, minFraction: number): number => 1 - (1 - minFraction) * Math.min(1, progress);

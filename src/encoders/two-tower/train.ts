@@ -17,7 +17,7 @@ import { buildVocabulary, checkSequences, drawExamples, encodeSequences, type Us
 import type { FeatureTable } from '../recsys/features.js';
 import { SparseGrad, inBatchSoftmax } from '../recsys/layers.js';
 import { Mlp } from '../recsys/mlp.js';
-import { COMMON_KEYS, RecsysModel, lrScaleAt, resolveCommon, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
+import { COMMON_KEYS, RecsysModel, epochReport, lrScaleAt, resolveCommon, trainingStats, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 
 export interface TwoTowerOptions extends CommonTrainOptions {
@@ -201,13 +201,10 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
       if (!tie) adam.sparse(tower.embed, gE, mE, vE, scale, lrs);
       adam.sparse(idEmbed, gD, mD, vD, scale, lrs);
     }
-    const seconds = (performance.now() - te) / 1000;
-    const report: EpochReport = { epoch, epochs: c.epochs, loss: loss / count, examples: count, seconds, examplesPerSecond: count / seconds };
+    const report = epochReport(epoch, c.epochs, loss, count, te);
     epochs.push(report);
     options.onEpoch?.(report, model);
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const examples = epochs.reduce((a, e) => a + e.examples, 0);
-  model.stats = { epochs, examples, seconds, examplesPerSecond: examples / seconds, threads: 1 };
+  model.stats = trainingStats(epochs, t0);
   return model;
 }

@@ -14,7 +14,7 @@ import { Adam } from '../recsys/adam.js';
 import { buildVocabulary, checkSequences, drawExamples, encodeSequences, type UserSequences, type Vocabulary } from '../recsys/data.js';
 import type { FeatureTable } from '../recsys/features.js';
 import { SparseGrad, sampledSoftmax } from '../recsys/layers.js';
-import { COMMON_KEYS, RecsysModel, lrScaleAt, resolveCommon, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
+import { COMMON_KEYS, RecsysModel, epochReport, lrScaleAt, resolveCommon, trainingStats, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
 import { UnigramSampler } from '../recsys/sampler.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 
@@ -128,13 +128,10 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
       if (!tie) adam.sparse(tower.embed, gE, mE, vE, scale, lrs);
       adam.sparse(output, gO, mO, vO, scale, lrs);
     }
-    const seconds = (performance.now() - te) / 1000;
-    const report: EpochReport = { epoch, epochs: c.epochs, loss: loss / count, examples: count, seconds, examplesPerSecond: count / seconds };
+    const report = epochReport(epoch, c.epochs, loss, count, te);
     epochs.push(report);
     options.onEpoch?.(report, model);
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const examples = epochs.reduce((a, e) => a + e.examples, 0);
-  model.stats = { epochs, examples, seconds, examplesPerSecond: examples / seconds, threads: 1 };
+  model.stats = trainingStats(epochs, t0);
   return model;
 }
