@@ -81,12 +81,13 @@ test('hnsw threads: a 2-thread build keeps the recall of one thread, reaches eve
     assert.ok(r2 >= r1 - 0.005, `ef ${efSearch}: 2 threads ${r2}, 1 thread ${r1}`);
   }
   // Every node reachable: a search as wide as the index walks everything reachable from the
-  // entry, so each vector missed by its own vector at efSearch 64 (a handful at most: concurrent
-  // inserts do not see each other) must be found by it then.
+  // entry, so each vector missed by its own vector at efSearch 64 (a few: concurrent inserts do
+  // not see each other; 0–7 of 6,000 over 15 quiet builds, 10 once on a loaded CI machine, 0 for
+  // one thread) must be found by it then.
   const self = two.searchBatch(data.base, 1, { efSearch: 64, threads: 2 });
   const missed: number[] = [];
   for (let i = 0; i < N; i++) if (self.ids[i] !== i) missed.push(i);
-  assert.ok(missed.length <= N / 1000, `${missed.length} vectors not found by their own vector at efSearch 64`);
+  assert.ok(missed.length <= N / 200, `${missed.length} vectors not found by their own vector at efSearch 64`);
   for (const i of missed) assert.equal(two.search(data.base.data.subarray(i * DIM, (i + 1) * DIM), 1, { efSearch: N }).ids[0], i, `vector ${i} unreachable`);
   // File round-trip: the same answers, the same bytes.
   const bytes = concat(serializeIndex(two));
@@ -110,7 +111,7 @@ test('hnsw threads: a parallel add into an index with removed nodes and free slo
     missed++;
     assert.equal(index.search(more.data.subarray(i * DIM, (i + 1) * DIM), 1, { efSearch: 2 * N }).ids[0], N + i, `vector ${N + i} unreachable`);
   }
-  assert.ok(missed <= N / 1000, `${missed} new vectors not found by their own vector`);
+  assert.ok(missed <= N / 200, `${missed} new vectors not found by their own vector`);
   assert.ok(!index.has(0) && !index.has(291) && index.has(301) && index.has(2));
   const loaded = deserializeIndex(concat(serializeIndex(index))) as HnswIndex;
   sameRows(index.searchBatch(data.queries, 10, { threads: 1 }), loaded.searchBatch(data.queries, 10, { threads: 2 }), 'loaded');
