@@ -14,6 +14,7 @@ import type { AddOptions, BatchSearchResult, ExternalVectors, IndexStats, Payloa
 import { checkSource, forEachRow, idRange } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
 import { QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
+import { SCREEN_MAX_NORM } from './screen.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { Candidates, QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
@@ -47,6 +48,8 @@ export interface FlatIndexOptions {
  * - `minPass`: points × dim of one k-means++ seeding pass (one point against all).
  */
 export const parallelThresholds = { minWork: 1 << 24, minPass: 1 << 20 };
+/** Fewest queries of a batch that take the screened scan on one thread (fewer: the plain blocked scan). */
+const SCREEN_MIN_QUERIES = 8;
 /** Bytes of queries copied into the index's memory per round of a threaded batch search. */
 const ROUND_BYTES = 4 << 20;
 /** Bytes of stored vectors scanned per block: small enough to stay in L2 while a query block runs over it. */
@@ -266,8 +269,11 @@ export class FlatIndex implements VectorIndex {
       }
       return result;
     }
-    if (parallel) {
-      this.#searchBatchParallel(queries, k, threads, filter.allowList, result);
+    // Float vectors, eight queries or more, no predicate: the screened scan (screen.ts), on one
+    // thread or several; the same answers as the plain scan below, about twice as fast.
+    const screened = !gather && (!filter.active || options?.filter === undefined) && queries.count >= SCREEN_MIN_QUERIES;
+    if (parallel || screened) {
+      this.#searchBatchParallel(queries, k, parallel ? threads : 1, filter.allowList, result);
       return result;
     }
     if (filter.allowList !== undefined && filter.allowList.length * 4 < this.#n) {
@@ -327,7 +333,18 @@ export class FlatIndex implements VectorIndex {
     const extra = threads > 1 ? a.alloc((threads - 1) * outBytes) : 0;
     for (let t = 1; t < threads; t++) scratch[t] = extra + (t - 1) * outBytes;
     const qPtr = a.alloc(roundQ * this.#stride);
+    // The screened scan's norms (float vectors only): the stored vectors' once per call, the
+    // queries' per round; beyond SCREEN_MAX_NORM the plain scan.
+    const norms = encode === undefined ? a.alloc(4 * (n + roundQ)) : 0;
     try {
+      let screen: FlatSearchJob['screen'];
+      if (norms !== 0) {
+        a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, norms);
+        const f32 = a.f32;
+        let xnMax = 0;
+        for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms >> 2) + j]!);
+        if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + 4 * n, xnMax };
+      }
       const job: FlatSearchJob = {
         memory: a.memory, module: Arena.kernels(),
         code: this.#code, dim: this.dim, stride: this.#stride, block: this.#block, vecPtr: this.#ptr, n, ids, allowed,
@@ -345,11 +362,20 @@ export class FlatIndex implements VectorIndex {
           f32.set(queries.data.subarray(r0 * this.dim, (r0 + nq) * this.dim), qPtr >> 2);
           if (this.metric === 'cosine') for (let i = 0; i < nq; i++) normalizeInPlace(f32, (qPtr >> 2) + i * this.dim, this.dim);
         }
+        job.screen = undefined;
+        if (screen !== undefined) {
+          a.k.sqNorms(qPtr, nq, this.#stride, this.dim, screen.qnPtr);
+          const f32 = a.f32;
+          let qnMax = 0;
+          for (let i = 0; i < nq; i++) qnMax = Math.max(qnMax, f32[(screen.qnPtr >> 2) + i]!);
+          if (qnMax <= SCREEN_MAX_NORM) job.screen = screen;
+        }
         job.nq = nq;
         parallelFor(threads, Math.ceil(nq / QUERY_BLOCK), flatSearchTask, job, { grain: 1 });
         copyRound(job, result, r0, nq, k);
       }
     } finally {
+      if (norms !== 0) a.free(norms);
       a.free(qPtr);
       if (extra !== 0) a.free(extra);
     }

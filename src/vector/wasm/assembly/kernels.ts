@@ -133,6 +133,9 @@ export function distRange(metric: i32, q: usize, ptr: usize, stride: usize, n: i
  * `xs`, `xStride` bytes apart): `out[i * nx + j]`. Register-blocked: four queries against two
  * records at a time, so each loaded chunk of a record serves four queries and each chunk of a
  * query two records. The caller keeps the block of records small enough to stay in L2.
+ * Float metrics: every entry is `pairDistance(metric, q_i, x_j)` bit for bit, wherever it falls in
+ * the tiles (the edges call it too), so a distance does not depend on the block it was computed in:
+ * the screened scans (`screenBlock`, then `distList` on the survivors) rely on it.
  */
 export function distBlock(metric: i32, qs: usize, nq: i32, qStride: usize, xs: usize, nx: i32, xStride: usize, dim: i32, out: usize): void {
   if (metric > 2) {
@@ -210,13 +213,177 @@ export function distBlock(metric: i32, qs: usize, nq: i32, qStride: usize, xs: u
     for (; j < nx; j++) {
       const x = xs + <usize>j * xStride;
       const oj = o0 + (<usize>j << 2);
-      store<f32>(oj, distance(metric, q0, x, dim));
-      store<f32>(oj + rowBytes, distance(metric, q1, x, dim));
-      store<f32>(oj + 2 * rowBytes, distance(metric, q2, x, dim));
-      store<f32>(oj + 3 * rowBytes, distance(metric, q3, x, dim));
+      store<f32>(oj, pairDistance(metric, q0, x, dim));
+      store<f32>(oj + rowBytes, pairDistance(metric, q1, x, dim));
+      store<f32>(oj + 2 * rowBytes, pairDistance(metric, q2, x, dim));
+      store<f32>(oj + 3 * rowBytes, pairDistance(metric, q3, x, dim));
     }
   }
   for (; i < nq; i++) {
-    distRange(metric, qs + <usize>i * qStride, xs, xStride, nx, dim, out + <usize>i * rowBytes);
+    const q = qs + <usize>i * qStride;
+    const oi = out + <usize>i * rowBytes;
+    for (let j = 0; j < nx; j++) store<f32>(oi + (<usize>j << 2), pairDistance(metric, q, xs + <usize>j * xStride, dim));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screened scans (docs/kernels.md, "Screened exact scans"): a fast matrix-product form of the
+// distances picks the candidates, `distList` recomputes the survivors with `pairDistance`.
+
+/**
+ * One float distance in exactly the order of a `distBlock` tile: one f32x4 accumulator of
+ * (a − b)² (l2) or a·b (ip / cosine) over the whole 4-float chunks, the lanes summed in order
+ * (`hsum`), then the scalar tail; ip / cosine return 1 − a·b. The reference distance of the flat
+ * index's batch search and of the tasks' scans. (a − b)² = (b − a)² and a·b = b·a exactly, so it
+ * is symmetric.
+ */
+@inline function pairDistance(metric: i32, a: usize, b: usize, dim: i32): f32 {
+  const end4 = <usize>(dim & ~3) << 2;
+  const end = <usize>dim << 2;
+  let acc = f32x4.splat(0);
+  let o: usize = 0;
+  if (metric == 0) {
+    for (; o < end4; o += 16) {
+      const d = f32x4.sub(v128.load(a + o), v128.load(b + o));
+      acc = f32x4.add(acc, f32x4.mul(d, d));
+    }
+    let r = hsum(acc);
+    for (; o < end; o += 4) {
+      const d = load<f32>(a + o) - load<f32>(b + o);
+      r += d * d;
+    }
+    return r;
+  }
+  for (; o < end4; o += 16) acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  let r = hsum(acc);
+  for (; o < end; o += 4) r += load<f32>(a + o) * load<f32>(b + o);
+  return <f32>1 - r;
+}
+
+/** `pairDistance` from `q` to the records whose slots are listed at `slots` (u32 each); `n` f32 to `out`. */
+export function distList(metric: i32, q: usize, base: usize, stride: usize, slots: usize, n: i32, dim: i32, out: usize): void {
+  for (let j = 0; j < n; j++) {
+    const p = base + <usize>load<u32>(slots + (<usize>j << 2)) * stride;
+    store<f32>(out + (<usize>j << 2), pairDistance(metric, q, p, dim));
+  }
+}
+
+/** Squared norms ‖x‖² of `n` rows from `ptr`, `stride` bytes apart, to `out` (f32 each). */
+export function sqNorms(ptr: usize, n: i32, stride: usize, dim: i32, out: usize): void {
+  for (let j = 0; j < n; j++) {
+    const x = ptr + <usize>j * stride;
+    store<f32>(out + (<usize>j << 2), dotf32(x, x, dim));
+  }
+}
+
+/** Whether this build fuses `madd` (the relaxed-SIMD build). */
+export function relaxedBuild(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+/**
+ * a·b + c, four lanes. The relaxed-SIMD build (scripts/build-wasm.mjs, `kernels-relaxed`) emits
+ * `f32x4.relaxed_madd`, which V8 turns into one fused multiply-add where the CPU has FMA (one
+ * rounding) and a multiply and an add elsewhere (two). Measured on this project's machine (CPU
+ * time, one core): the 4 × 2 tile below runs at ~23 G multiply-adds/s fused and ~15 G unfused,
+ * against ~11 G for `distBlock`'s (q − x)² tile (three operations per 4 multiply-adds). Either way
+ * the result is only a screen: its error bound covers both roundings.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/** a·b with `madd`, one accumulator, then the scalar tail: the screen's edge rows and columns. */
+@inline function screenDot(a: usize, b: usize, dim: i32): f32 {
+  const end4 = <usize>(dim & ~3) << 2;
+  const end = <usize>dim << 2;
+  let acc = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < end4; o += 16) acc = madd(v128.load(a + o), v128.load(b + o), acc);
+  let r = hsum(acc);
+  for (; o < end; o += 4) r += load<f32>(a + o) * load<f32>(b + o);
+  return r;
+}
+
+/** The screened distance from a dot product: ‖q‖² + ‖x‖² − 2 q·x (l2) or 1 − q·x (ip, cosine). */
+@inline function screenValue(metric: i32, qn: f32, xn: f32, dot: f32): f32 {
+  return metric == 0 ? (qn + xn) - <f32>2 * dot : <f32>1 - dot;
+}
+
+/**
+ * Screened distances of `nq` queries against `nx` records, `out[i * nx + j]`, in the matrix-product
+ * form: l2 as ‖q‖² + ‖x‖² − 2 q·x with the squared norms given (`qn`: nq f32, `xn`: nx f32, from
+ * `sqNorms`; not read for ip / cosine), ip / cosine as 1 − q·x. Two operations (one when fused) per
+ * 4 multiply-adds instead of `distBlock`'s three, in a 4 × 2 register tile: 8 accumulators and 3
+ * loaded vectors (V8 on x64 keeps one of the 16 XMM registers as scratch; of the tiles measured,
+ * 4 × 2, 2 × 4 and 3 × 3 ran equally fast, 4 × 3 and 4 × 4 slower).
+ * NOT exact: each value is within the bound of docs/kernels.md ("Screened exact scans") of the
+ * true distance, and callers recompute the candidates with `distList`.
+ */
+export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn: usize, xs: usize, nx: i32, xStride: usize, xn: usize, dim: i32, out: usize): void {
+  const end4 = <usize>(dim & ~3) << 2;
+  const end = <usize>dim << 2;
+  const rowBytes = <usize>nx << 2;
+  let i = 0;
+  for (; i + 4 <= nq; i += 4) {
+    const q0 = qs + <usize>i * qStride;
+    const q1 = q0 + qStride;
+    const q2 = q1 + qStride;
+    const q3 = q2 + qStride;
+    const qi = qn + (<usize>i << 2);
+    const n0 = metric == 0 ? load<f32>(qi) : 0, n1 = metric == 0 ? load<f32>(qi, 4) : 0;
+    const n2 = metric == 0 ? load<f32>(qi, 8) : 0, n3 = metric == 0 ? load<f32>(qi, 12) : 0;
+    const o0 = out + <usize>i * rowBytes;
+    let j = 0;
+    for (; j + 2 <= nx; j += 2) {
+      const x0 = xs + <usize>j * xStride;
+      const x1 = x0 + xStride;
+      let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
+      let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+      let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
+      let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+      let o: usize = 0;
+      for (; o < end4; o += 16) {
+        const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
+        let v = v128.load(q0 + o); a00 = madd(v, y0, a00); a01 = madd(v, y1, a01);
+        v = v128.load(q1 + o); a10 = madd(v, y0, a10); a11 = madd(v, y1, a11);
+        v = v128.load(q2 + o); a20 = madd(v, y0, a20); a21 = madd(v, y1, a21);
+        v = v128.load(q3 + o); a30 = madd(v, y0, a30); a31 = madd(v, y1, a31);
+      }
+      let r00 = hsum(a00), r01 = hsum(a01), r10 = hsum(a10), r11 = hsum(a11);
+      let r20 = hsum(a20), r21 = hsum(a21), r30 = hsum(a30), r31 = hsum(a31);
+      for (; o < end; o += 4) {
+        const y0 = load<f32>(x0 + o), y1 = load<f32>(x1 + o);
+        const v0 = load<f32>(q0 + o), v1 = load<f32>(q1 + o), v2 = load<f32>(q2 + o), v3 = load<f32>(q3 + o);
+        r00 += v0 * y0; r01 += v0 * y1; r10 += v1 * y0; r11 += v1 * y1;
+        r20 += v2 * y0; r21 += v2 * y1; r30 += v3 * y0; r31 += v3 * y1;
+      }
+      const m0 = metric == 0 ? load<f32>(xn + (<usize>j << 2)) : 0;
+      const m1 = metric == 0 ? load<f32>(xn + (<usize>j << 2), 4) : 0;
+      const oj = o0 + (<usize>j << 2);
+      store<f32>(oj, screenValue(metric, n0, m0, r00)); store<f32>(oj, screenValue(metric, n0, m1, r01), 4);
+      store<f32>(oj + rowBytes, screenValue(metric, n1, m0, r10)); store<f32>(oj + rowBytes, screenValue(metric, n1, m1, r11), 4);
+      store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m0, r20)); store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m1, r21), 4);
+      store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m0, r30)); store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m1, r31), 4);
+    }
+    for (; j < nx; j++) {
+      const x = xs + <usize>j * xStride;
+      const m = metric == 0 ? load<f32>(xn + (<usize>j << 2)) : 0;
+      const oj = o0 + (<usize>j << 2);
+      store<f32>(oj, screenValue(metric, n0, m, screenDot(q0, x, dim)));
+      store<f32>(oj + rowBytes, screenValue(metric, n1, m, screenDot(q1, x, dim)));
+      store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m, screenDot(q2, x, dim)));
+      store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m, screenDot(q3, x, dim)));
+    }
+  }
+  for (; i < nq; i++) {
+    const q = qs + <usize>i * qStride;
+    const n = metric == 0 ? load<f32>(qn + (<usize>i << 2)) : 0;
+    const oi = out + <usize>i * rowBytes;
+    for (let j = 0; j < nx; j++) {
+      const m = metric == 0 ? load<f32>(xn + (<usize>j << 2)) : 0;
+      store<f32>(oi + (<usize>j << 2), screenValue(metric, n, m, screenDot(q, xs + <usize>j * xStride, dim)));
+    }
   }
 }

@@ -1,0 +1,148 @@
+/**
+ * Screened exact scans (docs/kernels.md, "Screened exact scans"): the flat index's batch search and
+ * the tasks' all-pairs neighbours find each query's k nearest in two passes.
+ *
+ * 1. Screen: `screenBlock` gives every distance in the matrix-product form (‖q‖² + ‖x‖² − 2 q·x,
+ *    or 1 − q·x), about twice as fast as the exact (q − x)² tile but off by rounding. A `Screen`
+ *    per query keeps the k smallest screened values and a list of candidates: every record whose
+ *    screened value is within `slack` of the k-th smallest seen so far.
+ * 2. Re-rank: the candidates still within `slack` of the final k-th smallest screened value get
+ *    their exact distance (`distList`, bit for bit `distBlock`'s), in scan order.
+ *
+ * Why nothing is lost: with E a bound on |screened − exact| for this query (`screenSlack`, slack =
+ * 2E) and τ̃ the k-th smallest screened value, the k records with the smallest screened values all
+ * have exact distances ≤ τ̃ + E, so the exact k-th distance t ≤ τ̃ + E; a record with exact distance
+ * ≤ t has a screened value ≤ t + E ≤ τ̃ + 2E, so it is a candidate. Every record that can be in the
+ * exact top k (ties at t included) is re-ranked, in the order the plain scan meets it, and a record
+ * left out has an exact distance > t, which never decides what a top-k heap keeps: the answer is
+ * the plain scan's, bit for bit (src/indexes/flat/screen.test.ts checks it on duplicates and ties).
+ */
+
+/** The unit roundoff of float32. */
+const U = 2 ** -24;
+
+/**
+ * Twice the bound E on |screened − exact| for a query of squared norm `qn` against records of
+ * squared norms at most `xnMax` (both as the kernels compute them, in float32), for `dim`
+ * components: E = (4·dim + 64)·u·(qn + xnMax + 1)·1.01 + dim·2⁻¹²⁰. The derivation (Higham's
+ * γₙ bound on a dot product in any order, fused or not, for the screen and for the exact sum of
+ * (q − x)², the norms' own error within the 1.01) is in docs/kernels.md. Infinity when a norm is
+ * not finite (the callers then scan without the screen).
+ */
+export function screenSlack(dim: number, qn: number, xnMax: number): number {
+  const e = (4 * dim + 64) * U * (qn + xnMax + 1) * 1.01 + dim * 2 ** -120;
+  return Number.isFinite(e) ? 2 * e : Infinity;
+}
+
+/** Largest squared norm the screen is used up to: beyond, (qn + xn) − 2 q·x could overflow float32. */
+export const SCREEN_MAX_NORM = 1e36;
+
+/** One query's screen: the k smallest screened values (a max-heap) and the candidate list. */
+export class Screen {
+  #k = 0;
+  #heap = new Float64Array(16);
+  #size = 0;
+  slack = 0;
+  /** Candidates in the order offered: slot (or row) numbers and screened values. */
+  slots = new Uint32Array(64);
+  values = new Float32Array(64);
+  count = 0;
+  /** The current admission limit: the k-th smallest screened value + slack (Infinity while < k). */
+  limit = Infinity;
+
+  /** Starts a query: keep k, with `slack` from `screenSlack`. */
+  reset(k: number, slack: number): void {
+    this.#k = k;
+    if (this.#heap.length < k) this.#heap = new Float64Array(k);
+    this.#size = 0;
+    this.count = 0;
+    this.slack = slack;
+    this.limit = k === 0 ? -Infinity : Infinity;
+  }
+
+  /** Offers a candidate whose value the caller found ≤ `limit`; updates `limit`. */
+  add(slot: number, d: number): void {
+    if (this.count === this.slots.length) {
+      const s = new Uint32Array(this.count * 2);
+      s.set(this.slots);
+      this.slots = s;
+      const v = new Float32Array(this.count * 2);
+      v.set(this.values);
+      this.values = v;
+    }
+    this.slots[this.count] = slot;
+    this.values[this.count++] = d;
+    const h = this.#heap;
+    const k = this.#k;
+    if (this.#size < k) {
+      let i = this.#size++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (h[p]! >= d) break;
+        h[i] = h[p]!;
+        i = p;
+      }
+      h[i] = d;
+      if (this.#size === k) this.limit = h[0]! + this.slack;
+      return;
+    }
+    if (d >= h[0]!) return;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= k) break;
+      if (c + 1 < k && h[c + 1]! > h[c]!) c++;
+      if (h[c]! <= d) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = d;
+    this.limit = h[0]! + this.slack;
+  }
+
+  /**
+   * The candidates that can still be in the top k (value ≤ final limit), in the order offered,
+   * written to `out` from 0; returns how many.
+   */
+  survivors(out: Uint32Array): number {
+    const lim = this.limit;
+    let m = 0;
+    for (let i = 0; i < this.count; i++) if (this.values[i]! <= lim) out[m++] = this.slots[i]!;
+    return m;
+  }
+}
+
+/** The exact-distance kernel the re-rank calls (src/vector/arena.ts). */
+export interface ListKernel {
+  distList(metric: number, q: number, base: number, stride: number, slots: number, n: number, dim: number, out: number): void;
+}
+
+/**
+ * Re-ranks a query's survivors: their exact distances (`distList` against the records at `base`,
+ * `stride` bytes apart), in chunks through the scratch at `scratch` (room for `room` slots and
+ * `room` distances), each passed to `visit(slot, distance)` in the order offered. `views` returns
+ * the memory's current u32 / f32 views.
+ */
+export function rerank(s: Screen, kernel: ListKernel, views: () => { u32: Uint32Array; f32: Float32Array }, code: number,
+  q: number, base: number, stride: number, dim: number, scratch: number, room: number, visit: (slot: number, d: number) => void): void {
+  const all = survivorBuffer(s.count);
+  const m = s.survivors(all);
+  const slotsAt = scratch;
+  const outAt = scratch + room * 4;
+  for (let c0 = 0; c0 < m; c0 += room) {
+    const cnt = Math.min(room, m - c0);
+    let { u32 } = views();
+    u32.set(all.subarray(c0, c0 + cnt), slotsAt >> 2);
+    kernel.distList(code, q, base, stride, slotsAt, cnt, dim, outAt);
+    const v = views();
+    u32 = v.u32;
+    const f32 = v.f32;
+    for (let t = 0; t < cnt; t++) visit(u32[(slotsAt >> 2) + t]!, f32[(outAt >> 2) + t]!);
+  }
+}
+
+let survivorScratch = new Uint32Array(256);
+function survivorBuffer(n: number): Uint32Array {
+  if (survivorScratch.length < n) survivorScratch = new Uint32Array(Math.max(n, survivorScratch.length * 2));
+  return survivorScratch;
+}
