@@ -13,8 +13,8 @@ import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, ExternalVectors, IndexStats, PayloadOptions, SearchOptions, SearchResult, VectorIndex } from '../types.js';
 import { checkSource, forEachRow, idRange } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
-import { QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
-import { SCREEN_MAX_NORM } from './screen.js';
+import { LIMIT_FLOATS, QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
+import { SCREEN_MAX_NORM, screenSplit } from './screen.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { Candidates, QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
@@ -109,7 +109,7 @@ export class FlatIndex implements VectorIndex {
     this.#block = Math.max(16, Math.min(this.#qp === undefined ? 4096 : 1024, Math.floor(BLOCK_BYTES / this.#stride)));
     this.#arena = new Arena();
     this.#qPtr = this.#arena.alloc(QUERY_BLOCK * this.#stride);
-    this.#outPtr = this.#arena.alloc(QUERY_BLOCK * this.#block * 4);
+    this.#outPtr = this.#arena.alloc((QUERY_BLOCK * this.#block + LIMIT_FLOATS) * 4);
     this.#listPtr = this.#arena.alloc(this.#block * 4);
     this.#ptr = this.#arena.alloc(this.#stride * 16); // allocated last: grows in place
     this.#capacity = 16;
@@ -327,7 +327,7 @@ export class FlatIndex implements VectorIndex {
       }
     }
     const scratch = new Uint32Array(new SharedArrayBuffer(threads * 4));
-    const outBytes = QUERY_BLOCK * this.#block * 4;
+    const outBytes = (QUERY_BLOCK * this.#block + LIMIT_FLOATS) * 4;
     // Participant 0 (this thread) uses the index's own scratch; the workers get theirs here.
     scratch[0] = this.#outPtr;
     const extra = threads > 1 ? a.alloc((threads - 1) * outBytes) : 0;
@@ -335,15 +335,16 @@ export class FlatIndex implements VectorIndex {
     const qPtr = a.alloc(roundQ * this.#stride);
     // The screened scan's norms (float vectors only): the stored vectors' once per call, the
     // queries' per round; beyond SCREEN_MAX_NORM the plain scan.
-    const norms = encode === undefined ? a.alloc(4 * (n + roundQ)) : 0;
+    const norms = encode === undefined ? a.alloc(16 * (n + roundQ)) : 0;
     try {
       let screen: FlatSearchJob['screen'];
       if (norms !== 0) {
-        a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, norms);
+        const split = screenSplit(this.dim);
+        a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, split, norms);
         const f32 = a.f32;
         let xnMax = 0;
-        for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms >> 2) + j]!);
-        if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + 4 * n, xnMax };
+        for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms >> 2) + 4 * j]!);
+        if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + 16 * n, xnMax, split };
       }
       const job: FlatSearchJob = {
         memory: a.memory, module: Arena.kernels(),
@@ -364,10 +365,10 @@ export class FlatIndex implements VectorIndex {
         }
         job.screen = undefined;
         if (screen !== undefined) {
-          a.k.sqNorms(qPtr, nq, this.#stride, this.dim, screen.qnPtr);
+          a.k.sqNorms(qPtr, nq, this.#stride, this.dim, screen.split, screen.qnPtr);
           const f32 = a.f32;
           let qnMax = 0;
-          for (let i = 0; i < nq; i++) qnMax = Math.max(qnMax, f32[(screen.qnPtr >> 2) + i]!);
+          for (let i = 0; i < nq; i++) qnMax = Math.max(qnMax, f32[(screen.qnPtr >> 2) + 4 * i]!);
           if (qnMax <= SCREEN_MAX_NORM) job.screen = screen;
         }
         job.nq = nq;

@@ -16,11 +16,14 @@ import { Screen, rerank, screenSlack, type ListKernel } from './screen.js';
 
 /** Queries handled together by the blocked batch kernel (flat-index.ts uses the same value). */
 export const QUERY_BLOCK = 64;
+/** Floats after each participant's QUERY_BLOCK × block distances: the screened scan's query limits. */
+export const LIMIT_FLOATS = QUERY_BLOCK;
 
 /** The kernel the jobs call, bound to the index's (shared) memory. */
 export interface BlockKernel extends ListKernel {
   distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
-  screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number, dim: number, out: number): void;
+  screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number,
+    dim: number, split: number, qlim: number, xlim: number, out: number): void;
 }
 
 /**
@@ -48,11 +51,11 @@ export interface FlatSearchJob extends KernelJob {
   outDists: Float32Array;
   outCounts: Uint32Array;
   /**
-   * Screened scan (screen.ts; float vectors only): the squared norms of the round's queries at
-   * `qnPtr` (nq f32) and of the stored vectors at `xnPtr` (n f32), the largest of those `xnMax`.
-   * Undefined: the plain `distBlock` scan.
+   * Screened scan (screen.ts; float vectors only): the norm records (`sqNorms` at `split`) of the
+   * round's queries at `qnPtr` and of the stored vectors at `xnPtr`, the largest squared norm of
+   * those `xnMax`. Undefined: the plain `distBlock` scan.
    */
-  screen?: { qnPtr: number; xnPtr: number; xnMax: number };
+  screen?: { qnPtr: number; xnPtr: number; xnMax: number; split: number };
 }
 
 /** Query blocks of a job: the units its work is split into. */
@@ -110,8 +113,9 @@ const screens: Screen[] = [];
 export function screenedSearchBlocks(kernel: BlockKernel, views: () => { u32: Uint32Array; f32: Float32Array }, job: FlatSearchJob,
   b0: number, b1: number, t: number): void {
   const { code, dim, stride, block, vecPtr, n, ids: table, k, allowed } = job;
-  const { qnPtr, xnPtr, xnMax } = job.screen!;
+  const { qnPtr, xnPtr, xnMax, split } = job.screen!;
   const outPtr = job.scratch[t]!;
+  const limPtr = outPtr + QUERY_BLOCK * block * 4;
   const room = (QUERY_BLOCK * block) >> 1;
   while (screens.length < QUERY_BLOCK) screens.push(new Screen());
   const heap = new TopK(job.cap);
@@ -120,10 +124,11 @@ export function screenedSearchBlocks(kernel: BlockKernel, views: () => { u32: Ui
     const nq = Math.min(QUERY_BLOCK, job.nq - q0);
     const qs = job.qPtr + q0 * stride;
     let { f32 } = views();
-    for (let qi = 0; qi < nq; qi++) screens[qi]!.reset(job.cap, screenSlack(dim, f32[(qnPtr >> 2) + q0 + qi]!, xnMax));
+    for (let qi = 0; qi < nq; qi++) screens[qi]!.reset(job.cap, screenSlack(dim, f32[(qnPtr >> 2) + (q0 + qi) * 4]!, xnMax));
     for (let x0 = 0; x0 < n; x0 += block) {
       const nx = Math.min(block, n - x0);
-      kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * 4, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * 4, dim, outPtr);
+      for (let qi = 0; qi < nq; qi++) f32[(limPtr >> 2) + qi] = screens[qi]!.pruneLimit();
+      kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * 16, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * 16, dim, split, limPtr, 0, outPtr);
       f32 = views().f32;
       for (let qi = 0; qi < nq; qi++) {
         const s = screens[qi]!;

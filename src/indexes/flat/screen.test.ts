@@ -15,7 +15,7 @@ import { Random } from '../../vector/random.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
 import type { BatchSearchResult } from '../types.js';
 import { FlatIndex, parallelThresholds } from './flat-index.js';
-import { screenSlack } from './screen.js';
+import { f32Up, screenSlack, screenSplit } from './screen.js';
 
 const saved = { ...parallelThresholds };
 before(() => Object.assign(parallelThresholds, { minWork: 0, minPass: 0 }));
@@ -131,20 +131,20 @@ test('screenBlock stays within the bound of screenSlack (far-off data: norms ≫
     const a = new Arena(1 << 21);
     const px = a.alloc(base.length * 4);
     const pq = a.alloc(queries.length * 4);
-    const xn = a.alloc(120 * 4);
-    const qn = a.alloc(40 * 4);
+    const xn = a.alloc(120 * 16);
+    const qn = a.alloc(40 * 16);
     const po = a.alloc(40 * 120 * 4);
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
-    a.k.sqNorms(px, 120, dim * 4, dim, xn);
-    a.k.sqNorms(pq, 40, dim * 4, dim, qn);
+    a.k.sqNorms(px, 120, dim * 4, dim, 0, xn);
+    a.k.sqNorms(pq, 40, dim * 4, dim, 0, qn);
     let xnMax = 0;
-    for (let j = 0; j < 120; j++) xnMax = Math.max(xnMax, a.f32[(xn >> 2) + j]!);
+    for (let j = 0; j < 120; j++) xnMax = Math.max(xnMax, a.f32[(xn >> 2) + 4 * j]!);
     for (const code of [0, 1]) {
-      a.k.screenBlock(code, pq, 40, dim * 4, qn, px, 120, dim * 4, xn, dim, po);
+      a.k.screenBlock(code, pq, 40, dim * 4, qn, px, 120, dim * 4, xn, dim, 0, 0, 0, po);
       let worst = 0;
       for (let i = 0; i < 40; i++) {
-        const e = screenSlack(dim, a.f32[(qn >> 2) + i]!, xnMax) / 2;
+        const e = screenSlack(dim, a.f32[(qn >> 2) + 4 * i]!, xnMax) / 2;
         for (let j = 0; j < 120; j++) {
           let s = 0;
           for (let t = 0; t < dim; t++) {
@@ -162,8 +162,63 @@ test('screenBlock stays within the bound of screenSlack (far-off data: norms ≫
   }
 });
 
+test('screenBlock\'s partial check stops only records that could not be candidates, and does stop some', () => {
+  for (const [dim, offset] of [[96, 0], [96, 40], [131, 0]] as const) {
+    const n = 300;
+    const nq = 37;
+    const { base, queries } = trickyData(7, n, nq, dim, offset);
+    const a = new Arena(1 << 22);
+    const px = a.alloc(base.length * 4);
+    const pq = a.alloc(queries.length * 4);
+    const xn = a.alloc(n * 16);
+    const qn = a.alloc(nq * 16);
+    const ql = a.alloc(nq * 4);
+    const xl = a.alloc(n * 4);
+    const full = a.alloc(nq * n * 4);
+    const cut = a.alloc(nq * n * 4);
+    a.f32.set(base, px >> 2);
+    a.f32.set(queries, pq >> 2);
+    const split = screenSplit(dim);
+    assert.ok(split > 0 && split < dim && split % 4 === 0);
+    a.k.sqNorms(px, n, dim * 4, dim, split, xn);
+    a.k.sqNorms(pq, nq, dim * 4, dim, split, qn);
+    let xnMax = 0;
+    for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, a.f32[(xn >> 2) + 4 * j]!);
+    a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, 0, 0, 0, full);
+    const screened = a.f32.slice(full >> 2, (full >> 2) + nq * n);
+    // Limits as the scans set them: an admission limit (here the 5th smallest screened value +
+    // slack) plus the slack again, rounded up; records get limits of their own (the pairs scan).
+    const slack = new Float64Array(nq);
+    for (let i = 0; i < nq; i++) {
+      slack[i] = screenSlack(dim, a.f32[(qn >> 2) + 4 * i]!, xnMax);
+      const row = Array.from(screened.subarray(i * n, (i + 1) * n)).sort((x, y) => x - y);
+      a.f32[(ql >> 2) + i] = f32Up(row[4]! + 2 * slack[i]!);
+    }
+    for (let j = 0; j < n; j++) a.f32[(xl >> 2) + j] = j % 5 === 0 ? Infinity : a.f32[(ql >> 2) + (j % nq)]!;
+    for (const withX of [false, true]) {
+      a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, split, ql, withX ? xl : 0, cut);
+      let stopped = 0;
+      for (let i = 0; i < nq; i++) {
+        for (let j = 0; j < n; j++) {
+          const got = a.f32[(cut >> 2) + i * n + j]!;
+          const want = screened[i * n + j]!;
+          if (got === Infinity) {
+            stopped++;
+            const admit = a.f32[(ql >> 2) + i]! - slack[i]!;
+            assert.ok(want > admit, `dim ${dim} offset ${offset}: (${i}, ${j}) stopped at ${want}, within the admission limit ${admit}`);
+            if (withX) assert.ok(want > a.f32[(xl >> 2) + j]! - slack[i]!, `(${i}, ${j}) stopped within the record's limit`);
+          } else {
+            assert.ok(Object.is(got, want), `(${i}, ${j}): a tile not stopped gives the full screen's value`);
+          }
+        }
+      }
+      assert.ok(stopped > 0, `dim ${dim} offset ${offset}: the check stopped no tile`);
+    }
+  }
+});
+
 test('flat searchBatch, screened: the plain scan\'s answers bit for bit (ties, duplicates, far-off data, filters, 1 and 2 threads)', () => {
-  const dim = 45;
+  for (const dim of [45, 96]) {
   const n = 700;
   for (const offset of [0, 200]) {
     const { base, queries } = trickyData(9, n, 150, dim, offset);
@@ -182,13 +237,14 @@ test('flat searchBatch, screened: the plain scan\'s answers bit for bit (ties, d
       for (const threads of [1, 2]) assertSame(want, index.searchBatch(batch, 6, { allow, threads }), `${metric} allow-list threads ${threads}`);
     }
   }
+  }
 });
 
 test('the same with the plain (unfused) kernels: OMNIVEC_WASM_RELAXED=0 in a child process', () => {
   if (process.env.OMNIVEC_WASM_RELAXED === '0') return; // this is the child
   const env: NodeJS.ProcessEnv = { ...process.env, OMNIVEC_WASM_RELAXED: '0' };
   delete env.NODE_TEST_CONTEXT; // the child reports as a plain run (TAP on stdout), not to this runner
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter', 'tap', '--test-name-pattern', 'screened|bound|relaxed build', fileURLToPath(import.meta.url)], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter', 'tap', '--test-name-pattern', 'screened|bound|relaxed build|partial check', fileURLToPath(import.meta.url)], {
     env, encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);

@@ -34,6 +34,29 @@ export function screenSlack(dim: number, qn: number, xnMax: number): number {
   return Number.isFinite(e) ? 2 * e : Infinity;
 }
 
+/**
+ * Where `screenBlock` checks its partial lower bound (l2): after 5/8 of the components, rounded down
+ * to a multiple of 4; 0 (no check) below 64 components. On MNIST (784 pixels, row by row) the bound
+ * at 5/8 exceeds the 5-NN limit for ~99 % of pairs and ~90 % of 4 × 2 tiles, at 1/2 for 90 % / 51 %
+ * (measured on 200 test digits against 9,000): the check costs a few % when it never stops a tile.
+ */
+export function screenSplit(dim: number): number {
+  return dim < 64 ? 0 : Math.floor((dim * 5) / 8 / 4) * 4;
+}
+
+const f64 = new Float64Array(1);
+const f32 = new Float32Array(1);
+const f32bits = new Int32Array(f32.buffer);
+/** The smallest float32 ≥ v (the kernels compare float32 limits; rounding down would cut too much). */
+export function f32Up(v: number): number {
+  f64[0] = v;
+  f32[0] = v;
+  if (f32[0]! >= v || !Number.isFinite(v)) return f32[0]!;
+  f32bits[0]! += f32[0]! > 0 ? 1 : f32[0]! < 0 ? -1 : 0;
+  if (f32[0] === 0) return 2 ** -149;
+  return f32[0]!;
+}
+
 /** Largest squared norm the screen is used up to: beyond, (qn + xn) − 2 q·x could overflow float32. */
 export const SCREEN_MAX_NORM = 1e36;
 
@@ -49,6 +72,11 @@ export class Screen {
   count = 0;
   /** The current admission limit: the k-th smallest screened value + slack (Infinity while < k). */
   limit = Infinity;
+
+  /** The limit `screenBlock`'s partial check may stop a record at: `limit` + slack, as a float32 rounded up. */
+  pruneLimit(): number {
+    return f32Up(this.limit + this.slack);
+  }
 
   /** Starts a query: keep k, with `slack` from `screenSlack`. */
   reset(k: number, slack: number): void {

@@ -125,11 +125,12 @@ export function nearestCentreBlocks(kernel: BlockKernel, f32: Float32Array, job:
 export interface PairsTopKJob extends ScanJobBase {
   k: number;
   /**
-   * Screened scan (src/indexes/flat/screen.ts): the points' squared norms at `xnPtr` (nq f32) and
-   * the largest `xnMax`. Each participant then keeps, per point, the candidates within the screen's
+   * Screened scan (src/indexes/flat/screen.ts): the points' norm records (`sqNorms` at `split`)
+   * at `xnPtr`, the largest squared norm `xnMax`, and `limits[t]`: participant t's n float32 limits
+   * for the kernel's partial check. Each participant then keeps, per point, the candidates within the screen's
    * bound (`pairsScreenFinish`), and the caller re-ranks their union exactly (`mergeScreened`).
    */
-  screen?: { xnPtr: number; xnMax: number };
+  screen?: { xnPtr: number; xnMax: number; split: number; limits: Uint32Array };
 }
 
 /** One participant's screened candidates: row i's at [offsets[i], offsets[i + 1]) (point numbers and screened values). */
@@ -156,13 +157,14 @@ export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena
     const { xnPtr, xnMax } = job.screen;
     for (let i = 0; i < job.nq; i++) {
       const s = new Screen();
-      s.reset(job.k, screenSlack(job.dim, a.f32[(xnPtr >> 2) + i]!, xnMax));
+      s.reset(job.k, screenSlack(job.dim, a.f32[(xnPtr >> 2) + 4 * i]!, xnMax));
       screens.push(s);
     }
   } else {
     for (let i = 0; i < job.nq; i++) heaps.push(new TopK(job.k));
   }
   const limits = new Float64Array(screens.length).fill(Infinity);
+  if (job.screen !== undefined) a.f32.fill(Infinity, job.screen.limits[participant]! >> 2, (job.screen.limits[participant]! >> 2) + job.nq);
   return { job, arena: a, t: participant, heaps, screens, limits };
 }
 
@@ -173,7 +175,9 @@ export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena
 export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
   const { job, screens, limits } = s;
   const { code, dim, stride, rows, nq: n } = job;
-  const xnPtr = job.screen!.xnPtr;
+  const { xnPtr, split } = job.screen!;
+  const limPtr = job.screen!.limits[s.t]!;
+  const lim32 = limPtr >> 2;
   const kernel = s.arena.k;
   const out = job.scratch[s.t]!;
   // Points compared per kernel call: a chunk small enough to stay in L2 while the block's queries
@@ -185,7 +189,8 @@ export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
     const at = job.qPtr + q0 * stride;
     for (let c0 = q0; c0 < n; c0 += chunk) {
       const nx = Math.min(chunk, n - c0);
-      kernel.screenBlock(code, at, cnt, stride, xnPtr + q0 * 4, job.qPtr + c0 * stride, nx, stride, xnPtr + c0 * 4, dim, out);
+      kernel.screenBlock(code, at, cnt, stride, xnPtr + q0 * 16, job.qPtr + c0 * stride, nx, stride, xnPtr + c0 * 16, dim, split,
+        limPtr + q0 * 4, limPtr + c0 * 4, out);
       const f32 = s.arena.f32;
       const base = out >> 2;
       for (let i = 0; i < cnt; i++) {
@@ -203,9 +208,11 @@ export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
             const sj = screens[j]!;
             sj.add(row, d);
             limits[j] = sj.limit;
+            f32[lim32 + j] = sj.pruneLimit();
           }
         }
         limits[row] = lim;
+        f32[lim32 + row] = si.pruneLimit();
       }
     }
   }
