@@ -33,6 +33,7 @@ interface KernelExports {
   screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number,
     dim: number, split: number, qlim: number, xlim: number, out: number): void;
   relaxedBuild(): number;
+  pairCandidates(vals: number, cnt: number, nx: number, q0: number, c0: number, lims: number, dst: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;

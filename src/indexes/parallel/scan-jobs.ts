@@ -21,7 +21,7 @@
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
 import type { BlockKernel } from '../flat/flat-jobs.js';
-import { Screen, screenSlack } from '../flat/screen.js';
+import { Screen, f32Up, screenSlack } from '../flat/screen.js';
 import { defineTask, type KernelJob } from './pool.js';
 
 /** What both scans carry besides the kernels: the queries and the per-participant scratch. */
@@ -126,8 +126,8 @@ export interface PairsTopKJob extends ScanJobBase {
   k: number;
   /**
    * Screened scan (src/indexes/flat/screen.ts): the points' norm records (`sqNorms` at `split`)
-   * at `xnPtr`, the largest squared norm `xnMax`, and `limits[t]`: participant t's n float32 limits
-   * for the kernel's partial check. Each participant then keeps, per point, the candidates within the screen's
+   * at `xnPtr`, the largest squared norm `xnMax`, and `limits[t]`: participant t's 2n float32
+   * limits (the kernel's partial check, then `pairCandidates`' admission). Each participant then keeps, per point, the candidates within the screen's
    * bound (`pairsScreenFinish`), and the caller re-ranks their union exactly (`mergeScreened`).
    */
   screen?: { xnPtr: number; xnMax: number; split: number; limits: Uint32Array };
@@ -147,7 +147,7 @@ export interface PairLists {
   counts: Int32Array;
 }
 
-interface PairsState { job: PairsTopKJob; arena: Arena; t: number; heaps: TopK[]; screens: Screen[]; limits: Float64Array }
+interface PairsState { job: PairsTopKJob; arena: Arena; t: number; heaps: TopK[]; screens: Screen[] }
 
 export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena): PairsState {
   const heaps: TopK[] = [];
@@ -163,9 +163,8 @@ export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena
   } else {
     for (let i = 0; i < job.nq; i++) heaps.push(new TopK(job.k));
   }
-  const limits = new Float64Array(screens.length).fill(Infinity);
-  if (job.screen !== undefined) a.f32.fill(Infinity, job.screen.limits[participant]! >> 2, (job.screen.limits[participant]! >> 2) + job.nq);
-  return { job, arena: a, t: participant, heaps, screens, limits };
+  if (job.screen !== undefined) a.f32.fill(Infinity, job.screen.limits[participant]! >> 2, (job.screen.limits[participant]! >> 2) + 2 * job.nq);
+  return { job, arena: a, t: participant, heaps, screens };
 }
 
 /**
@@ -173,16 +172,21 @@ export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena
  * offered to both points' screens.
  */
 export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
-  const { job, screens, limits } = s;
+  const { job, screens } = s;
   const { code, dim, stride, rows, nq: n } = job;
   const { xnPtr, split } = job.screen!;
+  // Participant t's limits: n prune limits (the kernel's partial check), then n admission limits
+  // (`pairCandidates`), both float32 rounded up from the screens' own.
   const limPtr = job.screen!.limits[s.t]!;
+  const admPtr = limPtr + 4 * n;
   const lim32 = limPtr >> 2;
+  const adm32 = admPtr >> 2;
   const kernel = s.arena.k;
   const out = job.scratch[s.t]!;
   // Points compared per kernel call: a chunk small enough to stay in L2 while the block's queries
-  // run over it (the flat index's rule), and no more than the scratch holds.
-  const chunk = Math.max(4, Math.min(Math.floor(SCREEN_CHUNK_BYTES / stride), job.block));
+  // run over it (the flat index's rule); the scratch holds the values and up to as many
+  // (row, column, value) candidates after them.
+  const chunk = Math.max(1, Math.min(Math.floor(SCREEN_CHUNK_BYTES / stride), Math.floor(job.block / 4)));
   for (let b = b0; b < b1; b++) {
     const q0 = b * rows;
     const cnt = Math.min(rows, n - q0);
@@ -191,33 +195,36 @@ export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
       const nx = Math.min(chunk, n - c0);
       kernel.screenBlock(code, at, cnt, stride, xnPtr + q0 * 16, job.qPtr + c0 * stride, nx, stride, xnPtr + c0 * 16, dim, split,
         limPtr + q0 * 4, limPtr + c0 * 4, out);
+      const dst = out + cnt * nx * 4;
       const f32 = s.arena.f32;
-      const base = out >> 2;
-      for (let i = 0; i < cnt; i++) {
-        const row = q0 + i;
+      const u32 = s.arena.u32;
+      // A few rows at a time, so that the limits the filter reads are recent.
+      for (let i0 = 0; i0 < cnt; i0 += CANDIDATE_ROWS) {
+      const m = kernel.pairCandidates(out + i0 * nx * 4, Math.min(CANDIDATE_ROWS, cnt - i0), nx, q0 + i0, c0, admPtr, dst);
+      for (let t = 0, p = dst >> 2; t < m; t++, p += 3) {
+        const row = u32[p]!;
+        const j = u32[p + 1]!;
+        const d = f32[p + 2]!;
         const si = screens[row]!;
-        let lim = si.limit;
-        const o = base + i * nx - c0;
-        for (let j = Math.max(row + 1, c0); j < c0 + nx; j++) {
-          const d = f32[o + j]!;
-          if (d <= lim) {
-            si.add(j, d);
-            lim = si.limit;
-          }
-          if (d <= limits[j]!) {
-            const sj = screens[j]!;
-            sj.add(row, d);
-            limits[j] = sj.limit;
-            f32[lim32 + j] = sj.pruneLimit();
-          }
+        if (d <= si.limit) {
+          si.add(j, d);
+          f32[adm32 + row] = f32Up(si.limit);
+          f32[lim32 + row] = si.pruneLimit();
         }
-        limits[row] = lim;
-        f32[lim32 + row] = si.pruneLimit();
+        const sj = screens[j]!;
+        if (d <= sj.limit) {
+          sj.add(row, d);
+          f32[adm32 + j] = f32Up(sj.limit);
+          f32[lim32 + j] = sj.pruneLimit();
+        }
+      }
       }
     }
   }
 }
 
+/** Rows of a screened block `pairCandidates` filters at once (fewer: fresher limits, more calls). */
+const CANDIDATE_ROWS = 8;
 /** Bytes of points one screened pairs call compares a block of queries with (see `pairsScreenBlocks`). */
 const SCREEN_CHUNK_BYTES = 256 * 1024;
 

@@ -492,3 +492,43 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
     }
   }
 }
+
+/**
+ * The pairs of a screened all-pairs block worth a look (src/indexes/parallel/scan-jobs.ts): `vals`
+ * holds `cnt` rows (points q0 + i) × `nx` columns (points c0 + c) of screened values; of the pairs
+ * with column > row, those whose value is ≤ the row's or the column's admission limit (`lims`: one
+ * f32 per point, never below the true limit) are written to `dst` as (row, column, value) — u32,
+ * u32, f32 — and their count returned. Four columns at a time: most pairs fail both limits.
+ */
+export function pairCandidates(vals: usize, cnt: i32, nx: i32, q0: i32, c0: i32, lims: usize, dst: usize): i32 {
+  let m = 0;
+  const c1 = c0 + nx;
+  for (let i = 0; i < cnt; i++) {
+    const row = q0 + i;
+    const li = load<f32>(lims + (<usize>row << 2));
+    const liv = f32x4.splat(li);
+    const o = vals + (<usize>i * <usize>nx << 2) - (<usize>c0 << 2);
+    let j = max(row + 1, c0);
+    for (; j + 4 <= c1; j += 4) {
+      const d = v128.load(o + (<usize>j << 2));
+      if (!v128.any_true(v128.or(f32x4.le(d, liv), f32x4.le(d, v128.load(lims + (<usize>j << 2)))))) continue;
+      for (let t = j; t < j + 4; t++) {
+        const v = load<f32>(o + (<usize>t << 2));
+        if (v <= li || v <= load<f32>(lims + (<usize>t << 2))) {
+          const p = dst + <usize>m * 12;
+          store<u32>(p, row); store<u32>(p, t, 4); store<f32>(p, v, 8);
+          m++;
+        }
+      }
+    }
+    for (; j < c1; j++) {
+      const v = load<f32>(o + (<usize>j << 2));
+      if (v <= li || v <= load<f32>(lims + (<usize>j << 2))) {
+        const p = dst + <usize>m * 12;
+        store<u32>(p, row); store<u32>(p, j, 4); store<f32>(p, v, 8);
+        m++;
+      }
+    }
+  }
+  return m;
+}
