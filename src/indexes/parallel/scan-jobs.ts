@@ -189,10 +189,13 @@ export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
   const chunk = Math.max(1, Math.min(Math.floor(SCREEN_CHUNK_BYTES / stride), Math.floor(job.block / 4)));
   for (let b = b0; b < b1; b++) {
     const q0 = b * rows;
-    const cnt = Math.min(rows, n - q0);
+    const block = Math.min(rows, n - q0);
     const at = job.qPtr + q0 * stride;
     for (let c0 = q0; c0 < n; c0 += chunk) {
       const nx = Math.min(chunk, n - c0);
+      // Inside the block's own square, only the rows that have a column after them in this chunk.
+      const cnt = Math.min(block, c0 + nx - 1 - q0);
+      if (cnt <= 0) continue;
       kernel.screenBlock(code, at, cnt, stride, xnPtr + q0 * 16, job.qPtr + c0 * stride, nx, stride, xnPtr + c0 * 16, dim, split,
         limPtr + q0 * 4, limPtr + c0 * 4, out);
       const dst = out + cnt * nx * 4;
