@@ -156,7 +156,7 @@ export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena
   if (job.screen !== undefined) {
     const { xnPtr, xnMax } = job.screen;
     for (let i = 0; i < job.nq; i++) {
-      const s = new Screen();
+      const s = new Screen(job.k);
       s.reset(job.k, screenSlack(job.dim, a.f32[(xnPtr >> 2) + 4 * i]!, xnMax));
       screens.push(s);
     }
