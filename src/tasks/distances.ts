@@ -46,7 +46,7 @@ export class KernelPoints {
   readonly #pts: number;
   /** The points' squared norms (n f32), for the screened pairs scan; computed by `neighbours`. */
   readonly #norms: number;
-  /** Each participant's 2n float32 limits of the screened pairs scan (partial check, admission). */
+  /** The 2n float32 limits of the screened pairs scan, shared by its participants (partial check, admission). */
   readonly #limits: number;
   readonly #ctr: number;
   readonly #gat: number;
@@ -70,11 +70,11 @@ export class KernelPoints {
     const gather = Math.max(1, options.gather ?? 1);
     this.#outFloats = Math.max(1, options.outFloats);
     this.#threads = Math.max(1, options.threads ?? 1);
-    const bytes = n * stride + centres * stride + gather * stride + this.#threads * this.#outFloats * 4 + 16 * n + this.#threads * 8 * n + 4 * 64;
+    const bytes = n * stride + centres * stride + gather * stride + this.#threads * this.#outFloats * 4 + 16 * n + 8 * n + 4 * 64;
     this.#arena = new Arena(bytes);
     this.#pts = this.#arena.alloc(Math.max(1, n * stride));
     this.#norms = this.#arena.alloc(Math.max(1, 16 * n));
-    this.#limits = this.#arena.alloc(Math.max(1, this.#threads * 8 * n));
+    this.#limits = this.#arena.alloc(Math.max(1, 8 * n));
     this.#ctr = this.#arena.alloc(centres * stride);
     this.#gat = this.#arena.alloc(gather * stride);
     this.#out = this.#arena.alloc(this.#threads * this.#outFloats * 4);
@@ -157,9 +157,8 @@ export class KernelPoints {
     let xnMax = 0;
     for (let i = 0; i < n; i++) xnMax = Math.max(xnMax, a.f32[(this.#norms >> 2) + 4 * i]!);
     if (xnMax <= SCREEN_MAX_NORM) {
-      const limits = new Uint32Array(new SharedArrayBuffer(4 * this.#threads));
-      for (let p = 0; p < this.#threads; p++) limits[p] = this.#limits + p * 8 * n;
-      job.screen = { xnPtr: this.#norms, xnMax, split, limits };
+      a.f32.fill(Infinity, this.#limits >> 2, (this.#limits >> 2) + 2 * n);
+      job.screen = { xnPtr: this.#norms, xnMax, split, limits: this.#limits };
       let screened: ScreenedLists[];
       if (worthThreads(t, units, (n * n * this.dim) / 2)) screened = parallelFor(t, units, pairsTopKTask, job, { grain: 1 }) as ScreenedLists[];
       else {

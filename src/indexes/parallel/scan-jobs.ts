@@ -126,11 +126,14 @@ export interface PairsTopKJob extends ScanJobBase {
   k: number;
   /**
    * Screened scan (src/indexes/flat/screen.ts): the points' norm records (`sqNorms` at `split`)
-   * at `xnPtr`, the largest squared norm `xnMax`, and `limits[t]`: participant t's 2n float32
-   * limits (the kernel's partial check, then `pairCandidates`' admission). Each participant then keeps, per point, the candidates within the screen's
+   * at `xnPtr`, the largest squared norm `xnMax`, and at `limits` 2n float32 limits shared by
+   * all participants (the kernel's partial check, then `pairCandidates`' admission; the caller
+   * fills them with +∞). Any participant's limit for a point is at least the point's final one (it
+   * saw a subset of the pairs), so each participant lowers the shared limits with its own and
+   * filters with both: a plain store, as a stale or overwritten value is still a valid bound. Each participant then keeps, per point, the candidates within the screen's
    * bound (`pairsScreenFinish`), and the caller re-ranks their union exactly (`mergeScreened`).
    */
-  screen?: { xnPtr: number; xnMax: number; split: number; limits: Uint32Array };
+  screen?: { xnPtr: number; xnMax: number; split: number; limits: number };
 }
 
 /** One participant's screened candidates: row i's at [offsets[i], offsets[i + 1]) (point numbers and screened values). */
@@ -163,7 +166,6 @@ export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena
   } else {
     for (let i = 0; i < job.nq; i++) heaps.push(new TopK(job.k));
   }
-  if (job.screen !== undefined) a.f32.fill(Infinity, job.screen.limits[participant]! >> 2, (job.screen.limits[participant]! >> 2) + 2 * job.nq);
   return { job, arena: a, t: participant, heaps, screens };
 }
 
@@ -175,9 +177,9 @@ export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
   const { job, screens } = s;
   const { code, dim, stride, rows, nq: n } = job;
   const { xnPtr, split } = job.screen!;
-  // Participant t's limits: n prune limits (the kernel's partial check), then n admission limits
+  // The shared limits: n prune limits (the kernel's partial check), then n admission limits
   // (`pairCandidates`), both float32 rounded up from the screens' own.
-  const limPtr = job.screen!.limits[s.t]!;
+  const limPtr = job.screen!.limits;
   const admPtr = limPtr + 4 * n;
   const lim32 = limPtr >> 2;
   const adm32 = admPtr >> 2;
@@ -209,16 +211,22 @@ export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
         const j = u32[p + 1]!;
         const d = f32[p + 2]!;
         const si = screens[row]!;
-        if (d <= si.limit) {
+        if (d <= si.limit && d <= f32[adm32 + row]!) {
           si.add(j, d);
-          f32[adm32 + row] = f32Up(si.limit);
-          f32[lim32 + row] = si.pruneLimit();
+          const a = f32Up(si.limit);
+          if (a < f32[adm32 + row]!) {
+            f32[adm32 + row] = a;
+            f32[lim32 + row] = si.pruneLimit();
+          }
         }
         const sj = screens[j]!;
-        if (d <= sj.limit) {
+        if (d <= sj.limit && d <= f32[adm32 + j]!) {
           sj.add(row, d);
-          f32[adm32 + j] = f32Up(sj.limit);
-          f32[lim32 + j] = sj.pruneLimit();
+          const a = f32Up(sj.limit);
+          if (a < f32[adm32 + j]!) {
+            f32[adm32 + j] = a;
+            f32[lim32 + j] = sj.pruneLimit();
+          }
         }
       }
       }
