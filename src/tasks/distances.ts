@@ -19,7 +19,7 @@ import {
   pairsSetup, pairsTopKTask, scanUnits, topKScanBlocks, topKScanTask,
   type NearestCentreJob, type PairLists, type PairsTopKJob, type ScreenedLists, type TopKScanJob,
 } from '../indexes/parallel/scan-jobs.js';
-import { SCREEN_MAX_NORM, screenSlack, screenSplit } from '../indexes/flat/screen.js';
+import { NORM_BYTES, SCREEN_MAX_NORM, screenSlack, screenSplit } from '../indexes/flat/screen.js';
 
 export type KernelCode = 0 | 1;
 
@@ -70,10 +70,10 @@ export class KernelPoints {
     const gather = Math.max(1, options.gather ?? 1);
     this.#outFloats = Math.max(1, options.outFloats);
     this.#threads = Math.max(1, options.threads ?? 1);
-    const bytes = n * stride + centres * stride + gather * stride + this.#threads * this.#outFloats * 4 + 16 * n + 8 * n + 4 * 64;
+    const bytes = n * stride + centres * stride + gather * stride + this.#threads * this.#outFloats * 4 + NORM_BYTES * n + 8 * n + 4 * 64;
     this.#arena = new Arena(bytes);
     this.#pts = this.#arena.alloc(Math.max(1, n * stride));
-    this.#norms = this.#arena.alloc(Math.max(1, 16 * n));
+    this.#norms = this.#arena.alloc(Math.max(1, NORM_BYTES * n));
     this.#limits = this.#arena.alloc(Math.max(1, 8 * n));
     this.#ctr = this.#arena.alloc(centres * stride);
     this.#gat = this.#arena.alloc(gather * stride);
@@ -152,13 +152,13 @@ export class KernelPoints {
     const t = Math.min(threads, this.#threads);
     // The screened scan (src/indexes/flat/screen.ts): the same lists, about twice as fast.
     const a = this.#arena;
-    const split = screenSplit(this.dim);
-    a.k.sqNorms(this.#pts, n, this.#stride, this.dim, split, this.#norms);
+    const { split, step } = screenSplit(this.dim);
+    a.k.sqNorms(this.#pts, n, this.#stride, this.dim, split, step, this.#norms);
     let xnMax = 0;
-    for (let i = 0; i < n; i++) xnMax = Math.max(xnMax, a.f32[(this.#norms >> 2) + 4 * i]!);
+    for (let i = 0; i < n; i++) xnMax = Math.max(xnMax, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!);
     if (xnMax <= SCREEN_MAX_NORM) {
       a.f32.fill(Infinity, this.#limits >> 2, (this.#limits >> 2) + 2 * n);
-      job.screen = { xnPtr: this.#norms, xnMax, split, limits: this.#limits };
+      job.screen = { xnPtr: this.#norms, xnMax, split, step, limits: this.#limits };
       let screened: ScreenedLists[];
       if (worthThreads(t, units, (n * n * this.dim) / 2)) screened = parallelFor(t, units, pairsTopKTask, job, { grain: 1 }) as ScreenedLists[];
       else {
@@ -169,7 +169,7 @@ export class KernelPoints {
       const room = this.#outFloats >> 1;
       const slotsAt = this.#out;
       const outAt = this.#out + room * 4;
-      return mergeScreened(screened, n, k, (i) => screenSlack(this.dim, a.f32[(this.#norms >> 2) + 4 * i]!, xnMax), (i, list, m, out) => {
+      return mergeScreened(screened, n, k, (i) => screenSlack(this.dim, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!, xnMax), (i, list, m, out) => {
         for (let c0 = 0; c0 < m; c0 += room) {
           const cnt = Math.min(room, m - c0);
           a.u32.set(list.subarray(c0, c0 + cnt), slotsAt >> 2);

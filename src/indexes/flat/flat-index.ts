@@ -14,7 +14,7 @@ import type { AddOptions, BatchSearchResult, ExternalVectors, IndexStats, Payloa
 import { checkSource, forEachRow, idRange } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
 import { LIMIT_FLOATS, QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
-import { SCREEN_MAX_NORM, screenSplit } from './screen.js';
+import { NORM_BYTES, SCREEN_MAX_NORM, screenSplit } from './screen.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { Candidates, QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
@@ -335,16 +335,16 @@ export class FlatIndex implements VectorIndex {
     const qPtr = a.alloc(roundQ * this.#stride);
     // The screened scan's norms (float vectors only): the stored vectors' once per call, the
     // queries' per round; beyond SCREEN_MAX_NORM the plain scan.
-    const norms = encode === undefined ? a.alloc(16 * (n + roundQ)) : 0;
+    const norms = encode === undefined ? a.alloc(NORM_BYTES * (n + roundQ)) : 0;
     try {
       let screen: FlatSearchJob['screen'];
       if (norms !== 0) {
-        const split = screenSplit(this.dim);
-        a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, split, norms);
+        const { split, step } = screenSplit(this.dim);
+        a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, split, step, norms);
         const f32 = a.f32;
         let xnMax = 0;
-        for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms >> 2) + 4 * j]!);
-        if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + 16 * n, xnMax, split };
+        for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms + j * NORM_BYTES) >> 2]!);
+        if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + NORM_BYTES * n, xnMax, split, step };
       }
       const job: FlatSearchJob = {
         memory: a.memory, module: Arena.kernels(),
@@ -365,10 +365,10 @@ export class FlatIndex implements VectorIndex {
         }
         job.screen = undefined;
         if (screen !== undefined) {
-          a.k.sqNorms(qPtr, nq, this.#stride, this.dim, screen.split, screen.qnPtr);
+          a.k.sqNorms(qPtr, nq, this.#stride, this.dim, screen.split, screen.step, screen.qnPtr);
           const f32 = a.f32;
           let qnMax = 0;
-          for (let i = 0; i < nq; i++) qnMax = Math.max(qnMax, f32[(screen.qnPtr >> 2) + 4 * i]!);
+          for (let i = 0; i < nq; i++) qnMax = Math.max(qnMax, f32[(screen.qnPtr + i * NORM_BYTES) >> 2]!);
           if (qnMax <= SCREEN_MAX_NORM) job.screen = screen;
         }
         job.nq = nq;

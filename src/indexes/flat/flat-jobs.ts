@@ -12,7 +12,7 @@
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
 import { defineTask, type KernelJob } from '../parallel/pool.js';
-import { Screen, rerank, screenSlack, type ListKernel } from './screen.js';
+import { NORM_BYTES, Screen, rerank, screenSlack, type ListKernel } from './screen.js';
 
 /** Queries handled together by the blocked batch kernel (flat-index.ts uses the same value). */
 export const QUERY_BLOCK = 64;
@@ -23,7 +23,7 @@ export const LIMIT_FLOATS = QUERY_BLOCK;
 export interface BlockKernel extends ListKernel {
   distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
   screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number,
-    dim: number, split: number, qlim: number, xlim: number, out: number): void;
+    dim: number, split: number, step: number, qlim: number, xlim: number, out: number): void;
 }
 
 /**
@@ -51,11 +51,11 @@ export interface FlatSearchJob extends KernelJob {
   outDists: Float32Array;
   outCounts: Uint32Array;
   /**
-   * Screened scan (screen.ts; float vectors only): the norm records (`sqNorms` at `split`) of the
+   * Screened scan (screen.ts; float vectors only): the norm records (`sqNorms` at `split`, `step`) of the
    * round's queries at `qnPtr` and of the stored vectors at `xnPtr`, the largest squared norm of
    * those `xnMax`. Undefined: the plain `distBlock` scan.
    */
-  screen?: { qnPtr: number; xnPtr: number; xnMax: number; split: number };
+  screen?: { qnPtr: number; xnPtr: number; xnMax: number; split: number; step: number };
 }
 
 /** Query blocks of a job: the units its work is split into. */
@@ -113,7 +113,7 @@ const screens: Screen[] = [];
 export function screenedSearchBlocks(kernel: BlockKernel, views: () => { u32: Uint32Array; f32: Float32Array }, job: FlatSearchJob,
   b0: number, b1: number, t: number): void {
   const { code, dim, stride, block, vecPtr, n, ids: table, k, allowed } = job;
-  const { qnPtr, xnPtr, xnMax, split } = job.screen!;
+  const { qnPtr, xnPtr, xnMax, split, step } = job.screen!;
   const outPtr = job.scratch[t]!;
   const limPtr = outPtr + QUERY_BLOCK * block * 4;
   const room = (QUERY_BLOCK * block) >> 1;
@@ -124,11 +124,12 @@ export function screenedSearchBlocks(kernel: BlockKernel, views: () => { u32: Ui
     const nq = Math.min(QUERY_BLOCK, job.nq - q0);
     const qs = job.qPtr + q0 * stride;
     let { f32 } = views();
-    for (let qi = 0; qi < nq; qi++) screens[qi]!.reset(job.cap, screenSlack(dim, f32[(qnPtr >> 2) + (q0 + qi) * 4]!, xnMax));
+    for (let qi = 0; qi < nq; qi++) screens[qi]!.reset(job.cap, screenSlack(dim, f32[(qnPtr + (q0 + qi) * NORM_BYTES) >> 2]!, xnMax));
     for (let x0 = 0; x0 < n; x0 += block) {
       const nx = Math.min(block, n - x0);
       for (let qi = 0; qi < nq; qi++) f32[(limPtr >> 2) + qi] = screens[qi]!.pruneLimit();
-      kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * 16, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * 16, dim, split, limPtr, 0, outPtr);
+      kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * NORM_BYTES, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * NORM_BYTES, dim, split, step,
+        limPtr, 0, outPtr);
       f32 = views().f32;
       for (let qi = 0; qi < nq; qi++) {
         const s = screens[qi]!;

@@ -15,7 +15,7 @@ import { Random } from '../../vector/random.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
 import type { BatchSearchResult } from '../types.js';
 import { FlatIndex, parallelThresholds } from './flat-index.js';
-import { f32Up, screenSlack, screenSplit } from './screen.js';
+import { NORM_BYTES, f32Up, screenSlack, screenSplit } from './screen.js';
 
 const saved = { ...parallelThresholds };
 before(() => Object.assign(parallelThresholds, { minWork: 0, minPass: 0 }));
@@ -131,20 +131,20 @@ test('screenBlock stays within the bound of screenSlack (far-off data: norms ≫
     const a = new Arena(1 << 21);
     const px = a.alloc(base.length * 4);
     const pq = a.alloc(queries.length * 4);
-    const xn = a.alloc(120 * 16);
-    const qn = a.alloc(40 * 16);
+    const xn = a.alloc(120 * NORM_BYTES);
+    const qn = a.alloc(40 * NORM_BYTES);
     const po = a.alloc(40 * 120 * 4);
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
-    a.k.sqNorms(px, 120, dim * 4, dim, 0, xn);
-    a.k.sqNorms(pq, 40, dim * 4, dim, 0, qn);
+    a.k.sqNorms(px, 120, dim * 4, dim, 0, 0, xn);
+    a.k.sqNorms(pq, 40, dim * 4, dim, 0, 0, qn);
     let xnMax = 0;
-    for (let j = 0; j < 120; j++) xnMax = Math.max(xnMax, a.f32[(xn >> 2) + 4 * j]!);
+    for (let j = 0; j < 120; j++) xnMax = Math.max(xnMax, a.f32[(xn + j * NORM_BYTES) >> 2]!);
     for (const code of [0, 1]) {
-      a.k.screenBlock(code, pq, 40, dim * 4, qn, px, 120, dim * 4, xn, dim, 0, 0, 0, po);
+      a.k.screenBlock(code, pq, 40, dim * 4, qn, px, 120, dim * 4, xn, dim, 0, 0, 0, 0, po);
       let worst = 0;
       for (let i = 0; i < 40; i++) {
-        const e = screenSlack(dim, a.f32[(qn >> 2) + 4 * i]!, xnMax) / 2;
+        const e = screenSlack(dim, a.f32[(qn + i * NORM_BYTES) >> 2]!, xnMax) / 2;
         for (let j = 0; j < 120; j++) {
           let s = 0;
           for (let t = 0; t < dim; t++) {
@@ -170,33 +170,46 @@ test('screenBlock\'s partial check stops only records that could not be candidat
     const a = new Arena(1 << 22);
     const px = a.alloc(base.length * 4);
     const pq = a.alloc(queries.length * 4);
-    const xn = a.alloc(n * 16);
-    const qn = a.alloc(nq * 16);
+    const xn = a.alloc(n * NORM_BYTES);
+    const qn = a.alloc(nq * NORM_BYTES);
     const ql = a.alloc(nq * 4);
     const xl = a.alloc(n * 4);
     const full = a.alloc(nq * n * 4);
     const cut = a.alloc(nq * n * 4);
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
-    const split = screenSplit(dim);
-    assert.ok(split > 0 && split < dim && split % 4 === 0);
-    a.k.sqNorms(px, n, dim * 4, dim, split, xn);
-    a.k.sqNorms(pq, nq, dim * 4, dim, split, qn);
+    const { split, step } = screenSplit(dim);
+    assert.ok(split > 0 && split < dim && split % 4 === 0 && step > 0 && step % 4 === 0);
+    a.k.sqNorms(px, n, dim * 4, dim, split, step, xn);
+    a.k.sqNorms(pq, nq, dim * 4, dim, split, step, qn);
+    // The records: the norm, then each checkpoint's head norm and tail norm (not squared).
+    for (let j = 0; j < n; j += 37) {
+      let full = 0;
+      for (let t = 0; t < dim; t++) full += base[j * dim + t]! ** 2;
+      const r = (xn + j * NORM_BYTES) >> 2;
+      assert.ok(Math.abs(a.f32[r]! - full) <= 1e-5 * full, `norm of ${j}`);
+      for (let c = 0; c < 4 && split + c * step < (dim & ~3); c++) {
+        let h = 0;
+        for (let t = 0; t < split + c * step; t++) h += base[j * dim + t]! ** 2;
+        assert.ok(Math.abs(a.f32[r + 4 + 2 * c]! - h) <= 1e-5 * full, `head ${c} of ${j}`);
+        assert.ok(Math.abs(a.f32[r + 5 + 2 * c]! - Math.sqrt(full - h)) <= 1e-3 * Math.sqrt(full), `tail ${c} of ${j}`);
+      }
+    }
     let xnMax = 0;
-    for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, a.f32[(xn >> 2) + 4 * j]!);
-    a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, 0, 0, 0, full);
+    for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, a.f32[(xn + j * NORM_BYTES) >> 2]!);
+    a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, 0, 0, 0, 0, full);
     const screened = a.f32.slice(full >> 2, (full >> 2) + nq * n);
     // Limits as the scans set them: an admission limit (here the 5th smallest screened value +
     // slack) plus the slack again, rounded up; records get limits of their own (the pairs scan).
     const slack = new Float64Array(nq);
     for (let i = 0; i < nq; i++) {
-      slack[i] = screenSlack(dim, a.f32[(qn >> 2) + 4 * i]!, xnMax);
+      slack[i] = screenSlack(dim, a.f32[(qn + i * NORM_BYTES) >> 2]!, xnMax);
       const row = Array.from(screened.subarray(i * n, (i + 1) * n)).sort((x, y) => x - y);
       a.f32[(ql >> 2) + i] = f32Up(row[4]! + 2 * slack[i]!);
     }
     for (let j = 0; j < n; j++) a.f32[(xl >> 2) + j] = j % 5 === 0 ? Infinity : a.f32[(ql >> 2) + (j % nq)]!;
     for (const withX of [false, true]) {
-      a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, split, ql, withX ? xl : 0, cut);
+      a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, split, step, ql, withX ? xl : 0, cut);
       let stopped = 0;
       for (let i = 0; i < nq; i++) {
         for (let j = 0; j < n; j++) {

@@ -316,23 +316,57 @@ export function distList(metric: i32, q: usize, base: usize, stride: usize, slot
 }
 
 /**
- * The screen's norm record of `n` rows from `ptr`, `stride` bytes apart: 16 bytes a row at `out`,
- * [‖x‖², ‖x[0, split)‖², ‖x[split, dim)‖ (not squared), 0]. `split` (a multiple of 4 below dim,
- * or 0) is where `screenBlock` checks its partial lower bound.
+ * The screen's norm record of `n` rows from `ptr`, `stride` bytes apart: 64 bytes (16 f32) a row
+ * at `out`: [‖x‖², 0, 0, 0, then for each checkpoint c of `screenBlock`'s partial check (at
+ * `split`, `split + step`, …: at most CHECKPOINTS, all below dim & ~3) the head's ‖x[0, c)‖² and
+ * the tail's ‖x[c, dim)‖ (not squared), then zeros]. Sums over the segments between checkpoints,
+ * heads added forward and tails backward, so every figure is a sum of non-negative terms (within
+ * γ_dim of its value, as the bound in screen.ts assumes; a tail as total − head would not be).
  */
-export function sqNorms(ptr: usize, n: i32, stride: usize, dim: i32, split: i32, out: usize): void {
-  const head = split > 0 && split < dim ? split : 0;
+export function sqNorms(ptr: usize, n: i32, stride: usize, dim: i32, split: i32, step: i32, out: usize): void {
+  const cps = checkpoints(dim, split, step);
   for (let j = 0; j < n; j++) {
     const x = ptr + <usize>j * stride;
-    const o = out + (<usize>j << 4);
-    const a = head > 0 ? dotf32(x, x, head) : <f32>0;
-    const t = x + (<usize>head << 2);
-    const b = dotf32(t, t, dim - head);
-    store<f32>(o, a + b);
-    store<f32>(o, a, 4);
-    store<f32>(o, sqrt<f32>(b), 8);
-    store<f32>(o, 0, 12);
+    const o = out + (<usize>j << 6);
+    // 1. Segment sums [0, c0), [c0, c1), …, parked in the tail slots; the last, [c_last, dim), kept.
+    let prev = 0;
+    for (let c = 0; c < cps; c++) {
+      const at = split + c * step;
+      const seg = x + (<usize>prev << 2);
+      store<f32>(o + 20 + (<usize>c << 3), dotf32(seg, seg, at - prev));
+      prev = at;
+    }
+    const last = x + (<usize>prev << 2);
+    let tail = dotf32(last, last, dim - prev);
+    // 2. Heads forward.
+    let head: f32 = 0;
+    for (let c = 0; c < cps; c++) {
+      head += load<f32>(o + 20 + (<usize>c << 3));
+      store<f32>(o + 16 + (<usize>c << 3), head);
+    }
+    store<f32>(o, head + tail);
+    store<f32>(o, 0, 4); store<f32>(o, 0, 8); store<f32>(o, 0, 12);
+    // 3. Tails backward: at checkpoint c, the segments after it.
+    for (let c = cps - 1; c >= 0; c--) {
+      const seg = load<f32>(o + 20 + (<usize>c << 3));
+      store<f32>(o + 20 + (<usize>c << 3), sqrt<f32>(tail));
+      tail += seg;
+    }
+    for (let c = cps; c < CHECKPOINTS; c++) { store<f32>(o + 16 + (<usize>c << 3), 0); store<f32>(o + 20 + (<usize>c << 3), 0); }
+    store<f32>(o, 0, 48); store<f32>(o, 0, 52); store<f32>(o, 0, 56); store<f32>(o, 0, 60);
   }
+}
+
+/** Most checkpoints of the partial check. */
+const CHECKPOINTS = 4;
+
+/** How many checkpoints `split`, `split + step`, … fall below dim & ~3 (at most CHECKPOINTS; 0 when split ≤ 0). */
+@inline function checkpoints(dim: i32, split: i32, step: i32): i32 {
+  if (split <= 0 || (split & 3) != 0 || step < 0 || (step & 3) != 0) return 0;
+  const end = dim & ~3;
+  let c = 0;
+  while (c < CHECKPOINTS && split + c * step < end && (c == 0 || step > 0)) c++;
+  return c;
 }
 
 /** Whether this build fuses `madd` (the relaxed-SIMD build). */
@@ -351,6 +385,17 @@ export function relaxedBuild(): i32 {
 @inline function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/**
+ * (Σ lanes of a, Σ lanes of b, Σ lanes of c, Σ lanes of d) by shuffles: a 4 × 4 transpose folded
+ * into the additions, 6 shuffles and 3 additions where four `hsum`s take 12 extractions and 9
+ * scalar additions (the partial check's bounds; any order of the additions is within its bound).
+ */
+@inline function lanesSum(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
 
 /** a·b with `madd`, one accumulator, then the scalar tail: the screen's edge rows and columns. */
@@ -372,14 +417,14 @@ export function relaxedBuild(): i32 {
 
 /**
  * Screened distances of `nq` queries against `nx` records, `out[i * nx + j]`, in the matrix-product
- * form: l2 as ‖q‖² + ‖x‖² − 2 q·x with the norms given (`qn`, `xn`: `sqNorms` records, 16 bytes a
+ * form: l2 as ‖q‖² + ‖x‖² − 2 q·x with the norms given (`qn`, `xn`: `sqNorms` records, 64 bytes a
  * row; not read for ip / cosine), ip / cosine as 1 − q·x.
- * Partial check (l2, `split` > 0, `qlim` ≠ 0): after the first `split` floats (the split `sqNorms`
- * was given), the lower bound ‖q_h − x_h‖² + (‖q_t‖ − ‖x_t‖)² of each of a tile's 8 distances is
- * compared with its query's limit (`qlim`: nq f32) and, when `xlim` ≠ 0, its record's (nx f32);
- * when all 8 bounds exceed their limits the tile stops there and writes +Infinity. The caller
- * passes limits that already include the bounds' rounding (screen.ts), so a record stopped early
- * could not have been a candidate. On MNIST (split at 5/8 of 784) 5-NN scans stop ~90 % of tiles. Two operations (one when fused) per
+ * Partial check (l2, `split` > 0, `qlim` ≠ 0): at each checkpoint (`split`, `split + step`, …, the
+ * ones `sqNorms` was given), the lower bound ‖q_h − x_h‖² + (‖q_t‖ − ‖x_t‖)² of each of a tile's 8
+ * distances is compared with its query's limit (`qlim`: nq f32) and, when `xlim` ≠ 0, its
+ * record's (nx f32); when all 8 bounds exceed their limits the tile stops there and writes
+ * +Infinity. The caller passes limits that already include the bounds' rounding (screen.ts), so a
+ * record stopped early could not have been a candidate. Two operations (one when fused) per
  * 4 multiply-adds instead of `distBlock`'s three, in a 4 × 2 register tile: 8 accumulators and 3
  * loaded vectors (V8 on x64 keeps one of the 16 XMM registers as scratch; of the tiles measured,
  * 4 × 2, 2 × 4 and 3 × 3 ran equally fast, 4 × 3 and 4 × 4 slower).
@@ -387,13 +432,12 @@ export function relaxedBuild(): i32 {
  * true distance, and callers recompute the candidates with `distList`.
  */
 export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn: usize, xs: usize, nx: i32, xStride: usize, xn: usize,
-  dim: i32, split: i32, qlim: usize, xlim: usize, out: usize): void {
+  dim: i32, split: i32, step: i32, qlim: usize, xlim: usize, out: usize): void {
   const end4 = <usize>(dim & ~3) << 2;
   const end = <usize>dim << 2;
   const rowBytes = <usize>nx << 2;
-  // The partial check (l2 only): at `split` floats, a tile whose 8 lower bounds all exceed their limits stops.
-  const check = metric == 0 && split > 0 && <usize>split << 2 < end4 && qlim != 0;
-  const endS: usize = check ? <usize>split << 2 : 0;
+  // The partial check (l2 only): at each checkpoint, a tile whose 8 lower bounds all exceed their limits stops.
+  const cps = metric == 0 && qlim != 0 ? checkpoints(dim, split, step) : 0;
   const inf = f32x4.splat(Infinity);
   let i = 0;
   for (; i + 4 <= nq; i += 4) {
@@ -401,13 +445,10 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
     const q1 = q0 + qStride;
     const q2 = q1 + qStride;
     const q3 = q2 + qStride;
-    const qi = qn + (<usize>i << 4);
-    const n0 = metric == 0 ? load<f32>(qi) : 0, n1 = metric == 0 ? load<f32>(qi, 16) : 0;
-    const n2 = metric == 0 ? load<f32>(qi, 32) : 0, n3 = metric == 0 ? load<f32>(qi, 48) : 0;
-    // Per query lane: the head norm, the tail norm (not squared), the limit.
-    const qa = check ? f32x4(load<f32>(qi, 4), load<f32>(qi, 20), load<f32>(qi, 36), load<f32>(qi, 52)) : inf;
-    const qb = check ? f32x4(load<f32>(qi, 8), load<f32>(qi, 24), load<f32>(qi, 40), load<f32>(qi, 56)) : inf;
-    const ql = check ? v128.load(qlim + (<usize>i << 2)) : inf;
+    const qi = qn + (<usize>i << 6);
+    const n0 = metric == 0 ? load<f32>(qi) : 0, n1 = metric == 0 ? load<f32>(qi, 64) : 0;
+    const n2 = metric == 0 ? load<f32>(qi, 128) : 0, n3 = metric == 0 ? load<f32>(qi, 192) : 0;
+    const ql = cps > 0 ? v128.load(qlim + (<usize>i << 2)) : inf;
     const o0 = out + <usize>i * rowBytes;
     let j = 0;
     for (; j + 2 <= nx; j += 2) {
@@ -418,8 +459,10 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
       let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
       let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
       let o: usize = 0;
-      if (check) {
-        for (; o < endS; o += 16) {
+      let stopped = false;
+      for (let c = 0; c < cps; c++) {
+        const endC = <usize>(split + c * step) << 2;
+        for (; o < endC; o += 16) {
           const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
           let v = v128.load(q0 + o); a00 = madd(v, y0, a00); a01 = madd(v, y1, a01);
           v = v128.load(q1 + o); a10 = madd(v, y0, a10); a11 = madd(v, y1, a11);
@@ -428,26 +471,33 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
         }
         // Lower bounds of the 8 distances from the head alone: ‖q_h − x_h‖² + (‖q_t‖ − ‖x_t‖)²
         // (the tail's distance is at least the difference of its norms), lanes = the 4 queries.
-        const xr0 = xn + (<usize>j << 4);
-        const d0 = f32x4(hsum(a00), hsum(a10), hsum(a20), hsum(a30));
-        const d1 = f32x4(hsum(a01), hsum(a11), hsum(a21), hsum(a31));
-        const t0 = f32x4.sub(qb, f32x4.splat(load<f32>(xr0, 8)));
-        const t1 = f32x4.sub(qb, f32x4.splat(load<f32>(xr0, 24)));
-        const lb0 = f32x4.add(f32x4.sub(f32x4.add(qa, f32x4.splat(load<f32>(xr0, 4))), f32x4.add(d0, d0)), f32x4.mul(t0, t0));
-        const lb1 = f32x4.add(f32x4.sub(f32x4.add(qa, f32x4.splat(load<f32>(xr0, 20))), f32x4.add(d1, d1)), f32x4.mul(t1, t1));
+        const f = 16 + (<usize>c << 3);
+        const qa = f32x4(load<f32>(qi + f), load<f32>(qi + f, 64), load<f32>(qi + f, 128), load<f32>(qi + f, 192));
+        const qb = f32x4(load<f32>(qi + f, 4), load<f32>(qi + f, 68), load<f32>(qi + f, 132), load<f32>(qi + f, 196));
+        const xr0 = xn + (<usize>j << 6) + f;
+        const d0 = lanesSum(a00, a10, a20, a30);
+        const d1 = lanesSum(a01, a11, a21, a31);
+        const t0 = f32x4.sub(qb, f32x4.splat(load<f32>(xr0, 4)));
+        const t1 = f32x4.sub(qb, f32x4.splat(load<f32>(xr0, 68)));
+        const lb0 = f32x4.add(f32x4.sub(f32x4.add(qa, f32x4.splat(load<f32>(xr0))), f32x4.add(d0, d0)), f32x4.mul(t0, t0));
+        const lb1 = f32x4.add(f32x4.sub(f32x4.add(qa, f32x4.splat(load<f32>(xr0, 64))), f32x4.add(d1, d1)), f32x4.mul(t1, t1));
         let l0 = ql, l1 = ql;
         if (xlim != 0) {
           l0 = f32x4.max(ql, f32x4.splat(load<f32>(xlim + (<usize>j << 2))));
           l1 = f32x4.max(ql, f32x4.splat(load<f32>(xlim + (<usize>j << 2), 4)));
         }
         if (v128.all_true<i32>(v128.and(f32x4.gt(lb0, l0), f32x4.gt(lb1, l1)))) {
-          const oj = o0 + (<usize>j << 2);
-          store<f32>(oj, Infinity); store<f32>(oj, Infinity, 4);
-          store<f32>(oj + rowBytes, Infinity); store<f32>(oj + rowBytes, Infinity, 4);
-          store<f32>(oj + 2 * rowBytes, Infinity); store<f32>(oj + 2 * rowBytes, Infinity, 4);
-          store<f32>(oj + 3 * rowBytes, Infinity); store<f32>(oj + 3 * rowBytes, Infinity, 4);
-          continue;
+          stopped = true;
+          break;
         }
+      }
+      if (stopped) {
+        const oj = o0 + (<usize>j << 2);
+        store<f32>(oj, Infinity); store<f32>(oj, Infinity, 4);
+        store<f32>(oj + rowBytes, Infinity); store<f32>(oj + rowBytes, Infinity, 4);
+        store<f32>(oj + 2 * rowBytes, Infinity); store<f32>(oj + 2 * rowBytes, Infinity, 4);
+        store<f32>(oj + 3 * rowBytes, Infinity); store<f32>(oj + 3 * rowBytes, Infinity, 4);
+        continue;
       }
       for (; o < end4; o += 16) {
         const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
@@ -464,8 +514,8 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
         r00 += v0 * y0; r01 += v0 * y1; r10 += v1 * y0; r11 += v1 * y1;
         r20 += v2 * y0; r21 += v2 * y1; r30 += v3 * y0; r31 += v3 * y1;
       }
-      const m0 = metric == 0 ? load<f32>(xn + (<usize>j << 4)) : 0;
-      const m1 = metric == 0 ? load<f32>(xn + (<usize>j << 4), 16) : 0;
+      const m0 = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
+      const m1 = metric == 0 ? load<f32>(xn + (<usize>j << 6), 64) : 0;
       const oj = o0 + (<usize>j << 2);
       store<f32>(oj, screenValue(metric, n0, m0, r00)); store<f32>(oj, screenValue(metric, n0, m1, r01), 4);
       store<f32>(oj + rowBytes, screenValue(metric, n1, m0, r10)); store<f32>(oj + rowBytes, screenValue(metric, n1, m1, r11), 4);
@@ -474,7 +524,7 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
     }
     for (; j < nx; j++) {
       const x = xs + <usize>j * xStride;
-      const m = metric == 0 ? load<f32>(xn + (<usize>j << 4)) : 0;
+      const m = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
       const oj = o0 + (<usize>j << 2);
       store<f32>(oj, screenValue(metric, n0, m, screenDot(q0, x, dim)));
       store<f32>(oj + rowBytes, screenValue(metric, n1, m, screenDot(q1, x, dim)));
@@ -484,10 +534,10 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
   }
   for (; i < nq; i++) {
     const q = qs + <usize>i * qStride;
-    const n = metric == 0 ? load<f32>(qn + (<usize>i << 4)) : 0;
+    const n = metric == 0 ? load<f32>(qn + (<usize>i << 6)) : 0;
     const oi = out + <usize>i * rowBytes;
     for (let j = 0; j < nx; j++) {
-      const m = metric == 0 ? load<f32>(xn + (<usize>j << 4)) : 0;
+      const m = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
       store<f32>(oi + (<usize>j << 2), screenValue(metric, n, m, screenDot(q, xs + <usize>j * xStride, dim)));
     }
   }
