@@ -4,7 +4,7 @@
  * each, NMI and purity against the digits), 5-NN classification (the last 1,000 test images against
  * the first 9,000, exact neighbours on both sides), and outlier detection (50 corrupted digits
  * (digits with N(0, 0.5²) pixel noise) planted among 2,000 digits: LOF with 20 neighbours and the 10th-neighbour distance, precision@50).
- * `npm run bench:tasks [-- --data DIR] [--seed N]`; writes bench/results/tasks.{md,json} and the
+ * `npm run bench:tasks [-- --data DIR] [--seed N] [--no-write]`; writes bench/results/tasks.{md,json} and the
  * tasks section of BENCHMARKS.md. Method: docs/benchmarks.md.
  */
 import { spawnSync, execSync } from 'node:child_process';
@@ -21,6 +21,7 @@ import { fitKMeans } from '../src/tasks/kmeans.js';
 import { nmi, purity } from '../src/tasks/metrics.js';
 import { classifyKnn } from '../src/tasks/classify.js';
 import { outliers } from '../src/tasks/outliers.js';
+import { Arena } from '../src/vector/arena.js';
 import { log } from './lib/measure.js';
 import { updateBenchmarksMd } from './lib/report.js';
 
@@ -176,6 +177,7 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
   const lines = [
     '## Tasks on MNIST (`npm run bench:tasks`)', '',
     `- Machine: ${cpus()[0]?.model ?? '?'}, ${cpus().length} logical CPUs; Node ${process.version}; scikit-learn ${peer === undefined ? 'absent' : 'from Debian (python3-sklearn), OMP threads = CPUs'}`,
+    `- Kernels: ${Arena.relaxedKernels() ? 'the relaxed-SIMD build (fused multiply-adds in the screened scans)' : 'the plain build (relaxed SIMD not taken by this engine, or OMNIVEC_WASM_RELAXED=0)'}; 5-NN and the outlier scans are screened exact scans (docs/kernels.md, "Screened exact scans")`,
     `- Date: ${new Date().toISOString()}; commit ${commit}; k-means: means over seeds ${kmSeeds.join(', ')} on both sides; other tasks seed ${seed}`,
     '- Data: the 10,000 MNIST test images as 784-d vectors of pixels / 255 (`vectors-mnist-test`); the same arrays go to scikit-learn as .npy files.',
     '- Each side: k-means with one k-means++ start (scikit-learn `n_init=1`); 5-NN with exact neighbours (our flat collection; scikit-learn `algorithm="brute"`), time = classifying the 1,000 (ours) / fit + predict (scikit-learn); outliers over all 2,050 points (our flat collection through `outliers()`; scikit-learn `LocalOutlierFactor(n_neighbors=20)` and `NearestNeighbors`).',

@@ -2,7 +2,8 @@
 // generated TypeScript module beside them, so that the library loads them synchronously with no
 // file lookup at run time. Targets:
 //   src/vector/wasm/assembly/kernels.ts      → src/vector/wasm/kernels.generated.ts (distances;
-//                                              shared memory for worker threads)
+//                                              shared memory for worker threads) and
+//                                              kernels-relaxed.generated.ts (the same, relaxed SIMD)
 //   src/encoders/word2vec/assembly/w2v.ts    → src/encoders/word2vec/w2v.generated.ts (training;
 //                                              shared memory for worker threads)
 // Both import the SIMD helpers (dot product, squared L2, horizontal sum) from
@@ -26,6 +27,13 @@ const targets = [
     // Shared memory: an index's arena is read (batch search) and written (parallel HNSW build) by
     // worker threads (src/indexes/parallel/, docs/indexes/threads.md). The kernels use no atomics.
     flags: ['--enable', 'simd,threads', '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536'],
+  },
+  {
+    // The same kernels with relaxed SIMD (`f32x4.relaxed_madd` in the screened scans); loaded
+    // instead of the plain build where the engine validates it (src/vector/arena.ts).
+    dir: 'src/vector/wasm/assembly', entry: 'kernels.ts', out: 'src/vector/wasm/kernels-relaxed.generated.ts',
+    name: 'kernelsRelaxedWasmBase64',
+    flags: ['--enable', 'simd,threads,relaxed-simd', '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536'],
   },
   {
     dir: 'src/encoders/word2vec/assembly', entry: 'w2v.ts', out: 'src/encoders/word2vec/w2v.generated.ts',

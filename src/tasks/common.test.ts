@@ -79,3 +79,22 @@ test('selectRecords: sampling "spread" reads spreadSample\'s records with their 
     await rejectsCode(selectRecords(c, { sampling: 'spread', seed: -1 }), 'invalid_argument', /seed: expected an integer from 0/);
   });
 });
+
+test('selectRecords without filter or sample (one read of everything) = the general path: ids in id order, vectors and metadatas with them', async () => {
+  await withDatabase('omnivec-select-all-', async (db) => {
+    const c = await db.createCollection({ name: 'all', dim: 3 });
+    await rejectsCode(selectRecords(c), 'empty_index', /all: no records to work on \(the collection is empty\)/);
+    const ids = shuffled(numbered(300, 'r-'), 5).concat(['B', 'a', 'é', '10', '9']);
+    const vectors = Float32Array.from({ length: ids.length * 3 }, (_, i) => i * 0.5);
+    await c.add({ ids, vectors, metadatas: ids.map((id, i) => (i % 3 === 0 ? null : { id, i })) });
+    for (const metadatas of [false, true]) {
+      const fast = await selectRecords(c, { metadatas });
+      const general = await selectRecords(c, { metadatas, sample: 100_000 });
+      assert.deepEqual(fast, general);
+      assert.deepEqual(fast.ids, [...ids].sort());
+      assert.equal(fast.total, ids.length);
+      const at = ids.indexOf(fast.ids[7]!);
+      assert.deepEqual(Array.from(fast.vectors.subarray(21, 24)), Array.from(vectors.subarray(at * 3, at * 3 + 3)));
+    }
+  });
+});

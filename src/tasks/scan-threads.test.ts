@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { parallelThresholds } from '../indexes/flat/flat-index.js';
 import { closePool } from '../indexes/parallel/pool.js';
 import { Random } from '../vector/random.js';
+import { Arena } from '../vector/arena.js';
+import { TopK } from '../vector/heap.js';
 import { KernelPoints } from './distances.js';
 import { fitKMeans } from './kmeans.js';
 import { outliers } from './outliers.js';
@@ -136,4 +138,39 @@ test('outliers and dedupe on a collection: threads 1 and 2 answer the same; a ba
     await assert.rejects(() => outliers(c, { threads: 1.5 }), (e: Error & { code?: string }) => e.code === 'invalid_argument' && /threads/.test(e.message));
     await assert.rejects(() => dedupe(c, { maxDistance: 1, threads: -1 }), (e: Error & { code?: string }) => e.code === 'invalid_argument' && /threads/.test(e.message));
   });
+});
+
+test('neighbours, screened with the partial check (96-d, duplicates, one-ulp ties, far-off data): = the plain all-pairs scan bit for bit', () => {
+  const dim = 96;
+  const n = 420;
+  const k = 9;
+  for (const offset of [0, 50]) {
+    const rng = new Random(31);
+    const x = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) x[i * dim + j] = offset + (j % 5 === i % 5 ? 2 : 0) + 0.4 * rng.gaussian();
+    for (let i = 0; i + 4 < n; i += 17) for (let r = 1; r <= 3; r++) x.copyWithin((i + r) * dim, i * dim, (i + 1) * dim); // runs of 4 equal
+    const bits = new Uint32Array(x.buffer);
+    for (let i = 9; i < n; i += 29) { x.copyWithin(i * dim, (i - 1) * dim, i * dim); bits[i * dim + 3]! += 1; } // one ulp apart
+    const kp = new KernelPoints(x, n, dim, { outFloats: 64 * n, threads: 2 });
+    // The oracle: every pair's distBlock distance (tile-independent), each row's k smallest by (distance, number).
+    const a = new Arena(4 * (x.length + n * n) + 1024);
+    const px = a.alloc(x.length * 4);
+    const po = a.alloc(n * n * 4);
+    a.f32.set(x, px >> 2);
+    a.k.distBlock(0, px, n, dim * 4, px, n, dim * 4, dim, po);
+    const heap = new TopK(k);
+    const ids = new Uint32Array(k);
+    const dd = new Float32Array(k);
+    const one = kp.neighbours(0, k, 64, 1);
+    const two = kp.neighbours(0, k, 64, 2);
+    for (let i = 0; i < n; i++) {
+      heap.clear();
+      for (let j = 0; j < n; j++) if (j !== i) heap.push(j, a.f32[(po >> 2) + i * n + j]!);
+      heap.drainSorted(ids, dd);
+      for (const [what, got] of [['1 thread', one], ['2 threads', two]] as const) {
+        assert.deepEqual(Array.from(got.index.subarray(i * k, (i + 1) * k)), Array.from(ids), `offset ${offset} ${what} row ${i}`);
+        for (let t = 0; t < k; t++) assert.ok(Object.is(got.distances[i * k + t], dd[t]), `offset ${offset} ${what} row ${i} hit ${t}`);
+      }
+    }
+  }
 });

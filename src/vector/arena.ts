@@ -1,6 +1,7 @@
 import v8 from 'node:v8';
 import { OmnivecError } from '../errors.js';
 import { kernelsWasmBase64 } from './wasm/kernels.generated.js';
+import { kernelsRelaxedWasmBase64 } from './wasm/kernels-relaxed.generated.js';
 
 /**
  * An index's own WebAssembly linear memory, with a small allocator and the SIMD distance kernels
@@ -27,6 +28,12 @@ interface KernelExports {
   distGather(metric: number, q: number, base: number, stride: number, slots: number, n: number, dim: number, out: number, touchBytes: number): void;
   distRange(metric: number, q: number, ptr: number, stride: number, n: number, dim: number, out: number): void;
   distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
+  distList(metric: number, q: number, base: number, stride: number, slots: number, n: number, dim: number, out: number): void;
+  sqNorms(ptr: number, n: number, stride: number, dim: number, split: number, step: number, out: number): void;
+  screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number,
+    dim: number, split: number, step: number, qlim: number, xlim: number, out: number): void;
+  relaxedBuild(): number;
+  pairCandidates(vals: number, cnt: number, nx: number, q0: number, c0: number, lims: number, dst: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -40,15 +47,47 @@ let compiled: WebAssembly.Module | undefined;
  */
 function kernelModule(): WebAssembly.Module {
   if (compiled === undefined) {
-    const bytes = Buffer.from(kernelsWasmBase64, 'base64');
+    const relaxed = relaxedBytes();
+    const bytes = relaxed ?? Buffer.from(kernelsWasmBase64, 'base64');
     v8.setFlagsFromString('--no-liftoff');
+    if (relaxed !== undefined) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     try {
       compiled = new WebAssembly.Module(bytes);
     } finally {
       v8.setFlagsFromString('--liftoff');
+      if (relaxed !== undefined && !relaxedWasOn) v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd');
     }
   }
   return compiled;
+}
+
+let relaxedWasOn = false;
+/**
+ * The relaxed-SIMD build of the kernels (`f32x4.relaxed_madd` in `screenBlock`, a fused
+ * multiply-add on CPUs with FMA: ~1.5× the plain build's screen, docs/kernels.md), or undefined
+ * where the engine does not take it. Node 20 (V8 11.3) validates relaxed SIMD only behind
+ * `--experimental-wasm-relaxed-simd`: the flag is switched on for the validation and the compile
+ * (a module, once compiled, keeps its features, and the same module is posted to the pool's
+ * workers, so every thread runs the same code) and off again unless it was on already; newer
+ * engines have it on by default. `OMNIVEC_WASM_RELAXED=0` forces the plain build (the tests run
+ * both). Which build runs never changes an answer: the screen only picks candidates, whose
+ * distances are recomputed with the exact kernel.
+ */
+function relaxedBytes(): Buffer | undefined {
+  if (process.env.OMNIVEC_WASM_RELAXED === '0') return undefined;
+  const bytes = Buffer.from(kernelsRelaxedWasmBase64, 'base64');
+  if (WebAssembly.validate(bytes)) {
+    relaxedWasOn = true;
+    return bytes;
+  }
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  try {
+    return WebAssembly.validate(bytes) ? bytes : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd');
+  }
 }
 
 /**
@@ -105,6 +144,11 @@ export class Arena {
   /** The compiled kernels module (compiled once per thread; can be posted to a worker). */
   static kernels(): WebAssembly.Module {
     return kernelModule();
+  }
+
+  /** Whether the kernels are the relaxed-SIMD build (fused multiply-adds in the screened scans). */
+  static relaxedKernels(): boolean {
+    return new Arena().k.relaxedBuild() === 1;
   }
 
   /** The shared linear memory (post it to a worker and `Arena.attach` it there). */

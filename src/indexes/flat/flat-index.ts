@@ -13,7 +13,8 @@ import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, ExternalVectors, IndexStats, PayloadOptions, SearchOptions, SearchResult, VectorIndex } from '../types.js';
 import { checkSource, forEachRow, idRange } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
-import { QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
+import { LIMIT_FLOATS, QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
+import { NORM_BYTES, SCREEN_MAX_NORM, screenSplit } from './screen.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { Candidates, QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
@@ -47,6 +48,8 @@ export interface FlatIndexOptions {
  * - `minPass`: points × dim of one k-means++ seeding pass (one point against all).
  */
 export const parallelThresholds = { minWork: 1 << 24, minPass: 1 << 20 };
+/** Fewest queries of a batch that take the screened scan on one thread (fewer: the plain blocked scan). */
+const SCREEN_MIN_QUERIES = 8;
 /** Bytes of queries copied into the index's memory per round of a threaded batch search. */
 const ROUND_BYTES = 4 << 20;
 /** Bytes of stored vectors scanned per block: small enough to stay in L2 while a query block runs over it. */
@@ -106,7 +109,7 @@ export class FlatIndex implements VectorIndex {
     this.#block = Math.max(16, Math.min(this.#qp === undefined ? 4096 : 1024, Math.floor(BLOCK_BYTES / this.#stride)));
     this.#arena = new Arena();
     this.#qPtr = this.#arena.alloc(QUERY_BLOCK * this.#stride);
-    this.#outPtr = this.#arena.alloc(QUERY_BLOCK * this.#block * 4);
+    this.#outPtr = this.#arena.alloc((QUERY_BLOCK * this.#block + LIMIT_FLOATS) * 4);
     this.#listPtr = this.#arena.alloc(this.#block * 4);
     this.#ptr = this.#arena.alloc(this.#stride * 16); // allocated last: grows in place
     this.#capacity = 16;
@@ -266,8 +269,11 @@ export class FlatIndex implements VectorIndex {
       }
       return result;
     }
-    if (parallel) {
-      this.#searchBatchParallel(queries, k, threads, filter.allowList, result);
+    // Float vectors, eight queries or more, no predicate: the screened scan (screen.ts), on one
+    // thread or several; the same answers as the plain scan below, about twice as fast.
+    const screened = !gather && (!filter.active || options?.filter === undefined) && queries.count >= SCREEN_MIN_QUERIES;
+    if (parallel || screened) {
+      this.#searchBatchParallel(queries, k, parallel ? threads : 1, filter.allowList, result);
       return result;
     }
     if (filter.allowList !== undefined && filter.allowList.length * 4 < this.#n) {
@@ -321,13 +327,25 @@ export class FlatIndex implements VectorIndex {
       }
     }
     const scratch = new Uint32Array(new SharedArrayBuffer(threads * 4));
-    const outBytes = QUERY_BLOCK * this.#block * 4;
+    const outBytes = (QUERY_BLOCK * this.#block + LIMIT_FLOATS) * 4;
     // Participant 0 (this thread) uses the index's own scratch; the workers get theirs here.
     scratch[0] = this.#outPtr;
     const extra = threads > 1 ? a.alloc((threads - 1) * outBytes) : 0;
     for (let t = 1; t < threads; t++) scratch[t] = extra + (t - 1) * outBytes;
     const qPtr = a.alloc(roundQ * this.#stride);
+    // The screened scan's norms (float vectors only): the stored vectors' once per call, the
+    // queries' per round; beyond SCREEN_MAX_NORM the plain scan.
+    const norms = encode === undefined ? a.alloc(NORM_BYTES * (n + roundQ)) : 0;
     try {
+      let screen: FlatSearchJob['screen'];
+      if (norms !== 0) {
+        const { split, step } = screenSplit(this.dim);
+        a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, split, step, norms);
+        const f32 = a.f32;
+        let xnMax = 0;
+        for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms + j * NORM_BYTES) >> 2]!);
+        if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + NORM_BYTES * n, xnMax, split, step };
+      }
       const job: FlatSearchJob = {
         memory: a.memory, module: Arena.kernels(),
         code: this.#code, dim: this.dim, stride: this.#stride, block: this.#block, vecPtr: this.#ptr, n, ids, allowed,
@@ -345,11 +363,20 @@ export class FlatIndex implements VectorIndex {
           f32.set(queries.data.subarray(r0 * this.dim, (r0 + nq) * this.dim), qPtr >> 2);
           if (this.metric === 'cosine') for (let i = 0; i < nq; i++) normalizeInPlace(f32, (qPtr >> 2) + i * this.dim, this.dim);
         }
+        job.screen = undefined;
+        if (screen !== undefined) {
+          a.k.sqNorms(qPtr, nq, this.#stride, this.dim, screen.split, screen.step, screen.qnPtr);
+          const f32 = a.f32;
+          let qnMax = 0;
+          for (let i = 0; i < nq; i++) qnMax = Math.max(qnMax, f32[(screen.qnPtr + i * NORM_BYTES) >> 2]!);
+          if (qnMax <= SCREEN_MAX_NORM) job.screen = screen;
+        }
         job.nq = nq;
         parallelFor(threads, Math.ceil(nq / QUERY_BLOCK), flatSearchTask, job, { grain: 1 });
         copyRound(job, result, r0, nq, k);
       }
     } finally {
+      if (norms !== 0) a.free(norms);
       a.free(qPtr);
       if (extra !== 0) a.free(extra);
     }

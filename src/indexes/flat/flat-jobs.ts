@@ -12,13 +12,18 @@
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
 import { defineTask, type KernelJob } from '../parallel/pool.js';
+import { NORM_BYTES, Screen, rerank, screenSlack, type ListKernel } from './screen.js';
 
 /** Queries handled together by the blocked batch kernel (flat-index.ts uses the same value). */
 export const QUERY_BLOCK = 64;
+/** Floats after each participant's QUERY_BLOCK × block distances: the screened scan's query limits. */
+export const LIMIT_FLOATS = QUERY_BLOCK;
 
 /** The kernel the jobs call, bound to the index's (shared) memory. */
-export interface BlockKernel {
+export interface BlockKernel extends ListKernel {
   distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
+  screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number,
+    dim: number, split: number, step: number, qlim: number, xlim: number, out: number): void;
 }
 
 /**
@@ -45,6 +50,12 @@ export interface FlatSearchJob extends KernelJob {
   outIds: Uint32Array;
   outDists: Float32Array;
   outCounts: Uint32Array;
+  /**
+   * Screened scan (screen.ts; float vectors only): the norm records (`sqNorms` at `split`, `step`) of the
+   * round's queries at `qnPtr` and of the stored vectors at `xnPtr`, the largest squared norm of
+   * those `xnMax`. Undefined: the plain `distBlock` scan.
+   */
+  screen?: { qnPtr: number; xnPtr: number; xnMax: number; split: number; step: number };
 }
 
 /** Query blocks of a job: the units its work is split into. */
@@ -57,6 +68,10 @@ export function flatUnits(job: FlatSearchJob): number {
  * rows of the answer. `f32` is a view over the whole memory, current (taken after any growth).
  */
 export function flatSearchBlocks(kernel: BlockKernel, f32: Float32Array, job: FlatSearchJob, b0: number, b1: number, t: number): void {
+  if (job.screen !== undefined) {
+    screenedSearchBlocks(kernel, () => ({ f32, u32: new Uint32Array(f32.buffer) }), job, b0, b1, t);
+    return;
+  }
   const { code, dim, stride, block, vecPtr, n, ids: table, k, allowed } = job;
   const outPtr = job.scratch[t]!;
   const heaps: TopK[] = [];
@@ -84,6 +99,58 @@ export function flatSearchBlocks(kernel: BlockKernel, f32: Float32Array, job: Fl
     }
     for (let qi = 0; qi < nq; qi++) {
       job.outCounts[q0 + qi] = heaps[qi]!.drainSorted(job.outIds, job.outDists, (q0 + qi) * k);
+    }
+  }
+}
+
+const screens: Screen[] = [];
+
+/**
+ * `flatSearchBlocks` screened (screen.ts): each query block against every record block with
+ * `screenBlock`, the candidates re-ranked with `distList` and offered to the query's heap in scan
+ * order under the plain scan's rule (`d < worst`): the same answers, bit for bit.
+ */
+export function screenedSearchBlocks(kernel: BlockKernel, views: () => { u32: Uint32Array; f32: Float32Array }, job: FlatSearchJob,
+  b0: number, b1: number, t: number): void {
+  const { code, dim, stride, block, vecPtr, n, ids: table, k, allowed } = job;
+  const { qnPtr, xnPtr, xnMax, split, step } = job.screen!;
+  const outPtr = job.scratch[t]!;
+  const limPtr = outPtr + QUERY_BLOCK * block * 4;
+  const room = (QUERY_BLOCK * block) >> 1;
+  while (screens.length < QUERY_BLOCK) screens.push(new Screen());
+  const heap = new TopK(job.cap);
+  for (let b = b0; b < b1; b++) {
+    const q0 = b * QUERY_BLOCK;
+    const nq = Math.min(QUERY_BLOCK, job.nq - q0);
+    const qs = job.qPtr + q0 * stride;
+    let { f32 } = views();
+    for (let qi = 0; qi < nq; qi++) screens[qi]!.reset(job.cap, screenSlack(dim, f32[(qnPtr + (q0 + qi) * NORM_BYTES) >> 2]!, xnMax));
+    for (let x0 = 0; x0 < n; x0 += block) {
+      const nx = Math.min(block, n - x0);
+      for (let qi = 0; qi < nq; qi++) f32[(limPtr >> 2) + qi] = screens[qi]!.pruneLimit();
+      kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * NORM_BYTES, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * NORM_BYTES, dim, split, step,
+        limPtr, 0, outPtr);
+      f32 = views().f32;
+      for (let qi = 0; qi < nq; qi++) {
+        const s = screens[qi]!;
+        const row = (outPtr >> 2) + qi * nx;
+        let lim = s.limit;
+        for (let j = 0; j < nx; j++) {
+          const d = f32[row + j]!;
+          if (d <= lim) {
+            if (allowed !== undefined && allowed[x0 + j] === 0) continue;
+            s.add(x0 + j, d);
+            lim = s.limit;
+          }
+        }
+      }
+    }
+    for (let qi = 0; qi < nq; qi++) {
+      heap.clear();
+      rerank(screens[qi]!, kernel, views, code, qs + qi * stride, vecPtr, stride, dim, outPtr, room, (slot, d) => {
+        if (d < heap.worst()) heap.push(table[slot]!, d);
+      });
+      job.outCounts[q0 + qi] = heap.drainSorted(job.outIds, job.outDists, (q0 + qi) * k);
     }
   }
 }

@@ -133,6 +133,9 @@ export function distRange(metric: i32, q: usize, ptr: usize, stride: usize, n: i
  * `xs`, `xStride` bytes apart): `out[i * nx + j]`. Register-blocked: four queries against two
  * records at a time, so each loaded chunk of a record serves four queries and each chunk of a
  * query two records. The caller keeps the block of records small enough to stay in L2.
+ * Float metrics: every entry is `pairDistance(metric, q_i, x_j)` bit for bit, wherever it falls in
+ * the tiles (the edges call it too), so a distance does not depend on the block it was computed in:
+ * the screened scans (`screenBlock`, then `distList` on the survivors) rely on it.
  */
 export function distBlock(metric: i32, qs: usize, nq: i32, qStride: usize, xs: usize, nx: i32, xStride: usize, dim: i32, out: usize): void {
   if (metric > 2) {
@@ -210,13 +213,372 @@ export function distBlock(metric: i32, qs: usize, nq: i32, qStride: usize, xs: u
     for (; j < nx; j++) {
       const x = xs + <usize>j * xStride;
       const oj = o0 + (<usize>j << 2);
-      store<f32>(oj, distance(metric, q0, x, dim));
-      store<f32>(oj + rowBytes, distance(metric, q1, x, dim));
-      store<f32>(oj + 2 * rowBytes, distance(metric, q2, x, dim));
-      store<f32>(oj + 3 * rowBytes, distance(metric, q3, x, dim));
+      store<f32>(oj, pairDistance(metric, q0, x, dim));
+      store<f32>(oj + rowBytes, pairDistance(metric, q1, x, dim));
+      store<f32>(oj + 2 * rowBytes, pairDistance(metric, q2, x, dim));
+      store<f32>(oj + 3 * rowBytes, pairDistance(metric, q3, x, dim));
     }
   }
   for (; i < nq; i++) {
-    distRange(metric, qs + <usize>i * qStride, xs, xStride, nx, dim, out + <usize>i * rowBytes);
+    const q = qs + <usize>i * qStride;
+    const oi = out + <usize>i * rowBytes;
+    for (let j = 0; j < nx; j++) store<f32>(oi + (<usize>j << 2), pairDistance(metric, q, xs + <usize>j * xStride, dim));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screened scans (docs/kernels.md, "Screened exact scans"): a fast matrix-product form of the
+// distances picks the candidates, `distList` recomputes the survivors with `pairDistance`.
+
+/**
+ * One float distance in exactly the order of a `distBlock` tile: one f32x4 accumulator of
+ * (a − b)² (l2) or a·b (ip / cosine) over the whole 4-float chunks, the lanes summed in order
+ * (`hsum`), then the scalar tail; ip / cosine return 1 − a·b. The reference distance of the flat
+ * index's batch search and of the tasks' scans. (a − b)² = (b − a)² and a·b = b·a exactly, so it
+ * is symmetric.
+ */
+@inline function pairDistance(metric: i32, a: usize, b: usize, dim: i32): f32 {
+  const end4 = <usize>(dim & ~3) << 2;
+  const end = <usize>dim << 2;
+  let acc = f32x4.splat(0);
+  let o: usize = 0;
+  if (metric == 0) {
+    for (; o < end4; o += 16) {
+      const d = f32x4.sub(v128.load(a + o), v128.load(b + o));
+      acc = f32x4.add(acc, f32x4.mul(d, d));
+    }
+    let r = hsum(acc);
+    for (; o < end; o += 4) {
+      const d = load<f32>(a + o) - load<f32>(b + o);
+      r += d * d;
+    }
+    return r;
+  }
+  for (; o < end4; o += 16) acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  let r = hsum(acc);
+  for (; o < end; o += 4) r += load<f32>(a + o) * load<f32>(b + o);
+  return <f32>1 - r;
+}
+
+/**
+ * `pairDistance` from `q` to the records whose slots are listed at `slots` (u32 each); `n` f32 to
+ * `out`. Four records at a time, each in its own accumulator with `pairDistance`'s order (the same
+ * bits): one accumulator alone waits on its own additions (~4 cycles each), four overlap.
+ */
+export function distList(metric: i32, q: usize, base: usize, stride: usize, slots: usize, n: i32, dim: i32, out: usize): void {
+  const end4 = <usize>(dim & ~3) << 2;
+  const end = <usize>dim << 2;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const s = slots + (<usize>j << 2);
+    const p0 = base + <usize>load<u32>(s) * stride, p1 = base + <usize>load<u32>(s, 4) * stride;
+    const p2 = base + <usize>load<u32>(s, 8) * stride, p3 = base + <usize>load<u32>(s, 12) * stride;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let o: usize = 0;
+    if (metric == 0) {
+      for (; o < end4; o += 16) {
+        const v = v128.load(q + o);
+        let d = f32x4.sub(v, v128.load(p0 + o)); a0 = f32x4.add(a0, f32x4.mul(d, d));
+        d = f32x4.sub(v, v128.load(p1 + o)); a1 = f32x4.add(a1, f32x4.mul(d, d));
+        d = f32x4.sub(v, v128.load(p2 + o)); a2 = f32x4.add(a2, f32x4.mul(d, d));
+        d = f32x4.sub(v, v128.load(p3 + o)); a3 = f32x4.add(a3, f32x4.mul(d, d));
+      }
+    } else {
+      for (; o < end4; o += 16) {
+        const v = v128.load(q + o);
+        a0 = f32x4.add(a0, f32x4.mul(v, v128.load(p0 + o)));
+        a1 = f32x4.add(a1, f32x4.mul(v, v128.load(p1 + o)));
+        a2 = f32x4.add(a2, f32x4.mul(v, v128.load(p2 + o)));
+        a3 = f32x4.add(a3, f32x4.mul(v, v128.load(p3 + o)));
+      }
+    }
+    let r0 = hsum(a0), r1 = hsum(a1), r2 = hsum(a2), r3 = hsum(a3);
+    for (; o < end; o += 4) {
+      const v = load<f32>(q + o);
+      if (metric == 0) {
+        let d = v - load<f32>(p0 + o); r0 += d * d;
+        d = v - load<f32>(p1 + o); r1 += d * d;
+        d = v - load<f32>(p2 + o); r2 += d * d;
+        d = v - load<f32>(p3 + o); r3 += d * d;
+      } else {
+        r0 += v * load<f32>(p0 + o); r1 += v * load<f32>(p1 + o);
+        r2 += v * load<f32>(p2 + o); r3 += v * load<f32>(p3 + o);
+      }
+    }
+    if (metric != 0) { r0 = 1 - r0; r1 = 1 - r1; r2 = 1 - r2; r3 = 1 - r3; }
+    const oj = out + (<usize>j << 2);
+    store<f32>(oj, r0); store<f32>(oj, r1, 4); store<f32>(oj, r2, 8); store<f32>(oj, r3, 12);
+  }
+  for (; j < n; j++) {
+    const p = base + <usize>load<u32>(slots + (<usize>j << 2)) * stride;
+    store<f32>(out + (<usize>j << 2), pairDistance(metric, q, p, dim));
+  }
+}
+
+/**
+ * The screen's norm record of `n` rows from `ptr`, `stride` bytes apart: 64 bytes (16 f32) a row
+ * at `out`: [‖x‖², 0, 0, 0, then for each checkpoint c of `screenBlock`'s partial check (at
+ * `split`, `split + step`, …: at most CHECKPOINTS, all below dim & ~3) the head's ‖x[0, c)‖² and
+ * the tail's ‖x[c, dim)‖ (not squared), then zeros]. Sums over the segments between checkpoints,
+ * heads added forward and tails backward, so every figure is a sum of non-negative terms (within
+ * γ_dim of its value, as the bound in screen.ts assumes; a tail as total − head would not be).
+ */
+export function sqNorms(ptr: usize, n: i32, stride: usize, dim: i32, split: i32, step: i32, out: usize): void {
+  const cps = checkpoints(dim, split, step);
+  for (let j = 0; j < n; j++) {
+    const x = ptr + <usize>j * stride;
+    const o = out + (<usize>j << 6);
+    // 1. Segment sums [0, c0), [c0, c1), …, parked in the tail slots; the last, [c_last, dim), kept.
+    let prev = 0;
+    for (let c = 0; c < cps; c++) {
+      const at = split + c * step;
+      const seg = x + (<usize>prev << 2);
+      store<f32>(o + 20 + (<usize>c << 3), dotf32(seg, seg, at - prev));
+      prev = at;
+    }
+    const last = x + (<usize>prev << 2);
+    let tail = dotf32(last, last, dim - prev);
+    // 2. Heads forward.
+    let head: f32 = 0;
+    for (let c = 0; c < cps; c++) {
+      head += load<f32>(o + 20 + (<usize>c << 3));
+      store<f32>(o + 16 + (<usize>c << 3), head);
+    }
+    store<f32>(o, head + tail);
+    store<f32>(o, 0, 4); store<f32>(o, 0, 8); store<f32>(o, 0, 12);
+    // 3. Tails backward: at checkpoint c, the segments after it.
+    for (let c = cps - 1; c >= 0; c--) {
+      const seg = load<f32>(o + 20 + (<usize>c << 3));
+      store<f32>(o + 20 + (<usize>c << 3), sqrt<f32>(tail));
+      tail += seg;
+    }
+    for (let c = cps; c < CHECKPOINTS; c++) { store<f32>(o + 16 + (<usize>c << 3), 0); store<f32>(o + 20 + (<usize>c << 3), 0); }
+    store<f32>(o, 0, 48); store<f32>(o, 0, 52); store<f32>(o, 0, 56); store<f32>(o, 0, 60);
+  }
+}
+
+/** Most checkpoints of the partial check. */
+const CHECKPOINTS = 4;
+
+/** How many checkpoints `split`, `split + step`, … fall below dim & ~3 (at most CHECKPOINTS; 0 when split ≤ 0). */
+@inline function checkpoints(dim: i32, split: i32, step: i32): i32 {
+  if (split <= 0 || (split & 3) != 0 || step < 0 || (step & 3) != 0) return 0;
+  const end = dim & ~3;
+  let c = 0;
+  while (c < CHECKPOINTS && split + c * step < end && (c == 0 || step > 0)) c++;
+  return c;
+}
+
+/** Whether this build fuses `madd` (the relaxed-SIMD build). */
+export function relaxedBuild(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+/**
+ * a·b + c, four lanes. The relaxed-SIMD build (scripts/build-wasm.mjs, `kernels-relaxed`) emits
+ * `f32x4.relaxed_madd`, which V8 turns into one fused multiply-add where the CPU has FMA (one
+ * rounding) and a multiply and an add elsewhere (two). Measured on this project's machine (CPU
+ * time, one core): the 4 × 2 tile below runs at ~23 G multiply-adds/s fused and ~15 G unfused,
+ * against ~11 G for `distBlock`'s (q − x)² tile (three operations per 4 multiply-adds). Either way
+ * the result is only a screen: its error bound covers both roundings.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/**
+ * (Σ lanes of a, Σ lanes of b, Σ lanes of c, Σ lanes of d) by shuffles: a 4 × 4 transpose folded
+ * into the additions, 6 shuffles and 3 additions where four `hsum`s take 12 extractions and 9
+ * scalar additions (the partial check's bounds; any order of the additions is within its bound).
+ */
+@inline function lanesSum(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
+}
+
+/** a·b with `madd`, one accumulator, then the scalar tail: the screen's edge rows and columns. */
+@inline function screenDot(a: usize, b: usize, dim: i32): f32 {
+  const end4 = <usize>(dim & ~3) << 2;
+  const end = <usize>dim << 2;
+  let acc = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < end4; o += 16) acc = madd(v128.load(a + o), v128.load(b + o), acc);
+  let r = hsum(acc);
+  for (; o < end; o += 4) r += load<f32>(a + o) * load<f32>(b + o);
+  return r;
+}
+
+/** The screened distance from a dot product: ‖q‖² + ‖x‖² − 2 q·x (l2) or 1 − q·x (ip, cosine). */
+@inline function screenValue(metric: i32, qn: f32, xn: f32, dot: f32): f32 {
+  return metric == 0 ? (qn + xn) - <f32>2 * dot : <f32>1 - dot;
+}
+
+/**
+ * Screened distances of `nq` queries against `nx` records, `out[i * nx + j]`, in the matrix-product
+ * form: l2 as ‖q‖² + ‖x‖² − 2 q·x with the norms given (`qn`, `xn`: `sqNorms` records, 64 bytes a
+ * row; not read for ip / cosine), ip / cosine as 1 − q·x.
+ * Partial check (l2, `split` > 0, `qlim` ≠ 0): at each checkpoint (`split`, `split + step`, …, the
+ * ones `sqNorms` was given), the lower bound ‖q_h − x_h‖² + (‖q_t‖ − ‖x_t‖)² of each of a tile's 8
+ * distances is compared with its query's limit (`qlim`: nq f32) and, when `xlim` ≠ 0, its
+ * record's (nx f32); when all 8 bounds exceed their limits the tile stops there and writes
+ * +Infinity. The caller passes limits that already include the bounds' rounding (screen.ts), so a
+ * record stopped early could not have been a candidate. Two operations (one when fused) per
+ * 4 multiply-adds instead of `distBlock`'s three, in a 4 × 2 register tile: 8 accumulators and 3
+ * loaded vectors (V8 on x64 keeps one of the 16 XMM registers as scratch; of the tiles measured,
+ * 4 × 2, 2 × 4 and 3 × 3 ran equally fast, 4 × 3 and 4 × 4 slower).
+ * NOT exact: each value is within the bound of docs/kernels.md ("Screened exact scans") of the
+ * true distance, and callers recompute the candidates with `distList`.
+ */
+export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn: usize, xs: usize, nx: i32, xStride: usize, xn: usize,
+  dim: i32, split: i32, step: i32, qlim: usize, xlim: usize, out: usize): void {
+  const end4 = <usize>(dim & ~3) << 2;
+  const end = <usize>dim << 2;
+  const rowBytes = <usize>nx << 2;
+  // The partial check (l2 only): at each checkpoint, a tile whose 8 lower bounds all exceed their limits stops.
+  const cps = metric == 0 && qlim != 0 ? checkpoints(dim, split, step) : 0;
+  const inf = f32x4.splat(Infinity);
+  let i = 0;
+  for (; i + 4 <= nq; i += 4) {
+    const q0 = qs + <usize>i * qStride;
+    const q1 = q0 + qStride;
+    const q2 = q1 + qStride;
+    const q3 = q2 + qStride;
+    const qi = qn + (<usize>i << 6);
+    const n0 = metric == 0 ? load<f32>(qi) : 0, n1 = metric == 0 ? load<f32>(qi, 64) : 0;
+    const n2 = metric == 0 ? load<f32>(qi, 128) : 0, n3 = metric == 0 ? load<f32>(qi, 192) : 0;
+    const ql = cps > 0 ? v128.load(qlim + (<usize>i << 2)) : inf;
+    const o0 = out + <usize>i * rowBytes;
+    let j = 0;
+    for (; j + 2 <= nx; j += 2) {
+      const x0 = xs + <usize>j * xStride;
+      const x1 = x0 + xStride;
+      let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
+      let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+      let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
+      let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+      let o: usize = 0;
+      let stopped = false;
+      for (let c = 0; c < cps; c++) {
+        const endC = <usize>(split + c * step) << 2;
+        for (; o < endC; o += 16) {
+          const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
+          let v = v128.load(q0 + o); a00 = madd(v, y0, a00); a01 = madd(v, y1, a01);
+          v = v128.load(q1 + o); a10 = madd(v, y0, a10); a11 = madd(v, y1, a11);
+          v = v128.load(q2 + o); a20 = madd(v, y0, a20); a21 = madd(v, y1, a21);
+          v = v128.load(q3 + o); a30 = madd(v, y0, a30); a31 = madd(v, y1, a31);
+        }
+        // Lower bounds of the 8 distances from the head alone: ‖q_h − x_h‖² + (‖q_t‖ − ‖x_t‖)²
+        // (the tail's distance is at least the difference of its norms), lanes = the 4 queries.
+        const f = 16 + (<usize>c << 3);
+        const qa = f32x4(load<f32>(qi + f), load<f32>(qi + f, 64), load<f32>(qi + f, 128), load<f32>(qi + f, 192));
+        const qb = f32x4(load<f32>(qi + f, 4), load<f32>(qi + f, 68), load<f32>(qi + f, 132), load<f32>(qi + f, 196));
+        const xr0 = xn + (<usize>j << 6) + f;
+        const d0 = lanesSum(a00, a10, a20, a30);
+        const d1 = lanesSum(a01, a11, a21, a31);
+        const t0 = f32x4.sub(qb, f32x4.splat(load<f32>(xr0, 4)));
+        const t1 = f32x4.sub(qb, f32x4.splat(load<f32>(xr0, 68)));
+        const lb0 = f32x4.add(f32x4.sub(f32x4.add(qa, f32x4.splat(load<f32>(xr0))), f32x4.add(d0, d0)), f32x4.mul(t0, t0));
+        const lb1 = f32x4.add(f32x4.sub(f32x4.add(qa, f32x4.splat(load<f32>(xr0, 64))), f32x4.add(d1, d1)), f32x4.mul(t1, t1));
+        let l0 = ql, l1 = ql;
+        if (xlim != 0) {
+          l0 = f32x4.max(ql, f32x4.splat(load<f32>(xlim + (<usize>j << 2))));
+          l1 = f32x4.max(ql, f32x4.splat(load<f32>(xlim + (<usize>j << 2), 4)));
+        }
+        if (v128.all_true<i32>(v128.and(f32x4.gt(lb0, l0), f32x4.gt(lb1, l1)))) {
+          stopped = true;
+          break;
+        }
+      }
+      if (stopped) {
+        const oj = o0 + (<usize>j << 2);
+        store<f32>(oj, Infinity); store<f32>(oj, Infinity, 4);
+        store<f32>(oj + rowBytes, Infinity); store<f32>(oj + rowBytes, Infinity, 4);
+        store<f32>(oj + 2 * rowBytes, Infinity); store<f32>(oj + 2 * rowBytes, Infinity, 4);
+        store<f32>(oj + 3 * rowBytes, Infinity); store<f32>(oj + 3 * rowBytes, Infinity, 4);
+        continue;
+      }
+      for (; o < end4; o += 16) {
+        const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
+        let v = v128.load(q0 + o); a00 = madd(v, y0, a00); a01 = madd(v, y1, a01);
+        v = v128.load(q1 + o); a10 = madd(v, y0, a10); a11 = madd(v, y1, a11);
+        v = v128.load(q2 + o); a20 = madd(v, y0, a20); a21 = madd(v, y1, a21);
+        v = v128.load(q3 + o); a30 = madd(v, y0, a30); a31 = madd(v, y1, a31);
+      }
+      let r00 = hsum(a00), r01 = hsum(a01), r10 = hsum(a10), r11 = hsum(a11);
+      let r20 = hsum(a20), r21 = hsum(a21), r30 = hsum(a30), r31 = hsum(a31);
+      for (; o < end; o += 4) {
+        const y0 = load<f32>(x0 + o), y1 = load<f32>(x1 + o);
+        const v0 = load<f32>(q0 + o), v1 = load<f32>(q1 + o), v2 = load<f32>(q2 + o), v3 = load<f32>(q3 + o);
+        r00 += v0 * y0; r01 += v0 * y1; r10 += v1 * y0; r11 += v1 * y1;
+        r20 += v2 * y0; r21 += v2 * y1; r30 += v3 * y0; r31 += v3 * y1;
+      }
+      const m0 = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
+      const m1 = metric == 0 ? load<f32>(xn + (<usize>j << 6), 64) : 0;
+      const oj = o0 + (<usize>j << 2);
+      store<f32>(oj, screenValue(metric, n0, m0, r00)); store<f32>(oj, screenValue(metric, n0, m1, r01), 4);
+      store<f32>(oj + rowBytes, screenValue(metric, n1, m0, r10)); store<f32>(oj + rowBytes, screenValue(metric, n1, m1, r11), 4);
+      store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m0, r20)); store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m1, r21), 4);
+      store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m0, r30)); store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m1, r31), 4);
+    }
+    for (; j < nx; j++) {
+      const x = xs + <usize>j * xStride;
+      const m = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
+      const oj = o0 + (<usize>j << 2);
+      store<f32>(oj, screenValue(metric, n0, m, screenDot(q0, x, dim)));
+      store<f32>(oj + rowBytes, screenValue(metric, n1, m, screenDot(q1, x, dim)));
+      store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m, screenDot(q2, x, dim)));
+      store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m, screenDot(q3, x, dim)));
+    }
+  }
+  for (; i < nq; i++) {
+    const q = qs + <usize>i * qStride;
+    const n = metric == 0 ? load<f32>(qn + (<usize>i << 6)) : 0;
+    const oi = out + <usize>i * rowBytes;
+    for (let j = 0; j < nx; j++) {
+      const m = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
+      store<f32>(oi + (<usize>j << 2), screenValue(metric, n, m, screenDot(q, xs + <usize>j * xStride, dim)));
+    }
+  }
+}
+
+/**
+ * The pairs of a screened all-pairs block worth a look (src/indexes/parallel/scan-jobs.ts): `vals`
+ * holds `cnt` rows (points q0 + i) × `nx` columns (points c0 + c) of screened values; of the pairs
+ * with column > row, those whose value is ≤ the row's or the column's admission limit (`lims`: one
+ * f32 per point, never below the true limit) are written to `dst` as (row, column, value) — u32,
+ * u32, f32 — and their count returned. Four columns at a time: most pairs fail both limits.
+ */
+export function pairCandidates(vals: usize, cnt: i32, nx: i32, q0: i32, c0: i32, lims: usize, dst: usize): i32 {
+  let m = 0;
+  const c1 = c0 + nx;
+  for (let i = 0; i < cnt; i++) {
+    const row = q0 + i;
+    const li = load<f32>(lims + (<usize>row << 2));
+    const liv = f32x4.splat(li);
+    const o = vals + (<usize>i * <usize>nx << 2) - (<usize>c0 << 2);
+    let j = max(row + 1, c0);
+    for (; j + 4 <= c1; j += 4) {
+      const d = v128.load(o + (<usize>j << 2));
+      if (!v128.any_true(v128.or(f32x4.le(d, liv), f32x4.le(d, v128.load(lims + (<usize>j << 2)))))) continue;
+      for (let t = j; t < j + 4; t++) {
+        const v = load<f32>(o + (<usize>t << 2));
+        if (v <= li || v <= load<f32>(lims + (<usize>t << 2))) {
+          const p = dst + <usize>m * 12;
+          store<u32>(p, row); store<u32>(p, t, 4); store<f32>(p, v, 8);
+          m++;
+        }
+      }
+    }
+    for (; j < c1; j++) {
+      const v = load<f32>(o + (<usize>j << 2));
+      if (v <= li || v <= load<f32>(lims + (<usize>j << 2))) {
+        const p = dst + <usize>m * 12;
+        store<u32>(p, row); store<u32>(p, j, 4); store<f32>(p, v, 8);
+        m++;
+      }
+    }
+  }
+  return m;
 }
