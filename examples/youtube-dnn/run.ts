@@ -13,16 +13,15 @@
  * docs/recommenders.md.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readMovieLensSequences, splitCsvLine } from '../../src/encoders/item2vec/movielens.js';
+import { readMovieLensSequences } from '../../src/encoders/item2vec/movielens.js';
 import { evaluateNextItem, leaveLastOut, popularityRecommender, vectorRecommender, type NextItemScore } from '../../src/encoders/item2vec/protocol.js';
 import { trainItem2Vec } from '../../src/encoders/item2vec/train.js';
 import { modelRecommender } from '../../src/encoders/recsys/evaluate.js';
-import { fitFeatures, type FeatureTable } from '../../src/encoders/recsys/features.js';
 import { trainYoutubeDnn } from '../../src/encoders/youtube-dnn/train.js';
 import { trainTwoTower } from '../../src/encoders/two-tower/train.js';
+import { movieFeatures } from './movies.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -50,24 +49,11 @@ const seeds = (quick ? '1' : values.seeds!).split(',').map(Number);
 if (seeds.some((s) => !Number.isInteger(s) || s < 0)) { process.stderr.write(`--seeds: expected integers, got ${values.seeds}\n`); process.exit(2); }
 const epochs = values.epochs !== undefined ? Number(values.epochs) : quick ? 2 : undefined;
 
-/** movies.csv → features: genres (multi-valued) and the year in the title. */
-async function movieFeatures(): Promise<FeatureTable> {
-  const lines = (await readFile(join(dir, 'movies.csv'), 'utf8')).split(/\r?\n/).filter((l) => l !== '');
-  const head = splitCsvLine(lines[0]!);
-  const [im, it, ig] = ['movieId', 'title', 'genres'].map((c) => head.indexOf(c));
-  const rows = lines.slice(1).map((l) => {
-    const f = splitCsvLine(l);
-    const year = /\((\d{4})\)\s*$/.exec(f[it!] ?? '')?.[1] ?? '';
-    return [f[im!]!, f[ig!] ?? '', year];
-  });
-  return fitFeatures(['id', 'genres', 'year'], rows);
-}
-
 let sequences = await readMovieLensSequences(dir);
 if (quick) sequences = new Map([...sequences].slice(0, 120));
 let split = leaveLastOut(sequences);
 if (values.validation === true) split = leaveLastOut(split.train);
-const itemFeatures = await movieFeatures();
+const itemFeatures = await movieFeatures(dir);
 const trainSeqs = split.train;
 
 interface Row { method: string; seed: number; score: NextItemScore; seconds: number }
