@@ -105,7 +105,7 @@ export async function cmdTrainRecsys(kind: RecsysCliKind, db: () => string, o: T
     loss: s.epochs.map((e) => e.loss), collection: o.into, model: stored.model, stored: stored.count, coldStart: stored.coldStart };
   if (o.json === true) out.json(summary);
   else {
-    out.line(`${kind}: ${summary.items} items, ${summary.users} users; ${s.examples.toLocaleString('en-US')} examples in ${s.seconds.toFixed(2)} s (${Math.round(s.examplesPerSecond).toLocaleString('en-US')}/s, ${s.threads} thread)`);
+    out.line(`${kind}: ${summary.items} items, ${summary.users} users; ${s.examples.toLocaleString('en-US')} examples in ${s.seconds.toFixed(2)} s (${Math.round(s.examplesPerSecond).toLocaleString('en-US')}/s, ${s.threads} thread${s.threads > 1 ? 's' : ''})`);
     out.line(`${kind}: loss by epoch ${summary.loss.map((x) => x.toFixed(4)).join(' ')}`);
     out.line(`stored ${stored.count} item vectors in ${o.into}${stored.coldStart > 0 ? ` (${stored.coldStart} cold-start items from their features)` : ''}; model ${stored.model}`);
   }
@@ -241,8 +241,8 @@ export function registerRecsysCommands(trainCommand: Command, program: Command, 
       .option('--lr <a>', `Adam's learning rate (default ${d.lr})`)
       .option('--examples-per-user <n>', 'examples drawn per user and epoch (default 50; 0 = all)')
       .option('--max-history <n>', 'history items averaged (default 50)')
-      .option('--recent <n>', 'items of the recent bag (default 5; 0 = none)')
-      .option('--threads <n>', 'worker threads (only 1 for now)')
+      .option('--recent <n>', 'items of the recent bag (default 20; 0 = none)')
+      .option('--threads <n>', 'worker threads (default 1; N > 1: each batch split over N threads, reproducible for a fixed N)')
       .option('--seed <n>', 'random seed (default 1); training is reproducible bit for bit')
       .option('--quiet', 'no per-epoch lines on stderr')
       .option('--json', 'print the training figures as JSON');
