@@ -9,7 +9,9 @@
  *
  * --options: the trainer's options as JSON (e.g. '{"average":0.999,"lr":0.001}');
  * --init item2vec: start the item table from Item2Vec vectors trained on the same split and seed
- * (the model's `dim` wide); --test: the test split (only to confirm a choice made on validation).
+ * (the model's `dim` wide); --init random-direction: a control, each item's Item2Vec row replaced by
+ * a random direction of the same norm (is it the vectors or their scale that helps?);
+ * --test: the test split (only to confirm a choice made on validation).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,6 +23,7 @@ import { modelRecommender } from '../../src/encoders/recsys/evaluate.js';
 import { YOUTUBE_DNN_DEFAULTS, trainYoutubeDnn } from '../../src/encoders/youtube-dnn/train.js';
 import { TWO_TOWER_DEFAULTS, trainTwoTower } from '../../src/encoders/two-tower/train.js';
 import { movieFeatures } from './movies.js';
+import { Random } from '../../src/vector/random.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -62,10 +65,23 @@ for (const seed of seeds) {
     n.push(s.ndcg);
   };
   let initialItems;
-  if (values.init === 'item2vec' || values.item2vec === true) {
-    const kv = await trainItem2Vec(split.train.values(), { seed, threads: 1, ...(values.init === 'item2vec' ? { dim } : {}) });
+  const init = values.init ?? 'none';
+  if (init !== 'none' || values.item2vec === true) {
+    const kv = await trainItem2Vec(split.train.values(), { seed, threads: 1, ...(init !== 'none' ? { dim } : {}) });
     if (values.item2vec === true) i2v.push(evaluateNextItem(split, vectorRecommender(kv)).hitRate);
-    if (values.init === 'item2vec') initialItems = kv;
+    if (init === 'item2vec') initialItems = kv;
+    else if (init === 'random-direction') {
+      const rng = new Random(seed + 1000);
+      const vectors = kv.vectors.slice();
+      for (let i = 0; i < kv.size; i++) {
+        const row = vectors.subarray(i * kv.dim, (i + 1) * kv.dim);
+        let n0 = 0, n1 = 0;
+        for (let j = 0; j < kv.dim; j++) n0 += row[j]! * row[j]!;
+        for (let j = 0; j < kv.dim; j++) { row[j] = rng.gaussian(); n1 += row[j]! * row[j]!; }
+        for (let j = 0; j < kv.dim; j++) row[j] = row[j]! * Math.sqrt(n0 / n1);
+      }
+      initialItems = { words: kv.words, dim: kv.dim, vectors };
+    } else if (init !== 'none') { process.stderr.write(`--init: expected item2vec or random-direction, got ${init}\n`); process.exit(2); }
   }
   const o = { ...opts, seed, epochs, onEpoch, ...(initialItems !== undefined ? { initialItems } : {}) };
   if (kind === 'youtube-dnn') trainYoutubeDnn(split.train, o);

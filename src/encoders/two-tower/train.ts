@@ -37,7 +37,7 @@ export interface TwoTowerOptions extends CommonTrainOptions {
   tie?: boolean;
 }
 
-export const TWO_TOWER_DEFAULTS = { dim: 64, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, epochs: 10, batchSize: 256, lr: 0.002, idDropout: 0.1 } as const;
+export const TWO_TOWER_DEFAULTS = { dim: 64, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, epochs: 10, batchSize: 256, lr: 0.002, idDropout: 0.1, average: 2.5 } as const;
 
 const KNOWN = [...COMMON_KEYS, 'itemFeatures', 'idDropout', 'tie'];
 
@@ -170,7 +170,11 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
   };
   const threaded = par ? new ThreadedBatches(c.threads, B, data.seqs, shape, itemSizes, tie, g, tower, itemTower, userActs, itemActs, idEmbed, feats, userFeatRow,
     itemFeats, itemFeatRow, exSeq, exPos, drawTarget, gD, gE) : null;
-  const avg = c.average > 0 ? new WeightAverage(tie ? [tower.mlp.params, itemTower.params, idEmbed] : [tower.mlp.params, itemTower.params, idEmbed, tower.embed], c.average) : null;
+  // Examples per epoch are fixed (at most examplesPerUser of each user's positions), so are the steps.
+  let perEpoch = 0;
+  for (const q of data.seqs) { const m = Math.max(0, q.length - 1); perEpoch += c.examplesPerUser === 0 ? m : Math.min(m, c.examplesPerUser); }
+  const stepsPerEpoch = Math.ceil(perEpoch / B);
+  const avg = c.average > 0 ? new WeightAverage(tie ? [tower.mlp.params, itemTower.params, idEmbed] : [tower.mlp.params, itemTower.params, idEmbed, tower.embed], WeightAverage.decayFor(c.average, stepsPerEpoch)) : null;
   const epochs: EpochReport[] = [];
   const t0 = performance.now();
   for (let epoch = 1; epoch <= c.epochs; epoch++) {
@@ -210,9 +214,9 @@ export function trainTwoTower(sequences: UserSequences, options: TwoTowerOptions
     const report = epochReport(epoch, c.epochs, loss, count, te);
     epochs.push(report);
     if (options.onEpoch !== undefined) {
-      avg?.swap();
-      try { options.onEpoch(report, model); } finally { if (epoch < c.epochs) avg?.swap(); }
-    } else if (epoch === c.epochs) avg?.swap();
+      avg?.apply();
+      try { options.onEpoch(report, model); } finally { if (epoch < c.epochs) avg?.restore(); }
+    } else if (epoch === c.epochs) avg?.apply();
   }
   model.stats = trainingStats(epochs, t0, c.threads);
   return model;

@@ -36,7 +36,7 @@ export interface YoutubeDnnOptions extends CommonTrainOptions {
 }
 
 /** Chosen on the MovieLens validation split (docs/recommenders.md#tuning). */
-export const YOUTUBE_DNN_DEFAULTS = { dim: 100, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, negatives: 200, power: 1, epochs: 10, batchSize: 64, lr: 0.002, tie: true } as const;
+export const YOUTUBE_DNN_DEFAULTS = { dim: 100, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, negatives: 200, power: 1, epochs: 9, batchSize: 64, lr: 0.002, tie: true, average: 3 } as const;
 
 const KNOWN = [...COMMON_KEYS, 'negatives', 'power', 'tie'];
 
@@ -118,7 +118,11 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
   };
   const threaded = par ? new ThreadedBatches(c.threads, c.batchSize, data.seqs, shape, nCand, output, tie ? null : tower.embed, mlp, feats, featRow, logQ,
     exSeq, exPos, drawCandidates, gO, gE) : null;
-  const avg = c.average > 0 ? new WeightAverage(tie ? [mlp.params, output] : [mlp.params, output, tower.embed], c.average) : null;
+  // Examples per epoch are fixed (at most examplesPerUser of each user's positions), so are the steps.
+  let perEpoch = 0;
+  for (const q of data.seqs) { const m = Math.max(0, q.length - first); perEpoch += c.examplesPerUser === 0 ? m : Math.min(m, c.examplesPerUser); }
+  const stepsPerEpoch = Math.ceil(perEpoch / c.batchSize);
+  const avg = c.average > 0 ? new WeightAverage(tie ? [mlp.params, output] : [mlp.params, output, tower.embed], WeightAverage.decayFor(c.average, stepsPerEpoch)) : null;
   const epochs: EpochReport[] = [];
   const t0 = performance.now();
   for (let epoch = 1; epoch <= c.epochs; epoch++) {
@@ -148,9 +152,9 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
     const report = epochReport(epoch, c.epochs, loss, count, te);
     epochs.push(report);
     if (options.onEpoch !== undefined) {
-      avg?.swap();
-      try { options.onEpoch(report, model); } finally { if (epoch < c.epochs) avg?.swap(); }
-    } else if (epoch === c.epochs) avg?.swap();
+      avg?.apply();
+      try { options.onEpoch(report, model); } finally { if (epoch < c.epochs) avg?.restore(); }
+    } else if (epoch === c.epochs) avg?.apply();
   }
   model.stats = trainingStats(epochs, t0, c.threads);
   return model;
