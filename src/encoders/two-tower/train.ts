@@ -37,7 +37,7 @@ export interface TwoTowerOptions extends CommonTrainOptions {
   tie?: boolean;
 }
 
-export const TWO_TOWER_DEFAULTS = { dim: 64, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, epochs: 10, batchSize: 256, lr: 0.002, idDropout: 0.1, average: 2.5 } as const;
+export const TWO_TOWER_DEFAULTS = { dim: 64, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, epochs: 12, batchSize: 256, lr: 0.002, idDropout: 0.1, average: 2.5 } as const;
 
 const KNOWN = [...COMMON_KEYS, 'itemFeatures', 'idDropout', 'tie'];
 
