@@ -1,7 +1,9 @@
 /**
  * Item2Vec vectors to start a deep recommender's item table from (`initialItems`): skip-gram on the
- * same sequences, the model's `dim` wide, Item2Vec's other defaults, one thread (so the whole
- * pipeline stays reproducible for a seed). Covington et al. (2016, §3.1) allow pretrained
+ * same sequences, the model's `dim` wide, a window of 50 on sequences shuffled every epoch (the
+ * setting the deep models were tuned with, pinned here so that a change of Item2Vec's own defaults
+ * does not move them), Item2Vec's other defaults, one thread (so the whole pipeline stays
+ * reproducible for a seed). Covington et al. (2016, §3.1) allow pretrained
  * embeddings; on MovieLens this start is what lets the networks beat Item2Vec itself
  * (docs/recommenders.md#tuning). Async (the Word2Vec trainer is), unlike the deep trainers.
  */
@@ -19,5 +21,5 @@ export interface PretrainOptions {
 }
 
 export function pretrainItemVectors(sequences: UserSequences, options: PretrainOptions): Promise<KeyedVectors> {
-  return trainItem2Vec(sequences.values(), { dim: options.dim, seed: options.seed ?? 1, threads: options.threads ?? 1 });
+  return trainItem2Vec(sequences.values(), { dim: options.dim, window: 50, shuffle: true, seed: options.seed ?? 1, threads: options.threads ?? 1 });
 }
