@@ -126,7 +126,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test('2 threads: a run reproduces itself bit for bit and trains to within float rounding of 1 thread (tied and untied tables, user features)', () => {
+test('2 threads: a run reproduces itself bit for bit and trains to within float rounding of 1 thread (tied and untied tables, user features); its model saves and loads', async () => {
   const seqs = cycles(60, 8);
   const feats = fitFeatures(['id', 'group'], [...seqs.keys()].map((u, i) => [u, i % 3 === 0 ? 'x' : 'y']));
   for (const tie of [true, false]) {
@@ -145,6 +145,16 @@ test('2 threads: a run reproduces itself bit for bit and trains to within float 
     assert.ok(maxDiff(one.tower.mlp.params, a.tower.mlp.params) < 1e-3);
     if (!tie) assert.ok(maxDiff(one.tower.embed, a.tower.embed) < 1e-3);
     assert.notDeepEqual(Buffer.from(one.output.buffer), Buffer.from(a.output.buffer), 'the sums are really split');
+    // The weights live in shared memory: the files must not care.
+    const dir = mkdtempSync(join(tmpdir(), 'omnivec-ytdnn-threads-'));
+    try {
+      await saveRecsys(a, dir);
+      const back = await loadRecsys(dir);
+      assert.deepEqual(back.itemVectors(), a.itemVectors());
+      assert.deepEqual(back.userVector({ history: ['i1', 'i2'], userId: 'u0' }), a.userVector({ history: ['i1', 'i2'], userId: 'u0' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
   assert.ok(poolSize() >= 1, 'a pool worker took part');
 });
