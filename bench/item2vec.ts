@@ -26,7 +26,8 @@ const USAGE = `Usage: npm run bench:item2vec -- [options]
   --dim N           vector size for both (default ${ITEM2VEC_DEFAULTS.dim})
   --window N|all    context window for both (default ${ITEM2VEC_DEFAULTS.window})
   --sample T        subsampling threshold for both (default ${ITEM2VEC_DEFAULTS.sample})
-  --no-shuffle      keep each sequence in time order (both engines; default: shuffled every epoch)
+  --shuffle         shuffle each sequence every epoch (both engines; default ${ITEM2VEC_DEFAULTS.shuffle ? 'on' : 'off'})
+  --no-shuffle      keep each sequence in time order (both engines)
   --min-rating R    a "liked" movie has rating ≥ R (default 4; e.g. 0.5 keeps every rating)
   --validation      score on the validation split (the second-to-last liked movie held out, trained on
                     what precedes it) instead of the test split
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     sample: { type: 'string' },
     validation: { type: 'boolean', default: false },
     'no-shuffle': { type: 'boolean', default: false },
+    shuffle: { type: 'boolean', default: false },
     'min-rating': { type: 'string', default: '4' },
     python: { type: 'string', default: '/usr/bin/python3' },
     'no-gensim': { type: 'boolean', default: false },
@@ -75,7 +77,7 @@ const settings = {
   dim: int('dim', values.dim, ITEM2VEC_DEFAULTS.dim),
   window: values.window === 'all' ? 'all' as const : int('window', values.window, ITEM2VEC_DEFAULTS.window as number),
   sample: values.sample === undefined ? ITEM2VEC_DEFAULTS.sample : Number(values.sample),
-  shuffle: values['no-shuffle'] !== true,
+  shuffle: values.shuffle === true ? true : values['no-shuffle'] === true ? false : ITEM2VEC_DEFAULTS.shuffle,
 };
 const minRating = Number(values['min-rating']);
 if (!(minRating > 0 && minRating <= 5)) fail(`--min-rating: expected a number in (0, 5], got ${values['min-rating']}`);

@@ -3,26 +3,28 @@
  * two-tower side by side on the leave-last-out protocol of docs/item2vec.md, several seeds.
  *
  *   node --import tsx examples/youtube-dnn/run.ts [--data DIR] [--seeds 1,2,3] [--validation]
- *       [--epochs N] [--quick] [--json FILE]
+ *       [--epochs N] [--init item2vec|none] [--threads N] [--quick] [--json FILE]
  *
  * Each user's liked movies (rating ≥ 4) by time; the last is held out (with --validation, the
  * second to last, the model trained on what precedes it); every model is trained on the rest;
  * for each of the 608 users, 10 movies liked ≥ 10 times in training and not yet seen are
  * recommended; hit rate@10 and NDCG@10. The two-tower item tower reads the genres and the year
- * of each movie (movies.csv). --quick: 2 epochs, one seed, 120 users (a smoke test).
+ * of each movie (movies.csv). The deep models start their item table from Item2Vec vectors trained
+ * on the same sequences (--init none: random), and train on --threads (default 1).
+ * --quick: 2 epochs, one seed, 120 users (a smoke test).
  * docs/recommenders.md.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readMovieLensSequences, splitCsvLine } from '../../src/encoders/item2vec/movielens.js';
+import { readMovieLensSequences } from '../../src/encoders/item2vec/movielens.js';
 import { evaluateNextItem, leaveLastOut, popularityRecommender, vectorRecommender, type NextItemScore } from '../../src/encoders/item2vec/protocol.js';
 import { trainItem2Vec } from '../../src/encoders/item2vec/train.js';
 import { modelRecommender } from '../../src/encoders/recsys/evaluate.js';
-import { fitFeatures, type FeatureTable } from '../../src/encoders/recsys/features.js';
-import { trainYoutubeDnn } from '../../src/encoders/youtube-dnn/train.js';
-import { trainTwoTower } from '../../src/encoders/two-tower/train.js';
+import { pretrainItemVectors } from '../../src/encoders/recsys/pretrain.js';
+import { YOUTUBE_DNN_DEFAULTS, trainYoutubeDnn } from '../../src/encoders/youtube-dnn/train.js';
+import { TWO_TOWER_DEFAULTS, trainTwoTower } from '../../src/encoders/two-tower/train.js';
+import { movieFeatures } from './movies.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -31,13 +33,15 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '1,2,3' },
     validation: { type: 'boolean' },
     epochs: { type: 'string' },
+    init: { type: 'string', default: 'item2vec' },
+    threads: { type: 'string', default: '1' },
     quick: { type: 'boolean' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help === true) {
-  process.stdout.write('usage: node --import tsx examples/youtube-dnn/run.ts [--data DIR] [--seeds 1,2,3] [--validation] [--epochs N] [--quick] [--json FILE]\n');
+  process.stdout.write('usage: node --import tsx examples/youtube-dnn/run.ts [--data DIR] [--seeds 1,2,3] [--validation] [--epochs N] [--init item2vec|none] [--threads N] [--quick] [--json FILE]\n');
   process.exit(0);
 }
 const dir = values.data!;
@@ -49,25 +53,16 @@ const quick = values.quick === true;
 const seeds = (quick ? '1' : values.seeds!).split(',').map(Number);
 if (seeds.some((s) => !Number.isInteger(s) || s < 0)) { process.stderr.write(`--seeds: expected integers, got ${values.seeds}\n`); process.exit(2); }
 const epochs = values.epochs !== undefined ? Number(values.epochs) : quick ? 2 : undefined;
-
-/** movies.csv → features: genres (multi-valued) and the year in the title. */
-async function movieFeatures(): Promise<FeatureTable> {
-  const lines = (await readFile(join(dir, 'movies.csv'), 'utf8')).split(/\r?\n/).filter((l) => l !== '');
-  const head = splitCsvLine(lines[0]!);
-  const [im, it, ig] = ['movieId', 'title', 'genres'].map((c) => head.indexOf(c));
-  const rows = lines.slice(1).map((l) => {
-    const f = splitCsvLine(l);
-    const year = /\((\d{4})\)\s*$/.exec(f[it!] ?? '')?.[1] ?? '';
-    return [f[im!]!, f[ig!] ?? '', year];
-  });
-  return fitFeatures(['id', 'genres', 'year'], rows);
-}
+const init = values.init!;
+if (init !== 'item2vec' && init !== 'none') { process.stderr.write(`--init: expected item2vec or none, got ${init}\n`); process.exit(2); }
+const threads = Number(values.threads);
+if (!Number.isInteger(threads) || threads < 1) { process.stderr.write(`--threads: expected a positive integer, got ${values.threads}\n`); process.exit(2); }
 
 let sequences = await readMovieLensSequences(dir);
 if (quick) sequences = new Map([...sequences].slice(0, 120));
 let split = leaveLastOut(sequences);
 if (values.validation === true) split = leaveLastOut(split.train);
-const itemFeatures = await movieFeatures();
+const itemFeatures = await movieFeatures(dir);
 const trainSeqs = split.train;
 
 interface Row { method: string; seed: number; score: NextItemScore; seconds: number }
@@ -78,13 +73,16 @@ const timed = <T>(f: () => T | Promise<T>): Promise<[T, number]> => {
 };
 const pop = evaluateNextItem(split, popularityRecommender(trainSeqs.values()));
 process.stdout.write(`MovieLens ${values.validation === true ? 'validation' : 'test'} split: ${split.heldOut.size} users, ` +
-  `${[...trainSeqs.values()].reduce((s, x) => s + x.length, 0)} training items; seeds ${seeds.join(',')}\n`);
+  `${[...trainSeqs.values()].reduce((s, x) => s + x.length, 0)} training items; seeds ${seeds.join(',')}; deep models: item table from ${init === 'item2vec' ? 'Item2Vec vectors' : 'random'}, ${threads} thread${threads > 1 ? 's' : ''}\n`);
 for (const seed of seeds) {
   const [kv, t1] = await timed(() => trainItem2Vec(trainSeqs.values(), { seed, ...(epochs !== undefined ? { epochs } : {}) }));
   rows.push({ method: 'Item2Vec', seed, score: evaluateNextItem(split, vectorRecommender(kv)), seconds: t1 });
-  const [yt, t2] = await timed(() => trainYoutubeDnn(trainSeqs, { seed, ...(epochs !== undefined ? { epochs } : {}) }));
+  // The deep models start from Item2Vec vectors of their own width (one thread: reproducible); the
+  // time includes that pretraining.
+  const initial = async (dim: number) => (init === 'item2vec' ? { initialItems: await pretrainItemVectors(trainSeqs, { dim, seed }) } : {});
+  const [yt, t2] = await timed(async () => trainYoutubeDnn(trainSeqs, { seed, threads, ...(await initial(YOUTUBE_DNN_DEFAULTS.dim)), ...(epochs !== undefined ? { epochs } : {}) }));
   rows.push({ method: 'YouTube DNN', seed, score: evaluateNextItem(split, modelRecommender(yt)), seconds: t2 });
-  const [tt, t3] = await timed(() => trainTwoTower(trainSeqs, { seed, itemFeatures, ...(epochs !== undefined ? { epochs } : {}) }));
+  const [tt, t3] = await timed(async () => trainTwoTower(trainSeqs, { seed, threads, itemFeatures, ...(await initial(TWO_TOWER_DEFAULTS.dim)), ...(epochs !== undefined ? { epochs } : {}) }));
   rows.push({ method: 'two-tower', seed, score: evaluateNextItem(split, modelRecommender(tt)), seconds: t3 });
   for (const r of rows.filter((x) => x.seed === seed)) {
     process.stdout.write(`  seed ${seed}  ${r.method.padEnd(12)} hit rate@10 ${r.score.hitRate.toFixed(4)}  NDCG@10 ${r.score.ndcg.toFixed(4)}  train ${r.seconds.toFixed(1)} s\n`);

@@ -76,7 +76,8 @@ test('bad input: unknown items, empty history, a features file without its id co
     const w = world(dir);
     const db = (): string => join(dir, 'db');
     const code = (c: string, re: RegExp) => (e: unknown): boolean => e instanceof OmnivecError && e.code === c && re.test(e.message);
-    await cmdTrainRecsys('youtube-dnn', db, { ...quick, epochs: '1', input: w.seqs, into: 'yt' }, capture());
+    await cmdTrainRecsys('youtube-dnn', db, { ...quick, epochs: '1', input: w.seqs, into: 'yt', init: 'random', average: '0' }, capture());
+    await assert.rejects(cmdTrainRecsys('youtube-dnn', db, { ...quick, input: w.seqs, into: 'yt3', init: 'glove' }, capture()), code('invalid_argument', /--init: expected item2vec or random, got "glove"/));
     await assert.rejects(cmdRecommendUsers(db(), 'yt', { history: ['m1 nope'] }, capture()), code('not_found', /"nope"/));
     await assert.rejects(cmdRecommendUsers(db(), 'yt', { history: [' '] }, capture()), code('invalid_argument', /at least one item/));
     const hist = join(dir, 'hist.txt');

@@ -17,6 +17,7 @@ import { readFeatures } from '../encoders/recsys/features.js';
 import { saveRecsys } from '../encoders/recsys/files.js';
 import type { EpochReport, RecsysModel } from '../encoders/recsys/model.js';
 import { trainYoutubeDnn, YOUTUBE_DNN_DEFAULTS } from '../encoders/youtube-dnn/train.js';
+import { pretrainItemVectors } from '../encoders/recsys/pretrain.js';
 import { trainTwoTower, TWO_TOWER_DEFAULTS } from '../encoders/two-tower/train.js';
 import { collectionModel, recommendForUsers, type ItemScore, type UserQueryInput } from '../tasks/recommend.js';
 import { dbDir, jsonArg, type Out } from './db-commands.js';
@@ -38,6 +39,7 @@ export interface TrainRecsysOpts {
   input?: string; userFeatures?: string; itemFeatures?: string; idColumn?: string; into?: string;
   dim?: string; hidden?: string; epochs?: string; negatives?: string; batchSize?: string; lr?: string;
   examplesPerUser?: string; maxHistory?: string; recent?: string; threads?: string; seed?: string; quiet?: boolean; json?: boolean;
+  init?: string; average?: string;
 }
 
 function hiddenArg(text: string | undefined): number[] | undefined {
@@ -88,6 +90,7 @@ export async function cmdTrainRecsys(kind: RecsysCliKind, db: () => string, o: T
     recent: intArg(o.recent, '--recent', { min: 0 }),
     threads: intArg(o.threads, '--threads', { min: 1, max: 256 }),
     seed: intArg(o.seed, '--seed', { min: 0 }),
+    average: numberArg(o.average, '--average', { min: 0, max: 1000 }),
     ...(userFeatures !== undefined ? { userFeatures } : {}),
     onEpoch,
   };
@@ -95,6 +98,10 @@ export async function cmdTrainRecsys(kind: RecsysCliKind, db: () => string, o: T
   // Check the collection before training: a mistake should not cost a training run.
   const dim = common.dim ?? (kind === 'youtube-dnn' ? YOUTUBE_DNN_DEFAULTS.dim : TWO_TOWER_DEFAULTS.dim);
   await checkInto(db(), o.into, dim);
+  const init = o.init ?? 'item2vec';
+  if (init !== 'item2vec' && init !== 'random') throw invalidArgument(`--init: expected item2vec or random, got ${JSON.stringify(init)}`);
+  // The item table starts from Item2Vec vectors of the same width (docs/recommenders.md#tuning).
+  if (init === 'item2vec') (defined as { initialItems?: unknown }).initialItems = await pretrainItemVectors(sequences, { dim, seed: common.seed ?? 1 });
   const model = kind === 'youtube-dnn'
     ? trainYoutubeDnn(sequences, { ...defined, ...(o.negatives !== undefined ? { negatives: intArg(o.negatives, '--negatives', { min: 1 }) } : {}) })
     : trainTwoTower(sequences, { ...defined, ...(itemFeatures !== undefined ? { itemFeatures } : {}) });
@@ -105,7 +112,7 @@ export async function cmdTrainRecsys(kind: RecsysCliKind, db: () => string, o: T
     loss: s.epochs.map((e) => e.loss), collection: o.into, model: stored.model, stored: stored.count, coldStart: stored.coldStart };
   if (o.json === true) out.json(summary);
   else {
-    out.line(`${kind}: ${summary.items} items, ${summary.users} users; ${s.examples.toLocaleString('en-US')} examples in ${s.seconds.toFixed(2)} s (${Math.round(s.examplesPerSecond).toLocaleString('en-US')}/s, ${s.threads} thread)`);
+    out.line(`${kind}: ${summary.items} items, ${summary.users} users; ${s.examples.toLocaleString('en-US')} examples in ${s.seconds.toFixed(2)} s (${Math.round(s.examplesPerSecond).toLocaleString('en-US')}/s, ${s.threads} thread${s.threads > 1 ? 's' : ''})`);
     out.line(`${kind}: loss by epoch ${summary.loss.map((x) => x.toFixed(4)).join(' ')}`);
     out.line(`stored ${stored.count} item vectors in ${o.into}${stored.coldStart > 0 ? ` (${stored.coldStart} cold-start items from their features)` : ''}; model ${stored.model}`);
   }
@@ -241,9 +248,11 @@ export function registerRecsysCommands(trainCommand: Command, program: Command, 
       .option('--lr <a>', `Adam's learning rate (default ${d.lr})`)
       .option('--examples-per-user <n>', 'examples drawn per user and epoch (default 50; 0 = all)')
       .option('--max-history <n>', 'history items averaged (default 50)')
-      .option('--recent <n>', 'items of the recent bag (default 5; 0 = none)')
-      .option('--threads <n>', 'worker threads (only 1 for now)')
-      .option('--seed <n>', 'random seed (default 1); training is reproducible bit for bit')
+      .option('--recent <n>', 'items of the recent bag (default 20; 0 = none)')
+      .option('--threads <n>', 'worker threads (default 1; N > 1: each batch split over N threads, reproducible for a fixed N)')
+      .option('--seed <n>', 'random seed (default 1); training is reproducible bit for bit for a thread count')
+      .option('--init <how>', 'item table start: item2vec (Item2Vec vectors trained first on the same sequences, the default) or random')
+      .option('--average <epochs>', `serve the moving average of the weights over about this many epochs (default ${d.average}; 0 = the last weights)`)
       .option('--quiet', 'no per-epoch lines on stderr')
       .option('--json', 'print the training figures as JSON');
     if (kind === 'youtube-dnn') c.option('--negatives <n>', `sampled negatives per example (default ${YOUTUBE_DNN_DEFAULTS.negatives})`);

@@ -111,37 +111,80 @@ export class SparseGrad {
   readonly g: FloatArray;
   readonly #touched: Uint8Array;
   readonly #rows: Int32Array;
-  #n = 0;
+  /** [0]: rows touched (an array so that a copy over shared memory sees it). */
+  readonly #n: Int32Array;
 
-  constructor(rows: number, dim: number, kind: 'f32' | 'f64' = 'f32') {
+  /** `shared`: live in these SharedArrayBuffers (float32; see `shared`, `buffers`) instead of new arrays. */
+  constructor(rows: number, dim: number, kind: 'f32' | 'f64' = 'f32', shared?: SparseGradBuffers) {
     this.dim = dim;
+    if (shared !== undefined) {
+      if (shared.rows !== rows || shared.dim !== dim || kind !== 'f32') throw new RangeError(`SparseGrad: shared buffers of ${shared.rows} × ${shared.dim} for ${rows} × ${dim} ${kind}`);
+      this.g = new Float32Array(shared.g);
+      this.#touched = new Uint8Array(shared.touched);
+      this.#rows = new Int32Array(shared.list);
+      this.#n = new Int32Array(shared.n);
+      return;
+    }
     this.g = kind === 'f32' ? new Float32Array(rows * dim) : new Float64Array(rows * dim);
     this.#touched = new Uint8Array(rows);
     this.#rows = new Int32Array(rows);
+    this.#n = new Int32Array(1);
+  }
+
+  /** A float32 gradient whose every part lives in SharedArrayBuffers (`buffers()` reattaches it in another thread). */
+  static shared(rows: number, dim: number): SparseGrad {
+    return new SparseGrad(rows, dim, 'f32', {
+      rows, dim,
+      g: new SharedArrayBuffer(rows * dim * 4), touched: new SharedArrayBuffer(rows), list: new SharedArrayBuffer(rows * 4), n: new SharedArrayBuffer(4),
+    });
+  }
+
+  /** The shared buffers of a gradient made by `shared` (to post to a worker). */
+  buffers(): SparseGradBuffers {
+    const g = this.g.buffer;
+    if (!(g instanceof SharedArrayBuffer)) throw new TypeError('SparseGrad.buffers: not a shared gradient');
+    return { rows: this.#touched.length, dim: this.dim, g, touched: this.#touched.buffer as SharedArrayBuffer, list: this.#rows.buffer as SharedArrayBuffer, n: this.#n.buffer as SharedArrayBuffer };
   }
 
   /** g[row] += scale · src[off..off+dim). */
   add(row: number, src: FloatArray, off: number, scale: number): void {
     const d = this.dim;
-    if (this.#touched[row] === 0) { this.#touched[row] = 1; this.#rows[this.#n++] = row; }
+    if (this.#touched[row] === 0) { this.#touched[row] = 1; this.#rows[this.#n[0]!++] = row; }
     const g = this.g;
     const r = row * d;
     for (let j = 0; j < d; j++) g[r + j] = g[r + j]! + scale * src[off + j]!;
   }
 
+  /** Adds every touched row of `other` (same shape) to this gradient, in `other`'s first-touch order, then clears `other`. */
+  addFrom(other: SparseGrad): void {
+    const rows = other.rows();
+    for (let k = 0; k < rows.length; k++) this.add(rows[k]!, other.g, rows[k]! * this.dim, 1);
+    other.clear();
+  }
+
   /** The rows touched since `clear`, in first-touch order. */
-  rows(): Int32Array { return this.#rows.subarray(0, this.#n); }
+  rows(): Int32Array { return this.#rows.subarray(0, this.#n[0]!); }
 
   /** Zeroes the touched rows. */
   clear(): void {
     const d = this.dim;
-    for (let k = 0; k < this.#n; k++) {
+    for (let k = 0; k < this.#n[0]!; k++) {
       const row = this.#rows[k]!;
       this.g.fill(0, row * d, row * d + d);
       this.#touched[row] = 0;
     }
-    this.#n = 0;
+    this.#n[0] = 0;
   }
+}
+
+/** The SharedArrayBuffers of a shared `SparseGrad`. */
+export interface SparseGradBuffers {
+  rows: number;
+  dim: number;
+  g: SharedArrayBuffer;
+  touched: SharedArrayBuffer;
+  list: SharedArrayBuffer;
+  n: SharedArrayBuffer;
 }
 
 /**
@@ -191,8 +234,18 @@ export function inBatchSoftmax(uu: FloatArray, vv: FloatArray, b: number, dim: n
   du: FloatArray, dv: FloatArray, scratch: FloatArray): number {
   du.fill(0, 0, b * dim);
   dv.fill(0, 0, b * dim);
+  return inBatchSoftmaxRows(uu, vv, b, dim, items, logQ, du, dv, scratch, 0, b);
+}
+
+/**
+ * The rows [r0, r1) of `inBatchSoftmax` (a slice of the batch on one thread): writes those rows of
+ * dU (overwritten), *adds* their share to every row of dV (zero it first), returns those rows' loss.
+ */
+export function inBatchSoftmaxRows(uu: FloatArray, vv: FloatArray, b: number, dim: number, items: Int32Array, logQ: FloatArray,
+  du: FloatArray, dv: FloatArray, scratch: FloatArray, r0: number, r1: number): number {
+  du.fill(0, r0 * dim, r1 * dim);
   let loss = 0;
-  for (let i = 0; i < b; i++) {
+  for (let i = r0; i < r1; i++) {
     const ui = i * dim;
     let max = -Infinity;
     for (let j = 0; j < b; j++) {

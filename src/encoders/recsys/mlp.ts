@@ -19,7 +19,23 @@ export class Mlp {
   readonly #dy: Float32Array[];
   readonly slots: number;
 
-  constructor(sizes: readonly number[], slots: number, params?: Float32Array) {
+  /** Activation arrays for `slots` examples (one per layer, `slots × size`), made by `alloc`. */
+  static activations(sizes: readonly number[], slots: number, alloc: (n: number) => Float32Array): Float32Array[] {
+    return sizes.map((s) => alloc(slots * s));
+  }
+
+  /** Parameters of an MLP of these sizes. */
+  static paramCount(sizes: readonly number[]): number {
+    let n = 0;
+    for (let l = 0; l + 1 < sizes.length; l++) n += sizes[l]! * sizes[l + 1]! + sizes[l + 1]!;
+    return n;
+  }
+
+  /**
+   * `params` / `grads` / `acts`: where the parameters, their gradients and the activations
+   * (`Mlp.activations`) live (default: new arrays), e.g. shared memory for training on threads.
+   */
+  constructor(sizes: readonly number[], slots: number, params?: Float32Array, grads?: Float32Array, acts?: Float32Array[]) {
     this.sizes = sizes.slice();
     let n = 0;
     for (let l = 0; l + 1 < sizes.length; l++) {
@@ -30,9 +46,11 @@ export class Mlp {
     }
     this.params = params ?? new Float32Array(n);
     if (this.params.length !== n) throw new RangeError(`Mlp: expected ${n} parameters, got ${this.params.length}`);
-    this.grads = new Float32Array(n);
+    this.grads = grads ?? new Float32Array(n);
+    if (this.grads.length !== n) throw new RangeError(`Mlp: expected ${n} gradients, got ${this.grads.length}`);
     this.slots = slots;
-    this.#acts = sizes.map((s) => new Float32Array(slots * s));
+    this.#acts = acts ?? Mlp.activations(sizes, slots, (n) => new Float32Array(n));
+    if (this.#acts.length !== sizes.length || this.#acts.some((a, l) => a.length !== slots * sizes[l]!)) throw new RangeError('Mlp: activations of the wrong shape');
     this.#dy = sizes.map((s) => new Float32Array(s));
   }
 

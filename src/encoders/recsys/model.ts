@@ -124,19 +124,45 @@ export interface CommonTrainOptions {
   minLrFraction?: number;
   /** Random seed (default 1): the same seed gives the same model bit for bit. */
   seed?: number;
-  /** Worker threads: only 1 today (docs/recommenders.md#threads). */
+  /**
+   * Threads (default 1, the reference): more split each mini-batch across worker threads and sum
+   * the gradients in a fixed order, so a run is reproducible for a fixed count
+   * (docs/recommenders.md#threads).
+   */
   threads?: number;
   /** User side features (rows keyed by the sequences' user ids). */
   userFeatures?: FeatureTable;
-  /** After each epoch, with the model as trained so far (e.g. to evaluate it and stop early by throwing). */
+  /**
+   * Serve a moving average of the weights spanning about this many epochs (0: off, the last
+   * step's weights): an exponential moving average updated after every step, with decay
+   * β = 1 − 1 / (average × steps per epoch), bias-corrected (recsys/average.ts). Defaults: YouTube
+   * DNN 3, two-tower 2.5 (β 0.999 and 0.995 on MovieLens; docs/recommenders.md#tuning).
+   */
+  average?: number;
+  /**
+   * Start the item table from these vectors (e.g. Item2Vec's, `dim` wide; items it lacks keep their
+   * random start), each row scaled to the mean norm `initialNorm` (default: as given). The
+   * YouTube paper allows pretrained embeddings (Covington et al. 2016 §3.1).
+   */
+  initialItems?: InitialItems;
+  /** Norm of every row taken from `initialItems` (default 0: the rows as given). */
+  initialNorm?: number;
+  /** After each epoch, with the model as trained so far (the averaged weights under `average`; e.g. to evaluate it and stop early by throwing). */
   onEpoch?: (e: EpochReport, model: RecsysModel) => void;
 }
 
-export const COMMON_KEYS = ['dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'decay', 'residual', 'exampleAge', 'horizon', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'minLrFraction', 'seed', 'threads', 'userFeatures', 'onEpoch'];
+/** Item vectors to start from: KeyedVectors fits. */
+export interface InitialItems {
+  readonly words: readonly string[];
+  readonly dim: number;
+  readonly vectors: Float32Array;
+}
+
+export const COMMON_KEYS = ['average', 'initialItems', 'initialNorm', 'dim', 'embeddingDim', 'hidden', 'maxHistory', 'recent', 'decay', 'residual', 'exampleAge', 'horizon', 'examplesPerUser', 'epochs', 'batchSize', 'lr', 'minLrFraction', 'seed', 'threads', 'userFeatures', 'onEpoch'];
 
 /** Checks the options object's keys and the common values; returns them resolved over `defaults`. */
 export function resolveCommon(options: CommonTrainOptions & Record<string, unknown>, known: readonly string[], what: string,
-  defaults: { dim: number; epochs: number; batchSize: number; lr: number }) {
+  defaults: { dim: number; epochs: number; batchSize: number; lr: number; average: number }) {
   if (options === null || typeof options !== 'object') throw invalidArgument(`options: expected an object, got ${describe(options)}`);
   for (const k of Object.keys(options)) if (!known.includes(k)) throw invalidArgument(`options.${k}: unknown ${what} option (known: ${known.join(', ')})`);
   const dim = checkInt(options.dim ?? defaults.dim, 'dim', { min: 1, max: 4096 });
@@ -144,7 +170,6 @@ export function resolveCommon(options: CommonTrainOptions & Record<string, unkno
   if (!Array.isArray(hidden)) throw invalidArgument(`hidden: expected an array of layer widths, got ${describe(hidden)}`);
   hidden.forEach((h, i) => checkInt(h, `hidden[${i}]`, { min: 1, max: 16_384 }));
   const threads = checkInt(options.threads ?? 1, 'threads', { min: 1, max: 256 });
-  if (threads !== 1) throw invalidArgument(`threads: expected 1, got ${threads} (the deep recommenders train on one thread for now: docs/recommenders.md#threads)`);
   const embeddingDim = checkInt(options.embeddingDim ?? dim, 'embeddingDim', { min: 1, max: 4096 });
   const recent = checkInt(options.recent ?? 20, 'recent', { min: 0 });
   const residual = options.residual ?? (embeddingDim === dim && recent > 0);
@@ -167,7 +192,44 @@ export function resolveCommon(options: CommonTrainOptions & Record<string, unkno
     minLrFraction: checkNumber(options.minLrFraction ?? 1, 'minLrFraction', { min: 0, max: 1 }),
     seed: checkInt(options.seed ?? 1, 'seed', { min: 0 }),
     threads,
+    average: checkNumber(options.average ?? defaults.average, 'average', { min: 0, max: 1000 }),
+    initialItems: checkInitialItems(options.initialItems, dim),
+    initialNorm: checkNumber(options.initialNorm ?? 0, 'initialNorm', { min: 0 }),
   };
+}
+
+function checkInitialItems(x: unknown, dim: number): InitialItems | null {
+  if (x === undefined) return null;
+  const o = x as InitialItems;
+  if (o === null || typeof o !== 'object' || !Array.isArray(o.words) || !(o.vectors instanceof Float32Array)) {
+    throw invalidArgument(`initialItems: expected { words: string[], dim, vectors: Float32Array } (e.g. Item2Vec's KeyedVectors), got ${describe(x)}`);
+  }
+  if (o.dim !== dim) throw new OmnivecError('dimension_mismatch', `initialItems: expected vectors of dim ${dim} (the model's), got ${String(o.dim)}`);
+  if (o.vectors.length !== o.words.length * dim) throw invalidArgument(`initialItems: expected ${o.words.length} × ${dim} values, got ${o.vectors.length}`);
+  return o;
+}
+
+/**
+ * Copies `initial`'s rows into the item table `table` (rows in `vocab` order, `dim` wide), each
+ * scaled to norm `norm` when it is > 0; returns the rows copied.
+ */
+export function applyInitialItems(table: Float32Array, dim: number, vocab: Vocabulary, initial: InitialItems | null, norm: number): number {
+  if (initial === null) return 0;
+  let n = 0;
+  initial.words.forEach((w, i) => {
+    const r = vocab.index.get(w);
+    if (r === undefined) return;
+    const src = initial.vectors.subarray(i * dim, i * dim + dim);
+    let s = 1;
+    if (norm > 0) {
+      let q = 0;
+      for (let j = 0; j < dim; j++) q += src[j]! * src[j]!;
+      s = q > 0 ? norm / Math.sqrt(q) : 0;
+    }
+    for (let j = 0; j < dim; j++) table[r * dim + j] = src[j]! * s;
+    n++;
+  });
+  return n;
 }
 
 /** The learning-rate factor at `progress` (0 → 1) of a run lowering it linearly to `minFraction`. */
@@ -177,11 +239,11 @@ export function epochReport(epoch: number, epochs: number, lossSum: number, exam
   return { epoch, epochs, loss: lossSum / examples, examples, seconds, examplesPerSecond: examples / seconds };
 }
 
-/** A training run's stats from its epochs' reports and its start time (one thread). */
-export function trainingStats(epochs: EpochReport[], t0: number): TrainStats {
+/** A training run's stats from its epochs' reports, its start time and its thread count. */
+export function trainingStats(epochs: EpochReport[], t0: number, threads = 1): TrainStats {
   const seconds = (performance.now() - t0) / 1000;
   const examples = epochs.reduce((a, e) => a + e.examples, 0);
-  return { epochs, examples, seconds, examplesPerSecond: examples / seconds, threads: 1 };
+  return { epochs, examples, seconds, examplesPerSecond: examples / seconds, threads };
 }
 
 export const lrScaleAt = (progress: number, minFraction: number): number => 1 - (1 - minFraction) * Math.min(1, progress);

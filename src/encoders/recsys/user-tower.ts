@@ -48,14 +48,22 @@ export class UserTower {
   readonly mlp: Mlp;
   readonly #dx: Float32Array;
 
-  constructor(shape: UserTowerShape, slots: number, embed?: Float32Array, params?: Float32Array) {
+  /** `embed`, `params`, `grads`, `acts`: where the tables live (default: new arrays; see Mlp). */
+  constructor(shape: UserTowerShape, slots: number, embed?: Float32Array, params?: Float32Array, grads?: Float32Array, acts?: Float32Array[]) {
     this.shape = shape;
     const e = shape.embeddingDim;
     if (shape.residual === true && (shape.recent === 0 || e !== shape.dim)) throw new RangeError('UserTower: residual needs a recent bag and embeddingDim = dim');
-    const inDim = e + (shape.recent > 0 ? e : 0) + shape.featureDim + (shape.exampleAge ? 1 : 0);
     this.embed = embed ?? new Float32Array(shape.items * e);
-    this.mlp = new Mlp([inDim, ...shape.hidden, shape.dim], slots, params);
+    const sizes = UserTower.sizes(shape);
+    const inDim = sizes[0]!;
+    this.mlp = new Mlp(sizes, slots, params, grads, acts);
     this.#dx = new Float32Array(inDim);
+  }
+
+  /** The MLP's layer widths for a shape: [input, hidden…, dim]. */
+  static sizes(shape: UserTowerShape): number[] {
+    const e = shape.embeddingDim;
+    return [e + (shape.recent > 0 ? e : 0) + shape.featureDim + (shape.exampleAge ? 1 : 0), ...shape.hidden, shape.dim];
   }
 
   /** Embeddings uniform in ±0.5 / embeddingDim (word2vec's start), layers He-initialised. */
@@ -70,7 +78,7 @@ export class UserTower {
    * feature row (`features`, `row`; row −1 or no table: zeros) and the example age in items
    * (0 when serving). A view valid until `slot` is reused.
    */
-  forward(slot: number, hist: Int32Array, start: number, end: number, features: FeatureTable | null, row: number, age: number): Float32Array {
+  forward(slot: number, hist: Int32Array, start: number, end: number, features: Pick<FeatureTable, 'data'> | null, row: number, age: number): Float32Array {
     const s = this.shape;
     const x = this.mlp.input(slot);
     const e = s.embeddingDim;

@@ -81,3 +81,33 @@ test('two-tower: reproducible for a seed; save / load keeps the item tower (cold
   }
   assert.throws(() => trainTwoTower(seqs, { idDropout: 2 }), (e: unknown) => e instanceof OmnivecError && e.code === 'invalid_argument' && /idDropout/.test(e.message));
 });
+
+test('two-tower on 2 threads: reproducible bit for bit, within float rounding of 1 thread (features, id dropout, tied and untied)', () => {
+  const { seqs, rows } = genreWorld(5);
+  const itemFeatures = fitFeatures(['id', 'genres', 'year'], rows);
+  for (const tie of [true, false]) {
+    const o = { dim: 8, hidden: [16], epochs: 3, batchSize: 24, lr: 0.01, seed: 6, itemFeatures, idDropout: 0.2, horizon: 2, tie, ...(tie ? {} : { embeddingDim: 6, residual: false }) };
+    const one = trainTwoTower(seqs, o);
+    const a = trainTwoTower(seqs, { ...o, threads: 2 });
+    const b = trainTwoTower(seqs, { ...o, threads: 2 });
+    assert.deepEqual(a.itemVectors(), b.itemVectors());
+    assert.deepEqual(Buffer.from(a.tower.mlp.params.buffer), Buffer.from(b.tower.mlp.params.buffer));
+    assert.deepEqual(a.stats!.epochs.map((e) => e.loss), b.stats!.epochs.map((e) => e.loss));
+    one.stats!.epochs.forEach((e, i) => assert.ok(Math.abs(e.loss - a.stats!.epochs[i]!.loss) < 1e-5 * e.loss, `epoch ${i + 1}: loss ${e.loss} vs ${a.stats!.epochs[i]!.loss}`));
+    // The item tower's output bias gets an exact-zero gradient (in-batch softmax: each row's
+    // probabilities sum to 1), so it walks on rounding noise that Adam scales up to ±lr a step:
+    // it differs between the runs but adds the same vector to every item, which ranks nothing.
+    // Compared: everything else, and the item vectors up to that common shift.
+    const d = 8;
+    const p1 = one.itemTower.params, p2 = a.itemTower.params;
+    let m = 0;
+    for (let i = 0; i < p1.length - d; i++) m = Math.max(m, Math.abs(p1[i]! - p2[i]!));
+    for (let i = 0; i < one.idEmbed.length; i++) m = Math.max(m, Math.abs(one.idEmbed[i]! - a.idEmbed[i]!));
+    for (let i = 0; i < one.tower.mlp.params.length; i++) m = Math.max(m, Math.abs(one.tower.mlp.params[i]! - a.tower.mlp.params[i]!));
+    assert.ok(m > 0 && m < 1e-3, `weights within ${m} of 1 thread's`);
+    const v1 = one.itemVectors().vectors, v2 = a.itemVectors().vectors;
+    let shift = 0;
+    for (let i = d; i < v1.length; i++) shift = Math.max(shift, Math.abs((v1[i]! - v2[i]!) - (v1[i % d]! - v2[i % d]!)));
+    assert.ok(shift < 1e-3, `item vectors within ${shift} of 1 thread's, up to one common shift`);
+  }
+});

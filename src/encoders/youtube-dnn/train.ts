@@ -13,10 +13,14 @@ import { Random } from '../../vector/random.js';
 import { Adam } from '../recsys/adam.js';
 import { buildVocabulary, checkSequences, drawExamples, encodeSequences, type UserSequences, type Vocabulary } from '../recsys/data.js';
 import type { FeatureTable } from '../recsys/features.js';
-import { SparseGrad, sampledSoftmax } from '../recsys/layers.js';
-import { COMMON_KEYS, RecsysModel, epochReport, lrScaleAt, resolveCommon, trainingStats, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
+import { SparseGrad } from '../recsys/layers.js';
+import { WeightAverage } from '../recsys/average.js';
+import { COMMON_KEYS, RecsysModel, applyInitialItems, epochReport, lrScaleAt, resolveCommon, trainingStats, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
 import { UnigramSampler } from '../recsys/sampler.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
+import { Mlp } from '../recsys/mlp.js';
+import { parallelFor } from '../../indexes/parallel/pool.js';
+import { youtubeDnnBatchTask, youtubeDnnExample, type YtRunData } from './batch-task.js';
 
 export interface YoutubeDnnOptions extends CommonTrainOptions {
   /** Sampled negatives per example (default 200). */
@@ -32,7 +36,7 @@ export interface YoutubeDnnOptions extends CommonTrainOptions {
 }
 
 /** Chosen on the MovieLens validation split (docs/recommenders.md#tuning). */
-export const YOUTUBE_DNN_DEFAULTS = { dim: 100, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, negatives: 200, power: 1, epochs: 10, batchSize: 64, lr: 0.002, tie: true } as const;
+export const YOUTUBE_DNN_DEFAULTS = { dim: 100, hidden: [128], maxHistory: 50, recent: 20, decay: 0.7, negatives: 200, power: 1, epochs: 9, batchSize: 64, lr: 0.002, tie: true, average: 3 } as const;
 
 const KNOWN = [...COMMON_KEYS, 'negatives', 'power', 'tie'];
 
@@ -72,9 +76,13 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
   if (typeof tie !== 'boolean') throw invalidArgument(`tie: expected a boolean, got ${String(tie)}`);
   if (tie && c.embeddingDim !== c.dim) throw invalidArgument(`embeddingDim: tie (one item table) needs embeddingDim = dim (${c.dim}), got ${c.embeddingDim}; pass tie: false`);
   const rng = new Random(c.seed);
-  const output = new Float32Array(nItems * c.dim);
-  const tower = new UserTower(shape, 1, tie ? output : undefined);
+  // On threads, every weight lives in shared memory (batch-task.ts); the values are the same.
+  const par = c.threads > 1;
+  const floats = (n: number): Float32Array => (par ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
+  const output = floats(nItems * c.dim);
+  const tower = new UserTower(shape, 1, tie ? output : floats(nItems * c.embeddingDim), floats(Mlp.paramCount(UserTower.sizes(shape))));
   tower.init(rng);
+  applyInitialItems(output, c.dim, data.vocab, c.initialItems, c.initialNorm);
   const model = new YoutubeDnnModel(data.vocab, tower, feats, output);
 
   // Examples: (sequence, position); position 0 has an empty history, kept only with user features.
@@ -99,9 +107,22 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
   const mE = tie ? mO : new Float32Array(tower.embed.length);
   const vE = tie ? vO : new Float32Array(tower.embed.length);
   const gE = tie ? gO : new SparseGrad(nItems, c.embeddingDim);
-  const cand = new Int32Array(negatives + 1);
+  const nCand = negatives + 1;
+  const cand = new Int32Array(nCand);
   const logits = new Float64Array(negatives + 1);
   const du = new Float32Array(c.dim);
+  /** The target (one of the next `horizon` items) and the negatives of the example at seq[t], into cand[off..off+nCand). */
+  const drawCandidates = (seq: Int32Array, t: number, into: Int32Array, off: number): void => {
+    into[off] = seq[c.horizon === 1 ? t : t + rng.int(Math.min(c.horizon, seq.length - t))]!;
+    for (let j = 1; j < nCand; j++) into[off + j] = sampler.draw(rng);
+  };
+  const threaded = par ? new ThreadedBatches(c.threads, c.batchSize, data.seqs, shape, nCand, output, tie ? null : tower.embed, mlp, feats, featRow, logQ,
+    exSeq, exPos, drawCandidates, gO, gE) : null;
+  // Examples per epoch are fixed (at most examplesPerUser of each user's positions), so are the steps.
+  let perEpoch = 0;
+  for (const q of data.seqs) { const m = Math.max(0, q.length - first); perEpoch += c.examplesPerUser === 0 ? m : Math.min(m, c.examplesPerUser); }
+  const stepsPerEpoch = Math.ceil(perEpoch / c.batchSize);
+  const avg = c.average > 0 ? new WeightAverage(tie ? [mlp.params, output] : [mlp.params, output, tower.embed], WeightAverage.decayFor(c.average, stepsPerEpoch)) : null;
   const epochs: EpochReport[] = [];
   const t0 = performance.now();
   for (let epoch = 1; epoch <= c.epochs; epoch++) {
@@ -111,27 +132,115 @@ export function trainYoutubeDnn(sequences: UserSequences, options: YoutubeDnnOpt
     for (let b0 = 0; b0 < count; b0 += c.batchSize) {
       const b1 = Math.min(count, b0 + c.batchSize);
       adam.begin();
-      for (let i = b0; i < b1; i++) {
-        const ex = i;
-        const s = exSeq[ex]!;
-        const t = exPos[ex]!;
-        const seq = data.seqs[s]!;
-        const u = tower.forward(0, seq, 0, t, feats, featRow[s]!, seq.length - 1 - t);
-        cand[0] = seq[c.horizon === 1 ? t : t + rng.int(Math.min(c.horizon, seq.length - t))]!;
-        for (let j = 1; j <= negatives; j++) cand[j] = sampler.draw(rng);
-        loss += sampledSoftmax(u, output, c.dim, cand, negatives + 1, logQ, du, gO, logits);
-        tower.backward(0, du, seq, 0, t, gE);
+      if (threaded === null) {
+        for (let i = b0; i < b1; i++) {
+          const seq = data.seqs[exSeq[i]!]!;
+          const t = exPos[i]!;
+          drawCandidates(seq, t, cand, 0);
+          loss += youtubeDnnExample(tower, output, seq, t, feats, featRow[exSeq[i]!]!, cand, nCand, logQ, du, gO, gE, logits);
+        }
+      } else {
+        loss += threaded.batch(b0, b1);
       }
       const lrs = lrScaleAt((epoch - 1 + b0 / count) / c.epochs, c.minLrFraction);
       const scale = 1 / (b1 - b0);
       adam.dense(mlp.params, mlp.grads, mW, vW, scale, lrs);
       if (!tie) adam.sparse(tower.embed, gE, mE, vE, scale, lrs);
       adam.sparse(output, gO, mO, vO, scale, lrs);
+      avg?.update();
     }
     const report = epochReport(epoch, c.epochs, loss, count, te);
     epochs.push(report);
-    options.onEpoch?.(report, model);
+    if (options.onEpoch !== undefined) {
+      avg?.apply();
+      try { options.onEpoch(report, model); } finally { if (epoch < c.epochs) avg?.restore(); }
+    } else if (epoch === c.epochs) avg?.apply();
   }
-  model.stats = trainingStats(epochs, t0);
+  model.stats = trainingStats(epochs, t0, c.threads);
   return model;
+}
+
+let nextRun = 1;
+
+/**
+ * The calling thread's side of training on threads (batch-task.ts): copies a batch's examples and
+ * their candidates (drawn here, in the 1-thread order) to shared memory, runs the slices on the
+ * pool, then sums the slices' gradients in slice order into the trainer's gradients.
+ */
+class ThreadedBatches {
+  readonly #threads: number;
+  readonly #run: YtRunData;
+  readonly #exSeq: Int32Array;
+  readonly #exPos: Int32Array;
+  readonly #cand: Int32Array;
+  readonly #loss: Float64Array;
+  readonly #grads: Float32Array[];
+  readonly #gOut: SparseGrad[];
+  readonly #gEmbed: SparseGrad[] | null;
+  readonly #src: { exSeq: Int32Array; exPos: Int32Array; seqs: readonly Int32Array[]; mlp: Mlp; gO: SparseGrad; gE: SparseGrad;
+    draw: (seq: Int32Array, t: number, into: Int32Array, off: number) => void; nCand: number };
+
+  constructor(threads: number, batchSize: number, seqs: readonly Int32Array[], shape: UserTowerShape, nCand: number, output: Float32Array,
+    embed: Float32Array | null, mlp: Mlp, feats: FeatureTable | null, featRow: Int32Array, logQ: Float32Array, exSeq: Int32Array, exPos: Int32Array,
+    draw: (seq: Int32Array, t: number, into: Int32Array, off: number) => void, gO: SparseGrad, gE: SparseGrad) {
+    this.#threads = threads;
+    const sab = (bytes: number): SharedArrayBuffer => new SharedArrayBuffer(Math.max(4, bytes));
+    const shareOf = <T extends Int32Array | Float32Array>(a: T): SharedArrayBuffer => {
+      const b = sab(a.byteLength);
+      new (a.constructor as new (b: SharedArrayBuffer) => T)(b).set(a);
+      return b;
+    };
+    let total = 0;
+    for (const q of seqs) total += q.length;
+    const items = new Int32Array(sab(total * 4));
+    const start = new Int32Array(sab((seqs.length + 1) * 4));
+    let p = 0;
+    seqs.forEach((q, i) => { start[i] = p; items.set(q, p); p += q.length; });
+    start[seqs.length] = p;
+    const gOut = Array.from({ length: threads }, () => SparseGrad.shared(shape.items, shape.dim));
+    const gEmbed = embed === null ? null : Array.from({ length: threads }, () => SparseGrad.shared(shape.items, shape.embeddingDim));
+    this.#run = {
+      id: nextRun++, shape, nCand,
+      params: mlp.params.buffer as SharedArrayBuffer, output: output.buffer as SharedArrayBuffer, embed: embed === null ? null : embed.buffer as SharedArrayBuffer,
+      seqItems: items.buffer as SharedArrayBuffer, seqStart: start.buffer as SharedArrayBuffer,
+      featRow: shareOf(featRow), featData: feats === null ? null : shareOf(feats.data), logQ: shareOf(logQ),
+      exSeq: sab(batchSize * 4), exPos: sab(batchSize * 4), cand: sab(batchSize * nCand * 4),
+      grads: Array.from({ length: threads }, () => sab(mlp.params.length * 4)),
+      gOut: gOut.map((g) => g.buffers()), gEmbed: gEmbed === null ? null : gEmbed.map((g) => g.buffers()),
+      loss: sab(threads * 8),
+    };
+    this.#exSeq = new Int32Array(this.#run.exSeq);
+    this.#exPos = new Int32Array(this.#run.exPos);
+    this.#cand = new Int32Array(this.#run.cand);
+    this.#loss = new Float64Array(this.#run.loss);
+    this.#grads = this.#run.grads.map((b) => new Float32Array(b));
+    this.#gOut = gOut;
+    this.#gEmbed = gEmbed;
+    this.#src = { exSeq, exPos, seqs, mlp, gO, gE, draw, nCand };
+  }
+
+  /** Examples [b0, b1) of the epoch's draw: gradients summed into the trainer's; returns the summed loss. */
+  batch(b0: number, b1: number): number {
+    const s = this.#src;
+    const n = b1 - b0;
+    for (let i = 0; i < n; i++) {
+      const q = s.exSeq[b0 + i]!;
+      const t = s.exPos[b0 + i]!;
+      this.#exSeq[i] = q;
+      this.#exPos[i] = t;
+      s.draw(s.seqs[q]!, t, this.#cand, i * s.nCand);
+    }
+    const shards = this.#threads;
+    parallelFor(this.#threads, shards, youtubeDnnBatchTask, { run: this.#run, n, shards }, { grain: 1 });
+    let loss = 0;
+    const g = s.mlp.grads;
+    for (let k = 0; k < shards; k++) {
+      loss += this.#loss[k]!;
+      const gk = this.#grads[k]!;
+      for (let j = 0; j < g.length; j++) { g[j] = g[j]! + gk[j]!; gk[j] = 0; }
+      s.gO.addFrom(this.#gOut[k]!);
+      if (this.#gEmbed !== null) s.gE.addFrom(this.#gEmbed[k]!);
+    }
+    return loss;
+  }
 }

@@ -8,6 +8,7 @@ import { Random } from '../../vector/random.js';
 import { fitFeatures } from '../recsys/features.js';
 import { loadRecsys, saveRecsys } from '../recsys/files.js';
 import { trainYoutubeDnn, type YoutubeDnnModel } from './train.js';
+import { poolSize } from '../../indexes/parallel/pool.js';
 
 /** 12 items in a cycle: every user walks i → i+1 (mod 12) from a random start. */
 function cycles(users: number, length: number, seed = 9): Map<string, string[]> {
@@ -103,7 +104,9 @@ test('bad input: options, sequences, histories', () => {
   const seqs = cycles(5, 3);
   const code = (c: string, re: RegExp) => (e: unknown): boolean => e instanceof OmnivecError && e.code === c && re.test(e.message);
   assert.throws(() => trainYoutubeDnn(seqs, { epoch: 3 } as never), code('invalid_argument', /options\.epoch: unknown/));
-  assert.throws(() => trainYoutubeDnn(seqs, { threads: 2 }), code('invalid_argument', /threads: expected 1/));
+  assert.throws(() => trainYoutubeDnn(seqs, { threads: 0 }), code('invalid_argument', /threads/));
+  assert.throws(() => trainYoutubeDnn(seqs, { average: -1 }), code('invalid_argument', /average/));
+  assert.throws(() => trainYoutubeDnn(seqs, { dim: 8, initialItems: { words: ['i0'], dim: 4, vectors: new Float32Array(4) } }), code('dimension_mismatch', /initialItems: expected vectors of dim 8/));
   assert.throws(() => trainYoutubeDnn(seqs, { dim: 8, embeddingDim: 4 }), code('invalid_argument', /tie/));
   assert.throws(() => trainYoutubeDnn(new Map([['u', ['a']]]), {}), code('invalid_argument', /two or more items/));
   assert.throws(() => trainYoutubeDnn(new Map([['u', []]]), {}), code('invalid_argument', /at least one item/));
@@ -113,4 +116,59 @@ test('bad input: options, sequences, histories', () => {
   assert.throws(() => m.userVector({ history: [known, 'zz'] }), code('not_found', /"zz"/));
   assert.equal(m.userVector({ history: [known, 'zz'], unknown: 'skip' }).length, 8);
   assert.throws(() => m.userVector({ history: ['zz'], unknown: 'skip' }), code('invalid_argument', /none of its items/));
+});
+
+/** Largest |a − b| over two arrays of the same length. */
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+test('2 threads: a run reproduces itself bit for bit and trains to within float rounding of 1 thread (tied and untied tables, user features); its model saves and loads', async () => {
+  const seqs = cycles(60, 8);
+  const feats = fitFeatures(['id', 'group'], [...seqs.keys()].map((u, i) => [u, i % 3 === 0 ? 'x' : 'y']));
+  for (const tie of [true, false]) {
+    const o = { ...small, epochs: 3, seed: 7, horizon: 2, userFeatures: feats, tie, ...(tie ? {} : { embeddingDim: 6, residual: false }) };
+    const one = trainYoutubeDnn(seqs, o);
+    const a = trainYoutubeDnn(seqs, { ...o, threads: 2 });
+    const b = trainYoutubeDnn(seqs, { ...o, threads: 2 });
+    assert.equal(a.stats!.threads, 2);
+    assert.deepEqual(Buffer.from(a.output.buffer), Buffer.from(b.output.buffer));
+    assert.deepEqual(Buffer.from(a.tower.mlp.params.buffer), Buffer.from(b.tower.mlp.params.buffer));
+    assert.deepEqual(Buffer.from(a.tower.embed.buffer), Buffer.from(b.tower.embed.buffer));
+    assert.deepEqual(a.stats!.epochs.map((e) => e.loss), b.stats!.epochs.map((e) => e.loss));
+    // The same examples and negatives; only the order of the gradient sums differs.
+    one.stats!.epochs.forEach((e, i) => assert.ok(Math.abs(e.loss - a.stats!.epochs[i]!.loss) < 1e-5 * e.loss, `epoch ${i + 1}: loss ${e.loss} vs ${a.stats!.epochs[i]!.loss}`));
+    assert.ok(maxDiff(one.output, a.output) < 1e-3, `item vectors within ${maxDiff(one.output, a.output)}`);
+    assert.ok(maxDiff(one.tower.mlp.params, a.tower.mlp.params) < 1e-3);
+    if (!tie) assert.ok(maxDiff(one.tower.embed, a.tower.embed) < 1e-3);
+    assert.notDeepEqual(Buffer.from(one.output.buffer), Buffer.from(a.output.buffer), 'the sums are really split');
+    // The weights live in shared memory: the files must not care.
+    const dir = mkdtempSync(join(tmpdir(), 'omnivec-ytdnn-threads-'));
+    try {
+      await saveRecsys(a, dir);
+      const back = await loadRecsys(dir);
+      assert.deepEqual(back.itemVectors(), a.itemVectors());
+      assert.deepEqual(back.userVector({ history: ['i1', 'i2'], userId: 'u0' }), a.userVector({ history: ['i1', 'i2'], userId: 'u0' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  assert.ok(poolSize() >= 1, 'a pool worker took part');
+});
+
+test('average: the served weights are the moving average (over ~0 epochs: the last weights; over 1: a different point)', () => {
+  const seqs = cycles(40, 6);
+  const o = { ...small, epochs: 3, seed: 2, average: 0 };
+  const live = trainYoutubeDnn(seqs, o);
+  const tiny = trainYoutubeDnn(seqs, { ...o, average: 1e-9 });
+  assert.ok(maxDiff(live.output, tiny.output) < 1e-6, 'a window of ~0 steps keeps the last step\'s weights');
+  const avg = trainYoutubeDnn(seqs, { ...o, average: 1 });
+  assert.ok(maxDiff(live.output, avg.output) > 1e-4, 'β = 0.9 serves other weights');
+  assert.deepEqual(live.stats!.epochs.map((e) => e.loss), avg.stats!.epochs.map((e) => e.loss), 'averaging does not change training');
+  let seen = 0;
+  trainYoutubeDnn(seqs, { ...o, average: 1, onEpoch: (_e, m) => { seen++; if (seen === 3) assert.deepEqual(Buffer.from((m as YoutubeDnnModel).output.buffer), Buffer.from(avg.output.buffer)); } });
+  assert.equal(seen, 3);
 });
