@@ -100,7 +100,7 @@ test('item2vec-movielens --no-eval: recommendations with titles for a history, o
   }
   await writeFile(join(dir, 'ratings.csv'), ratings.join('\n') + '\n');
   await writeFile(join(dir, 'movies.csv'), ['movieId,title,genres', ...Array.from({ length: 30 }, (_, i) => `${i + 1},"Movie ${i + 1}, The (${i < 15 ? 'Drama' : 'Comedy'})",${i < 15 ? 'Drama' : 'Comedy'}`)].join('\n') + '\n');
-  const r = await run('movielens-item2vec', ['--data', dir, '--no-eval', '--history', '1 2 3', '--epochs', '10', '--threads', '1']);
+  const r = await run('movielens-item2vec', ['--data', dir, '--no-eval', '--history', '1 2 3', '--epochs', '10', '--sample', '0', '--threads', '1']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /80 users/);
   assert.match(r.stdout, / {4}1 {2}Movie 1, The \(Drama\)/);

@@ -29,13 +29,14 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     threads: { type: 'string', default: String(Math.min(2, availableParallelism())) },
     epochs: { type: 'string' },
+    sample: { type: 'string' },
     history: { type: 'string' },
     'no-eval': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help === true) {
-  process.stdout.write('usage: node --import tsx examples/movielens-item2vec/run.ts [--data DIR] [--seed N] [--threads N] [--epochs N] [--history "ID ID …"] [--no-eval]\n');
+  process.stdout.write('usage: node --import tsx examples/movielens-item2vec/run.ts [--data DIR] [--seed N] [--threads N] [--epochs N] [--sample X] [--history "ID ID …"] [--no-eval]\n');
   process.exit(0);
 }
 const dir = values.data!;
@@ -61,7 +62,9 @@ const train = {
   seed: int('seed', values.seed)!,
   threads: Math.max(1, int('threads', values.threads)!),
   epochs: int('epochs', values.epochs) ?? ITEM2VEC_DEFAULTS.epochs,
+  sample: values.sample === undefined ? ITEM2VEC_DEFAULTS.sample : Number(values.sample),
 };
+if (!(train.sample >= 0)) { process.stderr.write(`--sample: expected a number ≥ 0, got ${values.sample}\n`); process.exit(2); }
 const history = values.history === undefined ? GUIDE_HISTORY : values.history.split(/[\s,]+/).filter((x) => x !== '');
 if (history.length === 0) { process.stderr.write('--history: expected movie ids separated by spaces, e.g. "296 380 344"\n'); process.exit(2); }
 const f = (x: number): string => x.toFixed(4);

@@ -43,7 +43,7 @@ test('train item2vec then recommend: files, counts, item and history queries, ex
     assert.equal(m.options.model, 'skipgram');
     assert.equal(m.options.window, 'all');
     assert.equal(m.options.negative, 10);
-    assert.equal(m.options.shuffle, true);
+    assert.equal(m.options.shuffle, false);
     assert.ok(out.lines.some((l) => /^wrote 13 × 8 item vectors to .*items\.txt \(word2vec\) and the counts to/.test(l)), out.lines.join('\n'));
     assert.match(readFileSync(counts, 'utf8'), /^r 1$/m);
 

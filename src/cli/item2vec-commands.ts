@@ -26,7 +26,7 @@ export interface TrainItem2VecOpts {
   into?: string;
   dim?: string;
   window?: string;
-  /** false with --no-shuffle. */
+  /** true with --shuffle, false with --no-shuffle (the default). */
   shuffle?: boolean;
   negative?: string;
   sample?: string;
@@ -175,8 +175,9 @@ export function registerItem2VecCommands(trainCommand: Command, program: Command
     .option('--save-vocab <file>', 'also write the item counts, "item count" a line (recommend --counts)')
     .option('--into <collection>', 'also store the vectors in this collection of the database (--db)')
     .option('--dim <n>', `vector size (default ${d.dim})`)
-    .option('--window <n|all>', `context: n items on each side of the (shuffled) sequence (default ${d.window}) or all (every other item)`)
-    .option('--no-shuffle', 'keep each sequence in its order (default: shuffled every epoch)')
+    .option('--window <n|all>', `context: n items on each side of the sequence (default ${d.window}) or all (every other item)`)
+    .option('--shuffle', 'shuffle each sequence every epoch (sets, not sequences)')
+    .option('--no-shuffle', 'keep each sequence in its order (the default)')
     .option('--negative <n>', `negative samples (default ${d.negative})`)
     .option('--sample <t>', `subsampling threshold of frequent items (default ${d.sample}; 0 = off)`)
     .option('--min-count <n>', `drop items seen fewer times (default ${d.minCount})`)
