@@ -14,7 +14,7 @@ const SRC = join(import.meta.dirname, '..', 'src');
 export const LAYERS: Record<string, number> = {
   errors: 0,
   checks: 1,
-  vector: 2, workers: 2,
+  vector: 2, workers: 2, parallel: 2,
   storage: 3, io: 3, indexes: 3, encoders: 3,
   db: 4,
   tasks: 5, viz: 5,
@@ -23,7 +23,7 @@ export const LAYERS: Record<string, number> = {
 };
 
 /** Same-layer imports that are allowed (importer > imported). Everything else on one layer is kept apart: indexes and encoders never import each other. */
-const SIDEWAYS = new Set(['indexes>storage', 'io>storage', 'encoders>storage', 'encoders>io', 'viz>tasks']);
+const SIDEWAYS = new Set(['parallel>workers', 'indexes>storage', 'io>storage', 'encoders>storage', 'encoders>io', 'viz>tasks']);
 
 /** The only files of src/server/ the CLI may import: the server's entry point (for `serve` and `demo`). */
 const SERVER_ENTRY = new Set(['server/index.ts']);

@@ -9,7 +9,7 @@ import { unlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OmnivecError, describe } from '../errors.js';
 import { checkInt } from '../checks.js';
-import { checkThreads } from '../indexes/parallel/pool.js';
+import { checkThreads } from '../parallel/pool.js';
 import { parseMetric, type Metric } from '../vector/metric.js';
 import { checkDim } from '../vector/batch.js';
 import { checkCollectionName } from './names.js';

@@ -12,7 +12,7 @@ import type { Where } from '../db/where.js';
 import { checkK, checkNumber } from '../checks.js';
 import { checkKAgainst, selectRecords, type OnProgress } from './common.js';
 import { selectionNeighbours } from './neighbours.js';
-import { checkThreads } from '../indexes/parallel/pool.js';
+import { checkThreads } from '../parallel/pool.js';
 
 export interface DedupeOptions {
   /** Cosine and ip collections: the smallest similarity of a pair. Default 0.95. */

@@ -13,7 +13,7 @@
  */
 import { Arena } from '../vector/arena.js';
 import { parallelThresholds } from '../indexes/flat/flat-index.js';
-import { parallelFor } from '../indexes/parallel/pool.js';
+import { parallelFor } from '../parallel/pool.js';
 import {
   mergePairLists, mergeScreened, nearestCentreBlocks, nearestCentreTask, pairsBlocks, pairsFinish, pairsScreenBlocks, pairsScreenFinish,
   pairsSetup, pairsTopKTask, scanUnits, topKScanBlocks, topKScanTask,

@@ -6,7 +6,7 @@
 import { OmnivecError, describe, invalidArgument } from '../errors.js';
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
-import { checkThreads } from '../indexes/parallel/pool.js';
+import { checkThreads } from '../parallel/pool.js';
 import { FlatIndex } from '../indexes/flat/flat-index.js';
 import type { VectorBatch } from '../vector/batch.js';
 import type { Metric } from '../vector/metric.js';

@@ -24,7 +24,7 @@ import { normalizeInPlace } from '../vector/normalize.js';
 import { checkInt, checkNumber } from '../checks.js';
 import { Random } from '../vector/random.js';
 import { KernelPoints, type KernelCode } from './distances.js';
-import { resolveThreads } from '../indexes/parallel/pool.js';
+import { resolveThreads } from '../parallel/pool.js';
 
 export type KMeansMethod = 'kmeans' | 'minibatch';
 

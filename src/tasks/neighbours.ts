@@ -8,7 +8,7 @@
 import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
 import { TopK } from '../vector/heap.js';
-import { resolveThreads } from '../indexes/parallel/pool.js';
+import { resolveThreads } from '../parallel/pool.js';
 import { normalizeInPlace } from '../vector/normalize.js';
 import { EXACT_LIMIT, type OnProgress, type Selection } from './common.js';
 import { KernelPoints, type KernelCode } from './distances.js';

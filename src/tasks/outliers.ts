@@ -18,7 +18,7 @@ import type { Collection } from '../db/collection.js';
 import type { Where } from '../db/where.js';
 import type { Metric } from '../vector/metric.js';
 import { checkInt, checkK, checkNumber } from '../checks.js';
-import { checkThreads } from '../indexes/parallel/pool.js';
+import { checkThreads } from '../parallel/pool.js';
 import { checkKAgainst, selectRecords, type OnProgress } from './common.js';
 import { selectionNeighbours, type Neighbours } from './neighbours.js';
 

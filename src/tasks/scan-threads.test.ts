@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parallelThresholds } from '../indexes/flat/flat-index.js';
-import { closePool } from '../indexes/parallel/pool.js';
+import { closePool } from '../parallel/pool.js';
 import { Random } from '../vector/random.js';
 import { Arena } from '../vector/arena.js';
 import { TopK } from '../vector/heap.js';

@@ -1,9 +1,9 @@
 /**
- * Tasks for the worker pool's tests (src/indexes/parallel/pool.test.ts). With a `gate`, the
+ * Tasks for the worker pool's tests (src/parallel/pool.test.ts). With a `gate`, the
  * calling thread (participant 0) waits until a worker has done a chunk before it works, so that
  * the workers' path is exercised however fast the calling thread is.
  */
-import { defineTask } from '../../src/indexes/parallel/pool.js';
+import { defineTask } from '../../src/parallel/pool.js';
 import { OmnivecError } from '../../src/errors.js';
 
 function waitGate(gate: Int32Array | undefined, participant: number): void {

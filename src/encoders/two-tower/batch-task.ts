@@ -13,7 +13,7 @@
  * a slice backward need not be the one that ran it forward. Imported by the pool's workers: no
  * side effects.
  */
-import { defineTask } from '../../indexes/parallel/pool.js';
+import { defineTask } from '../../parallel/pool.js';
 import { SparseGrad, inBatchSoftmaxRows, type SparseGradBuffers } from '../recsys/layers.js';
 import { Mlp } from '../recsys/mlp.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';

@@ -20,7 +20,7 @@ import { Mlp } from '../recsys/mlp.js';
 import { WeightAverage } from '../recsys/average.js';
 import { COMMON_KEYS, RecsysModel, applyInitialItems, epochReport, lrScaleAt, resolveCommon, trainingStats, type CommonTrainOptions, type EpochReport } from '../recsys/model.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
-import { parallelFor } from '../../indexes/parallel/pool.js';
+import { parallelFor } from '../../parallel/pool.js';
 import { fillItemInput, itemForward, twoTowerBackward, twoTowerBatchTask, type ItemSide, type TtRunData } from './batch-task.js';
 
 export interface TwoTowerOptions extends CommonTrainOptions {

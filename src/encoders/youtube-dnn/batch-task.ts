@@ -8,9 +8,9 @@
  * thread count (not across counts: a sum in two halves rounds differently from one in a row).
  *
  * Weights, data and gradients live in SharedArrayBuffers; the task runs on the project's worker
- * pool (indexes/parallel/pool.ts). This module is imported by the pool's workers: no side effects.
+ * pool (src/parallel/pool.ts). This module is imported by the pool's workers: no side effects.
  */
-import { defineTask } from '../../indexes/parallel/pool.js';
+import { defineTask } from '../../parallel/pool.js';
 import { SparseGrad, sampledSoftmax, type SparseGradBuffers } from '../recsys/layers.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 

@@ -19,7 +19,7 @@ import { COMMON_KEYS, RecsysModel, applyInitialItems, epochReport, lrScaleAt, re
 import { UnigramSampler } from '../recsys/sampler.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 import { Mlp } from '../recsys/mlp.js';
-import { parallelFor } from '../../indexes/parallel/pool.js';
+import { parallelFor } from '../../parallel/pool.js';
 import { youtubeDnnBatchTask, youtubeDnnExample, type YtRunData } from './batch-task.js';
 
 export interface YoutubeDnnOptions extends CommonTrainOptions {

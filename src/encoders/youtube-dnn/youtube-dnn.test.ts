@@ -8,7 +8,7 @@ import { Random } from '../../vector/random.js';
 import { fitFeatures } from '../recsys/features.js';
 import { loadRecsys, saveRecsys } from '../recsys/files.js';
 import { trainYoutubeDnn, type YoutubeDnnModel } from './train.js';
-import { poolSize } from '../../indexes/parallel/pool.js';
+import { poolSize } from '../../parallel/pool.js';
 
 /** 12 items in a cycle: every user walks i → i+1 (mod 12) from a random start. */
 function cycles(users: number, length: number, seed = 9): Map<string, string[]> {

@@ -12,7 +12,7 @@ import {
 import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, ExternalVectors, IndexStats, PayloadOptions, SearchOptions, SearchResult, VectorIndex } from '../types.js';
 import { checkSource, forEachRow, idRange } from '../external.js';
-import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
+import { checkThreads, parallelFor, resolveThreads } from '../../parallel/pool.js';
 import { LIMIT_FLOATS, QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
 import { NORM_BYTES, SCREEN_MAX_NORM, screenSplit } from './screen.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';

@@ -11,7 +11,7 @@
  */
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
-import { defineTask, type KernelJob } from '../parallel/pool.js';
+import { defineTask, type KernelJob } from '../../parallel/pool.js';
 import { NORM_BYTES, Screen, rerank, screenSlack, type ListKernel } from './screen.js';
 
 /** Queries handled together by the blocked batch kernel (flat-index.ts uses the same value). */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { BatchSearchResult } from '../types.js';
 import { clusteredData, expectError } from '../conformance.js';
 import { IdSet } from '../common.js';
-import { poolSize } from '../parallel/pool.js';
+import { poolSize } from '../../parallel/pool.js';
 import { FlatIndex, parallelThresholds } from './flat-index.js';
 
 // Every threaded path on small data: share out whatever can be.

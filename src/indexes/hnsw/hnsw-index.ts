@@ -14,7 +14,7 @@ import { checkInt, checkK } from '../../checks.js';
 import { NO_ID, type ExternalVectors, type PayloadOptions, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { Graph } from './graph.js';
 import { checkSource, forEachRow } from '../external.js';
-import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
+import { checkThreads, parallelFor, resolveThreads } from '../../parallel/pool.js';
 import {
   hnswInsertTask, hnswSearchTask, INSERT_CTRL, NEEDS_EXACT, packUpper, scratchBytes, sharedCopy,
   type InsertJobData, type SearchJobData, type SharedGraphData,

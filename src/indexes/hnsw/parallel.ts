@@ -2,7 +2,7 @@
  * HNSW on worker threads (docs/indexes/threads.md): the batch-search task (read-only walks of a
  * shared graph) and the parallel-insert task (hnswlib's scheme: per-node locks around link lists,
  * a global lock for the entry point and top level). Run by every participant of a job — the
- * calling thread and the pool's workers (src/indexes/parallel/pool.ts) — on the index's shared
+ * calling thread and the pool's workers (src/parallel/pool.ts) — on the index's shared
  * WebAssembly memory and a snapshot of its side tables in SharedArrayBuffers.
  *
  * The search here is a line-for-line copy of the single-thread path (graph.ts `greedy`,
@@ -12,7 +12,7 @@
 import { Arena, PREFETCH_BYTES } from '../../vector/arena.js';
 import { MinHeap, TopK } from '../../vector/heap.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
-import { defineTask } from '../parallel/pool.js';
+import { defineTask } from '../../parallel/pool.js';
 
 /** Words of list / distance scratch a participant has (as Graph.SCRATCH). */
 export const SCRATCH_WORDS = 4096;

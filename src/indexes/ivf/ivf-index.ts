@@ -15,7 +15,7 @@ import { FlatIndex, parallelThresholds } from '../flat/flat-index.js';
 import { MAX_ID, type ExternalVectors, type PayloadOptions, type BatchSearchResult, type IndexStats, type SearchOptions, type SearchResult, type VectorIndex, type AddOptions } from '../types.js';
 import { kmeans, SAMPLES_PER_CENTROID, type KMeansInit } from './kmeans.js';
 import { checkSource, forEachRow, idRange } from '../external.js';
-import { checkThreads, parallelFor, resolveThreads } from '../parallel/pool.js';
+import { checkThreads, parallelFor, resolveThreads } from '../../parallel/pool.js';
 import { IVF_UNIT, ivfSearchTask, type IvfSearchJob } from './ivf-jobs.js';
 import { checkQuantization, defaultRescore, checkRescore, type Quantization } from '../quant/options.js';
 import { createQuantizer, readQuantizer, type Quantizer, type WarningHook } from '../quant/quantizer.js';

@@ -11,7 +11,7 @@
  */
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
-import { defineTask, type KernelJob } from '../parallel/pool.js';
+import { defineTask, type KernelJob } from '../../parallel/pool.js';
 
 /** The kernel the job calls, bound to the index's (shared) memory. */
 export interface RangeKernel {

@@ -6,7 +6,7 @@ import { normalizeInPlace } from '../../vector/normalize.js';
 import { Random } from '../../vector/random.js';
 import { checkInt } from '../../checks.js';
 import { FlatIndex, parallelThresholds } from '../flat/flat-index.js';
-import { parallelFor, resolveThreads } from '../parallel/pool.js';
+import { parallelFor, resolveThreads } from '../../parallel/pool.js';
 import { rangeDistTask, type RangeDistJob } from './ivf-jobs.js';
 
 export interface KMeansOptions {

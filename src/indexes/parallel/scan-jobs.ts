@@ -22,7 +22,7 @@ import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
 import type { BlockKernel } from '../flat/flat-jobs.js';
 import { NORM_BYTES, Screen, f32Up, screenSlack } from '../flat/screen.js';
-import { defineTask, type KernelJob } from './pool.js';
+import { defineTask, type KernelJob } from '../../parallel/pool.js';
 
 /** What both scans carry besides the kernels: the queries and the per-participant scratch. */
 interface ScanJobBase extends KernelJob {

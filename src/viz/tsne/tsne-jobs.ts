@@ -1,11 +1,11 @@
 /**
  * One t-SNE gradient step's per-point work on several threads (the indexes' worker pool,
- * src/indexes/parallel/pool.ts): each point's Barnes–Hut repulsion and its part of Z (a walk of
+ * src/parallel/pool.ts): each point's Barnes–Hut repulsion and its part of Z (a walk of
  * the shared quadtree) and its attraction over its row of P. Every point's figures depend only on
  * the map and the tree, never on which thread computes them, and the calling thread adds the Z
  * parts in point order, so a step is bit for bit the same on any number of threads.
  */
-import { defineTask } from '../../indexes/parallel/pool.js';
+import { defineTask } from '../../parallel/pool.js';
 import { treeRepulsion, type TreeView, type WalkStack } from './quadtree.js';
 
 export interface GradientJob {

@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Random } from '../../vector/random.js';
-import { closePool } from '../../indexes/parallel/pool.js';
+import { closePool } from '../../parallel/pool.js';
 import { parallelThresholds } from '../../indexes/flat/flat-index.js';
 import { QuadTree } from './quadtree.js';
 import { conditionalP, neighbourGraph, symmetrise } from './affinities.js';

@@ -17,7 +17,7 @@
  * on `threads` threads: only a one-thread build (`threads: 1`) is reproduced bit for bit then.
  */
 import { Random } from '../../vector/random.js';
-import { checkThreads, parallelFor, resolveThreads } from '../../indexes/parallel/pool.js';
+import { checkThreads, parallelFor, resolveThreads } from '../../parallel/pool.js';
 import { invalidArgument } from '../../errors.js';
 import { checkInt, checkNumber } from '../../checks.js';
 import { conditionalP, neighbourGraph, symmetrise, type Affinities } from './affinities.js';

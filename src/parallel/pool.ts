@@ -20,8 +20,8 @@
  */
 import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
-import { OmnivecError, describe, type ErrorCode } from '../../errors.js';
-import { startWorker } from '../../workers.js';
+import { OmnivecError, describe, type ErrorCode } from '../errors.js';
+import { startWorker } from '../workers.js';
 
 /** Largest `threads` accepted (a guard against typos, far above any machine this runs on). */
 export const MAX_THREADS = 1024;

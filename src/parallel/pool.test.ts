@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { OmnivecError } from '../../errors.js';
+import { OmnivecError } from '../errors.js';
 import { checkThreads, defaultThreads, parallelFor, poolSize, resolveThreads } from './pool.js';
-import { failingTask, squareTask } from '../../../test/helpers/parallel-tasks.js';
+import { failingTask, squareTask } from '../../test/helpers/parallel-tasks.js';
 
 function squares(threads: number, n: number, grain?: number, gated = false): { out: Float64Array; parts: { participant: number; sum: number; items: number }[] } {
   const input = new Float64Array(new SharedArrayBuffer(n * 8)).map((_, i) => i);
@@ -61,7 +61,7 @@ test('parallel: thread counts are integers ≥ 1', () => {
 test('parallel: the pool does not keep the process alive', () => {
   const code = `
     import { parallelFor } from ${JSON.stringify(new URL('./pool.ts', import.meta.url).href)};
-    import { squareTask } from ${JSON.stringify(new URL('../../../test/helpers/parallel-tasks.ts', import.meta.url).href)};
+    import { squareTask } from ${JSON.stringify(new URL('../../test/helpers/parallel-tasks.ts', import.meta.url).href)};
     const n = 10000;
     const input = new Float64Array(new SharedArrayBuffer(n * 8)).fill(2);
     const out = new Float64Array(new SharedArrayBuffer(n * 8));
