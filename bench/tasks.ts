@@ -63,7 +63,17 @@ async function secondsAsync<T>(fn: () => Promise<T>): Promise<{ value: T; s: num
   return { value, s: (performance.now() - t) / 1000 };
 }
 
-interface Row { task: string; quality: string; ours: number; peer: number | undefined; oursSeconds: number; peerSeconds: number | undefined; oneThreadSeconds?: number }
+interface Row { task: string; quality: string; ours: number; peer: number | undefined; oursSeconds: number; peerSeconds: number | undefined; oneThreadSeconds?: number; oursSteady?: number; peerSteady?: number }
+
+/** Repeat calls after the timed one: their median is the steady-state time (the same on the scikit-learn side). */
+const REPEATS = 5;
+
+async function steadySeconds(fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < REPEATS; i++) times.push((await secondsAsync(fn)).s);
+  times.sort((a, b) => a - b);
+  return times[REPEATS >> 1]!;
+}
 
 async function main(): Promise<void> {
   const mnistDir = join(args.data!, 'vectors-mnist-test');
@@ -152,9 +162,10 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
     const cold = await secondsAsync(() => classifyKnn(c, { labelField: 'digit', k: 5, vectors: vectorBatch(X.slice(train * dim), dim) }));
     log(`  first call (cold: the pool's workers start) ${cold.s.toFixed(2)} s`);
     const knn = await secondsAsync(() => classifyKnn(c, { labelField: 'digit', k: 5, vectors: vectorBatch(X.slice(train * dim), dim) }));
+    const knnSteady = await steadySeconds(() => classifyKnn(c, { labelField: 'digit', k: 5, vectors: vectorBatch(X.slice(train * dim), dim) }));
     let right = 0;
     knn.value.forEach((p, i) => { if (p.label === String(y[train + i])) right++; });
-    rows.push({ task: '5-NN classification (exact), 1,000 queries', quality: 'accuracy', ours: right / 1000, peer: peer?.knn?.accuracy, oursSeconds: knn.s, peerSeconds: peer?.knn?.seconds });
+    rows.push({ task: '5-NN classification (exact), 1,000 queries', quality: 'accuracy', ours: right / 1000, peer: peer?.knn?.accuracy, oursSeconds: knn.s, peerSeconds: peer?.knn?.seconds, oursSteady: knnSteady, peerSteady: peer?.knn?.steady });
 
     // Outliers.
     const oc = await db.createCollection({ name: 'outl', dim, metric: 'l2', index: 'flat' });
@@ -165,9 +176,10 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
       log(`omnivec: outliers (${method})`);
       await outliers(oc, { method, k, top: N_OUT }); // warm-up: the store's pages, the pool's workers
       const r = await secondsAsync(() => outliers(oc, { method, k, top: N_OUT }));
+      const steady = await steadySeconds(() => outliers(oc, { method, k, top: N_OUT }));
       const one = await secondsAsync(() => outliers(oc, { method, k, top: N_OUT, threads: 1 }));
       const precision = r.value.filter((o) => plantedIds.has(o.id)).length / N_OUT;
-      rows.push({ task: `outliers: ${label}, 50 noisy digits among 2,000`, quality: 'precision@50', ours: precision, peer: peer?.[key]?.precision, oursSeconds: r.s, peerSeconds: peer?.[key]?.seconds, oneThreadSeconds: one.s });
+      rows.push({ task: `outliers: ${label}, 50 noisy digits among 2,000`, quality: 'precision@50', ours: precision, peer: peer?.[key]?.precision, oursSeconds: r.s, peerSeconds: peer?.[key]?.seconds, oneThreadSeconds: one.s, oursSteady: steady, peerSteady: peer?.[key]?.steady });
     }
     await db.close();
   } finally {
@@ -184,12 +196,13 @@ runpy.run_path('bench/lib/sklearn-tasks.py', run_name='__main__')
     `- Date: ${new Date().toISOString()}; commit ${commit}; k-means: means over seeds ${kmSeeds.join(', ')} on both sides; other tasks seed ${seed}`,
     '- Data: the 10,000 MNIST test images as 784-d vectors of pixels / 255 (`vectors-mnist-test`); the same arrays go to scikit-learn as .npy files.',
     '- Each side: k-means with one k-means++ start (scikit-learn `n_init=1`); 5-NN with exact neighbours (our flat collection; scikit-learn `algorithm="brute"`), time = classifying the 1,000 (ours) / fit + predict (scikit-learn); outliers over all 2,050 points (our flat collection through `outliers()`; scikit-learn `LocalOutlierFactor(n_neighbors=20)` and `NearestNeighbors`).',
-    '- Speed ratio = scikit-learn seconds ÷ omnivec seconds (above 1: omnivec is faster). omnivec runs on every core by default (the exact scans on the worker pool, docs/tasks.md "Multi-core exact scans"); "1 thread" is the same task with `threads: 1`.',
+    '- Speed ratio = scikit-learn seconds ÷ omnivec seconds (above 1: omnivec is faster), each side\'s first timed call (ours after one warm-up call of the same task). omnivec runs on every core by default (the exact scans on the worker pool, docs/tasks.md "Multi-core exact scans"); "1 thread" is the same task with `threads: 1`.',
+    `- Steady state: the median of ${REPEATS} more calls of the same task right after the timed one, on each side (ours: JIT-compiled code and warm heaps; scikit-learn: the same repeat), and the ratio of those medians.`,
     `- Load average at the end of the run: ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (on a machine shared with other work, two threads may get no more CPU than one).`,
     '',
-    '| task | measure | omnivec | scikit-learn | omnivec s | omnivec s, 1 thread | scikit-learn s | speed ratio |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.task} | ${r.quality} | ${f(r.ours)} | ${f(r.peer)} | ${r.oursSeconds.toFixed(2)} | ${r.oneThreadSeconds === undefined ? '–' : r.oneThreadSeconds.toFixed(2)} | ${r.peerSeconds === undefined ? '–' : r.peerSeconds.toFixed(2)} | ${r.peerSeconds === undefined ? '–' : `${(r.peerSeconds / r.oursSeconds).toFixed(2)}×`} |`),
+    '| task | measure | omnivec | scikit-learn | omnivec s | omnivec s, 1 thread | scikit-learn s | speed ratio | steady state: omnivec / scikit-learn s | steady-state ratio |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.task} | ${r.quality} | ${f(r.ours)} | ${f(r.peer)} | ${r.oursSeconds.toFixed(2)} | ${r.oneThreadSeconds === undefined ? '–' : r.oneThreadSeconds.toFixed(2)} | ${r.peerSeconds === undefined ? '–' : r.peerSeconds.toFixed(2)} | ${r.peerSeconds === undefined ? '–' : `${(r.peerSeconds / r.oursSeconds).toFixed(2)}×`} | ${r.oursSteady === undefined ? '–' : `${r.oursSteady.toFixed(3)} / ${r.peerSteady === undefined ? '–' : r.peerSteady.toFixed(3)}`} | ${r.oursSteady === undefined || r.peerSteady === undefined ? '–' : `${(r.peerSteady / r.oursSteady).toFixed(2)}×`} |`),
     '',
   ];
   const md = lines.join('\n');
