@@ -17,6 +17,7 @@ import { defineTask } from '../../parallel/pool.js';
 import { SparseGrad, inBatchSoftmaxRows, type SparseGradBuffers } from '../recsys/layers.js';
 import { Mlp } from '../recsys/mlp.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
+import { unpackSequences } from '../recsys/shared-sequences.js';
 
 /** The item side's parts (TwoTowerModel's, or a thread's views of them). */
 export interface ItemSide {
@@ -134,10 +135,7 @@ function stateOf(job: TtBatchJob): State {
   const r = job.run;
   let s = cache.get(r.id);
   if (s === undefined) {
-    const items = new Int32Array(r.seqItems);
-    const start = new Int32Array(r.seqStart);
-    const seqs: Int32Array[] = [];
-    for (let i = 0; i + 1 < start.length; i++) seqs.push(items.subarray(start[i]!, start[i + 1]!));
+    const seqs = unpackSequences(r);
     s = {
       run: r, job, seqs, userFeatRow: new Int32Array(r.userFeatRow), userFeats: r.userFeatData === null ? null : { data: new Float32Array(r.userFeatData) },
       itemFeatRow: new Int32Array(r.itemFeatRow), idEmbed: new Float32Array(r.idEmbed),

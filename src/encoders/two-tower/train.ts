@@ -22,6 +22,7 @@ import { COMMON_KEYS, RecsysModel, applyInitialItems, epochReport, lrScaleAt, re
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 import { parallelFor } from '../../parallel/pool.js';
 import { fillItemInput, itemForward, twoTowerBackward, twoTowerBatchTask, type ItemSide, type TtRunData } from './batch-task.js';
+import { packSequences } from '../recsys/shared-sequences.js';
 
 export interface TwoTowerOptions extends CommonTrainOptions {
   /** Item side features (rows keyed by item id); items of this table never seen in training still get vectors. */
@@ -247,13 +248,7 @@ class ThreadedBatches {
       return b;
     };
     const bufOf = (a: Float32Array): SharedArrayBuffer => a.buffer as SharedArrayBuffer;
-    let total = 0;
-    for (const q of seqs) total += q.length;
-    const items = new Int32Array(sab(total * 4));
-    const start = new Int32Array(sab((seqs.length + 1) * 4));
-    let p = 0;
-    seqs.forEach((q, i) => { start[i] = p; items.set(q, p); p += q.length; });
-    start[seqs.length] = p;
+    const packed = packSequences(seqs);
     const d = shape.dim;
     const gDs = Array.from({ length: threads }, () => SparseGrad.shared(shape.items + 1, d));
     const gEs = tied ? null : Array.from({ length: threads }, () => SparseGrad.shared(shape.items, shape.embeddingDim));
@@ -261,7 +256,7 @@ class ThreadedBatches {
     this.#run = {
       id: nextRun++, shape, itemSizes, tied, featureDim,
       userParams: bufOf(tower.mlp.params), itemParams: bufOf(itemTower.params), idEmbed: bufOf(idEmbed), embed: tied ? null : bufOf(tower.embed),
-      userActs: userActs.map(bufOf), itemActs: itemActs.map(bufOf), seqItems: items.buffer as SharedArrayBuffer, seqStart: start.buffer as SharedArrayBuffer,
+      userActs: userActs.map(bufOf), itemActs: itemActs.map(bufOf), ...packed,
       userFeatRow: shareOf(userFeatRow), userFeatData: userFeats === null ? null : shareOf(userFeats.data),
       itemFeatRow: shareOf(itemFeatRow), itemFeatData: itemFeats === null ? null : shareOf(itemFeats.data),
       exSeq: sab(B * 4), exPos: sab(B * 4), items: sab(B * 4), idRows: sab(B * 4), colLogQ: sab(B * 4),

@@ -13,6 +13,7 @@
 import { defineTask } from '../../parallel/pool.js';
 import { SparseGrad, sampledSoftmax, type SparseGradBuffers } from '../recsys/layers.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
+import { unpackSequences } from '../recsys/shared-sequences.js';
 
 /** What every thread of a run shares (posted with every batch: SharedArrayBuffers are not copied). */
 export interface YtRunData {
@@ -85,10 +86,7 @@ function stateOf(job: YtBatchJob): State {
   const r = job.run;
   let s = cache.get(r.id);
   if (s === undefined) {
-    const items = new Int32Array(r.seqItems);
-    const start = new Int32Array(r.seqStart);
-    const seqs: Int32Array[] = [];
-    for (let i = 0; i + 1 < start.length; i++) seqs.push(items.subarray(start[i]!, start[i + 1]!));
+    const seqs = unpackSequences(r);
     s = {
       run: r, output: new Float32Array(r.output), seqs, featRow: new Int32Array(r.featRow),
       feats: r.featData === null ? null : { data: new Float32Array(r.featData) }, logQ: new Float32Array(r.logQ),

@@ -21,6 +21,7 @@ import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
 import { Mlp } from '../recsys/mlp.js';
 import { parallelFor } from '../../parallel/pool.js';
 import { youtubeDnnBatchTask, youtubeDnnExample, type YtRunData } from './batch-task.js';
+import { packSequences } from '../recsys/shared-sequences.js';
 
 export interface YoutubeDnnOptions extends CommonTrainOptions {
   /** Sampled negatives per example (default 200). */
@@ -190,19 +191,13 @@ class ThreadedBatches {
       new (a.constructor as new (b: SharedArrayBuffer) => T)(b).set(a);
       return b;
     };
-    let total = 0;
-    for (const q of seqs) total += q.length;
-    const items = new Int32Array(sab(total * 4));
-    const start = new Int32Array(sab((seqs.length + 1) * 4));
-    let p = 0;
-    seqs.forEach((q, i) => { start[i] = p; items.set(q, p); p += q.length; });
-    start[seqs.length] = p;
+    const packed = packSequences(seqs);
     const gOut = Array.from({ length: threads }, () => SparseGrad.shared(shape.items, shape.dim));
     const gEmbed = embed === null ? null : Array.from({ length: threads }, () => SparseGrad.shared(shape.items, shape.embeddingDim));
     this.#run = {
       id: nextRun++, shape, nCand,
       params: mlp.params.buffer as SharedArrayBuffer, output: output.buffer as SharedArrayBuffer, embed: embed === null ? null : embed.buffer as SharedArrayBuffer,
-      seqItems: items.buffer as SharedArrayBuffer, seqStart: start.buffer as SharedArrayBuffer,
+      ...packed,
       featRow: shareOf(featRow), featData: feats === null ? null : shareOf(feats.data), logQ: shareOf(logQ),
       exSeq: sab(batchSize * 4), exPos: sab(batchSize * 4), cand: sab(batchSize * nCand * 4),
       grads: Array.from({ length: threads }, () => sab(mlp.params.length * 4)),
