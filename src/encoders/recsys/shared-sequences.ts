@@ -27,3 +27,17 @@ export function unpackSequences(packed: SharedSequences): Int32Array[] {
   for (let i = 0; i + 1 < start.length; i++) seqs.push(items.subarray(start[i]!, start[i + 1]!));
   return seqs;
 }
+
+/**
+ * A training thread's views of a run's shared buffers, made once per run: `cache` keeps the latest
+ * few (a run ends without telling the workers), `make` builds the views of run `id` the first time.
+ */
+export function runState<S>(cache: Map<number, S>, id: number, make: () => S): S {
+  let s = cache.get(id);
+  if (s === undefined) {
+    s = make();
+    cache.set(id, s);
+    while (cache.size > 4) cache.delete(cache.keys().next().value!);
+  }
+  return s;
+}

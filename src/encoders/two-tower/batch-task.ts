@@ -17,7 +17,7 @@ import { defineTask } from '../../parallel/pool.js';
 import { SparseGrad, inBatchSoftmaxRows, type SparseGradBuffers } from '../recsys/layers.js';
 import { Mlp } from '../recsys/mlp.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
-import { unpackSequences } from '../recsys/shared-sequences.js';
+import { runState, unpackSequences } from '../recsys/shared-sequences.js';
 
 /** The item side's parts (TwoTowerModel's, or a thread's views of them). */
 export interface ItemSide {
@@ -133,10 +133,9 @@ const cache = new Map<number, State>();
 
 function stateOf(job: TtBatchJob): State {
   const r = job.run;
-  let s = cache.get(r.id);
-  if (s === undefined) {
+  const s = runState(cache, r.id, (): State => {
     const seqs = unpackSequences(r);
-    s = {
+    return {
       run: r, job, seqs, userFeatRow: new Int32Array(r.userFeatRow), userFeats: r.userFeatData === null ? null : { data: new Float32Array(r.userFeatData) },
       itemFeatRow: new Int32Array(r.itemFeatRow), idEmbed: new Float32Array(r.idEmbed),
       ints: { exSeq: new Int32Array(r.exSeq), exPos: new Int32Array(r.exPos), items: new Int32Array(r.items), idRows: new Int32Array(r.idRows) },
@@ -144,9 +143,7 @@ function stateOf(job: TtBatchJob): State {
       U: new Float32Array(r.U), V: new Float32Array(r.V), dU: new Float32Array(r.dU), dV: new Float32Array(r.dV),
       loss: new Float64Array(r.loss), slices: [], scratch: new Float64Array(r.exSeq.byteLength / 4), dxItem: new Float32Array(r.itemSizes[0]!),
     };
-    cache.set(r.id, s);
-    while (cache.size > 4) cache.delete(cache.keys().next().value!);
-  }
+  });
   s.job = job;
   return s;
 }

@@ -13,7 +13,7 @@
 import { defineTask } from '../../parallel/pool.js';
 import { SparseGrad, sampledSoftmax, type SparseGradBuffers } from '../recsys/layers.js';
 import { UserTower, type UserTowerShape } from '../recsys/user-tower.js';
-import { unpackSequences } from '../recsys/shared-sequences.js';
+import { runState, unpackSequences } from '../recsys/shared-sequences.js';
 
 /** What every thread of a run shares (posted with every batch: SharedArrayBuffers are not copied). */
 export interface YtRunData {
@@ -84,18 +84,15 @@ const cache = new Map<number, State>();
 
 function stateOf(job: YtBatchJob): State {
   const r = job.run;
-  let s = cache.get(r.id);
-  if (s === undefined) {
+  const s = runState(cache, r.id, (): State => {
     const seqs = unpackSequences(r);
-    s = {
+    return {
       run: r, output: new Float32Array(r.output), seqs, featRow: new Int32Array(r.featRow),
       feats: r.featData === null ? null : { data: new Float32Array(r.featData) }, logQ: new Float32Array(r.logQ),
       exSeq: new Int32Array(r.exSeq), exPos: new Int32Array(r.exPos), cand: new Int32Array(r.cand), loss: new Float64Array(r.loss),
       slices: [], du: new Float32Array(r.shape.dim), logits: new Float64Array(r.nCand), job,
     };
-    cache.set(r.id, s);
-    while (cache.size > 4) cache.delete(cache.keys().next().value!);
-  }
+  });
   s.job = job;
   return s;
 }
