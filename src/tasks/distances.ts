@@ -19,7 +19,7 @@ import {
   pairsSetup, pairsTopKTask, scanUnits, topKScanBlocks, topKScanTask,
   type NearestCentreJob, type PairLists, type PairsTopKJob, type ScreenedLists, type TopKScanJob,
 } from '../indexes/parallel/scan-jobs.js';
-import { NORM_BYTES, SCREEN_MAX_NORM, screenSlack, screenSplit } from '../indexes/flat/screen.js';
+import { NORM_BYTES, SCREEN_MAX_NORM, planBytes, screenPlan, screenSlack } from '../indexes/flat/screen.js';
 
 export type KernelCode = 0 | 1;
 
@@ -48,6 +48,10 @@ export class KernelPoints {
   readonly #norms: number;
   /** The 2n float32 limits of the screened pairs scan, shared by its participants (partial check, admission). */
   readonly #limits: number;
+  /** The screen's plan (screen.ts, `screenPlan`), made on the first screened scan. */
+  readonly #plan: number;
+  /** `#plan` once made, 0 when the data takes none (below 64 components); undefined before the first screened scan. */
+  #planAt: number | undefined;
   readonly #ctr: number;
   readonly #gat: number;
   readonly #out: number;
@@ -70,11 +74,12 @@ export class KernelPoints {
     const gather = Math.max(1, options.gather ?? 1);
     this.#outFloats = Math.max(1, options.outFloats);
     this.#threads = Math.max(1, options.threads ?? 1);
-    const bytes = n * stride + centres * stride + gather * stride + this.#threads * this.#outFloats * 4 + NORM_BYTES * n + 8 * n + 4 * 64;
+    const bytes = n * stride + centres * stride + gather * stride + this.#threads * this.#outFloats * 4 + NORM_BYTES * n + 8 * n + planBytes(dim) + 5 * 64;
     this.#arena = new Arena(bytes);
     this.#pts = this.#arena.alloc(Math.max(1, n * stride));
     this.#norms = this.#arena.alloc(Math.max(1, NORM_BYTES * n));
     this.#limits = this.#arena.alloc(Math.max(1, 8 * n));
+    this.#plan = this.#arena.alloc(planBytes(dim));
     this.#ctr = this.#arena.alloc(centres * stride);
     this.#gat = this.#arena.alloc(gather * stride);
     this.#out = this.#arena.alloc(this.#threads * this.#outFloats * 4);
@@ -152,13 +157,19 @@ export class KernelPoints {
     const t = Math.min(threads, this.#threads);
     // The screened scan (src/indexes/flat/screen.ts): the same lists, about twice as fast.
     const a = this.#arena;
-    const { split, step } = screenSplit(this.dim);
-    a.k.sqNorms(this.#pts, n, this.#stride, this.dim, split, step, this.#norms);
+    if (this.#planAt === undefined) {
+      // The points do not change after construction: one plan for every scan.
+      const made = screenPlan(a.f32, this.#pts, n, this.#stride, this.dim);
+      if (made !== undefined) a.u32.set(made, this.#plan >> 2);
+      this.#planAt = made === undefined ? 0 : this.#plan;
+    }
+    const plan = this.#planAt;
+    a.k.sqNorms(this.#pts, n, this.#stride, this.dim, plan, this.#norms);
     let xnMax = 0;
     for (let i = 0; i < n; i++) xnMax = Math.max(xnMax, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!);
     if (xnMax <= SCREEN_MAX_NORM) {
       a.f32.fill(Infinity, this.#limits >> 2, (this.#limits >> 2) + 2 * n);
-      job.screen = { xnPtr: this.#norms, xnMax, split, step, limits: this.#limits };
+      job.screen = { xnPtr: this.#norms, xnMax, plan, limits: this.#limits };
       let screened: ScreenedLists[];
       if (worthThreads(t, units, (n * n * this.dim) / 2)) screened = parallelFor(t, units, pairsTopKTask, job, { grain: 1 }) as ScreenedLists[];
       else {

@@ -29,11 +29,12 @@ interface KernelExports {
   distRange(metric: number, q: number, ptr: number, stride: number, n: number, dim: number, out: number): void;
   distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
   distList(metric: number, q: number, base: number, stride: number, slots: number, n: number, dim: number, out: number): void;
-  sqNorms(ptr: number, n: number, stride: number, dim: number, split: number, step: number, out: number): void;
+  sqNorms(ptr: number, n: number, stride: number, dim: number, plan: number, out: number): void;
   screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number,
-    dim: number, split: number, step: number, qlim: number, xlim: number, out: number): void;
+    dim: number, plan: number, qlim: number, xlim: number, out: number): void;
   relaxedBuild(): number;
   pairCandidates(vals: number, cnt: number, nx: number, q0: number, c0: number, lims: number, dst: number): number;
+  blockCandidates(vals: number, cnt: number, nx: number, lims: number, dst: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;

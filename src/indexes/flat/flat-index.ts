@@ -13,8 +13,8 @@ import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, ExternalVectors, IndexStats, PayloadOptions, SearchOptions, SearchResult, VectorIndex } from '../types.js';
 import { checkSource, forEachRow, idRange } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../../parallel/pool.js';
-import { LIMIT_FLOATS, QUERY_BLOCK, flatSearchTask, type FlatSearchJob } from './flat-jobs.js';
-import { NORM_BYTES, SCREEN_MAX_NORM, screenSplit } from './screen.js';
+import { QUERY_BLOCK, flatSearchTask, scratchBytes, type FlatSearchJob } from './flat-jobs.js';
+import { NORM_BYTES, SCREEN_MAX_NORM, planBytes, screenPlan } from './screen.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { Candidates, QuantParts } from '../quant/quantized.js';
 import type { WarningHook } from '../quant/quantizer.js';
@@ -109,7 +109,7 @@ export class FlatIndex implements VectorIndex {
     this.#block = Math.max(16, Math.min(this.#qp === undefined ? 4096 : 1024, Math.floor(BLOCK_BYTES / this.#stride)));
     this.#arena = new Arena();
     this.#qPtr = this.#arena.alloc(QUERY_BLOCK * this.#stride);
-    this.#outPtr = this.#arena.alloc((QUERY_BLOCK * this.#block + LIMIT_FLOATS) * 4);
+    this.#outPtr = this.#arena.alloc(scratchBytes(this.#block));
     this.#listPtr = this.#arena.alloc(this.#block * 4);
     this.#ptr = this.#arena.alloc(this.#stride * 16); // allocated last: grows in place
     this.#capacity = 16;
@@ -327,7 +327,7 @@ export class FlatIndex implements VectorIndex {
       }
     }
     const scratch = new Uint32Array(new SharedArrayBuffer(threads * 4));
-    const outBytes = (QUERY_BLOCK * this.#block + LIMIT_FLOATS) * 4;
+    const outBytes = scratchBytes(this.#block);
     // Participant 0 (this thread) uses the index's own scratch; the workers get theirs here.
     scratch[0] = this.#outPtr;
     const extra = threads > 1 ? a.alloc((threads - 1) * outBytes) : 0;
@@ -335,16 +335,21 @@ export class FlatIndex implements VectorIndex {
     const qPtr = a.alloc(roundQ * this.#stride);
     // The screened scan's norms (float vectors only): the stored vectors' once per call, the
     // queries' per round; beyond SCREEN_MAX_NORM the plain scan.
-    const norms = encode === undefined ? a.alloc(NORM_BYTES * (n + roundQ)) : 0;
+    const norms = encode === undefined ? a.alloc(NORM_BYTES * (n + roundQ) + planBytes(this.dim)) : 0;
     try {
       let screen: FlatSearchJob['screen'];
       if (norms !== 0) {
-        const { split, step } = screenSplit(this.dim);
-        a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, split, step, norms);
+        // The plan (the chunks' order, the partial check's checkpoints) after the norms; made per
+        // call from a sample of the stored vectors (~1 ms at 784-d).
+        const planPtr = norms + NORM_BYTES * (n + roundQ);
+        const made = screenPlan(a.f32, this.#ptr, n, this.#stride, this.dim);
+        if (made !== undefined) a.u32.set(made, planPtr >> 2);
+        const plan = made === undefined ? 0 : planPtr;
+        a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, plan, norms);
         const f32 = a.f32;
         let xnMax = 0;
         for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms + j * NORM_BYTES) >> 2]!);
-        if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + NORM_BYTES * n, xnMax, split, step };
+        if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + NORM_BYTES * n, xnMax, plan };
       }
       const job: FlatSearchJob = {
         memory: a.memory, module: Arena.kernels(),
@@ -365,7 +370,7 @@ export class FlatIndex implements VectorIndex {
         }
         job.screen = undefined;
         if (screen !== undefined) {
-          a.k.sqNorms(qPtr, nq, this.#stride, this.dim, screen.split, screen.step, screen.qnPtr);
+          a.k.sqNorms(qPtr, nq, this.#stride, this.dim, screen.plan, screen.qnPtr);
           const f32 = a.f32;
           let qnMax = 0;
           for (let i = 0; i < nq; i++) qnMax = Math.max(qnMax, f32[(screen.qnPtr + i * NORM_BYTES) >> 2]!);

@@ -12,18 +12,17 @@
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
 import { defineTask, type KernelJob } from '../../parallel/pool.js';
-import { NORM_BYTES, Screen, rerank, screenSlack, type ListKernel } from './screen.js';
+import { NORM_BYTES, Screen, f32Up, rerank, screenSlack, type ListKernel } from './screen.js';
 
 /** Queries handled together by the blocked batch kernel (flat-index.ts uses the same value). */
 export const QUERY_BLOCK = 64;
-/** Floats after each participant's QUERY_BLOCK × block distances: the screened scan's query limits. */
-export const LIMIT_FLOATS = QUERY_BLOCK;
 
 /** The kernel the jobs call, bound to the index's (shared) memory. */
 export interface BlockKernel extends ListKernel {
   distBlock(metric: number, qs: number, nq: number, qStride: number, xs: number, nx: number, xStride: number, dim: number, out: number): void;
   screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number,
-    dim: number, split: number, step: number, qlim: number, xlim: number, out: number): void;
+    dim: number, plan: number, qlim: number, xlim: number, out: number): void;
+  blockCandidates(vals: number, cnt: number, nx: number, lims: number, dst: number): number;
 }
 
 /**
@@ -44,18 +43,18 @@ export interface FlatSearchJob extends KernelJob {
   /** Hits kept per query (min(k, n)) and the row length of the result (k). */
   cap: number;
   k: number;
-  /** Per-participant scratch for QUERY_BLOCK × block distances: `scratch[t]` for participant t. */
+  /** Per-participant scratch (`scratchBytes(block)`): `scratch[t]` for participant t. */
   scratch: Uint32Array;
   /** Answers of this round: query q's row at q × k; `counts[q]` hits. */
   outIds: Uint32Array;
   outDists: Float32Array;
   outCounts: Uint32Array;
   /**
-   * Screened scan (screen.ts; float vectors only): the norm records (`sqNorms` at `split`, `step`) of the
+   * Screened scan (screen.ts; float vectors only): the norm records (`sqNorms` of the plan at `plan`, screen.ts `screenPlan`; 0: none) of the
    * round's queries at `qnPtr` and of the stored vectors at `xnPtr`, the largest squared norm of
    * those `xnMax`. Undefined: the plain `distBlock` scan.
    */
-  screen?: { qnPtr: number; xnPtr: number; xnMax: number; split: number; step: number };
+  screen?: { qnPtr: number; xnPtr: number; xnMax: number; plan: number };
 }
 
 /** Query blocks of a job: the units its work is split into. */
@@ -69,7 +68,7 @@ export function flatUnits(job: FlatSearchJob): number {
  */
 export function flatSearchBlocks(kernel: BlockKernel, f32: Float32Array, job: FlatSearchJob, b0: number, b1: number, t: number): void {
   if (job.screen !== undefined) {
-    screenedSearchBlocks(kernel, () => ({ f32, u32: new Uint32Array(f32.buffer) }), job, b0, b1, t);
+    screenedSearchBlocks(kernel, f32, new Uint32Array(f32.buffer), job, b0, b1, t);
     return;
   }
   const { code, dim, stride, block, vecPtr, n, ids: table, k, allowed } = job;
@@ -107,15 +106,22 @@ const screens: Screen[] = [];
 
 /**
  * `flatSearchBlocks` screened (screen.ts): each query block against every record block with
- * `screenBlock`, the candidates re-ranked with `distList` and offered to the query's heap in scan
- * order under the plain scan's rule (`d < worst`): the same answers, bit for bit.
+ * `screenBlock`, the values within each query's admission limit picked out by `blockCandidates`
+ * (a few rows at a time, so the limits it reads are recent) and offered to the query's screen in
+ * scan order, then the candidates re-ranked with `distList` and offered to the query's heap in
+ * scan order under the plain scan's rule (`d < worst`): the same answers, bit for bit. `f32` and
+ * `u32` view the whole memory (nothing here grows it).
  */
-export function screenedSearchBlocks(kernel: BlockKernel, views: () => { u32: Uint32Array; f32: Float32Array }, job: FlatSearchJob,
+export function screenedSearchBlocks(kernel: BlockKernel, f32: Float32Array, u32: Uint32Array, job: FlatSearchJob,
   b0: number, b1: number, t: number): void {
   const { code, dim, stride, block, vecPtr, n, ids: table, k, allowed } = job;
-  const { qnPtr, xnPtr, xnMax, split, step } = job.screen!;
+  const { qnPtr, xnPtr, xnMax, plan } = job.screen!;
   const outPtr = job.scratch[t]!;
-  const limPtr = outPtr + QUERY_BLOCK * block * 4;
+  // Scratch: QUERY_BLOCK × block values, then the prune limits (`screenBlock`), the admission
+  // limits (`blockCandidates`), and CANDIDATE_ROWS × block candidates (3 words each).
+  const lim32 = (outPtr >> 2) + QUERY_BLOCK * block;
+  const adm32 = lim32 + QUERY_BLOCK;
+  const candPtr = (adm32 + QUERY_BLOCK) << 2;
   const room = (QUERY_BLOCK * block) >> 1;
   while (screens.length < QUERY_BLOCK) screens.push(new Screen());
   const heap = new TopK(job.cap);
@@ -123,36 +129,48 @@ export function screenedSearchBlocks(kernel: BlockKernel, views: () => { u32: Ui
     const q0 = b * QUERY_BLOCK;
     const nq = Math.min(QUERY_BLOCK, job.nq - q0);
     const qs = job.qPtr + q0 * stride;
-    let { f32 } = views();
-    for (let qi = 0; qi < nq; qi++) screens[qi]!.reset(job.cap, screenSlack(dim, f32[(qnPtr + (q0 + qi) * NORM_BYTES) >> 2]!, xnMax));
+    for (let qi = 0; qi < nq; qi++) {
+      const s = screens[qi]!;
+      s.reset(job.cap, screenSlack(dim, f32[(qnPtr + (q0 + qi) * NORM_BYTES) >> 2]!, xnMax));
+      f32[lim32 + qi] = s.pruneLimit();
+      f32[adm32 + qi] = f32Up(s.limit);
+    }
     for (let x0 = 0; x0 < n; x0 += block) {
       const nx = Math.min(block, n - x0);
-      for (let qi = 0; qi < nq; qi++) f32[(limPtr >> 2) + qi] = screens[qi]!.pruneLimit();
-      kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * NORM_BYTES, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * NORM_BYTES, dim, split, step,
-        limPtr, 0, outPtr);
-      f32 = views().f32;
-      for (let qi = 0; qi < nq; qi++) {
-        const s = screens[qi]!;
-        const row = (outPtr >> 2) + qi * nx;
-        let lim = s.limit;
-        for (let j = 0; j < nx; j++) {
-          const d = f32[row + j]!;
-          if (d <= lim) {
-            if (allowed !== undefined && allowed[x0 + j] === 0) continue;
-            s.add(x0 + j, d);
-            lim = s.limit;
+      kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * NORM_BYTES, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * NORM_BYTES, dim, plan,
+        lim32 << 2, 0, outPtr);
+      for (let i0 = 0; i0 < nq; i0 += CANDIDATE_ROWS) {
+        const m = kernel.blockCandidates(outPtr + i0 * nx * 4, Math.min(CANDIDATE_ROWS, nq - i0), nx, (adm32 + i0) << 2, candPtr);
+        for (let c = 0, p = candPtr >> 2; c < m; c++, p += 3) {
+          const qi = i0 + u32[p]!;
+          const slot = x0 + u32[p + 1]!;
+          const d = f32[p + 2]!;
+          const s = screens[qi]!;
+          if (d > s.limit) continue;
+          if (allowed !== undefined && allowed[slot] === 0) continue;
+          const before = s.limit;
+          s.add(slot, d);
+          if (s.limit !== before) {
+            f32[lim32 + qi] = s.pruneLimit();
+            f32[adm32 + qi] = f32Up(s.limit);
           }
         }
       }
     }
     for (let qi = 0; qi < nq; qi++) {
       heap.clear();
-      rerank(screens[qi]!, kernel, views, code, qs + qi * stride, vecPtr, stride, dim, outPtr, room, (slot, d) => {
-        if (d < heap.worst()) heap.push(table[slot]!, d);
-      });
+      rerank(screens[qi]!, kernel, f32, u32, code, qs + qi * stride, vecPtr, stride, dim, outPtr, room, heap, table);
       job.outCounts[q0 + qi] = heap.drainSorted(job.outIds, job.outDists, (q0 + qi) * k);
     }
   }
+}
+
+/** Rows of a screened block `blockCandidates` picks from at once (fewer: fresher limits, more calls). */
+const CANDIDATE_ROWS = 8;
+
+/** Bytes of a participant's scratch for record blocks of `block`: the values, two limits a query, the candidates. */
+export function scratchBytes(block: number): number {
+  return (QUERY_BLOCK * block + 2 * QUERY_BLOCK + 3 * CANDIDATE_ROWS * block) * 4;
 }
 
 interface FlatState { job: FlatSearchJob; arena: Arena; t: number }

@@ -15,7 +15,7 @@ import { Random } from '../../vector/random.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
 import type { BatchSearchResult } from '../types.js';
 import { FlatIndex, parallelThresholds } from './flat-index.js';
-import { NORM_BYTES, f32Up, screenSlack, screenSplit } from './screen.js';
+import { NORM_BYTES, PLAN_HEADER, f32Up, planBytes, screenPlan, screenSlack } from './screen.js';
 
 const saved = { ...parallelThresholds };
 before(() => Object.assign(parallelThresholds, { minWork: 0, minPass: 0 }));
@@ -136,12 +136,17 @@ test('screenBlock stays within the bound of screenSlack (far-off data: norms ≫
     const po = a.alloc(40 * 120 * 4);
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
-    a.k.sqNorms(px, 120, dim * 4, dim, 0, 0, xn);
-    a.k.sqNorms(pq, 40, dim * 4, dim, 0, 0, qn);
+    // The natural order (plan 0) and the data's plan (chunks by decreasing variance).
+    const made = screenPlan(a.f32, px, 120, dim * 4, dim)!;
+    const pp = a.alloc(planBytes(dim));
+    a.u32.set(made, pp >> 2);
+    for (const plan of [0, pp]) {
+    a.k.sqNorms(px, 120, dim * 4, dim, plan, xn);
+    a.k.sqNorms(pq, 40, dim * 4, dim, plan, qn);
     let xnMax = 0;
     for (let j = 0; j < 120; j++) xnMax = Math.max(xnMax, a.f32[(xn + j * NORM_BYTES) >> 2]!);
     for (const code of [0, 1]) {
-      a.k.screenBlock(code, pq, 40, dim * 4, qn, px, 120, dim * 4, xn, dim, 0, 0, 0, 0, po);
+      a.k.screenBlock(code, pq, 40, dim * 4, qn, px, 120, dim * 4, xn, dim, plan, 0, 0, po);
       let worst = 0;
       for (let i = 0; i < 40; i++) {
         const e = screenSlack(dim, a.f32[(qn + i * NORM_BYTES) >> 2]!, xnMax) / 2;
@@ -153,13 +158,47 @@ test('screenBlock stays within the bound of screenSlack (far-off data: norms ≫
           }
           const exact = code === 0 ? s : 1 - s;
           const err = Math.abs(a.f32[(po >> 2) + i * 120 + j]! - exact);
-          assert.ok(err <= e, `offset ${offset} code ${code} (${i}, ${j}): error ${err} above the bound ${e}`);
+          assert.ok(err <= e, `offset ${offset} code ${code} plan ${plan} (${i}, ${j}): error ${err} above the bound ${e}`);
           worst = Math.max(worst, err / e);
         }
       }
       assert.ok(worst > 0 || offset === 0, 'the screen does round');
     }
+    }
   }
+});
+
+test('screenPlan: the chunks by decreasing variance (a permutation), checkpoints increasing inside the row; none below 64 components', () => {
+  const dim = 70; // 17 whole chunks and 2 components after them
+  const n = 500;
+  const rng = new Random(3);
+  // Component d varies with scale (d · 37 mod 70) / 10, around a large offset: the chunks' variances are all different.
+  const scale = Array.from({ length: dim }, (_, d) => ((d * 37) % dim) / 10);
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) data[i * dim + d] = 50 + scale[d]! * (rng.next() * 2 - 1);
+  const a = new Arena(1 << 20);
+  const px = a.alloc(data.length * 4);
+  a.f32.set(data, px >> 2);
+  const plan = screenPlan(a.f32, px, n, dim * 4, dim)!;
+  assert.equal(plan.length * 4, planBytes(dim));
+  const chunks = dim >> 2;
+  assert.equal(plan[7], chunks);
+  const order = Array.from(plan.subarray(PLAN_HEADER / 4, PLAN_HEADER / 4 + chunks), (o) => o / 16);
+  assert.deepEqual([...order].sort((x, y) => x - y), Array.from({ length: chunks }, (_, c) => c), 'a permutation of the chunks');
+  const chunkScale = (c: number) => scale.slice(4 * c, 4 * c + 4).reduce((s, v) => s + v * v, 0);
+  for (let t = 1; t < chunks; t++) assert.ok(chunkScale(order[t - 1]!) > chunkScale(order[t]!), `chunk ${order[t - 1]} before ${order[t]}`);
+  const cps = plan[0]!;
+  assert.ok(cps >= 3 && cps <= 6, `${cps} checkpoints`);
+  for (let c = 0; c < cps; c++) {
+    assert.ok(plan[1 + c]! >= 4 && plan[1 + c]! < chunks, `checkpoint ${plan[1 + c]}`);
+    if (c > 0) assert.ok(plan[1 + c]! > plan[c]!, 'increasing');
+  }
+  assert.equal(screenPlan(a.f32, px, n, 63 * 4, 63), undefined);
+  // Constant data: the natural order, no checkpoint.
+  a.f32.fill(2, px >> 2, (px >> 2) + n * dim);
+  const flat = screenPlan(a.f32, px, n, dim * 4, dim)!;
+  assert.equal(flat[0], 0);
+  assert.deepEqual(Array.from(flat.subarray(8, 8 + chunks)), Array.from({ length: chunks }, (_, c) => 16 * c));
 });
 
 test('screenBlock\'s partial check stops only records that could not be candidates, and does stop some', () => {
@@ -178,26 +217,30 @@ test('screenBlock\'s partial check stops only records that could not be candidat
     const cut = a.alloc(nq * n * 4);
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
-    const { split, step } = screenSplit(dim);
-    assert.ok(split > 0 && split < dim && split % 4 === 0 && step > 0 && step % 4 === 0);
-    a.k.sqNorms(px, n, dim * 4, dim, split, step, xn);
-    a.k.sqNorms(pq, nq, dim * 4, dim, split, step, qn);
-    // The records: the norm, then each checkpoint's head norm and tail norm (not squared).
+    const made = screenPlan(a.f32, px, n, dim * 4, dim)!;
+    const cps = made[0]!;
+    assert.ok(cps > 0, 'the plan has checkpoints');
+    const plan = a.alloc(planBytes(dim));
+    a.u32.set(made, plan >> 2);
+    a.k.sqNorms(px, n, dim * 4, dim, plan, xn);
+    a.k.sqNorms(pq, nq, dim * 4, dim, plan, qn);
+    // The records: the norm, then each checkpoint's head norm (its first chunks in the plan's
+    // order) and tail norm (not squared).
     for (let j = 0; j < n; j += 37) {
       let full = 0;
       for (let t = 0; t < dim; t++) full += base[j * dim + t]! ** 2;
       const r = (xn + j * NORM_BYTES) >> 2;
       assert.ok(Math.abs(a.f32[r]! - full) <= 1e-5 * full, `norm of ${j}`);
-      for (let c = 0; c < 4 && split + c * step < (dim & ~3); c++) {
+      for (let c = 0; c < cps; c++) {
         let h = 0;
-        for (let t = 0; t < split + c * step; t++) h += base[j * dim + t]! ** 2;
+        for (let t = 0; t < made[1 + c]!; t++) for (let e = 0; e < 4; e++) h += base[j * dim + made[PLAN_HEADER / 4 + t]! / 4 + e]! ** 2;
         assert.ok(Math.abs(a.f32[r + 4 + 2 * c]! - h) <= 1e-5 * full, `head ${c} of ${j}`);
-        assert.ok(Math.abs(a.f32[r + 5 + 2 * c]! - Math.sqrt(full - h)) <= 1e-3 * Math.sqrt(full), `tail ${c} of ${j}`);
+        assert.ok(Math.abs(a.f32[r + 5 + 2 * c]! - Math.sqrt(Math.max(0, full - h))) <= 1e-3 * Math.sqrt(full), `tail ${c} of ${j}`);
       }
     }
     let xnMax = 0;
     for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, a.f32[(xn + j * NORM_BYTES) >> 2]!);
-    a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, 0, 0, 0, 0, full);
+    a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, plan, 0, 0, full);
     const screened = a.f32.slice(full >> 2, (full >> 2) + nq * n);
     // Limits as the scans set them: an admission limit (here the 5th smallest screened value +
     // slack) plus the slack again, rounded up; records get limits of their own (the pairs scan).
@@ -209,7 +252,7 @@ test('screenBlock\'s partial check stops only records that could not be candidat
     }
     for (let j = 0; j < n; j++) a.f32[(xl >> 2) + j] = j % 5 === 0 ? Infinity : a.f32[(ql >> 2) + (j % nq)]!;
     for (const withX of [false, true]) {
-      a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, split, step, ql, withX ? xl : 0, cut);
+      a.k.screenBlock(0, pq, nq, dim * 4, qn, px, n, dim * 4, xn, dim, plan, ql, withX ? xl : 0, cut);
       let stopped = 0;
       for (let i = 0; i < nq; i++) {
         for (let j = 0; j < n; j++) {
@@ -231,7 +274,7 @@ test('screenBlock\'s partial check stops only records that could not be candidat
 });
 
 test('flat searchBatch, screened: the plain scan\'s answers bit for bit (ties, duplicates, far-off data, filters, 1 and 2 threads)', () => {
-  for (const dim of [45, 96]) {
+  for (const dim of [45, 96, 133]) {
   const n = 700;
   for (const offset of [0, 200]) {
     const { base, queries } = trickyData(9, n, 150, dim, offset);

@@ -125,7 +125,7 @@ export function nearestCentreBlocks(kernel: BlockKernel, f32: Float32Array, job:
 export interface PairsTopKJob extends ScanJobBase {
   k: number;
   /**
-   * Screened scan (src/indexes/flat/screen.ts): the points' norm records (`sqNorms` at `split`, `step`)
+   * Screened scan (src/indexes/flat/screen.ts): the points' norm records (`sqNorms` of the plan at `plan`, screen.ts `screenPlan`; 0: none)
    * at `xnPtr`, the largest squared norm `xnMax`, and at `limits` 2n float32 limits shared by
    * all participants (the kernel's partial check, then `pairCandidates`' admission; the caller
    * fills them with +∞). Any participant's limit for a point is at least the point's final one (it
@@ -133,7 +133,7 @@ export interface PairsTopKJob extends ScanJobBase {
    * filters with both: a plain store, as a stale or overwritten value is still a valid bound. Each participant then keeps, per point, the candidates within the screen's
    * bound (`pairsScreenFinish`), and the caller re-ranks their union exactly (`mergeScreened`).
    */
-  screen?: { xnPtr: number; xnMax: number; split: number; step: number; limits: number };
+  screen?: { xnPtr: number; xnMax: number; plan: number; limits: number };
 }
 
 /** One participant's screened candidates: row i's at [offsets[i], offsets[i + 1]) (point numbers and screened values). */
@@ -185,7 +185,7 @@ export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena
 export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
   const { job, screens } = s;
   const { code, dim, stride, rows, nq: n } = job;
-  const { xnPtr, split, step } = job.screen!;
+  const { xnPtr, plan } = job.screen!;
   // The shared limits: n prune limits (the kernel's partial check), then n admission limits
   // (`pairCandidates`), both float32 rounded up from the screens' own.
   const limPtr = job.screen!.limits;
@@ -208,7 +208,7 @@ export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
       const cnt = Math.min(block, c0 + nx - 1 - q0);
       if (cnt <= 0) continue;
       kernel.screenBlock(code, at, cnt, stride, xnPtr + q0 * NORM_BYTES, job.qPtr + c0 * stride, nx, stride, xnPtr + c0 * NORM_BYTES, dim,
-        split, step, limPtr + q0 * 4, limPtr + c0 * 4, out);
+        plan, limPtr + q0 * 4, limPtr + c0 * 4, out);
       const dst = out + cnt * nx * 4;
       const f32 = s.arena.f32;
       const u32 = s.arena.u32;

@@ -316,58 +316,77 @@ export function distList(metric: i32, q: usize, base: usize, stride: usize, slot
 }
 
 /**
- * The screen's norm record of `n` rows from `ptr`, `stride` bytes apart: 64 bytes (16 f32) a row
- * at `out`: [‖x‖², 0, 0, 0, then for each checkpoint c of `screenBlock`'s partial check (at
- * `split`, `split + step`, …: at most CHECKPOINTS, all below dim & ~3) the head's ‖x[0, c)‖² and
- * the tail's ‖x[c, dim)‖ (not squared), then zeros]. Sums over the segments between checkpoints,
- * heads added forward and tails backward, so every figure is a sum of non-negative terms (within
- * γ_dim of its value, as the bound in screen.ts assumes; a tail as total − head would not be).
+ * The screen's plan (src/indexes/flat/screen.ts, `screenPlan`): the order `screenBlock` and `sqNorms`
+ * take the 4-component chunks of a row in, and the partial check's checkpoints. i32 words at `plan`:
+ * [0] the number of checkpoints (≤ CHECKPOINTS), [1 … CHECKPOINTS] each checkpoint as a count of
+ * chunks (the head is the first that many chunks of the order; strictly increasing, below the chunk
+ * count), [7] the chunk count (dim >> 2), then from byte PLAN_HEADER the byte offset of each chunk
+ * in the row, in order (a permutation of 0, 16, 32, …). Components past the last whole chunk
+ * (dim & 3 of them) always come last, in place. Plan 0: the natural order, no checkpoint.
  */
-export function sqNorms(ptr: usize, n: i32, stride: usize, dim: i32, split: i32, step: i32, out: usize): void {
-  const cps = checkpoints(dim, split, step);
+const PLAN_HEADER: usize = 32;
+
+/**
+ * The screen's norm record of `n` rows from `ptr`, `stride` bytes apart: 64 bytes (16 f32) a row
+ * at `out`: [‖x‖², 0, 0, 0, then for each checkpoint c of the plan (at most CHECKPOINTS) the
+ * head's ‖x_h‖² (the chunks before the checkpoint, in the plan's order) and the tail's ‖x_t‖ (the
+ * rest, not squared), then zeros]. Sums over the segments between checkpoints, heads added forward
+ * and tails backward, so every figure is a sum of non-negative terms (within γ_dim of its value, as
+ * the bound in screen.ts assumes; a tail as total − head would not be).
+ */
+export function sqNorms(ptr: usize, n: i32, stride: usize, dim: i32, plan: usize, out: usize): void {
+  const cps = plan == 0 ? 0 : load<i32>(plan);
+  const chunks = <usize>(dim >> 2);
+  const ord = plan + PLAN_HEADER;
   for (let j = 0; j < n; j++) {
     const x = ptr + <usize>j * stride;
     const o = out + (<usize>j << 6);
-    // 1. Segment sums [0, c0), [c0, c1), …, parked in the tail slots; the last, [c_last, dim), kept.
-    let prev = 0;
-    for (let c = 0; c < cps; c++) {
-      const at = split + c * step;
-      const seg = x + (<usize>prev << 2);
-      store<f32>(o + 20 + (<usize>c << 3), dotf32(seg, seg, at - prev));
-      prev = at;
+    if (plan == 0) {
+      store<f32>(o, dotf32(x, x, dim));
+    } else {
+      // 1. Segment sums between checkpoints, parked in the tail slots; the last segment (with the
+      //    components past the last whole chunk) kept.
+      let k: usize = 0;
+      for (let c = 0; c < cps; c++) {
+        const at = <usize>load<i32>(plan + 4 + (<usize>c << 2));
+        let acc = f32x4.splat(0);
+        for (; k < at; k++) {
+          const v = v128.load(x + <usize>load<u32>(ord + (k << 2)));
+          acc = f32x4.add(acc, f32x4.mul(v, v));
+        }
+        store<f32>(o + 20 + (<usize>c << 3), hsum(acc));
+      }
+      let acc = f32x4.splat(0);
+      for (; k < chunks; k++) {
+        const v = v128.load(x + <usize>load<u32>(ord + (k << 2)));
+        acc = f32x4.add(acc, f32x4.mul(v, v));
+      }
+      let tail = hsum(acc);
+      for (let e = <usize>(dim & ~3); e < <usize>dim; e++) {
+        const v = load<f32>(x + (e << 2));
+        tail += v * v;
+      }
+      // 2. Heads forward.
+      let head: f32 = 0;
+      for (let c = 0; c < cps; c++) {
+        head += load<f32>(o + 20 + (<usize>c << 3));
+        store<f32>(o + 16 + (<usize>c << 3), head);
+      }
+      store<f32>(o, head + tail);
+      // 3. Tails backward: at checkpoint c, the segments after it.
+      for (let c = cps - 1; c >= 0; c--) {
+        const seg = load<f32>(o + 20 + (<usize>c << 3));
+        store<f32>(o + 20 + (<usize>c << 3), sqrt<f32>(tail));
+        tail += seg;
+      }
     }
-    const last = x + (<usize>prev << 2);
-    let tail = dotf32(last, last, dim - prev);
-    // 2. Heads forward.
-    let head: f32 = 0;
-    for (let c = 0; c < cps; c++) {
-      head += load<f32>(o + 20 + (<usize>c << 3));
-      store<f32>(o + 16 + (<usize>c << 3), head);
-    }
-    store<f32>(o, head + tail);
     store<f32>(o, 0, 4); store<f32>(o, 0, 8); store<f32>(o, 0, 12);
-    // 3. Tails backward: at checkpoint c, the segments after it.
-    for (let c = cps - 1; c >= 0; c--) {
-      const seg = load<f32>(o + 20 + (<usize>c << 3));
-      store<f32>(o + 20 + (<usize>c << 3), sqrt<f32>(tail));
-      tail += seg;
-    }
     for (let c = cps; c < CHECKPOINTS; c++) { store<f32>(o + 16 + (<usize>c << 3), 0); store<f32>(o + 20 + (<usize>c << 3), 0); }
-    store<f32>(o, 0, 48); store<f32>(o, 0, 52); store<f32>(o, 0, 56); store<f32>(o, 0, 60);
   }
 }
 
-/** Most checkpoints of the partial check. */
-const CHECKPOINTS = 4;
-
-/** How many checkpoints `split`, `split + step`, … fall below dim & ~3 (at most CHECKPOINTS; 0 when split ≤ 0). */
-@inline function checkpoints(dim: i32, split: i32, step: i32): i32 {
-  if (split <= 0 || (split & 3) != 0 || step < 0 || (step & 3) != 0) return 0;
-  const end = dim & ~3;
-  let c = 0;
-  while (c < CHECKPOINTS && split + c * step < end && (c == 0 || step > 0)) c++;
-  return c;
-}
+/** Most checkpoints of the partial check (16 + 8 × 6 = the 64 bytes of a norm record). */
+const CHECKPOINTS = 6;
 
 /** Whether this build fuses `madd` (the relaxed-SIMD build). */
 export function relaxedBuild(): i32 {
@@ -417,27 +436,32 @@ export function relaxedBuild(): i32 {
 
 /**
  * Screened distances of `nq` queries against `nx` records, `out[i * nx + j]`, in the matrix-product
- * form: l2 as ‖q‖² + ‖x‖² − 2 q·x with the norms given (`qn`, `xn`: `sqNorms` records, 64 bytes a
- * row; not read for ip / cosine), ip / cosine as 1 − q·x.
- * Partial check (l2, `split` > 0, `qlim` ≠ 0): at each checkpoint (`split`, `split + step`, …, the
- * ones `sqNorms` was given), the lower bound ‖q_h − x_h‖² + (‖q_t‖ − ‖x_t‖)² of each of a tile's 8
- * distances is compared with its query's limit (`qlim`: nq f32) and, when `xlim` ≠ 0, its
- * record's (nx f32); when all 8 bounds exceed their limits the tile stops there and writes
- * +Infinity. The caller passes limits that already include the bounds' rounding (screen.ts), so a
- * record stopped early could not have been a candidate. Two operations (one when fused) per
- * 4 multiply-adds instead of `distBlock`'s three, in a 4 × 2 register tile: 8 accumulators and 3
- * loaded vectors (V8 on x64 keeps one of the 16 XMM registers as scratch; of the tiles measured,
- * 4 × 2, 2 × 4 and 3 × 3 ran equally fast, 4 × 3 and 4 × 4 slower).
+ * form: l2 as ‖q‖² + ‖x‖² − 2 q·x with the norms given (`qn`, `xn`: `sqNorms` records of the same
+ * plan, 64 bytes a row; not read for ip / cosine), ip / cosine as 1 − q·x. The dot products run
+ * over the chunks in the plan's order (see PLAN_HEADER; plan 0: natural order).
+ * Partial check (l2, a plan with checkpoints, `qlim` ≠ 0): at each checkpoint, the lower bound
+ * ‖q_h − x_h‖² + (‖q_t‖ − ‖x_t‖)² of each of a tile's 8 distances is compared with its query's
+ * limit (`qlim`: nq f32) and, when `xlim` ≠ 0, its record's (nx f32); when all 8 bounds exceed
+ * their limits the tile stops there and writes +Infinity. The caller passes limits that already
+ * include the bounds' rounding (screen.ts), so a record stopped early could not have been a
+ * candidate; with the chunks in decreasing order of variance (screen.ts) the head holds most of
+ * each distance early. Two operations (one when fused) per 4 multiply-adds instead of
+ * `distBlock`'s three, in a 4 × 2 register tile: 8 accumulators and 3 loaded vectors (V8 on x64
+ * keeps one of the 16 XMM registers as scratch; of the tiles measured, 4 × 2, 2 × 4 and 3 × 3 ran
+ * equally fast, 4 × 3 and 4 × 4 slower).
  * NOT exact: each value is within the bound of docs/kernels.md ("Screened exact scans") of the
  * true distance, and callers recompute the candidates with `distList`.
  */
 export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn: usize, xs: usize, nx: i32, xStride: usize, xn: usize,
-  dim: i32, split: i32, step: i32, qlim: usize, xlim: usize, out: usize): void {
+  dim: i32, plan: usize, qlim: usize, xlim: usize, out: usize): void {
+  if (plan == 0) { screenBlockNatural(metric, qs, nq, qStride, qn, xs, nx, xStride, xn, dim, out); return; }
   const end4 = <usize>(dim & ~3) << 2;
   const end = <usize>dim << 2;
   const rowBytes = <usize>nx << 2;
+  const ord = plan + PLAN_HEADER;
+  const ordEnd = ord + (<usize>(dim >> 2) << 2);
   // The partial check (l2 only): at each checkpoint, a tile whose 8 lower bounds all exceed their limits stops.
-  const cps = metric == 0 && qlim != 0 ? checkpoints(dim, split, step) : 0;
+  const cps = metric == 0 && qlim != 0 ? load<i32>(plan) : 0;
   const inf = f32x4.splat(Infinity);
   let i = 0;
   for (; i + 4 <= nq; i += 4) {
@@ -458,11 +482,12 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
       let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
       let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
       let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-      let o: usize = 0;
+      let p = ord;
       let stopped = false;
       for (let c = 0; c < cps; c++) {
-        const endC = <usize>(split + c * step) << 2;
-        for (; o < endC; o += 16) {
+        const endP = ord + (<usize>load<i32>(plan + 4 + (<usize>c << 2)) << 2);
+        for (; p < endP; p += 4) {
+          const o = <usize>load<u32>(p);
           const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
           let v = v128.load(q0 + o); a00 = madd(v, y0, a00); a01 = madd(v, y1, a01);
           v = v128.load(q1 + o); a10 = madd(v, y0, a10); a11 = madd(v, y1, a11);
@@ -499,6 +524,88 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
         store<f32>(oj + 3 * rowBytes, Infinity); store<f32>(oj + 3 * rowBytes, Infinity, 4);
         continue;
       }
+      for (; p < ordEnd; p += 4) {
+        const o = <usize>load<u32>(p);
+        const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
+        let v = v128.load(q0 + o); a00 = madd(v, y0, a00); a01 = madd(v, y1, a01);
+        v = v128.load(q1 + o); a10 = madd(v, y0, a10); a11 = madd(v, y1, a11);
+        v = v128.load(q2 + o); a20 = madd(v, y0, a20); a21 = madd(v, y1, a21);
+        v = v128.load(q3 + o); a30 = madd(v, y0, a30); a31 = madd(v, y1, a31);
+      }
+      let r00 = hsum(a00), r01 = hsum(a01), r10 = hsum(a10), r11 = hsum(a11);
+      let r20 = hsum(a20), r21 = hsum(a21), r30 = hsum(a30), r31 = hsum(a31);
+      for (let o = end4; o < end; o += 4) {
+        const y0 = load<f32>(x0 + o), y1 = load<f32>(x1 + o);
+        const v0 = load<f32>(q0 + o), v1 = load<f32>(q1 + o), v2 = load<f32>(q2 + o), v3 = load<f32>(q3 + o);
+        r00 += v0 * y0; r01 += v0 * y1; r10 += v1 * y0; r11 += v1 * y1;
+        r20 += v2 * y0; r21 += v2 * y1; r30 += v3 * y0; r31 += v3 * y1;
+      }
+      const m0 = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
+      const m1 = metric == 0 ? load<f32>(xn + (<usize>j << 6), 64) : 0;
+      const oj = o0 + (<usize>j << 2);
+      store<f32>(oj, screenValue(metric, n0, m0, r00)); store<f32>(oj, screenValue(metric, n0, m1, r01), 4);
+      store<f32>(oj + rowBytes, screenValue(metric, n1, m0, r10)); store<f32>(oj + rowBytes, screenValue(metric, n1, m1, r11), 4);
+      store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m0, r20)); store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m1, r21), 4);
+      store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m0, r30)); store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m1, r31), 4);
+    }
+    for (; j < nx; j++) {
+      const x = xs + <usize>j * xStride;
+      const m = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
+      const oj = o0 + (<usize>j << 2);
+      store<f32>(oj, screenValue(metric, n0, m, screenDotPlan(q0, x, ord, ordEnd, end4, end)));
+      store<f32>(oj + rowBytes, screenValue(metric, n1, m, screenDotPlan(q1, x, ord, ordEnd, end4, end)));
+      store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m, screenDotPlan(q2, x, ord, ordEnd, end4, end)));
+      store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m, screenDotPlan(q3, x, ord, ordEnd, end4, end)));
+    }
+  }
+  for (; i < nq; i++) {
+    const q = qs + <usize>i * qStride;
+    const n = metric == 0 ? load<f32>(qn + (<usize>i << 6)) : 0;
+    const oi = out + <usize>i * rowBytes;
+    for (let j = 0; j < nx; j++) {
+      const m = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
+      store<f32>(oi + (<usize>j << 2), screenValue(metric, n, m, screenDotPlan(q, xs + <usize>j * xStride, ord, ordEnd, end4, end)));
+    }
+  }
+}
+
+/** a·b over the plan's chunks (table [ord, ordEnd)) with `madd`, then the components past the last chunk. */
+@inline function screenDotPlan(a: usize, b: usize, ord: usize, ordEnd: usize, end4: usize, end: usize): f32 {
+  let acc = f32x4.splat(0);
+  for (let p = ord; p < ordEnd; p += 4) {
+    const o = <usize>load<u32>(p);
+    acc = madd(v128.load(a + o), v128.load(b + o), acc);
+  }
+  let r = hsum(acc);
+  for (let o = end4; o < end; o += 4) r += load<f32>(a + o) * load<f32>(b + o);
+  return r;
+}
+
+/** `screenBlock` without a plan: natural order, no partial check. */
+function screenBlockNatural(metric: i32, qs: usize, nq: i32, qStride: usize, qn: usize, xs: usize, nx: i32, xStride: usize, xn: usize,
+  dim: i32, out: usize): void {
+  const end4 = <usize>(dim & ~3) << 2;
+  const end = <usize>dim << 2;
+  const rowBytes = <usize>nx << 2;
+  let i = 0;
+  for (; i + 4 <= nq; i += 4) {
+    const q0 = qs + <usize>i * qStride;
+    const q1 = q0 + qStride;
+    const q2 = q1 + qStride;
+    const q3 = q2 + qStride;
+    const qi = qn + (<usize>i << 6);
+    const n0 = metric == 0 ? load<f32>(qi) : 0, n1 = metric == 0 ? load<f32>(qi, 64) : 0;
+    const n2 = metric == 0 ? load<f32>(qi, 128) : 0, n3 = metric == 0 ? load<f32>(qi, 192) : 0;
+    const o0 = out + <usize>i * rowBytes;
+    let j = 0;
+    for (; j + 2 <= nx; j += 2) {
+      const x0 = xs + <usize>j * xStride;
+      const x1 = x0 + xStride;
+      let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
+      let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+      let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
+      let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+      let o: usize = 0;
       for (; o < end4; o += 16) {
         const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
         let v = v128.load(q0 + o); a00 = madd(v, y0, a00); a01 = madd(v, y1, a01);
@@ -541,6 +648,43 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
       store<f32>(oi + (<usize>j << 2), screenValue(metric, n, m, screenDot(q, xs + <usize>j * xStride, dim)));
     }
   }
+}
+
+/**
+ * The values of a screened block worth a look (the flat index's batch search, src/indexes/flat/flat-jobs.ts):
+ * `vals` holds `cnt` rows × `nx` columns of screened values; those ≤ their row's admission limit
+ * (`lims`: one f32 per row, never below the true limit) are written to `dst` as (row, column,
+ * value) — u32, u32, f32 — in row order, columns ascending, and their count returned. Four columns
+ * at a time: most values fail.
+ */
+export function blockCandidates(vals: usize, cnt: i32, nx: i32, lims: usize, dst: usize): i32 {
+  let m = 0;
+  for (let i = 0; i < cnt; i++) {
+    const li = load<f32>(lims + (<usize>i << 2));
+    const liv = f32x4.splat(li);
+    const o = vals + (<usize>i * <usize>nx << 2);
+    let j = 0;
+    for (; j + 4 <= nx; j += 4) {
+      if (!v128.any_true(f32x4.le(v128.load(o + (<usize>j << 2)), liv))) continue;
+      for (let t = j; t < j + 4; t++) {
+        const v = load<f32>(o + (<usize>t << 2));
+        if (v <= li) {
+          const p = dst + <usize>m * 12;
+          store<u32>(p, i); store<u32>(p, t, 4); store<f32>(p, v, 8);
+          m++;
+        }
+      }
+    }
+    for (; j < nx; j++) {
+      const v = load<f32>(o + (<usize>j << 2));
+      if (v <= li) {
+        const p = dst + <usize>m * 12;
+        store<u32>(p, i); store<u32>(p, j, 4); store<f32>(p, v, 8);
+        m++;
+      }
+    }
+  }
+  return m;
 }
 
 /**
