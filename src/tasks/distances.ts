@@ -15,9 +15,9 @@ import { Arena } from '../vector/arena.js';
 import { parallelThresholds } from '../indexes/flat/flat-index.js';
 import { parallelFor } from '../parallel/pool.js';
 import {
-  mergePairLists, mergeScreened, nearestCentreBlocks, nearestCentreTask, pairsBlocks, pairsFinish, pairsScreenBlocks, pairsScreenFinish,
+  mergePairLists, nearestCentreBlocks, nearestCentreTask, pairsBlocks, pairsFinish, pairsScreenBlocksInMemory,
   pairsSetup, pairsTopKTask, scanUnits, topKScanBlocks, topKScanTask,
-  type NearestCentreJob, type PairLists, type PairsTopKJob, type ScreenedLists, type TopKScanJob,
+  type NearestCentreJob, type PairLists, type PairsTopKJob, type TopKScanJob,
 } from '../indexes/parallel/scan-jobs.js';
 import { NORM_BYTES, SCREEN_MAX_NORM, planBytes, screenPlan, screenSlack } from '../indexes/flat/screen.js';
 
@@ -169,26 +169,23 @@ export class KernelPoints {
     for (let i = 0; i < n; i++) xnMax = Math.max(xnMax, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!);
     if (xnMax <= SCREEN_MAX_NORM) {
       a.f32.fill(Infinity, this.#limits >> 2, (this.#limits >> 2) + 2 * n);
-      job.screen = { xnPtr: this.#norms, xnMax, plan, limits: this.#limits };
-      let screened: ScreenedLists[];
-      if (worthThreads(t, units, (n * n * this.dim) / 2)) screened = parallelFor(t, units, pairsTopKTask, job, { grain: 1 }) as ScreenedLists[];
-      else {
-        const state = pairsSetup(job, 0, a);
-        pairsScreenBlocks(state, 0, units);
-        screened = [pairsScreenFinish(state)];
+      // Screens of 3k + 32 candidates a point; a list that overflows (values tied within the
+      // slack: duplicates, or data far from the origin) retries once with 8× the room (n − 1 can
+      // never overflow). The shared limits the first try lowered are still valid bounds.
+      const small = 3 * k + 32;
+      for (const cap of small < n - 1 ? [small, Math.min(n - 1, 8 * small)] : [n - 1]) {
+        const got = this.#screenedInMemory(job, code, k, t, units, xnMax, plan, Math.max(1, cap));
+        if (got !== undefined) return got;
       }
-      const room = this.#outFloats >> 1;
-      const slotsAt = this.#out;
-      const outAt = this.#out + room * 4;
-      return mergeScreened(screened, n, k, (i) => screenSlack(this.dim, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!, xnMax), (i, list, m, out) => {
-        for (let c0 = 0; c0 < m; c0 += room) {
-          const cnt = Math.min(room, m - c0);
-          a.u32.set(list.subarray(c0, c0 + cnt), slotsAt >> 2);
-          a.k.distList(code, this.#pts + i * this.#stride, this.#pts, this.#stride, slotsAt, cnt, this.dim, outAt);
-          out.set(a.f32.subarray(outAt >> 2, (outAt >> 2) + cnt), c0);
-        }
-      });
+      // Lists still overflowing (many values tied within the slack): the plain scan.
+      job.screen = undefined;
     }
+    return this.#plainPairs(job, k, t, units);
+  }
+
+  /** The plain pairs scan (`distBlock`, JavaScript heaps): the oracle, and the fallback of the screened one. */
+  #plainPairs(job: PairsTopKJob, k: number, t: number, units: number): { index: Int32Array; distances: Float32Array } {
+    const { n } = this;
     let lists: PairLists[];
     if (worthThreads(t, units, (n * n * this.dim) / 2)) lists = parallelFor(t, units, pairsTopKTask, job, { grain: 1 }) as PairLists[];
     else {
@@ -197,6 +194,53 @@ export class KernelPoints {
       lists = [pairsFinish(state)];
     }
     return mergePairLists(lists, n, k);
+  }
+
+  /**
+   * The screened pairs scan with its screens in linear memory (kernels.ts, "Pair screens";
+   * scan-jobs.ts `pairsScreenBlocksInMemory`): one region a participant, the lists merged and
+   * re-ranked exactly by `pairScreensMerge`. Undefined when a list overflowed.
+   */
+  #screenedInMemory(job: PairsTopKJob, code: KernelCode, k: number, t: number, units: number, xnMax: number, plan: number, cap: number):
+    { index: Int32Array; distances: Float32Array } | undefined {
+    const { n, dim } = this;
+    const a = this.#arena;
+    const threads = worthThreads(t, units, (n * n * dim) / 2) ? t : 1;
+    const regionBytes = a.k.pairRegionBytes(n, k, cap);
+    const regionPtr = a.alloc(threads * regionBytes);
+    const headBytes = Math.ceil((4 * threads) / 16) * 16;
+    const mergeBytes = headBytes + 4 * threads * cap * 2 + 4 * k + 8 * n * k;
+    const mergePtr = a.alloc(mergeBytes);
+    try {
+      const regions = new Uint32Array(new SharedArrayBuffer(4 * threads));
+      const f64 = new Float64Array(a.memory.buffer);
+      for (let r = 0; r < threads; r++) {
+        const st = regionPtr + r * regionBytes;
+        regions[r] = st;
+        a.k.pairScreensReset(st, n, k);
+        for (let i = 0; i < n; i++) f64[(st + 16 * n) / 8 + i] = screenSlack(dim, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!, xnMax);
+      }
+      const overflow = new Int32Array(new SharedArrayBuffer(4));
+      job.screen = { xnPtr: this.#norms, xnMax, plan, limits: this.#limits, screens: { regions, cap, overflow } };
+      if (threads > 1) parallelFor(threads, units, pairsTopKTask, job, { grain: 1 });
+      else pairsScreenBlocksInMemory(pairsSetup(job, 0, a), 0, units);
+      if (overflow[0] !== 0) return undefined;
+      // Merge: the regions' offsets, then the candidates' numbers and distances, τ̃'s heap, the answers.
+      const regionsAt = mergePtr;
+      a.u32.set(regions, regionsAt >> 2);
+      const tmp = regionsAt + headBytes;
+      const kth = tmp + 4 * threads * cap * 2;
+      const outIdx = kth + 4 * k;
+      const outDist = outIdx + 4 * n * k;
+      a.k.pairScreensMerge(regionsAt, threads, n, k, cap, 0, n, code, this.#pts, this.#stride, dim, outIdx, outDist, tmp, kth);
+      return {
+        index: new Int32Array(a.memory.buffer, outIdx, n * k).slice(),
+        distances: a.f32.slice(outDist >> 2, (outDist >> 2) + n * k),
+      };
+    } finally {
+      a.free(mergePtr);
+      a.free(regionPtr);
+    }
   }
 
   /**

@@ -174,3 +174,34 @@ test('neighbours, screened with the partial check (96-d, duplicates, one-ulp tie
     }
   }
 });
+
+test('neighbours, screened: points tied with more records than a screen holds (lists overflow: the retry, then the plain scan) get the plain scan\'s answer', () => {
+  const dim = 80;
+  const n = 700;
+  for (const [k, copies] of [[5, 200], [2, 400]] as const) {
+  // A screen holds 3k + 32 candidates, the retry 8× that: 200 copies of one vector tie at distance
+  // 0 beyond the first (k 5: 47, then 376), 400 beyond both (k 2: 38, then 304).
+  const rng = new Random(5);
+  const x = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) x[i * dim + j] = i < copies ? (j % 3) : rng.gaussian();
+  const kp = new KernelPoints(x, n, dim, { outFloats: 64 * n, threads: 2 });
+  const a = new Arena(4 * (x.length + n * n) + 1024);
+  const px = a.alloc(x.length * 4);
+  const po = a.alloc(n * n * 4);
+  a.f32.set(x, px >> 2);
+  a.k.distBlock(0, px, n, dim * 4, px, n, dim * 4, dim, po);
+  const heap = new TopK(k);
+  const ids = new Uint32Array(k);
+  const dd = new Float32Array(k);
+  for (const threads of [1, 2]) {
+    const got = kp.neighbours(0, k, 64, threads);
+    for (let i = 0; i < n; i++) {
+      heap.clear();
+      for (let j = 0; j < n; j++) if (j !== i) heap.push(j, a.f32[(po >> 2) + i * n + j]!);
+      heap.drainSorted(ids, dd);
+      assert.deepEqual(Array.from(got.index.subarray(i * k, (i + 1) * k)), Array.from(ids), `k ${k} ${threads} threads row ${i}`);
+      for (let t = 0; t < k; t++) assert.ok(Object.is(got.distances[i * k + t], dd[t]), `k ${k} ${threads} threads row ${i} hit ${t}`);
+    }
+  }
+  }
+});

@@ -33,8 +33,12 @@ interface KernelExports {
   screenBlock(metric: number, qs: number, nq: number, qStride: number, qn: number, xs: number, nx: number, xStride: number, xn: number,
     dim: number, plan: number, qlim: number, xlim: number, out: number): void;
   relaxedBuild(): number;
-  pairCandidates(vals: number, cnt: number, nx: number, q0: number, c0: number, lims: number, dst: number): number;
   blockCandidates(vals: number, cnt: number, nx: number, lims: number, dst: number): number;
+  pairRegionBytes(n: number, k: number, cap: number): number;
+  pairScreensReset(st: number, n: number, k: number): void;
+  pairScreensOffer(vals: number, cnt: number, nx: number, q0: number, c0: number, st: number, n: number, k: number, cap: number, adm: number, prune: number): number;
+  pairScreensMerge(regions: number, parts: number, n: number, k: number, cap: number, p0: number, p1: number, metric: number, pts: number, stride: number,
+    dim: number, outIdx: number, outDist: number, tmp: number, kth: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

@@ -21,7 +21,7 @@
 import { Arena } from '../../vector/arena.js';
 import { TopK } from '../../vector/heap.js';
 import type { BlockKernel } from '../flat/flat-jobs.js';
-import { NORM_BYTES, Screen, f32Up, screenSlack } from '../flat/screen.js';
+import { NORM_BYTES } from '../flat/screen.js';
 import { defineTask, type KernelJob } from '../../parallel/pool.js';
 
 /** What both scans carry besides the kernels: the queries and the per-participant scratch. */
@@ -125,22 +125,28 @@ export function nearestCentreBlocks(kernel: BlockKernel, f32: Float32Array, job:
 export interface PairsTopKJob extends ScanJobBase {
   k: number;
   /**
-   * Screened scan (src/indexes/flat/screen.ts): the points' norm records (`sqNorms` of the plan at `plan`, screen.ts `screenPlan`; 0: none)
-   * at `xnPtr`, the largest squared norm `xnMax`, and at `limits` 2n float32 limits shared by
-   * all participants (the kernel's partial check, then `pairCandidates`' admission; the caller
-   * fills them with +∞). Any participant's limit for a point is at least the point's final one (it
-   * saw a subset of the pairs), so each participant lowers the shared limits with its own and
-   * filters with both: a plain store, as a stale or overwritten value is still a valid bound. Each participant then keeps, per point, the candidates within the screen's
-   * bound (`pairsScreenFinish`), and the caller re-ranks their union exactly (`mergeScreened`).
+   * Screened scan (src/indexes/flat/screen.ts): the points' norm records (`sqNorms` of the plan at
+   * `plan`, screen.ts `screenPlan`; 0: none) at `xnPtr`, the largest squared norm `xnMax`, at
+   * `limits` 2n float32 limits shared by all participants (n for the kernel's partial check, then
+   * n for admission; the caller fills them with +∞), and each participant's screens in linear
+   * memory (`screens`; kernels.ts, "Pair screens"). Any participant's limit for a point is at least
+   * the point's final one (it saw a subset of the pairs), so each participant lowers the shared
+   * limits with its own and filters with both: a plain store, as a stale or overwritten value is
+   * still a valid bound. Each participant keeps, per point, the candidates within the screen's
+   * bound, and the caller re-ranks their union exactly (`pairScreensMerge`).
    */
-  screen?: { xnPtr: number; xnMax: number; plan: number; limits: number };
+  screen?: { xnPtr: number; xnMax: number; plan: number; limits: number; screens: PairScreens };
 }
 
-/** One participant's screened candidates: row i's at [offsets[i], offsets[i + 1]) (point numbers and screened values). */
-export interface ScreenedLists {
-  offsets: Int32Array;
-  ids: Uint32Array;
-  values: Float32Array;
+/**
+ * The screens in linear memory (kernels.ts, "Pair screens"): participant t's region at
+ * `regions[t]`, `cap` candidates a point; `overflow[0]` set to 1 by a participant whose list
+ * overflowed (the others then stop, and the caller scans without the screen).
+ */
+export interface PairScreens {
+  regions: Uint32Array;
+  cap: number;
+  overflow: Int32Array;
 }
 
 /** One participant's lists: row i's `counts[i]` entries at i × k, nearest first. */
@@ -150,162 +156,52 @@ export interface PairLists {
   counts: Int32Array;
 }
 
-/**
- * The screens of this thread's last pairs scans, reused by the next (a scan runs to its end before
- * another starts on the same thread): 2 × n typed arrays a scan otherwise allocates and collects
- * (~13 ms of garbage collection a 2,050-point LOF, measured). At most SCREEN_POOL_MAX are kept.
- */
-const screenPool: Screen[] = [];
-const SCREEN_POOL_MAX = 8192;
-
-interface PairsState { job: PairsTopKJob; arena: Arena; t: number; heaps: TopK[]; screens: Screen[] }
+interface PairsState { job: PairsTopKJob; arena: Arena; t: number; heaps: TopK[] }
 
 export function pairsSetup(job: PairsTopKJob, participant: number, arena?: Arena): PairsState {
   const heaps: TopK[] = [];
-  const screens: Screen[] = [];
   const a = arena ?? Arena.attach(job.memory, job.module);
-  if (job.screen !== undefined) {
-    const { xnPtr, xnMax } = job.screen;
-    for (let i = 0; i < job.nq; i++) {
-      const s = i < screenPool.length ? screenPool[i]! : new Screen(job.k);
-      if (i === screenPool.length && i < SCREEN_POOL_MAX) screenPool.push(s);
-      s.reset(job.k, screenSlack(job.dim, a.f32[(xnPtr + i * NORM_BYTES) >> 2]!, xnMax));
-      screens.push(s);
-    }
-  } else {
-    for (let i = 0; i < job.nq; i++) heaps.push(new TopK(job.k));
-  }
-  return { job, arena: a, t: participant, heaps, screens };
+  // The screened scan's screens are in linear memory, set up by the caller; the plain scan's heaps here.
+  if (job.screen === undefined) for (let i = 0; i < job.nq; i++) heaps.push(new TopK(job.k));
+  return { job, arena: a, t: participant, heaps };
 }
 
 /**
- * Query blocks [b0, b1) of a screened pairs scan: `screenBlock` over the upper triangle, each pair
- * offered to both points' screens.
+ * Query blocks [b0, b1) of a screened pairs scan whose screens live in linear memory
+ * (`job.screen.screens`): `screenBlock` over the upper triangle, each chunk's values offered by
+ * `pairScreensOffer` — no JavaScript per pair.
  */
-export function pairsScreenBlocks(s: PairsState, b0: number, b1: number): void {
-  const { job, screens } = s;
-  const { code, dim, stride, rows, nq: n } = job;
-  const { xnPtr, plan } = job.screen!;
-  // The shared limits: n prune limits (the kernel's partial check), then n admission limits
-  // (`pairCandidates`), both float32 rounded up from the screens' own.
-  const limPtr = job.screen!.limits;
-  const admPtr = limPtr + 4 * n;
-  const lim32 = limPtr >> 2;
-  const adm32 = admPtr >> 2;
+export function pairsScreenBlocksInMemory(s: PairsState, b0: number, b1: number): void {
+  const { job } = s;
+  const { code, dim, stride, rows, nq: n, k } = job;
+  const { xnPtr, plan, limits, screens } = job.screen!;
+  const { regions, cap, overflow } = screens!;
+  const st = regions[s.t]!;
+  const admPtr = limits + 4 * n;
   const kernel = s.arena.k;
   const out = job.scratch[s.t]!;
-  // Points compared per kernel call: a chunk small enough to stay in L2 while the block's queries
-  // run over it (the flat index's rule); the scratch holds the values and up to as many
-  // (row, column, value) candidates after them.
   const chunk = Math.max(1, Math.min(Math.floor(SCREEN_CHUNK_BYTES / stride), Math.floor(job.block / 4)));
   for (let b = b0; b < b1; b++) {
+    if (Atomics.load(overflow, 0) !== 0) return;
     const q0 = b * rows;
     const block = Math.min(rows, n - q0);
     const at = job.qPtr + q0 * stride;
     for (let c0 = q0; c0 < n; c0 += chunk) {
       const nx = Math.min(chunk, n - c0);
-      // Inside the block's own square, only the rows that have a column after them in this chunk.
       const cnt = Math.min(block, c0 + nx - 1 - q0);
       if (cnt <= 0) continue;
       kernel.screenBlock(code, at, cnt, stride, xnPtr + q0 * NORM_BYTES, job.qPtr + c0 * stride, nx, stride, xnPtr + c0 * NORM_BYTES, dim,
-        plan, limPtr + q0 * 4, limPtr + c0 * 4, out);
-      const dst = out + cnt * nx * 4;
-      const f32 = s.arena.f32;
-      const u32 = s.arena.u32;
-      // A few rows at a time, so that the limits the filter reads are recent.
-      for (let i0 = 0; i0 < cnt; i0 += CANDIDATE_ROWS) {
-      const m = kernel.pairCandidates(out + i0 * nx * 4, Math.min(CANDIDATE_ROWS, cnt - i0), nx, q0 + i0, c0, admPtr, dst);
-      for (let t = 0, p = dst >> 2; t < m; t++, p += 3) {
-        const row = u32[p]!;
-        const j = u32[p + 1]!;
-        const d = f32[p + 2]!;
-        const si = screens[row]!;
-        if (d <= si.limit && d <= f32[adm32 + row]!) {
-          si.add(j, d);
-          const a = f32Up(si.limit);
-          if (a < f32[adm32 + row]!) {
-            f32[adm32 + row] = a;
-            f32[lim32 + row] = si.pruneLimit();
-          }
-        }
-        const sj = screens[j]!;
-        if (d <= sj.limit && d <= f32[adm32 + j]!) {
-          sj.add(row, d);
-          const a = f32Up(sj.limit);
-          if (a < f32[adm32 + j]!) {
-            f32[adm32 + j] = a;
-            f32[lim32 + j] = sj.pruneLimit();
-          }
-        }
-      }
+        plan, limits + q0 * 4, limits + c0 * 4, out);
+      if (kernel.pairScreensOffer(out, cnt, nx, q0, c0, st, n, k, cap, admPtr, limits) !== 0) {
+        Atomics.store(overflow, 0, 1);
+        return;
       }
     }
   }
 }
 
-/** Rows of a screened block `pairCandidates` filters at once (fewer: fresher limits, more calls). */
-const CANDIDATE_ROWS = 8;
-/** Bytes of points one screened pairs call compares a block of queries with (see `pairsScreenBlocks`). */
+/** Bytes of points one screened pairs call compares a block of queries with (see `pairsScreenBlocksInMemory`). */
 const SCREEN_CHUNK_BYTES = 256 * 1024;
-
-/** A participant's screened candidates, each row's cut at its own limit (a superset of what the union needs). */
-export function pairsScreenFinish(s: PairsState): ScreenedLists {
-  const n = s.job.nq;
-  const offsets = new Int32Array(n + 1);
-  let total = 0;
-  for (let i = 0; i < n; i++) total += s.screens[i]!.count;
-  const ids = new Uint32Array(total);
-  const values = new Float32Array(total);
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    const sc = s.screens[i]!;
-    const lim = sc.limit;
-    for (let t = 0; t < sc.count; t++) {
-      if (sc.values[t]! <= lim) {
-        ids[m] = sc.slots[t]!;
-        values[m++] = sc.values[t]!;
-      }
-    }
-    offsets[i + 1] = m;
-  }
-  return { offsets, ids: ids.slice(0, m), values: values.slice(0, m) };
-}
-
-/**
- * The k nearest of each point from the participants' screened candidates: the union's k-th smallest
- * screened value τ̃ and the row's slack give the candidates that can be in the top k (screen.ts);
- * `exact(i, rows, m, out)` writes the exact distances from point i to `rows[0..m)` into `out`, and
- * the k smallest by (distance, number) are kept — the plain pairs scan's answer, whatever the split.
- */
-export function mergeScreened(lists: readonly ScreenedLists[], n: number, k: number, slack: (i: number) => number,
-  exact: (i: number, rows: Uint32Array, m: number, out: Float32Array) => void): { index: Int32Array; distances: Float32Array } {
-  const index = new Int32Array(n * k).fill(-1);
-  const distances = new Float32Array(n * k).fill(Infinity);
-  const heap = new TopK(k);
-  const kth = new TopK(k);
-  const ids = new Uint32Array(k);
-  const dd = new Float32Array(k);
-  let rows = new Uint32Array(64);
-  let out = new Float32Array(64);
-  for (let i = 0; i < n; i++) {
-    kth.clear();
-    let total = 0;
-    for (const l of lists) {
-      for (let t = l.offsets[i]!; t < l.offsets[i + 1]!; t++) kth.push(0, l.values[t]!);
-      total += l.offsets[i + 1]! - l.offsets[i]!;
-    }
-    const lim = kth.size < k ? Infinity : kth.worst() + slack(i);
-    if (rows.length < total) { rows = new Uint32Array(total * 2); out = new Float32Array(total * 2); }
-    let m = 0;
-    for (const l of lists) for (let t = l.offsets[i]!; t < l.offsets[i + 1]!; t++) if (l.values[t]! <= lim) rows[m++] = l.ids[t]!;
-    exact(i, rows, m, out);
-    heap.clear();
-    for (let t = 0; t < m; t++) heap.push(rows[t]!, out[t]!);
-    const got = heap.drainSorted(ids, dd);
-    for (let t = 0; t < got; t++) { index[i * k + t] = ids[t]!; distances[i * k + t] = dd[t]!; }
-  }
-  return { index, distances };
-}
 
 /** Query blocks [b0, b1) of a pairs scan. */
 export function pairsBlocks(s: PairsState, b0: number, b1: number): void {
@@ -363,8 +259,8 @@ export function mergePairLists(lists: readonly PairLists[], n: number, k: number
 /** The pool task of a pairs scan: items are query blocks (`scanUnits`). */
 export const pairsTopKTask = defineTask(import.meta.url, 'pairsTopKTask', {
   setup: (job: PairsTopKJob, participant: number) => pairsSetup(job, participant),
-  run: (s: PairsState, start: number, end: number) => (s.job.screen !== undefined ? pairsScreenBlocks(s, start, end) : pairsBlocks(s, start, end)),
-  finish: (s: PairsState): PairLists | ScreenedLists => (s.job.screen !== undefined ? pairsScreenFinish(s) : pairsFinish(s)),
+  run: (s: PairsState, start: number, end: number) => (s.job.screen === undefined ? pairsBlocks(s, start, end) : pairsScreenBlocksInMemory(s, start, end)),
+  finish: (s: PairsState): PairLists | undefined => (s.job.screen === undefined ? pairsFinish(s) : undefined),
 });
 
 interface ScanState<J> { job: J; arena: Arena; t: number }

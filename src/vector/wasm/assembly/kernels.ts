@@ -687,42 +687,232 @@ export function blockCandidates(vals: usize, cnt: i32, nx: i32, lims: usize, dst
   return m;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Pair screens: the bookkeeping of the screened all-pairs scan (src/indexes/parallel/scan-jobs.ts)
+// in linear memory, so that no JavaScript runs per pair. Per participant, a region at `st` (16-byte
+// aligned, `pairRegionBytes` long) holds, for each of the n points:
+//   [0, 4n)            i32  the heap's size
+//   [4n, 8n)           i32  the candidate list's length
+//   [8n, 16n)          f64  the admission limit: the k-th smallest screened value + slack (+∞ below k)
+//   [16n, 24n)         f64  the slack (`screenSlack`, filled by the caller)
+//   [24n, 24n + 4nk)   f32  a max-heap of the k smallest screened values offered
+//   then n × C u32 candidate numbers and n × C f32 screened values, C per point.
+// The same rules as the JavaScript `Screen` (src/indexes/flat/screen.ts): a value ≤ the limit is
+// appended, then the heap updated; a full list drops the values above the current limit (the limit
+// only falls, so they can no longer count); a list still full reports overflow, and the caller
+// scans without the screen.
+
+@inline function pairHeapAt(n: i32): usize { return <usize>n * 24; }
+@inline function pairIdsAt(n: i32, k: i32): usize { return <usize>n * 24 + <usize>n * <usize>k * 4; }
+@inline function pairValsAt(n: i32, k: i32, cap: i32): usize { return pairIdsAt(n, k) + <usize>n * <usize>cap * 4; }
+
+/** Bytes of a participant's pair-screen region for n points, k kept, `cap` candidates a point. */
+export function pairRegionBytes(n: i32, k: i32, cap: i32): usize {
+  return pairValsAt(n, k, cap) + <usize>n * <usize>cap * 4;
+}
+
+/** Empties every point's screen (the slack is the caller's). */
+export function pairScreensReset(st: usize, n: i32, k: i32): void {
+  memory.fill(st, 0, <usize>n * 8);
+  const lim: f64 = k == 0 ? -Infinity : Infinity;
+  for (let p = 0; p < n; p++) store<f64>(st + <usize>n * 8 + (<usize>p << 3), lim);
+}
+
+/** The smallest float32 ≥ v (screen.ts `f32Up`). */
+@inline function f32UpOf(v: f64): f32 {
+  const f = <f32>v;
+  if (<f64>f >= v || !isFinite(v)) return f;
+  let bits = reinterpret<u32>(f);
+  if (f > 0) bits += 1;
+  else if (f < 0) bits -= 1;
+  const r = reinterpret<f32>(bits);
+  return r == 0 ? reinterpret<f32>(<u32>1) : r;
+}
+
+/** Offers (p ← other, v) to point p's screen; false when its list overflows. `adm`, `prune`: the shared f32 limits. */
+@inline function pairOffer(st: usize, n: i32, k: i32, cap: i32, p: i32, other: i32, v: f32, adm: usize, prune: usize): bool {
+  const limP = st + <usize>n * 8 + (<usize>p << 3);
+  let limit = load<f64>(limP);
+  const admP = adm + (<usize>p << 2);
+  if (!(<f64>v <= limit) || !(v <= load<f32>(admP))) return true;
+  const cntP = st + <usize>n * 4 + (<usize>p << 2);
+  let c = load<i32>(cntP);
+  const ids = st + pairIdsAt(n, k) + <usize>p * <usize>cap * 4;
+  const vals = st + pairValsAt(n, k, cap) + <usize>p * <usize>cap * 4;
+  if (c == cap) {
+    let m = 0;
+    for (let t = 0; t < c; t++) {
+      const w = load<f32>(vals + (<usize>t << 2));
+      if (<f64>w <= limit) {
+        store<u32>(ids + (<usize>m << 2), load<u32>(ids + (<usize>t << 2)));
+        store<f32>(vals + (<usize>m << 2), w);
+        m++;
+      }
+    }
+    c = m;
+    if (c == cap) return false;
+  }
+  store<u32>(ids + (<usize>c << 2), other);
+  store<f32>(vals + (<usize>c << 2), v);
+  store<i32>(cntP, c + 1);
+  const hsP = st + (<usize>p << 2);
+  const hs = load<i32>(hsP);
+  const h = st + pairHeapAt(n) + <usize>p * <usize>k * 4;
+  const slack = load<f64>(st + <usize>n * 16 + (<usize>p << 3));
+  if (hs < k) {
+    let i = hs;
+    while (i > 0) {
+      const par = (i - 1) >> 1;
+      const hp = load<f32>(h + (<usize>par << 2));
+      if (hp >= v) break;
+      store<f32>(h + (<usize>i << 2), hp);
+      i = par;
+    }
+    store<f32>(h + (<usize>i << 2), v);
+    store<i32>(hsP, hs + 1);
+    if (hs + 1 < k) return true;
+  } else {
+    if (v >= load<f32>(h)) return true;
+    let i = 0;
+    for (;;) {
+      let c2 = 2 * i + 1;
+      if (c2 >= k) break;
+      if (c2 + 1 < k && load<f32>(h + (<usize>(c2 + 1) << 2)) > load<f32>(h + (<usize>c2 << 2))) c2++;
+      const hc = load<f32>(h + (<usize>c2 << 2));
+      if (hc <= v) break;
+      store<f32>(h + (<usize>i << 2), hc);
+      i = c2;
+    }
+    store<f32>(h + (<usize>i << 2), v);
+  }
+  limit = <f64>load<f32>(h) + slack;
+  store<f64>(limP, limit);
+  const a = f32UpOf(limit);
+  if (a < load<f32>(admP)) {
+    store<f32>(admP, a);
+    store<f32>(prune + (<usize>p << 2), f32UpOf(limit + slack));
+  }
+  return true;
+}
+
 /**
- * The pairs of a screened all-pairs block worth a look (src/indexes/parallel/scan-jobs.ts): `vals`
- * holds `cnt` rows (points q0 + i) × `nx` columns (points c0 + c) of screened values; of the pairs
- * with column > row, those whose value is ≤ the row's or the column's admission limit (`lims`: one
- * f32 per point, never below the true limit) are written to `dst` as (row, column, value) — u32,
- * u32, f32 — and their count returned. Four columns at a time: most pairs fail both limits.
+ * A screened all-pairs block's values (`vals`: `cnt` rows, points q0 + i, × `nx` columns, points
+ * c0 + c) offered to the screens of the participant at `st`: each pair with column > row whose
+ * value is within the row's or the column's shared admission limit (`adm`, n f32) goes to the row's
+ * screen, then to the column's, in row order, columns ascending. Returns 0, or 1 when a list overflowed.
  */
-export function pairCandidates(vals: usize, cnt: i32, nx: i32, q0: i32, c0: i32, lims: usize, dst: usize): i32 {
-  let m = 0;
+export function pairScreensOffer(vals: usize, cnt: i32, nx: i32, q0: i32, c0: i32, st: usize, n: i32, k: i32, cap: i32,
+  adm: usize, prune: usize): i32 {
   const c1 = c0 + nx;
   for (let i = 0; i < cnt; i++) {
     const row = q0 + i;
-    const li = load<f32>(lims + (<usize>row << 2));
-    const liv = f32x4.splat(li);
     const o = vals + (<usize>i * <usize>nx << 2) - (<usize>c0 << 2);
     let j = max(row + 1, c0);
-    for (; j + 4 <= c1; j += 4) {
-      const d = v128.load(o + (<usize>j << 2));
-      if (!v128.any_true(v128.or(f32x4.le(d, liv), f32x4.le(d, v128.load(lims + (<usize>j << 2)))))) continue;
-      for (let t = j; t < j + 4; t++) {
-        const v = load<f32>(o + (<usize>t << 2));
-        if (v <= li || v <= load<f32>(lims + (<usize>t << 2))) {
-          const p = dst + <usize>m * 12;
-          store<u32>(p, row); store<u32>(p, t, 4); store<f32>(p, v, 8);
+    for (; j < c1; j++) {
+      // Four at a time while none passes either limit (the usual case).
+      if (j + 4 <= c1) {
+        const d4 = v128.load(o + (<usize>j << 2));
+        const li = f32x4.splat(load<f32>(adm + (<usize>row << 2)));
+        if (!v128.any_true(v128.or(f32x4.le(d4, li), f32x4.le(d4, v128.load(adm + (<usize>j << 2)))))) { j += 3; continue; }
+      }
+      const v = load<f32>(o + (<usize>j << 2));
+      if (!(v <= load<f32>(adm + (<usize>row << 2))) && !(v <= load<f32>(adm + (<usize>j << 2)))) continue;
+      if (!pairOffer(st, n, k, cap, row, j, v, adm, prune)) return 1;
+      if (!pairOffer(st, n, k, cap, j, row, v, adm, prune)) return 1;
+    }
+  }
+  return 0;
+}
+
+/**
+ * Points [p0, p1)'s k nearest from the participants' screens (`regions`: `parts` u32 region
+ * offsets): the union's k-th smallest screened value τ̃ and the point's slack (region 0's) give the
+ * candidates that can be in the top k (screen.ts); their exact distances (`distList` from the
+ * points at `pts`, `stride` bytes apart) and the k smallest by (distance, number) are written,
+ * nearest first, to `outIdx` (i32) / `outDist` (f32), rows of k, padded with −1 / +∞. Scratch:
+ * `tmp` room for parts × cap u32 and as many f32, and k f32 at `kth`.
+ */
+export function pairScreensMerge(regions: usize, parts: i32, n: i32, k: i32, cap: i32, p0: i32, p1: i32, metric: i32, pts: usize, stride: usize,
+  dim: i32, outIdx: usize, outDist: usize, tmp: usize, kth: usize): void {
+  const tmpD = tmp + <usize>parts * <usize>cap * 4;
+  const st0 = <usize>load<u32>(regions);
+  for (let p = p0; p < p1; p++) {
+    // τ̃: a max-heap of the k smallest values over every participant's list.
+    let hs = 0;
+    for (let r = 0; r < parts; r++) {
+      const st = <usize>load<u32>(regions + (<usize>r << 2));
+      const c = load<i32>(st + <usize>n * 4 + (<usize>p << 2));
+      const vals = st + pairValsAt(n, k, cap) + <usize>p * <usize>cap * 4;
+      for (let t = 0; t < c; t++) {
+        const v = load<f32>(vals + (<usize>t << 2));
+        if (hs < k) {
+          let i = hs++;
+          while (i > 0) {
+            const par = (i - 1) >> 1;
+            const hp = load<f32>(kth + (<usize>par << 2));
+            if (hp >= v) break;
+            store<f32>(kth + (<usize>i << 2), hp);
+            i = par;
+          }
+          store<f32>(kth + (<usize>i << 2), v);
+        } else if (v < load<f32>(kth)) {
+          let i = 0;
+          for (;;) {
+            let c2 = 2 * i + 1;
+            if (c2 >= k) break;
+            if (c2 + 1 < k && load<f32>(kth + (<usize>(c2 + 1) << 2)) > load<f32>(kth + (<usize>c2 << 2))) c2++;
+            const hc = load<f32>(kth + (<usize>c2 << 2));
+            if (hc <= v) break;
+            store<f32>(kth + (<usize>i << 2), hc);
+            i = c2;
+          }
+          store<f32>(kth + (<usize>i << 2), v);
+        }
+      }
+    }
+    const lim: f64 = hs < k ? Infinity : <f64>load<f32>(kth) + load<f64>(st0 + <usize>n * 16 + (<usize>p << 3));
+    let m = 0;
+    for (let r = 0; r < parts; r++) {
+      const st = <usize>load<u32>(regions + (<usize>r << 2));
+      const c = load<i32>(st + <usize>n * 4 + (<usize>p << 2));
+      const ids = st + pairIdsAt(n, k) + <usize>p * <usize>cap * 4;
+      const vals = st + pairValsAt(n, k, cap) + <usize>p * <usize>cap * 4;
+      for (let t = 0; t < c; t++) {
+        if (<f64>load<f32>(vals + (<usize>t << 2)) <= lim) {
+          store<u32>(tmp + (<usize>m << 2), load<u32>(ids + (<usize>t << 2)));
           m++;
         }
       }
     }
-    for (; j < c1; j++) {
-      const v = load<f32>(o + (<usize>j << 2));
-      if (v <= li || v <= load<f32>(lims + (<usize>j << 2))) {
-        const p = dst + <usize>m * 12;
-        store<u32>(p, row); store<u32>(p, j, 4); store<f32>(p, v, 8);
-        m++;
+    distList(metric, pts + <usize>p * stride, pts, stride, tmp, m, dim, tmpD);
+    // The k smallest by (distance, number), kept sorted by insertion (k is small).
+    const oi = outIdx + <usize>p * <usize>k * 4;
+    const od = outDist + <usize>p * <usize>k * 4;
+    let got = 0;
+    for (let t = 0; t < m; t++) {
+      const d = load<f32>(tmpD + (<usize>t << 2));
+      const id = load<i32>(tmp + (<usize>t << 2));
+      if (got == k) {
+        const wd = load<f32>(od + (<usize>(k - 1) << 2));
+        const wi = load<i32>(oi + (<usize>(k - 1) << 2));
+        if (!(d < wd || (d == wd && id < wi))) continue;
       }
+      let i = got < k ? got++ : k - 1;
+      while (i > 0) {
+        const pd = load<f32>(od + (<usize>(i - 1) << 2));
+        const pi = load<i32>(oi + (<usize>(i - 1) << 2));
+        if (pd < d || (pd == d && pi < id)) break;
+        store<f32>(od + (<usize>i << 2), pd);
+        store<i32>(oi + (<usize>i << 2), pi);
+        i--;
+      }
+      store<f32>(od + (<usize>i << 2), d);
+      store<i32>(oi + (<usize>i << 2), id);
+    }
+    for (let t = got; t < k; t++) {
+      store<i32>(oi + (<usize>t << 2), -1);
+      store<f32>(od + (<usize>t << 2), Infinity);
     }
   }
-  return m;
 }
