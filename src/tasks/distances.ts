@@ -16,6 +16,7 @@ import { parallelThresholds } from '../indexes/flat/flat-index.js';
 import { parallelFor } from '../parallel/pool.js';
 import {
   mergePairLists, nearestCentreBlocks, nearestCentreTask, pairsBlocks, pairsFinish, pairsScreenBlocksInMemory,
+  pairsMergeTask, pairsMergeUnits, MERGE_POINTS, type PairsMergeJob,
   pairsSetup, pairsTopKTask, scanUnits, topKScanBlocks, topKScanTask,
   type NearestCentreJob, type PairLists, type PairsTopKJob, type TopKScanJob,
 } from '../indexes/parallel/scan-jobs.js';
@@ -209,7 +210,9 @@ export class KernelPoints {
     const regionBytes = a.k.pairRegionBytes(n, k, cap);
     const regionPtr = a.alloc(threads * regionBytes);
     const headBytes = Math.ceil((4 * threads) / 16) * 16;
-    const mergeBytes = headBytes + 4 * threads * cap * 2 + 4 * k + 8 * n * k;
+    // Per participant of the merge: the candidates' numbers and distances, then τ̃'s heap.
+    const tmpBytes = Math.ceil((8 * threads * cap + 4 * k) / 16) * 16;
+    const mergeBytes = headBytes + threads * tmpBytes + 8 * n * k;
     const mergePtr = a.alloc(mergeBytes);
     try {
       const regions = new Uint32Array(new SharedArrayBuffer(4 * threads));
@@ -222,17 +225,24 @@ export class KernelPoints {
       }
       const overflow = new Int32Array(new SharedArrayBuffer(4));
       job.screen = { xnPtr: this.#norms, xnMax, plan, limits: this.#limits, screens: { regions, cap, overflow } };
-      if (threads > 1) parallelFor(threads, units, pairsTopKTask, job, { grain: 1 });
-      else pairsScreenBlocksInMemory(pairsSetup(job, 0, a), 0, units);
+      // Units: each block's own square, then each block's longer rows (pairsScreenBlocksInMemory).
+      if (threads > 1) parallelFor(threads, 2 * units, pairsTopKTask, job, { grain: 1 });
+      else pairsScreenBlocksInMemory(pairsSetup(job, 0, a), 0, 2 * units);
       if (overflow[0] !== 0) return undefined;
       // Merge: the regions' offsets, then the candidates' numbers and distances, τ̃'s heap, the answers.
       const regionsAt = mergePtr;
       a.u32.set(regions, regionsAt >> 2);
-      const tmp = regionsAt + headBytes;
-      const kth = tmp + 4 * threads * cap * 2;
-      const outIdx = kth + 4 * k;
+      const tmp = new Uint32Array(new SharedArrayBuffer(4 * threads));
+      for (let r = 0; r < threads; r++) tmp[r] = regionsAt + headBytes + r * tmpBytes;
+      const outIdx = regionsAt + headBytes + threads * tmpBytes;
       const outDist = outIdx + 4 * n * k;
-      a.k.pairScreensMerge(regionsAt, threads, n, k, cap, 0, n, code, this.#pts, this.#stride, dim, outIdx, outDist, tmp, kth);
+      const merge: PairsMergeJob = {
+        memory: a.memory, module: Arena.kernels(), code, dim, stride: this.#stride, block: MERGE_POINTS,
+        regionsAt, parts: threads, n, k, cap, pts: this.#pts, outIdx, outDist, tmp,
+      };
+      const mergeUnits = Math.ceil(n / MERGE_POINTS);
+      if (threads > 1 && mergeUnits > 1) parallelFor(threads, mergeUnits, pairsMergeTask, merge, { grain: 1 });
+      else pairsMergeUnits(a.k, merge, 0, mergeUnits, 0);
       return {
         index: new Int32Array(a.memory.buffer, outIdx, n * k).slice(),
         distances: a.f32.slice(outDist >> 2, (outDist >> 2) + n * k),
