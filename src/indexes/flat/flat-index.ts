@@ -13,7 +13,7 @@ import { checkK } from '../../checks.js';
 import type { AddOptions, BatchSearchResult, ExternalVectors, IndexStats, PayloadOptions, SearchOptions, SearchResult, VectorIndex } from '../types.js';
 import { checkSource, forEachRow, idRange } from '../external.js';
 import { checkThreads, parallelFor, resolveThreads } from '../../parallel/pool.js';
-import { QUERY_BLOCK, flatSearchTask, scratchBytes, type FlatSearchJob } from './flat-jobs.js';
+import { QUERY_BLOCK, flatSearchTask, rerankBytes, scratchBytes, type FlatSearchJob } from './flat-jobs.js';
 import { NORM_BYTES, SCREEN_MAX_NORM, planBytes, screenPlan } from './screen.js';
 import { checkQuantization, checkRescore, defaultRescore } from '../quant/options.js';
 import { Candidates, QuantParts } from '../quant/quantized.js';
@@ -336,6 +336,7 @@ export class FlatIndex implements VectorIndex {
     // The screened scan's norms (float vectors only): the stored vectors' once per call, the
     // queries' per round; beyond SCREEN_MAX_NORM the plain scan.
     const norms = encode === undefined ? a.alloc(NORM_BYTES * (n + roundQ) + planBytes(this.dim)) : 0;
+    let memPtr = 0;
     try {
       let screen: FlatSearchJob['screen'];
       if (norms !== 0) {
@@ -350,6 +351,24 @@ export class FlatIndex implements VectorIndex {
         let xnMax = 0;
         for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms + j * NORM_BYTES) >> 2]!);
         if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + NORM_BYTES * n, xnMax, plan };
+        if (screen !== undefined && allowed === undefined) {
+          // The screens in linear memory (flat-jobs.ts `screenedSearchBlocksInMemory`): a region and a
+          // re-rank scratch a participant (lists of 3k + 32), and the slot → id table.
+          const keep = Math.min(k, n);
+          const cap = 3 * keep + 32;
+          const regionBytes = Math.ceil(a.k.pairRegionBytes(QUERY_BLOCK, keep, cap) / 16) * 16;
+          const rr = Math.ceil(rerankBytes(keep, cap) / 16) * 16;
+          memPtr = a.alloc(threads * (regionBytes + rr) + 4 * n);
+          const regions = new Uint32Array(new SharedArrayBuffer(4 * threads));
+          const rerank = new Uint32Array(new SharedArrayBuffer(4 * threads));
+          for (let t = 0; t < threads; t++) {
+            regions[t] = memPtr + t * regionBytes;
+            rerank[t] = memPtr + threads * regionBytes + t * rr;
+          }
+          const table = memPtr + threads * (regionBytes + rr);
+          a.u32.set(ids.subarray(0, n), table >> 2);
+          screen.inMemory = { regions, rerank, cap, table };
+        }
       }
       const job: FlatSearchJob = {
         memory: a.memory, module: Arena.kernels(),
@@ -382,6 +401,7 @@ export class FlatIndex implements VectorIndex {
       }
     } finally {
       if (norms !== 0) a.free(norms);
+      if (memPtr !== 0) a.free(memPtr);
       a.free(qPtr);
       if (extra !== 0) a.free(extra);
     }

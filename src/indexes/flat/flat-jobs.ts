@@ -54,7 +54,25 @@ export interface FlatSearchJob extends KernelJob {
    * round's queries at `qnPtr` and of the stored vectors at `xnPtr`, the largest squared norm of
    * those `xnMax`. Undefined: the plain `distBlock` scan.
    */
-  screen?: { qnPtr: number; xnPtr: number; xnMax: number; plan: number };
+  screen?: { qnPtr: number; xnPtr: number; xnMax: number; plan: number; inMemory?: QueryScreens };
+}
+
+/**
+ * The screens of a screened search in linear memory (kernels.ts `queryScreensOffer` /
+ * `queryScreensRerank`): participant t's pair-screen region of QUERY_BLOCK points at `regions[t]`
+ * (`cap` candidates a query) and its re-rank scratch and answers at `rerank[t]`
+ * (`rerankBytes(job.cap, cap)`); the slot → id table at `table`. Unfiltered searches only.
+ */
+export interface QueryScreens {
+  regions: Uint32Array;
+  rerank: Uint32Array;
+  cap: number;
+  table: number;
+}
+
+/** Bytes of a participant's re-rank scratch and answers for `keep` hits and `cap` candidates a query. */
+export function rerankBytes(keep: number, cap: number): number {
+  return 8 * cap + QUERY_BLOCK * (8 * keep + 4);
 }
 
 /** Query blocks of a job: the units its work is split into. */
@@ -68,7 +86,8 @@ export function flatUnits(job: FlatSearchJob): number {
  */
 export function flatSearchBlocks(kernel: BlockKernel, f32: Float32Array, job: FlatSearchJob, b0: number, b1: number, t: number): void {
   if (job.screen !== undefined) {
-    screenedSearchBlocks(kernel, f32, new Uint32Array(f32.buffer), job, b0, b1, t);
+    if (job.screen.inMemory !== undefined) screenedSearchBlocksInMemory(kernel as BlockKernel & QueryScreenKernel, f32, job, b0, b1, t);
+    else screenedSearchBlocks(kernel, f32, new Uint32Array(f32.buffer), job, b0, b1, t);
     return;
   }
   const { code, dim, stride, block, vecPtr, n, ids: table, k, allowed } = job;
@@ -161,6 +180,67 @@ export function screenedSearchBlocks(kernel: BlockKernel, f32: Float32Array, u32
       heap.clear();
       rerank(screens[qi]!, kernel, f32, u32, code, qs + qi * stride, vecPtr, stride, dim, outPtr, room, heap, table);
       job.outCounts[q0 + qi] = heap.drainSorted(job.outIds, job.outDists, (q0 + qi) * k);
+    }
+  }
+}
+
+/** The kernels of the in-memory screens (kernels.ts). */
+export interface QueryScreenKernel {
+  pairScreensReset(st: number, n: number, k: number): void;
+  queryScreensOffer(vals: number, nq: number, nx: number, x0: number, st: number, nQ: number, k: number, cap: number, adm: number, prune: number): number;
+  queryScreensRerank(st: number, nQ: number, nq: number, k: number, cap: number, metric: number, qs: number, qStride: number, base: number, stride: number,
+    dim: number, table: number, keep: number, outIds: number, outDists: number, outCounts: number, tmp: number): void;
+}
+
+/**
+ * `screenedSearchBlocks` with the screens in linear memory (`job.screen.inMemory`): per query block,
+ * `screenBlock` and `queryScreensOffer` over the record blocks, then `queryScreensRerank` — no
+ * JavaScript per value or candidate, and the same answers (the same rules, in the same order). A
+ * query block whose lists overflow (values tied within the slack) is redone by `screenedSearchBlocks`.
+ */
+export function screenedSearchBlocksInMemory(kernel: BlockKernel & QueryScreenKernel, f32: Float32Array, job: FlatSearchJob,
+  b0: number, b1: number, t: number): void {
+  const { code, dim, stride, block, vecPtr, n, k } = job;
+  const { qnPtr, xnPtr, xnMax, plan } = job.screen!;
+  const mem = job.screen!.inMemory!;
+  const st = mem.regions[t]!;
+  const cap = mem.cap;
+  const keep = job.cap;
+  const outPtr = job.scratch[t]!;
+  const lim32 = (outPtr >> 2) + QUERY_BLOCK * block;
+  const adm32 = lim32 + QUERY_BLOCK;
+  const tmp = mem.rerank[t]!;
+  const oIds = tmp + 8 * cap;
+  const oDists = oIds + 4 * QUERY_BLOCK * keep;
+  const oCounts = oDists + 4 * QUERY_BLOCK * keep;
+  const f64 = new Float64Array(f32.buffer);
+  const u32 = new Uint32Array(f32.buffer);
+  for (let b = b0; b < b1; b++) {
+    const q0 = b * QUERY_BLOCK;
+    const nq = Math.min(QUERY_BLOCK, job.nq - q0);
+    const qs = job.qPtr + q0 * stride;
+    kernel.pairScreensReset(st, QUERY_BLOCK, keep);
+    for (let qi = 0; qi < nq; qi++) f64[(st + 16 * QUERY_BLOCK) / 8 + qi] = screenSlack(dim, f32[(qnPtr + (q0 + qi) * NORM_BYTES) >> 2]!, xnMax);
+    f32.fill(Infinity, lim32, adm32 + QUERY_BLOCK);
+    let overflow = false;
+    for (let x0 = 0; x0 < n && !overflow; x0 += block) {
+      const nx = Math.min(block, n - x0);
+      kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * NORM_BYTES, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * NORM_BYTES, dim, plan,
+        lim32 << 2, 0, outPtr);
+      overflow = kernel.queryScreensOffer(outPtr, nq, nx, x0, st, QUERY_BLOCK, keep, cap, adm32 << 2, lim32 << 2) !== 0;
+    }
+    if (overflow) {
+      screenedSearchBlocks(kernel, f32, u32, job, b, b + 1, t);
+      continue;
+    }
+    kernel.queryScreensRerank(st, QUERY_BLOCK, nq, keep, cap, code, qs, stride, vecPtr, stride, dim, mem.table, keep, oIds, oDists, oCounts, tmp);
+    for (let qi = 0; qi < nq; qi++) {
+      const got = u32[(oCounts >> 2) + qi]!;
+      job.outCounts[q0 + qi] = got;
+      const from = (oIds >> 2) + qi * keep;
+      job.outIds.set(u32.subarray(from, from + got), (q0 + qi) * k);
+      const fromD = (oDists >> 2) + qi * keep;
+      job.outDists.set(f32.subarray(fromD, fromD + got), (q0 + qi) * k);
     }
   }
 }

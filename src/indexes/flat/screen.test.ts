@@ -311,3 +311,22 @@ test('the same with the plain (unfused) kernels: OMNIVEC_WASM_RELAXED=0 in a chi
 test('the relaxed build is chosen where the engine validates it, and OMNIVEC_WASM_RELAXED=0 turns it off', () => {
   assert.equal(Arena.relaxedKernels(), process.env.OMNIVEC_WASM_RELAXED !== '0');
 });
+
+test('flat searchBatch, screened: queries tied with more records than a screen holds (its lists overflow) get the plain scan\'s answers', () => {
+  const dim = 72;
+  const n = 500;
+  const rng = new Random(4);
+  const base = new Float32Array(n * dim);
+  // 300 copies of one vector: a query equal to it ties with all of them beyond a screen's 3k + 32.
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) base[i * dim + j] = i < 300 ? (j % 4) * 0.5 : rng.gaussian();
+  const queries = new Float32Array(70 * dim);
+  for (let q = 0; q < 70; q++) for (let j = 0; j < dim; j++) queries[q * dim + j] = q % 2 === 0 ? base[j]! : base[(350 + q) * dim + j]! + 0.01 * rng.gaussian();
+  const ids = Uint32Array.from({ length: n }, (_, i) => (i * 7919) % 100_003);
+  const index = new FlatIndex({ dim, metric: 'l2', threads: 1 });
+  index.add(ids, { data: base, dim, count: n });
+  const batch = { data: queries, dim, count: 70 };
+  for (const k of [2, 7]) {
+    const want = plainOracle('l2', base, ids, queries, dim, k);
+    for (const threads of [1, 2]) assertSame(want, index.searchBatch(batch, k, { threads }), `k ${k} threads ${threads}`);
+  }
+});

@@ -916,3 +916,78 @@ export function pairScreensMerge(regions: usize, parts: i32, n: i32, k: i32, cap
     }
   }
 }
+
+/**
+ * The flat index's screened batch search with its screens in linear memory
+ * (src/indexes/flat/flat-jobs.ts): a record block's values (`vals`: `nq` query rows × `nx` records
+ * from slot x0) offered to the query block's screens (a pair-screen region of `nQ` points at `st`,
+ * k kept, `cap` candidates each): each value within its query's admission limit (`adm`, f32 per
+ * query), in row order, records ascending. Returns 0, or 1 when a list overflowed.
+ */
+export function queryScreensOffer(vals: usize, nq: i32, nx: i32, x0: i32, st: usize, nQ: i32, k: i32, cap: i32, adm: usize, prune: usize): i32 {
+  for (let i = 0; i < nq; i++) {
+    const o = vals + (<usize>i * <usize>nx << 2);
+    const admI = adm + (<usize>i << 2);
+    let j = 0;
+    for (; j < nx; j++) {
+      if (j + 4 <= nx && !v128.any_true(f32x4.le(v128.load(o + (<usize>j << 2)), f32x4.splat(load<f32>(admI))))) { j += 3; continue; }
+      const v = load<f32>(o + (<usize>j << 2));
+      if (!(v <= load<f32>(admI))) continue;
+      if (!pairOffer(st, nQ, k, cap, i, x0 + j, v, adm, prune)) return 1;
+    }
+  }
+  return 0;
+}
+
+/**
+ * The re-rank of a query block's screens (`st`, as `queryScreensOffer` left them): for each of the
+ * `nq` queries (at `qs`, `qStride` apart), the candidates within its final limit (the k-th smallest
+ * screened value + slack), in the order offered, get their exact distance (`distList` against the
+ * records at `base`) and are offered to a top-`keep` list under the plain scan's rule: a candidate
+ * enters a full list only when its distance is below the list's largest, and then replaces the
+ * largest by (distance, id), ids from `table` (u32 a slot). Written: query i's ids (u32) and
+ * distances (f32), nearest first by (distance, id), at i × keep of `outIds` / `outDists`, and its
+ * count at `outCounts` (u32). Scratch: `tmp`, room for `cap` u32 and `cap` f32.
+ */
+export function queryScreensRerank(st: usize, nQ: i32, nq: i32, k: i32, cap: i32, metric: i32, qs: usize, qStride: usize, base: usize, stride: usize,
+  dim: i32, table: usize, keep: i32, outIds: usize, outDists: usize, outCounts: usize, tmp: usize): void {
+  const tmpD = tmp + <usize>cap * 4;
+  for (let i = 0; i < nq; i++) {
+    const hs = load<i32>(st + (<usize>i << 2));
+    const h = st + pairHeapAt(nQ) + <usize>i * <usize>k * 4;
+    const lim: f64 = hs < k ? Infinity : <f64>load<f32>(h) + load<f64>(st + <usize>nQ * 16 + (<usize>i << 3));
+    const c = load<i32>(st + <usize>nQ * 4 + (<usize>i << 2));
+    const ids = st + pairIdsAt(nQ, k) + <usize>i * <usize>cap * 4;
+    const vals = st + pairValsAt(nQ, k, cap) + <usize>i * <usize>cap * 4;
+    let m = 0;
+    for (let t = 0; t < c; t++) {
+      if (<f64>load<f32>(vals + (<usize>t << 2)) <= lim) {
+        store<u32>(tmp + (<usize>m << 2), load<u32>(ids + (<usize>t << 2)));
+        m++;
+      }
+    }
+    distList(metric, qs + <usize>i * qStride, base, stride, tmp, m, dim, tmpD);
+    const oi = outIds + <usize>i * <usize>keep * 4;
+    const od = outDists + <usize>i * <usize>keep * 4;
+    let got = 0;
+    for (let t = 0; t < m; t++) {
+      const d = load<f32>(tmpD + (<usize>t << 2));
+      const id = load<u32>(table + (<usize>load<u32>(tmp + (<usize>t << 2)) << 2));
+      if (got == keep) {
+        if (!(d < load<f32>(od + (<usize>(keep - 1) << 2)))) continue;
+      }
+      let at = got < keep ? got++ : keep - 1;
+      while (at > 0) {
+        const pd = load<f32>(od + (<usize>(at - 1) << 2));
+        const pi = load<u32>(oi + (<usize>(at - 1) << 2));
+        if (pd < d || (pd == d && pi < id)) break;
+        store<f32>(od + (<usize>at << 2), pd);
+        store<u32>(oi + (<usize>at << 2), pi);
+        at--;
+      }
+      store<f32>(od + (<usize>at << 2), d);
+      store<u32>(oi + (<usize>at << 2), id);
+    }
+    store<u32>(outCounts + (<usize>i << 2), got);
+  }
+}
