@@ -160,7 +160,7 @@ export class KernelPoints {
     const a = this.#arena;
     if (this.#planAt === undefined) {
       // The points do not change after construction: one plan for every scan.
-      const made = screenPlan(a.f32, this.#pts, n, this.#stride, this.dim);
+      const made = screenPlan(a, this.#pts, n, this.#stride, this.dim);
       if (made !== undefined) a.u32.set(made, this.#plan >> 2);
       this.#planAt = made === undefined ? 0 : this.#plan;
     }

@@ -34,6 +34,7 @@ interface KernelExports {
     dim: number, plan: number, qlim: number, xlim: number, out: number): void;
   relaxedBuild(): number;
   blockCandidates(vals: number, cnt: number, nx: number, lims: number, dst: number): number;
+  columnMoments(ptr: number, n: number, m: number, stride: number, dim: number, out: number): void;
   pairRegionBytes(n: number, k: number, cap: number): number;
   pairScreensReset(st: number, n: number, k: number): void;
   pairScreensOffer(vals: number, cnt: number, nx: number, q0: number, c0: number, st: number, n: number, k: number, cap: number, adm: number, prune: number): number;

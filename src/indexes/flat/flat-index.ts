@@ -343,7 +343,7 @@ export class FlatIndex implements VectorIndex {
         // The plan (the chunks' order, the partial check's checkpoints) after the norms; made per
         // call from a sample of the stored vectors (~1 ms at 784-d).
         const planPtr = norms + NORM_BYTES * (n + roundQ);
-        const made = screenPlan(a.f32, this.#ptr, n, this.#stride, this.dim);
+        const made = screenPlan(a, this.#ptr, n, this.#stride, this.dim);
         if (made !== undefined) a.u32.set(made, planPtr >> 2);
         const plan = made === undefined ? 0 : planPtr;
         a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, plan, norms);

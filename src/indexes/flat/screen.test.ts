@@ -137,7 +137,7 @@ test('screenBlock stays within the bound of screenSlack (far-off data: norms ≫
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
     // The natural order (plan 0) and the data's plan (chunks by decreasing variance).
-    const made = screenPlan(a.f32, px, 120, dim * 4, dim)!;
+    const made = screenPlan(a, px, 120, dim * 4, dim)!;
     const pp = a.alloc(planBytes(dim));
     a.u32.set(made, pp >> 2);
     for (const plan of [0, pp]) {
@@ -179,7 +179,7 @@ test('screenPlan: the chunks by decreasing variance (a permutation), checkpoints
   const a = new Arena(1 << 20);
   const px = a.alloc(data.length * 4);
   a.f32.set(data, px >> 2);
-  const plan = screenPlan(a.f32, px, n, dim * 4, dim)!;
+  const plan = screenPlan(a, px, n, dim * 4, dim)!;
   assert.equal(plan.length * 4, planBytes(dim));
   const chunks = dim >> 2;
   assert.equal(plan[7], chunks);
@@ -193,10 +193,10 @@ test('screenPlan: the chunks by decreasing variance (a permutation), checkpoints
     assert.ok(plan[1 + c]! >= 4 && plan[1 + c]! < chunks, `checkpoint ${plan[1 + c]}`);
     if (c > 0) assert.ok(plan[1 + c]! > plan[c]!, 'increasing');
   }
-  assert.equal(screenPlan(a.f32, px, n, 63 * 4, 63), undefined);
+  assert.equal(screenPlan(a, px, n, 63 * 4, 63), undefined);
   // Constant data: the natural order, no checkpoint.
   a.f32.fill(2, px >> 2, (px >> 2) + n * dim);
-  const flat = screenPlan(a.f32, px, n, dim * 4, dim)!;
+  const flat = screenPlan(a, px, n, dim * 4, dim)!;
   assert.equal(flat[0], 0);
   assert.deepEqual(Array.from(flat.subarray(8, 8 + chunks)), Array.from({ length: chunks }, (_, c) => 16 * c));
 });
@@ -217,7 +217,7 @@ test('screenBlock\'s partial check stops only records that could not be candidat
     const cut = a.alloc(nq * n * 4);
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
-    const made = screenPlan(a.f32, px, n, dim * 4, dim)!;
+    const made = screenPlan(a, px, n, dim * 4, dim)!;
     const cps = made[0]!;
     assert.ok(cps > 0, 'the plan has checkpoints');
     const plan = a.alloc(planBytes(dim));

@@ -991,3 +991,23 @@ export function queryScreensRerank(st: usize, nQ: i32, nq: i32, k: i32, cap: i32
     store<u32>(outCounts + (<usize>i << 2), got);
   }
 }
+
+/**
+ * Per-component sums and sums of squares (f64, `dim` each at `out` and `out + 8·dim`) of `m` rows
+ * spread evenly over `n` rows at `ptr` (row ⌊s·n / m⌋ for s < m), `stride` bytes apart: the screen
+ * plan's variances (src/indexes/flat/screen.ts `screenPlan`).
+ */
+export function columnMoments(ptr: usize, n: i32, m: i32, stride: usize, dim: i32, out: usize): void {
+  const sq = out + (<usize>dim << 3);
+  memory.fill(out, 0, <usize>dim << 4);
+  for (let s = 0; s < m; s++) {
+    const row = <i32>((<i64>s * <i64>n) / <i64>m);
+    const x = ptr + <usize>row * stride;
+    for (let d = 0; d < dim; d++) {
+      const v = <f64>load<f32>(x + (<usize>d << 2));
+      const o = <usize>d << 3;
+      store<f64>(out + o, load<f64>(out + o) + v);
+      store<f64>(sq + o, load<f64>(sq + o) + v * v);
+    }
+  }
+}
