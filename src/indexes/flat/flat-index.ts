@@ -351,14 +351,14 @@ export class FlatIndex implements VectorIndex {
         let xnMax = 0;
         for (let j = 0; j < n; j++) xnMax = Math.max(xnMax, f32[(norms + j * NORM_BYTES) >> 2]!);
         if (xnMax <= SCREEN_MAX_NORM) screen = { xnPtr: norms, qnPtr: norms + NORM_BYTES * n, xnMax, plan };
-        if (screen !== undefined && allowed === undefined) {
+        if (screen !== undefined) {
           // The screens in linear memory (flat-jobs.ts `screenedSearchBlocksInMemory`): a region and a
           // re-rank scratch a participant (lists of 3k + 32), and the slot → id table.
           const keep = Math.min(k, n);
           const cap = 3 * keep + 32;
           const regionBytes = Math.ceil(a.k.pairRegionBytes(QUERY_BLOCK, keep, cap) / 16) * 16;
           const rr = Math.ceil(rerankBytes(keep, cap) / 16) * 16;
-          memPtr = a.alloc(threads * (regionBytes + rr) + 4 * n);
+          memPtr = a.alloc(threads * (regionBytes + rr) + 4 * n + (allowed === undefined ? 0 : n));
           const regions = new Uint32Array(new SharedArrayBuffer(4 * threads));
           const rerank = new Uint32Array(new SharedArrayBuffer(4 * threads));
           for (let t = 0; t < threads; t++) {
@@ -367,7 +367,9 @@ export class FlatIndex implements VectorIndex {
           }
           const table = memPtr + threads * (regionBytes + rr);
           a.u32.set(ids.subarray(0, n), table >> 2);
-          screen.inMemory = { regions, rerank, cap, table };
+          const mask = allowed === undefined ? 0 : table + 4 * n;
+          if (allowed !== undefined) a.u8.set(allowed.subarray(0, n), mask);
+          screen.inMemory = { regions, rerank, cap, table, allowed: mask };
         }
       }
       const job: FlatSearchJob = {

@@ -61,13 +61,15 @@ export interface FlatSearchJob extends KernelJob {
  * The screens of a screened search in linear memory (kernels.ts `queryScreensOffer` /
  * `queryScreensRerank`): participant t's pair-screen region of QUERY_BLOCK points at `regions[t]`
  * (`cap` candidates a query) and its re-rank scratch and answers at `rerank[t]`
- * (`rerankBytes(job.cap, cap)`); the slot → id table at `table`. Unfiltered searches only.
+ * (`rerankBytes(job.cap, cap)`); the slot → id table at `table`; the allow-list mask at `allowed`.
  */
 export interface QueryScreens {
   regions: Uint32Array;
   rerank: Uint32Array;
   cap: number;
   table: number;
+  /** The allow-list mask copied into linear memory (a byte a slot), or 0 when the search is unfiltered. */
+  allowed: number;
 }
 
 /** Bytes of a participant's re-rank scratch and answers for `keep` hits and `cap` candidates a query. */
@@ -187,7 +189,8 @@ export function screenedSearchBlocks(kernel: BlockKernel, f32: Float32Array, u32
 /** The kernels of the in-memory screens (kernels.ts). */
 export interface QueryScreenKernel {
   pairScreensReset(st: number, n: number, k: number): void;
-  queryScreensOffer(vals: number, nq: number, nx: number, x0: number, st: number, nQ: number, k: number, cap: number, adm: number, prune: number): number;
+  queryScreensOffer(vals: number, nq: number, nx: number, x0: number, st: number, nQ: number, k: number, cap: number, adm: number, prune: number,
+    allowed: number): number;
   queryScreensRerank(st: number, nQ: number, nq: number, k: number, cap: number, metric: number, qs: number, qStride: number, base: number, stride: number,
     dim: number, table: number, keep: number, outIds: number, outDists: number, outCounts: number, tmp: number): void;
 }
@@ -227,7 +230,7 @@ export function screenedSearchBlocksInMemory(kernel: BlockKernel & QueryScreenKe
       const nx = Math.min(block, n - x0);
       kernel.screenBlock(code, qs, nq, stride, qnPtr + q0 * NORM_BYTES, vecPtr + x0 * stride, nx, stride, xnPtr + x0 * NORM_BYTES, dim, plan,
         lim32 << 2, 0, outPtr);
-      overflow = kernel.queryScreensOffer(outPtr, nq, nx, x0, st, QUERY_BLOCK, keep, cap, adm32 << 2, lim32 << 2) !== 0;
+      overflow = kernel.queryScreensOffer(outPtr, nq, nx, x0, st, QUERY_BLOCK, keep, cap, adm32 << 2, lim32 << 2, mem.allowed) !== 0;
     }
     if (overflow) {
       screenedSearchBlocks(kernel, f32, u32, job, b, b + 1, t);

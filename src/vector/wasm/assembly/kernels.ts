@@ -922,9 +922,11 @@ export function pairScreensMerge(regions: usize, parts: i32, n: i32, k: i32, cap
  * (src/indexes/flat/flat-jobs.ts): a record block's values (`vals`: `nq` query rows × `nx` records
  * from slot x0) offered to the query block's screens (a pair-screen region of `nQ` points at `st`,
  * k kept, `cap` candidates each): each value within its query's admission limit (`adm`, f32 per
- * query), in row order, records ascending. Returns 0, or 1 when a list overflowed.
+ * query) and of an allowed record (`allowed`: a byte a slot, 0 = left out; 0: every record), in
+ * row order, records ascending. Returns 0, or 1 when a list overflowed.
  */
-export function queryScreensOffer(vals: usize, nq: i32, nx: i32, x0: i32, st: usize, nQ: i32, k: i32, cap: i32, adm: usize, prune: usize): i32 {
+export function queryScreensOffer(vals: usize, nq: i32, nx: i32, x0: i32, st: usize, nQ: i32, k: i32, cap: i32, adm: usize, prune: usize,
+  allowed: usize): i32 {
   for (let i = 0; i < nq; i++) {
     const o = vals + (<usize>i * <usize>nx << 2);
     const admI = adm + (<usize>i << 2);
@@ -933,6 +935,7 @@ export function queryScreensOffer(vals: usize, nq: i32, nx: i32, x0: i32, st: us
       if (j + 4 <= nx && !v128.any_true(f32x4.le(v128.load(o + (<usize>j << 2)), f32x4.splat(load<f32>(admI))))) { j += 3; continue; }
       const v = load<f32>(o + (<usize>j << 2));
       if (!(v <= load<f32>(admI))) continue;
+      if (allowed != 0 && load<u8>(allowed + <usize>(x0 + j)) == 0) continue;
       if (!pairOffer(st, nQ, k, cap, i, x0 + j, v, adm, prune)) return 1;
     }
   }
