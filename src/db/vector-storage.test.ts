@@ -63,6 +63,15 @@ for (const index of ['flat', 'hnsw'] as const) {
           assert.ok(rep.problems.some((p) => /record "r42" \(slot 42\): vector damaged: row 42 of .*c1\.vec does not match its checksum/.test(p)), rep.problems.join('\n'));
           const got = await c.get({ ids: ['r42'], include: ['vectors'] });
           assert.ok(Number.isNaN(got.vectors![0]![0]), 'the damaged row reads as NaN, never as wrong numbers');
+          // Read with its neighbours (one read of the file for the run of slots 41–43, each row checked).
+          const run = await c.get({ ids: ['r41', 'r42', 'r43'], include: ['vectors'] });
+          assert.deepEqual(run.ids, ['r41', 'r42', 'r43']);
+          assert.deepEqual(Array.from(run.vectors![0]!), Array.from(row(v, 41)));
+          assert.ok(Number.isNaN(run.vectors![1]![0]), 'the damaged row reads as NaN in a run too');
+          assert.deepEqual(Array.from(run.vectors![2]!), Array.from(row(v, 43)));
+          const all = await c.get({ include: ['vectors'] });
+          assert.ok(Number.isNaN(all.vectors![all.ids.indexOf('r42')]![0]));
+          assert.deepEqual(Array.from(all.vectors![all.ids.indexOf('r7')]!), Array.from(row(v, 7)));
           // Queries answer from the other records (the exact oracle over them).
           const oracle = new FlatIndex({ dim: DIM, metric: 'l2' });
           for (let i = 0; i < n; i++) if (i !== 42) oracle.add(Uint32Array.of(i), { data: row(v, i), dim: DIM, count: 1 });

@@ -52,6 +52,9 @@ function isUniqueError(e: unknown): boolean {
   return e instanceof Error && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+/** Rows of vectors `#records` reads with one call at most (a 1,024-row buffer: 3 MB at 784-d). */
+const READ_RUN = 1024;
+
 export class SqliteRecords implements CollectionRecords {
   readonly #c: SqliteConnections;
   readonly #meta: CollectionMeta;
@@ -119,11 +122,38 @@ export class SqliteRecords implements CollectionRecords {
     return { vector: v, problem: `vector damaged: row ${slot} of ${this.#c.vectors.path} does not match its checksum` };
   }
 
-  #record(row: Row): StoredRecord {
+  /**
+   * The records of many rows: their vectors read by runs of consecutive slots, one read a run (a
+   * read a row cost ~2 µs of system call each: 4 of the 8 ms of reading 2,050 × 784), each row
+   * checked against its checksum; a row short or not matching goes the one-row way (`#vectorAt`:
+   * the retry after a compaction, or the problem reported).
+   */
+  #records(rows: Row[]): StoredRecord[] {
+    if (rows.length < 2 || rows[0]!.vcrc === undefined) return rows.map((r) => this.#record(r));
+    const dim = this.#meta.dim;
+    const order = Array.from({ length: rows.length }, (_, i) => i).sort((a, b) => rows[a]!.slot - rows[b]!.slot);
+    const vectors = new Array<Float32Array | undefined>(rows.length);
+    const buf = new Float32Array(Math.min(rows.length, READ_RUN) * dim);
+    for (let i = 0; i < order.length;) {
+      let j = i + 1;
+      while (j < order.length && j - i < READ_RUN && rows[order[j]!]!.slot === rows[order[j - 1]!]!.slot + 1) j++;
+      const got = this.#c.vectors.readRows(rows[order[i]!]!.slot, j - i, buf.subarray(0, (j - i) * dim));
+      for (let t = 0; t < got; t++) {
+        const v = buf.slice(t * dim, (t + 1) * dim);
+        const row = rows[order[i + t]!]!;
+        if (rowCrc(new Uint8Array(v.buffer)) === row.vcrc) vectors[order[i + t]!] = v;
+      }
+      i = j;
+    }
+    return rows.map((r, i) => this.#record(r, vectors[i]));
+  }
+
+  #record(row: Row, vector?: Float32Array): StoredRecord {
     const out: StoredRecord = { slot: row.slot, id: row.id };
     if (row.document !== undefined) out.document = row.document;
     if (row.metadata !== undefined) out.metadata = row.metadata === null ? null : JSON.parse(row.metadata) as Metadata;
-    if (row.vcrc !== undefined) {
+    if (vector !== undefined) out.vector = vector;
+    else if (row.vcrc !== undefined) {
       const got = this.#vectorAt(row.slot, row.vcrc);
       out.vector = got.vector;
       if (got.problem !== undefined) out.vectorProblem = got.problem;
@@ -140,19 +170,19 @@ export class SqliteRecords implements CollectionRecords {
   async getByIds(ids: readonly string[], filter: RecordFilter, fields: Fields): Promise<StoredRecord[]> {
     const f = this.#filter(filter);
     const st = this.#c.r.prepare(`SELECT ${this.#columns(fields)} FROM ${this.#t.records} WHERE id = ? AND (${f.sql})`);
-    const out: StoredRecord[] = [];
+    const rows: Row[] = [];
     for (const id of ids) {
       const row = st.get(id, ...f.params) as Row | undefined;
-      if (row !== undefined) out.push(this.#record(row));
+      if (row !== undefined) rows.push(row);
     }
-    return out;
+    return this.#records(rows);
   }
 
   async getPage(filter: RecordFilter, page: { limit: number; offset: number }, fields: Fields): Promise<StoredRecord[]> {
     const f = this.#filter(filter);
     const rows = this.#c.r.prepare(`SELECT ${this.#columns(fields)} FROM ${this.#t.records} WHERE ${f.sql} ORDER BY slot LIMIT ? OFFSET ?`)
       .all(...f.params, page.limit, page.offset) as Row[];
-    return rows.map((r) => this.#record(r));
+    return this.#records(rows);
   }
 
   async listIds(page: { limit: number; offset: number }): Promise<string[]> {
@@ -162,7 +192,7 @@ export class SqliteRecords implements CollectionRecords {
   async scan(after: number, limit: number, fields: Fields): Promise<StoredRecord[]> {
     const cols = this.#columns(fields);
     const rows = this.#stmt(`scan:${cols}`, () => `SELECT ${cols} FROM ${this.#t.records} WHERE slot > ? ORDER BY slot LIMIT ?`).all(after, limit) as Row[];
-    return rows.map((r) => this.#record(r));
+    return this.#records(rows);
   }
 
   async matchingSlots(filter: RecordFilter): Promise<number[]> {
@@ -224,7 +254,7 @@ export class SqliteRecords implements CollectionRecords {
     const cols = this.#columns(fields);
     const st = this.#stmt(`bySlots:${cols}`, () => `SELECT ${cols} FROM ${this.#t.records} WHERE slot IN (SELECT value FROM json_each(?))`);
     const rows = st.all(JSON.stringify(Array.from(slots))) as Row[];
-    return rows.map((r) => this.#record(r));
+    return this.#records(rows);
   }
 
   async vectorOfId(id: string): Promise<Float32Array | undefined> {
