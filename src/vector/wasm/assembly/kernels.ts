@@ -809,13 +809,22 @@ export function pairScreensOffer(vals: usize, cnt: i32, nx: i32, q0: i32, c0: i3
     const row = q0 + i;
     const o = vals + (<usize>i * <usize>nx << 2) - (<usize>c0 << 2);
     let j = max(row + 1, c0);
-    for (; j < c1; j++) {
-      // Four at a time while none passes either limit (the usual case).
-      if (j + 4 <= c1) {
-        const d4 = v128.load(o + (<usize>j << 2));
-        const li = f32x4.splat(load<f32>(adm + (<usize>row << 2)));
-        if (!v128.any_true(v128.or(f32x4.le(d4, li), f32x4.le(d4, v128.load(adm + (<usize>j << 2)))))) { j += 3; continue; }
+    // Four at a time: the lanes within either limit (a bitmask; usually none), each then offered in
+    // column order with the limits as they are by then.
+    for (; j + 4 <= c1; j += 4) {
+      const d4 = v128.load(o + (<usize>j << 2));
+      const li = f32x4.splat(load<f32>(adm + (<usize>row << 2)));
+      let mask = i32x4.bitmask(v128.or(f32x4.le(d4, li), f32x4.le(d4, v128.load(adm + (<usize>j << 2)))));
+      while (mask != 0) {
+        const t = j + ctz(mask);
+        mask &= mask - 1;
+        const v = load<f32>(o + (<usize>t << 2));
+        if (!(v <= load<f32>(adm + (<usize>row << 2))) && !(v <= load<f32>(adm + (<usize>t << 2)))) continue;
+        if (!pairOffer(st, n, k, cap, row, t, v, adm, prune)) return 1;
+        if (!pairOffer(st, n, k, cap, t, row, v, adm, prune)) return 1;
       }
+    }
+    for (; j < c1; j++) {
       const v = load<f32>(o + (<usize>j << 2));
       if (!(v <= load<f32>(adm + (<usize>row << 2))) && !(v <= load<f32>(adm + (<usize>j << 2)))) continue;
       if (!pairOffer(st, n, k, cap, row, j, v, adm, prune)) return 1;
@@ -931,8 +940,18 @@ export function queryScreensOffer(vals: usize, nq: i32, nx: i32, x0: i32, st: us
     const o = vals + (<usize>i * <usize>nx << 2);
     const admI = adm + (<usize>i << 2);
     let j = 0;
+    for (; j + 4 <= nx; j += 4) {
+      let mask = i32x4.bitmask(f32x4.le(v128.load(o + (<usize>j << 2)), f32x4.splat(load<f32>(admI))));
+      while (mask != 0) {
+        const t = j + ctz(mask);
+        mask &= mask - 1;
+        const v = load<f32>(o + (<usize>t << 2));
+        if (!(v <= load<f32>(admI))) continue;
+        if (allowed != 0 && load<u8>(allowed + <usize>(x0 + t)) == 0) continue;
+        if (!pairOffer(st, nQ, k, cap, i, x0 + t, v, adm, prune)) return 1;
+      }
+    }
     for (; j < nx; j++) {
-      if (j + 4 <= nx && !v128.any_true(f32x4.le(v128.load(o + (<usize>j << 2)), f32x4.splat(load<f32>(admI))))) { j += 3; continue; }
       const v = load<f32>(o + (<usize>j << 2));
       if (!(v <= load<f32>(admI))) continue;
       if (allowed != 0 && load<u8>(allowed + <usize>(x0 + j)) == 0) continue;
