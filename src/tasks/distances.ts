@@ -51,8 +51,8 @@ export class KernelPoints {
   readonly #limits: number;
   /** The screen's plan (screen.ts, `screenPlan`), made on the first screened scan. */
   readonly #plan: number;
-  /** `#plan` once made, 0 when the data takes none (below 64 components); undefined before the first screened scan. */
-  #planAt: number | undefined;
+    /** Whether `#plan` has been made (on the first screened scan). */
+  #planned = false;
   readonly #ctr: number;
   readonly #gat: number;
   readonly #out: number;
@@ -158,13 +158,12 @@ export class KernelPoints {
     const t = Math.min(threads, this.#threads);
     // The screened scan (src/indexes/flat/screen.ts): the same lists, about twice as fast.
     const a = this.#arena;
-    if (this.#planAt === undefined) {
+    if (!this.#planned) {
       // The points do not change after construction: one plan for every scan.
-      const made = screenPlan(a, this.#pts, n, this.#stride, this.dim);
-      if (made !== undefined) a.u32.set(made, this.#plan >> 2);
-      this.#planAt = made === undefined ? 0 : this.#plan;
+      a.u32.set(screenPlan(a, this.#pts, n, this.#stride, this.dim), this.#plan >> 2);
+      this.#planned = true;
     }
-    const plan = this.#planAt;
+    const plan = this.#plan;
     a.k.sqNorms(this.#pts, n, this.#stride, this.dim, plan, this.#norms);
     let xnMax = 0;
     for (let i = 0; i < n; i++) xnMax = Math.max(xnMax, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!);

@@ -140,6 +140,24 @@ test('outliers and dedupe on a collection: threads 1 and 2 answer the same; a ba
   });
 });
 
+/** The oracle of the all-pairs scan: every pair's `distBlock` distance (tile-independent), each row's k smallest by (distance, number). */
+function pairsOracle(x: Float32Array, n: number, dim: number, k: number): { ids: Uint32Array; dists: Float32Array } {
+  const a = new Arena(4 * (x.length + n * n) + 1024);
+  const px = a.alloc(x.length * 4);
+  const po = a.alloc(n * n * 4);
+  a.f32.set(x, px >> 2);
+  a.k.distBlock(0, px, n, dim * 4, px, n, dim * 4, dim, po);
+  const heap = new TopK(k);
+  const ids = new Uint32Array(n * k);
+  const dists = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    heap.clear();
+    for (let j = 0; j < n; j++) if (j !== i) heap.push(j, a.f32[(po >> 2) + i * n + j]!);
+    heap.drainSorted(ids, dists, i * k);
+  }
+  return { ids, dists };
+}
+
 test('neighbours, screened with the partial check (96-d, duplicates, one-ulp ties, far-off data): = the plain all-pairs scan bit for bit', () => {
   const dim = 96;
   const n = 420;
@@ -152,24 +170,13 @@ test('neighbours, screened with the partial check (96-d, duplicates, one-ulp tie
     const bits = new Uint32Array(x.buffer);
     for (let i = 9; i < n; i += 29) { x.copyWithin(i * dim, (i - 1) * dim, i * dim); bits[i * dim + 3]! += 1; } // one ulp apart
     const kp = new KernelPoints(x, n, dim, { outFloats: 64 * n, threads: 2 });
-    // The oracle: every pair's distBlock distance (tile-independent), each row's k smallest by (distance, number).
-    const a = new Arena(4 * (x.length + n * n) + 1024);
-    const px = a.alloc(x.length * 4);
-    const po = a.alloc(n * n * 4);
-    a.f32.set(x, px >> 2);
-    a.k.distBlock(0, px, n, dim * 4, px, n, dim * 4, dim, po);
-    const heap = new TopK(k);
-    const ids = new Uint32Array(k);
-    const dd = new Float32Array(k);
+    const want = pairsOracle(x, n, dim, k);
     const one = kp.neighbours(0, k, 64, 1);
     const two = kp.neighbours(0, k, 64, 2);
     for (let i = 0; i < n; i++) {
-      heap.clear();
-      for (let j = 0; j < n; j++) if (j !== i) heap.push(j, a.f32[(po >> 2) + i * n + j]!);
-      heap.drainSorted(ids, dd);
       for (const [what, got] of [['1 thread', one], ['2 threads', two]] as const) {
-        assert.deepEqual(Array.from(got.index.subarray(i * k, (i + 1) * k)), Array.from(ids), `offset ${offset} ${what} row ${i}`);
-        for (let t = 0; t < k; t++) assert.ok(Object.is(got.distances[i * k + t], dd[t]), `offset ${offset} ${what} row ${i} hit ${t}`);
+        assert.deepEqual(Array.from(got.index.subarray(i * k, (i + 1) * k)), Array.from(want.ids.subarray(i * k, (i + 1) * k)), `offset ${offset} ${what} row ${i}`);
+        for (let t = 0; t < k; t++) assert.ok(Object.is(got.distances[i * k + t], want.dists[i * k + t]), `offset ${offset} ${what} row ${i} hit ${t}`);
       }
     }
   }
@@ -185,23 +192,11 @@ test('neighbours, screened: points tied with more records than a screen holds (l
   const x = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) x[i * dim + j] = i < copies ? (j % 3) : rng.gaussian();
   const kp = new KernelPoints(x, n, dim, { outFloats: 64 * n, threads: 2 });
-  const a = new Arena(4 * (x.length + n * n) + 1024);
-  const px = a.alloc(x.length * 4);
-  const po = a.alloc(n * n * 4);
-  a.f32.set(x, px >> 2);
-  a.k.distBlock(0, px, n, dim * 4, px, n, dim * 4, dim, po);
-  const heap = new TopK(k);
-  const ids = new Uint32Array(k);
-  const dd = new Float32Array(k);
+  const want = pairsOracle(x, n, dim, k);
   for (const threads of [1, 2]) {
     const got = kp.neighbours(0, k, 64, threads);
-    for (let i = 0; i < n; i++) {
-      heap.clear();
-      for (let j = 0; j < n; j++) if (j !== i) heap.push(j, a.f32[(po >> 2) + i * n + j]!);
-      heap.drainSorted(ids, dd);
-      assert.deepEqual(Array.from(got.index.subarray(i * k, (i + 1) * k)), Array.from(ids), `k ${k} ${threads} threads row ${i}`);
-      for (let t = 0; t < k; t++) assert.ok(Object.is(got.distances[i * k + t], dd[t]), `k ${k} ${threads} threads row ${i} hit ${t}`);
-    }
+    assert.deepEqual(Array.from(got.index), Array.from(want.ids), `k ${k} ${threads} threads`);
+    for (let t = 0; t < n * k; t++) assert.ok(Object.is(got.distances[t], want.dists[t]), `k ${k} ${threads} threads: row ${Math.floor(t / k)} hit ${t % k}`);
   }
   }
 });

@@ -341,11 +341,9 @@ export class FlatIndex implements VectorIndex {
       let screen: FlatSearchJob['screen'];
       if (norms !== 0) {
         // The plan (the chunks' order, the partial check's checkpoints) after the norms; made per
-        // call from a sample of the stored vectors (~1 ms at 784-d).
-        const planPtr = norms + NORM_BYTES * (n + roundQ);
-        const made = screenPlan(a, this.#ptr, n, this.#stride, this.dim);
-        if (made !== undefined) a.u32.set(made, planPtr >> 2);
-        const plan = made === undefined ? 0 : planPtr;
+        // call from a sample of the stored vectors (~0.3 ms at 784-d).
+        const plan = norms + NORM_BYTES * (n + roundQ);
+        a.u32.set(screenPlan(a, this.#ptr, n, this.#stride, this.dim), plan >> 2);
         a.k.sqNorms(this.#ptr, n, this.#stride, this.dim, plan, norms);
         const f32 = a.f32;
         let xnMax = 0;

@@ -15,7 +15,7 @@ import { Random } from '../../vector/random.js';
 import { normalizeInPlace } from '../../vector/normalize.js';
 import type { BatchSearchResult } from '../types.js';
 import { FlatIndex, parallelThresholds } from './flat-index.js';
-import { NORM_BYTES, PLAN_HEADER, f32Up, planBytes, screenPlan, screenSlack } from './screen.js';
+import { NORM_BYTES, PLAN_HEADER, f32Up, identityPlan, planBytes, screenPlan, screenSlack } from './screen.js';
 
 const saved = { ...parallelThresholds };
 before(() => Object.assign(parallelThresholds, { minWork: 0, minPass: 0 }));
@@ -136,11 +136,13 @@ test('screenBlock stays within the bound of screenSlack (far-off data: norms ≫
     const po = a.alloc(40 * 120 * 4);
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
-    // The natural order (plan 0) and the data's plan (chunks by decreasing variance).
-    const made = screenPlan(a, px, 120, dim * 4, dim)!;
+    // The natural order (`identityPlan`) and the data's plan (chunks by decreasing variance).
+    const natural = a.alloc(planBytes(dim));
+    a.u32.set(identityPlan(dim), natural >> 2);
+    const made = screenPlan(a, px, 120, dim * 4, dim);
     const pp = a.alloc(planBytes(dim));
     a.u32.set(made, pp >> 2);
-    for (const plan of [0, pp]) {
+    for (const plan of [natural, pp]) {
     a.k.sqNorms(px, 120, dim * 4, dim, plan, xn);
     a.k.sqNorms(pq, 40, dim * 4, dim, plan, qn);
     let xnMax = 0;
@@ -179,7 +181,7 @@ test('screenPlan: the chunks by decreasing variance (a permutation), checkpoints
   const a = new Arena(1 << 20);
   const px = a.alloc(data.length * 4);
   a.f32.set(data, px >> 2);
-  const plan = screenPlan(a, px, n, dim * 4, dim)!;
+  const plan = screenPlan(a, px, n, dim * 4, dim);
   assert.equal(plan.length * 4, planBytes(dim));
   const chunks = dim >> 2;
   assert.equal(plan[7], chunks);
@@ -193,10 +195,12 @@ test('screenPlan: the chunks by decreasing variance (a permutation), checkpoints
     assert.ok(plan[1 + c]! >= 4 && plan[1 + c]! < chunks, `checkpoint ${plan[1 + c]}`);
     if (c > 0) assert.ok(plan[1 + c]! > plan[c]!, 'increasing');
   }
-  assert.equal(screenPlan(a, px, n, 63 * 4, 63), undefined);
+  assert.deepEqual(Array.from(screenPlan(a, px, n, 63 * 4, 63)), Array.from(identityPlan(63)), 'below 64 components: the natural order, no checkpoint');
+  assert.equal(identityPlan(63)[0], 0);
+  assert.deepEqual(Array.from(identityPlan(63).subarray(8)), Array.from({ length: 15 }, (_, c) => 16 * c));
   // Constant data: the natural order, no checkpoint.
   a.f32.fill(2, px >> 2, (px >> 2) + n * dim);
-  const flat = screenPlan(a, px, n, dim * 4, dim)!;
+  const flat = screenPlan(a, px, n, dim * 4, dim);
   assert.equal(flat[0], 0);
   assert.deepEqual(Array.from(flat.subarray(8, 8 + chunks)), Array.from({ length: chunks }, (_, c) => 16 * c));
 });
@@ -217,7 +221,7 @@ test('screenBlock\'s partial check stops only records that could not be candidat
     const cut = a.alloc(nq * n * 4);
     a.f32.set(base, px >> 2);
     a.f32.set(queries, pq >> 2);
-    const made = screenPlan(a, px, n, dim * 4, dim)!;
+    const made = screenPlan(a, px, n, dim * 4, dim);
     const cps = made[0]!;
     assert.ok(cps > 0, 'the plan has checkpoints');
     const plan = a.alloc(planBytes(dim));

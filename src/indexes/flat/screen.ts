@@ -56,18 +56,27 @@ export const PLAN_SAMPLE = 1024;
  */
 const PLAN_FRACTIONS = [0.4, 0.6, 0.75, 0.85, 0.92, 0.97];
 
+/** The natural order without checkpoints: the plan of fewer than 64 components (and of no rows). */
+export function identityPlan(dim: number): Int32Array {
+  const chunks = dim >> 2;
+  const plan = new Int32Array(planBytes(dim) / 4);
+  plan[7] = chunks;
+  for (let c = 0; c < chunks; c++) plan[PLAN_HEADER / 4 + c] = c * 16;
+  return plan;
+}
+
 /**
  * The screen's plan for `n` rows of `dim` float32 at byte `ptr` of the arena `a`, `stride` bytes
  * apart (kernels.ts, PLAN_HEADER): the 4-component chunks in decreasing order of their variance
  * (the sum of their components', estimated from PLAN_SAMPLE evenly spaced rows; ties in place),
  * so that a head holds most of each distance early, and the partial check's checkpoints where the
- * head holds PLAN_FRACTIONS of the total variance. Undefined below 64 components, where the
- * natural order without checks is used (plan 0). Any order and any checkpoints give the same
+ * head holds PLAN_FRACTIONS of the total variance. Below 64 components, the natural order without
+ * checks (`identityPlan`). Any order and any checkpoints give the same
  * answers (the screen's bound holds for a dot product summed in any order); the plan only decides
  * how early a tile can stop.
  */
-export function screenPlan(a: PlanArena, ptr: number, n: number, stride: number, dim: number): Int32Array | undefined {
-  if (dim < 64 || n === 0) return undefined;
+export function screenPlan(a: PlanArena, ptr: number, n: number, stride: number, dim: number): Int32Array {
+  if (dim < 64 || n === 0) return identityPlan(dim);
   const chunks = dim >> 2;
   const m = Math.min(n, PLAN_SAMPLE);
   // The sums in wasm (`columnMoments`, ~0.3 ms for 1,024 × 784): a JavaScript loop here costs a

@@ -322,7 +322,8 @@ export function distList(metric: i32, q: usize, base: usize, stride: usize, slot
  * chunks (the head is the first that many chunks of the order; strictly increasing, below the chunk
  * count), [7] the chunk count (dim >> 2), then from byte PLAN_HEADER the byte offset of each chunk
  * in the row, in order (a permutation of 0, 16, 32, …). Components past the last whole chunk
- * (dim & 3 of them) always come last, in place. Plan 0: the natural order, no checkpoint.
+ * (dim & 3 of them) always come last, in place. `sqNorms` also takes plan 0 (the norm alone);
+ * `screenBlock` needs a plan (screen.ts `identityPlan` for the natural order).
  */
 const PLAN_HEADER: usize = 32;
 
@@ -417,18 +418,6 @@ export function relaxedBuild(): i32 {
   return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
 
-/** a·b with `madd`, one accumulator, then the scalar tail: the screen's edge rows and columns. */
-@inline function screenDot(a: usize, b: usize, dim: i32): f32 {
-  const end4 = <usize>(dim & ~3) << 2;
-  const end = <usize>dim << 2;
-  let acc = f32x4.splat(0);
-  let o: usize = 0;
-  for (; o < end4; o += 16) acc = madd(v128.load(a + o), v128.load(b + o), acc);
-  let r = hsum(acc);
-  for (; o < end; o += 4) r += load<f32>(a + o) * load<f32>(b + o);
-  return r;
-}
-
 /** The screened distance from a dot product: ‖q‖² + ‖x‖² − 2 q·x (l2) or 1 − q·x (ip, cosine). */
 @inline function screenValue(metric: i32, qn: f32, xn: f32, dot: f32): f32 {
   return metric == 0 ? (qn + xn) - <f32>2 * dot : <f32>1 - dot;
@@ -438,7 +427,8 @@ export function relaxedBuild(): i32 {
  * Screened distances of `nq` queries against `nx` records, `out[i * nx + j]`, in the matrix-product
  * form: l2 as ‖q‖² + ‖x‖² − 2 q·x with the norms given (`qn`, `xn`: `sqNorms` records of the same
  * plan, 64 bytes a row; not read for ip / cosine), ip / cosine as 1 − q·x. The dot products run
- * over the chunks in the plan's order (see PLAN_HEADER; plan 0: natural order).
+ * over the chunks in the plan's order (see PLAN_HEADER; a plan is required here: screen.ts
+ * `identityPlan` for the natural order).
  * Partial check (l2, a plan with checkpoints, `qlim` ≠ 0): at each checkpoint, the lower bound
  * ‖q_h − x_h‖² + (‖q_t‖ − ‖x_t‖)² of each of a tile's 8 distances is compared with its query's
  * limit (`qlim`: nq f32) and, when `xlim` ≠ 0, its record's (nx f32); when all 8 bounds exceed
@@ -454,7 +444,6 @@ export function relaxedBuild(): i32 {
  */
 export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn: usize, xs: usize, nx: i32, xStride: usize, xn: usize,
   dim: i32, plan: usize, qlim: usize, xlim: usize, out: usize): void {
-  if (plan == 0) { screenBlockNatural(metric, qs, nq, qStride, qn, xs, nx, xStride, xn, dim, out); return; }
   const end4 = <usize>(dim & ~3) << 2;
   const end = <usize>dim << 2;
   const rowBytes = <usize>nx << 2;
@@ -581,75 +570,6 @@ export function screenBlock(metric: i32, qs: usize, nq: i32, qStride: usize, qn:
   return r;
 }
 
-/** `screenBlock` without a plan: natural order, no partial check. */
-function screenBlockNatural(metric: i32, qs: usize, nq: i32, qStride: usize, qn: usize, xs: usize, nx: i32, xStride: usize, xn: usize,
-  dim: i32, out: usize): void {
-  const end4 = <usize>(dim & ~3) << 2;
-  const end = <usize>dim << 2;
-  const rowBytes = <usize>nx << 2;
-  let i = 0;
-  for (; i + 4 <= nq; i += 4) {
-    const q0 = qs + <usize>i * qStride;
-    const q1 = q0 + qStride;
-    const q2 = q1 + qStride;
-    const q3 = q2 + qStride;
-    const qi = qn + (<usize>i << 6);
-    const n0 = metric == 0 ? load<f32>(qi) : 0, n1 = metric == 0 ? load<f32>(qi, 64) : 0;
-    const n2 = metric == 0 ? load<f32>(qi, 128) : 0, n3 = metric == 0 ? load<f32>(qi, 192) : 0;
-    const o0 = out + <usize>i * rowBytes;
-    let j = 0;
-    for (; j + 2 <= nx; j += 2) {
-      const x0 = xs + <usize>j * xStride;
-      const x1 = x0 + xStride;
-      let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
-      let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
-      let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
-      let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-      let o: usize = 0;
-      for (; o < end4; o += 16) {
-        const y0 = v128.load(x0 + o), y1 = v128.load(x1 + o);
-        let v = v128.load(q0 + o); a00 = madd(v, y0, a00); a01 = madd(v, y1, a01);
-        v = v128.load(q1 + o); a10 = madd(v, y0, a10); a11 = madd(v, y1, a11);
-        v = v128.load(q2 + o); a20 = madd(v, y0, a20); a21 = madd(v, y1, a21);
-        v = v128.load(q3 + o); a30 = madd(v, y0, a30); a31 = madd(v, y1, a31);
-      }
-      let r00 = hsum(a00), r01 = hsum(a01), r10 = hsum(a10), r11 = hsum(a11);
-      let r20 = hsum(a20), r21 = hsum(a21), r30 = hsum(a30), r31 = hsum(a31);
-      for (; o < end; o += 4) {
-        const y0 = load<f32>(x0 + o), y1 = load<f32>(x1 + o);
-        const v0 = load<f32>(q0 + o), v1 = load<f32>(q1 + o), v2 = load<f32>(q2 + o), v3 = load<f32>(q3 + o);
-        r00 += v0 * y0; r01 += v0 * y1; r10 += v1 * y0; r11 += v1 * y1;
-        r20 += v2 * y0; r21 += v2 * y1; r30 += v3 * y0; r31 += v3 * y1;
-      }
-      const m0 = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
-      const m1 = metric == 0 ? load<f32>(xn + (<usize>j << 6), 64) : 0;
-      const oj = o0 + (<usize>j << 2);
-      store<f32>(oj, screenValue(metric, n0, m0, r00)); store<f32>(oj, screenValue(metric, n0, m1, r01), 4);
-      store<f32>(oj + rowBytes, screenValue(metric, n1, m0, r10)); store<f32>(oj + rowBytes, screenValue(metric, n1, m1, r11), 4);
-      store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m0, r20)); store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m1, r21), 4);
-      store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m0, r30)); store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m1, r31), 4);
-    }
-    for (; j < nx; j++) {
-      const x = xs + <usize>j * xStride;
-      const m = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
-      const oj = o0 + (<usize>j << 2);
-      store<f32>(oj, screenValue(metric, n0, m, screenDot(q0, x, dim)));
-      store<f32>(oj + rowBytes, screenValue(metric, n1, m, screenDot(q1, x, dim)));
-      store<f32>(oj + 2 * rowBytes, screenValue(metric, n2, m, screenDot(q2, x, dim)));
-      store<f32>(oj + 3 * rowBytes, screenValue(metric, n3, m, screenDot(q3, x, dim)));
-    }
-  }
-  for (; i < nq; i++) {
-    const q = qs + <usize>i * qStride;
-    const n = metric == 0 ? load<f32>(qn + (<usize>i << 6)) : 0;
-    const oi = out + <usize>i * rowBytes;
-    for (let j = 0; j < nx; j++) {
-      const m = metric == 0 ? load<f32>(xn + (<usize>j << 6)) : 0;
-      store<f32>(oi + (<usize>j << 2), screenValue(metric, n, m, screenDot(q, xs + <usize>j * xStride, dim)));
-    }
-  }
-}
-
 /**
  * The values of a screened block worth a look (the flat index's batch search, src/indexes/flat/flat-jobs.ts):
  * `vals` holds `cnt` rows × `nx` columns of screened values; those ≤ their row's admission limit
@@ -730,6 +650,34 @@ export function pairScreensReset(st: usize, n: i32, k: i32): void {
   return r == 0 ? reinterpret<f32>(<u32>1) : r;
 }
 
+/** Adds v to the f32 max-heap at h holding `size` values (room for one more). */
+@inline function maxHeapPush(h: usize, size: i32, v: f32): void {
+  let i = size;
+  while (i > 0) {
+    const par = (i - 1) >> 1;
+    const hp = load<f32>(h + (<usize>par << 2));
+    if (hp >= v) break;
+    store<f32>(h + (<usize>i << 2), hp);
+    i = par;
+  }
+  store<f32>(h + (<usize>i << 2), v);
+}
+
+/** Replaces the top of the full f32 max-heap at h (k values) with v (smaller than it) and sifts it down. */
+@inline function maxHeapReplaceTop(h: usize, k: i32, v: f32): void {
+  let i = 0;
+  for (;;) {
+    let c = 2 * i + 1;
+    if (c >= k) break;
+    if (c + 1 < k && load<f32>(h + (<usize>(c + 1) << 2)) > load<f32>(h + (<usize>c << 2))) c++;
+    const hc = load<f32>(h + (<usize>c << 2));
+    if (hc <= v) break;
+    store<f32>(h + (<usize>i << 2), hc);
+    i = c;
+  }
+  store<f32>(h + (<usize>i << 2), v);
+}
+
 /** Offers (p ← other, v) to point p's screen; false when its list overflows. `adm`, `prune`: the shared f32 limits. */
 @inline function pairOffer(st: usize, n: i32, k: i32, cap: i32, p: i32, other: i32, v: f32, adm: usize, prune: usize): bool {
   const limP = st + <usize>n * 8 + (<usize>p << 3);
@@ -761,30 +709,12 @@ export function pairScreensReset(st: usize, n: i32, k: i32): void {
   const h = st + pairHeapAt(n) + <usize>p * <usize>k * 4;
   const slack = load<f64>(st + <usize>n * 16 + (<usize>p << 3));
   if (hs < k) {
-    let i = hs;
-    while (i > 0) {
-      const par = (i - 1) >> 1;
-      const hp = load<f32>(h + (<usize>par << 2));
-      if (hp >= v) break;
-      store<f32>(h + (<usize>i << 2), hp);
-      i = par;
-    }
-    store<f32>(h + (<usize>i << 2), v);
+    maxHeapPush(h, hs, v);
     store<i32>(hsP, hs + 1);
     if (hs + 1 < k) return true;
   } else {
     if (v >= load<f32>(h)) return true;
-    let i = 0;
-    for (;;) {
-      let c2 = 2 * i + 1;
-      if (c2 >= k) break;
-      if (c2 + 1 < k && load<f32>(h + (<usize>(c2 + 1) << 2)) > load<f32>(h + (<usize>c2 << 2))) c2++;
-      const hc = load<f32>(h + (<usize>c2 << 2));
-      if (hc <= v) break;
-      store<f32>(h + (<usize>i << 2), hc);
-      i = c2;
-    }
-    store<f32>(h + (<usize>i << 2), v);
+    maxHeapReplaceTop(h, k, v);
   }
   limit = <f64>load<f32>(h) + slack;
   store<f64>(limP, limit);
@@ -834,6 +764,34 @@ export function pairScreensOffer(vals: usize, cnt: i32, nx: i32, q0: i32, c0: i3
   return 0;
 }
 
+/** Appends to `tmp` (from entry m) point p's candidates (region at `st`) whose values are ≤ lim, in list order; returns the new count. */
+@inline function listWithin(st: usize, n: i32, k: i32, cap: i32, p: i32, lim: f64, tmp: usize, m: i32): i32 {
+  const c = load<i32>(st + <usize>n * 4 + (<usize>p << 2));
+  const ids = st + pairIdsAt(n, k) + <usize>p * <usize>cap * 4;
+  const vals = st + pairValsAt(n, k, cap) + <usize>p * <usize>cap * 4;
+  for (let t = 0; t < c; t++) {
+    if (<f64>load<f32>(vals + (<usize>t << 2)) <= lim) {
+      store<u32>(tmp + (<usize>m << 2), load<u32>(ids + (<usize>t << 2)));
+      m++;
+    }
+  }
+  return m;
+}
+
+/** Puts (d, id) into the list at `oi` / `od`, sorted by (distance, id), from slot `at` down (`at`: the first free slot, or the last when full). */
+@inline function insertSorted(oi: usize, od: usize, at: i32, d: f32, id: u32): void {
+  while (at > 0) {
+    const pd = load<f32>(od + (<usize>(at - 1) << 2));
+    const pi = load<u32>(oi + (<usize>(at - 1) << 2));
+    if (pd < d || (pd == d && pi < id)) break;
+    store<f32>(od + (<usize>at << 2), pd);
+    store<u32>(oi + (<usize>at << 2), pi);
+    at--;
+  }
+  store<f32>(od + (<usize>at << 2), d);
+  store<u32>(oi + (<usize>at << 2), id);
+}
+
 /**
  * Points [p0, p1)'s k nearest from the participants' screens (`regions`: `parts` u32 region
  * offsets): the union's k-th smallest screened value τ̃ and the point's slack (region 0's) give the
@@ -855,45 +813,13 @@ export function pairScreensMerge(regions: usize, parts: i32, n: i32, k: i32, cap
       const vals = st + pairValsAt(n, k, cap) + <usize>p * <usize>cap * 4;
       for (let t = 0; t < c; t++) {
         const v = load<f32>(vals + (<usize>t << 2));
-        if (hs < k) {
-          let i = hs++;
-          while (i > 0) {
-            const par = (i - 1) >> 1;
-            const hp = load<f32>(kth + (<usize>par << 2));
-            if (hp >= v) break;
-            store<f32>(kth + (<usize>i << 2), hp);
-            i = par;
-          }
-          store<f32>(kth + (<usize>i << 2), v);
-        } else if (v < load<f32>(kth)) {
-          let i = 0;
-          for (;;) {
-            let c2 = 2 * i + 1;
-            if (c2 >= k) break;
-            if (c2 + 1 < k && load<f32>(kth + (<usize>(c2 + 1) << 2)) > load<f32>(kth + (<usize>c2 << 2))) c2++;
-            const hc = load<f32>(kth + (<usize>c2 << 2));
-            if (hc <= v) break;
-            store<f32>(kth + (<usize>i << 2), hc);
-            i = c2;
-          }
-          store<f32>(kth + (<usize>i << 2), v);
-        }
+        if (hs < k) maxHeapPush(kth, hs++, v);
+        else if (v < load<f32>(kth)) maxHeapReplaceTop(kth, k, v);
       }
     }
     const lim: f64 = hs < k ? Infinity : <f64>load<f32>(kth) + load<f64>(st0 + <usize>n * 16 + (<usize>p << 3));
     let m = 0;
-    for (let r = 0; r < parts; r++) {
-      const st = <usize>load<u32>(regions + (<usize>r << 2));
-      const c = load<i32>(st + <usize>n * 4 + (<usize>p << 2));
-      const ids = st + pairIdsAt(n, k) + <usize>p * <usize>cap * 4;
-      const vals = st + pairValsAt(n, k, cap) + <usize>p * <usize>cap * 4;
-      for (let t = 0; t < c; t++) {
-        if (<f64>load<f32>(vals + (<usize>t << 2)) <= lim) {
-          store<u32>(tmp + (<usize>m << 2), load<u32>(ids + (<usize>t << 2)));
-          m++;
-        }
-      }
-    }
+    for (let r = 0; r < parts; r++) m = listWithin(<usize>load<u32>(regions + (<usize>r << 2)), n, k, cap, p, lim, tmp, m);
     distList(metric, pts + <usize>p * stride, pts, stride, tmp, m, dim, tmpD);
     // The k smallest by (distance, number), kept sorted by insertion (k is small).
     const oi = outIdx + <usize>p * <usize>k * 4;
@@ -901,23 +827,12 @@ export function pairScreensMerge(regions: usize, parts: i32, n: i32, k: i32, cap
     let got = 0;
     for (let t = 0; t < m; t++) {
       const d = load<f32>(tmpD + (<usize>t << 2));
-      const id = load<i32>(tmp + (<usize>t << 2));
+      const id = load<u32>(tmp + (<usize>t << 2));
       if (got == k) {
         const wd = load<f32>(od + (<usize>(k - 1) << 2));
-        const wi = load<i32>(oi + (<usize>(k - 1) << 2));
-        if (!(d < wd || (d == wd && id < wi))) continue;
+        if (!(d < wd || (d == wd && id < load<u32>(oi + (<usize>(k - 1) << 2))))) continue;
       }
-      let i = got < k ? got++ : k - 1;
-      while (i > 0) {
-        const pd = load<f32>(od + (<usize>(i - 1) << 2));
-        const pi = load<i32>(oi + (<usize>(i - 1) << 2));
-        if (pd < d || (pd == d && pi < id)) break;
-        store<f32>(od + (<usize>i << 2), pd);
-        store<i32>(oi + (<usize>i << 2), pi);
-        i--;
-      }
-      store<f32>(od + (<usize>i << 2), d);
-      store<i32>(oi + (<usize>i << 2), id);
+      insertSorted(oi, od, got < k ? got++ : k - 1, d, id);
     }
     for (let t = got; t < k; t++) {
       store<i32>(oi + (<usize>t << 2), -1);
@@ -978,16 +893,7 @@ export function queryScreensRerank(st: usize, nQ: i32, nq: i32, k: i32, cap: i32
     const hs = load<i32>(st + (<usize>i << 2));
     const h = st + pairHeapAt(nQ) + <usize>i * <usize>k * 4;
     const lim: f64 = hs < k ? Infinity : <f64>load<f32>(h) + load<f64>(st + <usize>nQ * 16 + (<usize>i << 3));
-    const c = load<i32>(st + <usize>nQ * 4 + (<usize>i << 2));
-    const ids = st + pairIdsAt(nQ, k) + <usize>i * <usize>cap * 4;
-    const vals = st + pairValsAt(nQ, k, cap) + <usize>i * <usize>cap * 4;
-    let m = 0;
-    for (let t = 0; t < c; t++) {
-      if (<f64>load<f32>(vals + (<usize>t << 2)) <= lim) {
-        store<u32>(tmp + (<usize>m << 2), load<u32>(ids + (<usize>t << 2)));
-        m++;
-      }
-    }
+    const m = listWithin(st, nQ, k, cap, i, lim, tmp, 0);
     distList(metric, qs + <usize>i * qStride, base, stride, tmp, m, dim, tmpD);
     const oi = outIds + <usize>i * <usize>keep * 4;
     const od = outDists + <usize>i * <usize>keep * 4;
@@ -995,20 +901,8 @@ export function queryScreensRerank(st: usize, nQ: i32, nq: i32, k: i32, cap: i32
     for (let t = 0; t < m; t++) {
       const d = load<f32>(tmpD + (<usize>t << 2));
       const id = load<u32>(table + (<usize>load<u32>(tmp + (<usize>t << 2)) << 2));
-      if (got == keep) {
-        if (!(d < load<f32>(od + (<usize>(keep - 1) << 2)))) continue;
-      }
-      let at = got < keep ? got++ : keep - 1;
-      while (at > 0) {
-        const pd = load<f32>(od + (<usize>(at - 1) << 2));
-        const pi = load<u32>(oi + (<usize>(at - 1) << 2));
-        if (pd < d || (pd == d && pi < id)) break;
-        store<f32>(od + (<usize>at << 2), pd);
-        store<u32>(oi + (<usize>at << 2), pi);
-        at--;
-      }
-      store<f32>(od + (<usize>at << 2), d);
-      store<u32>(oi + (<usize>at << 2), id);
+      if (got == keep && !(d < load<f32>(od + (<usize>(keep - 1) << 2)))) continue;
+      insertSorted(oi, od, got < keep ? got++ : keep - 1, d, id);
     }
     store<u32>(outCounts + (<usize>i << 2), got);
   }
