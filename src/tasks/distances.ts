@@ -40,6 +40,35 @@ export function worthThreads(threads: number, units: number, work: number): bool
   return threads > 1 && units > 1 && work >= parallelThresholds.minWork;
 }
 
+/**
+ * The arena of a finished scan, kept on this thread for the next one (`KernelPoints.release`): a
+ * task call otherwise maps ~14 MB of fresh shared memory (2,050 × 784, 2 threads) and touches
+ * every page of it again. One is kept, up to SPARE_MAX_BYTES, and dropped after SPARE_IDLE_MS
+ * without use, so a finished task does not hold its memory for long.
+ */
+let spare: Arena | undefined;
+let spareTimer: ReturnType<typeof setTimeout> | undefined;
+const SPARE_MAX_BYTES = 256 * 1024 * 1024;
+const SPARE_IDLE_MS = 10_000;
+
+function takeArena(bytes: number): Arena {
+  const a = spare;
+  if (a !== undefined && a.committedBytes >= bytes) {
+    spare = undefined;
+    a.reset();
+    return a;
+  }
+  return new Arena(bytes);
+}
+
+function keepArena(a: Arena): void {
+  if (a.committedBytes > SPARE_MAX_BYTES) return;
+  if (spare === undefined || spare.committedBytes < a.committedBytes) spare = a;
+  if (spareTimer !== undefined) clearTimeout(spareTimer);
+  spareTimer = setTimeout(() => { spare = undefined; spareTimer = undefined; }, SPARE_IDLE_MS);
+  spareTimer.unref?.();
+}
+
 export class KernelPoints {
   readonly n: number;
   readonly dim: number;
@@ -51,7 +80,7 @@ export class KernelPoints {
   readonly #limits: number;
   /** The screen's plan (screen.ts, `screenPlan`), made on the first screened scan. */
   readonly #plan: number;
-    /** Whether `#plan` has been made (on the first screened scan). */
+  /** Whether `#plan` has been made (on the first screened scan). */
   #planned = false;
   readonly #ctr: number;
   readonly #gat: number;
@@ -76,7 +105,7 @@ export class KernelPoints {
     this.#outFloats = Math.max(1, options.outFloats);
     this.#threads = Math.max(1, options.threads ?? 1);
     const bytes = n * stride + centres * stride + gather * stride + this.#threads * this.#outFloats * 4 + NORM_BYTES * n + 8 * n + planBytes(dim) + 5 * 64;
-    this.#arena = new Arena(bytes);
+    this.#arena = takeArena(bytes);
     this.#pts = this.#arena.alloc(Math.max(1, n * stride));
     this.#norms = this.#arena.alloc(Math.max(1, NORM_BYTES * n));
     this.#limits = this.#arena.alloc(Math.max(1, 8 * n));
@@ -89,6 +118,18 @@ export class KernelPoints {
     this.points.set(data.subarray(0, n * dim));
     this.centres = f32.subarray(this.#ctr >> 2, (this.#ctr >> 2) + centres * dim);
     this.gathered = f32.subarray(this.#gat >> 2, (this.#gat >> 2) + gather * dim);
+  }
+
+  #released = false;
+
+  /**
+   * Hands the arena back for the next scan on this thread. Nothing of this object may be used
+   * after (`points`, `centres` and `gathered` view the arena); answers already returned are copies.
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    keepArena(this.#arena);
   }
 
   #result(count: number): Float32Array {

@@ -49,7 +49,8 @@ export function exactNeighbours(sel: Selection, k: number, onProgress?: OnProgre
   const t = resolveThreads(threads);
   const kp = kernelPoints(sel, BLOCK * n, t);
   onProgress?.({ phase: 'neighbours', done: 0, total: n });
-  const { index, distances } = kp.neighbours(kernelCode(sel), k, BLOCK, t);
+  const { index, distances } = kp.neighbours(kernelCode(sel), k, BLOCK, t); // copies: the arena can go back
+  kp.release();
   onProgress?.({ phase: 'neighbours', done: n, total: n });
   return { k, index, distances };
 }

@@ -200,3 +200,31 @@ test('neighbours, screened: points tied with more records than a screen holds (l
   }
   }
 });
+
+test('KernelPoints.release: the next scan reuses the arena; answers already returned stay as they were', () => {
+  const dim = 70;
+  const k = 6;
+  const xa = gaussian(300, dim, 41);
+  const xb = gaussian(300, dim, 42);
+  const first = new KernelPoints(xa, 300, dim, { outFloats: 64 * 300, threads: 2 });
+  const a1 = first.neighbours(0, k, 64, 2);
+  const keep = { index: a1.index.slice(), distances: a1.distances.slice() };
+  first.release();
+  first.release(); // twice is harmless
+  // A set of the same size takes the released arena and lays it out the same: it writes over the first answer's place.
+  const second = new KernelPoints(xb, 300, dim, { outFloats: 64 * 300, threads: 2 });
+  const b = second.neighbours(0, k, 64, 2);
+  second.release();
+  assert.deepEqual(a1.index, keep.index, 'the first answer is a copy, not a view of the arena');
+  assert.deepEqual(a1.distances, keep.distances);
+  const wantA = pairsOracle(xa, 300, dim, k);
+  const wantB = pairsOracle(xb, 300, dim, k);
+  assert.deepEqual(Array.from(a1.index), Array.from(wantA.ids));
+  assert.deepEqual(Array.from(b.index), Array.from(wantB.ids));
+  for (let t = 0; t < 300 * k; t++) assert.ok(Object.is(b.distances[t], wantB.dists[t]), `hit ${t}`);
+  // And a larger set than the spare gets a fresh arena: still right.
+  const xc = gaussian(420, dim, 43);
+  const third = new KernelPoints(xc, 420, dim, { outFloats: 64 * 420, threads: 1 });
+  assert.deepEqual(Array.from(third.neighbours(0, k, 64, 1).index), Array.from(pairsOracle(xc, 420, dim, k).ids));
+  third.release();
+});
