@@ -256,12 +256,14 @@ export class KernelPoints {
     const mergePtr = a.alloc(mergeBytes);
     try {
       const regions = new Uint32Array(new SharedArrayBuffer(4 * threads));
+      const slack = new Float64Array(n);
+      for (let i = 0; i < n; i++) slack[i] = screenSlack(dim, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!, xnMax);
       const f64 = new Float64Array(a.memory.buffer);
       for (let r = 0; r < threads; r++) {
         const st = regionPtr + r * regionBytes;
         regions[r] = st;
         a.k.pairScreensReset(st, n, k);
-        for (let i = 0; i < n; i++) f64[(st + 16 * n) / 8 + i] = screenSlack(dim, a.f32[(this.#norms + i * NORM_BYTES) >> 2]!, xnMax);
+        f64.set(slack, (st + 16 * n) / 8);
       }
       const overflow = new Int32Array(new SharedArrayBuffer(4));
       job.screen = { xnPtr: this.#norms, xnMax, plan, limits: this.#limits, screens: { regions, cap, overflow } };

@@ -50,7 +50,7 @@ export interface FlatSearchJob extends KernelJob {
   outDists: Float32Array;
   outCounts: Uint32Array;
   /**
-   * Screened scan (screen.ts; float vectors only): the norm records (`sqNorms` of the plan at `plan`, screen.ts `screenPlan`; 0: none) of the
+   * Screened scan (screen.ts; float vectors only): the norm records (`sqNorms` of the plan at `plan`: screen.ts `screenPlan`, the natural order below 64 components) of the
    * round's queries at `qnPtr` and of the stored vectors at `xnPtr`, the largest squared norm of
    * those `xnMax`. Undefined: the plain `distBlock` scan.
    */

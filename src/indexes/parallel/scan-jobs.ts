@@ -126,7 +126,7 @@ export interface PairsTopKJob extends ScanJobBase {
   k: number;
   /**
    * Screened scan (src/indexes/flat/screen.ts): the points' norm records (`sqNorms` of the plan at
-   * `plan`, screen.ts `screenPlan`; 0: none) at `xnPtr`, the largest squared norm `xnMax`, at
+   * `plan`, screen.ts `screenPlan`) at `xnPtr`, the largest squared norm `xnMax`, at
    * `limits` 2n float32 limits shared by all participants (n for the kernel's partial check, then
    * n for admission; the caller fills them with +∞), and each participant's screens in linear
    * memory (`screens`; kernels.ts, "Pair screens"). Any participant's limit for a point is at least
